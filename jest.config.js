@@ -1,0 +1,12 @@
+/** Type-checking is done once by `tsc --noEmit`; ts-jest only transpiles, which keeps the suite fast. */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: {
+    "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }],
+  },
+  // Two cores on CI: run test files in parallel on both.
+  maxWorkers: 2,
+  testTimeout: 60000,
+};
