@@ -8,5 +8,7 @@ module.exports = {
   },
   // Two cores on CI: run test files in parallel on both.
   maxWorkers: 2,
+  verbose: true,
+  setupFilesAfterEnv: ["<rootDir>/test/support/setup-cdktf.ts"],
   testTimeout: 60000,
 };

@@ -1,0 +1,48 @@
+/** Settings for one deployment environment. Every stack reads these and nothing else. */
+export interface EnvironmentConfig {
+  /** `dev` or `prod`: chosen with IOT_ENV. */
+  readonly name: string;
+  /** The only AWS account this environment may be applied to (provider `allowed_account_ids`). */
+  readonly accountId: string;
+  /** @default "eu-west-1" */
+  readonly region: string;
+  /** Exactly two availability zones of `region` for the public subnets. */
+  readonly availabilityZones: readonly [string, string];
+  /** Lower-case prefix of every resource name, e.g. `shf-dev`. */
+  readonly namePrefix: string;
+  /** Extra tags on every resource, next to project / environment / stack. */
+  readonly tags: Readonly<Record<string, string>>;
+  /** Who receives fleet alerts by e-mail (each must confirm the SNS subscription). */
+  readonly alertEmails: readonly string[];
+  /** Device types that may be registered and provisioned. */
+  readonly deviceTypes: readonly string[];
+  readonly network: {
+    /** CIDR of the VPC, a /16 to /24. */
+    readonly vpcCidr: string;
+  };
+  readonly controller: {
+    /** EC2 instance type of the controller: a Graviton (arm64) type, t4g.nano by default. */
+    readonly instanceType: string;
+    /** Root volume size. @default 8 */
+    readonly rootVolumeGiB: number;
+    /** Image tag the instance runs on first boot; CD replaces it. */
+    readonly initialImageTag: string;
+  };
+  readonly ecr: {
+    /** Tagged images kept by the lifecycle policy. @default 20 */
+    readonly keepImages: number;
+    /** Days after which untagged images expire. @default 7 */
+    readonly untaggedExpiryDays: number;
+  };
+  /** Days CloudWatch keeps logs. */
+  readonly logRetentionDays: number;
+  /** GitHub repository that may assume the CI roles through OIDC. */
+  readonly github: {
+    readonly owner: string;
+    readonly repository: string;
+    /** Branch whose pushes may apply. @default "main" */
+    readonly applyBranch: string;
+    /** GitHub environment that guards applies (prod: with required reviewers). */
+    readonly environment: string;
+  };
+}

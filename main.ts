@@ -1,0 +1,31 @@
+import { App } from "cdktf";
+import { EnvironmentConfig, loadConfig } from "./config";
+import { StateStack } from "./stacks/state-stack";
+
+export interface FleetAppOptions {
+  readonly config: EnvironmentConfig;
+  /** See FleetStackProps.offline. */
+  readonly offline?: boolean;
+}
+
+/**
+ * Every deployable step, in deployment order. `cdktf deploy <id>` deploys one of them; the
+ * workflows read this order from the synthesized app, never from a second list.
+ */
+export function defineStacks(app: App, options: FleetAppOptions) {
+  const props = { config: options.config, offline: options.offline ?? false };
+
+  const state = new StateStack(app, "state", props);
+
+  return { state };
+}
+
+export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.IOT_OFFLINE === "1" || env.IOT_OFFLINE === "true";
+}
+
+if (require.main === module) {
+  const app = new App();
+  defineStacks(app, { config: loadConfig(), offline: isOffline() });
+  app.synth();
+}

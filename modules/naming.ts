@@ -1,0 +1,36 @@
+import { EnvironmentConfig } from "../config";
+
+/**
+ * Every physical name derived from the config, in one place. Stacks that run before the resource
+ * exists (e.g. roles, deployed before ECR and IoT) grant on these names, so they must never drift.
+ */
+export function resourceNames(config: EnvironmentConfig) {
+  const p = config.namePrefix;
+  return {
+    stateBucket: `${p}-tfstate-${config.accountId}`,
+    stateLockTable: `${p}-tflock`,
+    controllerRepository: `${p}-controller`,
+    controllerSecret: `${p}/controller-certificate`,
+    controllerLogGroup: `/${p}/controller`,
+    controllerTagValue: `${p}-controller`,
+    claimSecret: `${p}/claim-certificate`,
+    registryTable: `${p}-device-registry`,
+    alertStateTable: `${p}-alert-state`,
+    alertTopic: `${p}-alerts`,
+    responsesLogGroup: `/${p}/iot/responses`,
+    ruleErrorsLogGroup: `/${p}/iot/rule-errors`,
+    firmwareBucket: `${p}-firmware-${config.accountId}`,
+    provisioningTemplate: `${p}-pi-provisioning`,
+    devicePolicy: `${p}-device`,
+    rulePrefix: p.replace(/-/g, "_"),
+  };
+}
+
+export type ResourceNames = ReturnType<typeof resourceNames>;
+
+/** ARN of a resource in this environment's account and region. */
+export function arn(config: EnvironmentConfig, service: string, resource: string, options: { global?: boolean } = {}): string {
+  const region = options.global ? "" : config.region;
+  const account = service === "s3" ? "" : config.accountId;
+  return `arn:aws:${service}:${service === "s3" ? "" : region}:${account}:${resource}`;
+}

@@ -1,0 +1,24 @@
+/**
+ * `npm run synth`: synthesizes every stack into cdktf.out and prints what each one holds.
+ * IOT_ENV picks the environment, IOT_OFFLINE=1 the offline (plan-anywhere) mode.
+ */
+import { App } from "cdktf";
+import { loadConfig } from "../config";
+import { defineStacks, isOffline } from "../main";
+import { summarizeSynthesized } from "./stack-summary";
+
+const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
+const started = process.hrtime.bigint();
+const config = loadConfig();
+const offline = isOffline();
+const app = new App({ outdir });
+defineStacks(app, { config, offline });
+app.synth();
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+console.log(`Synthesized environment "${config.name}" (${offline ? "offline" : "S3 backend"}) into ${outdir} in ${seconds.toFixed(2)} s\n`);
+for (const summary of summarizeSynthesized(outdir)) {
+  console.log(`${summary.stack}  (${summary.resourceCount} resources, ${summary.outputs.length} outputs)`);
+  for (const [type, count] of Object.entries(summary.resourcesByType)) console.log(`    ${String(count).padStart(3)}  ${type}`);
+  if (summary.outputs.length > 0) console.log(`    outputs: ${summary.outputs.join(", ")}`);
+}
