@@ -1,0 +1,121 @@
+/** Helpers shared by the function tests (not a test file itself). */
+import { createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+
+export const ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
+export const TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:fleet-alerts";
+
+type SnsModule = typeof import("@aws-sdk/client-sns");
+
+/**
+ * Sets `env` (undefined deletes a variable) and requires `modulePath` in a fresh module registry, so
+ * its configuration is read anew at module load. The SNS module is loaded in the same registry:
+ * `mockClient(loaded.sns.SNSClient)` then intercepts the handler's own SNS client.
+ */
+export function loadIsolated<T>(modulePath: string, env: Record<string, string | undefined> = {}): { mod: T; sns: SnsModule } {
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  let mod: T | undefined;
+  let sns: SnsModule | undefined;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    sns = require("@aws-sdk/client-sns") as SnsModule;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(modulePath) as T;
+  });
+  return { mod: mod as T, sns: sns as SnsModule };
+}
+
+let counter = 0;
+/** A serial number unique within the test run, valid per docs/contracts.md. */
+export function uniqueSerial(prefix = "SN"): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter.toString().padStart(4, "0")}`.toUpperCase();
+}
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export async function putItem(client: DynamoDBClient, table: string, item: Record<string, unknown>): Promise<void> {
+  await documentClient(client).send(new PutCommand({ TableName: table, Item: item }));
+}
+
+export async function getItem(
+  client: DynamoDBClient,
+  table: string,
+  key: Record<string, unknown>,
+): Promise<Record<string, unknown> | undefined> {
+  const result = await documentClient(client).send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+  return result.Item;
+}
+
+/** A registry row as the registration API writes it, with overrides. */
+export function registeredDevice(serialNumber: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = new Date().toISOString();
+  return {
+    serialNumber,
+    thingName: serialNumber,
+    deviceType: "thermostat",
+    status: "REGISTERED",
+    registeredAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+/** Captures what the code under test writes to stdout (the structured logs) and keeps the output clean. */
+export function captureStdout(): { lines: () => Record<string, unknown>[]; restore: () => void } {
+  const raw: string[] = [];
+  const spy = jest.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => {
+    raw.push(String(chunk));
+    return true;
+  });
+  return {
+    lines: () =>
+      raw
+        .join("")
+        .split("\n")
+        .filter((l) => l.trim().length > 0)
+        .map((l) => {
+          try {
+            return JSON.parse(l) as Record<string, unknown>;
+          } catch {
+            return { unparsable: l };
+          }
+        }),
+    restore: () => spy.mockRestore(),
+  };
+}
+
+/** A TCP server that accepts connections and never answers (DynamoDB "hanging"). */
+export async function startBlackHole(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A loopback port that nothing listens on (connection refused). */
+export async function closedPortEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}

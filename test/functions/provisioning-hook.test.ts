@@ -1,0 +1,292 @@
+import { startDynalite, type RunningDynalite } from "../support/dynalite";
+import {
+  ALLOWED_DEVICE_TYPES,
+  captureStdout,
+  closedPortEndpoint,
+  getItem,
+  loadIsolated,
+  putItem,
+  registeredDevice,
+  startBlackHole,
+  uniqueSerial,
+} from "./helpers";
+
+type HookModule = typeof import("../../functions/provisioning-hook");
+const HOOK = "../../functions/provisioning-hook";
+const DENY = { allowProvisioning: false };
+
+let db: RunningDynalite;
+let hook: HookModule["handler"];
+let logs: ReturnType<typeof captureStdout>;
+
+const baseEnv = () => ({
+  REGISTRY_TABLE_NAME: db.registryTableName,
+  ALLOWED_DEVICE_TYPES,
+  PROVISIONING_LEASE_SECONDS: "600",
+  ENVIRONMENT: "test",
+  AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+});
+
+function hookEvent(serialNumber: string, overrides: Record<string, unknown> = {}, parameters: Record<string, unknown> = {}) {
+  return {
+    claimCertificateId: "c1a1mc3r7",
+    certificateId: "ab12cd34".repeat(8),
+    certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----",
+    templateArn: "arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/fleet",
+    clientId: "claim-client-1",
+    parameters: { SerialNumber: serialNumber, DeviceType: "thermostat", ...parameters },
+    ...overrides,
+  };
+}
+
+async function registry(serialNumber: string) {
+  return getItem(db.client, db.registryTableName, { serialNumber });
+}
+
+beforeAll(async () => {
+  db = await startDynalite();
+  hook = loadIsolated<HookModule>(HOOK, baseEnv()).mod.handler;
+});
+
+afterAll(async () => {
+  await db.stop();
+});
+
+beforeEach(() => {
+  logs = captureStdout();
+});
+
+afterEach(() => {
+  logs.restore();
+});
+
+describe("provisioning hook: allow", () => {
+  test("allows a registered serial and overrides DeviceType with the registered value", async () => {
+    // GIVEN a REGISTERED serial
+    const serial = uniqueSerial();
+    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    // WHEN the device asks to be provisioned
+    const response = await hook(hookEvent(serial));
+    // THEN it is allowed and only DeviceType is overridden
+    expect(response).toEqual({ allowProvisioning: true, parameterOverrides: { DeviceType: "thermostat" } });
+  });
+
+  test("moves the row to PROVISIONING with the client, certificate and start time", async () => {
+    // GIVEN a REGISTERED serial
+    const serial = uniqueSerial();
+    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    const before = Date.now();
+    // WHEN the hook allows it
+    await hook(hookEvent(serial, { clientId: "claim-abc", certificateId: "f".repeat(64) }));
+    // THEN the registry records who holds the lease and with which certificate
+    const row = await registry(serial);
+    expect(row).toMatchObject({ status: "PROVISIONING", provisioningClientId: "claim-abc", certificateId: "f".repeat(64) });
+    expect(row?.provisioningStartedAt).toBeGreaterThanOrEqual(before);
+  });
+
+  test("normalises DeviceType case and spaces", async () => {
+    // GIVEN a REGISTERED smart-plug
+    const serial = uniqueSerial();
+    await putItem(db.client, db.registryTableName, registeredDevice(serial, { deviceType: "smart-plug" }));
+    // WHEN the device sends its type in another case with spaces
+    const response = await hook(hookEvent(serial, {}, { DeviceType: "  Smart-Plug " }));
+    // THEN the override carries the canonical form
+    expect(response.parameterOverrides).toEqual({ DeviceType: "smart-plug" });
+  });
+
+  test("allows the same client to retry while its lease holds", async () => {
+    // GIVEN a serial the hook already allowed for client A
+    const serial = uniqueSerial();
+    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await hook(hookEvent(serial, { clientId: "client-a" }));
+    // WHEN client A retries with a new certificate
+    const response = await hook(hookEvent(serial, { clientId: "client-a", certificateId: "9".repeat(64) }));
+    // THEN it is allowed again and the new certificate is recorded
+    expect(response.allowProvisioning).toBe(true);
+    expect((await registry(serial))?.certificateId).toBe("9".repeat(64));
+  });
+
+  test("allows another client once the lease has expired", async () => {
+    // GIVEN a serial reserved by client A eleven minutes ago (lease 10 minutes)
+    const serial = uniqueSerial();
+    await putItem(
+      db.client,
+      db.registryTableName,
+      registeredDevice(serial, { status: "PROVISIONING", provisioningClientId: "client-a", provisioningStartedAt: Date.now() - 660_000 }),
+    );
+    // WHEN client B asks
+    const response = await hook(hookEvent(serial, { clientId: "client-b" }));
+    // THEN B gets it and now holds the lease
+    expect(response.allowProvisioning).toBe(true);
+    expect((await registry(serial))?.provisioningClientId).toBe("client-b");
+  });
+
+  test("logs one structured line with the decision and its reason", async () => {
+    // GIVEN a REGISTERED serial
+    const serial = uniqueSerial();
+    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    // WHEN the hook allows it
+    await hook(hookEvent(serial));
+    // THEN exactly one JSON line says so
+    const lines = logs.lines();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ service: "provisioning-hook", allowProvisioning: true, reason: "reserved", serialNumber: serial });
+  });
+});
+
+describe("provisioning hook: registry denies", () => {
+  test.each([
+    ["the serial is unknown", null, "unknown-serial"],
+    ["the serial is revoked", { status: "REVOKED", revokedAt: new Date().toISOString() }, "revoked"],
+    ["the serial is already provisioned", { status: "PROVISIONED", provisionedAt: Date.now() }, "already-provisioned"],
+    ["the device type differs from the registered one", { deviceType: "sensor-hub" }, "device-type-mismatch"],
+    [
+      "another client holds the lease",
+      { status: "PROVISIONING", provisioningClientId: "someone-else", provisioningStartedAt: Date.now() },
+      "lease-held-by-other-client",
+    ],
+  ])("denies when %s", async (_name, row, reason) => {
+    // GIVEN the registry state
+    const serial = uniqueSerial();
+    if (row) await putItem(db.client, db.registryTableName, registeredDevice(serial, row));
+    const before = await registry(serial);
+    // WHEN a device asks
+    const response = await hook(hookEvent(serial));
+    // THEN it is denied with the reason logged, and the row is untouched (or still absent)
+    expect(response).toEqual(DENY);
+    expect(logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
+    expect(await registry(serial)).toEqual(before);
+  });
+});
+
+describe("provisioning hook: bad input never throws", () => {
+  const huge = "A".repeat(1_000_000);
+  const valid = () => hookEvent("GARBAGE0001");
+  test.each<[string, unknown, string]>([
+    ["the event is null", null, "invalid-event"],
+    ["the event is undefined", undefined, "invalid-event"],
+    ["the event is a number", 42, "invalid-event"],
+    ["the event is a string", "{\"parameters\":{}}", "invalid-event"],
+    ["the event is an array", [valid()], "invalid-event"],
+    ["the event is an empty object", {}, "invalid-event"],
+    ["parameters are missing", { ...valid(), parameters: undefined }, "invalid-event"],
+    ["parameters are null", { ...valid(), parameters: null }, "invalid-event"],
+    ["parameters are an array", { ...valid(), parameters: ["GARBAGE0001"] }, "invalid-event"],
+    ["clientId is missing", { ...valid(), clientId: undefined }, "invalid-event"],
+    ["clientId is empty", { ...valid(), clientId: "" }, "invalid-event"],
+    ["certificateId is missing", { ...valid(), certificateId: undefined }, "invalid-event"],
+    ["certificateId has shell characters", { ...valid(), certificateId: "abc;rm -rf /" }, "invalid-event"],
+    ["SerialNumber is missing", hookEvent("x", {}, { SerialNumber: undefined }), "invalid-serial-number"],
+    ["SerialNumber is a number", hookEvent("x", {}, { SerialNumber: 12345678 }), "invalid-serial-number"],
+    ["SerialNumber is too short", hookEvent("ABC"), "invalid-serial-number"],
+    ["SerialNumber is 65 characters", hookEvent("A".repeat(65)), "invalid-serial-number"],
+    ["SerialNumber starts with a dash", hookEvent("-ABC1234"), "invalid-serial-number"],
+    ["SerialNumber has a slash", hookEvent("ABC/1234"), "invalid-serial-number"],
+    ["SerialNumber is an MQTT wildcard", hookEvent("ABC+1234"), "invalid-serial-number"],
+    ["SerialNumber is a megabyte long", hookEvent(huge), "invalid-serial-number"],
+    ["DeviceType is missing", hookEvent("GARBAGE0001", {}, { DeviceType: undefined }), "invalid-device-type"],
+    ["DeviceType is not allowed", hookEvent("GARBAGE0001", {}, { DeviceType: "toaster" }), "invalid-device-type"],
+    ["DeviceType is an object", hookEvent("GARBAGE0001", {}, { DeviceType: { name: "thermostat" } }), "invalid-device-type"],
+    ["DeviceType is a megabyte long", hookEvent("GARBAGE0001", {}, { DeviceType: huge }), "invalid-device-type"],
+  ])("denies when %s", async (_name, event, reason) => {
+    // GIVEN a registered serial the garbage might point at
+    await putItem(db.client, db.registryTableName, registeredDevice("GARBAGE0001"));
+    // WHEN the hook gets the malformed event
+    const response = await hook(event);
+    // THEN it answers deny (no throw), logs the reason, and writes nothing
+    expect(response).toEqual(DENY);
+    expect(logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
+    expect((await registry("GARBAGE0001"))?.status).toBe("REGISTERED");
+  });
+
+  test("denies when the event's getters throw", async () => {
+    // GIVEN an event whose property access throws
+    const hostile = Object.defineProperty({}, "parameters", { enumerable: true, get: () => { throw new Error("boom"); } });
+    // WHEN the hook gets it
+    const response = await hook(hostile);
+    // THEN it still answers deny
+    expect(response).toEqual(DENY);
+  });
+});
+
+describe("provisioning hook: races", () => {
+  test("allows exactly one of 50 devices racing for one serial", async () => {
+    // GIVEN one REGISTERED serial
+    const serial = uniqueSerial("RACE");
+    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    // WHEN 50 different clients ask at the same time
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        hook(hookEvent(serial, { clientId: `racer-${i}`, certificateId: i.toString(16).padStart(64, "0") })),
+      ),
+    );
+    // THEN exactly one is allowed, and the row names that one as the lease holder
+    const winners = responses.flatMap((r, i) => (r.allowProvisioning ? [i] : []));
+    expect(winners).toHaveLength(1);
+    const row = await registry(serial);
+    expect(row?.provisioningClientId).toBe(`racer-${winners[0]}`);
+    expect(row?.certificateId).toBe(winners[0].toString(16).padStart(64, "0"));
+  });
+});
+
+describe("provisioning hook: infrastructure failures", () => {
+  test("denies when DynamoDB refuses connections", async () => {
+    // GIVEN a hook whose DynamoDB endpoint is a closed port
+    const endpoint = await closedPortEndpoint();
+    const broken = loadIsolated<HookModule>(HOOK, { ...baseEnv(), AWS_ENDPOINT_URL_DYNAMODB: endpoint }).mod.handler;
+    // WHEN a device asks
+    const started = Date.now();
+    const response = await broken(hookEvent("UNREACH0001"));
+    // THEN it is denied well inside AWS's 5 s limit, with the error logged
+    expect(response).toEqual(DENY);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(logs.lines()[0]).toMatchObject({ level: "error", reason: "dynamodb-error" });
+  });
+
+  test("denies when DynamoDB accepts the connection but never answers", async () => {
+    // GIVEN a hook whose DynamoDB endpoint hangs
+    const blackHole = await startBlackHole();
+    const hanging = loadIsolated<HookModule>(HOOK, { ...baseEnv(), AWS_ENDPOINT_URL_DYNAMODB: blackHole.endpoint }).mod.handler;
+    try {
+      // WHEN a device asks
+      const started = Date.now();
+      const response = await hanging(hookEvent("HANGING0001"));
+      // THEN the timeouts or the deadline guard deny it inside AWS's 5 s limit
+      expect(response).toEqual(DENY);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(["dynamodb-error", "deadline-exceeded"]).toContain(logs.lines()[0].reason);
+    } finally {
+      await blackHole.stop();
+    }
+  });
+
+  test("denies with deadline-exceeded when the Lambda has little time left", async () => {
+    // GIVEN a hanging DynamoDB and an invocation with 800 ms left
+    const blackHole = await startBlackHole();
+    const hanging = loadIsolated<HookModule>(HOOK, { ...baseEnv(), AWS_ENDPOINT_URL_DYNAMODB: blackHole.endpoint }).mod.handler;
+    try {
+      // WHEN a device asks
+      const response = await hanging(hookEvent("HANGING0002"), { getRemainingTimeInMillis: () => 800 });
+      // THEN the guard answers deny before the Lambda would time out
+      expect(response).toEqual(DENY);
+      expect(logs.lines()[0]).toMatchObject({ reason: "deadline-exceeded" });
+    } finally {
+      await blackHole.stop();
+    }
+  });
+
+  test.each([
+    ["REGISTRY_TABLE_NAME is missing", { REGISTRY_TABLE_NAME: undefined }],
+    ["ALLOWED_DEVICE_TYPES is empty", { ALLOWED_DEVICE_TYPES: " , " }],
+    ["PROVISIONING_LEASE_SECONDS is not a number", { PROVISIONING_LEASE_SECONDS: "ten minutes" }],
+  ])("denies every request when %s", async (_name, env) => {
+    // GIVEN a hook loaded with a bad configuration (loading must not throw)
+    const misconfigured = loadIsolated<HookModule>(HOOK, { ...baseEnv(), ...env }).mod.handler;
+    await putItem(db.client, db.registryTableName, registeredDevice("CONFIG0001"));
+    // WHEN a valid device asks
+    const response = await misconfigured(hookEvent("CONFIG0001"));
+    // THEN it is denied with a config error logged
+    expect(response).toEqual(DENY);
+    expect(logs.lines()[0]).toMatchObject({ level: "error", reason: "config-invalid" });
+  });
+});
