@@ -42,6 +42,8 @@ const FAKE_ENV = {
   AWS_REGION: "eu-west-1",
   AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
   AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  // Tests run on Node 20 (Lambda runs 22): the SDK's "upgrade Node" notice is noise here.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
 };
 
 export async function startDynalite(options: DynaliteOptions = {}): Promise<RunningDynalite> {

@@ -1,0 +1,203 @@
+/**
+ * Business logic of the registration API: register, read and revoke a serial number in the device
+ * registry. Every write is conditional, so concurrent calls for one serial cannot overwrite each other.
+ */
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { isConditionalCheckFailed } from "../shared/aws";
+import { deviceTypeSchema, serialNumberSchema, type RegistryItem } from "../shared/registry";
+
+export interface ApiResult {
+  statusCode: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiError {
+  message: string;
+  errors?: { path: string; message: string }[];
+}
+
+export function errorResult(statusCode: number, message: string, errors?: ApiError["errors"], headers?: Record<string, string>): ApiResult {
+  const body: ApiError = errors && errors.length > 0 ? { message, errors } : { message };
+  return { statusCode, body, headers };
+}
+
+export interface DevicesDeps {
+  ddb: DynamoDBDocumentClient;
+  tableName: string;
+  /** epoch ms */
+  now: () => number;
+}
+
+const METADATA_MAX_KEYS = 20;
+
+export const metadataSchema = z
+  .record(
+    z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "metadata keys must be 1 to 64 characters [A-Za-z0-9_.:-]"),
+    z.string().max(256, "metadata values must be strings of at most 256 characters"),
+  )
+  .refine((m) => Object.keys(m).length <= METADATA_MAX_KEYS, { message: `at most ${METADATA_MAX_KEYS} metadata keys` });
+
+export function registerBodySchema(allowedDeviceTypes: readonly string[]) {
+  return z.strictObject({
+    serialNumber: serialNumberSchema,
+    deviceType: deviceTypeSchema(allowedDeviceTypes),
+    metadata: metadataSchema.optional(),
+  });
+}
+
+export type RegisterInput = z.infer<ReturnType<typeof registerBodySchema>>;
+
+/** 201 when created, 200 when the same serial with the same data exists, 409 when it differs. */
+export async function registerDevice(deps: DevicesDeps, input: RegisterInput): Promise<ApiResult> {
+  const nowIso = new Date(deps.now()).toISOString();
+  const item: RegistryItem = {
+    serialNumber: input.serialNumber,
+    thingName: input.serialNumber,
+    deviceType: input.deviceType,
+    status: "REGISTERED",
+    registeredAt: nowIso,
+    updatedAt: nowIso,
+    ...(input.metadata && Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+  };
+  try {
+    await deps.ddb.send(
+      new PutCommand({ TableName: deps.tableName, Item: item, ConditionExpression: "attribute_not_exists(serialNumber)" }),
+    );
+    return { statusCode: 201, body: item, headers: { Location: `/devices/${encodeURIComponent(item.serialNumber)}` } };
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+
+  const existing = await readItem(deps, input.serialNumber);
+  if (!existing) {
+    // Rows are never deleted, so this only happens if someone removed it by hand in between.
+    return errorResult(409, `serial number ${input.serialNumber} changed while registering; retry`);
+  }
+  const differences = compareRegistration(existing, input);
+  if (existing.status === "REVOKED") {
+    return errorResult(409, `serial number ${input.serialNumber} was revoked at ${existing.revokedAt ?? "an unknown time"} and cannot be registered again`);
+  }
+  if (differences.length > 0) {
+    return errorResult(409, `serial number ${input.serialNumber} is already registered with different data`, differences);
+  }
+  return { statusCode: 200, body: existing };
+}
+
+function compareRegistration(existing: RegistryItem, input: RegisterInput): { path: string; message: string }[] {
+  const differences: { path: string; message: string }[] = [];
+  if (existing.deviceType !== input.deviceType) {
+    differences.push({ path: "deviceType", message: `registered as "${existing.deviceType}"` });
+  }
+  const a = existing.metadata ?? {};
+  const b = input.metadata ?? {};
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const changed = [...keys].filter((k) => a[k] !== b[k]).sort();
+  if (changed.length > 0) {
+    differences.push({ path: "metadata", message: `differs from the registered metadata in: ${changed.join(", ")}` });
+  }
+  return differences;
+}
+
+export async function readItem(deps: DevicesDeps, serialNumber: string): Promise<RegistryItem | undefined> {
+  const result = await deps.ddb.send(
+    new GetCommand({ TableName: deps.tableName, Key: { serialNumber }, ConsistentRead: true }),
+  );
+  return result.Item as RegistryItem | undefined;
+}
+
+export async function getDevice(deps: DevicesDeps, serialNumber: string): Promise<ApiResult> {
+  const item = await readItem(deps, serialNumber);
+  return item ? { statusCode: 200, body: item } : errorResult(404, `serial number ${serialNumber} is not registered`);
+}
+
+/** Where the revoke instructions take the account and region from. */
+export interface AwsLocation {
+  region?: string;
+  accountId?: string;
+  partition?: string;
+}
+
+export interface CertificateRevocation {
+  certificateId: string;
+  /** Always false: this API only changes the registry (see docs/contracts.md). */
+  deactivated: false;
+  message: string;
+  commands: string[];
+}
+
+/**
+ * Marks the serial REVOKED (the provisioning hook then denies it). Revoking an already revoked serial
+ * is a 200 that changes nothing. The device certificate is not touched: the response says how.
+ */
+export async function revokeDevice(deps: DevicesDeps, serialNumber: string, location: AwsLocation): Promise<ApiResult> {
+  const nowIso = new Date(deps.now()).toISOString();
+  let item: RegistryItem | undefined;
+  try {
+    const result = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { serialNumber },
+        UpdateExpression: "SET #status = :revoked, revokedAt = :now, updatedAt = :now",
+        ConditionExpression: "attribute_exists(serialNumber) AND #status <> :revoked",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":revoked": "REVOKED", ":now": nowIso },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    item = result.Attributes as RegistryItem;
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+    item = await readItem(deps, serialNumber);
+    if (!item) return errorResult(404, `serial number ${serialNumber} is not registered`);
+  }
+  const certificate = item.certificateId ? certificateRevocation(item, location) : undefined;
+  return {
+    statusCode: 200,
+    body: {
+      message: certificate
+        ? `serial number ${serialNumber} is revoked; its certificate must still be revoked in AWS IoT (see certificate.commands)`
+        : `serial number ${serialNumber} is revoked; no certificate was issued for it`,
+      device: item,
+      ...(certificate ? { certificate } : {}),
+    },
+  };
+}
+
+const SHELL_SAFE = /^[A-Za-z0-9_-]+$/;
+
+export function certificateRevocation(item: RegistryItem, location: AwsLocation): CertificateRevocation {
+  const certificateId = item.certificateId ?? "";
+  const message =
+    "Provisioning is denied for this serial from now on, but the certificate the device already holds stays " +
+    "valid in AWS IoT until an operator with IoT administrator rights revokes it: run these commands.";
+  if (!SHELL_SAFE.test(certificateId) || !SHELL_SAFE.test(item.thingName ?? item.serialNumber)) {
+    return { certificateId, deactivated: false, message: `${message} (The stored ids are not shell-safe; build the commands by hand.)`, commands: [] };
+  }
+  const region = location.region && /^[a-z0-9-]+$/.test(location.region) ? location.region : undefined;
+  const regionFlag = region ? ` --region ${region}` : "";
+  const account = location.accountId && /^\d{12}$/.test(location.accountId)
+    ? location.accountId
+    : "$(aws sts get-caller-identity --query Account --output text)";
+  const partition = location.partition && /^aws[a-z-]*$/.test(location.partition) ? location.partition : "aws";
+  const principal = `arn:${partition}:iot:${region ?? "$(aws configure get region)"}:${account}:cert/${certificateId}`;
+  return {
+    certificateId,
+    deactivated: false,
+    message,
+    commands: [
+      `aws iot update-certificate --certificate-id ${certificateId} --new-status REVOKED${regionFlag}`,
+      `aws iot detach-thing-principal --thing-name ${item.thingName ?? item.serialNumber} --principal "${principal}"${regionFlag}`,
+    ],
+  };
+}
+
+/** `arn:aws:lambda:eu-west-1:123456789012:function:name` -> its partition, region and account. */
+export function locationFromFunctionArn(arn: string | undefined, fallbackRegion?: string): AwsLocation {
+  const parts = (arn ?? "").split(":");
+  if (parts.length >= 5 && parts[0] === "arn") {
+    return { partition: parts[1], region: parts[3] || fallbackRegion, accountId: parts[4] };
+  }
+  return { region: fallbackRegion };
+}
