@@ -1,6 +1,10 @@
 import { App } from "cdktf";
 import { EnvironmentConfig, loadConfig } from "./config";
 import { StateStack } from "./stacks/state-stack";
+import { VpcStack } from "./stacks/vpc-stack";
+import { RolesStack } from "./stacks/roles-stack";
+import { EcrStack } from "./stacks/ecr-stack";
+import { Ec2Stack } from "./stacks/ec2-stack";
 
 export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
@@ -16,8 +20,17 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   const props = { config: options.config, offline: options.offline ?? false };
 
   const state = new StateStack(app, "state", props);
+  const vpc = new VpcStack(app, "vpc", props);
+  const roles = new RolesStack(app, "roles", props);
+  const ecr = new EcrStack(app, "ecr", props);
+  const ec2 = new Ec2Stack(app, "ec2", {
+    ...props,
+    network: vpc.network,
+    instanceProfile: roles.instanceProfile,
+    repository: ecr.repository,
+  });
 
-  return { state };
+  return { state, vpc, roles, ecr, ec2 };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -6,6 +6,7 @@ import { App } from "cdktf";
 import { loadConfig } from "../config";
 import { defineStacks, isOffline } from "../main";
 import { summarizeSynthesized } from "./stack-summary";
+import { deploymentOrder } from "./stack-order";
 
 const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
 const started = process.hrtime.bigint();
@@ -16,8 +17,9 @@ defineStacks(app, { config, offline });
 app.synth();
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
-console.log(`Synthesized environment "${config.name}" (${offline ? "offline" : "S3 backend"}) into ${outdir} in ${seconds.toFixed(2)} s\n`);
-for (const summary of summarizeSynthesized(outdir)) {
+const peakMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+console.log(`Synthesized environment "${config.name}" (${offline ? "offline" : "S3 backend"}) into ${outdir} in ${seconds.toFixed(2)} s (peak memory ${peakMiB} MiB)\n`);
+for (const summary of summarizeSynthesized(outdir, deploymentOrder(app))) {
   console.log(`${summary.stack}  (${summary.resourceCount} resources, ${summary.outputs.length} outputs)`);
   for (const [type, count] of Object.entries(summary.resourcesByType)) console.log(`    ${String(count).padStart(3)}  ${type}`);
   if (summary.outputs.length > 0) console.log(`    outputs: ${summary.outputs.join(", ")}`);

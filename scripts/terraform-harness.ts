@@ -115,6 +115,14 @@ export function terraform(cwd: string, args: readonly string[], cliConfigFile: s
   });
 }
 
+// Terraform's plugin cache is not safe for concurrent `init`s: run them one at a time.
+let initQueue: Promise<unknown> = Promise.resolve();
+function serialized<T>(task: () => Promise<T>): Promise<T> {
+  const run = initQueue.then(task, task);
+  initQueue = run.catch(() => undefined);
+  return run;
+}
+
 export interface PlanCounts {
   readonly add: number;
   readonly change: number;
@@ -141,7 +149,7 @@ export interface TerraformPlanJson {
 
 /** init + validate + plan (saved as plan.tfplan) + show -json, stopping at the first failure. */
 export async function checkStack(stackDir: string, stack: string, cliConfigFile: string): Promise<StackCheck> {
-  const init = await terraform(stackDir, ["init", "-input=false", "-no-color"], cliConfigFile);
+  const init = await serialized(() => terraform(stackDir, ["init", "-input=false", "-no-color"], cliConfigFile));
   if (!init.ok) return { stack, init, failure: { step: "init", message: errorText(init) } };
   const validate = await terraform(stackDir, ["validate", "-no-color"], cliConfigFile);
   if (!validate.ok) return { stack, init, validate, failure: { step: "validate", message: errorText(validate) } };

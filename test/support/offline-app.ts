@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../config";
 import { defineStacks } from "../../main";
-import { stackOrder } from "../../scripts/stack-summary";
+import { deploymentOrder } from "../../scripts/stack-order";
 
 /** Synthesizes the whole app in offline mode into a fresh temp dir; returns the dir and the stack ids in order. */
 export function synthOfflineApp(envName = "dev"): { outdir: string; stacks: string[] } {
@@ -12,5 +12,5 @@ export function synthOfflineApp(envName = "dev"): { outdir: string; stacks: stri
   const app = new App({ outdir });
   defineStacks(app, { config: loadConfig(envName), offline: true });
   app.synth();
-  return { outdir, stacks: stackOrder(outdir) };
+  return { outdir, stacks: deploymentOrder(app) };
 }

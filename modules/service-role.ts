@@ -1,0 +1,56 @@
+import { Construct } from "constructs";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { PolicyStatement, policyDocument } from "./policy-document";
+
+export interface ServiceRoleProps {
+  readonly roleName: string;
+  readonly description: string;
+  /** Who may assume the role. */
+  readonly trust: DataAwsIamPolicyDocument;
+  /** Inline permissions, checked for least privilege by policyDocument(). */
+  readonly statements?: readonly PolicyStatement[];
+  /** AWS-managed policies by name (e.g. `AmazonSSMManagedInstanceCore`). */
+  readonly managedPolicies?: readonly string[];
+  /** @default 3600 */
+  readonly maxSessionSeconds?: number;
+}
+
+/**
+ * An IAM role with its trust, one inline least-privilege policy and optional AWS-managed policies.
+ *
+ * @example new ServiceRole(this, "rule-action", { roleName: "shf-dev-iot-rules", description: "...", trust, statements })
+ */
+export class ServiceRole extends Construct {
+  readonly role: IamRole;
+  readonly roleName: string;
+  readonly roleArn: string;
+
+  constructor(scope: Construct, id: string, props: ServiceRoleProps) {
+    super(scope, id);
+    if (props.roleName.length > 64) throw new Error(`ServiceRole "${id}": roleName "${props.roleName}" is longer than IAM's 64 characters`);
+    this.role = new IamRole(this, "role", {
+      name: props.roleName,
+      description: props.description,
+      assumeRolePolicy: props.trust.json,
+      maxSessionDuration: props.maxSessionSeconds ?? 3600,
+    });
+    this.roleName = this.role.name;
+    this.roleArn = this.role.arn;
+    if (props.statements && props.statements.length > 0) {
+      new IamRolePolicy(this, "policy", {
+        role: this.role.id,
+        name: "permissions",
+        policy: policyDocument(this, "permissions", props.statements).json,
+      });
+    }
+    for (const managed of props.managedPolicies ?? []) {
+      new IamRolePolicyAttachment(this, `managed-${managed}`, {
+        role: this.role.name,
+        policyArn: `arn:aws:iam::aws:policy/${managed}`,
+      });
+    }
+  }
+}
