@@ -23,6 +23,29 @@ export function resourceNames(config: EnvironmentConfig) {
     provisioningTemplate: `${p}-pi-provisioning`,
     devicePolicy: `${p}-device`,
     rulePrefix: p.replace(/-/g, "_"),
+    // iot, fleet and api stacks. Lambda functions, their roles and alarms start with `${p}-` (the apply role's scope).
+    provisioningHookFunction: `${p}-provisioning-hook`,
+    registerDeviceFunction: `${p}-register-device`,
+    alertHandlerFunction: `${p}-alert-handler`,
+    offlineDetectorFunction: `${p}-offline-detector`,
+    healthCheckFunction: `${p}-health-check`,
+    controllerThing: `${p}-controller`,
+    controllerPolicy: `${p}-controller`,
+    claimPolicy: `${p}-claim`,
+    /** Thing type and thing group of one device type from config.deviceTypes. */
+    deviceTypeThing: (deviceType: string) => `${p}-${deviceType}`,
+    alarmTopic: `${p}-alarms`,
+    alarmTopicKeyAlias: `alias/${p}-alarms`,
+    errorsRule: `${p.replace(/-/g, "_")}_device_errors`,
+    responsesRule: `${p.replace(/-/g, "_")}_device_responses`,
+    lifecycleRule: `${p.replace(/-/g, "_")}_lifecycle_events`,
+    offlineSweepSchedule: `${p}-offline-sweep`,
+    healthCheckSchedule: `${p}-daily-health-check`,
+    registrationApi: `${p}-registration`,
+    registrationApiKey: `${p}-ci`,
+    registrationUsagePlan: `${p}-registration`,
+    registrationAccessLogGroup: `/${p}/api/registration-access`,
+    apiGatewayLogsRole: `${p}-apigateway-cloudwatch`,
   };
 }
 
