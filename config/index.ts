@@ -2,7 +2,7 @@ import { dev } from "./dev";
 import { prod } from "./prod";
 import { EnvironmentConfig } from "./types";
 
-export { EnvironmentConfig } from "./types";
+export type { EnvironmentConfig } from "./types";
 
 const environments: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
 

@@ -1,0 +1,121 @@
+/**
+ * Rules every stack of the app must keep, checked on the synthesized Terraform of the whole app
+ * (so a new stack is covered the moment it is wired into main.ts).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { assertLeastPrivilege } from "../modules/policy-document";
+import { synthOfflineApp } from "./support/offline-app";
+
+type Block = Record<string, Record<string, Record<string, unknown>>>;
+interface StackJson {
+  resource?: Block;
+  data?: Block;
+}
+
+const { outdir, stacks } = synthOfflineApp("prod");
+const synthesized: [string, StackJson][] = stacks.map((id) => [id, JSON.parse(readFileSync(join(outdir, "stacks", id, "cdk.tf.json"), "utf8"))]);
+
+function all(type: string, kind: "resource" | "data" = "resource"): [string, Record<string, unknown>][] {
+  return synthesized.flatMap(([stack, tf]) => Object.entries(tf[kind]?.[type] ?? {}).map(([name, body]) => [`${stack}/${name}`, body] as [string, Record<string, unknown>]));
+}
+
+function referencing(type: string, bucketRef: string): boolean {
+  return all(type).some(([, body]) => body.bucket === bucketRef);
+}
+
+test("no IAM policy document allows Action * or service:* on every resource", () => {
+  const documents = all("aws_iam_policy_document", "data");
+  expect(documents.length).toBeGreaterThan(0);
+  for (const [name, doc] of documents) {
+    for (const statement of doc.statement as { actions: string[]; resources?: string[]; effect?: string }[]) {
+      expect(() => assertLeastPrivilege(name, { actions: statement.actions, resources: statement.resources, effect: statement.effect as "Allow" | "Deny" })).not.toThrow();
+    }
+  }
+});
+
+test("no inline IAM policy bypasses the policy-document check", () => {
+  for (const [name, policy] of all("aws_iam_role_policy")) {
+    expect([name, String(policy.policy)]).toEqual([name, expect.stringMatching(/^\$\{data\.aws_iam_policy_document\./)]);
+  }
+});
+
+test("no security group accepts inbound traffic from anywhere", () => {
+  for (const [, rule] of all("aws_vpc_security_group_ingress_rule")) {
+    expect(rule.cidr_ipv4).not.toBe("0.0.0.0/0");
+    expect(rule.cidr_ipv6).not.toBe("::/0");
+  }
+  for (const [, group] of all("aws_security_group")) {
+    for (const ingress of (group.ingress as { cidr_blocks?: string[] }[] | undefined) ?? []) {
+      expect(ingress.cidr_blocks ?? []).not.toContain("0.0.0.0/0");
+    }
+  }
+  expect(all("aws_security_group_rule").filter(([, r]) => r.type === "ingress")).toEqual([]);
+});
+
+test("every launch template and instance requires IMDSv2", () => {
+  const templates = all("aws_launch_template");
+  expect(templates.length).toBeGreaterThan(0);
+  for (const [, template] of templates) expect(template.metadata_options).toMatchObject({ http_tokens: "required" });
+  for (const [, instance] of all("aws_instance")) {
+    if (!instance.launch_template) expect(instance.metadata_options).toMatchObject({ http_tokens: "required" });
+  }
+});
+
+test("every EBS volume is encrypted", () => {
+  for (const [, template] of all("aws_launch_template")) {
+    for (const mapping of template.block_device_mappings as { ebs: { encrypted: string } }[]) expect(mapping.ebs.encrypted).toBe("true");
+  }
+});
+
+test("every bucket is encrypted, versioned, blocks public access and has a policy", () => {
+  const buckets = all("aws_s3_bucket");
+  expect(buckets.length).toBeGreaterThan(0);
+  for (const [name] of buckets) {
+    const [stack, id] = name.split("/");
+    const ref = `\${aws_s3_bucket.${id}.id}`;
+    const inStack = (type: string) => (synthesized.find(([s]) => s === stack)![1].resource?.[type] ?? {});
+    const has = (type: string) => Object.values(inStack(type)).some((body) => body.bucket === ref);
+    expect([name, has("aws_s3_bucket_server_side_encryption_configuration")]).toEqual([name, true]);
+    expect([name, has("aws_s3_bucket_versioning")]).toEqual([name, true]);
+    expect([name, has("aws_s3_bucket_public_access_block")]).toEqual([name, true]);
+    expect([name, has("aws_s3_bucket_policy")]).toEqual([name, true]);
+    expect(referencing("aws_s3_bucket_acl", ref)).toBe(false);
+  }
+});
+
+test("every bucket policy denies requests without TLS", () => {
+  const documents = Object.fromEntries(all("aws_iam_policy_document", "data"));
+  for (const [name, policy] of all("aws_s3_bucket_policy")) {
+    const docName = /data\.aws_iam_policy_document\.([^.]+)\.json/.exec(String(policy.policy))![1];
+    const stack = name.split("/")[0];
+    const doc = documents[`${stack}/${docName}`] as { statement: { effect: string; condition?: { variable: string; values: string[] }[] }[] };
+    expect(doc.statement.some((s) => s.effect === "Deny" && s.condition?.some((c) => c.variable === "aws:SecureTransport" && c.values.includes("false")))).toBe(true);
+  }
+});
+
+test("every log group has a retention period", () => {
+  const groups = all("aws_cloudwatch_log_group");
+  expect(groups.length).toBeGreaterThan(0);
+  for (const [name, group] of groups) expect([name, typeof group.retention_in_days]).toEqual([name, "number"]);
+});
+
+test("no NAT gateway (cost) and no SSH key pair", () => {
+  expect(all("aws_nat_gateway")).toEqual([]);
+  expect(all("aws_key_pair")).toEqual([]);
+  for (const [, template] of all("aws_launch_template")) expect(template.key_name).toBeUndefined();
+});
+
+test("every DynamoDB table has point-in-time recovery and encryption", () => {
+  for (const [name, table] of all("aws_dynamodb_table")) {
+    expect([name, table.point_in_time_recovery]).toEqual([name, { enabled: true }]);
+    expect([name, table.server_side_encryption]).toEqual([name, expect.objectContaining({ enabled: true })]);
+  }
+});
+
+test("every Lambda permission names its source ARN and account", () => {
+  for (const [name, permission] of all("aws_lambda_permission")) {
+    expect([name, typeof permission.source_arn]).toEqual([name, "string"]);
+    if (String(permission.principal).endsWith(".amazonaws.com")) expect([name, typeof permission.source_account]).toEqual([name, "string"]);
+  }
+});

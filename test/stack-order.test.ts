@@ -1,0 +1,32 @@
+import { appDeploymentOrder, orderViolations } from "../scripts/stack-order";
+import { stackDependencies } from "../scripts/stack-summary";
+import { synthOfflineApp } from "./support/offline-app";
+
+describe("deployment order", () => {
+  test("starts with the state backend, then the user's documented order", () => {
+    const order = appDeploymentOrder("dev");
+    expect(order.slice(0, 5)).toEqual(["state", "vpc", "roles", "ecr", "ec2"]);
+  });
+
+  test("puts every stack after the stacks it reads from", () => {
+    const { outdir, stacks } = synthOfflineApp("dev");
+    // Offline stacks are independent by design; the real (S3-backend) app carries the cross-stack dependencies.
+    expect(orderViolations(stacks, stackDependencies(outdir))).toEqual([]);
+    const { App } = require("cdktf");
+    const { defineStacks } = require("../main");
+    const { loadConfig } = require("../config");
+    const { deploymentOrder } = require("../scripts/stack-order");
+    const { mkdtempSync } = require("node:fs");
+    const dir = mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "shf-order-"));
+    const app = new App({ outdir: dir });
+    defineStacks(app, { config: loadConfig("dev"), offline: false });
+    app.synth();
+    const dependencies = stackDependencies(dir);
+    expect(dependencies.ec2).toEqual(expect.arrayContaining(["vpc", "roles", "ecr"]));
+    expect(orderViolations(deploymentOrder(app), dependencies)).toEqual([]);
+  });
+
+  test("fails when a stack would be deployed before a stack it depends on", () => {
+    expect(orderViolations(["ec2", "vpc"], { ec2: ["vpc"] })).toEqual(["ec2 depends on vpc, which is deployed after it"]);
+  });
+});
