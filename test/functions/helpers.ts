@@ -2,7 +2,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 
 export const ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
 export const TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:fleet-alerts";
@@ -118,4 +118,15 @@ export async function closedPortEndpoint(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
+}
+
+/** Deletes every item of a table (tests that scan the whole registry start from empty). */
+export async function clearTable(client: DynamoDBClient, table: string, keyName: string): Promise<void> {
+  const doc = documentClient(client);
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ TableName: table, ProjectionExpression: "#k", ExpressionAttributeNames: { "#k": keyName }, ExclusiveStartKey: startKey }));
+    await Promise.all((page.Items ?? []).map((item) => doc.send(new DeleteCommand({ TableName: table, Key: { [keyName]: item[keyName] } }))));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }

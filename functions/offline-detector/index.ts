@@ -1,0 +1,85 @@
+/**
+ * Offline detection (Lambda). Two triggers:
+ * - the IoT rule on `$aws/events/presence/+/+` (AWS lifecycle events): records connectivity on the
+ *   registry row and moves PROVISIONING -> PROVISIONED on the first connection;
+ * - an EventBridge schedule (`detail-type: "Scheduled Event"`): sweeps for devices disconnected longer
+ *   than OFFLINE_GRACE_SECONDS and sends one batched alert for the newly offline ones.
+ * Malformed events are logged and dropped; transient failures throw so Lambda retries.
+ */
+import type { Context } from "aws-lambda";
+import { z } from "zod";
+import { createDocumentClient, createSnsClient } from "../shared/aws";
+import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
+import { createLogger, errorFields } from "../shared/log";
+import { describeIssues, preview } from "../shared/registry";
+import { lifecycleEventSchema, recordLifecycleEvent, type LifecycleOutcome } from "./lifecycle";
+import { sweepOfflineDevices } from "./sweep";
+
+export type OfflineDetectorResult =
+  | { status: LifecycleOutcome }
+  | { status: "swept"; alerted: string[] }
+  | { status: "dropped" };
+
+const environment = optionalString(process.env, "ENVIRONMENT", "dev");
+
+const config = loadConfig(() => ({
+  tableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
+  topicArn: requiredString(process.env, "ALERT_TOPIC_ARN"),
+  graceSeconds: integerInRange(process.env, "OFFLINE_GRACE_SECONDS", 600, { min: 1, max: 30 * 86400 }),
+}));
+
+const logger = createLogger({ service: "offline-detector", environment });
+const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
+const sns = createSnsClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000, maxAttempts: 3 });
+
+const scheduledEventSchema = z.object({ "detail-type": z.literal("Scheduled Event") });
+
+function isScheduled(event: unknown): boolean {
+  return typeof event === "object" && event !== null && "detail-type" in event;
+}
+
+export async function handler(event: unknown, context?: Partial<Context>): Promise<OfflineDetectorResult> {
+  const log = logger.child({ requestId: context?.awsRequestId });
+  if (!config.ok) {
+    log.error("configuration invalid", { error: config.error });
+    throw new Error(`offline-detector misconfigured: ${config.error}`);
+  }
+  const { tableName, topicArn, graceSeconds } = config.value;
+
+  if (isScheduled(event)) {
+    const scheduled = scheduledEventSchema.safeParse(event);
+    if (!scheduled.success) {
+      log.warn("unexpected EventBridge event dropped", { issues: describeIssues(scheduled.error, 3) });
+      return { status: "dropped" };
+    }
+    try {
+      const result = await sweepOfflineDevices({ ddb, sns, tableName, topicArn, graceSeconds, environment, now: Date.now });
+      const alerted = result.alerted.map((d) => d.serialNumber);
+      log.info("offline sweep done", { candidates: result.candidates, alerted, messageId: result.messageId });
+      return { status: "swept", alerted };
+    } catch (error) {
+      log.error("offline sweep failed; it will be retried", errorFields(error));
+      throw error;
+    }
+  }
+
+  const parsed = lifecycleEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const e = (typeof event === "object" && event !== null ? event : {}) as Record<string, unknown>;
+    log.warn("malformed lifecycle event dropped", { issues: describeIssues(parsed.error, 5), clientId: preview(e.clientId) });
+    return { status: "dropped" };
+  }
+  try {
+    const status = await recordLifecycleEvent({ ddb, tableName, now: Date.now }, parsed.data);
+    log.info("lifecycle event handled", {
+      status,
+      clientId: preview(parsed.data.clientId),
+      eventType: parsed.data.eventType,
+      timestamp: parsed.data.timestamp,
+    });
+    return { status };
+  } catch (error) {
+    log.error("lifecycle event failed; it will be retried", { clientId: preview(parsed.data.clientId), ...errorFields(error) });
+    throw error;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The scheduled sweep: devices disconnected for longer than the grace period get ONE offline alert
+ * per outage. `offlineAlertedAt` is set with a conditional write before alerting (so overlapping
+ * sweeps cannot alert twice) and a reconnect removes it (re-arming the alert).
+ *
+ * All devices that went offline since the last sweep are reported in one batched SNS message: a
+ * building-wide power or network cut takes many Pis down at once, and one e-mail listing them is
+ * readable where fifty separate ones are not (and costs one publish, not fifty).
+ */
+import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
+import { isConditionalCheckFailed } from "../shared/aws";
+import type { RegistryItem } from "../shared/registry";
+
+export interface SweepDeps {
+  ddb: DynamoDBDocumentClient;
+  sns: SNSClient;
+  tableName: string;
+  topicArn: string;
+  graceSeconds: number;
+  environment: string;
+  /** epoch ms */
+  now: () => number;
+  /** Scan page size (DynamoDB's own 1 MB pages when unset); tests use it to exercise pagination. */
+  scanPageSize?: number;
+}
+
+export type OfflineDevice = Pick<RegistryItem, "serialNumber" | "deviceType" | "lastSeen" | "metadata"> & {
+  lastDisconnectReason?: string;
+};
+
+export interface SweepResult {
+  /** rows the scan returned as candidates */
+  candidates: number;
+  /** devices alerted by this sweep */
+  alerted: OfflineDevice[];
+  messageId?: string;
+}
+
+const MARK_CONCURRENCY = 10;
+
+export async function sweepOfflineDevices(deps: SweepDeps): Promise<SweepResult> {
+  const now = deps.now();
+  const cutoff = now - deps.graceSeconds * 1000;
+  const candidates = await scanCandidates(deps, cutoff);
+
+  const alerted: OfflineDevice[] = [];
+  for (let i = 0; i < candidates.length; i += MARK_CONCURRENCY) {
+    const batch = candidates.slice(i, i + MARK_CONCURRENCY);
+    const marked = await Promise.all(batch.map((d) => markAlerted(deps, d.serialNumber, cutoff, now)));
+    batch.forEach((d, j) => {
+      if (marked[j]) alerted.push(d);
+    });
+  }
+  if (alerted.length === 0) return { candidates: candidates.length, alerted };
+
+  try {
+    const messageId = await publishAlert(deps.sns, deps.topicArn, formatOfflineAlert(alerted, deps, now));
+    return { candidates: candidates.length, alerted, messageId };
+  } catch (error) {
+    // Re-arm, so the next sweep alerts these devices instead of never.
+    await Promise.all(alerted.map((d) => unmarkAlerted(deps, d.serialNumber, now)));
+    throw error;
+  }
+}
+
+async function scanCandidates(deps: SweepDeps, cutoff: number): Promise<OfflineDevice[]> {
+  const found: OfflineDevice[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new ScanCommand({
+        TableName: deps.tableName,
+        FilterExpression:
+          "connected = :false AND lastSeen <= :cutoff AND attribute_not_exists(offlineAlertedAt) AND #status <> :revoked",
+        ProjectionExpression: "serialNumber, deviceType, lastSeen, metadata, lastDisconnectReason",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":false": false, ":cutoff": cutoff, ":revoked": "REVOKED" },
+        ExclusiveStartKey: startKey,
+        Limit: deps.scanPageSize,
+      }),
+    );
+    found.push(...((page.Items ?? []) as OfflineDevice[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return found;
+}
+
+/** Re-checks the scan's filter atomically: a device that reconnected meanwhile is not marked. */
+async function markAlerted(deps: SweepDeps, serialNumber: string, cutoff: number, now: number): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { serialNumber },
+        UpdateExpression: "SET offlineAlertedAt = :now",
+        ConditionExpression:
+          "connected = :false AND lastSeen <= :cutoff AND attribute_not_exists(offlineAlertedAt) AND #status <> :revoked",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":now": now, ":false": false, ":cutoff": cutoff, ":revoked": "REVOKED" },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+async function unmarkAlerted(deps: SweepDeps, serialNumber: string, markedAt: number): Promise<void> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { serialNumber },
+        UpdateExpression: "REMOVE offlineAlertedAt",
+        ConditionExpression: "offlineAlertedAt = :markedAt",
+        ExpressionAttributeValues: { ":markedAt": markedAt },
+      }),
+    );
+  } catch {
+    // Best effort; the device stays marked and is listed by the daily health check.
+  }
+}
+
+const MAX_LISTED = 100;
+
+export function formatOfflineAlert(devices: OfflineDevice[], options: { graceSeconds: number; environment: string }, now: number): Alert {
+  const sorted = [...devices].sort((a, b) => (a.lastSeen ?? 0) - (b.lastSeen ?? 0));
+  const lines = sorted.slice(0, MAX_LISTED).map((d) => {
+    const since = d.lastSeen ? `offline ${formatDuration(now - d.lastSeen)} (since ${isoOrUnknown(d.lastSeen)})` : "offline";
+    const reason = d.lastDisconnectReason ? `, ${d.lastDisconnectReason}` : "";
+    const where = d.metadata && Object.keys(d.metadata).length > 0
+      ? `  ${Object.entries(d.metadata).map(([k, v]) => `${k}=${v}`).join(" ")}`
+      : "";
+    return `  ${d.serialNumber}  ${d.deviceType ?? "?"}  ${since}${reason}${where}`;
+  });
+  if (sorted.length > MAX_LISTED) lines.push(`  ... and ${sorted.length - MAX_LISTED} more`);
+  const count = devices.length;
+  const subject =
+    count === 1
+      ? `[${options.environment}] Device ${sorted[0].serialNumber} is offline`
+      : `[${options.environment}] ${count} devices are offline`;
+  return {
+    subject,
+    message: [
+      `${count === 1 ? "1 device has" : `${count} devices have`} been disconnected for longer than ${formatDuration(options.graceSeconds * 1000)} in ${options.environment}:`,
+      "",
+      ...lines,
+      "",
+      "Each device is alerted once per outage; its next connection re-arms the alert.",
+    ].join("\n"),
+  };
+}

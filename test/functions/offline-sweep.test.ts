@@ -1,0 +1,171 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { mockClient, type AwsStub } from "aws-sdk-client-mock";
+import { startDynalite, type RunningDynalite } from "../support/dynalite";
+import { TOPIC_ARN, captureStdout, clearTable, getItem, loadIsolated, putItem, registeredDevice } from "./helpers";
+import { createDocumentClient } from "../../functions/shared/aws";
+import { sweepOfflineDevices } from "../../functions/offline-detector/sweep";
+
+type DetectorModule = typeof import("../../functions/offline-detector");
+type SnsModule = typeof import("@aws-sdk/client-sns");
+const DETECTOR = "../../functions/offline-detector";
+
+let db: RunningDynalite;
+let handler: DetectorModule["handler"];
+let sns: SnsModule;
+let snsMock: AwsStub<any, any, any>;
+let logs: ReturnType<typeof captureStdout>;
+
+const GRACE_MS = 600_000;
+const SCHEDULE = {
+  version: "0",
+  id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+  "detail-type": "Scheduled Event",
+  source: "aws.events",
+  account: "123456789012",
+  time: "2026-11-22T10:00:00Z",
+  region: "eu-west-1",
+  resources: ["arn:aws:events:eu-west-1:123456789012:rule/offline-sweep"],
+  detail: {},
+};
+
+const registry = (serialNumber: string) => getItem(db.client, db.registryTableName, { serialNumber });
+const publishes = () => snsMock.commandCalls(sns.PublishCommand).map((c) => c.args[0].input as { Subject: string; Message: string });
+
+/** A device disconnected `offlineMs` ago. */
+async function offlineDevice(serial: string, offlineMs: number, overrides: Record<string, unknown> = {}) {
+  const lastSeen = Date.now() - offlineMs;
+  await putItem(
+    db.client,
+    db.registryTableName,
+    registeredDevice(serial, { status: "PROVISIONED", connected: false, lastSeen, lastLifecycleTimestamp: lastSeen, lastDisconnectReason: "CONNECTION_LOST", ...overrides }),
+  );
+}
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const loaded = loadIsolated<DetectorModule>(DETECTOR, {
+    REGISTRY_TABLE_NAME: db.registryTableName,
+    ALERT_TOPIC_ARN: TOPIC_ARN,
+    OFFLINE_GRACE_SECONDS: String(GRACE_MS / 1000),
+    ENVIRONMENT: "test",
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+  });
+  handler = loaded.mod.handler;
+  sns = loaded.sns;
+  snsMock = mockClient(sns.SNSClient);
+});
+afterAll(async () => {
+  snsMock.restore();
+  await db.stop();
+});
+beforeEach(async () => {
+  await clearTable(db.client, db.registryTableName, "serialNumber");
+  snsMock.reset();
+  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
+  logs = captureStdout();
+});
+afterEach(() => {
+  logs.restore();
+});
+
+describe("offline detector: scheduled sweep", () => {
+  test("alerts a device disconnected for longer than the grace period", async () => {
+    // GIVEN a device offline for 15 minutes (grace 10)
+    await offlineDevice("OFFLINE0001", 15 * 60_000, { metadata: { room: "kitchen" } });
+    // WHEN the sweep runs
+    const result = await handler(SCHEDULE);
+    // THEN one alert names it, with how long and why
+    expect(result).toEqual({ status: "swept", alerted: ["OFFLINE0001"] });
+    expect(publishes()).toHaveLength(1);
+    expect(publishes()[0].Subject).toBe("[test] Device OFFLINE0001 is offline");
+    expect(publishes()[0].Message).toMatch(/OFFLINE0001 {2}thermostat {2}offline 15m \(since .*\), CONNECTION_LOST {2}room=kitchen/);
+  });
+
+  test("marks the device so the outage is alerted once", async () => {
+    // GIVEN an offline device that one sweep alerted
+    await offlineDevice("OFFLINE0002", 15 * 60_000);
+    await handler(SCHEDULE);
+    // WHEN the next sweep runs
+    const second = await handler(SCHEDULE);
+    // THEN it alerts nothing more, and the row carries the mark
+    expect(second).toEqual({ status: "swept", alerted: [] });
+    expect(publishes()).toHaveLength(1);
+    expect((await registry("OFFLINE0002"))?.offlineAlertedAt).toEqual(expect.any(Number));
+  });
+
+  test("batches every newly offline device into one message", async () => {
+    // GIVEN three devices offline for different times
+    await offlineDevice("OFFLINE0003", 20 * 60_000);
+    await offlineDevice("OFFLINE0004", 3 * 3600_000);
+    await offlineDevice("OFFLINE0005", 11 * 60_000);
+    // WHEN the sweep runs
+    await handler(SCHEDULE);
+    // THEN one message lists all three, longest outage first
+    expect(publishes()).toHaveLength(1);
+    const { Subject, Message } = publishes()[0];
+    expect(Subject).toBe("[test] 3 devices are offline");
+    expect(Message.indexOf("OFFLINE0004")).toBeLessThan(Message.indexOf("OFFLINE0003"));
+    expect(Message.indexOf("OFFLINE0003")).toBeLessThan(Message.indexOf("OFFLINE0005"));
+  });
+
+  test.each([
+    ["within the grace period", () => offlineDevice("QUIET00001", 5 * 60_000)],
+    ["connected", () => offlineDevice("QUIET00001", 60 * 60_000, { connected: true })],
+    ["revoked", () => offlineDevice("QUIET00001", 60 * 60_000, { status: "REVOKED" })],
+    ["registered but never connected", () => putItem(db.client, db.registryTableName, registeredDevice("QUIET00001"))],
+  ])("sends nothing for a device %s", async (_name, seed) => {
+    // GIVEN a device that must not be alerted
+    await seed();
+    // WHEN the sweep runs
+    const result = await handler(SCHEDULE);
+    // THEN nothing is published
+    expect(result).toEqual({ status: "swept", alerted: [] });
+    expect(publishes()).toHaveLength(0);
+  });
+
+  test("alerts again for a new outage after a reconnect", async () => {
+    // GIVEN a device alerted for an outage that then reconnected and dropped again 20 minutes ago
+    await offlineDevice("OFFLINE0006", 60 * 60_000);
+    await handler(SCHEDULE);
+    const reconnectAt = Date.now() - 30 * 60_000;
+    await handler({ clientId: "OFFLINE0006", eventType: "connected", timestamp: reconnectAt });
+    await handler({ clientId: "OFFLINE0006", eventType: "disconnected", timestamp: reconnectAt + 10 * 60_000 });
+    // WHEN the sweep runs
+    const result = await handler(SCHEDULE);
+    // THEN the new outage is alerted
+    expect(result).toEqual({ status: "swept", alerted: ["OFFLINE0006"] });
+    expect(publishes()).toHaveLength(2);
+  });
+
+  test("re-arms the devices and throws when SNS fails", async () => {
+    // GIVEN an offline device and SNS failing
+    await offlineDevice("OFFLINE0007", 15 * 60_000);
+    snsMock.on(sns.PublishCommand).rejects(new Error("SNS unavailable"));
+    // WHEN the sweep runs
+    await expect(handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
+    // THEN the device is not marked, so the retry alerts it
+    expect((await registry("OFFLINE0007"))?.offlineAlertedAt).toBeUndefined();
+  });
+
+  test("follows scan pagination", async () => {
+    // GIVEN 25 offline devices and a scan page of 4 rows (the logic called directly, with its own SNS stub)
+    for (let i = 0; i < 25; i += 1) await offlineDevice(`PAGED${String(i).padStart(4, "0")}`, 15 * 60_000);
+    const client = new SNSClient({});
+    const direct = mockClient(client);
+    direct.on(PublishCommand).resolves({ MessageId: "msg-paged" });
+    // WHEN the sweep runs
+    const result = await sweepOfflineDevices({
+      ddb: createDocumentClient(),
+      sns: client,
+      tableName: db.registryTableName,
+      topicArn: TOPIC_ARN,
+      graceSeconds: GRACE_MS / 1000,
+      environment: "test",
+      now: Date.now,
+      scanPageSize: 4,
+    });
+    // THEN all 25 are alerted in one message
+    expect(result.alerted).toHaveLength(25);
+    expect(direct.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+});
