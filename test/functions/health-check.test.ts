@@ -1,0 +1,171 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { mockClient, type AwsStub } from "aws-sdk-client-mock";
+import { startDynalite, type RunningDynalite } from "../support/dynalite";
+import { TOPIC_ARN, captureStdout, clearTable, loadIsolated, putItem, registeredDevice } from "./helpers";
+import { createDocumentClient } from "../../functions/shared/aws";
+import { runHealthCheck } from "../../functions/health-check/health";
+
+type HealthModule = typeof import("../../functions/health-check");
+type SnsModule = typeof import("@aws-sdk/client-sns");
+const HEALTH = "../../functions/health-check";
+const HOUR = 3600_000;
+const SCHEDULE = { "detail-type": "Scheduled Event", source: "aws.events", time: "2026-11-22T06:00:00Z", detail: {} };
+
+let db: RunningDynalite;
+let handler: HealthModule["handler"];
+let sns: SnsModule;
+let snsMock: AwsStub<any, any, any>;
+let logs: ReturnType<typeof captureStdout>;
+
+const baseEnv = () => ({
+  REGISTRY_TABLE_NAME: db.registryTableName,
+  ALERT_TOPIC_ARN: TOPIC_ARN,
+  HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600",
+  ENVIRONMENT: "test",
+  AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+});
+const publishes = () => snsMock.commandCalls(sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string });
+
+async function device(serial: string, overrides: Record<string, unknown>) {
+  await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...overrides }));
+}
+const online = (serial: string) => device(serial, { connected: true, lastSeen: Date.now() - 5 * HOUR });
+const offlineFor = (serial: string, ms: number, extra: Record<string, unknown> = {}) =>
+  device(serial, { connected: false, lastSeen: Date.now() - ms, ...extra });
+
+beforeAll(async () => {
+  db = await startDynalite();
+  const loaded = loadIsolated<HealthModule>(HEALTH, baseEnv());
+  handler = loaded.mod.handler;
+  sns = loaded.sns;
+  snsMock = mockClient(sns.SNSClient);
+});
+afterAll(async () => {
+  snsMock.restore();
+  await db.stop();
+});
+beforeEach(async () => {
+  await clearTable(db.client, db.registryTableName, "serialNumber");
+  snsMock.reset();
+  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
+  logs = captureStdout();
+});
+afterEach(() => {
+  logs.restore();
+});
+
+describe("health check", () => {
+  test("sends one summary listing the devices offline longer than the threshold", async () => {
+    // GIVEN two devices offline for days and hours, one offline for minutes, one online
+    await offlineFor("HEALTH0001", 3 * 24 * HOUR, { lastDisconnectReason: "MQTT_KEEP_ALIVE_TIMEOUT", metadata: { room: "attic" } });
+    await offlineFor("HEALTH0002", 2 * HOUR);
+    await offlineFor("HEALTH0003", 10 * 60_000);
+    await online("HEALTH0004");
+    // WHEN the daily check runs
+    const result = await handler(SCHEDULE);
+    // THEN one message lists the two long outages, longest first
+    expect(result.offline).toEqual(["HEALTH0001", "HEALTH0002"]);
+    expect(publishes()).toHaveLength(1);
+    const { Subject, Message, TopicArn } = publishes()[0];
+    expect(TopicArn).toBe(TOPIC_ARN);
+    expect(Subject).toBe("[test] Fleet health: 2 offline > 1h (of 4 active)");
+    expect(Message).toMatch(/Offline for longer than 1h \(2\):\n {2}HEALTH0001 {2}thermostat {2}offline 3d \(last seen .*, MQTT_KEEP_ALIVE_TIMEOUT\) {2}room=attic\n {2}HEALTH0002/);
+    expect(Message).not.toContain("HEALTH0003");
+  });
+
+  test("counts devices by status", async () => {
+    // GIVEN devices in every status
+    await online("COUNT00001");
+    await online("COUNT00002");
+    await device("COUNT00003", { status: "REGISTERED" });
+    await device("COUNT00004", { status: "PROVISIONING", provisioningStartedAt: Date.now() });
+    await device("COUNT00005", { status: "REVOKED" });
+    // WHEN the daily check runs
+    await handler(SCHEDULE);
+    // THEN the summary has the counts
+    expect(publishes()[0].Message).toContain("Devices: 5 (REGISTERED 1, PROVISIONING 1, PROVISIONED 2, REVOKED 1)");
+    expect(publishes()[0].Message).toContain("Connected now: 2");
+  });
+
+  test("sends a short all-healthy message when nothing is wrong", async () => {
+    // GIVEN only online devices
+    await online("HEALTHY001");
+    await online("HEALTHY002");
+    // WHEN the daily check runs
+    await handler(SCHEDULE);
+    // THEN one message says all is healthy
+    expect(publishes()).toHaveLength(1);
+    expect(publishes()[0].Subject).toBe("[test] Fleet health: all healthy (2 active devices)");
+    expect(publishes()[0].Message).toContain("All active devices are healthy.");
+  });
+
+  test("says so when no devices are registered", async () => {
+    // GIVEN an empty registry
+    // WHEN the daily check runs
+    await handler(SCHEDULE);
+    // THEN the summary says there are no devices
+    expect(publishes()[0].Subject).toBe("[test] Fleet health: no devices registered");
+  });
+
+  test("does not list revoked devices", async () => {
+    // GIVEN a revoked device offline for a week
+    await offlineFor("REVOKED001", 7 * 24 * HOUR, { status: "REVOKED" });
+    // WHEN the daily check runs
+    const result = await handler(SCHEDULE);
+    // THEN it is counted but not listed
+    expect(result.offline).toEqual([]);
+    expect(publishes()[0].Message).not.toContain("REVOKED001");
+  });
+
+  test("lists devices stuck in PROVISIONING", async () => {
+    // GIVEN a device the hook allowed two hours ago that never connected
+    await device("STALLED001", { status: "PROVISIONING", provisioningStartedAt: Date.now() - 2 * HOUR });
+    // WHEN the daily check runs
+    const result = await handler(SCHEDULE);
+    // THEN it is listed as stuck
+    expect(result.stalledProvisioning).toEqual(["STALLED001"]);
+    expect(publishes()[0].Message).toContain("Provisioning not completed after 1h (1):\n  STALLED001");
+  });
+
+  test("follows scan pagination", async () => {
+    // GIVEN 30 devices offline for a day and a scan page of 7 rows (logic called directly with its own SNS stub)
+    for (let i = 0; i < 30; i += 1) await offlineFor(`PAGED${String(i).padStart(4, "0")}`, 24 * HOUR);
+    const client = new SNSClient({});
+    const direct = mockClient(client);
+    direct.on(PublishCommand).resolves({ MessageId: "msg-paged" });
+    // WHEN the check runs
+    const { summary } = await runHealthCheck({
+      ddb: createDocumentClient(),
+      sns: client,
+      tableName: db.registryTableName,
+      topicArn: TOPIC_ARN,
+      thresholdSeconds: 3600,
+      environment: "test",
+      now: Date.now,
+      scanPageSize: 7,
+    });
+    // THEN all 30 are in the one summary
+    expect(summary.offline).toHaveLength(30);
+    expect(direct.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
+  test("fails when SNS rejects the summary (the invocation errors)", async () => {
+    // GIVEN SNS failing
+    snsMock.on(sns.PublishCommand).rejects(new Error("SNS unavailable"));
+    // WHEN the daily check runs
+    // THEN the invocation fails and the error is logged
+    await expect(handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
+    expect(logs.lines()[0]).toMatchObject({ level: "error", message: "health check failed" });
+  });
+
+  test.each([
+    ["ALERT_TOPIC_ARN is missing", { ALERT_TOPIC_ARN: undefined }],
+    ["HEALTH_OFFLINE_THRESHOLD_SECONDS is zero", { HEALTH_OFFLINE_THRESHOLD_SECONDS: "0" }],
+  ])("fails when %s", async (_name, env) => {
+    // GIVEN the handler loaded with a bad configuration
+    const misconfigured = loadIsolated<HealthModule>(HEALTH, { ...baseEnv(), ...env }).mod.handler;
+    // WHEN it runs
+    // THEN it throws naming the variable
+    await expect(misconfigured(SCHEDULE)).rejects.toThrow(/ALERT_TOPIC_ARN|HEALTH_OFFLINE_THRESHOLD_SECONDS/);
+  });
+});
