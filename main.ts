@@ -5,6 +5,7 @@ import { VpcStack } from "./stacks/vpc-stack";
 import { RolesStack } from "./stacks/roles-stack";
 import { EcrStack } from "./stacks/ecr-stack";
 import { Ec2Stack } from "./stacks/ec2-stack";
+import { OtaStack } from "./stacks/ota-stack";
 
 export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
@@ -29,8 +30,10 @@ export function defineStacks(app: App, options: FleetAppOptions) {
     instanceProfile: roles.instanceProfile,
     repository: ecr.repository,
   });
+  // iot, fleet and api come here, between ec2 and ota.
+  const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
 
-  return { state, vpc, roles, ecr, ec2 };
+  return { state, vpc, roles, ecr, ec2, ota };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
