@@ -97,7 +97,8 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Runn
   return { endpoint, port, registryTableName, alertStateTableName, client, stop };
 }
 
-async function createTables(client: DynamoDBClient, registry: string, alertState: string): Promise<void> {
+/** Creates the registry (`serialNumber`) and alert-state (`alertKey`) tables on any DynamoDB endpoint. */
+export async function createTables(client: DynamoDBClient, registry: string, alertState: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: registry,

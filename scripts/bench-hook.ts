@@ -1,0 +1,257 @@
+/**
+ * Benchmark of the provisioning hook against a local dynalite (not a test; it prints figures).
+ *
+ *   npx tsx scripts/bench-hook.ts [--serials 2000] [--concurrency 20] [--contended 100] [--racers 20] [--in-process]
+ *
+ * dynalite runs in a child process (its own core), so its CPU time does not queue on the handler's
+ * event loop; `--in-process` runs it in this process instead (the way the tests do).
+ *
+ * Round 0 ("baseline"): the hook's conditional write alone (`reserveSerial`, no event validation,
+ * deadline guard or logging), to separate the handler's overhead from the storage's.
+ * Round 1 ("distinct"): one call per registered serial, `concurrency` calls in flight.
+ * Round 2 ("contended"): `racers` different clients race for each of `contended` serials, calls
+ * shuffled and `concurrency` in flight; exactly one allow per serial is checked.
+ * Figures are for the real handler + AWS SDK + local HTTP + dynalite on this machine, so they show
+ * the handler's own overhead and correctness under load, not DynamoDB's service latency. On this
+ * kind of machine dynalite's expression parser bounds the rate (a few hundred conditional writes/s),
+ * which is why round 0 is printed: the handler's cost is the gap between round 0 and round 1.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { BatchWriteItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createTables, startDynalite } from "../test/support/dynalite";
+import { createDocumentClient } from "../functions/shared/aws";
+import { reserveSerial } from "../functions/provisioning-hook/hook";
+
+interface Options {
+  serials: number;
+  concurrency: number;
+  contended: number;
+  racers: number;
+  inProcess: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { serials: 2000, concurrency: 20, contended: 100, racers: 20, inProcess: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    if (argv[i] === "--in-process") {
+      options.inProcess = true;
+      continue;
+    }
+    const name = argv[i].replace(/^--/, "");
+    if (!["serials", "concurrency", "contended", "racers"].includes(name)) {
+      throw new Error(`unknown option ${argv[i]} (use --serials, --concurrency, --contended, --racers, --in-process)`);
+    }
+    const value = Number(argv[i + 1]);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive whole number`);
+    options[name as "serials" | "concurrency" | "contended" | "racers"] = value;
+    i += 1;
+  }
+  return options;
+}
+
+type Hook = (event: unknown) => Promise<{ allowProvisioning: boolean }>;
+
+interface Call {
+  serial: string;
+  clientId: string;
+}
+
+interface RoundResult {
+  latenciesMs: number[];
+  wallMs: number;
+  allowsBySerial: Map<string, number>;
+}
+
+async function runRound(hook: Hook, calls: Call[], concurrency: number): Promise<RoundResult> {
+  const latenciesMs: number[] = new Array(calls.length);
+  const allowsBySerial = new Map<string, number>();
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < calls.length) {
+      const index = next;
+      next += 1;
+      const call = calls[index];
+      const t0 = performance.now();
+      const response = await hook({
+        clientId: call.clientId,
+        certificateId: index.toString(16).padStart(64, "0"),
+        certificatePem: "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----",
+        templateArn: "arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/bench",
+        parameters: { SerialNumber: call.serial, DeviceType: "thermostat" },
+      });
+      latenciesMs[index] = performance.now() - t0;
+      allowsBySerial.set(call.serial, (allowsBySerial.get(call.serial) ?? 0) + (response.allowProvisioning ? 1 : 0));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
+  return { latenciesMs, wallMs: performance.now() - started, allowsBySerial };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function report(name: string, result: RoundResult): void {
+  const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+  const allows = [...result.allowsBySerial.values()].reduce((a, b) => a + b, 0);
+  const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+  console.log(
+    [
+      `${name}:`,
+      `  decisions        ${sorted.length} (${allows} allowed, ${sorted.length - allows} denied)`,
+      `  wall time        ${(result.wallMs / 1000).toFixed(2)} s`,
+      `  decisions/s      ${((sorted.length / result.wallMs) * 1000).toFixed(0)}`,
+      `  latency p50      ${fmt(percentile(sorted, 50))}`,
+      `  latency p95      ${fmt(percentile(sorted, 95))}`,
+      `  latency p99      ${fmt(percentile(sorted, 99))}`,
+      `  latency max      ${fmt(sorted[sorted.length - 1])}`,
+    ].join("\n"),
+  );
+}
+
+interface Db {
+  endpoint: string;
+  client: DynamoDBClient;
+  registryTableName: string;
+  stop(): Promise<void>;
+}
+
+/** dynalite in a child process; the tables are created from here, env set like startDynalite does. */
+async function startDynaliteChild(): Promise<Db> {
+  const script = `
+    const server = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    server.listen(0, "127.0.0.1", () => process.send(server.address().port));
+    process.on("disconnect", () => process.exit(0));`;
+  const child: ChildProcess = spawn(process.execPath, ["-e", script], {
+    cwd: path.resolve(__dirname, ".."),
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m) => resolve(Number(m)));
+    child.once("exit", (code) => reject(new Error(`dynalite child exited with ${code}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  Object.assign(process.env, {
+    AWS_REGION: "eu-west-1",
+    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    REGISTRY_TABLE_NAME: "device-registry",
+  });
+  const client = new DynamoDBClient({ endpoint });
+  await createTables(client, "device-registry", "alert-state");
+  return {
+    endpoint,
+    client,
+    registryTableName: "device-registry",
+    stop: async () => {
+      client.destroy();
+      child.kill();
+    },
+  };
+}
+
+async function register(db: Db, serials: string[]): Promise<void> {
+  const now = new Date().toISOString();
+  const batches: string[][] = [];
+  for (let i = 0; i < serials.length; i += 25) batches.push(serials.slice(i, i + 25));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      const batch = batches[next];
+      next += 1;
+      let requests = batch.map((serial) => ({
+        PutRequest: {
+          Item: {
+            serialNumber: { S: serial },
+            thingName: { S: serial },
+            deviceType: { S: "thermostat" },
+            status: { S: "REGISTERED" },
+            registeredAt: { S: now },
+            updatedAt: { S: now },
+          },
+        },
+      }));
+      while (requests.length > 0) {
+        const result = await db.client.send(new BatchWriteItemCommand({ RequestItems: { [db.registryTableName]: requests } }));
+        requests = (result.UnprocessedItems?.[db.registryTableName] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? "warn";
+  const db: Db = options.inProcess ? await startDynalite() : await startDynaliteChild();
+  try {
+    process.env.ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
+    process.env.PROVISIONING_LEASE_SECONDS = "600";
+    process.env.ENVIRONMENT = "bench";
+    // Configuration is read at module load: load the handler only now.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { handler } = require("../functions/provisioning-hook") as { handler: Hook };
+
+    const warmup = Array.from({ length: 50 }, (_, i) => `WARM${String(i).padStart(6, "0")}`);
+    const baseline = Array.from({ length: options.serials }, (_, i) => `BASE${String(i).padStart(8, "0")}`);
+    const distinct = Array.from({ length: options.serials }, (_, i) => `BENCH${String(i).padStart(8, "0")}`);
+    const contended = Array.from({ length: options.contended }, (_, i) => `RACE${String(i).padStart(8, "0")}`);
+    const t0 = performance.now();
+    await register(db, [...warmup, ...baseline, ...distinct, ...contended]);
+    console.log(
+      `dynalite (${options.inProcess ? "in this process" : "child process"}) on ${db.endpoint}; registered ${warmup.length + baseline.length + distinct.length + contended.length} serials in ` +
+        `${((performance.now() - t0) / 1000).toFixed(2)} s; node ${process.version}; concurrency ${options.concurrency}`,
+    );
+
+    await runRound(handler, warmup.map((serial) => ({ serial, clientId: `warm-${serial}` })), options.concurrency);
+
+    const ddb = createDocumentClient({ connectionTimeoutMs: 500, requestTimeoutMs: 1000, maxAttempts: 2 });
+    const direct: Hook = async (event) => {
+      const e = event as { clientId: string; certificateId: string; parameters: { SerialNumber: string; DeviceType: string } };
+      const decision = await reserveSerial(
+        { ddb, tableName: db.registryTableName, leaseSeconds: 600, now: Date.now },
+        { serialNumber: e.parameters.SerialNumber, deviceType: e.parameters.DeviceType, clientId: e.clientId, certificateId: e.certificateId },
+      );
+      return { allowProvisioning: decision.allow };
+    };
+    const baselineResult = await runRound(direct, baseline.map((serial) => ({ serial, clientId: `claim-${serial}` })), options.concurrency);
+    report(`baseline: the conditional write alone (${options.serials} calls)`, baselineResult);
+    ddb.destroy();
+
+    const distinctResult = await runRound(handler, distinct.map((serial) => ({ serial, clientId: `claim-${serial}` })), options.concurrency);
+    report(`distinct serials (${options.serials} calls)`, distinctResult);
+
+    const raceCalls = shuffle(contended.flatMap((serial) => Array.from({ length: options.racers }, (_, r) => ({ serial, clientId: `racer-${r}` }))));
+    const raceResult = await runRound(handler, raceCalls, options.concurrency);
+    report(`contended (${options.contended} serials x ${options.racers} racers)`, raceResult);
+
+    const wrong = [...raceResult.allowsBySerial].filter(([, allows]) => allows !== 1);
+    const missing = [...distinctResult.allowsBySerial].filter(([, allows]) => allows !== 1);
+    console.log(
+      wrong.length === 0 && missing.length === 0
+        ? "correctness: every distinct serial allowed once; exactly one allow per contended serial"
+        : `correctness: FAILED (${missing.length} distinct serials not allowed once, ${wrong.length} contended serials without exactly one allow)`,
+    );
+    if (wrong.length > 0 || missing.length > 0) process.exitCode = 1;
+  } finally {
+    await db.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
