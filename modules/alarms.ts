@@ -1,0 +1,80 @@
+import { Construct } from "constructs";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { TopicRef } from "../stacks/refs";
+
+/** What FunctionAlarms needs of a function. */
+export interface AlarmedFunction {
+  readonly functionName: string;
+  readonly timeoutSeconds: number;
+}
+
+export interface FunctionAlarmsProps {
+  readonly function: AlarmedFunction;
+  /** Where alarm and OK notifications go: a topic CloudWatch may publish to (see AlertTopic.cloudWatchAlarms). */
+  readonly topic: TopicRef;
+  /** Alarm when the slowest invocation of a 5-minute period takes at least this long. @default 80% of the function's timeout */
+  readonly durationThresholdMs?: number;
+  /** Minutes per evaluation period. @default 5 */
+  readonly periodMinutes?: number;
+}
+
+/**
+ * Errors, throttles and near-timeout duration alarms for one Lambda function, notifying a topic on
+ * ALARM and on OK. Periods without invocations count as healthy.
+ *
+ * @example new FunctionAlarms(this, "hook-alarms", { function: hook, topic: alarmTopic, durationThresholdMs: 4000 })
+ */
+export class FunctionAlarms extends Construct {
+  readonly errors: CloudwatchMetricAlarm;
+  readonly throttles: CloudwatchMetricAlarm;
+  readonly duration: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: FunctionAlarmsProps) {
+    super(scope, id);
+    const timeoutMs = props.function.timeoutSeconds * 1000;
+    const durationThresholdMs = props.durationThresholdMs ?? Math.floor(timeoutMs * 0.8);
+    if (!Number.isFinite(durationThresholdMs) || durationThresholdMs <= 0 || durationThresholdMs > timeoutMs) {
+      throw new Error(`FunctionAlarms "${id}": durationThresholdMs must be above 0 and at most the function's timeout (${timeoutMs} ms), got ${durationThresholdMs}`);
+    }
+    const periodMinutes = props.periodMinutes ?? 5;
+    if (!Number.isInteger(periodMinutes) || periodMinutes < 1) {
+      throw new Error(`FunctionAlarms "${id}": periodMinutes must be a whole number >= 1, got ${periodMinutes}`);
+    }
+
+    const fn = props.function.functionName;
+    const common = {
+      namespace: "AWS/Lambda",
+      dimensions: { FunctionName: fn },
+      period: periodMinutes * 60,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [props.topic.topicArn],
+      okActions: [props.topic.topicArn],
+    };
+    this.errors = new CloudwatchMetricAlarm(this, "errors", {
+      ...common,
+      alarmName: `${fn}-errors`,
+      alarmDescription: `${fn} failed at least once in ${periodMinutes} minutes`,
+      metricName: "Errors",
+      statistic: "Sum",
+      threshold: 1,
+    });
+    this.throttles = new CloudwatchMetricAlarm(this, "throttles", {
+      ...common,
+      alarmName: `${fn}-throttles`,
+      alarmDescription: `${fn} was throttled at least once in ${periodMinutes} minutes`,
+      metricName: "Throttles",
+      statistic: "Sum",
+      threshold: 1,
+    });
+    this.duration = new CloudwatchMetricAlarm(this, "duration", {
+      ...common,
+      alarmName: `${fn}-duration`,
+      alarmDescription: `${fn} took ${durationThresholdMs} ms or longer (timeout ${timeoutMs} ms)`,
+      metricName: "Duration",
+      statistic: "Maximum",
+      threshold: durationThresholdMs,
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import { Construct } from "constructs";
+import { IotPolicy as IotPolicyResource } from "@cdktf/provider-aws/lib/iot-policy";
+import { PolicyStatement, policyDocument } from "./policy-document";
+
+/**
+ * The connected thing's name as an IoT policy variable. Written `&{...}` because the document is
+ * built by `aws_iam_policy_document`, which turns `&{` into `${` in its JSON (a literal `${` would
+ * be a Terraform interpolation). In the policy AWS IoT receives, it reads
+ * `${iot:Connection.Thing.ThingName}`.
+ */
+export const THING_NAME = "&{iot:Connection.Thing.ThingName}";
+
+/** Builds `arn:aws:iot:<region>:<account>:<resource>`. */
+export type IotArn = (resource: string) => string;
+
+export interface IotPolicyProps {
+  readonly policyName: string;
+  readonly statements: readonly PolicyStatement[];
+}
+
+/**
+ * An AWS IoT Core policy whose document goes through policyDocument() like every IAM document
+ * (so `iot:*` on everything is refused at synth).
+ *
+ * @example new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn) })
+ */
+export class IotPolicy extends Construct {
+  readonly policy: IotPolicyResource;
+  readonly policyName: string;
+  readonly policyArn: string;
+
+  constructor(scope: Construct, id: string, props: IotPolicyProps) {
+    super(scope, id);
+    if (!/^[\w+=,.@-]{1,128}$/.test(props.policyName)) {
+      throw new Error(`IotPolicy "${id}": policyName "${props.policyName}" must be 1-128 characters [A-Za-z0-9_+=,.@-]`);
+    }
+    for (const s of props.statements) {
+      if (s.actions.some((a) => !a.startsWith("iot:") && !a.startsWith("greengrass:"))) {
+        throw new Error(`IotPolicy "${id}": statement ${s.sid ?? JSON.stringify(s.actions)} has non-IoT actions; an IoT policy grants only iot:* data-plane actions`);
+      }
+    }
+    const document = policyDocument(this, "document", props.statements);
+    this.policy = new IotPolicyResource(this, "policy", { name: props.policyName, policy: document.json });
+    this.policyName = this.policy.name;
+    this.policyArn = this.policy.arn;
+  }
+}
+
+/**
+ * A provisioned device: connects only as its own thing (client id = thing name = serial, with its
+ * certificate attached to that thing), and touches only its own topics, jobs and shadow.
+ */
+export function devicePolicyStatements(iotArn: IotArn): PolicyStatement[] {
+  const own = (kind: "topic" | "topicfilter", path: string) => iotArn(`${kind}/${path}`);
+  const jobs = `$aws/things/${THING_NAME}/jobs/*`;
+  const shadow = `$aws/things/${THING_NAME}/shadow/*`;
+  return [
+    {
+      actions: ["iot:Connect"],
+      resources: [iotArn(`client/${THING_NAME}`)],
+      conditions: [{ test: "Bool", variable: "iot:Connection.Thing.IsAttached", values: ["true"] }],
+    },
+    {
+      actions: ["iot:Publish"],
+      resources: [
+        own("topic", `devices/${THING_NAME}/responses`),
+        own("topic", `devices/${THING_NAME}/errors`),
+        own("topic", `devices/${THING_NAME}/telemetry`),
+        own("topic", jobs),
+        own("topic", shadow),
+      ],
+    },
+    {
+      actions: ["iot:Subscribe"],
+      resources: [own("topicfilter", `devices/${THING_NAME}/commands`), own("topicfilter", jobs), own("topicfilter", shadow)],
+    },
+    {
+      actions: ["iot:Receive"],
+      resources: [own("topic", `devices/${THING_NAME}/commands`), own("topic", jobs), own("topic", shadow)],
+    },
+  ];
+}
+
+/**
+ * The controller: connects as its own thing, publishes commands to any device, and reads every
+ * device's responses, errors and telemetry (`*` in a policy also matches the `+` of a filter).
+ */
+export function controllerPolicyStatements(iotArn: IotArn, controllerThing: string): PolicyStatement[] {
+  const fromDevices = ["responses", "errors", "telemetry"];
+  return [
+    {
+      actions: ["iot:Connect"],
+      resources: [iotArn(`client/${controllerThing}`)],
+      conditions: [{ test: "Bool", variable: "iot:Connection.Thing.IsAttached", values: ["true"] }],
+    },
+    { actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/commands")] },
+    { actions: ["iot:Subscribe"], resources: fromDevices.map((t) => iotArn(`topicfilter/devices/*/${t}`)) },
+    { actions: ["iot:Receive"], resources: fromDevices.map((t) => iotArn(`topic/devices/*/${t}`)) },
+  ];
+}
+
+/**
+ * The claim (bootstrap) certificate shared by devices in manufacturing: it can only exchange a CSR
+ * for a certificate and run this one provisioning template. Nothing else, not even its own topics.
+ */
+export function claimPolicyStatements(iotArn: IotArn, templateName: string): PolicyStatement[] {
+  const topics = ["$aws/certificates/create-from-csr/*", `$aws/provisioning-templates/${templateName}/provision/*`];
+  return [
+    // Devices connect with a client id of their choosing before they have an identity.
+    { actions: ["iot:Connect"], resources: [iotArn("client/*")] },
+    { actions: ["iot:Publish", "iot:Receive"], resources: topics.map((t) => iotArn(`topic/${t}`)) },
+    { actions: ["iot:Subscribe"], resources: topics.map((t) => iotArn(`topicfilter/${t}`)) },
+  ];
+}

@@ -1,0 +1,84 @@
+import { Construct } from "constructs";
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { TableRef } from "../stacks/refs";
+import { Grantee } from "./bundled-function";
+
+/** A table that grants access on itself: a FleetTable, or a TableRef handed over by another stack. */
+export interface GrantableTable extends TableRef {
+  /** Items and queries, no writes. */
+  grantRead(grantee: Grantee): void;
+  /** Items and queries, plus put / update / delete (conditional writes included). */
+  grantReadWrite(grantee: Grantee): void;
+}
+
+export interface FleetTableProps {
+  readonly tableName: string;
+  /** String partition key, e.g. `serialNumber`. */
+  readonly partitionKey: string;
+  /** Number attribute (epoch seconds) DynamoDB deletes expired items by. @default no TTL */
+  readonly ttlAttribute?: string;
+  /** Refuse deletion through the API (and so through `terraform destroy`). @default true */
+  readonly deletionProtection?: boolean;
+}
+
+const READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"];
+const WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
+
+/**
+ * A DynamoDB table with the fleet's hard requirements: on-demand billing, encryption at rest,
+ * point-in-time recovery; deletion protection by default. Grants live here:
+ * `registry.grantReadWrite(hookFunction)`.
+ *
+ * @example new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber" })
+ */
+export class FleetTable extends Construct implements GrantableTable {
+  readonly table: DynamodbTable;
+  readonly tableName: string;
+  readonly tableArn: string;
+
+  /** Grants on a table owned by another stack. `label` names the grant's inline policy (`<label>-read`). */
+  static fromTableRef(ref: TableRef, label: string): GrantableTable {
+    return { tableName: ref.tableName, tableArn: ref.tableArn, ...tableGrants(ref.tableArn, label) };
+  }
+
+  constructor(scope: Construct, id: string, props: FleetTableProps) {
+    super(scope, id);
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(props.tableName)) {
+      throw new Error(`FleetTable "${id}": tableName "${props.tableName}" must be 3-255 characters [A-Za-z0-9_.-]`);
+    }
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(props.partitionKey)) {
+      throw new Error(`FleetTable "${id}": partitionKey "${props.partitionKey}" must be an attribute name starting with a letter`);
+    }
+    if (props.ttlAttribute !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(props.ttlAttribute)) {
+      throw new Error(`FleetTable "${id}": ttlAttribute "${props.ttlAttribute}" must be an attribute name starting with a letter`);
+    }
+    this.table = new DynamodbTable(this, "table", {
+      name: props.tableName,
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: props.partitionKey,
+      attribute: [{ name: props.partitionKey, type: "S" }],
+      serverSideEncryption: { enabled: true },
+      pointInTimeRecovery: { enabled: true },
+      deletionProtectionEnabled: props.deletionProtection ?? true,
+      ttl: props.ttlAttribute ? { attributeName: props.ttlAttribute, enabled: true } : undefined,
+    });
+    this.tableName = this.table.name;
+    this.tableArn = this.table.arn;
+  }
+
+  grantRead(grantee: Grantee): void {
+    tableGrants(this.tableArn, this.node.id).grantRead(grantee);
+  }
+
+  grantReadWrite(grantee: Grantee): void {
+    tableGrants(this.tableArn, this.node.id).grantReadWrite(grantee);
+  }
+}
+
+function tableGrants(tableArn: string, label: string): Pick<GrantableTable, "grantRead" | "grantReadWrite"> {
+  const resources = [tableArn, `${tableArn}/index/*`];
+  return {
+    grantRead: (grantee) => grantee.addToRolePolicy(`${label}-read`, [{ actions: READ_ACTIONS, resources }]),
+    grantReadWrite: (grantee) => grantee.addToRolePolicy(`${label}-read-write`, [{ actions: [...READ_ACTIONS, ...WRITE_ACTIONS], resources }]),
+  };
+}

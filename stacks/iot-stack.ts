@@ -1,0 +1,249 @@
+import { Construct } from "constructs";
+import { Fn, TerraformOutput } from "cdktf";
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { DataAwsIotEndpoint } from "@cdktf/provider-aws/lib/data-aws-iot-endpoint";
+import { IotCertificate } from "@cdktf/provider-aws/lib/iot-certificate";
+import { IotIndexingConfiguration } from "@cdktf/provider-aws/lib/iot-indexing-configuration";
+import { IotLoggingOptions } from "@cdktf/provider-aws/lib/iot-logging-options";
+import { IotPolicyAttachment } from "@cdktf/provider-aws/lib/iot-policy-attachment";
+import { IotThing } from "@cdktf/provider-aws/lib/iot-thing";
+import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
+import { IotThingPrincipalAttachment } from "@cdktf/provider-aws/lib/iot-thing-principal-attachment";
+import { IotThingType } from "@cdktf/provider-aws/lib/iot-thing-type";
+import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
+import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { IotServiceRoles, TableRef, TopicRef } from "./refs";
+import { FunctionAlarms } from "../modules/alarms";
+import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { AlertTopic } from "../modules/iot-alert-topic";
+import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
+import { FleetTable } from "../modules/iot-table";
+
+export interface IotStackProps extends FleetStackProps {
+  /** Roles AWS IoT assumes, from the `roles` stack. */
+  readonly iotServiceRoles: IotServiceRoles;
+}
+
+/** Offline stand-in for the account's `iot:Data-ATS` endpoint (the real one needs an API call). */
+export const OFFLINE_IOT_ENDPOINT_PREFIX = "a1b2c3d4e5f6g7-ats.iot";
+
+/**
+ * AWS IoT Core for the fleet and its controller: policies, thing types and groups, the controller's
+ * identity (stored in Secrets Manager), topic rules for errors, responses and lifecycle events, the
+ * alerting path (SNS, dedupe table, functions, schedules), fleet indexing and IoT logging.
+ *
+ * The device registry table lives here, not in `fleet`: the offline detector (lifecycle rule and
+ * 5-minute sweep) and the daily health check are IoT concerns and read and write the registry, and
+ * `iot` deploys before `fleet`. Keeping the table in the first stack that needs it avoids a
+ * dependency cycle and avoids moving the functions away from the rules and schedules that invoke
+ * them; `fleet` (provisioning hook) and `api` (registration) receive it as a TableRef.
+ */
+export class IotStack extends FleetStack {
+  /** Device registry, partition key `serialNumber` (docs/contracts.md). */
+  readonly registryTable: TableRef;
+  /** Device alerts (e-mail), encrypted with `alias/aws/sns`; functions publish to it. */
+  readonly alertTopic: TopicRef;
+  /** CloudWatch alarm notifications (e-mail), on a customer-managed key CloudWatch may use. */
+  readonly alarmTopic: TopicRef;
+  /** Name of the IoT policy every provisioned device's certificate gets. */
+  readonly devicePolicyName: string;
+  /** The account's `iot:Data-ATS` endpoint host name. */
+  readonly iotDataEndpoint: string;
+
+  constructor(scope: Construct, id: string, props: IotStackProps) {
+    super(scope, id, props);
+    const { config, names } = this;
+    const roles = props.iotServiceRoles;
+    const iotArn = (resource: string) => this.arn("iot", resource);
+
+    // --- State: device registry and alert dedupe.
+    const registry = new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber" });
+    const alertState = new FleetTable(this, "alert-state-table", {
+      tableName: names.alertStateTable,
+      partitionKey: "alertKey",
+      ttlAttribute: "expiresAt",
+      // Only cooldown markers that expire within minutes: nothing to protect from deletion.
+      deletionProtection: false,
+    });
+
+    // --- Who hears about problems.
+    const alerts = new AlertTopic(this, "alert-topic", { topicName: names.alertTopic, emailAddresses: config.alertEmails });
+    const alarms = new AlertTopic(this, "alarm-topic", {
+      topicName: names.alarmTopic,
+      emailAddresses: config.alertEmails,
+      cloudWatchAlarms: { accountId: config.accountId, keyAlias: names.alarmTopicKeyAlias },
+    });
+
+    // --- Device identity: policy, thing types and groups per device type.
+    const devicePolicy = new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn) });
+    for (const deviceType of config.deviceTypes) {
+      const scope = new Construct(this, `device-type-${deviceType}`);
+      new IotThingType(scope, "thing-type", {
+        name: names.deviceTypeThing(deviceType),
+        properties: { description: `Raspberry Pi ${deviceType} (${config.name})` },
+      });
+      new IotThingGroup(scope, "thing-group", {
+        name: names.deviceTypeThing(deviceType),
+        properties: { description: `All ${deviceType} devices (${config.name})` },
+      });
+    }
+
+    // --- The controller: its own thing, an AWS-generated key pair and certificate, its policy, and all
+    // it needs to connect in one secret the EC2 instance role may read (docs/contracts.md).
+    const endpoint = this.offline
+      ? `${OFFLINE_IOT_ENDPOINT_PREFIX}.${config.region}.amazonaws.com`
+      : new DataAwsIotEndpoint(this, "data-endpoint", { endpointType: "iot:Data-ATS" }).endpointAddress;
+    const controllerThing = new IotThing(this, "controller-thing", { name: names.controllerThing });
+    const controllerCertificate = new IotCertificate(this, "controller-certificate", { active: true });
+    const controllerPolicy = new IotPolicy(this, "controller-policy", {
+      policyName: names.controllerPolicy,
+      statements: controllerPolicyStatements(iotArn, names.controllerThing),
+    });
+    new IotThingPrincipalAttachment(this, "controller-thing-certificate", { thing: controllerThing.name, principal: controllerCertificate.arn });
+    new IotPolicyAttachment(this, "controller-policy-certificate", { policy: controllerPolicy.policyName, target: controllerCertificate.arn });
+    const controllerSecret = new SecretsmanagerSecret(this, "controller-secret", {
+      name: names.controllerSecret,
+      description: "Controller's AWS IoT certificate, private key, endpoint and thing name",
+      recoveryWindowInDays: 7,
+    });
+    new SecretsmanagerSecretVersion(this, "controller-secret-value", {
+      secretId: controllerSecret.id,
+      secretString: Fn.jsonencode({
+        certificatePem: controllerCertificate.certificatePem,
+        privateKey: controllerCertificate.privateKey,
+        endpoint,
+        thingName: controllerThing.name,
+      }),
+    });
+
+    // --- Functions behind the rules and schedules.
+    const environment = { ENVIRONMENT: config.name };
+    const alertHandler = new BundledFunction(this, "alert-handler", {
+      entry: handlerEntry("alert-handler"),
+      functionName: names.alertHandlerFunction,
+      description: "Device errors (IoT rule) to deduplicated e-mail alerts",
+      logRetentionDays: config.logRetentionDays,
+      timeoutSeconds: 15,
+      environment: { ...environment, ALERT_TOPIC_ARN: alerts.topicArn, ALERT_STATE_TABLE_NAME: alertState.tableName, ALERT_COOLDOWN_SECONDS: "300" },
+    });
+    alertState.grantReadWrite(alertHandler);
+    alerts.grantPublish(alertHandler);
+
+    const offlineDetector = new BundledFunction(this, "offline-detector", {
+      entry: handlerEntry("offline-detector"),
+      functionName: names.offlineDetectorFunction,
+      description: "Lifecycle events to registry connectivity; 5-minute sweep alerts on devices offline past the grace period",
+      logRetentionDays: config.logRetentionDays,
+      timeoutSeconds: 60,
+      environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, OFFLINE_GRACE_SECONDS: "600" },
+    });
+    registry.grantReadWrite(offlineDetector);
+    alerts.grantPublish(offlineDetector);
+
+    const healthCheck = new BundledFunction(this, "health-check", {
+      entry: handlerEntry("health-check"),
+      functionName: names.healthCheckFunction,
+      description: "Daily fleet health summary by e-mail",
+      logRetentionDays: config.logRetentionDays,
+      timeoutSeconds: 120,
+      environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600" },
+    });
+    registry.grantRead(healthCheck);
+    alerts.grantPublish(healthCheck);
+
+    for (const fn of [alertHandler, offlineDetector, healthCheck]) {
+      new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });
+    }
+
+    // --- Topic rules. Each rule's errors (a failed action) go to one log group.
+    const responsesLog = new CloudwatchLogGroup(this, "responses-log-group", { name: names.responsesLogGroup, retentionInDays: config.logRetentionDays });
+    const ruleErrorsLog = new CloudwatchLogGroup(this, "rule-errors-log-group", { name: names.ruleErrorsLogGroup, retentionInDays: config.logRetentionDays });
+    const errorAction: IotTopicRuleConfig["errorAction"] = { cloudwatchLogs: { logGroupName: ruleErrorsLog.name, roleArn: roles.ruleAction.roleArn } };
+    const rule = (ruleId: string, name: string, description: string, sql: string, actions: Partial<IotTopicRuleConfig>, invokes?: BundledFunction) => {
+      // The permission names the rule by its ARN (known from its name), so it exists before the rule.
+      const permission = invokes?.allowInvoke(`iot-rule-${ruleId}`, {
+        principal: "iot.amazonaws.com",
+        sourceArn: iotArn(`rule/${name}`),
+        sourceAccount: config.accountId,
+      });
+      return new IotTopicRule(this, ruleId, {
+        name,
+        description,
+        enabled: true,
+        sql,
+        sqlVersion: "2016-03-23",
+        errorAction,
+        ...actions,
+        dependsOn: permission ? [permission] : undefined,
+      });
+    };
+    rule(
+      "device-errors-rule",
+      names.errorsRule,
+      "Device errors to the alert handler",
+      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'",
+      { lambda: [{ functionArn: alertHandler.functionArn }] },
+      alertHandler,
+    );
+    rule(
+      "device-responses-rule",
+      names.responsesRule,
+      "Device responses to CloudWatch Logs",
+      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/responses'",
+      { cloudwatchLogs: [{ logGroupName: responsesLog.name, roleArn: roles.ruleAction.roleArn }] },
+    );
+    rule(
+      "lifecycle-events-rule",
+      names.lifecycleRule,
+      "Connect and disconnect events to the offline detector",
+      "SELECT * FROM '$aws/events/presence/+/+'",
+      { lambda: [{ functionArn: offlineDetector.functionArn }] },
+      offlineDetector,
+    );
+
+    // --- Schedules (EventBridge rules on the default bus; each function allows exactly its rule).
+    this.schedule("offline-sweep-schedule", names.offlineSweepSchedule, "rate(5 minutes)", "Sweep for devices offline past the grace period", offlineDetector);
+    this.schedule("health-check-schedule", names.healthCheckSchedule, "cron(0 7 * * ? *)", "Daily fleet health summary at 07:00 UTC", healthCheck);
+
+    // --- Account-level IoT settings: connectivity in the fleet index, and IoT Core's own logs.
+    new IotIndexingConfiguration(this, "fleet-indexing", {
+      thingIndexingConfiguration: { thingIndexingMode: "REGISTRY", thingConnectivityIndexingMode: "STATUS" },
+    });
+    new IotLoggingOptions(this, "iot-logging", { defaultLogLevel: "WARN", roleArn: roles.logging.roleArn, disableAllLogs: false });
+
+    // --- What later stacks use (placeholders offline, so each stack plans on its own).
+    this.registryTable = this.share<TableRef>(
+      { tableName: registry.tableName, tableArn: registry.tableArn },
+      { tableName: names.registryTable, tableArn: this.arn("dynamodb", `table/${names.registryTable}`) },
+    );
+    this.alertTopic = this.share<TopicRef>(
+      { topicName: alerts.topicName, topicArn: alerts.topicArn },
+      { topicName: names.alertTopic, topicArn: this.arn("sns", names.alertTopic) },
+    );
+    this.alarmTopic = this.share<TopicRef>(
+      { topicName: alarms.topicName, topicArn: alarms.topicArn },
+      { topicName: names.alarmTopic, topicArn: this.arn("sns", names.alarmTopic) },
+    );
+    this.devicePolicyName = this.share(devicePolicy.policyName, names.devicePolicy);
+    this.iotDataEndpoint = this.share(endpoint, `${OFFLINE_IOT_ENDPOINT_PREFIX}.${config.region}.amazonaws.com`);
+
+    new TerraformOutput(this, "iot-data-endpoint", { value: endpoint, description: "MQTT endpoint (iot:Data-ATS) devices and the controller connect to" });
+    new TerraformOutput(this, "controller-secret-arn", {
+      value: controllerSecret.arn,
+      description: "Secrets Manager secret with the controller's certificate, private key, endpoint and thing name",
+    });
+    new TerraformOutput(this, "registry-table-name", { value: registry.tableName, description: "DynamoDB device registry (partition key serialNumber)" });
+    new TerraformOutput(this, "alert-topic-arn", { value: alerts.topicArn, description: "SNS topic for device alerts (confirm the e-mail subscriptions)" });
+    new TerraformOutput(this, "alarm-topic-arn", { value: alarms.topicArn, description: "SNS topic for CloudWatch alarms (confirm the e-mail subscriptions)" });
+  }
+
+  private schedule(id: string, name: string, expression: string, description: string, fn: BundledFunction): void {
+    const rule = new CloudwatchEventRule(this, id, { name, description, scheduleExpression: expression });
+    const permission = fn.allowInvoke(id, { principal: "events.amazonaws.com", sourceArn: rule.arn, sourceAccount: this.config.accountId });
+    new CloudwatchEventTarget(this, `${id}-target`, { rule: rule.name, targetId: fn.node.id, arn: fn.functionArn, dependsOn: [permission] });
+  }
+}

@@ -1,0 +1,239 @@
+import { Testing } from "cdktf";
+import { loadConfig } from "../../config";
+import { THING_NAME } from "../../modules/iot-policy";
+import { IotStack } from "../../stacks/iot-stack";
+import { policyStatements, resourcesOf, synthStack, SynthesizedStack } from "../support/synth";
+import { iotServiceRoles, wildcardActions } from "./fleet-refs";
+
+const synth = (offline = false) => synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline });
+const stack = synth();
+
+type Statement = { actions: string[]; resources: string[]; condition?: { test: string; variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] };
+
+/** Statements of the policy document(s) whose construct path starts with `prefix`. */
+function documentStatements(s: SynthesizedStack, prefix: string): Statement[] {
+  const docs = Object.entries(s.tf.data?.aws_iam_policy_document ?? {}).filter(([name]) => name.startsWith(prefix));
+  expect(docs.length).toBeGreaterThan(0);
+  return docs.flatMap(([, doc]) => doc.statement as Statement[]);
+}
+
+const values = <T = Record<string, any>>(type: string, s: SynthesizedStack = stack) => Object.values(resourcesOf(s, type)) as T[];
+const byName = (type: string, name: string, s: SynthesizedStack = stack) => values(type, s).find((r) => r.name === name || r.function_name === name);
+
+describe("IotStack", () => {
+  describe("device policy", () => {
+    test("scopes every resource to the connected thing's own name", () => {
+      const resources = documentStatements(stack, "device-policy").flatMap((s) => s.resources);
+      expect(resources.length).toBeGreaterThan(0);
+      for (const resource of resources) expect(resource).toContain(THING_NAME);
+    });
+
+    test("names IoT actions only, never iot:*", () => {
+      const statements = documentStatements(stack, "device-policy");
+      expect(wildcardActions(statements)).toEqual([]);
+      expect(new Set(statements.flatMap((s) => s.actions))).toEqual(new Set(["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"]));
+    });
+
+    test("lets a device connect only with its own thing name as client id and its certificate attached to that thing", () => {
+      const connect = documentStatements(stack, "device-policy").find((s) => s.actions.includes("iot:Connect"))!;
+      expect(connect.resources).toEqual([`arn:aws:iot:eu-west-1:111111111111:client/${THING_NAME}`]);
+      expect(connect.condition).toEqual([{ test: "Bool", variable: "iot:Connection.Thing.IsAttached", values: ["true"] }]);
+    });
+
+    test("lets a device publish responses, errors and telemetry, and receive only its commands", () => {
+      const statements = documentStatements(stack, "device-policy");
+      const publish = statements.find((s) => s.actions.includes("iot:Publish"))!.resources;
+      const receive = statements.find((s) => s.actions.includes("iot:Receive"))!.resources;
+      for (const topic of ["responses", "errors", "telemetry"]) expect(publish).toContain(`arn:aws:iot:eu-west-1:111111111111:topic/devices/${THING_NAME}/${topic}`);
+      expect(publish.some((r) => r.endsWith("/commands"))).toBe(false);
+      expect(receive).toContain(`arn:aws:iot:eu-west-1:111111111111:topic/devices/${THING_NAME}/commands`);
+      expect(receive.filter((r) => r.includes("topic/devices/"))).toHaveLength(1);
+    });
+
+    test("is created under the device policy name the provisioning template attaches", () => {
+      expect(byName("aws_iot_policy", "shf-dev-device")).toBeDefined();
+    });
+  });
+
+  describe("controller", () => {
+    test("controller policy publishes commands to any device and reads responses, errors and telemetry only", () => {
+      const statements = documentStatements(stack, "controller-policy");
+      expect(statements.find((s) => s.actions.includes("iot:Publish"))!.resources).toEqual(["arn:aws:iot:eu-west-1:111111111111:topic/devices/*/commands"]);
+      const subscribe = statements.find((s) => s.actions.includes("iot:Subscribe"))!.resources;
+      expect(subscribe.sort()).toEqual(["errors", "responses", "telemetry"].map((t) => `arn:aws:iot:eu-west-1:111111111111:topicfilter/devices/*/${t}`));
+      expect(wildcardActions(statements)).toEqual([]);
+    });
+
+    test("has an active AWS-generated certificate attached to its thing and its policy", () => {
+      expect(values("aws_iot_certificate")).toEqual([expect.objectContaining({ active: true })]);
+      expect(values("aws_iot_certificate")[0].csr).toBeUndefined();
+      expect(values("aws_iot_thing_principal_attachment")).toHaveLength(1);
+      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("controller-policy") })]);
+    });
+
+    test("stores certificate, private key, endpoint and thing name in the controller secret, recoverable for 7 days", () => {
+      expect(byName("aws_secretsmanager_secret", "shf-dev/controller-certificate")).toMatchObject({ recovery_window_in_days: 7 });
+      const secretString = values("aws_secretsmanager_secret_version")[0].secret_string as string;
+      for (const key of ["certificatePem", "privateKey", "endpoint", "thingName"]) expect(secretString).toContain(`"${key}"`);
+    });
+
+    test("reads the IoT data endpoint from AWS when online", () => {
+      expect(Object.values(stack.tf.data?.aws_iot_endpoint ?? {})).toEqual([expect.objectContaining({ endpoint_type: "iot:Data-ATS" })]);
+    });
+  });
+
+  describe("offline", () => {
+    const offline = synth(true);
+
+    test("calls no AWS data source (only the local aws_iam_policy_document)", () => {
+      expect(Object.keys(offline.tf.data ?? {})).toEqual(["aws_iam_policy_document"]);
+    });
+
+    test("hands placeholder references to later stacks", () => {
+      const iot = new IotStack(Testing.app(), "iot", { config: loadConfig("dev"), offline: true, iotServiceRoles });
+      expect(iot.registryTable).toEqual({ tableName: "shf-dev-device-registry", tableArn: "arn:aws:dynamodb:eu-west-1:111111111111:table/shf-dev-device-registry" });
+      expect(iot.alarmTopic.topicArn).toBe("arn:aws:sns:eu-west-1:111111111111:shf-dev-alarms");
+      expect(iot.devicePolicyName).toBe("shf-dev-device");
+      expect(iot.iotDataEndpoint).toMatch(/^[a-z0-9]+-ats\.iot\.eu-west-1\.amazonaws\.com$/);
+    });
+  });
+
+  test("creates a thing type and a thing group per configured device type", () => {
+    const expected = loadConfig("dev").deviceTypes.map((t) => `shf-dev-${t}`).sort();
+    expect(values("aws_iot_thing_type").map((r) => r.name).sort()).toEqual(expected);
+    expect(values("aws_iot_thing_group").map((r) => r.name).sort()).toEqual(expected);
+  });
+
+  describe("topic rules", () => {
+    test("send device errors, with the thing name from the topic, to the alert handler", () => {
+      const rule = byName("aws_iot_topic_rule", "shf_dev_device_errors")!;
+      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
+      expect(rule.lambda[0].function_arn).toMatch(/aws_lambda_function\.alert-handler_function_.+\.arn/);
+    });
+
+    test("log device responses to their own log group through the rule-action role", () => {
+      const rule = byName("aws_iot_topic_rule", "shf_dev_device_responses")!;
+      expect(rule.sql).toContain("FROM 'devices/+/responses'");
+      expect(rule.cloudwatch_logs).toEqual([expect.objectContaining({ role_arn: iotServiceRoles.ruleAction.roleArn, log_group_name: expect.stringContaining("responses-log-group") })]);
+    });
+
+    test("send lifecycle events to the offline detector", () => {
+      const rule = byName("aws_iot_topic_rule", "shf_dev_lifecycle_events")!;
+      expect(rule.sql).toBe("SELECT * FROM '$aws/events/presence/+/+'");
+      expect(rule.lambda[0].function_arn).toMatch(/offline-detector/);
+    });
+
+    test("each send failed actions to the rule-errors log group", () => {
+      const rules = values("aws_iot_topic_rule");
+      expect(rules).toHaveLength(3);
+      for (const rule of rules) {
+        expect(rule.error_action.cloudwatch_logs).toMatchObject({ role_arn: iotServiceRoles.ruleAction.roleArn, log_group_name: expect.stringContaining("rule-errors-log-group") });
+      }
+    });
+  });
+
+  test("every Lambda permission names its source ARN and source account", () => {
+    const permissions = values("aws_lambda_permission");
+    expect(permissions).toHaveLength(4);
+    for (const p of permissions) {
+      expect(p.source_arn).toEqual(expect.any(String));
+      expect(p.source_account).toBe("111111111111");
+    }
+  });
+
+  test("IoT rule permissions name exactly their rule", () => {
+    const fromIot = values("aws_lambda_permission").filter((p) => p.principal === "iot.amazonaws.com").map((p) => p.source_arn);
+    expect(fromIot.sort()).toEqual(["shf_dev_device_errors", "shf_dev_lifecycle_events"].map((r) => `arn:aws:iot:eu-west-1:111111111111:rule/${r}`));
+  });
+
+  test("every log group has the configured retention", () => {
+    const groups = values("aws_cloudwatch_log_group");
+    expect(groups.length).toBe(5);
+    for (const g of groups) expect(g.retention_in_days).toBe(14);
+  });
+
+  test("no IAM statement allows a wildcard action", () => {
+    expect(wildcardActions(policyStatements(stack))).toEqual([]);
+  });
+
+  describe("alerting", () => {
+    test("alert topic is encrypted with the AWS-managed SNS key and e-mails every configured address", () => {
+      expect(byName("aws_sns_topic", "shf-dev-alerts")).toMatchObject({ kms_master_key_id: "alias/aws/sns" });
+      const emails = values("aws_sns_topic_subscription").filter((s) => String(s.topic_arn).includes("alert-topic"));
+      expect(emails.map((s) => [s.protocol, s.endpoint])).toEqual([["email", "iot-alerts-dev@example.com"]]);
+    });
+
+    test("alarm topic uses a rotated customer-managed key that CloudWatch alarms may use", () => {
+      expect(byName("aws_sns_topic", "shf-dev-alarms")!.kms_master_key_id).toMatch(/aws_kms_key\./);
+      expect(values("aws_kms_key")).toEqual([expect.objectContaining({ enable_key_rotation: true, deletion_window_in_days: 7 })]);
+      const cloudwatch = documentStatements(stack, "alarm-topic_key-policy").find((s) => s.principals?.[0].identifiers.includes("cloudwatch.amazonaws.com"))!;
+      expect(cloudwatch.actions).toEqual(["kms:Decrypt", "kms:GenerateDataKey*"]);
+    });
+
+    test("every alarm notifies the alarm topic", () => {
+      const alarms = values("aws_cloudwatch_metric_alarm");
+      expect(alarms.length).toBe(9);
+      for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
+    });
+
+    test("alert-state table expires items by expiresAt, is encrypted and has point-in-time recovery", () => {
+      expect(byName("aws_dynamodb_table", "shf-dev-alert-state")).toMatchObject({
+        hash_key: "alertKey",
+        ttl: { attribute_name: "expiresAt", enabled: true },
+        server_side_encryption: { enabled: true },
+        point_in_time_recovery: { enabled: true },
+      });
+    });
+
+    test("functions get the environment variables of docs/contracts.md", () => {
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).sort()).toEqual(
+        ["ALERT_COOLDOWN_SECONDS", "ALERT_STATE_TABLE_NAME", "ALERT_TOPIC_ARN", "ENVIRONMENT"],
+      );
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-offline-detector")!.environment.variables).sort()).toEqual(
+        ["ALERT_TOPIC_ARN", "ENVIRONMENT", "OFFLINE_GRACE_SECONDS", "REGISTRY_TABLE_NAME"],
+      );
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-health-check")!.environment.variables).sort()).toEqual(
+        ["ALERT_TOPIC_ARN", "ENVIRONMENT", "HEALTH_OFFLINE_THRESHOLD_SECONDS", "REGISTRY_TABLE_NAME"],
+      );
+    });
+
+    test("the health check may only read the registry", () => {
+      const health = documentStatements(stack, "health-check_grants_registry-table");
+      expect(health.flatMap((s) => s.actions).filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
+    });
+  });
+
+  test("registry table is on-demand, encrypted, recoverable and protected from deletion", () => {
+    expect(byName("aws_dynamodb_table", "shf-dev-device-registry")).toMatchObject({
+      hash_key: "serialNumber",
+      billing_mode: "PAY_PER_REQUEST",
+      server_side_encryption: { enabled: true },
+      point_in_time_recovery: { enabled: true },
+      deletion_protection_enabled: true,
+    });
+  });
+
+  test("schedules the offline sweep every 5 minutes and the health check daily", () => {
+    expect(byName("aws_cloudwatch_event_rule", "shf-dev-offline-sweep")).toMatchObject({ schedule_expression: "rate(5 minutes)" });
+    expect(byName("aws_cloudwatch_event_rule", "shf-dev-daily-health-check")).toMatchObject({ schedule_expression: "cron(0 7 * * ? *)" });
+    const targets = values("aws_cloudwatch_event_target").map((t) => [t.rule, t.arn].join(" -> "));
+    expect(targets).toEqual(
+      expect.arrayContaining([expect.stringMatching(/offline-sweep.* -> .*offline-detector/), expect.stringMatching(/health-check-schedule.* -> .*health-check_function/)]),
+    );
+  });
+
+  test("indexes registry and connectivity, and logs IoT Core warnings and errors through the logging role", () => {
+    expect(stack.json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_iot_indexing_configuration" },
+      { thing_indexing_configuration: { thing_indexing_mode: "REGISTRY", thing_connectivity_indexing_mode: "STATUS" } },
+    );
+    expect(stack.json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_iot_logging_options" },
+      { default_log_level: "WARN", role_arn: iotServiceRoles.logging.roleArn, disable_all_logs: false },
+    );
+  });
+
+  test("every output has a description", () => {
+    for (const output of Object.values(stack.tf.output ?? {})) expect(output.description).toEqual(expect.any(String));
+  });
+});
