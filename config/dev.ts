@@ -14,5 +14,5 @@ export const dev: EnvironmentConfig = {
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
   ecr: { keepImages: 20, untaggedExpiryDays: 7 },
   logRetentionDays: 14,
-  github: { owner: "smart-home", repository: "smart-home-fleet-iac", applyBranch: "main", environment: "dev" },
+  github: { owner: "smart-home", repository: "smart-home-fleet-iac", applyBranch: "main", environment: "dev", controllerRepository: "smart-home/smart-home-controller" },
 };

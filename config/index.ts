@@ -9,6 +9,11 @@ const environments: Readonly<Record<string, EnvironmentConfig>> = { dev, prod };
 /** CloudWatch Logs accepts only these retention periods. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
+/** Every environment's name, in promotion order (dev before prod): the order CI plans and applies them. */
+export function environmentNames(): string[] {
+  return Object.keys(environments);
+}
+
 /** Returns the environment named by IOT_ENV (default `dev`), validated. */
 export function loadConfig(envName: string = process.env.IOT_ENV ?? "dev"): EnvironmentConfig {
   const config = environments[envName];
@@ -50,6 +55,7 @@ export function validateConfig(config: EnvironmentConfig): void {
   check(/^[A-Za-z0-9_.-]+$/.test(config.github?.repository ?? ""), "github.repository", "must be a repository name");
   check(/^[A-Za-z0-9_./-]+$/.test(config.github?.applyBranch ?? ""), "github.applyBranch", "must be a branch name");
   check(/^[A-Za-z0-9_-]+$/.test(config.github?.environment ?? ""), "github.environment", "must be a GitHub environment name");
+  check(/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(config.github?.controllerRepository ?? ""), "github.controllerRepository", "must be owner/name of the controller application's repository");
   for (const [key, value] of Object.entries(config.tags ?? {})) {
     check(key.length > 0 && key.length <= 128 && !key.toLowerCase().startsWith("aws:"), `tags.${key}`, "tag keys are 1-128 characters and may not start with aws:");
     check(typeof value === "string" && value.length <= 256, `tags.${key}`, "tag values are at most 256 characters");

@@ -14,5 +14,5 @@ export const prod: EnvironmentConfig = {
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
   ecr: { keepImages: 50, untaggedExpiryDays: 7 },
   logRetentionDays: 90,
-  github: { owner: "smart-home", repository: "smart-home-fleet-iac", applyBranch: "main", environment: "prod" },
+  github: { owner: "smart-home", repository: "smart-home-fleet-iac", applyBranch: "main", environment: "prod", controllerRepository: "smart-home/smart-home-controller" },
 };

@@ -44,5 +44,10 @@ export interface EnvironmentConfig {
     readonly applyBranch: string;
     /** GitHub environment that guards applies (prod: with required reviewers). */
     readonly environment: string;
+    /**
+     * `owner/name` of the controller application's repository: the only source the container CD
+     * workflow (`.github/workflows/controller-cd.yml`) builds images from.
+     */
+    readonly controllerRepository: string;
   };
 }
