@@ -1,0 +1,89 @@
+import { formatDuration, toSnsSubject } from "../../functions/shared/alerts";
+import { deviceTypeList, integerInRange, loadConfig, requiredString } from "../../functions/shared/config";
+import { createLogger, safeStringify } from "../../functions/shared/log";
+
+describe("configuration", () => {
+  test.each<[string, () => unknown, RegExp]>([
+    ["a required variable is missing", () => requiredString({}, "REGISTRY_TABLE_NAME"), /REGISTRY_TABLE_NAME is required/],
+    ["a required variable is blank", () => requiredString({ X: "  " }, "X"), /X is required/],
+    ["a number has a unit", () => integerInRange({ N: "300s" }, "N", 1, { min: 1, max: 10 }), /must be a whole number/],
+    ["a number is negative", () => integerInRange({ N: "-1" }, "N", 1, { min: 1, max: 10 }), /must be a whole number/],
+    ["a number is out of range", () => integerInRange({ N: "11" }, "N", 1, { min: 1, max: 10 }), /between 1 and 10, got 11/],
+    ["a device type has spaces inside", () => deviceTypeList({ T: "thermostat,smart plug" }, "T"), /invalid device types: smart plug/],
+    ["the device type list is only commas", () => deviceTypeList({ T: ",," }, "T"), /at least one device type/],
+  ])("fails when %s", (_name, read, message) => {
+    // GIVEN a bad environment / WHEN it is read / THEN the error names the variable and the fix
+    expect(read).toThrow(message);
+  });
+
+  test("normalises and de-duplicates device types", () => {
+    // GIVEN a list with spaces, case and repeats
+    // WHEN it is read
+    const types = deviceTypeList({ T: " Thermostat, smart-plug ,thermostat" }, "T");
+    // THEN it is clean
+    expect(types).toEqual(["thermostat", "smart-plug"]);
+  });
+
+  test("captures a configuration error instead of throwing at module load", () => {
+    // GIVEN a reader that throws
+    // WHEN it is loaded
+    const loaded = loadConfig(() => requiredString({}, "ALERT_TOPIC_ARN"));
+    // THEN the error is kept for the handler to report
+    expect(loaded).toEqual({ ok: false, error: expect.stringContaining("ALERT_TOPIC_ARN") });
+  });
+});
+
+describe("alert formatting", () => {
+  test.each([
+    [0, "0s"],
+    [45_000, "45s"],
+    [600_000, "10m"],
+    [3_600_000, "1h"],
+    [3_900_000, "1h 5m"],
+    [90_000_000, "1d 1h"],
+    [259_200_000, "3d"],
+  ])("formats %i ms as %s", (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+
+  test("makes any text a valid SNS subject", () => {
+    // GIVEN a long multi-line subject with non-ASCII characters
+    // WHEN it is converted
+    const subject = toSnsSubject(`Température\n${"x".repeat(200)}`);
+    // THEN it is one ASCII line of at most 100 characters ending in "..."
+    expect(subject).toMatch(/^Temp\?rature x+\.\.\.$/);
+    expect(subject).toHaveLength(100);
+  });
+});
+
+describe("structured logs", () => {
+  test("writes one JSON object per line with the base fields", () => {
+    // GIVEN a logger with a sink
+    const lines: string[] = [];
+    const log = createLogger({ service: "svc" }, { level: "info", sink: (l) => lines.push(l) }).child({ requestId: "r1" });
+    // WHEN it logs
+    log.info("hello", { n: 1 });
+    // THEN the line is JSON with every field
+    expect(JSON.parse(lines[0])).toMatchObject({ level: "info", message: "hello", service: "svc", requestId: "r1", n: 1 });
+  });
+
+  test("drops lines below the level", () => {
+    // GIVEN a logger at warn
+    const lines: string[] = [];
+    const log = createLogger({}, { level: "warn", sink: (l) => lines.push(l) });
+    // WHEN it logs info and error
+    log.info("quiet");
+    log.error("loud");
+    // THEN only the error is written
+    expect(lines).toHaveLength(1);
+  });
+
+  test("serialises values JSON cannot encode", () => {
+    // GIVEN a cyclic object with a BigInt
+    const cyclic: Record<string, unknown> = { big: BigInt(2) };
+    cyclic.self = cyclic;
+    // WHEN it is serialised
+    // THEN the line is still JSON
+    expect(JSON.parse(safeStringify(cyclic))).toEqual({ big: "2", self: "[circular]" });
+  });
+});
