@@ -5,6 +5,9 @@ import { VpcStack } from "./stacks/vpc-stack";
 import { RolesStack } from "./stacks/roles-stack";
 import { EcrStack } from "./stacks/ecr-stack";
 import { Ec2Stack } from "./stacks/ec2-stack";
+import { IotStack } from "./stacks/iot-stack";
+import { FleetProvisioningStack } from "./stacks/fleet-provisioning-stack";
+import { ApiStack } from "./stacks/api-stack";
 import { OtaStack } from "./stacks/ota-stack";
 
 export interface FleetAppOptions {
@@ -30,10 +33,19 @@ export function defineStacks(app: App, options: FleetAppOptions) {
     instanceProfile: roles.instanceProfile,
     repository: ecr.repository,
   });
-  // iot, fleet and api come here, between ec2 and ota.
+  const iot = new IotStack(app, "iot", { ...props, iotServiceRoles: roles.iotServiceRoles });
+  const fleet = new FleetProvisioningStack(app, "fleet", {
+    ...props,
+    iotServiceRoles: roles.iotServiceRoles,
+    registryTable: iot.registryTable,
+    alarmTopic: iot.alarmTopic,
+    devicePolicyName: iot.devicePolicyName,
+    iotDataEndpoint: iot.iotDataEndpoint,
+  });
+  const api = new ApiStack(app, "api", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
 
-  return { state, vpc, roles, ecr, ec2, ota };
+  return { state, vpc, roles, ecr, ec2, iot, fleet, api, ota };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -9,6 +9,8 @@ export interface GrantableTable extends TableRef {
   grantRead(grantee: Grantee): void;
   /** Items and queries, plus put / update / delete (conditional writes included). */
   grantReadWrite(grantee: Grantee): void;
+  /** Exactly these `dynamodb:` actions, on the table and its indexes: for a function whose needs are known. */
+  grant(grantee: Grantee, actions: readonly string[]): void;
 }
 
 export interface FleetTableProps {
@@ -73,11 +75,22 @@ export class FleetTable extends Construct implements GrantableTable {
   grantReadWrite(grantee: Grantee): void {
     tableGrants(this.tableArn, this.node.id).grantReadWrite(grantee);
   }
+
+  grant(grantee: Grantee, actions: readonly string[]): void {
+    tableGrants(this.tableArn, this.node.id).grant(grantee, actions);
+  }
 }
 
-function tableGrants(tableArn: string, label: string): Pick<GrantableTable, "grantRead" | "grantReadWrite"> {
+function tableGrants(tableArn: string, label: string): Pick<GrantableTable, "grantRead" | "grantReadWrite" | "grant"> {
   const resources = [tableArn, `${tableArn}/index/*`];
   return {
+    grant: (grantee, actions) => {
+      const foreign = actions.filter((a) => !/^dynamodb:[A-Za-z]+$/.test(a));
+      if (actions.length === 0 || foreign.length > 0) {
+        throw new Error(`Table grant "${label}": name one or more dynamodb actions such as dynamodb:GetItem${foreign.length > 0 ? `, not ${foreign.join(", ")}` : ""}`);
+      }
+      grantee.addToRolePolicy(`${label}-access`, [{ actions: [...actions], resources }]);
+    },
     grantRead: (grantee) => grantee.addToRolePolicy(`${label}-read`, [{ actions: READ_ACTIONS, resources }]),
     grantReadWrite: (grantee) => grantee.addToRolePolicy(`${label}-read-write`, [{ actions: [...READ_ACTIONS, ...WRITE_ACTIONS], resources }]),
   };

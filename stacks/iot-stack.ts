@@ -130,7 +130,8 @@ export class IotStack extends FleetStack {
       timeoutSeconds: 15,
       environment: { ...environment, ALERT_TOPIC_ARN: alerts.topicArn, ALERT_STATE_TABLE_NAME: alertState.tableName, ALERT_COOLDOWN_SECONDS: "300" },
     });
-    alertState.grantReadWrite(alertHandler);
+    // Exactly what each handler does (docs/contracts.md, "Lambda handlers").
+    alertState.grant(alertHandler, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]);
     alerts.grantPublish(alertHandler);
 
     const offlineDetector = new BundledFunction(this, "offline-detector", {
@@ -141,7 +142,7 @@ export class IotStack extends FleetStack {
       timeoutSeconds: 60,
       environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, OFFLINE_GRACE_SECONDS: "600" },
     });
-    registry.grantReadWrite(offlineDetector);
+    registry.grant(offlineDetector, ["dynamodb:UpdateItem", "dynamodb:Scan"]);
     alerts.grantPublish(offlineDetector);
 
     const healthCheck = new BundledFunction(this, "health-check", {
@@ -152,7 +153,7 @@ export class IotStack extends FleetStack {
       timeoutSeconds: 120,
       environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600" },
     });
-    registry.grantRead(healthCheck);
+    registry.grant(healthCheck, ["dynamodb:Scan"]);
     alerts.grantPublish(healthCheck);
 
     for (const fn of [alertHandler, offlineDetector, healthCheck]) {

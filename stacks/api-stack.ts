@@ -1,0 +1,224 @@
+import { createHash } from "node:crypto";
+import { Construct } from "constructs";
+import { ITerraformDependable, TerraformOutput } from "cdktf";
+import { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
+import { ApiGatewayApiKey } from "@cdktf/provider-aws/lib/api-gateway-api-key";
+import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
+import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
+import { ApiGatewayMethod } from "@cdktf/provider-aws/lib/api-gateway-method";
+import { ApiGatewayMethodSettings } from "@cdktf/provider-aws/lib/api-gateway-method-settings";
+import { ApiGatewayModel } from "@cdktf/provider-aws/lib/api-gateway-model";
+import { ApiGatewayRequestValidator } from "@cdktf/provider-aws/lib/api-gateway-request-validator";
+import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource";
+import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
+import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
+import { ApiGatewayUsagePlan } from "@cdktf/provider-aws/lib/api-gateway-usage-plan";
+import { ApiGatewayUsagePlanKey } from "@cdktf/provider-aws/lib/api-gateway-usage-plan-key";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { TableRef, TopicRef } from "./refs";
+import { FunctionAlarms } from "../modules/alarms";
+import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { serviceTrust } from "../modules/policy-document";
+import { FleetTable } from "../modules/iot-table";
+import { ServiceRole } from "../modules/service-role";
+
+export interface ApiStackProps extends FleetStackProps {
+  /** Device registry, from the `iot` stack. */
+  readonly registryTable: TableRef;
+  /** Where CloudWatch alarms notify, from the `iot` stack. */
+  readonly alarmTopic: TopicRef;
+  /**
+   * Set the region's API Gateway CloudWatch Logs role (an account-wide setting, needed for access
+   * logs). Turn off if the account already manages it elsewhere.
+   * @default true
+   */
+  readonly manageAccountLogsRole?: boolean;
+}
+
+export const STAGE_NAME = "v1";
+
+/** Steady and burst request rates of the stage, and the usage plan's daily quota. */
+const LIMITS = { stageRatePerSecond: 10, stageBurst: 20, keyRatePerSecond: 5, keyBurst: 10, keyRequestsPerDay: 1000 } as const;
+
+/** JSON schema (draft 4) of `POST /devices`, matching the handler's own validation (docs/contracts.md). */
+export const REGISTER_BODY_SCHEMA = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "RegisterDevice",
+  type: "object",
+  additionalProperties: false,
+  required: ["serialNumber", "deviceType"],
+  properties: {
+    serialNumber: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$" },
+    deviceType: { type: "string", minLength: 1, maxLength: 64 },
+    metadata: { type: "object", maxProperties: 20, additionalProperties: { type: "string", maxLength: 256 } },
+  },
+} as const;
+
+/**
+ * The registration API for CI and operators: register, read and revoke a serial number in the device
+ * registry. REST (regional), every method behind an API key with a usage plan (throttle and quota),
+ * request validation, JSON access logs; the Lambda may be invoked by exactly these routes.
+ */
+export class ApiStack extends FleetStack {
+  readonly restApiId: string;
+  readonly invokeUrl: string;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config, names } = this;
+
+    const fn = new BundledFunction(this, "register-device", {
+      entry: handlerEntry("register-device"),
+      functionName: names.registerDeviceFunction,
+      description: "Registration API: register, read and revoke device serial numbers",
+      logRetentionDays: config.logRetentionDays,
+      timeoutSeconds: 10,
+      environment: { ENVIRONMENT: config.name, REGISTRY_TABLE_NAME: props.registryTable.tableName, ALLOWED_DEVICE_TYPES: config.deviceTypes.join(",") },
+    });
+    FleetTable.fromTableRef(props.registryTable, "registry-table").grant(fn, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]);
+    new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });
+
+    const api = new ApiGatewayRestApi(this, "rest-api", {
+      name: names.registrationApi,
+      description: "Device registration for CI and operators (API key required)",
+      endpointConfiguration: { types: ["REGIONAL"] },
+      apiKeySource: "HEADER",
+    });
+    const devices = new ApiGatewayResource(this, "devices-resource", { restApiId: api.id, parentId: api.rootResourceId, pathPart: "devices" });
+    const device = new ApiGatewayResource(this, "device-resource", { restApiId: api.id, parentId: devices.id, pathPart: "{serialNumber}" });
+    const validator = new ApiGatewayRequestValidator(this, "request-validator", {
+      restApiId: api.id,
+      name: "body-and-parameters",
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const registerModel = new ApiGatewayModel(this, "register-model", {
+      restApiId: api.id,
+      name: "RegisterDevice",
+      contentType: "application/json",
+      schema: JSON.stringify(REGISTER_BODY_SCHEMA),
+    });
+
+    const routes = [
+      { id: "post-devices", method: "POST", resource: devices, path: "/devices", model: true },
+      { id: "get-device", method: "GET", resource: device, path: "/devices/{serialNumber}", model: false },
+      { id: "delete-device", method: "DELETE", resource: device, path: "/devices/{serialNumber}", model: false },
+    ] as const;
+    const deployed: ITerraformDependable[] = [];
+    for (const route of routes) {
+      const pathParameters = route.path.includes("{serialNumber}") ? { "method.request.path.serialNumber": true } : undefined;
+      const method = new ApiGatewayMethod(this, `${route.id}-method`, {
+        restApiId: api.id,
+        resourceId: route.resource.id,
+        httpMethod: route.method,
+        authorization: "NONE",
+        apiKeyRequired: true,
+        requestValidatorId: validator.id,
+        requestModels: route.model ? { "application/json": registerModel.name } : undefined,
+        requestParameters: pathParameters,
+      });
+      const integration = new ApiGatewayIntegration(this, `${route.id}-integration`, {
+        restApiId: api.id,
+        resourceId: route.resource.id,
+        httpMethod: method.httpMethod,
+        type: "AWS_PROXY",
+        integrationHttpMethod: "POST",
+        uri: fn.invokeArn,
+        timeoutMilliseconds: 10000,
+      });
+      fn.allowInvoke(`api-${route.id}`, {
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${api.executionArn}/${STAGE_NAME}/${route.method}${route.path.replace("{serialNumber}", "*")}`,
+        sourceAccount: config.accountId,
+      });
+      deployed.push(method, integration);
+    }
+
+    // A new deployment whenever a route, its validation or its integration changes (and only then).
+    const deployment = new ApiGatewayDeployment(this, "deployment", {
+      restApiId: api.id,
+      description: "Registration API routes",
+      triggers: { redeployment: routesHash({ routes: routes.map(({ id, method, path, model }) => ({ id, method, path, model })), REGISTER_BODY_SCHEMA, apiKeyRequired: true, integration: "AWS_PROXY", function: names.registerDeviceFunction }) },
+      lifecycle: { createBeforeDestroy: true },
+      dependsOn: [...deployed, validator, registerModel],
+    });
+
+    const accessLog = new CloudwatchLogGroup(this, "access-log-group", { name: names.registrationAccessLogGroup, retentionInDays: config.logRetentionDays });
+    const accountLogging = (props.manageAccountLogsRole ?? true) ? this.accountLogsRole() : undefined;
+    const stage = new ApiGatewayStage(this, "stage", {
+      restApiId: api.id,
+      stageName: STAGE_NAME,
+      deploymentId: deployment.id,
+      description: "Registration API",
+      accessLogSettings: { destinationArn: accessLog.arn, format: JSON.stringify(ACCESS_LOG_FORMAT) },
+      dependsOn: accountLogging ? [accountLogging] : undefined,
+    });
+    new ApiGatewayMethodSettings(this, "stage-settings", {
+      restApiId: api.id,
+      stageName: stage.stageName,
+      methodPath: "*/*",
+      settings: { throttlingRateLimit: LIMITS.stageRatePerSecond, throttlingBurstLimit: LIMITS.stageBurst, metricsEnabled: true, loggingLevel: "OFF" },
+    });
+
+    const key = new ApiGatewayApiKey(this, "ci-api-key", { name: names.registrationApiKey, description: "CI and operators: device registration", enabled: true });
+    const plan = new ApiGatewayUsagePlan(this, "usage-plan", {
+      name: names.registrationUsagePlan,
+      description: "Registration API: throttle and daily quota per key",
+      apiStages: [{ apiId: api.id, stage: stage.stageName }],
+      throttleSettings: { rateLimit: LIMITS.keyRatePerSecond, burstLimit: LIMITS.keyBurst },
+      quotaSettings: { limit: LIMITS.keyRequestsPerDay, period: "DAY" },
+    });
+    new ApiGatewayUsagePlanKey(this, "usage-plan-key", { keyId: key.id, keyType: "API_KEY", usagePlanId: plan.id });
+
+    this.restApiId = api.id;
+    this.invokeUrl = stage.invokeUrl;
+    new TerraformOutput(this, "invoke-url", {
+      value: `${stage.invokeUrl}/devices`,
+      description: "POST here to register a serial number; GET or DELETE <url>/<serialNumber> (header x-api-key)",
+    });
+    new TerraformOutput(this, "api-key-id", {
+      value: key.id,
+      description: "Id of the CI API key; read its value with `aws apigateway get-api-key --api-key <id> --include-value`",
+    });
+  }
+
+  /** The region's API Gateway role for writing CloudWatch logs (account-wide setting). */
+  private accountLogsRole(): ApiGatewayAccount {
+    const role = new ServiceRole(this, "apigateway-cloudwatch-role", {
+      roleName: this.names.apiGatewayLogsRole,
+      description: "API Gateway (account setting): write access and execution logs to CloudWatch Logs",
+      trust: serviceTrust(this, "apigateway-trust", "apigateway.amazonaws.com", [
+        { test: "StringEquals", variable: "aws:SourceAccount", values: [this.config.accountId] },
+      ]),
+      statements: [
+        {
+          sid: "WriteApiLogs",
+          actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
+          resources: [this.arn("logs", "log-group:*")],
+        },
+      ],
+    });
+    return new ApiGatewayAccount(this, "apigateway-account", { cloudwatchRoleArn: role.roleArn });
+  }
+}
+
+/** One JSON object per request; never the API key itself, only its id. */
+const ACCESS_LOG_FORMAT = {
+  requestId: "$context.requestId",
+  requestTime: "$context.requestTime",
+  sourceIp: "$context.identity.sourceIp",
+  httpMethod: "$context.httpMethod",
+  resourcePath: "$context.resourcePath",
+  path: "$context.path",
+  status: "$context.status",
+  responseLength: "$context.responseLength",
+  latencyMs: "$context.responseLatency",
+  apiKeyId: "$context.identity.apiKeyId",
+  errorMessage: "$context.error.message",
+  integrationError: "$context.integration.error",
+};
+
+function routesHash(definition: unknown): string {
+  return createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+}

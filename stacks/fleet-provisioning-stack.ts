@@ -1,0 +1,158 @@
+import { Construct } from "constructs";
+import { Fn, TerraformOutput } from "cdktf";
+import { IotCertificate } from "@cdktf/provider-aws/lib/iot-certificate";
+import { IotPolicyAttachment } from "@cdktf/provider-aws/lib/iot-policy-attachment";
+import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisioning-template";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
+import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { IotServiceRoles, TableRef, TopicRef } from "./refs";
+import { FunctionAlarms } from "../modules/alarms";
+import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
+import { FleetTable } from "../modules/iot-table";
+
+export interface FleetProvisioningStackProps extends FleetStackProps {
+  /** Roles AWS IoT assumes, from the `roles` stack (the provisioning role registers devices). */
+  readonly iotServiceRoles: IotServiceRoles;
+  /** Device registry, from the `iot` stack. */
+  readonly registryTable: TableRef;
+  /** Where CloudWatch alarms notify, from the `iot` stack. */
+  readonly alarmTopic: TopicRef;
+  /** IoT policy every provisioned device's certificate gets, from the `iot` stack. */
+  readonly devicePolicyName: string;
+  /** The account's `iot:Data-ATS` endpoint, stored with the claim certificate. */
+  readonly iotDataEndpoint: string;
+}
+
+/** AWS IoT's own answer deadline for a pre-provisioning hook. */
+const HOOK_DEADLINE_SECONDS = 5;
+
+/**
+ * Fleet provisioning by claim: a device starts with the shared claim certificate, sends a CSR, and
+ * runs the template with its `SerialNumber` and `DeviceType`. The pre-provisioning hook allows only a
+ * registered serial (once; see docs/contracts.md); the template then creates the thing (name = serial,
+ * type and group from the device type), activates the certificate and attaches the device policy.
+ *
+ * The registry table itself lives in the `iot` stack (see IotStack); this stack receives it.
+ */
+export class FleetProvisioningStack extends FleetStack {
+  readonly templateName: string;
+  readonly hookFunctionName: string;
+
+  constructor(scope: Construct, id: string, props: FleetProvisioningStackProps) {
+    super(scope, id, props);
+    const { config, names } = this;
+    const iotArn = (resource: string) => this.arn("iot", resource);
+    const templateArn = iotArn(`provisioningtemplate/${names.provisioningTemplate}`);
+
+    // --- Pre-provisioning hook.
+    const hook = new BundledFunction(this, "provisioning-hook", {
+      entry: handlerEntry("provisioning-hook"),
+      functionName: names.provisioningHookFunction,
+      description: "Fleet provisioning pre-provisioning hook: allows only registered, unclaimed serial numbers",
+      logRetentionDays: config.logRetentionDays,
+      // AWS IoT gives up after 5 s; the handler answers within its own 3.5 s deadline.
+      timeoutSeconds: HOOK_DEADLINE_SECONDS,
+      memoryMiB: 256,
+      environment: {
+        ENVIRONMENT: config.name,
+        REGISTRY_TABLE_NAME: props.registryTable.tableName,
+        ALLOWED_DEVICE_TYPES: config.deviceTypes.join(","),
+        PROVISIONING_LEASE_SECONDS: "600",
+      },
+    });
+    FleetTable.fromTableRef(props.registryTable, "registry-table").grant(hook, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
+    // Names the template by its ARN (known from its name), so the permission exists before the template.
+    const invokeByTemplate = hook.allowInvoke("iot-provisioning-template", {
+      principal: "iot.amazonaws.com",
+      sourceArn: templateArn,
+      sourceAccount: config.accountId,
+    });
+    new FunctionAlarms(this, "provisioning-hook-alarms", {
+      function: hook,
+      topic: props.alarmTopic,
+      // Near AWS's 5 s limit, past which the device is refused whatever the hook decides.
+      durationThresholdMs: 4000,
+    });
+
+    // --- The template.
+    const template = new IotProvisioningTemplate(this, "provisioning-template", {
+      name: names.provisioningTemplate,
+      description: "Raspberry Pi fleet provisioning by claim: thing = serial number, type and group from the device type",
+      enabled: true,
+      type: "FLEET_PROVISIONING",
+      provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
+      preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
+      templateBody: JSON.stringify(provisioningTemplateBody(`${config.namePrefix}-`, props.devicePolicyName)),
+      dependsOn: [invokeByTemplate],
+    });
+
+    // --- The claim certificate: AWS generates the key pair; the policy allows provisioning only.
+    const claimCertificate = new IotCertificate(this, "claim-certificate", { active: true });
+    const claimPolicy = new IotPolicy(this, "claim-policy", {
+      policyName: names.claimPolicy,
+      statements: claimPolicyStatements(iotArn, names.provisioningTemplate),
+    });
+    new IotPolicyAttachment(this, "claim-policy-certificate", { policy: claimPolicy.policyName, target: claimCertificate.arn });
+    const claimSecret = new SecretsmanagerSecret(this, "claim-secret", {
+      name: names.claimSecret,
+      description: "Fleet provisioning claim certificate, private key, endpoint and template name, flashed onto new devices",
+      recoveryWindowInDays: 7,
+    });
+    new SecretsmanagerSecretVersion(this, "claim-secret-value", {
+      secretId: claimSecret.id,
+      secretString: Fn.jsonencode({
+        certificatePem: claimCertificate.certificatePem,
+        privateKey: claimCertificate.privateKey,
+        endpoint: props.iotDataEndpoint,
+        templateName: template.name,
+      }),
+    });
+
+    this.templateName = template.name;
+    this.hookFunctionName = hook.functionName;
+
+    new TerraformOutput(this, "provisioning-template-name", { value: template.name, description: "Fleet provisioning template devices run with their serial number and device type" });
+    new TerraformOutput(this, "claim-certificate-id", { value: claimCertificate.id, description: "Claim certificate id (deactivate it to stop all new provisioning)" });
+    new TerraformOutput(this, "claim-secret-arn", { value: claimSecret.arn, description: "Secrets Manager secret with the claim certificate, private key, endpoint and template name" });
+    new TerraformOutput(this, "provisioning-hook-function-name", { value: hook.functionName, description: "Pre-provisioning hook Lambda function" });
+  }
+}
+
+/**
+ * The template body (AWS IoT fleet provisioning): parameters `SerialNumber` and `DeviceType` from the
+ * device (the hook returns `DeviceType` normalised as its only parameter override), and
+ * `AWS::IoT::Certificate::Id`, which AWS fills from the certificate the device got from its CSR.
+ */
+export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: string) {
+  const perType = { "Fn::Join": ["", [thingPrefix, { Ref: "DeviceType" }]] };
+  return {
+    Parameters: {
+      SerialNumber: { Type: "String" },
+      DeviceType: { Type: "String" },
+      "AWS::IoT::Certificate::Id": { Type: "String" },
+    },
+    Resources: {
+      thing: {
+        Type: "AWS::IoT::Thing",
+        // Re-provisioning an existing thing: merge attributes, follow the (corrected) type, keep other groups.
+        OverrideSettings: { AttributePayload: "MERGE", ThingTypeName: "REPLACE", ThingGroups: "MERGE" },
+        Properties: {
+          ThingName: { Ref: "SerialNumber" },
+          ThingTypeName: perType,
+          ThingGroups: [perType],
+          AttributePayload: { serialNumber: { Ref: "SerialNumber" }, deviceType: { Ref: "DeviceType" } },
+        },
+      },
+      certificate: {
+        Type: "AWS::IoT::Certificate",
+        Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Active" },
+      },
+      policy: {
+        Type: "AWS::IoT::Policy",
+        Properties: { PolicyName: devicePolicyName },
+      },
+    },
+  };
+}
