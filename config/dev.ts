@@ -14,5 +14,15 @@ export const dev: EnvironmentConfig = {
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
   ecr: { keepImages: 20, untaggedExpiryDays: 7 },
   logRetentionDays: 14,
+  telemetry: {
+    hotRetentionDays: 90,
+    warmRetentionDays: 730,
+    thresholds: [
+      { metric: "co2_ppm", operator: ">", value: 1500 },
+      { metric: "temperature_c", operator: ">", value: 35 },
+      { metric: "cpuTemperatureC", operator: ">", value: 80 },
+    ],
+    dashboardOrigins: ["http://localhost:5173"],
+  },
   github: { owner: "smart-home", repository: "smart-home-fleet-iac", applyBranch: "main", environment: "dev", controllerRepository: "smart-home/smart-home-controller" },
 };

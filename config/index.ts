@@ -56,6 +56,7 @@ export function validateConfig(config: EnvironmentConfig): void {
   check(/^[A-Za-z0-9_./-]+$/.test(config.github?.applyBranch ?? ""), "github.applyBranch", "must be a branch name");
   check(/^[A-Za-z0-9_-]+$/.test(config.github?.environment ?? ""), "github.environment", "must be a GitHub environment name");
   check(/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(config.github?.controllerRepository ?? ""), "github.controllerRepository", "must be owner/name of the controller application's repository");
+  validateTelemetry(config.telemetry, check);
   for (const [key, value] of Object.entries(config.tags ?? {})) {
     check(key.length > 0 && key.length <= 128 && !key.toLowerCase().startsWith("aws:"), `tags.${key}`, "tag keys are 1-128 characters and may not start with aws:");
     check(typeof value === "string" && value.length <= 256, `tags.${key}`, "tag values are at most 256 characters");
@@ -71,4 +72,26 @@ function isCidr(value: string | undefined, minPrefix: number, maxPrefix: number)
   const octets = match.slice(1, 5).map(Number);
   const prefix = Number(match[5]);
   return octets.every((o) => o <= 255) && prefix >= minPrefix && prefix <= maxPrefix;
+}
+
+const THRESHOLD_OPERATORS = [">", ">=", "<", "<="];
+
+function validateTelemetry(t: EnvironmentConfig["telemetry"] | undefined, check: (ok: boolean, setting: string, why: string) => void): void {
+  const hot = t?.hotRetentionDays;
+  const warm = t?.warmRetentionDays;
+  check(Number.isInteger(hot) && hot! >= 1 && hot! <= 365, "telemetry.hotRetentionDays", `${hot} must be a whole number of days from 1 to 365`);
+  check(Number.isInteger(warm) && warm! >= (hot ?? 1) && warm! <= 3650, "telemetry.warmRetentionDays", `${warm} must be a whole number of days from telemetry.hotRetentionDays to 3650`);
+  const seen = new Set<string>();
+  (t?.thresholds ?? []).forEach((th, i) => {
+    const where = `telemetry.thresholds[${i}]`;
+    check(/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(th?.metric ?? ""), `${where}.metric`, `"${th?.metric}" must be 1-40 characters [A-Za-z0-9_], starting with a letter`);
+    check(THRESHOLD_OPERATORS.includes(th?.operator as string), `${where}.operator`, `"${th?.operator}" must be one of ${THRESHOLD_OPERATORS.join(" ")}`);
+    check(typeof th?.value === "number" && Number.isFinite(th.value), `${where}.value`, `${th?.value} must be a finite number`);
+    const key = `${th?.metric} ${th?.operator}`;
+    check(!seen.has(key), where, `"${key}" is listed twice; keep one threshold per metric and operator`);
+    seen.add(key);
+  });
+  (t?.dashboardOrigins ?? []).forEach((o, i) =>
+    check(/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/.test(o) || /^http:\/\/localhost(:\d{1,5})?$/.test(o), `telemetry.dashboardOrigins[${i}]`, `"${o}" must be an https:// origin (or http://localhost) without a path`),
+  );
 }

@@ -36,6 +36,8 @@ export interface EnvironmentConfig {
   };
   /** Days CloudWatch keeps logs. */
   readonly logRetentionDays: number;
+  /** The `telemetry` stack: hot and warm retention, alert thresholds, dashboard origins. */
+  readonly telemetry: TelemetryConfig;
   /** GitHub repository that may assume the CI roles through OIDC. */
   readonly github: {
     readonly owner: string;
@@ -50,4 +52,23 @@ export interface EnvironmentConfig {
      */
     readonly controllerRepository: string;
   };
+}
+
+/** One alert rule on a telemetry metric, e.g. `{ metric: "co2_ppm", operator: ">", value: 1500 }`. */
+export interface TelemetryThreshold {
+  /** Key in the payload's `metrics` object: 1-40 characters [A-Za-z0-9_], starting with a letter. */
+  readonly metric: string;
+  readonly operator: ">" | ">=" | "<" | "<=";
+  readonly value: number;
+}
+
+export interface TelemetryConfig {
+  /** Days readings stay in the DynamoDB hot store (TTL), what the dashboard API reads. @default 90 */
+  readonly hotRetentionDays: number;
+  /** Days readings stay in the S3 warm store (GZIP JSON lines), at least hotRetentionDays. @default 730 */
+  readonly warmRetentionDays: number;
+  /** Each becomes an IoT rule that invokes the alert handler (cooldown per device and metric). */
+  readonly thresholds: readonly TelemetryThreshold[];
+  /** Browser origins of the dashboard (CORS on the read API), e.g. `https://dashboard.example.com`. Empty: no CORS. */
+  readonly dashboardOrigins: readonly string[];
 }
