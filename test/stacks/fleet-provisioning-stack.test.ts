@@ -1,0 +1,136 @@
+import { FleetProvisioningStack, provisioningTemplateBody } from "../../stacks/fleet-provisioning-stack";
+import { policyStatements, resourcesOf, synthStack } from "../support/synth";
+import { alarmTopic, iotDataEndpoint, iotServiceRoles, registryTable, wildcardActions } from "./fleet-refs";
+
+const stack = synthStack((app, props) =>
+  new FleetProvisioningStack(app, "fleet", { ...props, iotServiceRoles, registryTable, alarmTopic, devicePolicyName: "shf-dev-device", iotDataEndpoint }),
+);
+
+const values = (type: string) => Object.values(resourcesOf(stack, type)) as Record<string, any>[];
+const TEMPLATE_ARN = "arn:aws:iot:eu-west-1:111111111111:provisioningtemplate/shf-dev-pi-provisioning";
+type Statement = { actions: string[]; resources: string[] };
+const documentStatements = (prefix: string) =>
+  Object.entries(stack.tf.data?.aws_iam_policy_document ?? {})
+    .filter(([name]) => name.startsWith(prefix))
+    .flatMap(([, doc]) => doc.statement as Statement[]);
+
+describe("FleetProvisioningStack", () => {
+  describe("provisioning template", () => {
+    const template = () => values("aws_iot_provisioning_template")[0];
+    const body = () => JSON.parse(template().template_body);
+
+    test("is an enabled fleet-provisioning template run by the provisioning role", () => {
+      expect(template()).toMatchObject({
+        name: "shf-dev-pi-provisioning",
+        enabled: true,
+        type: "FLEET_PROVISIONING",
+        provisioning_role_arn: iotServiceRoles.provisioning.roleArn,
+      });
+    });
+
+    test("calls the pre-provisioning hook with payload version 2020-04-01", () => {
+      expect(template().pre_provisioning_hook).toEqual({ payload_version: "2020-04-01", target_arn: expect.stringMatching(/aws_lambda_function\.provisioning-hook/) });
+    });
+
+    test("declares SerialNumber, DeviceType (the hook's only override) and the certificate id", () => {
+      expect(Object.keys(body().Parameters).sort()).toEqual(["AWS::IoT::Certificate::Id", "DeviceType", "SerialNumber"]);
+    });
+
+    test("names the thing after the serial number, with type and group from the device type", () => {
+      const thing = body().Resources.thing;
+      const perType = { "Fn::Join": ["", ["shf-dev-", { Ref: "DeviceType" }]] };
+      expect(thing.Type).toBe("AWS::IoT::Thing");
+      expect(thing.Properties).toMatchObject({ ThingName: { Ref: "SerialNumber" }, ThingTypeName: perType, ThingGroups: [perType] });
+    });
+
+    test("activates the certificate the device got from its CSR and attaches the device policy by name", () => {
+      expect(body().Resources.certificate).toEqual({
+        Type: "AWS::IoT::Certificate",
+        Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Active" },
+      });
+      expect(body().Resources.policy).toEqual({ Type: "AWS::IoT::Policy", Properties: { PolicyName: "shf-dev-device" } });
+    });
+
+    test("body is the exported provisioningTemplateBody", () => {
+      expect(body()).toEqual(provisioningTemplateBody("shf-dev-", "shf-dev-device"));
+    });
+  });
+
+  describe("pre-provisioning hook", () => {
+    test("answers within AWS's 5 s with 256 MiB, on Node.js 22 / arm64", () => {
+      expect(stack.json).toHaveResourceWithProperties(
+        { tfResourceType: "aws_lambda_function" },
+        { function_name: "shf-dev-provisioning-hook", timeout: 5, memory_size: 256, runtime: "nodejs22.x", architectures: ["arm64"] },
+      );
+    });
+
+    test("gets the environment variables of docs/contracts.md", () => {
+      expect(values("aws_lambda_function")[0].environment.variables).toEqual({
+        ENVIRONMENT: "dev",
+        REGISTRY_TABLE_NAME: "shf-dev-device-registry",
+        ALLOWED_DEVICE_TYPES: "thermostat,smart-plug,sensor-hub",
+        PROVISIONING_LEASE_SECONDS: "600",
+      });
+    });
+
+    test("may only get and conditionally update registry items", () => {
+      const registry = documentStatements("provisioning-hook_grants_registry-table");
+      expect(registry).toEqual([expect.objectContaining({ actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [registryTable.tableArn, `${registryTable.tableArn}/index/*`] })]);
+    });
+
+    test("may be invoked only by this template of this account", () => {
+      expect(values("aws_lambda_permission")).toEqual([
+        expect.objectContaining({ principal: "iot.amazonaws.com", source_arn: TEMPLATE_ARN, source_account: "111111111111" }),
+      ]);
+    });
+
+    test("alarms on errors, throttles and a duration near 5 s, to the alarm topic", () => {
+      const alarms = values("aws_cloudwatch_metric_alarm");
+      expect(alarms.map((a) => a.metric_name).sort()).toEqual(["Duration", "Errors", "Throttles"]);
+      expect(alarms.find((a) => a.metric_name === "Duration")).toMatchObject({ statistic: "Maximum", threshold: 4000 });
+      for (const a of alarms) expect(a.alarm_actions).toEqual([alarmTopic.topicArn]);
+    });
+  });
+
+  describe("claim certificate", () => {
+    test("is active and generated by AWS", () => {
+      expect(values("aws_iot_certificate")).toEqual([expect.objectContaining({ active: true })]);
+    });
+
+    test("its policy allows only the CSR and this template's provisioning topics", () => {
+      const statements = documentStatements("claim-policy");
+      const topics = statements.filter((s) => !s.actions.includes("iot:Connect")).flatMap((s) => s.resources);
+      expect(topics.length).toBeGreaterThan(0);
+      for (const resource of topics) {
+        expect(resource).toMatch(
+          /^arn:aws:iot:eu-west-1:111111111111:topic(filter)?\/\$aws\/(certificates\/create-from-csr\/\*|provisioning-templates\/shf-dev-pi-provisioning\/provision\/\*)$/,
+        );
+      }
+      expect(new Set(statements.flatMap((s) => s.actions))).toEqual(new Set(["iot:Connect", "iot:Publish", "iot:Receive", "iot:Subscribe"]));
+    });
+
+    test("is attached to the claim policy only", () => {
+      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("claim-policy") })]);
+      expect(values("aws_iot_thing_principal_attachment")).toEqual([]);
+    });
+
+    test("is stored with its key, the endpoint and the template name in the claim secret, recoverable for 7 days", () => {
+      expect(values("aws_secretsmanager_secret")).toEqual([expect.objectContaining({ name: "shf-dev/claim-certificate", recovery_window_in_days: 7 })]);
+      const secretString = values("aws_secretsmanager_secret_version")[0].secret_string as string;
+      for (const key of ["certificatePem", "privateKey", "endpoint", "templateName"]) expect(secretString).toContain(`"${key}"`);
+      expect(secretString).toContain(iotDataEndpoint);
+    });
+  });
+
+  test("every log group has the configured retention", () => {
+    for (const g of values("aws_cloudwatch_log_group")) expect(g.retention_in_days).toBe(14);
+  });
+
+  test("no IAM statement allows a wildcard action", () => {
+    expect(wildcardActions(policyStatements(stack))).toEqual([]);
+  });
+
+  test("every output has a description", () => {
+    for (const output of Object.values(stack.tf.output ?? {})) expect(output.description).toEqual(expect.any(String));
+  });
+});
