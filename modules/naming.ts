@@ -46,6 +46,31 @@ export function resourceNames(config: EnvironmentConfig) {
     registrationUsagePlan: `${p}-registration`,
     registrationAccessLogGroup: `/${p}/api/registration-access`,
     apiGatewayLogsRole: `${p}-apigateway-cloudwatch`,
+    // telemetry stack.
+    telemetryTable: `${p}-telemetry`,
+    telemetryLatestTable: `${p}-telemetry-latest`,
+    telemetryConnectionsTable: `${p}-telemetry-connections`,
+    telemetryBucket: `${p}-telemetry-${config.accountId}`,
+    telemetryDeliveryStream: `${p}-telemetry`,
+    telemetryFirehoseLogGroup: `/${p}/firehose/telemetry`,
+    telemetryRuleErrorsLogGroup: `/${p}/iot/telemetry-rule-errors`,
+    telemetryStoreRule: `${p.replace(/-/g, "_")}_telemetry_store`,
+    telemetryLiveRule: `${p.replace(/-/g, "_")}_telemetry_live`,
+    /** IoT rule of one alert threshold (config.telemetry.thresholds), e.g. `shf_dev_telemetry_co2_ppm_gt`. */
+    telemetryThresholdRule: (metric: string, operator: string) =>
+      `${p.replace(/-/g, "_")}_telemetry_${metric}_${({ ">": "gt", ">=": "ge", "<": "lt", "<=": "le" } as Record<string, string>)[operator] ?? "op"}`,
+    telemetryRuleActionsRole: `${p}-telemetry-rule-actions`,
+    telemetryFirehoseRole: `${p}-telemetry-firehose`,
+    telemetryApiFunction: `${p}-telemetry-api`,
+    telemetryAuthorizerFunction: `${p}-telemetry-ws-authorizer`,
+    telemetryConnectionsFunction: `${p}-telemetry-connections`,
+    telemetryBroadcastFunction: `${p}-telemetry-broadcast`,
+    dashboardUserPool: `${p}-dashboard`,
+    dashboardUserPoolClient: `${p}-dashboard`,
+    telemetryHttpApi: `${p}-telemetry`,
+    telemetryWebSocketApi: `${p}-telemetry-live`,
+    telemetryHttpAccessLogGroup: `/${p}/api/telemetry-access`,
+    telemetryWebSocketAccessLogGroup: `/${p}/api/telemetry-live-access`,
   };
 }
 
