@@ -44,6 +44,7 @@ export class AlertTopic extends Construct implements GrantableTopic {
   readonly topicName: string;
   /** The customer-managed key, when `cloudWatchAlarms` is set. */
   readonly key?: KmsKey;
+  readonly keyArn?: string;
 
   /** Grants on a topic owned by another stack (encrypted with an AWS-managed key). */
   static fromTopicRef(ref: TopicRef, label: string): GrantableTopic {
@@ -83,7 +84,8 @@ export class AlertTopic extends Construct implements GrantableTopic {
         policy: keyPolicy.json,
       });
       new KmsAlias(this, "key-alias", { name: keyAlias, targetKeyId: this.key.keyId });
-      kmsMasterKeyId = this.key.arn;
+      this.keyArn = this.key.arn;
+      kmsMasterKeyId = this.keyArn;
     }
 
     this.topic = new SnsTopic(this, "topic", { name: props.topicName, kmsMasterKeyId });
@@ -101,7 +103,7 @@ export class AlertTopic extends Construct implements GrantableTopic {
 
   grantPublish(grantee: Grantee): void {
     const statements = [{ actions: ["sns:Publish"], resources: [this.topicArn] }];
-    if (this.key) statements.push({ actions: ["kms:GenerateDataKey*", "kms:Decrypt"], resources: [this.key.arn] });
+    if (this.keyArn) statements.push({ actions: ["kms:GenerateDataKey*", "kms:Decrypt"], resources: [this.keyArn] });
     grantee.addToRolePolicy(`${this.node.id}-publish`, statements);
   }
 }

@@ -1,0 +1,54 @@
+import { Testing, TerraformStack } from "cdktf";
+import { IotPolicy, THING_NAME, claimPolicyStatements, controllerPolicyStatements, devicePolicyStatements } from "../../modules/iot-policy";
+
+const iotArn = (resource: string) => `arn:aws:iot:eu-west-1:111111111111:${resource}`;
+const resourcesOf = (statements: ReturnType<typeof devicePolicyStatements>, action: string) => statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources ?? []);
+
+describe("IoT policies", () => {
+  test("THING_NAME renders as ${iot:Connection.Thing.ThingName} through aws_iam_policy_document", () => {
+    // aws_iam_policy_document replaces &{ with ${; a literal ${ would be a Terraform interpolation.
+    expect(THING_NAME).toBe("&{iot:Connection.Thing.ThingName}");
+  });
+
+  test("device statements touch no other thing's topics", () => {
+    const resources = devicePolicyStatements(iotArn).flatMap((s) => s.resources ?? []);
+    for (const r of resources) expect(r).toContain(`/${THING_NAME}`);
+    expect(resources.some((r) => /devices\/\*|\/\+\//.test(r))).toBe(false);
+  });
+
+  test("device statements let a device subscribe to its commands, jobs and shadow only", () => {
+    expect(resourcesOf(devicePolicyStatements(iotArn), "iot:Subscribe")).toEqual([
+      iotArn(`topicfilter/devices/${THING_NAME}/commands`),
+      iotArn(`topicfilter/$aws/things/${THING_NAME}/jobs/*`),
+      iotArn(`topicfilter/$aws/things/${THING_NAME}/shadow/*`),
+    ]);
+  });
+
+  test("controller statements connect only as the controller thing", () => {
+    expect(resourcesOf(controllerPolicyStatements(iotArn, "shf-dev-controller"), "iot:Connect")).toEqual([iotArn("client/shf-dev-controller")]);
+  });
+
+  test("claim statements reach only the CSR topics and this template's provision topics", () => {
+    const topics = claimPolicyStatements(iotArn, "tpl").flatMap((s) => (s.actions.includes("iot:Connect") ? [] : s.resources ?? []));
+    expect(new Set(topics.map((r) => r.replace(/^.*:topic(filter)?\//, "")))).toEqual(new Set(["$aws/certificates/create-from-csr/*", "$aws/provisioning-templates/tpl/provision/*"]));
+  });
+
+  test("IotPolicy renders its document through aws_iam_policy_document", () => {
+    const stack = new TerraformStack(Testing.app(), "test");
+    new IotPolicy(stack, "device-policy", { policyName: "shf-dev-device", statements: devicePolicyStatements(iotArn) });
+    expect(Testing.synth(stack)).toHaveResourceWithProperties(
+      { tfResourceType: "aws_iot_policy" },
+      { name: "shf-dev-device", policy: expect.stringMatching(/^\$\{data\.aws_iam_policy_document\.device-policy_document_[A-Z0-9]+\.json\}$/) },
+    );
+  });
+
+  test("fails when a statement allows iot:* on every resource", () => {
+    const stack = new TerraformStack(Testing.app(), "test");
+    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["iot:*"], resources: ["*"] }] })).toThrow(/allows "iot:\*" on every resource/);
+  });
+
+  test("fails when a statement names a non-IoT action", () => {
+    const stack = new TerraformStack(Testing.app(), "test");
+    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }] })).toThrow(/non-IoT actions/);
+  });
+});

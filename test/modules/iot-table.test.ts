@@ -1,0 +1,72 @@
+import { Testing, TerraformStack } from "cdktf";
+import { Grantee } from "../../modules/bundled-function";
+import { PolicyStatement } from "../../modules/policy-document";
+import { FleetTable, FleetTableProps } from "../../modules/iot-table";
+
+/** Records what a grant asks for, instead of a real function role. */
+class RecordingGrantee implements Grantee {
+  readonly policies = new Map<string, readonly PolicyStatement[]>();
+  addToRolePolicy(name: string, statements: readonly PolicyStatement[]): void {
+    this.policies.set(name, statements);
+  }
+}
+
+function synthTable(props: Partial<FleetTableProps> = {}) {
+  const stack = new TerraformStack(Testing.app(), "test");
+  const table = new FleetTable(stack, "registry-table", { tableName: "shf-dev-device-registry", partitionKey: "serialNumber", ...props });
+  return { table, json: Testing.synth(stack) };
+}
+
+const REF = { tableName: "t", tableArn: "arn:aws:dynamodb:eu-west-1:111111111111:table/t" };
+
+describe("FleetTable", () => {
+  test("is on-demand, encrypted, point-in-time recoverable and deletion-protected by default", () => {
+    expect(synthTable().json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      {
+        name: "shf-dev-device-registry",
+        billing_mode: "PAY_PER_REQUEST",
+        hash_key: "serialNumber",
+        attribute: [{ name: "serialNumber", type: "S" }],
+        server_side_encryption: { enabled: true },
+        point_in_time_recovery: { enabled: true },
+        deletion_protection_enabled: true,
+      },
+    );
+  });
+
+  test("expires items by the TTL attribute when one is given", () => {
+    expect(synthTable({ ttlAttribute: "expiresAt" }).json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      { ttl: { attribute_name: "expiresAt", enabled: true } },
+    );
+  });
+
+  test("grantRead names read actions only, on the table and its indexes", () => {
+    const grantee = new RecordingGrantee();
+    FleetTable.fromTableRef(REF, "registry").grantRead(grantee);
+    const [statement] = grantee.policies.get("registry-read")!;
+    expect(statement.resources).toEqual([REF.tableArn, `${REF.tableArn}/index/*`]);
+    expect(statement.actions.filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
+  });
+
+  test("grantReadWrite adds put, update and delete", () => {
+    const grantee = new RecordingGrantee();
+    FleetTable.fromTableRef(REF, "registry").grantReadWrite(grantee);
+    expect(grantee.policies.get("registry-read-write")![0].actions).toEqual(expect.arrayContaining(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]));
+  });
+
+  test("grant gives exactly the named actions, under the construct id", () => {
+    const grantee = new RecordingGrantee();
+    synthTable().table.grant(grantee, ["dynamodb:GetItem"]);
+    expect(grantee.policies.get("registry-table-access")![0].actions).toEqual(["dynamodb:GetItem"]);
+  });
+
+  test("fails when a grant names a non-DynamoDB action", () => {
+    expect(() => FleetTable.fromTableRef(REF, "registry").grant(new RecordingGrantee(), ["s3:GetObject"])).toThrow(/not s3:GetObject/);
+  });
+
+  test("fails when the table name is invalid", () => {
+    expect(() => synthTable({ tableName: "a b" })).toThrow(/tableName "a b" must be 3-255 characters/);
+  });
+});
