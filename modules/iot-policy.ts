@@ -99,6 +99,9 @@ export function controllerPolicyStatements(iotArn: IotArn, controllerThing: stri
   ];
 }
 
+/** Client id prefix of devices provisioning with the claim certificate. */
+export const CLAIM_CLIENT_PREFIX = "provision-";
+
 /**
  * The claim (bootstrap) certificate shared by devices in manufacturing: it can only exchange a CSR
  * for a certificate and run this one provisioning template. Nothing else, not even its own topics.
@@ -106,8 +109,9 @@ export function controllerPolicyStatements(iotArn: IotArn, controllerThing: stri
 export function claimPolicyStatements(iotArn: IotArn, templateName: string): PolicyStatement[] {
   const topics = ["$aws/certificates/create-from-csr/*", `$aws/provisioning-templates/${templateName}/provision/*`];
   return [
-    // Devices connect with a client id of their choosing before they have an identity.
-    { actions: ["iot:Connect"], resources: [iotArn("client/*")] },
+    // Before it has an identity a device connects as `provision-<serial>` (device/provision.ts), never
+    // as a bare serial, so the claim certificate cannot take over a provisioned device's session.
+    { actions: ["iot:Connect"], resources: [iotArn(`client/${CLAIM_CLIENT_PREFIX}*`)] },
     { actions: ["iot:Publish", "iot:Receive"], resources: topics.map((t) => iotArn(`topic/${t}`)) },
     { actions: ["iot:Subscribe"], resources: topics.map((t) => iotArn(`topicfilter/${t}`)) },
   ];

@@ -28,6 +28,9 @@ export interface IotStackProps extends FleetStackProps {
   readonly iotServiceRoles: IotServiceRoles;
 }
 
+/** Where AWS IoT Core's own (v2) logs go; the name is AWS's. */
+export const IOT_CORE_LOG_GROUP = "AWSIotLogsV2";
+
 /** Offline stand-in for the account's `iot:Data-ATS` endpoint (the real one needs an API call). */
 export const OFFLINE_IOT_ENDPOINT_PREFIX = "a1b2c3d4e5f6g7-ats.iot";
 
@@ -214,7 +217,14 @@ export class IotStack extends FleetStack {
     new IotIndexingConfiguration(this, "fleet-indexing", {
       thingIndexingConfiguration: { thingIndexingMode: "REGISTRY", thingConnectivityIndexingMode: "STATUS" },
     });
-    new IotLoggingOptions(this, "iot-logging", { defaultLogLevel: "WARN", roleArn: roles.logging.roleArn, disableAllLogs: false });
+    // IoT Core writes to this group (one per region) and would create it without retention.
+    const iotCoreLog = new CloudwatchLogGroup(this, "iot-core-log-group", { name: IOT_CORE_LOG_GROUP, retentionInDays: config.logRetentionDays });
+    new IotLoggingOptions(this, "iot-logging", {
+      defaultLogLevel: "WARN",
+      roleArn: roles.logging.roleArn,
+      disableAllLogs: false,
+      dependsOn: [iotCoreLog],
+    });
 
     // --- What later stacks use (placeholders offline, so each stack plans on its own).
     this.registryTable = this.share<TableRef>(

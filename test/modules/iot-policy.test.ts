@@ -33,6 +33,10 @@ describe("IoT policies", () => {
     expect(new Set(topics.map((r) => r.replace(/^.*:topic(filter)?\//, "")))).toEqual(new Set(["$aws/certificates/create-from-csr/*", "$aws/provisioning-templates/tpl/provision/*"]));
   });
 
+  test("claim statements connect only with provisioning client ids", () => {
+    expect(resourcesOf(claimPolicyStatements(iotArn, "tpl"), "iot:Connect")).toEqual([iotArn("client/provision-*")]);
+  });
+
   test("IotPolicy renders its document through aws_iam_policy_document", () => {
     const stack = new TerraformStack(Testing.app(), "test");
     new IotPolicy(stack, "device-policy", { policyName: "shf-dev-device", statements: devicePolicyStatements(iotArn) });

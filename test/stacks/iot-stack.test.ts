@@ -148,7 +148,8 @@ describe("IotStack", () => {
 
   test("every log group has the configured retention", () => {
     const groups = values("aws_cloudwatch_log_group");
-    expect(groups.length).toBe(5);
+    expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(["AWSIotLogsV2", "/shf-dev/iot/responses", "/shf-dev/iot/rule-errors"]));
+    expect(groups.length).toBe(6);
     for (const g of groups) expect(g.retention_in_days).toBe(14);
   });
 
