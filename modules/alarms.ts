@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { TopicRef } from "../stacks/refs";
 
@@ -16,7 +17,16 @@ export interface FunctionAlarmsProps {
   readonly durationThresholdMs?: number;
   /** Minutes per evaluation period. @default 5 */
   readonly periodMinutes?: number;
+  /**
+   * Also alarm on JSON log lines with `"level": "error"` in this log group: for a function that
+   * reports failures in its answer instead of failing (the provisioning hook denies, it never errors).
+   * @default no log alarm
+   */
+  readonly errorLogGroupName?: string;
 }
+
+/** Namespace of the metrics derived from function logs. */
+export const LOG_METRICS_NAMESPACE = "SmartHomeFleet/Functions";
 
 /**
  * Errors, throttles and near-timeout duration alarms for one Lambda function, notifying a topic on
@@ -28,6 +38,7 @@ export class FunctionAlarms extends Construct {
   readonly errors: CloudwatchMetricAlarm;
   readonly throttles: CloudwatchMetricAlarm;
   readonly duration: CloudwatchMetricAlarm;
+  readonly errorLogs?: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: FunctionAlarmsProps) {
     super(scope, id);
@@ -76,5 +87,25 @@ export class FunctionAlarms extends Construct {
       statistic: "Maximum",
       threshold: durationThresholdMs,
     });
+
+    if (props.errorLogGroupName) {
+      const metricName = `${fn}-error-logs`;
+      new CloudwatchLogMetricFilter(this, "error-log-filter", {
+        name: metricName,
+        logGroupName: props.errorLogGroupName,
+        pattern: '{ $.level = "error" }',
+        metricTransformation: { name: metricName, namespace: LOG_METRICS_NAMESPACE, value: "1", unit: "Count" },
+      });
+      this.errorLogs = new CloudwatchMetricAlarm(this, "error-logs", {
+        ...common,
+        namespace: LOG_METRICS_NAMESPACE,
+        dimensions: undefined,
+        alarmName: metricName,
+        alarmDescription: `${fn} logged at least one error in ${periodMinutes} minutes`,
+        metricName,
+        statistic: "Sum",
+        threshold: 1,
+      });
+    }
   }
 }

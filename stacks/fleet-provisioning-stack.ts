@@ -74,6 +74,8 @@ export class FleetProvisioningStack extends FleetStack {
       topic: props.alarmTopic,
       // Near AWS's 5 s limit, past which the device is refused whatever the hook decides.
       durationThresholdMs: 4000,
+      // The hook never fails (it denies and logs at error level), so Errors alone would never fire.
+      errorLogGroupName: hook.logGroupName,
     });
 
     // --- The template.

@@ -39,6 +39,20 @@ describe("FunctionAlarms", () => {
     expect(synthAlarms().map((a) => a.alarm_name).sort()).toEqual(["duration", "errors", "throttles"].map((s) => `shf-dev-provisioning-hook-${s}`));
   });
 
+  test("alarms on error-level JSON log lines when given the log group", () => {
+    const stack = new TerraformStack(Testing.app(), "test");
+    new FunctionAlarms(stack, "hook-alarms", { function: { functionName: "f", timeoutSeconds: 5 }, topic: TOPIC, errorLogGroupName: "/aws/lambda/f" });
+    const json = Testing.synth(stack);
+    expect(json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_cloudwatch_log_metric_filter" },
+      { log_group_name: "/aws/lambda/f", pattern: '{ $.level = "error" }', metric_transformation: { name: "f-error-logs", namespace: "SmartHomeFleet/Functions", value: "1", unit: "Count" } },
+    );
+    expect(json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_cloudwatch_metric_alarm" },
+      { alarm_name: "f-error-logs", namespace: "SmartHomeFleet/Functions", metric_name: "f-error-logs", statistic: "Sum", threshold: 1, alarm_actions: [TOPIC.topicArn] },
+    );
+  });
+
   test("fails when the duration threshold exceeds the timeout", () => {
     expect(() => synthAlarms({ durationThresholdMs: 6000 })).toThrow(/at most the function's timeout \(5000 ms\), got 6000/);
   });

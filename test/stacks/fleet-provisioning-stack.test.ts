@@ -84,9 +84,11 @@ describe("FleetProvisioningStack", () => {
       ]);
     });
 
-    test("alarms on errors, throttles and a duration near 5 s, to the alarm topic", () => {
+    test("alarms on errors, throttles, a duration near 5 s and error log lines, to the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.map((a) => a.metric_name).sort()).toEqual(["Duration", "Errors", "Throttles"]);
+      expect(alarms.map((a) => a.metric_name)).toEqual(expect.arrayContaining(["Duration", "Errors", "Throttles", expect.stringMatching(/-error-logs$/)]));
+      expect(alarms).toHaveLength(4);
+      expect(values("aws_cloudwatch_log_metric_filter")).toEqual([expect.objectContaining({ pattern: '{ $.level = "error" }' })]);
       expect(alarms.find((a) => a.metric_name === "Duration")).toMatchObject({ statistic: "Maximum", threshold: 4000 });
       for (const a of alarms) expect(a.alarm_actions).toEqual([alarmTopic.topicArn]);
     });
