@@ -1,0 +1,240 @@
+/**
+ * Business logic of the dashboard read API: input validation, per-building authorization and the
+ * bounded, paginated reads of the hot store (`<prefix>-telemetry`, key thingName + ts) and of the
+ * latest-reading table (`<prefix>-telemetry-latest`, key buildingId + thingName).
+ */
+import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
+import { buildingOfItem } from "../shared/buildings";
+import { describeIssues, serialNumberSchema } from "../shared/registry";
+
+export interface ApiResult {
+  statusCode: number;
+  body: unknown;
+}
+
+export interface QueryDeps {
+  ddb: DynamoDBDocumentClient;
+  telemetryTableName: string;
+  latestTableName: string;
+  registryTableName: string;
+  /** epoch ms */
+  now: () => number;
+}
+
+export const DEFAULT_WINDOW_MS = 24 * 3600 * 1000;
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+export const MAX_DEVICES_PAGE = 100;
+/** Readings are stamped by AWS IoT on arrival, so nothing lies further ahead than clock skew. */
+const MAX_FUTURE_MS = 24 * 3600 * 1000;
+
+export function errorResult(statusCode: number, message: string, errors?: { path: string; message: string }[]): ApiResult {
+  return { statusCode, body: errors ? { message, errors } : { message } };
+}
+
+/** Epoch milliseconds (digits) or an ISO 8601 date-time with a zone (`2026-11-22T10:00:00Z`). */
+const timeParam = z
+  .string()
+  .max(40, "must be at most 40 characters")
+  .transform((raw, ctx) => {
+    if (/^\d{1,15}$/.test(raw)) return Number(raw);
+    if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+      const ms = Date.parse(raw);
+      if (Number.isFinite(ms)) return ms;
+    }
+    ctx.addIssue({ code: "custom", message: "must be epoch milliseconds or an ISO 8601 date-time with a time zone, e.g. 2026-11-22T10:00:00Z" });
+    return z.NEVER;
+  });
+
+const limitParam = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,5}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(1, "must be at least 1").max(max, `must be at most ${max}`));
+
+export const telemetryQuerySchema = z
+  .object({
+    from: timeParam.optional(),
+    to: timeParam.optional(),
+    limit: limitParam(MAX_LIMIT).optional(),
+    order: z.enum(["asc", "desc"], { message: "must be asc or desc" }).optional(),
+    nextToken: z.string().max(512, "must be at most 512 characters").optional(),
+  })
+  .strict();
+
+export const devicesQuerySchema = z
+  .object({
+    limit: limitParam(MAX_DEVICES_PAGE).optional(),
+    nextToken: z.string().max(512, "must be at most 512 characters").optional(),
+  })
+  .strict();
+
+/** Opaque page tokens: base64url JSON of the few key fields a page continues from. */
+export function encodeToken(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+}
+
+export function decodeToken(token: string): Record<string, unknown> | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const notAllowed = (thingName: string) => errorResult(403, `you may not read device ${thingName}: it is not in one of your buildings`);
+
+/**
+ * `GET /devices/{thingName}/telemetry?from=&to=&limit=&order=&nextToken=`: readings of one device in
+ * [from, to] (default: the last 24 hours), at most `limit` (default 100, max 1000) per page.
+ * Unknown devices and devices of other buildings both answer 403, so the API reveals nothing about
+ * serial numbers outside the caller's buildings.
+ */
+export async function readDeviceTelemetry(
+  deps: QueryDeps,
+  callerBuildings: readonly string[],
+  rawThingName: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>>,
+): Promise<ApiResult> {
+  const thing = serialNumberSchema.safeParse(rawThingName ?? "");
+  if (!thing.success) return errorResult(400, "invalid thing name in path", describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })));
+  const query = telemetryQuerySchema.safeParse(definedOnly(rawQuery));
+  if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
+
+  const now = deps.now();
+  const to = query.data.to ?? now;
+  const from = query.data.from ?? to - DEFAULT_WINDOW_MS;
+  if (from > to) return errorResult(400, "invalid query parameters", [{ path: "from", message: "must not be after to" }]);
+  if (to > now + MAX_FUTURE_MS) return errorResult(400, "invalid query parameters", [{ path: "to", message: "must not be more than a day in the future" }]);
+  const limit = query.data.limit ?? DEFAULT_LIMIT;
+  const ascending = (query.data.order ?? "asc") === "asc";
+
+  let startTs: number | undefined;
+  if (query.data.nextToken !== undefined) {
+    const token = decodeToken(query.data.nextToken);
+    const ts = token?.ts;
+    if (typeof ts !== "number" || !Number.isInteger(ts) || ts < from || ts > to) {
+      return errorResult(400, "invalid query parameters", [{ path: "nextToken", message: "does not continue this query; repeat the same from, to and order" }]);
+    }
+    startTs = ts;
+  }
+
+  if (callerBuildings.length === 0) return notAllowed(thing.data);
+  const building = await buildingOfDevice(deps.ddb, deps.registryTableName, thing.data);
+  if (!building || !callerBuildings.includes(building)) return notAllowed(thing.data);
+
+  const result = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.telemetryTableName,
+      KeyConditionExpression: "thingName = :thing AND #ts BETWEEN :from AND :to",
+      ProjectionExpression: "#ts, deviceTs, metrics",
+      ExpressionAttributeNames: { "#ts": "ts" },
+      ExpressionAttributeValues: { ":thing": thing.data, ":from": from, ":to": to },
+      ScanIndexForward: ascending,
+      Limit: limit,
+      ExclusiveStartKey: startTs === undefined ? undefined : { thingName: thing.data, ts: startTs },
+    }),
+  );
+  const last = result.LastEvaluatedKey;
+  return {
+    statusCode: 200,
+    body: {
+      thingName: thing.data,
+      buildingId: building,
+      from,
+      to,
+      order: ascending ? "asc" : "desc",
+      items: (result.Items ?? []).map((item) => ({ ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} })),
+      nextToken: last && typeof last.ts === "number" ? encodeToken({ ts: last.ts }) : undefined,
+    },
+  };
+}
+
+/**
+ * `GET /buildings/{buildingId}/devices?limit=&nextToken=`: the devices of a building that have
+ * reported telemetry, each with its latest reading, checked against the registry so a device that
+ * moved to another building is not listed under its old one.
+ */
+export async function listBuildingDevices(
+  deps: QueryDeps,
+  callerBuildings: readonly string[],
+  rawBuildingId: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>>,
+): Promise<ApiResult> {
+  const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
+  if (!building.success) return errorResult(400, "invalid building id in path", describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })));
+  const query = devicesQuerySchema.safeParse(definedOnly(rawQuery));
+  if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
+
+  let startThing: string | undefined;
+  if (query.data.nextToken !== undefined) {
+    const thing = serialNumberSchema.safeParse(decodeToken(query.data.nextToken)?.thingName);
+    if (!thing.success) return errorResult(400, "invalid query parameters", [{ path: "nextToken", message: "is not a token of this listing" }]);
+    startThing = thing.data;
+  }
+  if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
+
+  const page = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.latestTableName,
+      KeyConditionExpression: "buildingId = :building",
+      ExpressionAttributeValues: { ":building": building.data },
+      Limit: query.data.limit ?? MAX_DEVICES_PAGE,
+      ExclusiveStartKey: startThing === undefined ? undefined : { buildingId: building.data, thingName: startThing },
+    }),
+  );
+  const latest = page.Items ?? [];
+  const registry = await registryRows(deps, latest.map((item) => String(item.thingName)));
+  const devices = latest
+    .filter((item) => buildingOfItem(registry.get(String(item.thingName))) === building.data)
+    .map((item) => {
+      const row = registry.get(String(item.thingName)) ?? {};
+      return {
+        thingName: item.thingName,
+        deviceType: row.deviceType,
+        status: row.status,
+        connected: row.connected,
+        lastSeen: row.lastSeen,
+        latest: { ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} },
+      };
+    });
+  const last = page.LastEvaluatedKey;
+  return {
+    statusCode: 200,
+    body: { buildingId: building.data, devices, nextToken: last ? encodeToken({ thingName: last.thingName }) : undefined },
+  };
+}
+
+/** Registry rows by serial number (BatchGetItem, unprocessed keys retried a few times). */
+async function registryRows(deps: QueryDeps, serials: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  const rows = new Map<string, Record<string, unknown>>();
+  let keys: Record<string, unknown>[] = [...new Set(serials)].map((serialNumber) => ({ serialNumber }));
+  for (let attempt = 0; keys.length > 0; attempt++) {
+    if (attempt >= 4) throw new Error(`registry BatchGetItem left ${keys.length} key(s) unprocessed`);
+    const result = await deps.ddb.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [deps.registryTableName]: {
+            Keys: keys,
+            ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, #metadata",
+            ExpressionAttributeNames: { "#status": "status", "#metadata": "metadata" },
+          },
+        },
+      }),
+    );
+    for (const item of result.Responses?.[deps.registryTableName] ?? []) rows.set(String(item.serialNumber), item);
+    keys = (result.UnprocessedKeys?.[deps.registryTableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+  }
+  return rows;
+}
+
+function definedOnly(query: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) out[key] = value;
+  return out;
+}
