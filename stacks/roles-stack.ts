@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps, PROJECT_TAG } from "./fleet-stack";
 import { InstanceProfileRef, IotServiceRoles, RoleRef } from "./refs";
 import { PolicyStatement, policyDocument, serviceTrust } from "../modules/policy-document";
 import { ServiceRole } from "../modules/service-role";
@@ -65,10 +65,9 @@ export class RolesStack extends FleetStack {
     // --- Roles AWS IoT assumes.
     const ruleAction = new ServiceRole(this, "iot-rule-action-role", {
       roleName: `${p}-iot-rule-actions`,
-      description: "IoT topic rules: alert topic and rule logs",
+      description: "IoT topic rules: response and rule-error logs",
       trust: serviceTrust(this, "iot-rule-trust", "iot.amazonaws.com", iotTrust()),
       statements: [
-        { sid: "PublishAlerts", actions: ["sns:Publish"], resources: [this.arn("sns", names.alertTopic)] },
         {
           sid: "WriteRuleLogs",
           actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -271,6 +270,19 @@ function applyStatements(arn: ArnFn, p: string, region: string, account: string)
       resources: ["*"],
       conditions: inRegion,
     },
+    // KMS keys cannot be named in ARNs: creation requires, and every other action checks, the project tag (a default tag).
+    { sid: "CreateKeys", actions: ["kms:CreateKey"], resources: ["*"], conditions: [{ test: "StringEquals", variable: "aws:RequestTag/project", values: [PROJECT_TAG] }] },
+    {
+      sid: "ManageKeys",
+      actions: [
+        "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
+        "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias",
+      ],
+      resources: [arn("kms", "key/*")],
+      conditions: [{ test: "StringEquals", variable: "aws:ResourceTag/project", values: [PROJECT_TAG] }],
+    },
+    { sid: "KeyAliases", actions: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"], resources: [arn("kms", `alias/${p}-*`)] },
+    { sid: "ListKeys", actions: ["kms:ListAliases"], resources: ["*"] },
     { sid: "ResolveAmi", actions: ["ssm:GetParameters", "ssm:GetParameter"], resources: [`arn:aws:ssm:${region}::parameter/aws/service/ami-amazon-linux-latest/*`] },
   ];
 }
