@@ -9,6 +9,7 @@ import { IotStack } from "./stacks/iot-stack";
 import { FleetProvisioningStack } from "./stacks/fleet-provisioning-stack";
 import { ApiStack } from "./stacks/api-stack";
 import { OtaStack } from "./stacks/ota-stack";
+import { TelemetryStack } from "./stacks/telemetry-stack";
 
 export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
@@ -44,8 +45,9 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   });
   const api = new ApiStack(app, "api", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
+  const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
 
-  return { state, vpc, roles, ecr, ec2, iot, fleet, api, ota };
+  return { state, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
