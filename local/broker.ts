@@ -670,6 +670,11 @@ export interface MqttTestClientOptions {
   readonly clientId: string;
   /** @default 10000 */
   readonly connectTimeoutMs?: number;
+  /**
+   * Keep the session (subscriptions and queued QoS 1 messages) this long while disconnected, e.g. across
+   * a broker restart. @default 0 (clean session)
+   */
+  readonly sessionExpirySeconds?: number;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer) => void;
@@ -689,8 +694,12 @@ export class MqttTestClient {
     builder
       .withPort(options.port)
       .withCertificateAuthority(options.caPem)
-      .withConnectProperties({ clientId: options.clientId, keepAliveIntervalSeconds: 30 })
-      .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+      .withConnectProperties({
+        clientId: options.clientId,
+        keepAliveIntervalSeconds: 30,
+        ...(options.sessionExpirySeconds ? { sessionExpiryIntervalSeconds: options.sessionExpirySeconds } : {}),
+      })
+      .withSessionBehavior(options.sessionExpirySeconds ? mqtt5.ClientSessionBehavior.RejoinAlways : mqtt5.ClientSessionBehavior.Clean)
       .withMinReconnectDelayMs(200)
       .withMaxReconnectDelayMs(2000)
       .withRetryJitterMode(mqtt5.RetryJitterType.Decorrelated);
@@ -760,9 +769,14 @@ export class MqttTestClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const stopped = once(this.client, "stopped");
-    this.client.stop();
-    await Promise.race([stopped, new Promise((r) => setTimeout(r, 3000))]);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      this.client.once("stopped", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.client.stop();
+    });
     this.client.close();
   }
 }

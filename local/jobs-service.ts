@@ -1,0 +1,243 @@
+/**
+ * A minimal AWS IoT Jobs stand-in on the local broker (service identity) for OTA tests and the twin:
+ * the device side of the Jobs MQTT API with AWS's topics and payloads.
+ *
+ * - `$aws/things/<thing>/jobs/start-next` `{clientToken?, statusDetails?}` -> `/accepted`
+ *   `{execution?: JobExecution, timestamp, clientToken}` (the execution moves QUEUED -> IN_PROGRESS)
+ * - `$aws/things/<thing>/jobs/<jobId>/update` `{status, statusDetails?, expectedVersion?, clientToken?}` ->
+ *   `/accepted` `{executionState: {status, statusDetails, versionNumber}, timestamp, clientToken}` or
+ *   `/rejected` `{code, message, timestamp, clientToken, executionState?}`
+ * - `$aws/things/<thing>/jobs/notify-next` `{timestamp, execution?}` whenever the thing's next pending
+ *   execution changes (a job is created for it, or the current one reaches a terminal status).
+ *
+ * Timestamps are epoch seconds, as AWS sends them.
+ *
+ * ```ts
+ * const jobs = await JobsService.start({ broker });
+ * jobs.createJob("thing-1", "fw-1-2-3", { operation: "firmware-update", version: "1.2.3", url, sha256 });
+ * const done = await jobs.waitForTerminal("thing-1", "fw-1-2-3");
+ * ```
+ */
+import { EventEmitter } from "node:events";
+import { MosquittoBroker, MqttTestClient } from "./broker";
+import { IssuedCertificate } from "./pki";
+
+export type JobExecutionStatus = "QUEUED" | "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELED" | "TIMED_OUT" | "REMOVED";
+
+const TERMINAL: ReadonlySet<JobExecutionStatus> = new Set(["SUCCEEDED", "FAILED", "REJECTED", "CANCELED", "TIMED_OUT", "REMOVED"]);
+const DEVICE_SETTABLE: ReadonlySet<string> = new Set(["IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"]);
+
+export interface JobExecution {
+  readonly jobId: string;
+  readonly thingName: string;
+  status: JobExecutionStatus;
+  statusDetails: Record<string, string>;
+  readonly jobDocument: unknown;
+  readonly queuedAt: number;
+  startedAt?: number;
+  lastUpdatedAt: number;
+  versionNumber: number;
+  readonly executionNumber: number;
+  /** Every status the device (or the service) set, in order, with its details. */
+  readonly history: Array<{ status: JobExecutionStatus; statusDetails: Record<string, string>; at: number }>;
+}
+
+export interface JobsServiceOptions {
+  readonly broker: MosquittoBroker;
+  /** @default issued for broker.serviceIdentity */
+  readonly serviceCredentials?: IssuedCertificate;
+  /** @default "jobs-service" */
+  readonly clientId?: string;
+}
+
+export interface JobsService {
+  on(event: "execution-updated", listener: (execution: JobExecution) => void): this;
+}
+
+const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
+
+export class JobsService extends EventEmitter {
+  static async start(options: JobsServiceOptions): Promise<JobsService> {
+    const { broker } = options;
+    const credentials = options.serviceCredentials ?? (await broker.issueClientCertificate(broker.serviceIdentity));
+    const client = await MqttTestClient.connect({
+      host: broker.host,
+      port: broker.port,
+      caPem: broker.ca.certPem,
+      credentials,
+      clientId: options.clientId ?? "jobs-service",
+    });
+    const service = new JobsService(client);
+    await client.subscribe(["$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update", "$aws/things/+/jobs/get"]);
+    return service;
+  }
+
+  /** thingName -> jobId -> execution, in queue order. */
+  private readonly executions = new Map<string, Map<string, JobExecution>>();
+  private executionCounter = 0;
+
+  private constructor(private readonly client: MqttTestClient) {
+    super();
+    client.onMessage((topic, payload) => {
+      void this.handle(topic, payload.toString("utf8")).catch(() => undefined);
+    });
+  }
+
+  /** Queue a job execution for a thing and notify it if this became its next job. */
+  createJob(thingName: string, jobId: string, jobDocument: unknown): JobExecution {
+    const forThing = this.executions.get(thingName) ?? new Map<string, JobExecution>();
+    this.executions.set(thingName, forThing);
+    if (forThing.has(jobId)) throw new Error(`job ${jobId} already exists for ${thingName}`);
+    const now = seconds();
+    const execution: JobExecution = {
+      jobId,
+      thingName,
+      status: "QUEUED",
+      statusDetails: {},
+      jobDocument,
+      queuedAt: now,
+      lastUpdatedAt: now,
+      versionNumber: 1,
+      executionNumber: ++this.executionCounter,
+      history: [{ status: "QUEUED", statusDetails: {}, at: Date.now() }],
+    };
+    const before = this.next(thingName)?.jobId;
+    forThing.set(jobId, execution);
+    if (this.next(thingName)?.jobId !== before) void this.notifyNext(thingName);
+    return execution;
+  }
+
+  getExecution(thingName: string, jobId: string): JobExecution | undefined {
+    return this.executions.get(thingName)?.get(jobId);
+  }
+
+  /** Resolve when the execution reaches a terminal status. */
+  waitForTerminal(thingName: string, jobId: string, timeoutMs = 30_000): Promise<JobExecution> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const e = this.getExecution(thingName, jobId);
+        if (e && TERMINAL.has(e.status)) {
+          clearTimeout(timer);
+          this.off("execution-updated", onUpdate);
+          resolve(e);
+          return true;
+        }
+        return false;
+      };
+      const onUpdate = (): void => {
+        check();
+      };
+      const timer = setTimeout(() => {
+        this.off("execution-updated", onUpdate);
+        reject(new Error(`job ${jobId} on ${thingName} not terminal within ${timeoutMs} ms (status ${this.getExecution(thingName, jobId)?.status})`));
+      }, timeoutMs);
+      this.on("execution-updated", onUpdate);
+      check();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** IN_PROGRESS first, then QUEUED, each oldest first (AWS's order). */
+  private next(thingName: string): JobExecution | undefined {
+    const all = [...(this.executions.get(thingName)?.values() ?? [])];
+    return all.find((e) => e.status === "IN_PROGRESS") ?? all.find((e) => e.status === "QUEUED");
+  }
+
+  private view(e: JobExecution): Record<string, unknown> {
+    return {
+      jobId: e.jobId,
+      thingName: e.thingName,
+      status: e.status,
+      statusDetails: e.statusDetails,
+      queuedAt: e.queuedAt,
+      ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}),
+      lastUpdatedAt: e.lastUpdatedAt,
+      versionNumber: e.versionNumber,
+      executionNumber: e.executionNumber,
+      jobDocument: e.jobDocument,
+    };
+  }
+
+  private async notifyNext(thingName: string): Promise<void> {
+    const next = this.next(thingName);
+    await this.client.publish(`$aws/things/${thingName}/jobs/notify-next`, {
+      timestamp: seconds(),
+      ...(next ? { execution: this.view(next) } : {}),
+    });
+  }
+
+  private async handle(topic: string, text: string): Promise<void> {
+    const m = /^\$aws\/things\/([^/]+)\/jobs\/(?:(start-next|get)|([^/]+)\/update)$/.exec(topic);
+    if (!m) return;
+    const thingName = m[1]!;
+    let body: Record<string, unknown> = {};
+    try {
+      if (text.trim()) body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      await this.client.publish(`${topic}/rejected`, { code: "InvalidJson", message: "Request payload is not valid JSON.", timestamp: seconds() });
+      return;
+    }
+    const clientToken = typeof body.clientToken === "string" ? body.clientToken : undefined;
+    const token = clientToken !== undefined ? { clientToken } : {};
+    if (m[2] === "get") {
+      const all = [...(this.executions.get(thingName)?.values() ?? [])];
+      const summary = (e: JobExecution) => ({ jobId: e.jobId, queuedAt: e.queuedAt, startedAt: e.startedAt, lastUpdatedAt: e.lastUpdatedAt, versionNumber: e.versionNumber, executionNumber: e.executionNumber });
+      await this.client.publish(`${topic}/accepted`, {
+        inProgressJobs: all.filter((e) => e.status === "IN_PROGRESS").map(summary),
+        queuedJobs: all.filter((e) => e.status === "QUEUED").map(summary),
+        timestamp: seconds(),
+        ...token,
+      });
+      return;
+    }
+    if (m[2] === "start-next") {
+      const next = this.next(thingName);
+      if (next && next.status === "QUEUED") {
+        this.transition(next, "IN_PROGRESS", (body.statusDetails as Record<string, string> | undefined) ?? next.statusDetails);
+        next.startedAt = seconds();
+      }
+      await this.client.publish(`${topic}/accepted`, { ...(next ? { execution: this.view(next) } : {}), timestamp: seconds(), ...token });
+      return;
+    }
+    const jobId = m[3]!;
+    const execution = this.getExecution(thingName, jobId);
+    const rejectWith = (code: string, message: string): Promise<void> =>
+      this.client.publish(`${topic}/rejected`, {
+        code,
+        message,
+        timestamp: seconds(),
+        ...token,
+        ...(execution ? { executionState: { status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber } } : {}),
+      });
+    if (!execution) return rejectWith("ResourceNotFound", `Job execution ${jobId} for ${thingName} does not exist.`);
+    const status = body.status;
+    if (typeof status !== "string" || !DEVICE_SETTABLE.has(status)) return rejectWith("InvalidRequest", `Invalid status ${String(status)}.`);
+    if (TERMINAL.has(execution.status)) return rejectWith("TerminalStateReached", `Job execution is already ${execution.status}.`);
+    if (body.expectedVersion !== undefined && Number(body.expectedVersion) !== execution.versionNumber) {
+      return rejectWith("VersionMismatch", `Expected version ${String(body.expectedVersion)}, current ${execution.versionNumber}.`);
+    }
+    const details = body.statusDetails;
+    if (details !== undefined && (typeof details !== "object" || details === null || Object.values(details).some((v) => typeof v !== "string"))) {
+      return rejectWith("InvalidRequest", "statusDetails must be a map of strings.");
+    }
+    this.transition(execution, status as JobExecutionStatus, (details as Record<string, string> | undefined) ?? execution.statusDetails);
+    await this.client.publish(`${topic}/accepted`, {
+      executionState: { status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber },
+      timestamp: seconds(),
+      ...token,
+    });
+    if (TERMINAL.has(execution.status)) await this.notifyNext(thingName);
+  }
+
+  private transition(execution: JobExecution, status: JobExecutionStatus, statusDetails: Record<string, string>): void {
+    execution.status = status;
+    execution.statusDetails = { ...statusDetails };
+    execution.lastUpdatedAt = seconds();
+    execution.versionNumber++;
+    execution.history.push({ status, statusDetails: { ...statusDetails }, at: Date.now() });
+    this.emit("execution-updated", execution);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * `smart-home-device provision` (the real CLI, as a child process) against mosquitto with mutual TLS and
+ * the local fleet-provisioning responder.
+ */
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { EXIT } from "../../device/cli";
+import { findFreePort } from "../../local/broker";
+import { certificateIdOf, commonNameOf } from "../../local/pki";
+import { PreProvisioningHookEvent, ProvisioningResponder } from "../../local/provisioning-responder";
+import { DeviceProcess, TestEnv, createTestEnv } from "../support/broker";
+
+jest.setTimeout(120_000);
+
+describe("device provisioning (CSR flow)", () => {
+  let env: TestEnv;
+  let responder: ProvisioningResponder;
+  const hookEvents: PreProvisioningHookEvent[] = [];
+  const deniedSerials = new Set<string>();
+
+  beforeAll(async () => {
+    env = await createTestEnv();
+    responder = await ProvisioningResponder.start({
+      broker: env.broker,
+      templateName: env.templateName,
+      claimCertificatePem: env.claim.certPem,
+      deviceConfiguration: { telemetryIntervalSeconds: "60" },
+      preProvisioningHook: (event) => {
+        hookEvents.push(event);
+        return { allowProvisioning: !deniedSerials.has(event.parameters.SerialNumber ?? "") };
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await responder?.close();
+    await env?.close();
+  });
+
+  it("GIVEN a fresh Pi with the claim certificate WHEN it provisions THEN it gets a certificate for its own key and a thing named after its serial", async () => {
+    // GIVEN: the serial comes from a /proc/cpuinfo-style file
+    const cpuinfo = path.join(env.dir, "cpuinfo-a");
+    await fs.writeFile(cpuinfo, "processor\t: 0\nHardware\t: BCM2835\nSerial\t\t: 10000000abcd0001\nModel\t\t: Raspberry Pi 4 Model B\n");
+    const { config, configPath } = await env.freshDevice("pi-a", { serialFile: cpuinfo });
+    // the gateway gives this device its own provisioning endpoint (no crosstalk)
+    const gateway = await env.broker.startClaimGateway();
+
+    // WHEN
+    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+    const code = await proc.exitCode();
+
+    // THEN
+    expect(code).toBe(EXIT.OK);
+    const certPem = await fs.readFile(config.certFile, "utf8");
+    const keyPem = await fs.readFile(config.keyFile, "utf8");
+    expect(new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+    expect(commonNameOf(certPem)).toBe("10000000abcd0001");
+    const thing = JSON.parse(await fs.readFile(config.thingFile, "utf8"));
+    expect(thing).toMatchObject({
+      thingName: "10000000abcd0001",
+      serialNumber: "10000000abcd0001",
+      deviceType: "thermostat",
+      certificateId: certificateIdOf(certPem),
+      deviceConfiguration: { telemetryIntervalSeconds: "60" },
+    });
+    expect(responder.things().get("10000000abcd0001")?.certificateId).toBe(certificateIdOf(certPem));
+  });
+
+  it("GIVEN a provisioning request WHEN the hook is called THEN it gets AWS's event shape", async () => {
+    const event = hookEvents.find((e) => e.parameters.SerialNumber === "10000000abcd0001");
+    expect(event).toEqual({
+      claimCertificateId: certificateIdOf(env.claim.certPem),
+      certificateId: expect.stringMatching(/^[0-9a-f]{64}$/),
+      certificatePem: expect.stringContaining("BEGIN CERTIFICATE"),
+      templateArn: `arn:aws:iot:us-east-1:000000000000:provisioningtemplate/${env.templateName}`,
+      clientId: "provision-10000000abcd0001",
+      parameters: { SerialNumber: "10000000abcd0001", DeviceType: "thermostat" },
+    });
+  });
+
+  it("GIVEN a provisioned Pi WHEN provision runs again THEN it does nothing", async () => {
+    const { config, configPath } = await env.freshDevice("pi-a");
+    const before = await fs.readFile(config.certFile, "utf8");
+    const hookCalls = hookEvents.length;
+
+    const proc = new DeviceProcess(["provision", "--config", configPath, "--serial-number", "10000000abcd0001"]);
+
+    expect(await proc.exitCode()).toBe(EXIT.OK);
+    expect(proc.logs().some((r) => r.msg === "already provisioned; nothing to do")).toBe(true);
+    expect(await fs.readFile(config.certFile, "utf8")).toBe(before);
+    expect(hookEvents.length).toBe(hookCalls);
+  });
+
+  it("GIVEN a provisioned Pi THEN its certificate, key and thing record are readable by its user only (0600)", async () => {
+    const { config } = await env.freshDevice("pi-a");
+    for (const file of [config.certFile, config.keyFile, config.thingFile]) {
+      expect(((await fs.stat(file)).mode & 0o777).toString(8)).toBe("600");
+    }
+  });
+
+  it("fails with the 'denied' exit code and does not retry WHEN the pre-provisioning hook denies the serial", async () => {
+    // GIVEN
+    deniedSerials.add("denied0001");
+    const { config, configPath } = await env.freshDevice("pi-denied", { serialNumber: "denied0001" });
+    const gateway = await env.broker.startClaimGateway();
+
+    // WHEN
+    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+
+    // THEN
+    expect(await proc.exitCode()).toBe(EXIT.DENIED);
+    expect(hookEvents.filter((e) => e.parameters.SerialNumber === "denied0001")).toHaveLength(1);
+    await expect(fs.stat(config.thingFile)).rejects.toThrow();
+    const denial = proc.logs().find((r) => r.msg === "provisioning denied by the registry; not retrying");
+    expect(denial).toMatchObject({ statusCode: 403, errorCode: "AccessDenied" });
+  });
+
+  it("fails with the 'temporary failure' exit code after bounded retries WHEN the endpoint is unreachable", async () => {
+    // GIVEN: nothing listens on this port
+    const deadPort = await findFreePort();
+    const { config, configPath } = await env.freshDevice("pi-offline", {
+      serialNumber: "offline0001",
+      provisioningPort: deadPort,
+      provisioning: { maxAttempts: 2, attemptTimeoutMs: 5000, backoff: { baseMs: 50, maxMs: 100 } },
+    });
+
+    // WHEN
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
+
+    // THEN
+    expect(await proc.exitCode()).toBe(EXIT.TEMPFAIL);
+    expect(proc.logs().filter((r) => r.msg === "provisioning attempt failed; retrying")).toHaveLength(1);
+    await expect(fs.stat(config.thingFile)).rejects.toThrow();
+  });
+});

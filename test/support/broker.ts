@@ -1,0 +1,237 @@
+/**
+ * Test fixtures for the device client: a local CA, a mosquitto broker on a random port, claim
+ * credentials on disk, an observer with the service identity, device configs, and a way to run the real
+ * CLI as a child process. No timed assertions: everything waits for a condition with a bounded timeout.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { DeviceConfig, DeviceConfigInput, resolveConfig } from "../../device/config";
+import { Logger, createLogger } from "../../device/log";
+import { ThingRecord } from "../../device/provision";
+import { MosquittoBroker, MqttTestClient } from "../../local/broker";
+import { IssuedCertificate, LocalCa, PemFilePaths, writePemFiles } from "../../local/pki";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+/** Poll `probe` until it returns a truthy value; reject after `timeoutMs` with `description`. */
+export async function waitFor<T>(
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  description: string,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface ReceivedMessage {
+  readonly topic: string;
+  readonly text: string;
+  /** Parsed JSON, or undefined when the payload is not JSON. */
+  readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A service-identity client that records every message on the topics it subscribed to. */
+export class Observer {
+  readonly messages: ReceivedMessage[] = [];
+
+  constructor(readonly client: MqttTestClient) {
+    client.onMessage((topic, payload) => {
+      const text = payload.toString("utf8");
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      this.messages.push({ topic, text, json });
+    });
+  }
+
+  on(topic: string): ReceivedMessage[] {
+    return this.messages.filter((m) => m.topic === topic);
+  }
+
+  /** Wait for a message on `topic` matching `predicate`. */
+  waitForMessage(topic: string, predicate: (m: ReceivedMessage) => boolean = () => true, timeoutMs = 20_000): Promise<ReceivedMessage> {
+    return waitFor(() => this.messages.find((m) => m.topic === topic && predicate(m)), `a message on ${topic}`, timeoutMs);
+  }
+
+  publish(topic: string, body: unknown): Promise<void> {
+    return this.client.publish(topic, typeof body === "string" ? body : JSON.stringify(body));
+  }
+}
+
+export interface TestEnv {
+  readonly dir: string;
+  readonly ca: LocalCa;
+  readonly broker: MosquittoBroker;
+  readonly templateName: string;
+  readonly claim: IssuedCertificate & PemFilePaths;
+  /** Observer subscribed to `devices/+/...` and jobs topics with a persistent session. */
+  readonly observer: Observer;
+  /** Issue a client certificate and connect with it. */
+  connect(identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient>;
+  /** Files and config of a device that is already provisioned (certificate issued directly by the CA). */
+  provisionedDevice(serialNumber: string, overrides?: Partial<DeviceConfigInput>): Promise<{ config: DeviceConfig; thing: ThingRecord; configPath: string }>;
+  /** Config (and config.json) of a fresh device with the claim certificate. */
+  freshDevice(name: string, overrides?: Partial<DeviceConfigInput>): Promise<{ config: DeviceConfig; configPath: string }>;
+  close(): Promise<void>;
+}
+
+export async function createTestEnv(options: { templateName?: string; verbose?: boolean } = {}): Promise<TestEnv> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "device-test-"));
+  const ca = await LocalCa.create({ commonName: "device test CA" });
+  const templateName = options.templateName ?? "smart-home-test";
+  const broker = await MosquittoBroker.start({ ca, dir: path.join(dir, "broker"), provisioningTemplateName: templateName, verbose: options.verbose });
+  const claimCert = await ca.issueClientCertificate(broker.claimIdentity);
+  const claimPaths = await writePemFiles(path.join(dir, "claim"), "claim", claimCert);
+  const clients: MqttTestClient[] = [];
+  const connect = async (identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient> => {
+    const credentials = await ca.issueClientCertificate(identity);
+    const client = await MqttTestClient.connect({ host: broker.host, port: broker.port, caPem: ca.certPem, credentials, clientId, sessionExpirySeconds });
+    clients.push(client);
+    return client;
+  };
+  const observer = new Observer(await connect(broker.serviceIdentity, "test-observer", 3600));
+  await observer.client.subscribe(["devices/+/responses", "devices/+/errors", "devices/+/telemetry"]);
+
+  const baseConfig = (dataDir: string): DeviceConfigInput => ({
+    endpoint: broker.host,
+    port: broker.port,
+    caFile: broker.caPath,
+    claimCertFile: claimPaths.certPath,
+    claimKeyFile: claimPaths.keyPath,
+    deviceType: "thermostat",
+    templateName,
+    dataDir,
+    telemetryIntervalSeconds: 0,
+    reconnect: { minDelayMs: 100, maxDelayMs: 1000, resetAfterMs: 1000 },
+    provisioning: { maxAttempts: 3, attemptTimeoutMs: 15_000, backoff: { baseMs: 100, maxMs: 500 } },
+    installCommand: ["/bin/false"],
+  });
+  const writeConfig = async (name: string, input: DeviceConfigInput): Promise<{ config: DeviceConfig; configPath: string }> => {
+    const configPath = path.join(dir, name, "config.json");
+    await fs.mkdir(path.dirname(configPath), { recursive: true });
+    await fs.writeFile(configPath, JSON.stringify(input, null, 2));
+    return { config: resolveConfig(input), configPath };
+  };
+
+  return {
+    dir,
+    ca,
+    broker,
+    templateName,
+    claim: { ...claimCert, ...claimPaths },
+    observer,
+    connect,
+    async provisionedDevice(serialNumber, overrides = {}) {
+      const dataDir = path.join(dir, serialNumber, "data");
+      await fs.mkdir(dataDir, { recursive: true });
+      const issued = await ca.issueClientCertificate(serialNumber);
+      await fs.writeFile(path.join(dataDir, "device.cert.pem"), issued.certPem, { mode: 0o600 });
+      await fs.writeFile(path.join(dataDir, "device.key.pem"), issued.keyPem, { mode: 0o600 });
+      const thing: ThingRecord = {
+        thingName: serialNumber,
+        serialNumber,
+        deviceType: "thermostat",
+        certificateId: issued.certificateId,
+        deviceConfiguration: {},
+        provisionedAt: new Date().toISOString(),
+      };
+      await fs.writeFile(path.join(dataDir, "thing.json"), JSON.stringify(thing));
+      const { config, configPath } = await writeConfig(serialNumber, { ...baseConfig(dataDir), serialNumber, ...overrides });
+      return { config, thing, configPath };
+    },
+    async freshDevice(name, overrides = {}) {
+      return writeConfig(name, { ...baseConfig(path.join(dir, name, "data")), ...overrides });
+    },
+    async close() {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await broker.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A logger that keeps lines in memory (printed by tests only when they need to explain a failure). */
+export function memoryLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: createLogger({ level: "debug", write: (l) => lines.push(l) }), lines };
+}
+
+/** The real CLI (`tsx device/cli.ts`) as a child process. */
+export class DeviceProcess {
+  readonly lines: string[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "device", "cli.ts"), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: "debug", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let buffer = "";
+    const onData = (chunk: Buffer): void => {
+      buffer += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        this.lines.push(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+      }
+    };
+    this.child.stdout!.on("data", onData);
+    this.child.stderr!.on("data", onData);
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  }
+
+  /** Parsed JSON log records. */
+  logs(): Array<Record<string, unknown>> {
+    return this.lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  waitForLog(msg: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    return waitFor(() => this.logs().find((r) => r.msg === msg), `device log "${msg}"\n${this.lines.slice(-30).join("\n")}`, timeoutMs);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Exit code within `timeoutMs` (SIGKILL and reject otherwise). */
+  async exitCode(timeoutMs = 60_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill("SIGKILL");
+        reject(new Error(`device process did not exit within ${timeoutMs} ms:\n${this.lines.slice(-40).join("\n")}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
