@@ -1,0 +1,140 @@
+/** Helpers for the telemetry function tests (not a test file itself): tables, tokens, isolated loading. */
+import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+
+export const TELEMETRY_TABLES = {
+  telemetry: "telemetry",
+  latest: "telemetry-latest",
+  connections: "telemetry-connections",
+  connectionsIndex: "by-connection",
+} as const;
+
+/** The telemetry stack's tables (keys as in stacks/telemetry-stack.ts), on any DynamoDB endpoint. */
+export async function createTelemetryTables(client: DynamoDBClient): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: TELEMETRY_TABLES.telemetry,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "thingName", AttributeType: "S" },
+        { AttributeName: "ts", AttributeType: "N" },
+      ],
+      KeySchema: [
+        { AttributeName: "thingName", KeyType: "HASH" },
+        { AttributeName: "ts", KeyType: "RANGE" },
+      ],
+    }),
+  );
+  await client.send(
+    new CreateTableCommand({
+      TableName: TELEMETRY_TABLES.latest,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "buildingId", AttributeType: "S" },
+        { AttributeName: "thingName", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "buildingId", KeyType: "HASH" },
+        { AttributeName: "thingName", KeyType: "RANGE" },
+      ],
+    }),
+  );
+  await client.send(
+    new CreateTableCommand({
+      TableName: TELEMETRY_TABLES.connections,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "buildingId", AttributeType: "S" },
+        { AttributeName: "connectionId", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "buildingId", KeyType: "HASH" },
+        { AttributeName: "connectionId", KeyType: "RANGE" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: TELEMETRY_TABLES.connectionsIndex,
+          KeySchema: [{ AttributeName: "connectionId", KeyType: "HASH" }],
+          Projection: { ProjectionType: "KEYS_ONLY" },
+        },
+      ],
+    }),
+  );
+}
+
+/**
+ * Sets `env` (undefined deletes a variable) and requires `modulePath` in a fresh module registry
+ * together with `alsoLoad` (e.g. an SDK client package), so `mockClient()` on the returned copy
+ * intercepts the module's own client.
+ */
+export function loadWith<T>(modulePath: string, env: Record<string, string | undefined>, alsoLoad: readonly string[] = []): { mod: T; extra: Record<string, unknown> } {
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  let mod: T | undefined;
+  const extra: Record<string, unknown> = {};
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    for (const name of alsoLoad) extra[name] = require(name);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(modulePath) as T;
+  });
+  return { mod: mod as T, extra };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cognito-like tokens, signed here with node:crypto (no network, no Cognito).
+// ---------------------------------------------------------------------------------------------
+
+export const TEST_REGION = "eu-west-1";
+export const TEST_USER_POOL_ID = "eu-west-1_TestPool1";
+export const TEST_CLIENT_ID = "3n4b5urk1ft4fl3mg5e62d9ado";
+export const TEST_ISSUER = `https://cognito-idp.${TEST_REGION}.amazonaws.com/${TEST_USER_POOL_ID}`;
+
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  /** The public key as a JWK (what Cognito publishes in its JWKS). */
+  jwk: Record<string, unknown>;
+}
+
+export function signingKey(kid: string): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...(publicKey.export({ format: "jwk" }) as Record<string, unknown>), kid, alg: "RS256", use: "sig" };
+  return { kid, privateKey, jwk };
+}
+
+export function jwksOf(...keys: SigningKey[]): { keys: Record<string, unknown>[] } {
+  return { keys: keys.map((k) => k.jwk) };
+}
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/** A JWT signed RS256 with `key` (the header's `kid` can be overridden to sign with one key and name another). */
+export function signJwt(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
+  const signingInput = `${b64url({ alg: "RS256", typ: "JWT", kid: key.kid, ...header })}.${b64url(payload)}`;
+  const signature = createSign("RSA-SHA256").update(signingInput).sign(key.privateKey).toString("base64url");
+  return `${signingInput}.${signature}`;
+}
+
+/** Claims of a Cognito access token of the test pool and client, valid for an hour. */
+export function accessTokenClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    sub: "5b2c8e34-1111-2222-3333-444455556666",
+    "cognito:groups": ["building-hq", "building-lab"],
+    iss: TEST_ISSUER,
+    client_id: TEST_CLIENT_ID,
+    origin_jti: "0f6b6f53-aaaa-bbbb-cccc-ddddeeeeffff",
+    event_id: "c2d1d4a1-aaaa-bbbb-cccc-ddddeeeeffff",
+    token_use: "access",
+    scope: "aws.cognito.signin.user.admin",
+    auth_time: now - 60,
+    iat: now - 60,
+    exp: now + 3600,
+    jti: "9a1c3f0e-aaaa-bbbb-cccc-ddddeeeeffff",
+    username: "5b2c8e34-1111-2222-3333-444455556666",
+    ...overrides,
+  };
+}
