@@ -131,9 +131,9 @@ export async function readDeviceTelemetry(
   const result = await deps.ddb.send(
     new QueryCommand({
       TableName: deps.telemetryTableName,
-      KeyConditionExpression: "thingName = :thing AND #ts BETWEEN :from AND :to",
-      ProjectionExpression: "#ts, deviceTs, metrics",
-      ExpressionAttributeNames: { "#ts": "ts" },
+      KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
+      ProjectionExpression: "#ts, #deviceTs, #metrics",
+      ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#deviceTs": "deviceTs", "#metrics": "metrics" },
       ExpressionAttributeValues: { ":thing": thing.data, ":from": from, ":to": to },
       ScanIndexForward: ascending,
       Limit: limit,
@@ -221,8 +221,9 @@ async function registryRows(deps: QueryDeps, serials: readonly string[]): Promis
         RequestItems: {
           [deps.registryTableName]: {
             Keys: keys,
-            ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, #metadata",
-            ExpressionAttributeNames: { "#status": "status", "#metadata": "metadata" },
+            // Every name through a placeholder: several (e.g. metrics, status) are DynamoDB reserved words.
+            ProjectionExpression: "#serial, #type, #status, #connected, #lastSeen, #metadata",
+            ExpressionAttributeNames: { "#serial": "serialNumber", "#type": "deviceType", "#status": "status", "#connected": "connected", "#lastSeen": "lastSeen", "#metadata": "metadata" },
           },
         },
       }),

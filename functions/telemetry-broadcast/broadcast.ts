@@ -116,7 +116,8 @@ async function followers(deps: BroadcastDeps, buildingId: string): Promise<strin
       new QueryCommand({
         TableName: deps.connectionsTableName,
         KeyConditionExpression: "buildingId = :building",
-        ProjectionExpression: "connectionId",
+        ProjectionExpression: "#connection",
+        ExpressionAttributeNames: { "#connection": "connectionId" },
         ExpressionAttributeValues: { ":building": buildingId },
         ExclusiveStartKey: startKey,
       }),
