@@ -1,6 +1,7 @@
 /** Helpers for the telemetry function tests (not a test file itself): tables, tokens, isolated loading. */
 import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { Jwk, Jwks } from "aws-jwt-verify/jwk";
 
 export const TELEMETRY_TABLES = {
   telemetry: "telemetry",
@@ -96,16 +97,16 @@ export interface SigningKey {
   kid: string;
   privateKey: KeyObject;
   /** The public key as a JWK (what Cognito publishes in its JWKS). */
-  jwk: Record<string, unknown>;
+  jwk: Jwk;
 }
 
 export function signingKey(kid: string): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const jwk = { ...(publicKey.export({ format: "jwk" }) as Record<string, unknown>), kid, alg: "RS256", use: "sig" };
+  const jwk = { ...(publicKey.export({ format: "jwk" }) as Record<string, string>), kid, alg: "RS256", use: "sig" } as Jwk;
   return { kid, privateKey, jwk };
 }
 
-export function jwksOf(...keys: SigningKey[]): { keys: Record<string, unknown>[] } {
+export function jwksOf(...keys: SigningKey[]): Jwks {
   return { keys: keys.map((k) => k.jwk) };
 }
 
