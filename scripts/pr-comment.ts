@@ -203,7 +203,7 @@ function renderHead(input: CommentInput): string {
   const blocked = stacks.filter((s) => s.status === "failed" && s.blockedBy?.length);
   const facts = [
     `${changed.length} stack${changed.length === 1 ? "" : "s"} with changes`,
-    destructive.length ? `⚠️ **${destructive.length} destroying or replacing resources**` : "nothing destroyed",
+    destructive.length ? `⚠️ **${destructive.length} stack${destructive.length === 1 ? "" : "s"} destroying or replacing resources**` : "nothing destroyed",
     failed.length ? `❌ **${failed.length} failed**` : "",
     blocked.length ? `⏳ ${blocked.length} waiting for an earlier stack's apply` : "",
   ].filter(Boolean);

