@@ -136,7 +136,7 @@ describe("TelemetryStack: rule role", () => {
   });
 
   test("is assumable by AWS IoT of this account only", () => {
-    const trust = stack.tf.data!.aws_iam_policy_document["rule-action-trust"].statement[0];
+    const trust = (stack.tf.data!.aws_iam_policy_document["rule-action-trust"].statement as Body[])[0];
     expect(trust.principals).toEqual([{ type: "Service", identifiers: ["iot.amazonaws.com"] }]);
     expect(trust.condition).toEqual([{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }]);
   });
