@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Redeploys the controller container on this instance. Called by user data on boot and by the
 # container CD workflow through SSM Run Command:
-#   deploy-controller [IMAGE_TAG]      deploy a tag (default: the current one)
-#   deploy-controller --rollback       redeploy the previous tag
+#   deploy-controller [IMAGE_TAG]      deploy a tag; without one, redeploy the last healthy tag
+#                                      (what CD runs after a failed deploy: a tag is recorded as
+#                                      current only once it was healthy)
+#   deploy-controller --rollback       go back one release: redeploy the healthy tag before the current one
 # Steps (the seed's, with the pull moved first so a bad tag never stops a running controller):
 # pull, stop, remove, run, then wait until the new container is healthy.
 set -euo pipefail
