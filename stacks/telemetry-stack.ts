@@ -520,14 +520,18 @@ export function storeSql(hotRetentionSeconds: number): string {
   return `SELECT topic(2) AS thingName, timestamp() AS ts, ts AS deviceTs, metrics, floor(timestamp() / 1000) + ${hotRetentionSeconds} AS expiresAt FROM '${TELEMETRY_TOPIC_FILTER}'`;
 }
 
-/** One threshold's SQL: a device-error payload for the alert handler, only when the metric is a number past the threshold. */
+/**
+ * One threshold's SQL: a device-error payload for the alert handler when the metric is past the
+ * threshold. IoT SQL comparisons convert numeric strings and are Undefined (the rule does not fire)
+ * for anything that is not a number, so a missing or non-numeric metric never alerts.
+ */
 export function thresholdSql(threshold: TelemetryThreshold): string {
   const field = `metrics.${threshold.metric}`;
   const value = String(threshold.value);
   const message = `concat('${threshold.metric} is ', cast(${field} AS String), ', ${OPERATOR_WORDS[threshold.operator]} the threshold of ${value}')`;
   return (
     `SELECT 'TELEMETRY_THRESHOLD.${threshold.metric}' AS code, ${message} AS message, topic(2) AS thingName, timestamp() AS receivedAt ` +
-    `FROM '${TELEMETRY_TOPIC_FILTER}' WHERE isNumber(${field}) AND ${field} ${threshold.operator} ${value}`
+    `FROM '${TELEMETRY_TOPIC_FILTER}' WHERE ${field} ${threshold.operator} ${value}`
   );
 }
 
