@@ -561,7 +561,7 @@ const WS_ACCESS_LOG_FORMAT = {
   principalId: "$context.authorizer.principalId",
   authorizerError: "$context.authorizer.error",
   error: "$context.error.message",
-  integrationError: "$context.integrationErrorMessage",
+  integrationError: "$context.integration.error",
 };
 
 function kebab(text: string): string {
