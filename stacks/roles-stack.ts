@@ -247,6 +247,10 @@ function applyStatements(arn: ArnFn, p: string, region: string, account: string)
     { sid: "IotAccountSettings", actions: ["iot:GetIndexingConfiguration", "iot:UpdateIndexingConfiguration", "iot:GetV2LoggingOptions", "iot:SetV2LoggingOptions", "iot:DescribeEndpoint", "iot:ListTagsForResource"], resources: ["*"] },
     { sid: "Api", actions: ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE", "apigateway:TagResource", "apigateway:UntagResource"], resources: [`arn:aws:apigateway:${region}::/*`] },
     { sid: "Schedules", actions: ["events:*"], resources: [arn("events", `rule/${p}-*`)] },
+    { sid: "TelemetryDelivery", actions: ["firehose:*"], resources: [arn("firehose", `deliverystream/${p}-*`)] },
+    // User pool ids are random, so pools are scoped to this account and region rather than by name.
+    { sid: "DashboardUsers", actions: ["cognito-idp:*"], resources: [arn("cognito-idp", "userpool/*")] },
+    { sid: "DashboardUserPools", actions: ["cognito-idp:CreateUserPool", "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPoolDomain"], resources: ["*"], conditions: inRegion },
     { sid: "Scheduler", actions: ["scheduler:*"], resources: [arn("scheduler", `schedule/*/${p}-*`)] },
     { sid: "Alarms", actions: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource"], resources: [arn("cloudwatch", `alarm:${p}-*`)] },
     {
