@@ -39,6 +39,8 @@ export type DeviceErrorCode = "BAD_PAYLOAD" | "UNKNOWN_COMMAND" | "HANDLER_ERROR
 export interface DeviceAgent {
   on(event: "connected", listener: (info: { sessionPresent: boolean }) => void): this;
   on(event: "disconnected", listener: (info: { error: string }) => void): this;
+  /** The command and jobs subscriptions of the current connection are in place. */
+  on(event: "subscribed", listener: () => void): this;
   /** A queued message was acknowledged by the broker and left the journal. */
   on(event: "delivered", listener: (entry: OutboxEntry) => void): this;
   on(event: "queued", listener: (entry: OutboxEntry) => void): this;
@@ -60,6 +62,7 @@ export class DeviceAgent extends EventEmitter {
   private telemetryTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private isConnected = false;
+  private isSubscribed = false;
   private stopping?: Promise<void>;
   private firmwareVersion: string;
 
@@ -121,6 +124,7 @@ export class DeviceAgent extends EventEmitter {
     this.client.on("connectionFailure", (e) => this.log.warn("connection attempt failed", { error: e.error.toString() }));
     this.client.on("disconnection", (e) => {
       this.isConnected = false;
+      this.isSubscribed = false;
       this.log.warn("disconnected", { error: e.error.toString() });
       this.emit("disconnected", { error: e.error.toString() });
     });
@@ -130,6 +134,11 @@ export class DeviceAgent extends EventEmitter {
 
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /** Connected and subscribed: commands sent now will be received. */
+  get ready(): boolean {
+    return this.isConnected && this.isSubscribed;
   }
 
   /** Start connecting (and keep reconnecting) and start telemetry. */
@@ -192,6 +201,9 @@ export class DeviceAgent extends EventEmitter {
       .then((suback) => {
         const refused = suback.reasonCodes.filter((c) => c >= 0x80);
         if (refused.length > 0) this.log.error("subscriptions refused", { reasonCodes: suback.reasonCodes });
+        this.isSubscribed = true;
+        this.log.info("subscribed", { topics: [this.topics.commands, ...this.jobs.subscriptions()] });
+        this.emit("subscribed");
         this.jobs.requestNext();
       })
       .catch((err: unknown) => this.log.warn("subscribe failed", { error: errorMessage(err) }));

@@ -181,7 +181,8 @@ export class DeviceProcess {
   private readonly child: ChildProcess;
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "device", "cli.ts"), ...args], {
+    // One process (not the tsx CLI, which runs the script in a grandchild that SIGKILL would not reach).
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "device", "cli.ts"), ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_LEVEL: "debug", ...env },
       stdio: ["ignore", "pipe", "pipe"],
