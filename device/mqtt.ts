@@ -72,7 +72,9 @@ export async function shutdownMqttClient(client: mqtt5.Mqtt5Client, timeoutMs = 
       resolve();
     });
     try {
-      client.stop();
+      // With a DISCONNECT packet: without one the socket just closes, which AWS IoT reports as
+      // CONNECTION_LOST (and publishes the will) instead of CLIENT_INITIATED_DISCONNECT.
+      client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
     } catch {
       clearTimeout(timer);
       resolve();
