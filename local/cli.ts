@@ -1,0 +1,160 @@
+/**
+ * `npm run local` — the local twin (see local/twin.ts and the README's "Local twin" section).
+ *
+ *   npm run local                                   3 Pis, runs until Ctrl-C
+ *   npm run local -- --devices 5 --scenario smoke   the lifecycle once, counted; last line JSON; exit 0 when as expected
+ *   npm run local -- --devices 5 --scenario chaos   commands while the broker restarts; last line JSON; exit 0 when nothing is lost
+ */
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { liveDeviceProcesses } from "./fleet";
+import { formatChaosSummary, runChaos } from "./scenarios/chaos";
+import { runInteractive } from "./scenarios/interactive";
+import { formatSmokeSummary, runSmoke } from "./scenarios/smoke";
+import { LocalTwin, type LocalTwinOptions } from "./twin";
+
+const USAGE = `usage: npm run local -- [options]
+
+  (no --scenario)           start the twin with --devices Pis and keep it running until Ctrl-C
+  --scenario smoke          register, provision, deny one, command, alert, offline; JSON counts last; exit 0 when as expected
+  --scenario chaos          continuous commands while the broker restarts; JSON sent/received/duplicates/lost last; exit 0 when lost = 0
+
+options:
+  --devices N               simulated Pis (default 3; each is a separate process running the real device client)
+  --concurrency N           Pis provisioning / starting at once (default 8)
+  --restarts N              chaos: broker restarts (default 3)
+  --api-port N              port of the local API (default: random free port)
+  --api-key KEY             API key (default: random; also $LOCAL_TWIN_API_KEY)
+  --offline-grace SECONDS   OFFLINE_GRACE_SECONDS (default 60; smoke 1)
+  --sweep-interval SECONDS  offline sweep schedule when running (default 30; 0 = off)
+  --telemetry SECONDS       device telemetry interval (default 0 = off)
+  --work-dir DIR            default .local-twin/<scenario or dev> (emptied at start)
+  --verbose                 the functions' JSON log lines at info level (default warn)
+`;
+
+interface CliOptions {
+  scenario?: "smoke" | "chaos";
+  devices: number;
+  concurrency: number;
+  restarts: number;
+  twin: LocalTwinOptions;
+}
+
+function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: "string" },
+      devices: { type: "string" },
+      concurrency: { type: "string" },
+      restarts: { type: "string" },
+      "api-port": { type: "string" },
+      "api-key": { type: "string" },
+      "offline-grace": { type: "string" },
+      "sweep-interval": { type: "string" },
+      telemetry: { type: "string" },
+      "work-dir": { type: "string" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, flag: string, fallback: number, min: number, max: number): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const scenario = values.scenario;
+  if (scenario !== undefined && scenario !== "smoke" && scenario !== "chaos") throw new Error(`--scenario must be smoke or chaos, got "${scenario}"`);
+  const repoRoot = path.resolve(__dirname, "..");
+  return {
+    scenario,
+    devices: int(values.devices, "--devices", 3, 1, 200),
+    concurrency: int(values.concurrency, "--concurrency", 8, 1, 64),
+    restarts: int(values.restarts, "--restarts", 3, 1, 100),
+    twin: {
+      workDir: values["work-dir"] ?? path.join(repoRoot, ".local-twin", scenario ?? "dev"),
+      apiPort: int(values["api-port"], "--api-port", 0, 0, 65535),
+      apiKey: values["api-key"] ?? process.env.LOCAL_TWIN_API_KEY,
+      offlineGraceSeconds: int(values["offline-grace"], "--offline-grace", scenario === "smoke" ? 1 : 60, 1, 86_400),
+      sweepIntervalSeconds: scenario ? 0 : int(values["sweep-interval"], "--sweep-interval", 30, 0, 86_400),
+      telemetryIntervalSeconds: int(values.telemetry, "--telemetry", 0, 0, 86_400),
+      functionLogLevel: values.verbose ? "info" : "warn",
+      printCommands: scenario !== "chaos",
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  // Node 20 here (Lambda runs 22): the SDK's "upgrade Node" notice is noise in the twin's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  let options: CliOptions;
+  try {
+    options = parseCli(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    return 64;
+  }
+  // The work dir belongs to the twin: start from an empty one (dynalite is in memory anyway).
+  await fs.rm(options.twin.workDir, { recursive: true, force: true });
+
+  let twin: LocalTwin | undefined;
+  let interrupted = false;
+  let resolveInterrupt!: () => void;
+  const interruptedPromise = new Promise<void>((resolve) => (resolveInterrupt = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return; // npm and tsx relay the terminal's signal too: one is enough
+    interrupted = true;
+    process.stdout.write(`\n${signal}: shutting down (every Pi, gateway and broker)...\n`);
+    // Hard stop if a clean shutdown hangs.
+    setTimeout(() => {
+      process.stderr.write("shutdown took too long; exiting\n");
+      process.exit(1);
+    }, 45_000).unref();
+    resolveInterrupt();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const startedAt = Date.now();
+  try {
+    twin = await LocalTwin.start(options.twin);
+    if (!options.scenario) {
+      await runInteractive(twin, { devices: options.devices, concurrency: options.concurrency, until: interruptedPromise });
+      await twin.stop();
+      return 0;
+    }
+    const run = options.scenario === "smoke" ? runSmoke(twin, options) : runChaos(twin, options);
+    const result = await Promise.race([run, interruptedPromise.then(() => undefined)]);
+    await twin.stop();
+    if (!result) return 130;
+    if ("expected" in result) {
+      for (const line of formatSmokeSummary(result, options.devices)) console.log(line);
+      console.log(JSON.stringify({ scenario: "smoke", devices: options.devices, ok: result.ok, ...result.counts, durationMs: result.durationMs, provisionMs: result.provisionMs, deviceRssMiB: result.deviceRssMiB ?? null }));
+    } else {
+      for (const line of formatChaosSummary(result)) console.log(line);
+      console.log(JSON.stringify({ scenario: "chaos", devices: options.devices, ok: result.ok, ...result.counts, restarts: result.restarts, durationMs: result.durationMs }));
+    }
+    return result.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`local twin failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await twin?.stop().catch(() => undefined);
+    console.log(JSON.stringify({ scenario: options.scenario ?? "dev", ok: false, error: err instanceof Error ? err.message : String(err), durationMs: Date.now() - startedAt }));
+    return 1;
+  } finally {
+    if (liveDeviceProcesses() > 0) process.stderr.write(`warning: ${liveDeviceProcesses()} device process(es) still running at exit; killing them\n`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  },
+);

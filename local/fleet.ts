@@ -1,0 +1,283 @@
+/**
+ * Simulated Raspberry Pis: each one is a separate OS process running the REAL device client
+ * (`device/cli.ts provision|run`) with its own config file, data directory and serial number.
+ *
+ * The client is bundled once by esbuild into the twin's work directory (aws-crt, a native module, stays
+ * external and loads from node_modules), so each process starts with plain `node` in a fraction of the
+ * time `tsx` would need. Handler modules under `local/device-handlers/` are bundled beside it.
+ *
+ * ```ts
+ * const bundle = await bundleDeviceClient(path.join(workDir, "bin"));
+ * const pi = new SimulatedPi({ serialNumber: "10000000c0de0001", cliPath: bundle.cliPath, ... });
+ * await pi.writeConfig();
+ * const code = await pi.provision(gateway.port);   // 0 ok, 77 denied by the registry
+ * pi.run();
+ * await pi.stop();                                 // SIGTERM: clean shutdown (exit 0)
+ * ```
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface DeviceBundle {
+  /** `node <cliPath> provision|run ...` */
+  readonly cliPath: string;
+  /** Bundled handler modules by name (`work` -> `<dir>/handlers/work.js`). */
+  readonly handlerModules: Readonly<Record<string, string>>;
+}
+
+/** Bundle `device/cli.ts` (and `local/device-handlers/*.ts`) with esbuild into `outDir`. */
+export async function bundleDeviceClient(outDir: string): Promise<DeviceBundle> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require("esbuild") as typeof import("esbuild");
+  await fs.promises.mkdir(outDir, { recursive: true });
+  const cliPath = path.join(outDir, "device-cli.js");
+  const handlersDir = path.join(REPO_ROOT, "local", "device-handlers");
+  const handlerFiles = fs.readdirSync(handlersDir).filter((f) => f.endsWith(".ts"));
+  const common = {
+    bundle: true,
+    platform: "node" as const,
+    target: "node20",
+    format: "cjs" as const,
+    // Native module: loaded at run time from the repository's node_modules (resolved from the real path).
+    external: ["aws-crt"],
+    nodePaths: [path.join(REPO_ROOT, "node_modules")],
+    logLevel: "error" as const,
+    sourcemap: false,
+  };
+  await Promise.all([
+    esbuild.build({ ...common, entryPoints: [path.join(REPO_ROOT, "device", "cli.ts")], outfile: cliPath }),
+    ...handlerFiles.map((f) =>
+      esbuild.build({ ...common, entryPoints: [path.join(handlersDir, f)], outfile: path.join(outDir, "handlers", f.replace(/\.ts$/, ".js")) }),
+    ),
+  ]);
+  const handlerModules: Record<string, string> = {};
+  for (const f of handlerFiles) handlerModules[f.replace(/\.ts$/, "")] = path.join(outDir, "handlers", f.replace(/\.ts$/, ".js"));
+  return { cliPath, handlerModules };
+}
+
+/** Every device process started by this module, for a last-resort kill when the twin exits. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const c of liveChildren) {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+}
+
+/** Number of device processes still running (for shutdown checks). */
+export function liveDeviceProcesses(): number {
+  return liveChildren.size;
+}
+
+export interface SimulatedPiOptions {
+  readonly serialNumber: string;
+  readonly deviceType: string;
+  /** This Pi's directory: config.json, data/, device.log. */
+  readonly dir: string;
+  readonly cliPath: string;
+  readonly endpoint: { readonly host: string; readonly port: number; readonly caFile: string };
+  readonly claim: { readonly certFile: string; readonly keyFile: string };
+  readonly templateName: string;
+  readonly handlerModules?: readonly string[];
+  /** @default 0 (off) */
+  readonly telemetryIntervalSeconds?: number;
+  /** @default "info" */
+  readonly logLevel?: "debug" | "info" | "warn" | "error";
+  /** Extra settings merged into config.json (device/config.ts schema). */
+  readonly extraConfig?: Record<string, unknown>;
+}
+
+export type PiState = "new" | "provisioning" | "provisioned" | "denied" | "failed" | "running" | "stopped";
+
+/** One parsed JSON log line of the device client. */
+export type DeviceLogRecord = Record<string, unknown> & { msg?: string; level?: string };
+
+export interface SimulatedPi {
+  on(event: "log", listener: (record: DeviceLogRecord) => void): this;
+  on(event: "exit", listener: (info: { phase: "provision" | "run"; code: number | null; signal: string | null }) => void): this;
+}
+
+export class SimulatedPi extends EventEmitter {
+  readonly serialNumber: string;
+  readonly configPath: string;
+  readonly dataDir: string;
+  readonly logPath: string;
+  state: PiState = "new";
+  /** The last lines the device printed (for error reports). */
+  readonly recent: string[] = [];
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+  private logStream?: fs.WriteStream;
+
+  constructor(private readonly options: SimulatedPiOptions) {
+    super();
+    this.serialNumber = options.serialNumber;
+    this.configPath = path.join(options.dir, "config.json");
+    this.dataDir = path.join(options.dir, "data");
+    this.logPath = path.join(options.dir, "device.log");
+  }
+
+  get deviceType(): string {
+    return this.options.deviceType;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Write `config.json` (the file a real Pi has in /etc/smart-home-device/). */
+  async writeConfig(): Promise<void> {
+    const o = this.options;
+    await fs.promises.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    const config = {
+      endpoint: o.endpoint.host,
+      port: o.endpoint.port,
+      caFile: o.endpoint.caFile,
+      claimCertFile: o.claim.certFile,
+      claimKeyFile: o.claim.keyFile,
+      serialNumber: o.serialNumber,
+      deviceType: o.deviceType,
+      templateName: o.templateName,
+      dataDir: "data",
+      telemetryIntervalSeconds: o.telemetryIntervalSeconds ?? 0,
+      installCommand: ["/bin/true"],
+      handlerModules: [...(o.handlerModules ?? [])],
+      logLevel: o.logLevel ?? "info",
+      ...o.extraConfig,
+    };
+    await fs.promises.writeFile(this.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+  }
+
+  /** Run `provision` against a provisioning endpoint port (a claim gateway); resolves to the exit code. */
+  async provision(provisioningPort: number, timeoutMs = 120_000): Promise<number | null> {
+    this.state = "provisioning";
+    this.spawn("provision", ["provision", "--config", this.configPath, "--provisioning-port", String(provisioningPort)]);
+    const code = await this.waitForExit(timeoutMs);
+    this.state = code === 0 ? "provisioned" : code === 77 ? "denied" : "failed";
+    return code;
+  }
+
+  /** Start `run` (connects as the thing, serves commands) in the background. */
+  run(): void {
+    if (this.child) throw new Error(`${this.serialNumber}: a process is already running`);
+    this.state = "running";
+    this.spawn("run", ["run", "--config", this.configPath]);
+  }
+
+  /** SIGTERM (the client flushes its outbox and disconnects), SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
+    if (!this.child) return null;
+    this.child.kill("SIGTERM");
+    const code = await this.waitForExit(timeoutMs);
+    this.state = "stopped";
+    return code;
+  }
+
+  /** Resident memory of the running process in KiB (Linux /proc), if known. */
+  rssKiB(): number | undefined {
+    if (!this.child?.pid) return undefined;
+    try {
+      const status = fs.readFileSync(`/proc/${this.child.pid}/status`, "utf8");
+      const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private spawn(phase: "provision" | "run", args: string[]): void {
+    this.logStream ??= fs.createWriteStream(this.logPath, { flags: "a" });
+    // Own process group: a Ctrl-C in the terminal reaches the twin only, which stops every Pi in order.
+    const child = spawn(process.execPath, [this.options.cliPath, ...args], {
+      cwd: this.options.dir,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: process.env.HOME ?? "/tmp",
+        LOG_LEVEL: this.options.logLevel ?? "info",
+        // The bundle may live outside the repository (tests use temp dirs): find aws-crt here.
+        NODE_PATH: path.join(REPO_ROOT, "node_modules"),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    this.child = child;
+    track(child);
+    let buffer = "";
+    const onData = (chunk: Buffer): void => {
+      this.logStream?.write(chunk);
+      buffer += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        this.recent.push(line);
+        if (this.recent.length > 40) this.recent.shift();
+        if (line.startsWith("{")) {
+          try {
+            this.emit("log", JSON.parse(line) as DeviceLogRecord);
+          } catch {
+            // not a log record
+          }
+        }
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        this.emit("exit", { phase, code, signal });
+        resolve(code ?? (signal ? -1 : null));
+      });
+      child.once("error", () => {
+        if (this.child === child) this.child = undefined;
+        resolve(-1);
+      });
+    });
+  }
+
+  private async waitForExit(timeoutMs: number): Promise<number | null> {
+    const exited = this.exited;
+    if (!exited) return null;
+    let timer: NodeJS.Timeout | undefined;
+    const child = this.child;
+    const timeout = new Promise<number | null>((resolve) => {
+      timer = setTimeout(() => {
+        child?.kill("SIGKILL");
+        resolve(exited);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Close the log file (after the last process exited). */
+  async closeLog(): Promise<void> {
+    const stream = this.logStream;
+    this.logStream = undefined;
+    if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
+  }
+}
