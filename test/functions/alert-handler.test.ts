@@ -1,18 +1,10 @@
-import { mockClient, type AwsStub } from "aws-sdk-client-mock";
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { TOPIC_ARN, captureStdout, getItem, loadIsolated, putItem, uniqueSerial } from "./helpers";
+import { getItem, loadIsolated, putItem, TOPIC_ARN, uniqueSerial, useSnsHandler } from "./helpers";
+import type { RunningDynalite } from "../support/dynalite";
 
 type AlertModule = typeof import("../../functions/alert-handler");
-type SnsModule = typeof import("@aws-sdk/client-sns");
 const ALERT = "../../functions/alert-handler";
 
-let db: RunningDynalite;
-let handler: AlertModule["handler"];
-let sns: SnsModule;
-let snsMock: AwsStub<any, any, any>;
-let logs: ReturnType<typeof captureStdout>;
-
-const baseEnv = () => ({
+const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   ALERT_TOPIC_ARN: TOPIC_ARN,
   ALERT_STATE_TABLE_NAME: db.alertStateTableName,
   ALERT_COOLDOWN_SECONDS: "300",
@@ -33,35 +25,17 @@ function deviceError(thingName: string, overrides: Record<string, unknown> = {})
   };
 }
 
-const publishes = () => snsMock.commandCalls(sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string });
-const alertState = (alertKey: string) => getItem(db.client, db.alertStateTableName, { alertKey });
+const publishes = () => h.publishes();
+const alertState = (alertKey: string) => getItem(h.db.client, h.db.alertStateTableName, { alertKey });
 
-beforeAll(async () => {
-  db = await startDynalite();
-  const loaded = loadIsolated<AlertModule>(ALERT, baseEnv());
-  handler = loaded.mod.handler;
-  sns = loaded.sns;
-  snsMock = mockClient(sns.SNSClient);
-});
-afterAll(async () => {
-  snsMock.restore();
-  await db.stop();
-});
-beforeEach(() => {
-  snsMock.reset();
-  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
-  logs = captureStdout();
-});
-afterEach(() => {
-  logs.restore();
-});
+const h = useSnsHandler<AlertModule>(ALERT, baseEnv);
 
 describe("alert handler", () => {
   test("publishes a readable alert for a new error", async () => {
     // GIVEN a device that has not reported this error recently
     const thing = uniqueSerial();
     // WHEN it reports the error
-    const result = await handler(deviceError(thing));
+    const result = await h.mod.handler(deviceError(thing));
     // THEN one alert goes to the topic with the code, message and device
     expect(result.status).toBe("sent");
     expect(publishes()).toHaveLength(1);
@@ -75,9 +49,9 @@ describe("alert handler", () => {
   test("suppresses a repeat of the same error within the cooldown", async () => {
     // GIVEN an error that was just alerted
     const thing = uniqueSerial();
-    await handler(deviceError(thing));
+    await h.mod.handler(deviceError(thing));
     // WHEN the device reports it again
-    const result = await handler(deviceError(thing));
+    const result = await h.mod.handler(deviceError(thing));
     // THEN nothing more is published
     expect(result.status).toBe("suppressed");
     expect(publishes()).toHaveLength(1);
@@ -86,9 +60,9 @@ describe("alert handler", () => {
   test("alerts separately for another error code of the same device", async () => {
     // GIVEN an error that was just alerted
     const thing = uniqueSerial();
-    await handler(deviceError(thing));
+    await h.mod.handler(deviceError(thing));
     // WHEN the device reports a different code
-    const result = await handler(deviceError(thing, { code: "SENSOR_FAILURE" }));
+    const result = await h.mod.handler(deviceError(thing, { code: "SENSOR_FAILURE" }));
     // THEN it is alerted too
     expect(result.status).toBe("sent");
     expect(publishes()).toHaveLength(2);
@@ -99,7 +73,7 @@ describe("alert handler", () => {
     const thing = uniqueSerial();
     const before = Math.floor(Date.now() / 1000);
     // WHEN it is alerted
-    const result = await handler(deviceError(thing));
+    const result = await h.mod.handler(deviceError(thing));
     // THEN the alert-state row expires one cooldown later
     const row = await alertState(result.alertKey as string);
     expect(row?.expiresAt).toBeGreaterThanOrEqual(before + 300);
@@ -110,9 +84,9 @@ describe("alert handler", () => {
     // GIVEN a cooldown row that expired a minute ago but is still present
     const thing = uniqueSerial();
     const key = `device-error#${thing}#UNKNOWN_COMMAND`;
-    await putItem(db.client, db.alertStateTableName, { alertKey: key, expiresAt: Math.floor(Date.now() / 1000) - 60, suppressedCount: 3 });
+    await putItem(h.db.client, h.db.alertStateTableName, { alertKey: key, expiresAt: Math.floor(Date.now() / 1000) - 60, suppressedCount: 3 });
     // WHEN the error is reported again
-    const result = await handler(deviceError(thing));
+    const result = await h.mod.handler(deviceError(thing));
     // THEN it is alerted, mentioning the repeats swallowed by the previous window
     expect(result.status).toBe("sent");
     expect(publishes()[0].Message).toContain("3 repeat(s) of this error were suppressed");
@@ -121,10 +95,10 @@ describe("alert handler", () => {
   test("counts the suppressed repeats on the cooldown row", async () => {
     // GIVEN an error that was just alerted
     const thing = uniqueSerial();
-    const { alertKey } = await handler(deviceError(thing));
+    const { alertKey } = await h.mod.handler(deviceError(thing));
     // WHEN it is reported twice more
-    await handler(deviceError(thing));
-    await handler(deviceError(thing));
+    await h.mod.handler(deviceError(thing));
+    await h.mod.handler(deviceError(thing));
     // THEN the row counts two suppressed repeats
     expect((await alertState(alertKey as string))?.suppressedCount).toBe(2);
   });
@@ -133,7 +107,7 @@ describe("alert handler", () => {
     // GIVEN a device flooding one error
     const thing = uniqueSerial();
     // WHEN 20 invocations run concurrently
-    const results = await Promise.all(Array.from({ length: 20 }, () => handler(deviceError(thing))));
+    const results = await Promise.all(Array.from({ length: 20 }, () => h.mod.handler(deviceError(thing))));
     // THEN one alert is sent and 19 are suppressed
     expect(results.filter((r) => r.status === "sent")).toHaveLength(1);
     expect(publishes()).toHaveLength(1);
@@ -143,7 +117,7 @@ describe("alert handler", () => {
     // GIVEN an error with a long, non-ASCII, multi-line message
     const thing = uniqueSerial();
     // WHEN it is alerted
-    await handler(deviceError(thing, { message: `Température ${"é".repeat(200)}\nsecond line` }));
+    await h.mod.handler(deviceError(thing, { message: `Température ${"é".repeat(200)}\nsecond line` }));
     // THEN the subject is short, single-line ASCII
     const { Subject } = publishes()[0];
     expect(Subject.length).toBeLessThanOrEqual(100);
@@ -153,10 +127,10 @@ describe("alert handler", () => {
   test("releases the cooldown and throws when SNS fails, so the retry alerts", async () => {
     // GIVEN SNS failing once
     const thing = uniqueSerial();
-    snsMock.on(sns.PublishCommand).rejectsOnce(new Error("SNS unavailable")).resolves({ MessageId: "msg-2" });
+    h.snsMock.on(h.sns.PublishCommand).rejectsOnce(new Error("SNS unavailable")).resolves({ MessageId: "msg-2" });
     // WHEN the error is handled and Lambda retries it
-    await expect(handler(deviceError(thing))).rejects.toThrow("SNS unavailable");
-    const retry = await handler(deviceError(thing));
+    await expect(h.mod.handler(deviceError(thing))).rejects.toThrow("SNS unavailable");
+    const retry = await h.mod.handler(deviceError(thing));
     // THEN the retry publishes
     expect(retry.status).toBe("sent");
     expect(publishes()).toHaveLength(2);
@@ -179,10 +153,10 @@ describe("alert handler: malformed events are logged and dropped", () => {
   ])("fails when %s", async (_name, event) => {
     // GIVEN a malformed error event
     // WHEN it is handled
-    const result = await handler(event);
+    const result = await h.mod.handler(event);
     // THEN it is dropped with a warning, nothing is published or stored
     expect(result).toEqual({ status: "dropped" });
-    expect(logs.lines()[0]).toMatchObject({ level: "warn", message: "malformed device error dropped" });
+    expect(h.logs.lines()[0]).toMatchObject({ level: "warn", message: "malformed device error dropped" });
     expect(publishes()).toHaveLength(0);
     expect(await alertState("device-error#DROPPED001#UNKNOWN_COMMAND")).toBeUndefined();
   });

@@ -1,58 +1,32 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { mockClient, type AwsStub } from "aws-sdk-client-mock";
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { TOPIC_ARN, captureStdout, clearTable, loadIsolated, putItem, registeredDevice } from "./helpers";
+import { clearTable, loadIsolated, putItem, registeredDevice, TOPIC_ARN, useSnsHandler } from "./helpers";
+import { mockClient } from "aws-sdk-client-mock";
+import type { RunningDynalite } from "../support/dynalite";
 import { createDocumentClient } from "../../functions/shared/aws";
 import { runHealthCheck } from "../../functions/health-check/health";
 
 type HealthModule = typeof import("../../functions/health-check");
-type SnsModule = typeof import("@aws-sdk/client-sns");
 const HEALTH = "../../functions/health-check";
 const HOUR = 3600_000;
 const SCHEDULE = { "detail-type": "Scheduled Event", source: "aws.events", time: "2026-11-22T06:00:00Z", detail: {} };
 
-let db: RunningDynalite;
-let handler: HealthModule["handler"];
-let sns: SnsModule;
-let snsMock: AwsStub<any, any, any>;
-let logs: ReturnType<typeof captureStdout>;
-
-const baseEnv = () => ({
+const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALERT_TOPIC_ARN: TOPIC_ARN,
   HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });
-const publishes = () => snsMock.commandCalls(sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string });
+const publishes = () => h.publishes();
 
 async function device(serial: string, overrides: Record<string, unknown>) {
-  await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...overrides }));
+  await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...overrides }));
 }
 const online = (serial: string) => device(serial, { connected: true, lastSeen: Date.now() - 5 * HOUR });
 const offlineFor = (serial: string, ms: number, extra: Record<string, unknown> = {}) =>
   device(serial, { connected: false, lastSeen: Date.now() - ms, ...extra });
 
-beforeAll(async () => {
-  db = await startDynalite();
-  const loaded = loadIsolated<HealthModule>(HEALTH, baseEnv());
-  handler = loaded.mod.handler;
-  sns = loaded.sns;
-  snsMock = mockClient(sns.SNSClient);
-});
-afterAll(async () => {
-  snsMock.restore();
-  await db.stop();
-});
-beforeEach(async () => {
-  await clearTable(db.client, db.registryTableName, "serialNumber");
-  snsMock.reset();
-  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
-  logs = captureStdout();
-});
-afterEach(() => {
-  logs.restore();
-});
+const h = useSnsHandler<HealthModule>(HEALTH, baseEnv, { beforeEachTest: (db) => clearTable(db.client, db.registryTableName, "serialNumber") });
 
 describe("health check", () => {
   test("sends one summary listing the devices offline longer than the threshold", async () => {
@@ -62,7 +36,7 @@ describe("health check", () => {
     await offlineFor("HEALTH0003", 10 * 60_000);
     await online("HEALTH0004");
     // WHEN the daily check runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN one message lists the two long outages, longest first
     expect(result.offline).toEqual(["HEALTH0001", "HEALTH0002"]);
     expect(publishes()).toHaveLength(1);
@@ -81,7 +55,7 @@ describe("health check", () => {
     await device("COUNT00004", { status: "PROVISIONING", provisioningStartedAt: Date.now() });
     await device("COUNT00005", { status: "REVOKED" });
     // WHEN the daily check runs
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     // THEN the summary has the counts
     expect(publishes()[0].Message).toContain("Devices: 5 (REGISTERED 1, PROVISIONING 1, PROVISIONED 2, REVOKED 1)");
     expect(publishes()[0].Message).toContain("Connected now: 2");
@@ -92,7 +66,7 @@ describe("health check", () => {
     await online("HEALTHY001");
     await online("HEALTHY002");
     // WHEN the daily check runs
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     // THEN one message says all is healthy
     expect(publishes()).toHaveLength(1);
     expect(publishes()[0].Subject).toBe("[test] Fleet health: all healthy (2 active devices)");
@@ -102,7 +76,7 @@ describe("health check", () => {
   test("says so when no devices are registered", async () => {
     // GIVEN an empty registry
     // WHEN the daily check runs
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     // THEN the summary says there are no devices
     expect(publishes()[0].Subject).toBe("[test] Fleet health: no devices registered");
   });
@@ -111,7 +85,7 @@ describe("health check", () => {
     // GIVEN a revoked device offline for a week
     await offlineFor("REVOKED001", 7 * 24 * HOUR, { status: "REVOKED" });
     // WHEN the daily check runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN it is counted but not listed
     expect(result.offline).toEqual([]);
     expect(publishes()[0].Message).not.toContain("REVOKED001");
@@ -121,7 +95,7 @@ describe("health check", () => {
     // GIVEN a device the hook allowed two hours ago that never connected
     await device("STALLED001", { status: "PROVISIONING", provisioningStartedAt: Date.now() - 2 * HOUR });
     // WHEN the daily check runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN it is listed as stuck
     expect(result.stalledProvisioning).toEqual(["STALLED001"]);
     expect(publishes()[0].Message).toContain("Provisioning not completed after 1h (1):\n  STALLED001");
@@ -137,7 +111,7 @@ describe("health check", () => {
     const { summary } = await runHealthCheck({
       ddb: createDocumentClient(),
       sns: client,
-      tableName: db.registryTableName,
+      tableName: h.db.registryTableName,
       topicArn: TOPIC_ARN,
       thresholdSeconds: 3600,
       environment: "test",
@@ -151,11 +125,11 @@ describe("health check", () => {
 
   test("fails when SNS rejects the summary (the invocation errors)", async () => {
     // GIVEN SNS failing
-    snsMock.on(sns.PublishCommand).rejects(new Error("SNS unavailable"));
+    h.snsMock.on(h.sns.PublishCommand).rejects(new Error("SNS unavailable"));
     // WHEN the daily check runs
     // THEN the invocation fails and the error is logged
-    await expect(handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
-    expect(logs.lines()[0]).toMatchObject({ level: "error", message: "health check failed" });
+    await expect(h.mod.handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
+    expect(h.logs.lines()[0]).toMatchObject({ level: "error", message: "health check failed" });
   });
 
   test.each([

@@ -3,6 +3,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient, type AwsStub } from "aws-sdk-client-mock";
+import { startDynalite, type RunningDynalite } from "../support/dynalite";
 
 export const ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
 export const TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:fleet-alerts";
@@ -129,4 +131,57 @@ export async function clearTable(client: DynamoDBClient, table: string, keyName:
     await Promise.all((page.Items ?? []).map((item) => doc.send(new DeleteCommand({ TableName: table, Key: { [keyName]: item[keyName] } }))));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+}
+
+/** What {@link useSnsHandler} gives a test file; every field is set once `beforeAll` has run. */
+export interface SnsHandlerHarness<T> {
+  readonly db: RunningDynalite;
+  /** The handler module, loaded with the harness's environment. */
+  readonly mod: T;
+  /** The SNS module the handler's client comes from (for `PublishCommand`). */
+  readonly sns: SnsModule;
+  readonly snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** stdout (the handler's JSON logs) captured during the current test. */
+  readonly logs: ReturnType<typeof captureStdout>;
+  /** Inputs of every SNS Publish in the current test. */
+  publishes(): { TopicArn: string; Subject: string; Message: string }[];
+}
+
+/**
+ * The setup every SNS-publishing handler test needs: dynalite for the file, the handler loaded in an
+ * isolated module registry with `env(db)`, its SNS client mocked (Publish succeeds unless a test says
+ * otherwise), and stdout captured per test. `beforeEachTest` runs before the mocks are reset.
+ */
+export function useSnsHandler<T>(
+  modulePath: string,
+  env: (db: RunningDynalite) => Record<string, string | undefined>,
+  options: { beforeEachTest?: (db: RunningDynalite) => Promise<void> } = {},
+): SnsHandlerHarness<T> {
+  const state = {} as { db: RunningDynalite; mod: T; sns: SnsModule; snsMock: AwsStub<any, any, any>; logs: ReturnType<typeof captureStdout> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  beforeAll(async () => {
+    state.db = await startDynalite();
+    const loaded = loadIsolated<T>(modulePath, env(state.db));
+    state.mod = loaded.mod;
+    state.sns = loaded.sns;
+    state.snsMock = mockClient(loaded.sns.SNSClient);
+  });
+  afterAll(async () => {
+    state.snsMock?.restore();
+    await state.db?.stop();
+  });
+  beforeEach(async () => {
+    if (options.beforeEachTest) await options.beforeEachTest(state.db);
+    state.snsMock.reset();
+    state.snsMock.on(state.sns.PublishCommand).resolves({ MessageId: "msg-1" });
+    state.logs = captureStdout();
+  });
+  afterEach(() => state.logs.restore());
+  return {
+    get db() { return state.db; },
+    get mod() { return state.mod; },
+    get sns() { return state.sns; },
+    get snsMock() { return state.snsMock; },
+    get logs() { return state.logs; },
+    publishes: () => state.snsMock.commandCalls(state.sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string }),
+  };
 }

@@ -1,16 +1,7 @@
-import { mockClient, type AwsStub } from "aws-sdk-client-mock";
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { TOPIC_ARN, captureStdout, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial } from "./helpers";
+import { getItem, putItem, registeredDevice, TOPIC_ARN, uniqueSerial, useSnsHandler } from "./helpers";
 
 type DetectorModule = typeof import("../../functions/offline-detector");
-type SnsModule = typeof import("@aws-sdk/client-sns");
 const DETECTOR = "../../functions/offline-detector";
-
-let db: RunningDynalite;
-let handler: DetectorModule["handler"];
-let sns: SnsModule;
-let snsMock: AwsStub<any, any, any>;
-let logs: ReturnType<typeof captureStdout>;
 
 const T0 = Date.parse("2026-11-22T10:00:00.000Z");
 
@@ -27,45 +18,27 @@ function lifecycle(clientId: string, eventType: string, timestamp: number, extra
   };
 }
 
-const registry = (serialNumber: string) => getItem(db.client, db.registryTableName, { serialNumber });
+const registry = (serialNumber: string) => getItem(h.db.client, h.db.registryTableName, { serialNumber });
 
 async function provisionedDevice(overrides: Record<string, unknown> = {}): Promise<string> {
   const serial = uniqueSerial();
-  await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...overrides }));
+  await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...overrides }));
   return serial;
 }
 
-beforeAll(async () => {
-  db = await startDynalite();
-  const loaded = loadIsolated<DetectorModule>(DETECTOR, {
-    REGISTRY_TABLE_NAME: db.registryTableName,
-    ALERT_TOPIC_ARN: TOPIC_ARN,
-    ENVIRONMENT: "test",
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-  });
-  handler = loaded.mod.handler;
-  sns = loaded.sns;
-  snsMock = mockClient(sns.SNSClient);
-});
-afterAll(async () => {
-  snsMock.restore();
-  await db.stop();
-});
-beforeEach(() => {
-  snsMock.reset();
-  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
-  logs = captureStdout();
-});
-afterEach(() => {
-  logs.restore();
-});
+const h = useSnsHandler<DetectorModule>(DETECTOR, (db) => ({
+  REGISTRY_TABLE_NAME: db.registryTableName,
+  ALERT_TOPIC_ARN: TOPIC_ARN,
+  ENVIRONMENT: "test",
+  AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+}));
 
 describe("offline detector: lifecycle events", () => {
   test("records a connection", async () => {
     // GIVEN a provisioned device
     const serial = await provisionedDevice();
     // WHEN it connects
-    const result = await handler(lifecycle(serial, "connected", T0));
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0));
     // THEN the row says connected, seen at the event time
     expect(result.status).toBe("recorded");
     expect(await registry(serial)).toMatchObject({ connected: true, lastSeen: T0, lastLifecycleTimestamp: T0 });
@@ -75,7 +48,7 @@ describe("offline detector: lifecycle events", () => {
     // GIVEN a connected device
     const serial = await provisionedDevice({ connected: true, lastSeen: T0, lastLifecycleTimestamp: T0 });
     // WHEN it disconnects
-    await handler(lifecycle(serial, "disconnected", T0 + 1000));
+    await h.mod.handler(lifecycle(serial, "disconnected", T0 + 1000));
     // THEN the row says disconnected since then
     expect(await registry(serial)).toMatchObject({ connected: false, lastSeen: T0 + 1000, lastDisconnectReason: "CONNECTION_LOST" });
   });
@@ -83,9 +56,9 @@ describe("offline detector: lifecycle events", () => {
   test("ignores an event older than the one already applied", async () => {
     // GIVEN a device whose disconnection at T0+5s was applied
     const serial = await provisionedDevice();
-    await handler(lifecycle(serial, "disconnected", T0 + 5000));
+    await h.mod.handler(lifecycle(serial, "disconnected", T0 + 5000));
     // WHEN the earlier connection event arrives late
-    const result = await handler(lifecycle(serial, "connected", T0));
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0));
     // THEN it is ignored and the device stays disconnected
     expect(result.status).toBe("ignored-stale-or-unknown");
     expect(await registry(serial)).toMatchObject({ connected: false, lastLifecycleTimestamp: T0 + 5000 });
@@ -94,10 +67,10 @@ describe("offline detector: lifecycle events", () => {
   test("ignores a duplicate event", async () => {
     // GIVEN an applied connection event
     const serial = await provisionedDevice();
-    await handler(lifecycle(serial, "connected", T0));
+    await h.mod.handler(lifecycle(serial, "connected", T0));
     const before = await registry(serial);
     // WHEN AWS delivers it again
-    const result = await handler(lifecycle(serial, "connected", T0));
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0));
     // THEN nothing changes
     expect(result.status).toBe("ignored-stale-or-unknown");
     expect(await registry(serial)).toEqual(before);
@@ -106,9 +79,9 @@ describe("offline detector: lifecycle events", () => {
   test("moves a PROVISIONING device to PROVISIONED on its first connection", async () => {
     // GIVEN a device the hook allowed at T0
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0, provisioningClientId: "claim" }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0, provisioningClientId: "claim" }));
     // WHEN it connects with its new certificate
-    const result = await handler(lifecycle(serial, "connected", T0 + 2000));
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0 + 2000));
     // THEN it is PROVISIONED from that moment
     expect(result.status).toBe("provisioned");
     expect(await registry(serial)).toMatchObject({ status: "PROVISIONED", provisionedAt: T0 + 2000, connected: true });
@@ -117,9 +90,9 @@ describe("offline detector: lifecycle events", () => {
   test("does not count a connection older than the provisioning as its first", async () => {
     // GIVEN a device the hook allowed at T0
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 }));
     // WHEN a connection event from before T0 arrives
-    await handler(lifecycle(serial, "connected", T0 - 1000));
+    await h.mod.handler(lifecycle(serial, "connected", T0 - 1000));
     // THEN the device is still PROVISIONING
     expect((await registry(serial))?.status).toBe("PROVISIONING");
   });
@@ -127,10 +100,10 @@ describe("offline detector: lifecycle events", () => {
   test("moves to PROVISIONED even when the connection event arrives after a newer disconnect", async () => {
     // GIVEN a PROVISIONING device whose disconnect at T0+9s was applied first
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 }));
-    await handler(lifecycle(serial, "disconnected", T0 + 9000));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 }));
+    await h.mod.handler(lifecycle(serial, "disconnected", T0 + 9000));
     // WHEN its connection at T0+2s arrives late
-    const result = await handler(lifecycle(serial, "connected", T0 + 2000));
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0 + 2000));
     // THEN it is PROVISIONED but stays disconnected
     expect(result.status).toBe("provisioned-stale");
     expect(await registry(serial)).toMatchObject({ status: "PROVISIONED", provisionedAt: T0 + 2000, connected: false });
@@ -139,9 +112,9 @@ describe("offline detector: lifecycle events", () => {
   test("keeps a REGISTERED device REGISTERED when it connects", async () => {
     // GIVEN a device that was never allowed by the hook
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN a client with its serial connects
-    await handler(lifecycle(serial, "connected", T0));
+    await h.mod.handler(lifecycle(serial, "connected", T0));
     // THEN only connectivity is recorded
     expect(await registry(serial)).toMatchObject({ status: "REGISTERED", connected: true });
   });
@@ -150,7 +123,7 @@ describe("offline detector: lifecycle events", () => {
     // GIVEN a device that was alerted as offline
     const serial = await provisionedDevice({ connected: false, lastSeen: T0, lastLifecycleTimestamp: T0, offlineAlertedAt: T0 + 700_000, lastDisconnectReason: "CONNECTION_LOST" });
     // WHEN it reconnects
-    await handler(lifecycle(serial, "connected", T0 + 800_000));
+    await h.mod.handler(lifecycle(serial, "connected", T0 + 800_000));
     // THEN the mark and the disconnect reason are gone, re-arming the alert
     const row = await registry(serial);
     expect(row?.offlineAlertedAt).toBeUndefined();
@@ -164,8 +137,8 @@ describe("offline detector: lifecycle events", () => {
   ])("ignores %s without creating a row", async (_name, clientId, status) => {
     // GIVEN a client id that is not in the registry
     // WHEN it connects and disconnects
-    const connected = await handler(lifecycle(clientId, "connected", T0));
-    await handler(lifecycle(clientId, "disconnected", T0 + 1));
+    const connected = await h.mod.handler(lifecycle(clientId, "connected", T0));
+    await h.mod.handler(lifecycle(clientId, "disconnected", T0 + 1));
     // THEN nothing is written
     expect(connected.status).toBe(status);
     expect(await registry(clientId)).toBeUndefined();
@@ -184,12 +157,12 @@ describe("offline detector: malformed events are logged and dropped", () => {
     ["detail-type is not a schedule", { "detail-type": "EC2 Instance State-change Notification", source: "aws.ec2" }],
   ])("fails when %s", async (_name, event) => {
     // GIVEN a registered device the event might point at
-    await putItem(db.client, db.registryTableName, registeredDevice("DROPPED001"));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice("DROPPED001"));
     // WHEN the malformed event is handled
-    const result = await handler(event);
+    const result = await h.mod.handler(event);
     // THEN it is dropped with a warning and nothing changes
     expect(result).toEqual({ status: "dropped" });
-    expect(logs.lines()[0]).toMatchObject({ level: "warn" });
+    expect(h.logs.lines()[0]).toMatchObject({ level: "warn" });
     expect((await registry("DROPPED001"))?.connected).toBeUndefined();
   });
 });

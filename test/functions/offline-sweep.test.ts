@@ -1,19 +1,11 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { mockClient, type AwsStub } from "aws-sdk-client-mock";
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { TOPIC_ARN, captureStdout, clearTable, getItem, loadIsolated, putItem, registeredDevice } from "./helpers";
+import { clearTable, getItem, putItem, registeredDevice, TOPIC_ARN, useSnsHandler } from "./helpers";
+import { mockClient } from "aws-sdk-client-mock";
 import { createDocumentClient } from "../../functions/shared/aws";
 import { sweepOfflineDevices } from "../../functions/offline-detector/sweep";
 
 type DetectorModule = typeof import("../../functions/offline-detector");
-type SnsModule = typeof import("@aws-sdk/client-sns");
 const DETECTOR = "../../functions/offline-detector";
-
-let db: RunningDynalite;
-let handler: DetectorModule["handler"];
-let sns: SnsModule;
-let snsMock: AwsStub<any, any, any>;
-let logs: ReturnType<typeof captureStdout>;
 
 const GRACE_MS = 600_000;
 const SCHEDULE = {
@@ -28,52 +20,33 @@ const SCHEDULE = {
   detail: {},
 };
 
-const registry = (serialNumber: string) => getItem(db.client, db.registryTableName, { serialNumber });
-const publishes = () => snsMock.commandCalls(sns.PublishCommand).map((c) => c.args[0].input as { Subject: string; Message: string });
+const registry = (serialNumber: string) => getItem(h.db.client, h.db.registryTableName, { serialNumber });
+const publishes = () => h.publishes();
 
 /** A device disconnected `offlineMs` ago. */
 async function offlineDevice(serial: string, offlineMs: number, overrides: Record<string, unknown> = {}) {
   const lastSeen = Date.now() - offlineMs;
   await putItem(
-    db.client,
-    db.registryTableName,
+    h.db.client,
+    h.db.registryTableName,
     registeredDevice(serial, { status: "PROVISIONED", connected: false, lastSeen, lastLifecycleTimestamp: lastSeen, lastDisconnectReason: "CONNECTION_LOST", ...overrides }),
   );
 }
 
-beforeAll(async () => {
-  db = await startDynalite();
-  const loaded = loadIsolated<DetectorModule>(DETECTOR, {
-    REGISTRY_TABLE_NAME: db.registryTableName,
-    ALERT_TOPIC_ARN: TOPIC_ARN,
-    OFFLINE_GRACE_SECONDS: String(GRACE_MS / 1000),
-    ENVIRONMENT: "test",
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-  });
-  handler = loaded.mod.handler;
-  sns = loaded.sns;
-  snsMock = mockClient(sns.SNSClient);
-});
-afterAll(async () => {
-  snsMock.restore();
-  await db.stop();
-});
-beforeEach(async () => {
-  await clearTable(db.client, db.registryTableName, "serialNumber");
-  snsMock.reset();
-  snsMock.on(sns.PublishCommand).resolves({ MessageId: "msg-1" });
-  logs = captureStdout();
-});
-afterEach(() => {
-  logs.restore();
-});
+const h = useSnsHandler<DetectorModule>(DETECTOR, (db) => ({
+  REGISTRY_TABLE_NAME: db.registryTableName,
+  ALERT_TOPIC_ARN: TOPIC_ARN,
+  OFFLINE_GRACE_SECONDS: String(GRACE_MS / 1000),
+  ENVIRONMENT: "test",
+  AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+}), { beforeEachTest: (db) => clearTable(db.client, db.registryTableName, "serialNumber") });
 
 describe("offline detector: scheduled sweep", () => {
   test("alerts a device disconnected for longer than the grace period", async () => {
     // GIVEN a device offline for 15 minutes (grace 10)
     await offlineDevice("OFFLINE0001", 15 * 60_000, { metadata: { room: "kitchen" } });
     // WHEN the sweep runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN one alert names it, with how long and why
     expect(result).toEqual({ status: "swept", alerted: ["OFFLINE0001"] });
     expect(publishes()).toHaveLength(1);
@@ -84,9 +57,9 @@ describe("offline detector: scheduled sweep", () => {
   test("marks the device so the outage is alerted once", async () => {
     // GIVEN an offline device that one sweep alerted
     await offlineDevice("OFFLINE0002", 15 * 60_000);
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     // WHEN the next sweep runs
-    const second = await handler(SCHEDULE);
+    const second = await h.mod.handler(SCHEDULE);
     // THEN it alerts nothing more, and the row carries the mark
     expect(second).toEqual({ status: "swept", alerted: [] });
     expect(publishes()).toHaveLength(1);
@@ -99,7 +72,7 @@ describe("offline detector: scheduled sweep", () => {
     await offlineDevice("OFFLINE0004", 3 * 3600_000);
     await offlineDevice("OFFLINE0005", 11 * 60_000);
     // WHEN the sweep runs
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     // THEN one message lists all three, longest outage first
     expect(publishes()).toHaveLength(1);
     const { Subject, Message } = publishes()[0];
@@ -112,12 +85,12 @@ describe("offline detector: scheduled sweep", () => {
     ["within the grace period", () => offlineDevice("QUIET00001", 5 * 60_000)],
     ["connected", () => offlineDevice("QUIET00001", 60 * 60_000, { connected: true })],
     ["revoked", () => offlineDevice("QUIET00001", 60 * 60_000, { status: "REVOKED" })],
-    ["registered but never connected", () => putItem(db.client, db.registryTableName, registeredDevice("QUIET00001"))],
+    ["registered but never connected", () => putItem(h.db.client, h.db.registryTableName, registeredDevice("QUIET00001"))],
   ])("sends nothing for a device %s", async (_name, seed) => {
     // GIVEN a device that must not be alerted
     await seed();
     // WHEN the sweep runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN nothing is published
     expect(result).toEqual({ status: "swept", alerted: [] });
     expect(publishes()).toHaveLength(0);
@@ -126,12 +99,12 @@ describe("offline detector: scheduled sweep", () => {
   test("alerts again for a new outage after a reconnect", async () => {
     // GIVEN a device alerted for an outage that then reconnected and dropped again 20 minutes ago
     await offlineDevice("OFFLINE0006", 60 * 60_000);
-    await handler(SCHEDULE);
+    await h.mod.handler(SCHEDULE);
     const reconnectAt = Date.now() - 30 * 60_000;
-    await handler({ clientId: "OFFLINE0006", eventType: "connected", timestamp: reconnectAt });
-    await handler({ clientId: "OFFLINE0006", eventType: "disconnected", timestamp: reconnectAt + 10 * 60_000 });
+    await h.mod.handler({ clientId: "OFFLINE0006", eventType: "connected", timestamp: reconnectAt });
+    await h.mod.handler({ clientId: "OFFLINE0006", eventType: "disconnected", timestamp: reconnectAt + 10 * 60_000 });
     // WHEN the sweep runs
-    const result = await handler(SCHEDULE);
+    const result = await h.mod.handler(SCHEDULE);
     // THEN the new outage is alerted
     expect(result).toEqual({ status: "swept", alerted: ["OFFLINE0006"] });
     expect(publishes()).toHaveLength(2);
@@ -140,9 +113,9 @@ describe("offline detector: scheduled sweep", () => {
   test("re-arms the devices and throws when SNS fails", async () => {
     // GIVEN an offline device and SNS failing
     await offlineDevice("OFFLINE0007", 15 * 60_000);
-    snsMock.on(sns.PublishCommand).rejects(new Error("SNS unavailable"));
+    h.snsMock.on(h.sns.PublishCommand).rejects(new Error("SNS unavailable"));
     // WHEN the sweep runs
-    await expect(handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
+    await expect(h.mod.handler(SCHEDULE)).rejects.toThrow("SNS unavailable");
     // THEN the device is not marked, so the retry alerts it
     expect((await registry("OFFLINE0007"))?.offlineAlertedAt).toBeUndefined();
   });
@@ -157,7 +130,7 @@ describe("offline detector: scheduled sweep", () => {
     const result = await sweepOfflineDevices({
       ddb: createDocumentClient(),
       sns: client,
-      tableName: db.registryTableName,
+      tableName: h.db.registryTableName,
       topicArn: TOPIC_ARN,
       graceSeconds: GRACE_MS / 1000,
       environment: "test",
