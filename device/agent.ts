@@ -284,7 +284,9 @@ export class DeviceAgent extends EventEmitter {
       });
       log.info("command handled");
     } catch (err) {
-      const code = err instanceof CommandError ? err.code : "HANDLER_ERROR";
+      // CommandError, or (from plain-JS handler modules) any Error named "CommandError" with a string code.
+      const named = err instanceof Error && err.name === "CommandError" && typeof (err as { code?: unknown }).code === "string";
+      const code = err instanceof CommandError || named ? (err as CommandError).code : "HANDLER_ERROR";
       log.warn("command failed", { code, error: errorMessage(err) });
       this.publishError(cid, name, code, errorMessage(err));
     } finally {

@@ -4,6 +4,8 @@
  *
  *   smart-home-device provision [--config FILE] [flags]   first boot: fleet provisioning by claim (no-op when done)
  *   smart-home-device run       [--config FILE] [flags]   connect as the thing and serve commands, telemetry, OTA
+ *   smart-home-device service   [--config FILE] [flags]   provision (if needed), then run: one main process, so
+ *                                                         systemd's RestartPreventExitStatus sees a denial
  *
  * Exit codes (systemd's RestartPreventExitStatus= lists the final ones):
  *   0  done / clean shutdown on SIGTERM or SIGINT
@@ -21,7 +23,7 @@ import { ProvisioningDeniedError, TransientProvisioningError, provision, readPro
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, TEMPFAIL: 75, DENIED: 77, CONFIG: 78 } as const;
 
-const USAGE = `usage: smart-home-device <provision|run> [--config FILE] [options]
+const USAGE = `usage: smart-home-device <provision|run|service> [--config FILE] [options]
 
 options (override the config file):
   --config FILE                 config file (default ${DEFAULT_CONFIG_PATH}, or $SMART_HOME_DEVICE_CONFIG)
@@ -103,14 +105,19 @@ export async function main(argv: string[], log: Logger = createLogger()): Promis
     process.stderr.write((err instanceof UsageError && err.message ? `${err.message}\n` : "") + USAGE);
     return err instanceof UsageError && !err.message ? EXIT.OK : EXIT.USAGE;
   }
-  if (parsed.command !== "provision" && parsed.command !== "run") {
+  if (parsed.command !== "provision" && parsed.command !== "run" && parsed.command !== "service") {
     process.stderr.write(USAGE);
     return EXIT.USAGE;
   }
   try {
     const config = loadConfig(parsed.configPath, parsed.overrides);
     if (config.logLevel) log = createLogger({ level: config.logLevel });
-    return parsed.command === "provision" ? await runProvision(config, log) : await runAgent(config, log);
+    if (parsed.command === "provision") return await runProvision(config, log);
+    if (parsed.command === "service") {
+      const code = await runProvision(config, log);
+      if (code !== EXIT.OK || !readProvisionedThing(config)) return code;
+    }
+    return await runAgent(config, log);
   } catch (err) {
     if (err instanceof ConfigError) {
       log.error("configuration error", { error: err.message });
