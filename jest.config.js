@@ -11,4 +11,7 @@ module.exports = {
   verbose: true,
   setupFilesAfterEnv: ["<rootDir>/test/support/setup-cdktf.ts"],
   testTimeout: 60000,
+  // aws-crt (the device SDK's native core) keeps Node's event loop alive for up to a minute after its
+  // MQTT clients are closed (awslabs/aws-crt-nodejs#600); every test closes its clients and servers itself.
+  forceExit: true,
 };
