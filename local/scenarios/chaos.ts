@@ -25,6 +25,8 @@ export interface ChaosCounts {
   lost: number;
   notAccepted: number;
   errors: number;
+  /** Answers the Pis completed while the broker was down (they waited in the device outbox). */
+  completedDuringOutage: number;
 }
 
 export interface ChaosResult {
@@ -74,12 +76,15 @@ export async function runChaos(twin: LocalTwin, options: ChaosOptions): Promise<
     }
   })();
 
+  const outages: Array<[number, number]> = [];
   for (let r = 1; r <= restarts; r++) {
     await sleep(between(options.upMs ?? [2000, 4000]));
     twin.note("chaos", `restart ${r}/${restarts}: stopping the broker (sent so far ${twin.stats.commandsSent}, answered ${twin.stats.answered})`);
+    const downAt = Date.now();
     await twin.broker.stop();
     await sleep(between(options.downMs ?? [1000, 2500]));
     await twin.broker.start();
+    outages.push([downAt, Date.now()]);
     twin.note("chaos", `restart ${r}/${restarts}: broker is back`);
   }
   await sleep(between(options.upMs ?? [2000, 4000]));
@@ -103,6 +108,10 @@ export async function runChaos(twin: LocalTwin, options: ChaosOptions): Promise<
     lost: sentIds.length - received,
     notAccepted: twin.stats.commandsNotAccepted,
     errors,
+    completedDuringOutage: sentIds.filter((id) => {
+      const completedAt = Date.parse(String(twin.answers.get(id)?.[0]?.body.completedAt ?? ""));
+      return outages.some(([from, to]) => completedAt >= from && completedAt <= to);
+    }).length,
   };
   if (counts.lost > 0) {
     const missing = sentIds.filter((id) => !twin.answers.has(id)).slice(0, 10);
@@ -121,6 +130,7 @@ export function formatChaosSummary(result: ChaosResult): string[] {
     `  received    ${c.received}  distinct correlation ids answered (${c.errors} of them on errors)`,
     `  duplicates  ${c.duplicates}  extra copies of answers (allowed: QoS 1 is at-least-once)`,
     `  lost        ${c.lost}  sent - received`,
+    `  (${c.completedDuringOutage} answers were completed by a Pi while the broker was down and waited in its outbox)`,
     `  notAccepted ${c.notAccepted}  publishes never acknowledged by the broker (not in sent)`,
     ...result.problems.map((p) => `  problem: ${p}`),
   ];
