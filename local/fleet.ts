@@ -187,9 +187,9 @@ export class SimulatedPi extends EventEmitter {
   /** SIGTERM (the client flushes its outbox and disconnects), SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 15_000): Promise<number | null> {
     if (!this.child) return null;
+    this.state = "stopped";
     this.child.kill("SIGTERM");
     const code = await this.waitForExit(timeoutMs);
-    this.state = "stopped";
     return code;
   }
 

@@ -507,6 +507,9 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       },
     });
     await pi.writeConfig();
+    pi.on("exit", ({ phase, code, signal }) => {
+      if (phase === "run" && pi.state === "running" && !this.stopping) this.note("pi", `${serialNumber}: device process exited (code ${code}, signal ${signal})`);
+    });
     this.pis.set(serialNumber, pi);
     return pi;
   }

@@ -21,6 +21,7 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
     options.until.then(() => undefined),
   ]);
   if (!fleet) return;
+  fleet.running.sort((a, b) => a.serialNumber.localeCompare(b.serialNumber));
   await Promise.all(fleet.running.map((pi) => twin.send(pi.serialNumber, "ping", {}, 10_000)));
 
   const first = fleet.running[0]?.serialNumber ?? serialFor(1);
