@@ -736,12 +736,22 @@ export class MqttTestClient {
   }
 
   private readonly handlers = new Set<MessageHandler>();
+  /** Filters subscribed so far, re-subscribed after a reconnect that found no session (e.g. a broker restart). */
+  private readonly subscriptions = new Map<string, mqtt5.QoS>();
+  private connectedBefore = false;
   private closed = false;
 
   private constructor(private readonly client: mqtt5.Mqtt5Client) {
     client.on("messageReceived", (e) => {
       const payload = toBuffer(e.message.payload);
       for (const handler of this.handlers) handler(e.message.topicName, payload);
+    });
+    client.on("connectionSuccess", (e) => {
+      if (this.connectedBefore && !e.connack.sessionPresent && this.subscriptions.size > 0) {
+        const subscriptions = [...this.subscriptions].map(([topicFilter, qos]) => ({ topicFilter, qos }));
+        client.subscribe({ subscriptions }).catch(() => undefined);
+      }
+      this.connectedBefore = true;
     });
   }
 
@@ -750,6 +760,7 @@ export class MqttTestClient {
     const suback = await this.client.subscribe({ subscriptions: topicFilters.map((topicFilter) => ({ topicFilter, qos })) });
     const refused = suback.reasonCodes.map((code, i) => [topicFilters[i], code] as const).filter(([, code]) => code >= 0x80);
     if (refused.length > 0) throw new Error(`subscription refused: ${refused.map(([t, c]) => `${t} (${c})`).join(", ")}`);
+    for (const topicFilter of topicFilters) this.subscriptions.set(topicFilter, qos);
   }
 
   /** Publish JSON (objects) or text; QoS 1 resolves on PUBACK and rejects on a failure reason code. */
