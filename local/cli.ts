@@ -100,8 +100,17 @@ async function main(): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
     return 64;
   }
-  // The work dir belongs to the twin: start from an empty one (dynalite is in memory anyway).
+  // The work dir belongs to the twin: start from an empty one (dynalite is in memory anyway), unless
+  // another twin is using it right now.
+  const pidFile = path.join(options.twin.workDir, "twin.pid");
+  const otherPid = Number(await fs.readFile(pidFile, "utf8").catch(() => ""));
+  if (otherPid > 0 && otherPid !== process.pid && isAlive(otherPid)) {
+    process.stderr.write(`another local twin (pid ${otherPid}) uses ${options.twin.workDir}; stop it or pass --work-dir\n`);
+    return 1;
+  }
   await fs.rm(options.twin.workDir, { recursive: true, force: true });
+  await fs.mkdir(options.twin.workDir, { recursive: true });
+  await fs.writeFile(pidFile, `${process.pid}\n`);
 
   let twin: LocalTwin | undefined;
   let interrupted = false;
@@ -148,6 +157,15 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     if (liveDeviceProcesses() > 0) process.stderr.write(`warning: ${liveDeviceProcesses()} device process(es) still running at exit; killing them\n`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
