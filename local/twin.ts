@@ -247,6 +247,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
         "register-device": this.names.registerDeviceFunction,
         "alert-handler": this.names.alertHandlerFunction,
         "offline-detector": this.names.offlineDetectorFunction,
+        "health-check": this.names.healthCheckFunction,
       },
       environment: {
         ...FAKE_AWS_ENV,
