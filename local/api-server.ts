@@ -10,6 +10,7 @@
  * | `POST /devices`, `GET`/`DELETE /devices/{serialNumber}` | the register-device handler |
  * | `POST /commands/{thingName}` `{"command", "params"?}` `?wait=<seconds>` | the twin's command sender (publishes on `devices/<thing>/commands`, waits for the answer) |
  * | `GET /alerts` | the messages the local SNS sink received |
+ * | `POST /health-check` | the twin runs the REAL health-check function now (its summary goes to the SNS sink) |
  * | `GET /` | a short description of these routes (no key needed) |
  */
 import { randomUUID } from "node:crypto";
@@ -46,6 +47,8 @@ export interface LocalApiServerOptions {
   readonly registerHandler: ProxyHandler;
   readonly commands?: CommandSender;
   readonly alerts?: () => readonly unknown[];
+  /** Runs the daily health check now (`POST /health-check`). */
+  readonly healthCheck?: () => Promise<unknown>;
   /** @default a random free port */
   readonly port?: number;
   /** Stage name in the request context. @default "local" */
@@ -223,6 +226,10 @@ export class LocalApiServer {
       if (req.method !== "POST") return sendJson(res, 405, { message: "use POST" }, { Allow: "POST" });
       return this.sendCommand(res, decodeURIComponent(command[1]!), body, url.searchParams.get("wait"));
     }
+    if (path === "/health-check" && this.options.healthCheck) {
+      if (req.method !== "POST") return sendJson(res, 405, { message: "use POST" }, { Allow: "POST" });
+      return sendJson(res, 200, await this.options.healthCheck());
+    }
     if (path === "/alerts" && this.options.alerts) {
       if (req.method !== "GET") return sendJson(res, 405, { message: "use GET" }, { Allow: "GET" });
       return sendJson(res, 200, { alerts: this.options.alerts() });
@@ -259,6 +266,7 @@ export class LocalApiServer {
         "DELETE /devices/{serialNumber}",
         "POST /commands/{thingName} {command, params?} ?wait=<seconds, default 10>",
         "GET /alerts",
+        "POST /health-check (the daily summary, now)",
       ],
     };
   }

@@ -313,6 +313,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       registerHandler: (event) => this.functions.invoke("register-device", event),
       commands: this,
       alerts: () => this.snsMessages,
+      healthCheck: () => this.healthCheck(),
     });
     this.note("twin", `registration API ${this.api.url} (x-api-key required)`);
 
@@ -577,6 +578,21 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       time: new Date().toISOString(),
       region: this.config.region,
       resources: [`arn:aws:events:${this.config.region}:${this.config.accountId}:rule/${this.names.offlineSweepSchedule}`],
+      detail: {},
+    });
+  }
+
+  /** The daily health summary now, as its EventBridge schedule triggers it (the message goes to the SNS sink). */
+  async healthCheck(): Promise<unknown> {
+    return this.functions.invoke("health-check", {
+      version: "0",
+      id: randomUUID(),
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      account: this.config.accountId,
+      time: new Date().toISOString(),
+      region: this.config.region,
+      resources: [`arn:aws:events:${this.config.region}:${this.config.accountId}:rule/${this.names.healthCheckSchedule}`],
       detail: {},
     });
   }

@@ -45,6 +45,7 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
     `       -d '{"serialNumber":"10000000beef0001","deviceType":"${twin.config.deviceTypes[0]}"}' ${api}/devices`,
     `  curl -s -H 'x-api-key: ${key}' ${api}/devices/${first}`,
     `Alerts so far:  curl -s -H 'x-api-key: ${key}' ${api}/alerts`,
+    `Daily health summary now:  curl -s -X POST -H 'x-api-key: ${key}' ${api}/health-check`,
     sweep > 0
       ? `Offline: the sweep runs every ${sweep} s with OFFLINE_GRACE_SECONDS=${grace}; stop a Pi (kill <pid>) to see its offline alert.`
       : "Offline sweep schedule is off (--sweep-interval 0).",

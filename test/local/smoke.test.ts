@@ -42,6 +42,13 @@ describe("local twin smoke scenario", () => {
     expect(new Set(twin!.snsMessages.map((m) => m.topicArn))).toEqual(new Set([twin!.alertTopicArn]));
   });
 
+  it("GIVEN the fleet WHEN the health check runs THEN the real function's daily summary reaches the SNS sink", async () => {
+    const before = twin!.snsMessages.length;
+    const result = await twin!.healthCheck();
+    expect(result).toMatchObject({ status: "sent", total: 3 });
+    expect(twin!.snsMessages.length).toBe(before + 1);
+  });
+
   it("GIVEN the twin stops THEN no device process is left", async () => {
     await twin!.stop();
     expect(liveDeviceProcesses()).toBe(0);
