@@ -75,10 +75,3 @@ export function resourceNames(config: EnvironmentConfig) {
 }
 
 export type ResourceNames = ReturnType<typeof resourceNames>;
-
-/** ARN of a resource in this environment's account and region. */
-export function arn(config: EnvironmentConfig, service: string, resource: string, options: { global?: boolean } = {}): string {
-  const region = options.global ? "" : config.region;
-  const account = service === "s3" ? "" : config.accountId;
-  return `arn:aws:${service}:${service === "s3" ? "" : region}:${account}:${resource}`;
-}
