@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
-import { TopicRef } from "../stacks/refs";
+import { TopicRef } from "./refs";
 
 /** What FunctionAlarms needs of a function. */
 export interface AlarmedFunction {

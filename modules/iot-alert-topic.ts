@@ -3,7 +3,7 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
-import { TopicRef } from "../stacks/refs";
+import { TopicRef } from "./refs";
 import { Grantee } from "./bundled-function";
 import { policyDocument } from "./policy-document";
 

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
-import { TableRef } from "../stacks/refs";
+import { TableRef } from "./refs";
 import { Grantee } from "./bundled-function";
 
 /** A table that grants access on itself: a FleetTable, or a TableRef handed over by another stack. */

@@ -3,7 +3,7 @@ import { TerraformOutput } from "cdktf";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { RepositoryRef } from "./refs";
+import { RepositoryRef } from "../modules/refs";
 
 /**
  * The controller image repository. It outlives every other stack ("do not need to delete if we need

@@ -6,7 +6,7 @@ import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisionin
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { IotServiceRoles, TableRef, TopicRef } from "./refs";
+import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";

@@ -16,7 +16,7 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { IotServiceRoles, TableRef, TopicRef } from "./refs";
+import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
 import { AlertTopic } from "../modules/iot-alert-topic";

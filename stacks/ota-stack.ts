@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { RoleRef } from "./refs";
+import { RoleRef } from "../modules/refs";
 import { SecureBucket } from "../modules/secure-bucket";
 
 export interface OtaStackProps extends FleetStackProps {

@@ -3,7 +3,7 @@ import { TerraformOutput } from "cdktf";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
 import { FleetStack, FleetStackProps, PROJECT_TAG } from "./fleet-stack";
-import { InstanceProfileRef, IotServiceRoles, RoleRef } from "./refs";
+import { InstanceProfileRef, IotServiceRoles, RoleRef } from "../modules/refs";
 import { PolicyStatement, policyDocument, serviceTrust } from "../modules/policy-document";
 import { ServiceRole } from "../modules/service-role";
 

@@ -17,7 +17,7 @@ import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-f
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { TableRef, TopicRef } from "./refs";
+import { TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";

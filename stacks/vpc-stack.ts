@@ -14,7 +14,7 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { NetworkRef } from "./refs";
+import { NetworkRef } from "../modules/refs";
 import { policyDocument, serviceTrust } from "../modules/policy-document";
 
 /** Outbound ports the controller needs: HTTPS (ECR, SSM, Secrets Manager, package repos) and MQTT over TLS (IoT Core). */

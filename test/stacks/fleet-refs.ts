@@ -1,5 +1,5 @@
 /** Stand-ins for what earlier stacks hand to the iot, fleet and api stacks in their unit tests. */
-import { IotServiceRoles, RoleRef, TableRef, TopicRef } from "../../stacks/refs";
+import { IotServiceRoles, RoleRef, TableRef, TopicRef } from "../../modules/refs";
 
 const role = (name: string): RoleRef => ({ roleName: name, roleArn: `arn:aws:iam::111111111111:role/${name}` });
 
