@@ -133,46 +133,36 @@ export async function clearTable(client: DynamoDBClient, table: string, keyName:
   } while (startKey);
 }
 
-/** What {@link useSnsHandler} gives a test file; every field is set once `beforeAll` has run. */
-export interface SnsHandlerHarness<T> {
+/** What {@link useHandler} gives a test file; every field is set once `beforeAll` has run. */
+export interface HandlerHarness<T> {
   readonly db: RunningDynalite;
   /** The handler module, loaded with the harness's environment. */
   readonly mod: T;
-  /** The SNS module the handler's client comes from (for `PublishCommand`). */
+  /** The SNS module loaded next to the handler (for `PublishCommand` and mocking its client). */
   readonly sns: SnsModule;
-  readonly snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** stdout (the handler's JSON logs) captured during the current test. */
   readonly logs: ReturnType<typeof captureStdout>;
-  /** Inputs of every SNS Publish in the current test. */
-  publishes(): { TopicArn: string; Subject: string; Message: string }[];
 }
 
 /**
- * The setup every SNS-publishing handler test needs: dynalite for the file, the handler loaded in an
- * isolated module registry with `env(db)`, its SNS client mocked (Publish succeeds unless a test says
- * otherwise), and stdout captured per test. `beforeEachTest` runs before the mocks are reset.
+ * The setup every handler test needs: dynalite for the file, the handler loaded in an isolated module
+ * registry with `env(db)`, and stdout captured per test. `beforeEachTest` runs before each test.
  */
-export function useSnsHandler<T>(
+export function useHandler<T>(
   modulePath: string,
   env: (db: RunningDynalite) => Record<string, string | undefined>,
   options: { beforeEachTest?: (db: RunningDynalite) => Promise<void> } = {},
-): SnsHandlerHarness<T> {
-  const state = {} as { db: RunningDynalite; mod: T; sns: SnsModule; snsMock: AwsStub<any, any, any>; logs: ReturnType<typeof captureStdout> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+): HandlerHarness<T> {
+  const state = {} as { db: RunningDynalite; mod: T; sns: SnsModule; logs: ReturnType<typeof captureStdout> };
   beforeAll(async () => {
     state.db = await startDynalite();
     const loaded = loadIsolated<T>(modulePath, env(state.db));
     state.mod = loaded.mod;
     state.sns = loaded.sns;
-    state.snsMock = mockClient(loaded.sns.SNSClient);
   });
-  afterAll(async () => {
-    state.snsMock?.restore();
-    await state.db?.stop();
-  });
+  afterAll(async () => state.db?.stop());
   beforeEach(async () => {
     if (options.beforeEachTest) await options.beforeEachTest(state.db);
-    state.snsMock.reset();
-    state.snsMock.on(state.sns.PublishCommand).resolves({ MessageId: "msg-1" });
     state.logs = captureStdout();
   });
   afterEach(() => state.logs.restore());
@@ -180,8 +170,39 @@ export function useSnsHandler<T>(
     get db() { return state.db; },
     get mod() { return state.mod; },
     get sns() { return state.sns; },
-    get snsMock() { return state.snsMock; },
     get logs() { return state.logs; },
-    publishes: () => state.snsMock.commandCalls(state.sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string }),
+  };
+}
+
+/** {@link useHandler} for a handler that publishes to SNS. */
+export interface SnsHandlerHarness<T> extends HandlerHarness<T> {
+  readonly snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Inputs of every SNS Publish in the current test. */
+  publishes(): { TopicArn: string; Subject: string; Message: string }[];
+}
+
+/** {@link useHandler}, with the handler's own SNS client mocked: Publish succeeds unless a test says otherwise. */
+export function useSnsHandler<T>(
+  modulePath: string,
+  env: (db: RunningDynalite) => Record<string, string | undefined>,
+  options: { beforeEachTest?: (db: RunningDynalite) => Promise<void> } = {},
+): SnsHandlerHarness<T> {
+  const base = useHandler<T>(modulePath, env, options);
+  let snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  beforeAll(() => {
+    snsMock = mockClient(base.sns.SNSClient);
+  });
+  afterAll(() => snsMock?.restore());
+  beforeEach(() => {
+    snsMock.reset();
+    snsMock.on(base.sns.PublishCommand).resolves({ MessageId: "msg-1" });
+  });
+  return {
+    get db() { return base.db; },
+    get mod() { return base.mod; },
+    get sns() { return base.sns; },
+    get logs() { return base.logs; },
+    get snsMock() { return snsMock; },
+    publishes: () => snsMock.commandCalls(base.sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string }),
   };
 }

@@ -1,7 +1,6 @@
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
+import type { RunningDynalite } from "../support/dynalite";
 import {
   ALLOWED_DEVICE_TYPES,
-  captureStdout,
   closedPortEndpoint,
   getItem,
   loadIsolated,
@@ -9,17 +8,14 @@ import {
   registeredDevice,
   startBlackHole,
   uniqueSerial,
+  useHandler,
 } from "./helpers";
 
 type HookModule = typeof import("../../functions/provisioning-hook");
 const HOOK = "../../functions/provisioning-hook";
 const DENY = { allowProvisioning: false };
 
-let db: RunningDynalite;
-let hook: HookModule["handler"];
-let logs: ReturnType<typeof captureStdout>;
-
-const baseEnv = () => ({
+const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
   PROVISIONING_LEASE_SECONDS: "600",
@@ -40,31 +36,17 @@ function hookEvent(serialNumber: string, overrides: Record<string, unknown> = {}
 }
 
 async function registry(serialNumber: string) {
-  return getItem(db.client, db.registryTableName, { serialNumber });
+  return getItem(h.db.client, h.db.registryTableName, { serialNumber });
 }
 
-beforeAll(async () => {
-  db = await startDynalite();
-  hook = loadIsolated<HookModule>(HOOK, baseEnv()).mod.handler;
-});
-
-afterAll(async () => {
-  await db.stop();
-});
-
-beforeEach(() => {
-  logs = captureStdout();
-});
-
-afterEach(() => {
-  logs.restore();
-});
+const h = useHandler<HookModule>(HOOK, (db) => baseEnv(db));
+const hook: HookModule["handler"] = (...args) => h.mod.handler(...args);
 
 describe("provisioning hook: allow", () => {
   test("allows a registered serial and overrides DeviceType with the registered value", async () => {
     // GIVEN a REGISTERED serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN the device asks to be provisioned
     const response = await hook(hookEvent(serial));
     // THEN it is allowed and only DeviceType is overridden
@@ -74,7 +56,7 @@ describe("provisioning hook: allow", () => {
   test("moves the row to PROVISIONING with the client, certificate and start time", async () => {
     // GIVEN a REGISTERED serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     const before = Date.now();
     // WHEN the hook allows it
     await hook(hookEvent(serial, { clientId: "claim-abc", certificateId: "f".repeat(64) }));
@@ -87,7 +69,7 @@ describe("provisioning hook: allow", () => {
   test("normalises DeviceType case and spaces", async () => {
     // GIVEN a REGISTERED smart-plug
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { deviceType: "smart-plug" }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { deviceType: "smart-plug" }));
     // WHEN the device sends its type in another case with spaces
     const response = await hook(hookEvent(serial, {}, { DeviceType: "  Smart-Plug " }));
     // THEN the override carries the canonical form
@@ -97,7 +79,7 @@ describe("provisioning hook: allow", () => {
   test("allows the same client to retry while its lease holds", async () => {
     // GIVEN a serial the hook already allowed for client A
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     await hook(hookEvent(serial, { clientId: "client-a" }));
     // WHEN client A retries with a new certificate
     const response = await hook(hookEvent(serial, { clientId: "client-a", certificateId: "9".repeat(64) }));
@@ -110,8 +92,8 @@ describe("provisioning hook: allow", () => {
     // GIVEN a serial reserved by client A eleven minutes ago (lease 10 minutes)
     const serial = uniqueSerial();
     await putItem(
-      db.client,
-      db.registryTableName,
+      h.db.client,
+      h.db.registryTableName,
       registeredDevice(serial, { status: "PROVISIONING", provisioningClientId: "client-a", provisioningStartedAt: Date.now() - 660_000 }),
     );
     // WHEN client B asks
@@ -124,11 +106,11 @@ describe("provisioning hook: allow", () => {
   test("logs one structured line with the decision and its reason", async () => {
     // GIVEN a REGISTERED serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN the hook allows it
     await hook(hookEvent(serial));
     // THEN exactly one JSON line says so
-    const lines = logs.lines();
+    const lines = h.logs.lines();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ service: "provisioning-hook", allowProvisioning: true, reason: "reserved", serialNumber: serial });
   });
@@ -148,13 +130,13 @@ describe("provisioning hook: registry denies", () => {
   ])("denies when %s", async (_name, row, reason) => {
     // GIVEN the registry state
     const serial = uniqueSerial();
-    if (row) await putItem(db.client, db.registryTableName, registeredDevice(serial, row));
+    if (row) await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, row));
     const before = await registry(serial);
     // WHEN a device asks
     const response = await hook(hookEvent(serial));
     // THEN it is denied with the reason logged, and the row is untouched (or still absent)
     expect(response).toEqual(DENY);
-    expect(logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
+    expect(h.logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
     expect(await registry(serial)).toEqual(before);
   });
 });
@@ -190,12 +172,12 @@ describe("provisioning hook: bad input never throws", () => {
     ["DeviceType is a megabyte long", hookEvent("GARBAGE0001", {}, { DeviceType: huge }), "invalid-device-type"],
   ])("denies when %s", async (_name, event, reason) => {
     // GIVEN a registered serial the garbage might point at
-    await putItem(db.client, db.registryTableName, registeredDevice("GARBAGE0001"));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice("GARBAGE0001"));
     // WHEN the hook gets the malformed event
     const response = await hook(event);
     // THEN it answers deny (no throw), logs the reason, and writes nothing
     expect(response).toEqual(DENY);
-    expect(logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
+    expect(h.logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
     expect((await registry("GARBAGE0001"))?.status).toBe("REGISTERED");
   });
 
@@ -213,7 +195,7 @@ describe("provisioning hook: races", () => {
   test("allows exactly one of 50 devices racing for one serial", async () => {
     // GIVEN one REGISTERED serial
     const serial = uniqueSerial("RACE");
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN 50 different clients ask at the same time
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -240,7 +222,7 @@ describe("provisioning hook: infrastructure failures", () => {
     // THEN it is denied well inside AWS's 5 s limit, with the error logged
     expect(response).toEqual(DENY);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(logs.lines()[0]).toMatchObject({ level: "error", reason: "dynamodb-error" });
+    expect(h.logs.lines()[0]).toMatchObject({ level: "error", reason: "dynamodb-error" });
   });
 
   test("denies when DynamoDB accepts the connection but never answers", async () => {
@@ -254,7 +236,7 @@ describe("provisioning hook: infrastructure failures", () => {
       // THEN the timeouts or the deadline guard deny it inside AWS's 5 s limit
       expect(response).toEqual(DENY);
       expect(Date.now() - started).toBeLessThan(5000);
-      expect(["dynamodb-error", "deadline-exceeded"]).toContain(logs.lines()[0].reason);
+      expect(["dynamodb-error", "deadline-exceeded"]).toContain(h.logs.lines()[0].reason);
     } finally {
       await blackHole.stop();
     }
@@ -269,7 +251,7 @@ describe("provisioning hook: infrastructure failures", () => {
       const response = await hanging(hookEvent("HANGING0002"), { getRemainingTimeInMillis: () => 800 });
       // THEN the guard answers deny before the Lambda would time out
       expect(response).toEqual(DENY);
-      expect(logs.lines()[0]).toMatchObject({ reason: "deadline-exceeded" });
+      expect(h.logs.lines()[0]).toMatchObject({ reason: "deadline-exceeded" });
     } finally {
       await blackHole.stop();
     }
@@ -282,11 +264,11 @@ describe("provisioning hook: infrastructure failures", () => {
   ])("denies every request when %s", async (_name, env) => {
     // GIVEN a hook loaded with a bad configuration (loading must not throw)
     const misconfigured = loadIsolated<HookModule>(HOOK, { ...baseEnv(), ...env }).mod.handler;
-    await putItem(db.client, db.registryTableName, registeredDevice("CONFIG0001"));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice("CONFIG0001"));
     // WHEN a valid device asks
     const response = await misconfigured(hookEvent("CONFIG0001"));
     // THEN it is denied with a config error logged
     expect(response).toEqual(DENY);
-    expect(logs.lines()[0]).toMatchObject({ level: "error", reason: "config-invalid" });
+    expect(h.logs.lines()[0]).toMatchObject({ level: "error", reason: "config-invalid" });
   });
 });

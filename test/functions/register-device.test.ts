@@ -1,17 +1,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { ALLOWED_DEVICE_TYPES, captureStdout, closedPortEndpoint, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial } from "./helpers";
+import type { RunningDynalite } from "../support/dynalite";
+import { ALLOWED_DEVICE_TYPES, closedPortEndpoint, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
 
 type RegisterModule = typeof import("../../functions/register-device");
 type HookModule = typeof import("../../functions/provisioning-hook");
 const REGISTER = "../../functions/register-device";
 const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:register-device";
 
-let db: RunningDynalite;
-let api: RegisterModule["handler"];
-let logs: ReturnType<typeof captureStdout>;
-
-const baseEnv = () => ({
+const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
   ENVIRONMENT: "test",
@@ -42,21 +38,10 @@ async function call(event: APIGatewayProxyEvent): Promise<{ status: number; body
   return { status: result.statusCode, body: JSON.parse(result.body), headers: result.headers };
 }
 
-const registry = (serialNumber: string) => getItem(db.client, db.registryTableName, { serialNumber });
+const registry = (serialNumber: string) => getItem(h.db.client, h.db.registryTableName, { serialNumber });
 
-beforeAll(async () => {
-  db = await startDynalite();
-  api = loadIsolated<RegisterModule>(REGISTER, baseEnv()).mod.handler;
-});
-afterAll(async () => {
-  await db.stop();
-});
-beforeEach(() => {
-  logs = captureStdout();
-});
-afterEach(() => {
-  logs.restore();
-});
+const h = useHandler<RegisterModule>(REGISTER, (db) => baseEnv(db));
+const api: RegisterModule["handler"] = (...args) => h.mod.handler(...args);
 
 describe("POST /devices", () => {
   test("registers a new serial with 201 and a Location header", async () => {
@@ -121,7 +106,7 @@ describe("POST /devices", () => {
   test("fails with 409 when the serial was revoked", async () => {
     // GIVEN a revoked serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "REVOKED", revokedAt: "2026-01-01T00:00:00.000Z" }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "REVOKED", revokedAt: "2026-01-01T00:00:00.000Z" }));
     // WHEN it is registered again with the same data
     const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
     // THEN 409 says it was revoked
@@ -229,7 +214,7 @@ describe("routing", () => {
   test("routes by path when the event has no resource (local twin)", async () => {
     // GIVEN a registered serial and an event with only method and path
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN it is read by path
     const res = await call(request("GET", `/devices/${serial}/`, undefined, { resource: undefined as unknown as string, pathParameters: null }));
     // THEN the item is returned
@@ -242,7 +227,7 @@ describe("GET /devices/{serialNumber}", () => {
   test("returns the registry item", async () => {
     // GIVEN a registered serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { connected: true, lastSeen: 1234 }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { connected: true, lastSeen: 1234 }));
     // WHEN it is read
     const res = await call(request("GET", `/devices/${serial}`));
     // THEN the item is returned
@@ -272,7 +257,7 @@ describe("DELETE /devices/{serialNumber}", () => {
   test("revokes the serial", async () => {
     // GIVEN a registered serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN it is revoked
     const res = await call(request("DELETE", `/devices/${serial}`));
     // THEN the row is REVOKED with a timestamp, and no certificate instructions are given
@@ -284,7 +269,7 @@ describe("DELETE /devices/{serialNumber}", () => {
   test("makes the provisioning hook deny the serial", async () => {
     // GIVEN a registered serial that gets revoked
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     await call(request("DELETE", `/devices/${serial}`));
     const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
     // WHEN the device then asks to be provisioned
@@ -301,7 +286,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     // GIVEN a provisioned serial with a certificate
     const serial = uniqueSerial();
     const certificateId = "0123456789abcdef".repeat(4);
-    await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", certificateId }));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", certificateId }));
     // WHEN it is revoked
     const res = await call(request("DELETE", `/devices/${serial}`));
     // THEN the response lists the AWS CLI commands with this account and region
@@ -319,7 +304,7 @@ describe("DELETE /devices/{serialNumber}", () => {
   test("answers 200 and keeps the first revokedAt when revoked twice", async () => {
     // GIVEN a revoked serial
     const serial = uniqueSerial();
-    await putItem(db.client, db.registryTableName, registeredDevice(serial));
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     const first = await call(request("DELETE", `/devices/${serial}`));
     // WHEN it is revoked again
     const second = await call(request("DELETE", `/devices/${serial}`));
@@ -348,7 +333,7 @@ describe("failures", () => {
     // THEN 500 with a JSON message (no throw), and the error is logged
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body).message).toMatch(/internal error/);
-    expect(logs.lines().some((l) => l.level === "error")).toBe(true);
+    expect(h.logs.lines().some((l) => l.level === "error")).toBe(true);
   });
 
   test("fails with 500 when the configuration is invalid", async () => {
