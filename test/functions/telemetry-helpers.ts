@@ -10,56 +10,28 @@ export const TELEMETRY_TABLES = {
   connectionsIndex: "by-connection",
 } as const;
 
+/** A pay-per-request table with string keys (and an optional keys-only index), as CreateTable input. */
+function keyedTable(name: string, keys: { hash: string; range?: string; rangeType?: "S" | "N" }, index?: { name: string; hash: string }) {
+  const attributes = new Map<string, "S" | "N">([[keys.hash, "S"]]);
+  if (keys.range) attributes.set(keys.range, keys.rangeType ?? "S");
+  if (index) attributes.set(index.hash, "S");
+  return new CreateTableCommand({
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    KeySchema: [{ AttributeName: keys.hash, KeyType: "HASH" }, ...(keys.range ? [{ AttributeName: keys.range, KeyType: "RANGE" as const }] : [])],
+    GlobalSecondaryIndexes: index
+      ? [{ IndexName: index.name, KeySchema: [{ AttributeName: index.hash, KeyType: "HASH" }], Projection: { ProjectionType: "KEYS_ONLY" } }]
+      : undefined,
+  });
+}
+
 /** The telemetry stack's tables (keys as in stacks/telemetry-stack.ts), on any DynamoDB endpoint. */
 export async function createTelemetryTables(client: DynamoDBClient): Promise<void> {
+  await client.send(keyedTable(TELEMETRY_TABLES.telemetry, { hash: "thingName", range: "ts", rangeType: "N" }));
+  await client.send(keyedTable(TELEMETRY_TABLES.latest, { hash: "buildingId", range: "thingName" }));
   await client.send(
-    new CreateTableCommand({
-      TableName: TELEMETRY_TABLES.telemetry,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: "thingName", AttributeType: "S" },
-        { AttributeName: "ts", AttributeType: "N" },
-      ],
-      KeySchema: [
-        { AttributeName: "thingName", KeyType: "HASH" },
-        { AttributeName: "ts", KeyType: "RANGE" },
-      ],
-    }),
-  );
-  await client.send(
-    new CreateTableCommand({
-      TableName: TELEMETRY_TABLES.latest,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: "buildingId", AttributeType: "S" },
-        { AttributeName: "thingName", AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: "buildingId", KeyType: "HASH" },
-        { AttributeName: "thingName", KeyType: "RANGE" },
-      ],
-    }),
-  );
-  await client.send(
-    new CreateTableCommand({
-      TableName: TELEMETRY_TABLES.connections,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: "buildingId", AttributeType: "S" },
-        { AttributeName: "connectionId", AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: "buildingId", KeyType: "HASH" },
-        { AttributeName: "connectionId", KeyType: "RANGE" },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: TELEMETRY_TABLES.connectionsIndex,
-          KeySchema: [{ AttributeName: "connectionId", KeyType: "HASH" }],
-          Projection: { ProjectionType: "KEYS_ONLY" },
-        },
-      ],
-    }),
+    keyedTable(TELEMETRY_TABLES.connections, { hash: "buildingId", range: "connectionId" }, { name: TELEMETRY_TABLES.connectionsIndex, hash: "connectionId" }),
   );
 }
 
