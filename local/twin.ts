@@ -569,32 +569,28 @@ export class LocalTwin extends EventEmitter implements CommandSender {
 
   /** One offline sweep, as the EventBridge schedule triggers it. */
   async sweep(): Promise<{ status: string; alerted?: string[] }> {
-    return this.functions.invoke("offline-detector", {
-      version: "0",
-      id: randomUUID(),
-      "detail-type": "Scheduled Event",
-      source: "aws.events",
-      account: this.config.accountId,
-      time: new Date().toISOString(),
-      region: this.config.region,
-      resources: [`arn:aws:events:${this.config.region}:${this.config.accountId}:rule/${this.names.offlineSweepSchedule}`],
-      detail: {},
-    });
+    return this.functions.invoke("offline-detector", this.scheduledEvent(this.names.offlineSweepSchedule));
   }
 
   /** The daily health summary now, as its EventBridge schedule triggers it (the message goes to the SNS sink). */
   async healthCheck(): Promise<unknown> {
-    return this.functions.invoke("health-check", {
+    return this.functions.invoke("health-check", this.scheduledEvent(this.names.healthCheckSchedule));
+  }
+
+  /** The event an EventBridge schedule rule named `rule` sends to its target. */
+  private scheduledEvent(rule: string) {
+    const { region, accountId } = this.config;
+    return {
       version: "0",
       id: randomUUID(),
       "detail-type": "Scheduled Event",
       source: "aws.events",
-      account: this.config.accountId,
+      account: accountId,
       time: new Date().toISOString(),
-      region: this.config.region,
-      resources: [`arn:aws:events:${this.config.region}:${this.config.accountId}:rule/${this.names.healthCheckSchedule}`],
+      region,
+      resources: [`arn:aws:events:${region}:${accountId}:rule/${rule}`],
       detail: {},
-    });
+    };
   }
 
   /** Resolve when no async function invocation is queued or running. */
