@@ -45,7 +45,7 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   });
   const api = new ApiStack(app, "api", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
-  const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
+  const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
 
   return { state, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
 }

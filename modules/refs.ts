@@ -47,3 +47,9 @@ export interface TableRef {
   readonly tableName: string;
   readonly tableArn: string;
 }
+
+/** A Lambda function owned by another stack. */
+export interface FunctionRef {
+  readonly functionName: string;
+  readonly functionArn: string;
+}

@@ -16,7 +16,7 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
+import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
 import { AlertTopic } from "../modules/iot-alert-topic";
@@ -56,6 +56,8 @@ export class IotStack extends FleetStack {
   readonly devicePolicyName: string;
   /** The account's `iot:Data-ATS` endpoint host name. */
   readonly iotDataEndpoint: string;
+  /** The alert handler, for other stacks' rules (e.g. telemetry thresholds) that raise device alerts. */
+  readonly alertHandler: FunctionRef;
 
   constructor(scope: Construct, id: string, props: IotStackProps) {
     super(scope, id, props);
@@ -230,6 +232,10 @@ export class IotStack extends FleetStack {
     this.registryTable = this.share<TableRef>(
       { tableName: registry.tableName, tableArn: registry.tableArn },
       { tableName: names.registryTable, tableArn: this.arn("dynamodb", `table/${names.registryTable}`) },
+    );
+    this.alertHandler = this.share<FunctionRef>(
+      { functionName: alertHandler.functionName, functionArn: alertHandler.functionArn },
+      { functionName: names.alertHandlerFunction, functionArn: this.arn("lambda", `function:${names.alertHandlerFunction}`) },
     );
     this.alertTopic = this.share<TopicRef>(
       { topicName: alerts.topicName, topicArn: alerts.topicArn },

@@ -17,7 +17,7 @@ import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-f
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { TableRef, TopicRef } from "../modules/refs";
+import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
@@ -26,11 +26,6 @@ import { serviceTrust } from "../modules/policy-document";
 import { SecureBucket } from "../modules/secure-bucket";
 import { ServiceRole } from "../modules/service-role";
 
-/** A Lambda function owned by another stack. */
-export interface FunctionRef {
-  readonly functionName: string;
-  readonly functionArn: string;
-}
 
 export interface TelemetryStackProps extends FleetStackProps {
   /** Device registry (iot stack): a device's building is `metadata.buildingId` of its row. */
