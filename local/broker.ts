@@ -482,6 +482,21 @@ export class MosquittoBroker extends EventEmitter {
   }
 
   /**
+   * Connect a cloud-side client with the service identity (allowed on every topic), issuing its
+   * certificate unless `credentials` are given.
+   */
+  async connectService(options: { clientId: string; credentials?: IssuedCertificate; sessionExpirySeconds?: number }): Promise<MqttTestClient> {
+    return MqttTestClient.connect({
+      host: this.host,
+      port: this.port,
+      caPem: this.ca.certPem,
+      credentials: options.credentials ?? (await this.issueClientCertificate(this.serviceIdentity)),
+      clientId: options.clientId,
+      sessionExpirySeconds: options.sessionExpirySeconds,
+    });
+  }
+
+  /**
    * Start a claim gateway: a private endpoint for one provisioning device whose requests reach this
    * broker as `claim/<n>/$aws/...` and whose responses come back on the plain AWS topics.
    */
@@ -789,6 +804,16 @@ export class MqttTestClient {
       this.client.stop();
     });
     this.client.close();
+  }
+}
+
+/** A payload that must be a JSON object (not an array or a scalar), or undefined when it is not. */
+export function parseJsonObject(payload: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed = JSON.parse(payload.toString("utf8")) as unknown;
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -59,14 +59,7 @@ const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
 export class JobsService extends EventEmitter {
   static async start(options: JobsServiceOptions): Promise<JobsService> {
     const { broker } = options;
-    const credentials = options.serviceCredentials ?? (await broker.issueClientCertificate(broker.serviceIdentity));
-    const client = await MqttTestClient.connect({
-      host: broker.host,
-      port: broker.port,
-      caPem: broker.ca.certPem,
-      credentials,
-      clientId: options.clientId ?? "jobs-service",
-    });
+    const client = await broker.connectService({ clientId: options.clientId ?? "jobs-service", credentials: options.serviceCredentials });
     const service = new JobsService(client);
     await client.subscribe(["$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update", "$aws/things/+/jobs/get"]);
     return service;

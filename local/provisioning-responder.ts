@@ -33,7 +33,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { ClaimGateway, MosquittoBroker, MqttTestClient } from "./broker";
+import { ClaimGateway, MosquittoBroker, MqttTestClient, parseJsonObject } from "./broker";
 import { IssuedCertificate, LocalCa, certificateIdOf, commonNameOf } from "./pki";
 
 /** AWS's pre-provisioning hook input. */
@@ -129,14 +129,7 @@ const reject = (statusCode: number, errorCode: string, errorMessage: string): Re
 export class ProvisioningResponder extends EventEmitter {
   static async start(options: ProvisioningResponderOptions): Promise<ProvisioningResponder> {
     const { broker } = options;
-    const credentials = options.serviceCredentials ?? (await broker.issueClientCertificate(broker.serviceIdentity));
-    const client = await MqttTestClient.connect({
-      host: broker.host,
-      port: broker.port,
-      caPem: broker.ca.certPem,
-      credentials,
-      clientId: options.clientId ?? "provisioning-responder",
-    });
+    const client = await broker.connectService({ clientId: options.clientId ?? "provisioning-responder", credentials: options.serviceCredentials });
     const responder = new ProvisioningResponder(options, client);
     const requests = ["$aws/certificates/create-from-csr/json", "$aws/certificates/create/json", "$aws/provisioning-templates/+/provision/json"];
     await client.subscribe([...requests, ...requests.map((t) => `claim/+/${t}`)]);
@@ -183,14 +176,8 @@ export class ProvisioningResponder extends EventEmitter {
         ? "CreateKeysAndCertificate"
         : "RegisterThing";
     try {
-      let body: Record<string, unknown>;
-      try {
-        const parsed = JSON.parse(payload.toString("utf8")) as unknown;
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-        body = parsed as Record<string, unknown>;
-      } catch {
-        throw reject(400, "InvalidPayload", "The request payload is not a valid JSON object.");
-      }
+      const body = parseJsonObject(payload);
+      if (!body) throw reject(400, "InvalidPayload", "The request payload is not a valid JSON object.");
       let accepted: Record<string, unknown>;
       if (operation === "CreateCertificateFromCsr") accepted = await this.createFromCsr(body, route, clientId);
       else if (operation === "CreateKeysAndCertificate") accepted = await this.createKeysAndCertificate(route, clientId);

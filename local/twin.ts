@@ -23,7 +23,7 @@ import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { loadConfig, type EnvironmentConfig } from "../config";
 import { resourceNames } from "../modules/naming";
 import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
-import { MosquittoBroker, MqttTestClient } from "./broker";
+import { MosquittoBroker, MqttTestClient, parseJsonObject } from "./broker";
 import { FAKE_AWS_ENV, createTables, startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";
 import { LocalFunctions, type Invocation } from "./functions";
@@ -275,14 +275,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
 
     // The cloud side's MQTT client: rule subscriptions, command sender, response receiver. A persistent
     // session, so nothing published while it reconnects (e.g. across a broker restart) is missed.
-    this.cloud = await MqttTestClient.connect({
-      host: broker.host,
-      port: broker.port,
-      caPem: this.ca.certPem,
-      credentials: this.serviceCredentials,
-      clientId: SERVICE_CLIENT_ID,
-      sessionExpirySeconds: 3600,
-    });
+    this.cloud = await broker.connectService({ clientId: SERVICE_CLIENT_ID, credentials: this.serviceCredentials, sessionExpirySeconds: 3600 });
     this.cloud.onMessage((topic, payload) => this.onCloudMessage(topic, payload));
     await this.cloud.subscribe(["devices/+/responses", "devices/+/errors"]);
 
@@ -389,12 +382,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     if (!m) return;
     const thingName = m[1]!;
     const kind = m[2] as "responses" | "errors";
-    let body: Record<string, unknown>;
-    try {
-      const parsed = JSON.parse(payload.toString("utf8")) as unknown;
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-      body = parsed as Record<string, unknown>;
-    } catch {
+    const body = parseJsonObject(payload);
+    if (!body) {
       this.note("rules", `${topic}: payload is not a JSON object; ignored`);
       return;
     }
