@@ -618,7 +618,8 @@ function describeAnswer(answer: CommandAnswer): string {
   return `${String(b.status)} ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`;
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/** `promise`'s value, or undefined once `ms` have passed without one. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);

@@ -11,7 +11,7 @@
  *    handler -> exactly one SNS alert; the same error again within the cooldown -> no new alert;
  * 6. one Pi is stopped; after OFFLINE_GRACE_SECONDS the sweep (real offline detector) alerts it offline.
  */
-import type { LocalTwin } from "../twin";
+import { type LocalTwin, withTimeout } from "../twin";
 import { averageRssMiB, bringUpFleet, mapLimit, pollUntil, serialFor, sleep } from "./common";
 
 export interface SmokeCounts {
@@ -157,13 +157,4 @@ export function formatSmokeSummary(result: SmokeResult, devices: number): string
     ...(result.deviceRssMiB !== undefined ? [`  device client memory: ${result.deviceRssMiB} MiB RSS per process (average, steady)`] : []),
     ...result.problems.map((p) => `  problem: ${p}`),
   ];
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
