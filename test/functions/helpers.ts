@@ -12,24 +12,33 @@ export const TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:fleet-alerts";
 type SnsModule = typeof import("@aws-sdk/client-sns");
 
 /**
- * Sets `env` (undefined deletes a variable) and requires `modulePath` in a fresh module registry, so
- * its configuration is read anew at module load. The SNS module is loaded in the same registry:
- * `mockClient(loaded.sns.SNSClient)` then intercepts the handler's own SNS client.
+ * Sets `env` (undefined deletes a variable) and requires `modulePath` in a fresh module registry
+ * together with `alsoLoad` (e.g. an SDK client package), so `mockClient()` on the returned copy
+ * intercepts the module's own client.
  */
-export function loadIsolated<T>(modulePath: string, env: Record<string, string | undefined> = {}): { mod: T; sns: SnsModule } {
+export function loadWith<T>(modulePath: string, env: Record<string, string | undefined>, alsoLoad: readonly string[] = []): { mod: T; extra: Record<string, unknown> } {
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
   let mod: T | undefined;
-  let sns: SnsModule | undefined;
+  const extra: Record<string, unknown> = {};
   jest.isolateModules(() => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    sns = require("@aws-sdk/client-sns") as SnsModule;
+    for (const name of alsoLoad) extra[name] = require(name);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(modulePath) as T;
   });
-  return { mod: mod as T, sns: sns as SnsModule };
+  return { mod: mod as T, extra };
+}
+
+/**
+ * {@link loadWith} for handlers that publish to SNS: the SNS module is loaded in the same registry,
+ * so `mockClient(loaded.sns.SNSClient)` intercepts the handler's own SNS client.
+ */
+export function loadIsolated<T>(modulePath: string, env: Record<string, string | undefined> = {}): { mod: T; sns: SnsModule } {
+  const { mod, extra } = loadWith<T>(modulePath, env, ["@aws-sdk/client-sns"]);
+  return { mod, sns: extra["@aws-sdk/client-sns"] as SnsModule };
 }
 
 let counter = 0;

@@ -35,26 +35,7 @@ export async function createTelemetryTables(client: DynamoDBClient): Promise<voi
   );
 }
 
-/**
- * Sets `env` (undefined deletes a variable) and requires `modulePath` in a fresh module registry
- * together with `alsoLoad` (e.g. an SDK client package), so `mockClient()` on the returned copy
- * intercepts the module's own client.
- */
-export function loadWith<T>(modulePath: string, env: Record<string, string | undefined>, alsoLoad: readonly string[] = []): { mod: T; extra: Record<string, unknown> } {
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  let mod: T | undefined;
-  const extra: Record<string, unknown> = {};
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    for (const name of alsoLoad) extra[name] = require(name);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(modulePath) as T;
-  });
-  return { mod: mod as T, extra };
-}
+export { loadWith } from "./helpers";
 
 // ---------------------------------------------------------------------------------------------
 // Cognito-like tokens, signed here with node:crypto (no network, no Cognito).
