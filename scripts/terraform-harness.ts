@@ -10,6 +10,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { PlanSummary, summarizePlan, TerraformShowJson } from "./pr-comment";
 
 const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
 
@@ -123,28 +124,17 @@ function serialized<T>(task: () => Promise<T>): Promise<T> {
   return run;
 }
 
-export interface PlanCounts {
-  readonly add: number;
-  readonly change: number;
-  readonly destroy: number;
-  readonly replace: number;
-}
-
 export interface StackCheck {
   readonly stack: string;
   readonly init: CommandResult;
   readonly validate?: CommandResult;
   readonly plan?: CommandResult;
   /** `terraform show -json` of the saved plan. */
-  readonly planJson?: TerraformPlanJson;
-  readonly counts?: PlanCounts;
+  readonly planJson?: TerraformShowJson;
+  /** What the plan does, counted the way the PR comment counts it. */
+  readonly counts?: PlanSummary;
   /** The first failing step and its error text, or undefined when every step passed. */
   readonly failure?: { readonly step: "init" | "validate" | "plan" | "show"; readonly message: string };
-}
-
-export interface TerraformPlanJson {
-  readonly resource_changes?: readonly { readonly address: string; readonly type: string; readonly change: { readonly actions: readonly string[] } }[];
-  readonly [key: string]: unknown;
 }
 
 /** init + validate + plan (saved as plan.tfplan) + show -json, stopping at the first failure. */
@@ -157,21 +147,9 @@ export async function checkStack(stackDir: string, stack: string, cliConfigFile:
   if (!plan.ok) return { stack, init, validate, plan, failure: { step: "plan", message: errorText(plan) } };
   const show = await terraform(stackDir, ["show", "-json", "plan.tfplan"], cliConfigFile);
   if (!show.ok) return { stack, init, validate, plan, failure: { step: "show", message: errorText(show) } };
-  const planJson = JSON.parse(show.stdout) as TerraformPlanJson;
+  const planJson = JSON.parse(show.stdout) as TerraformShowJson;
   writeFileSync(join(stackDir, "plan.json"), show.stdout);
-  return { stack, init, validate, plan, planJson, counts: countChanges(planJson) };
-}
-
-export function countChanges(plan: TerraformPlanJson): PlanCounts {
-  let add = 0, change = 0, destroy = 0, replace = 0;
-  for (const rc of plan.resource_changes ?? []) {
-    const actions = rc.change.actions;
-    if (actions.includes("create") && actions.includes("delete")) replace++;
-    else if (actions.includes("create")) add++;
-    else if (actions.includes("update")) change++;
-    else if (actions.includes("delete")) destroy++;
-  }
-  return { add, change, destroy, replace };
+  return { stack, init, validate, plan, planJson, counts: summarizePlan(planJson) };
 }
 
 function errorText(result: CommandResult): string {
