@@ -155,17 +155,3 @@ export async function checkStack(stackDir: string, stack: string, cliConfigFile:
 function errorText(result: CommandResult): string {
   return (result.stderr.trim() || result.stdout.trim()).split("\n").slice(0, 40).join("\n");
 }
-
-/** Runs `task` over `items` with at most `limit` at once, keeping the input order in the result. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}

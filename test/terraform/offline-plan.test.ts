@@ -3,7 +3,8 @@
  * with no network and no credentials (IOT_OFFLINE mode). This runs the real Terraform CLI.
  */
 import { join } from "node:path";
-import { checkStack, mapLimit, pinnedAwsProviderVersion, StackCheck, writeCliConfig } from "../../scripts/terraform-harness";
+import { checkStack, pinnedAwsProviderVersion, StackCheck, writeCliConfig } from "../../scripts/terraform-harness";
+import { mapLimit } from "../../local/scenarios/common";
 import { synthOfflineApp } from "../support/offline-app";
 
 const { outdir, stacks } = synthOfflineApp("dev");
