@@ -5,7 +5,7 @@ import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
-import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { PolicyStatement, policyDocument } from "./policy-document";
 
 export interface SecureBucketProps {
@@ -18,6 +18,12 @@ export interface SecureBucketProps {
   readonly preventDestroy?: boolean;
   /** Days after which non-current object versions are deleted. @default 90 */
   readonly noncurrentVersionExpiryDays?: number;
+  /**
+   * More lifecycle rules, after the non-current-version rule. S3 keeps one lifecycle configuration
+   * per bucket, so rules for this bucket belong here, never in a second configuration resource.
+   * @default none
+   */
+  readonly lifecycleRules?: readonly S3BucketLifecycleConfigurationRule[];
   /** Extra bucket-policy statements (the TLS-only deny is always present). */
   readonly policyStatements?: readonly PolicyStatement[];
 }
@@ -79,6 +85,7 @@ export class SecureBucket extends Construct {
           noncurrentVersionExpiration: [{ noncurrentDays }],
           abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
         },
+        ...(props.lifecycleRules ?? []),
       ],
     });
 

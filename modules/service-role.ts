@@ -27,6 +27,7 @@ export class ServiceRole extends Construct {
   readonly role: IamRole;
   readonly roleName: string;
   readonly roleArn: string;
+  private readonly policy?: IamRolePolicy;
 
   constructor(scope: Construct, id: string, props: ServiceRoleProps) {
     super(scope, id);
@@ -40,7 +41,7 @@ export class ServiceRole extends Construct {
     this.roleName = this.role.name;
     this.roleArn = this.role.arn;
     if (props.statements && props.statements.length > 0) {
-      new IamRolePolicy(this, "policy", {
+      this.policy = new IamRolePolicy(this, "policy", {
         role: this.role.id,
         name: "permissions",
         policy: policyDocument(this, "permissions", props.statements).json,
@@ -52,5 +53,11 @@ export class ServiceRole extends Construct {
         policyArn: `arn:aws:iam::aws:policy/${managed}`,
       });
     }
+  }
+
+  /** The inline policy, for resources that must not be created before the role may act (`dependsOn`). */
+  get inlinePolicy(): IamRolePolicy {
+    if (!this.policy) throw new Error(`ServiceRole "${this.node.id}" has no inline policy`);
+    return this.policy;
   }
 }

@@ -11,11 +11,10 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { CognitoUserPool } from "@cdktf/provider-aws/lib/cognito-user-pool";
 import { CognitoUserPoolClient } from "@cdktf/provider-aws/lib/cognito-user-pool-client";
 import { DynamodbTable, DynamodbTableConfig } from "@cdktf/provider-aws/lib/dynamodb-table";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
@@ -134,8 +133,8 @@ export class TelemetryStack extends FleetStack {
       bucketName: names.telemetryBucket,
       // Objects are written once; an expired object's version should not linger for months.
       noncurrentVersionExpiryDays: 1,
+      lifecycleRules: [warmRetention(telemetry.hotRetentionDays, telemetry.warmRetentionDays)],
     });
-    this.addWarmRetention(this.warmBucket, telemetry.hotRetentionDays, telemetry.warmRetentionDays);
 
     const firehoseLog = new CloudwatchLogGroup(this, "firehose-log-group", { name: names.telemetryFirehoseLogGroup, retentionInDays: config.logRetentionDays });
     const firehoseLogStream = new CloudwatchLogStream(this, "firehose-log-stream", { name: "S3Delivery", logGroupName: firehoseLog.name });
@@ -165,7 +164,7 @@ export class TelemetryStack extends FleetStack {
         cloudwatchLoggingOptions: { enabled: true, logGroupName: firehoseLog.name, logStreamName: firehoseLogStream.name },
       },
       // Firehose checks on creation that it can use the role.
-      dependsOn: [policyOf(firehoseRole)],
+      dependsOn: [firehoseRole.inlinePolicy],
     });
 
     // --- Functions.
@@ -385,7 +384,7 @@ export class TelemetryStack extends FleetStack {
         { sid: "WriteRuleErrors", actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources: [`${ruleErrorsLog.arn}:*`] },
       ],
     });
-    const ruleRolePolicy = policyOf(ruleRole);
+    const ruleRolePolicy = ruleRole.inlinePolicy;
     const errorAction: IotTopicRuleConfig["errorAction"] = { cloudwatchLogs: { logGroupName: ruleErrorsLog.name, roleArn: ruleRole.roleArn } };
     const rule = (ruleId: string, name: string, description: string, sql: string, actions: Partial<IotTopicRuleConfig>, dependsOn: LambdaPermission[] = []) =>
       new IotTopicRule(this, ruleId, {
@@ -476,30 +475,6 @@ export class TelemetryStack extends FleetStack {
     const grants = FleetTable.fromTableRef({ tableName: table.name, tableArn: table.arn }, id);
     return { table, tableName: table.name, tableArn: table.arn, grant: (grantee: BundledFunction, actions: readonly string[]) => grants.grant(grantee, actions) };
   }
-
-  /**
-   * Adds the warm-store retention to the bucket's lifecycle configuration. S3 keeps ONE lifecycle
-   * configuration per bucket, so the rule is appended to the one SecureBucket owns (a second
-   * configuration resource would overwrite it on every apply).
-   */
-  private addWarmRetention(bucket: SecureBucket, hotDays: number, warmDays: number): void {
-    const lifecycle = bucket.node.tryFindChild("lifecycle");
-    if (!(lifecycle instanceof S3BucketLifecycleConfiguration)) {
-      throw new Error(`TelemetryStack: SecureBucket "${bucket.node.id}" has no "lifecycle" configuration to add the warm-store retention to`);
-    }
-    const existing = lifecycle.ruleInput;
-    if (!Array.isArray(existing)) throw new Error(`TelemetryStack: the lifecycle rules of "${bucket.node.id}" are not a plain list`);
-    const retention: S3BucketLifecycleConfigurationRule = {
-      id: "warm-store-retention",
-      status: "Enabled",
-      filter: [{ prefix: "" }],
-      // Past the hot window the files are read rarely (history, Athena): Glacier Instant Retrieval
-      // keeps millisecond reads at a lower storage price. S3 skips objects under 128 KiB by default.
-      transition: warmDays > hotDays ? [{ days: hotDays, storageClass: "GLACIER_IR" }] : undefined,
-      expiration: [{ days: warmDays }],
-    };
-    lifecycle.putRule([...existing, retention]);
-  }
 }
 
 /** The MQTT topic filter of device telemetry (docs/contracts.md). */
@@ -563,9 +538,15 @@ function kebab(text: string): string {
   return text.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
 }
 
-/** The inline policy of a ServiceRole, for resources that must not be created before it. */
-function policyOf(role: ServiceRole): IamRolePolicy {
-  const policy = role.node.tryFindChild("policy");
-  if (!(policy instanceof IamRolePolicy)) throw new Error(`ServiceRole "${role.node.id}" has no inline policy`);
-  return policy;
+/** Past the hot window files are read rarely (history, Athena); deleted after the warm window. */
+function warmRetention(hotDays: number, warmDays: number): S3BucketLifecycleConfigurationRule {
+  return {
+    id: "warm-store-retention",
+    status: "Enabled",
+    filter: [{ prefix: "" }],
+    // Glacier Instant Retrieval keeps millisecond reads at a lower storage price. S3 skips objects
+    // under 128 KiB by default.
+    transition: warmDays > hotDays ? [{ days: hotDays, storageClass: "GLACIER_IR" }] : undefined,
+    expiration: [{ days: warmDays }],
+  };
 }
