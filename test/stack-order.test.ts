@@ -1,4 +1,10 @@
-import { appDeploymentOrder, orderViolations } from "../scripts/stack-order";
+import { App } from "cdktf";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../config";
+import { defineStacks } from "../main";
+import { appDeploymentOrder, deploymentOrder, orderViolations } from "../scripts/stack-order";
 import { stackDependencies } from "../scripts/stack-summary";
 import { synthOfflineApp } from "./support/offline-app";
 
@@ -9,19 +15,13 @@ describe("deployment order", () => {
   });
 
   test("puts every stack after the stacks it reads from", () => {
-    const { outdir, stacks } = synthOfflineApp("dev");
     // Offline stacks are independent by design; the real (S3-backend) app carries the cross-stack dependencies.
+    const { outdir, stacks } = synthOfflineApp("dev");
     expect(orderViolations(stacks, stackDependencies(outdir))).toEqual([]);
-    const { App } = require("cdktf");
-    const { defineStacks } = require("../main");
-    const { loadConfig } = require("../config");
-    const { deploymentOrder } = require("../scripts/stack-order");
-    const { mkdtempSync } = require("node:fs");
-    const dir = mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "shf-order-"));
-    const app = new App({ outdir: dir });
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), "shf-order-")) });
     defineStacks(app, { config: loadConfig("dev"), offline: false });
     app.synth();
-    const dependencies = stackDependencies(dir);
+    const dependencies = stackDependencies(app.outdir);
     expect(dependencies.ec2).toEqual(expect.arrayContaining(["vpc", "roles", "ecr"]));
     expect(orderViolations(deploymentOrder(app), dependencies)).toEqual([]);
   });
