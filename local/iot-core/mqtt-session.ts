@@ -76,6 +76,8 @@ export class MqttSession {
   private backend?: BackendConnection;
   private readonly parser = mqtt.parser();
   private readonly queued: mqtt.Packet[] = [];
+  /** Messages mosquitto sent between its CONNACK and ours (a resumed session's queue). */
+  private readonly early: mqtt.IPublishPacket[] = [];
   /** Filters granted to this connection, with their QoS (for provisioning answers). */
   private readonly granted = new Map<string, number>();
   /** Client-side packet id of a delivered QoS 1 message -> mosquitto's id (undefined: local answer). */
@@ -231,6 +233,7 @@ export class MqttSession {
     this.keepAliveMs = keepAlive * 1500;
     this.touchKeepAlive();
     this.host.connected(this.identity);
+    for (const early of this.early.splice(0)) this.deliver(early);
     for (const queued of this.queued.splice(0)) if (this.state === "open") this.dispatch(queued);
   }
 
@@ -314,7 +317,12 @@ export class MqttSession {
 
   /** A message from mosquitto: delivered only when `iot:Receive` allows it. */
   private deliver(packet: mqtt.IPublishPacket): void {
-    if (this.state !== "open" || !this.authorize("iot:Receive", packet.topic)) {
+    if (this.state === "connecting") {
+      this.early.push(packet);
+      return;
+    }
+    if (this.state !== "open") return; // unacknowledged: mosquitto keeps it for the session
+    if (!this.authorize("iot:Receive", packet.topic)) {
       if (packet.qos === 1 && packet.messageId !== undefined) this.backend?.ack(packet.messageId);
       return;
     }
