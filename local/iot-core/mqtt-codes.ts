@@ -1,7 +1,10 @@
+import type { IPublishPacket } from "mqtt-packet";
+
 /**
- * The MQTT reason codes and limits the twin's front end answers with, named as the MQTT 5 specification
- * names them, plus topic-filter matching. AWS IoT Core answers refusals with these codes (0x87 Not
- * authorized in CONNACK, PUBACK, SUBACK and DISCONNECT; 0x8E when a newer connection takes a client id).
+ * The MQTT rules the twin's front end applies: reason codes named as the MQTT 5 specification names
+ * them, AWS IoT's limits, topic validation and filter matching, and which publish properties travel.
+ * AWS IoT Core answers refusals with these codes (0x87 Not authorized in CONNACK, PUBACK, SUBACK and
+ * DISCONNECT; 0x8E when a newer connection takes a client id).
  */
 
 /** MQTT 5 reason codes (one byte; >= 0x80 is a failure). */
@@ -73,4 +76,18 @@ export function topicMatchesFilter(filter: string, topic: string): boolean {
     if (f[i] !== "+" && f[i] !== t[i]) return false;
   }
   return f.length === t.length;
+}
+
+/** The publish properties that travel end to end (not aliases or subscription identifiers). */
+export function forwardableProperties(p: IPublishPacket["properties"]): IPublishPacket["properties"] {
+  if (!p) return undefined;
+  const { payloadFormatIndicator, messageExpiryInterval, contentType, responseTopic, correlationData, userProperties } = p;
+  const out: NonNullable<IPublishPacket["properties"]> = {};
+  if (payloadFormatIndicator !== undefined) out.payloadFormatIndicator = payloadFormatIndicator;
+  if (messageExpiryInterval !== undefined) out.messageExpiryInterval = messageExpiryInterval;
+  if (contentType !== undefined) out.contentType = contentType;
+  if (responseTopic !== undefined) out.responseTopic = responseTopic;
+  if (correlationData !== undefined) out.correlationData = correlationData;
+  if (userProperties !== undefined) out.userProperties = userProperties;
+  return out;
 }

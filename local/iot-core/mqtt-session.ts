@@ -25,6 +25,7 @@ import {
   Reason,
   SUBACK_FAILURE_311,
   effectiveKeepAlive,
+  forwardableProperties,
   isValidTopicFilter,
   isValidTopicName,
   topicMatchesFilter,
@@ -388,18 +389,4 @@ export class MqttSession {
     }
     if (this.identity) this.host.disconnected(this, this.identity, reason, wasOpen);
   }
-}
-
-/** The publish properties that travel end to end (not aliases or subscription identifiers). */
-function forwardableProperties(p: mqtt.IPublishPacket["properties"]): mqtt.IPublishPacket["properties"] {
-  if (!p) return undefined;
-  const { payloadFormatIndicator, messageExpiryInterval, contentType, responseTopic, correlationData, userProperties } = p;
-  const out: NonNullable<mqtt.IPublishPacket["properties"]> = {};
-  if (payloadFormatIndicator !== undefined) out.payloadFormatIndicator = payloadFormatIndicator;
-  if (messageExpiryInterval !== undefined) out.messageExpiryInterval = messageExpiryInterval;
-  if (contentType !== undefined) out.contentType = contentType;
-  if (responseTopic !== undefined) out.responseTopic = responseTopic;
-  if (correlationData !== undefined) out.correlationData = correlationData;
-  if (userProperties !== undefined) out.userProperties = userProperties;
-  return out;
 }
