@@ -149,3 +149,20 @@ test("fails when a device goes around the front end to the backend mosquitto wit
   expect(result.code).not.toBe(0);
   expect(result.stderr).toMatch(/not authori[sz]ed/i);
 });
+
+test("fails when a client speaks MQTT 3.1 (protocol level 3): CONNACK 0x01, unacceptable protocol version", async () => {
+  const raw = await RawClient.open(await plane.issue("pi-31", deviceGrants("pi-31")), 4);
+  raw.send({ cmd: "connect", protocolId: "MQIsdp", protocolVersion: 3, clientId: "pi-31", clean: true, keepalive: 60 });
+  expect((await raw.next("connack")).returnCode).toBe(0x01);
+});
+
+test("fails when a TLS client never sends CONNECT: the front end closes the connection", async () => {
+  const impatient = await MqttFrontend.start({ ca, plane, backend: frontend.backend, connectTimeoutMs: 200 });
+  closers.push(() => impatient.close());
+  const credentials = await plane.issue("pi-silent", deviceGrants("pi-silent"));
+  const socket = tls.connect({ host: "127.0.0.1", port: impatient.port, ca: ca.certPem, cert: credentials.certPem, key: credentials.keyPem, servername: "localhost" });
+  socket.on("error", () => undefined);
+  closers.push(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  expect(socket.destroyed).toBe(true);
+});
