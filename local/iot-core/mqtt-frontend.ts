@@ -164,6 +164,7 @@ export class MqttFrontend extends EventEmitter {
 
   private emitLifecycle(identity: SessionIdentity, eventType: "connected" | "disconnected", reason?: FrontendDisconnectReason): void {
     const clientId = identity.clientId;
+    if (/[#+]/.test(clientId)) return; // AWS sends no lifecycle events for client ids with # or +
     let versionNumber: number;
     if (eventType === "connected") {
       versionNumber = (this.versions.get(clientId) ?? 0) + 1;

@@ -80,6 +80,15 @@ describe("CONNECT", () => {
   });
 });
 
+describe("lifecycle events", () => {
+  test("GIVEN a client id with + WHEN it connects THEN no lifecycle event is emitted for it, as on AWS", async () => {
+    await connect(await plane.issue("wild", [{ action: "iot:Connect", resource: "pi+wild" }]), "pi+wild");
+    await connect(await plane.issue("pi-after-wild", deviceGrants("pi-after-wild")), "pi-after-wild");
+    await waitFor(() => lifecycle.find((e) => e.clientId === "pi-after-wild"), 5000, "event of the next client");
+    expect(lifecycle.filter((e) => e.clientId === "pi+wild")).toEqual([]);
+  });
+});
+
 describe("SUBSCRIBE", () => {
   test("GIVEN a device WHEN it subscribes to its own commands, another thing's commands and # THEN only its own filter is granted", async () => {
     const device = await plane.issue("pi-sub", deviceGrants("pi-sub"));

@@ -166,3 +166,19 @@ test("fails when a TLS client never sends CONNECT: the front end closes the conn
   await new Promise<void>((resolve) => socket.once("close", () => resolve()));
   expect(socket.destroyed).toBe(true);
 });
+
+test("fails when a connected client sends bytes that are no MQTT packet: DISCONNECT 0x81 (malformed packet)", async () => {
+  const raw = await RawClient.open(await plane.issue("pi-garbage", deviceGrants("pi-garbage")), 5);
+  raw.connect("pi-garbage");
+  await raw.next("connack");
+  raw.socket.write(Buffer.from([0x00, 0x00]));
+  expect((await raw.next("disconnect")).reasonCode).toBe(0x81);
+});
+
+test("fails when the backend mosquitto is down at CONNECT: CONNACK 0x88 (server unavailable)", async () => {
+  await frontend.backend.stop();
+  closers.push(() => frontend.backend.start());
+  const raw = await RawClient.open(await plane.issue("pi-early", deviceGrants("pi-early")), 5);
+  raw.connect("pi-early");
+  expect((await raw.next("connack")).reasonCode).toBe(0x88);
+});
