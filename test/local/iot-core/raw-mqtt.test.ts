@@ -182,3 +182,10 @@ test("fails when the backend mosquitto is down at CONNECT: CONNACK 0x88 (server 
   raw.connect("pi-early");
   expect((await raw.next("connack")).reasonCode).toBe(0x88);
 });
+
+test("GIVEN a requested session expiry of a day and keep-alive of 5 s WHEN connecting THEN the CONNACK caps the expiry at 3600 s and sets keep-alive 30 s", async () => {
+  const raw = await RawClient.open(await plane.issue("pi-limits", deviceGrants("pi-limits")), 5);
+  raw.connect("pi-limits", { keepalive: 5, properties: { sessionExpiryInterval: 86_400 } });
+  const connack = await raw.next("connack");
+  expect(connack.properties).toMatchObject({ sessionExpiryInterval: 3600, serverKeepAlive: 30 });
+});
