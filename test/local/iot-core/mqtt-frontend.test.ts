@@ -3,6 +3,7 @@
  * publish and receive authorized per connection, refusals with AWS IoT Core's reason codes, delivery
  * end to end through mosquitto, client-id takeover and revocation of a live connection.
  */
+import { mqtt5 } from "aws-iot-device-sdk-v2";
 import type { LifecycleEvent } from "../../../local/lifecycle";
 import { MqttFrontend } from "../../../local/iot-core/mqtt-frontend";
 import { LocalCa } from "../../../local/pki";
@@ -106,6 +107,17 @@ describe("PUBLISH and delivery", () => {
     expect(await device.publish("devices/pi-victim/responses", "forged")).toBe(NOT_AUTHORIZED);
     await settle();
     expect(controller.messages).toHaveLength(0);
+  });
+
+  test("fails when an MQTT 5 device publishes QoS 0 on another thing's topic: dropped, and the connection stays usable", async () => {
+    const controller = await connect(await plane.issue("controller", controllerGrants()), "controller");
+    await controller.subscribe(["devices/+/responses"]);
+    const device = await connect(await plane.issue("pi-q0", deviceGrants("pi-q0")), "pi-q0");
+    await device.publish("devices/pi-victim/responses", "forged", { qos: mqtt5.QoS.AtMostOnce });
+    expect(await device.publish("devices/pi-q0/responses", "genuine")).toBe(0);
+    await controller.waitForMessage("devices/pi-q0/responses");
+    expect(controller.messages.map((m) => m.topic)).toEqual(["devices/pi-q0/responses"]);
+    expect(device.disconnections).toEqual([]);
   });
 
   test("GIVEN a controller and a device WHEN each publishes on its allowed topic THEN the other receives it through mosquitto", async () => {
