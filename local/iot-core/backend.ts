@@ -74,7 +74,7 @@ export class MosquittoBackend {
       name: `twin-backend:${port}`,
     });
     await process.start();
-    return new MosquittoBackend(process, credentials, dir);
+    return new MosquittoBackend(process, credentials, dir, options.dir === undefined);
   }
 
   private constructor(
@@ -82,6 +82,7 @@ export class MosquittoBackend {
     readonly credentials: BackendCredentials,
     /** Working directory of this mosquitto. */
     readonly dir: string,
+    private readonly ownsDir: boolean,
   ) {}
 
   get running(): boolean {
@@ -100,6 +101,12 @@ export class MosquittoBackend {
 
   async start(): Promise<void> {
     await this.process.start();
+  }
+
+  /** Stop for good; a working directory this backend made itself is removed. */
+  async close(): Promise<void> {
+    await this.process.stop();
+    if (this.ownsDir) await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
 

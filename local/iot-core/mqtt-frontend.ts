@@ -134,7 +134,7 @@ export class MqttFrontend extends EventEmitter {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of [...this.sessions]) session.kick("SERVER_INITIATED_DISCONNECT", 0x8b);
     await closed;
-    if (this.ownsBackend) await this.backend.stop();
+    if (this.ownsBackend) await this.backend.close();
   }
 
   private accept(socket: tls.TLSSocket): void {
