@@ -153,7 +153,7 @@ export function renderAcl(ids: { service: string; claim: string; gateway: string
   ].join("\n");
 }
 
-interface MosquittoProcessOptions {
+export interface MosquittoProcessOptions {
   readonly configPath: string;
   readonly mosquittoPath: string;
   readonly startTimeoutMs: number;
@@ -161,7 +161,7 @@ interface MosquittoProcessOptions {
 }
 
 /** One mosquitto child process: start, stop, log lines. */
-class MosquittoProcess extends EventEmitter {
+export class MosquittoProcess extends EventEmitter {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private stopping = false;
@@ -557,7 +557,7 @@ export class MosquittoBroker extends EventEmitter {
   }
 }
 
-function commonConfigLines(verbose: boolean): string[] {
+export function commonConfigLines(verbose: boolean): string[] {
   const lines: string[] = [];
   // Started as root, mosquitto would switch to the `mosquitto` user, which cannot read our 0600 keys.
   if (typeof process.getuid === "function" && process.getuid() === 0) lines.push("user root");
