@@ -175,6 +175,14 @@ describe("CiStack apply role and permissions boundary", () => {
     expect(may("s3:PutObject", stateObject)).toBe(true);
   });
 
+  test("GIVEN the apply role's own grants THEN every one of them fits inside its boundary", () => {
+    const outside = applyIdentity
+      .filter((s) => (s.effect ?? "Allow") === "Allow")
+      .flatMap((s) => (s.actions ?? []).flatMap((action) => (s.resources ?? ["*"]).map((resource) => ({ sid: s.sid, action, resource }))))
+      .filter(({ action, resource }) => !allows(boundary, { action, resource, context: withBoundary(names.permissionsBoundaryArn) }));
+    expect(outside).toEqual([]);
+  });
+
   test("GIVEN the boundary WHEN the apply role does its job THEN it still may", () => {
     expect(may("lambda:CreateFunction", `arn:aws:lambda:eu-west-1:${account}:function:${names.registerDeviceFunction}`)).toBe(true);
     expect(may("dynamodb:CreateTable", ddb(names.registryTable))).toBe(true);
