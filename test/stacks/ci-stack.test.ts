@@ -5,7 +5,9 @@
  */
 import { loadConfig } from "../../config";
 import { resourceNames } from "../../modules/naming";
-import { PLAN_REFRESH_READS } from "../../modules/ci-policies";
+import { applyRoleStatements, controllerDeployStatements, permissionsBoundaryStatements, planRoleStatements, PLAN_REFRESH_READS } from "../../modules/ci-policies";
+import { PolicyStatement } from "../../modules/policy-document";
+import { PROJECT_TAG } from "../../stacks/fleet-stack";
 import { CiStack } from "../../stacks/ci-stack";
 import { allows, allowsWithin, explicitlyDenied, SynthStatement } from "../support/iam-eval";
 import { resourcesOf, synthStack } from "../support/synth";
@@ -222,5 +224,26 @@ describe("CiStack trust", () => {
     expect(Object.keys(outputs).sort()).toEqual(["github-apply-role-arn", "github-container-deploy-role-arn", "github-plan-role-arn", "permissions-boundary-arn"]);
     for (const output of Object.values(outputs)) expect(output.description).toBeTruthy();
     expect(outputs["github-container-deploy-role-arn"].description).toContain("dev-controller");
+  });
+});
+
+describe("CI policies and IAM's size quotas", () => {
+  /** The policy as IAM stores it (no whitespace), which is what its quotas count. */
+  const iamJson = (statements: PolicyStatement[]) =>
+    JSON.stringify({
+      Version: "2012-10-17",
+      Statement: statements.map((x) => ({
+        Sid: x.sid, Effect: x.effect ?? "Allow", Action: x.actions,
+        ...(x.resources ? { Resource: x.resources } : {}), ...(x.notResources ? { NotResource: x.notResources } : {}),
+        ...(x.conditions ? { Condition: Object.fromEntries(x.conditions.map((c) => [c.test, { [c.variable]: c.values }])) } : {}),
+      })),
+    }).length;
+
+  test.each(["dev", "prod"])("GIVEN %s THEN the boundary fits a managed policy (6,144) and each role's inline policy the role quota (10,240)", (env) => {
+    const scope = { config: loadConfig(env), names: resourceNames(loadConfig(env)) };
+    expect(iamJson(permissionsBoundaryStatements(scope))).toBeLessThan(6144);
+    for (const statements of [planRoleStatements(scope), applyRoleStatements(scope, PROJECT_TAG), controllerDeployStatements(scope)]) {
+      expect(iamJson(statements)).toBeLessThan(10240);
+    }
   });
 });
