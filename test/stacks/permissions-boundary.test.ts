@@ -1,12 +1,14 @@
 /**
  * The whole app, synthesized as CI synthesizes it: every role outside the `ci` stack carries the
- * permissions boundary (so the apply role can create it), and the boundary leaves every permission the
- * app's own policies grant (so carrying it breaks nothing).
+ * permissions boundary (so the apply role can create it), the boundary leaves every permission the
+ * app's own policies grant (so carrying it breaks nothing), and the plan role's documented refresh
+ * reads cover every kind of resource the app has.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../config";
 import { resourceNames } from "../../modules/naming";
+import { PLAN_REFRESH_READS } from "../../modules/ci-policies";
 import { allows, SynthStatement } from "../support/iam-eval";
 import { synthOfflineApp } from "../support/offline-app";
 
@@ -41,4 +43,35 @@ test("GIVEN the boundary WHEN an app role uses what its own policies grant THEN 
 test("the ci stack is the only one whose roles may go without the boundary", () => {
   const ciRoles = Object.values(stackJson("ci").resource!.aws_iam_role);
   expect(ciRoles.filter((r) => r.permissions_boundary === undefined).map((r) => r.name).sort()).toEqual([names.ciControllerDeployRole, names.ciPlanRole]);
+});
+
+/** The service whose read APIs refresh a Terraform resource type (first matching prefix). */
+const REFRESH_SERVICE: readonly [RegExp, string][] = [
+  [/^aws_api_gateway|^aws_apigatewayv2/, "apigateway"],
+  [/^aws_cloudwatch_log_/, "logs"],
+  [/^aws_cloudwatch_metric_alarm/, "cloudwatch"],
+  [/^aws_cloudwatch_event_/, "events"],
+  [/^aws_cognito_/, "cognito-idp"],
+  [/^aws_dynamodb_/, "dynamodb"],
+  [/^aws_(vpc|subnet|route_table|internet_gateway|security_group|default_security_group|eip|flow_log|launch_template|instance)/, "ec2"],
+  [/^aws_ecr_/, "ecr"],
+  [/^aws_kinesis_firehose_/, "firehose"],
+  [/^aws_iam_/, "iam"],
+  [/^aws_iot_/, "iot"],
+  [/^aws_kms_/, "kms"],
+  [/^aws_lambda_/, "lambda"],
+  [/^aws_scheduler_/, "scheduler"],
+  [/^aws_secretsmanager_/, "secretsmanager"],
+  [/^aws_sns_/, "sns"],
+  [/^aws_s3_/, "s3"],
+];
+
+test("GIVEN every resource type of the app THEN the plan role's documented refresh reads cover its service", () => {
+  const types = [...new Set(appStacks.flatMap(([, tf]) => Object.keys(tf.resource ?? {})))].sort();
+  const uncovered = types.filter((type) => {
+    const service = REFRESH_SERVICE.find(([pattern]) => pattern.test(type))?.[1];
+    return !service || !PLAN_REFRESH_READS[service]?.length;
+  });
+  expect(types.length).toBeGreaterThan(20);
+  expect(uncovered).toEqual([]);
 });
