@@ -45,7 +45,7 @@ export class CiStack extends FleetStack {
       description: "Ceiling of the CI apply role and of every role it creates; it cannot be removed or changed by them",
       policy: policyDocument(this, "permissions-boundary-document", permissionsBoundaryStatements(scopeOf), { ceiling: true }).json,
     });
-    this.permissionsBoundaryArn = boundary.arn;
+    this.permissionsBoundaryArn = this.share(boundary.arn, names.permissionsBoundaryArn);
 
     const oidc = new IamOpenidConnectProvider(this, "github-oidc", {
       url: `https://${GITHUB_OIDC_HOST}`,
@@ -97,11 +97,11 @@ export class CiStack extends FleetStack {
       permissionsBoundaryArn: false,
     });
 
-    const ref = (role: ServiceRole, roleArn: string): RoleRef => ({ roleName: role.roleName, roleArn: this.offline ? roleArn : role.roleArn });
+    const ref = (role: ServiceRole, roleName: string, roleArn: string): RoleRef => this.share<RoleRef>({ roleName: role.roleName, roleArn: role.roleArn }, { roleName, roleArn });
     this.githubRoles = {
-      plan: ref(planRole, names.ciPlanRoleArn),
-      apply: ref(applyRole, names.ciApplyRoleArn),
-      containerDeploy: ref(deployRole, names.ciControllerDeployRoleArn),
+      plan: ref(planRole, names.ciPlanRole, names.ciPlanRoleArn),
+      apply: ref(applyRole, names.ciApplyRole, names.ciApplyRoleArn),
+      containerDeploy: ref(deployRole, names.ciControllerDeployRole, names.ciControllerDeployRoleArn),
     };
 
     new TerraformOutput(this, "github-plan-role-arn", {
