@@ -126,8 +126,8 @@ describe("CiStack apply role and permissions boundary", () => {
 
   test.each([
     "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary",
-    "iam:PutRolePermissionsBoundary", "iam:DeleteRole", "iam:UpdateRole", "iam:TagRole",
-  ])("fails when it changes its own role or another CI role (%s)", (action) => {
+    "iam:PutRolePermissionsBoundary", "iam:DeleteRole", "iam:UpdateRole", "iam:TagRole", "iam:PassRole",
+  ])("fails when it changes, or hands to a service, its own role or another CI role (%s)", (action) => {
     for (const arn of [names.ciApplyRoleArn, names.ciPlanRoleArn, names.ciControllerDeployRoleArn]) {
       expect([arn, may(action, arn, withBoundary(names.permissionsBoundaryArn))]).toEqual([arn, false]);
     }
