@@ -1,6 +1,7 @@
 import { App } from "cdktf";
 import { EnvironmentConfig, loadConfig } from "./config";
 import { StateStack } from "./stacks/state-stack";
+import { CiStack } from "./stacks/ci-stack";
 import { VpcStack } from "./stacks/vpc-stack";
 import { RolesStack } from "./stacks/roles-stack";
 import { EcrStack } from "./stacks/ecr-stack";
@@ -25,6 +26,8 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   const props = { config: options.config, offline: options.offline ?? false };
 
   const state = new StateStack(app, "state", props);
+  // Applied by an administrator by hand, like state; CI skips both (README "Bootstrap").
+  const ci = new CiStack(app, "ci", props);
   const vpc = new VpcStack(app, "vpc", props);
   const roles = new RolesStack(app, "roles", props);
   const ecr = new EcrStack(app, "ecr", props);
@@ -47,7 +50,7 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
   const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
 
-  return { state, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
+  return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -55,6 +55,12 @@ export function validateConfig(config: EnvironmentConfig): void {
   check(/^[A-Za-z0-9_.-]+$/.test(config.github?.repository ?? ""), "github.repository", "must be a repository name");
   check(/^[A-Za-z0-9_./-]+$/.test(config.github?.applyBranch ?? ""), "github.applyBranch", "must be a branch name");
   check(/^[A-Za-z0-9_-]+$/.test(config.github?.environment ?? ""), "github.environment", "must be a GitHub environment name");
+  check(/^[A-Za-z0-9_-]+$/.test(config.github?.controllerEnvironment ?? ""), "github.controllerEnvironment", "must be a GitHub environment name");
+  check(
+    (config.github?.controllerEnvironment ?? "").toLowerCase() !== (config.github?.environment ?? "").toLowerCase(),
+    "github.controllerEnvironment",
+    `"${config.github?.controllerEnvironment}" must differ from github.environment: each CI role trusts its own environment`,
+  );
   check(/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(config.github?.controllerRepository ?? ""), "github.controllerRepository", "must be owner/name of the controller application's repository");
   validateTelemetry(config.telemetry, check);
   for (const [key, value] of Object.entries(config.tags ?? {})) {

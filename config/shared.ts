@@ -26,5 +26,5 @@ export const shared = {
 } satisfies Partial<EnvironmentConfig>;
 
 export function github(environment: string): EnvironmentConfig["github"] {
-  return { ...repositories, environment };
+  return { ...repositories, environment, controllerEnvironment: `${environment}-controller` };
 }

@@ -44,8 +44,13 @@ export interface EnvironmentConfig {
     readonly repository: string;
     /** Branch whose pushes may apply. @default "main" */
     readonly applyBranch: string;
-    /** GitHub environment that guards applies (prod: with required reviewers). */
+    /** GitHub environment that guards applies (prod: with required reviewers); the apply role trusts only it. */
     readonly environment: string;
+    /**
+     * GitHub environment of controller CD (`<environment>-controller`): the container-deploy role
+     * trusts only it, so the apply role's environment can never deploy images and CD can never apply.
+     */
+    readonly controllerEnvironment: string;
     /**
      * `owner/name` of the controller application's repository: the only source the container CD
      * workflow (`.github/workflows/controller-cd.yml`) builds images from.

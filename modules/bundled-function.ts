@@ -11,6 +11,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { PolicyStatement, policyDocument, serviceTrust } from "./policy-document";
+import { PermissionsBoundary } from "./permissions-boundary";
 
 /** Repository root: handlers live in `<root>/functions/<name>/index.ts`. */
 const REPO_ROOT = resolve(__dirname, "..");
@@ -391,6 +392,7 @@ export class BundledFunction extends Construct implements Grantee {
       name: props.functionName,
       description: `Lambda function ${props.functionName}`,
       assumeRolePolicy: serviceTrust(this, "trust", "lambda.amazonaws.com").json,
+      permissionsBoundary: PermissionsBoundary.of(this).policyArn,
     });
     this.roleArn = this.role.arn;
     this.roleName = this.role.name;

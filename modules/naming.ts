@@ -6,9 +6,27 @@ import { EnvironmentConfig } from "../config";
  */
 export function resourceNames(config: EnvironmentConfig) {
   const p = config.namePrefix;
+  const iam = (resource: string) => `arn:aws:iam::${config.accountId}:${resource}`;
   return {
+    /** Wildcard over every name below that starts with the prefix: the scope of the apply role's grants. */
+    namePattern: `${p}-*`,
+    /** Names that sit under the prefix as a path (`<prefix>/...`): secrets and log groups. */
+    namePathPattern: `${p}/*`,
     stateBucket: `${p}-tfstate-${config.accountId}`,
     stateLockTable: `${p}-tflock`,
+    // ci stack (applied by an administrator, never by CI). Under the IAM path /ci/, so no `role/${p}-*`
+    // pattern (the apply role's and the boundary's scope over the app's roles) ever matches them.
+    ciIamPath: "/ci/",
+    ciPlanRole: `${p}-ci-plan`,
+    ciApplyRole: `${p}-ci-apply`,
+    ciControllerDeployRole: `${p}-ci-controller-deploy`,
+    ciPlanRoleArn: iam(`role/ci/${p}-ci-plan`),
+    ciApplyRoleArn: iam(`role/ci/${p}-ci-apply`),
+    ciControllerDeployRoleArn: iam(`role/ci/${p}-ci-controller-deploy`),
+    /** Managed policy every role the apply role creates must carry (and the apply role itself). */
+    permissionsBoundaryPolicy: `${p}-ci-boundary`,
+    permissionsBoundaryArn: iam(`policy/ci/${p}-ci-boundary`),
+    githubOidcProviderArn: iam("oidc-provider/token.actions.githubusercontent.com"),
     controllerRepository: `${p}-controller`,
     controllerSecret: `${p}/controller-certificate`,
     controllerLogGroup: `/${p}/controller`,

@@ -7,6 +7,8 @@ export interface PolicyStatement {
   readonly effect?: "Allow" | "Deny";
   readonly actions: readonly string[];
   readonly resources?: readonly string[];
+  /** Every resource but these (Deny statements that carve out an exception, e.g. the state objects). */
+  readonly notResources?: readonly string[];
   readonly principals?: readonly { readonly type: string; readonly identifiers: readonly string[] }[];
   readonly conditions?: readonly { readonly test: string; readonly variable: string; readonly values: readonly string[] }[];
 }
@@ -16,29 +18,40 @@ export interface PolicyStatement {
  * evaluated locally (no API call), so plans stay offline-safe. Refuses the two shapes of an
  * over-broad grant: `Action: "*"`, and `service:*` on `Resource: "*"`.
  */
-export function policyDocument(scope: Construct, id: string, statements: readonly PolicyStatement[]): DataAwsIamPolicyDocument {
+export function policyDocument(scope: Construct, id: string, statements: readonly PolicyStatement[], options: PolicyDocumentOptions = {}): DataAwsIamPolicyDocument {
   if (statements.length === 0) throw new Error(`Policy document "${id}" has no statements`);
-  for (const s of statements) assertLeastPrivilege(id, s);
+  for (const s of statements) assertLeastPrivilege(id, s, options);
   return new DataAwsIamPolicyDocument(scope, id, {
     statement: statements.map((s) => ({
       sid: s.sid,
       effect: s.effect ?? "Allow",
       actions: [...s.actions],
       resources: s.resources ? [...s.resources] : undefined,
+      notResources: s.notResources ? [...s.notResources] : undefined,
       principals: s.principals?.map((p) => ({ type: p.type, identifiers: [...p.identifiers] })),
       condition: s.conditions?.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })),
     })),
   });
 }
 
-export function assertLeastPrivilege(documentId: string, statement: PolicyStatement): void {
+export interface PolicyDocumentOptions {
+  /**
+   * The document is a permissions boundary: a ceiling that grants nothing by itself, so whole
+   * services (`s3:*` on `*`) are allowed in it; `Action: "*"` is still refused.
+   * @default false
+   */
+  readonly ceiling?: boolean;
+}
+
+export function assertLeastPrivilege(documentId: string, statement: PolicyStatement, options: PolicyDocumentOptions = {}): void {
   if ((statement.effect ?? "Allow") === "Deny") return;
+  if (statement.notResources) throw new Error(`policy "${documentId}" statement ${statement.sid ?? ""}: NotResource is for Deny statements only`);
   const where = `policy "${documentId}"${statement.sid ? ` statement ${statement.sid}` : ""}`;
   if (statement.actions.length === 0) throw new Error(`${where} has no actions`);
   for (const action of statement.actions) {
     if (action === "*") throw new Error(`${where} allows Action "*": name the actions it needs`);
     const onEverything = !statement.resources || statement.resources.includes("*");
-    if (/^[a-z0-9-]+:\*$/.test(action) && onEverything) {
+    if (!options.ceiling && /^[a-z0-9-]+:\*$/.test(action) && onEverything) {
       throw new Error(`${where} allows "${action}" on every resource: scope the resources or name the actions`);
     }
   }

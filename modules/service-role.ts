@@ -4,6 +4,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { PolicyStatement, policyDocument } from "./policy-document";
+import { PermissionsBoundary } from "./permissions-boundary";
 
 export interface ServiceRoleProps {
   readonly roleName: string;
@@ -16,10 +17,19 @@ export interface ServiceRoleProps {
   readonly managedPolicies?: readonly string[];
   /** @default 3600 */
   readonly maxSessionSeconds?: number;
+  /**
+   * Managed policy capping the role's permissions. `false` only for the CI identities an
+   * administrator manages (the `ci` stack); every role the apply role creates must carry one.
+   * @default the boundary applied to the scope (PermissionsBoundary.of(stack).apply, done by FleetStack)
+   */
+  readonly permissionsBoundaryArn?: string | false;
+  /** IAM path. @default "/" */
+  readonly path?: string;
 }
 
 /**
- * An IAM role with its trust, one inline least-privilege policy and optional AWS-managed policies.
+ * An IAM role with its trust, one inline least-privilege policy and optional AWS-managed policies,
+ * inside the permissions boundary of its scope (see PermissionsBoundary).
  *
  * @example new ServiceRole(this, "rule-action", { roleName: "shf-dev-iot-rules", description: "...", trust, statements })
  */
@@ -37,6 +47,8 @@ export class ServiceRole extends Construct {
       description: props.description,
       assumeRolePolicy: props.trust.json,
       maxSessionDuration: props.maxSessionSeconds ?? 3600,
+      path: props.path,
+      permissionsBoundary: props.permissionsBoundaryArn === false ? undefined : (props.permissionsBoundaryArn ?? PermissionsBoundary.of(this).policyArn),
     });
     this.roleName = this.role.name;
     this.roleArn = this.role.arn;

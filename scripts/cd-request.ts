@@ -10,11 +10,16 @@
  * tag), repository (must be the config's github.controllerRepository; default it), context (build
  * context directory in that repository, default "."), dockerfile (default <context>/Dockerfile), and
  * optionally artifact + run_id to build from a prebuilt context uploaded by a run of that repository.
+ *
+ * Then the provenance (scripts/cd-provenance.ts): the SHA must be on the controller repository's default
+ * branch, and an artifact must come from a push run of that branch and SHA. The GitHub API is read with
+ * $GH_TOKEN at $GITHUB_API_URL. Any failure prints an `::error::` with the reason and exits 1.
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { environmentNames, loadConfig } from "../config";
 import { ciSettings, formatOutputs } from "./ci-settings";
+import { checkProvenance, githubRestApi, ProvenanceError } from "./cd-provenance";
 
 export interface CdRequest {
   readonly environment: string;
@@ -98,18 +103,23 @@ export function requestOutputs(request: CdRequest): Record<string, string> {
   };
 }
 
+async function main(): Promise<void> {
+  const eventName = process.env.GITHUB_EVENT_NAME ?? "";
+  const eventPath = process.env.GITHUB_EVENT_PATH;
+  if (!eventPath) throw new CdRequestError("GITHUB_EVENT_PATH is not set: run this inside GitHub Actions");
+  const event = JSON.parse(readFileSync(eventPath, "utf8")) as Record<string, unknown>;
+  const request = parseCdRequest(requestFields(eventName, event));
+  await checkProvenance(request, githubRestApi(process.env.GITHUB_API_URL ?? "https://api.github.com", process.env.GH_TOKEN ?? ""));
+  const outputs = formatOutputs(requestOutputs(request));
+  // Outputs go to the file the runner reads; the log shows the same lines.
+  if (process.env.GITHUB_OUTPUT) appendFileSync(process.env.GITHUB_OUTPUT, outputs);
+  process.stdout.write(outputs);
+}
+
 if (require.main === module) {
-  try {
-    const eventName = process.env.GITHUB_EVENT_NAME ?? "";
-    const eventPath = process.env.GITHUB_EVENT_PATH;
-    if (!eventPath) throw new CdRequestError("GITHUB_EVENT_PATH is not set: run this inside GitHub Actions");
-    const event = JSON.parse(readFileSync(eventPath, "utf8")) as Record<string, unknown>;
-    const outputs = formatOutputs(requestOutputs(parseCdRequest(requestFields(eventName, event))));
-    // Outputs go to the file the runner reads; the log shows the same lines.
-    if (process.env.GITHUB_OUTPUT) appendFileSync(process.env.GITHUB_OUTPUT, outputs);
-    process.stdout.write(outputs);
-  } catch (error) {
-    console.log(`::error title=Invalid container CD request::${(error instanceof Error ? error.message : String(error)).replace(/\n/g, "%0A")}`);
+  main().catch((error: unknown) => {
+    const title = error instanceof ProvenanceError ? "Refused: controller CD provenance" : "Invalid container CD request";
+    console.log(`::error title=${title}::${(error instanceof Error ? error.message : String(error)).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A")}`);
     process.exit(1);
-  }
+  });
 }

@@ -4,7 +4,8 @@
  *   npx tsx scripts/ci-settings.ts dev >> "$GITHUB_OUTPUT"
  *
  * prints `key=value` lines: region, account-id, name-prefix, ecr-registry, ecr-repository,
- * controller-tag (the EC2 `Role` tag value CD targets), controller-repository, github-environment.
+ * controller-tag (the EC2 `Role` tag value CD targets), controller-repository, github-environment (applies),
+ * controller-environment (controller CD).
  */
 import { EnvironmentConfig, loadConfig } from "../config";
 import { resourceNames } from "../modules/naming";
@@ -20,6 +21,7 @@ export function ciSettings(config: EnvironmentConfig): Record<string, string> {
     "controller-tag": names.controllerTagValue,
     "controller-repository": config.github.controllerRepository,
     "github-environment": config.github.environment,
+    "controller-environment": config.github.controllerEnvironment,
   };
 }
 

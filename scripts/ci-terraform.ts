@@ -7,7 +7,8 @@
  *
  * `--order` is the output of `npx tsx scripts/stack-order.ts` (the app's own order); it is checked
  * against the synthesized manifest (same stacks, every dependency earlier) before anything runs.
- * Stacks on a local backend (the `state` bootstrap stack) are reported and skipped: CI has no state for them.
+ * Stacks on a local backend (the `state` bootstrap stack) and stacks marked as administered (the `ci`
+ * stack of CI identities, which CI must never be able to change) are reported and skipped.
  *
  * plan:  every stack, `-lock=false` (read-only role, never waits for an apply's lock); writes
  *        report.json (for scripts/pr-comment.ts) and one text plan per stack; exits 1 when a plan failed
@@ -23,6 +24,7 @@ import { parseArgs } from "node:util";
 import { orderViolations } from "./stack-order";
 import { stackDependencies } from "./stack-summary";
 import { writeCliConfig } from "./terraform-harness";
+import { ADMINISTERED_MARKER } from "../stacks/fleet-stack";
 import { EnvironmentReport, hasChanges, PlanSummary, StackReport, summarizePlan, TerraformShowJson } from "./pr-comment";
 
 export interface TerraformResult {
@@ -39,6 +41,8 @@ export interface CiStack {
   readonly dir: string;
   /** On a local backend: CI has no state for it, so it is never planned or applied here. */
   readonly localBackend: boolean;
+  /** Applied by an administrator by hand (FleetStack `administered`): never planned or applied here. */
+  readonly administered?: boolean;
   /** Stacks it reads outputs from (the manifest's dependencies). */
   readonly dependencies: readonly string[];
 }
@@ -71,11 +75,15 @@ export function loadCiStacks(outdir: string, order: readonly string[]): CiStack[
   }
   return order.map((id) => {
     const entry = manifest.stacks[id];
-    const tf = JSON.parse(readFileSync(join(outdir, entry.synthesizedStackPath), "utf8")) as { terraform?: { backend?: Record<string, unknown> } };
+    const tf = JSON.parse(readFileSync(join(outdir, entry.synthesizedStackPath), "utf8")) as {
+      terraform?: { backend?: Record<string, unknown> };
+      "//"?: Record<string, { appliedBy?: string } | undefined>;
+    };
     return {
       id,
       dir: resolve(outdir, entry.workingDirectory),
       localBackend: Object.keys(tf.terraform?.backend ?? { local: {} }).includes("local"),
+      administered: tf["//"]?.[ADMINISTERED_MARKER.key]?.appliedBy === ADMINISTERED_MARKER.value.appliedBy,
       dependencies: dependencies[id] ?? [],
     };
   });
@@ -96,6 +104,12 @@ function upstreamOf(stack: CiStack, byId: ReadonlyMap<string, CiStack>): Set<str
   return seen;
 }
 
+/** Why CI neither plans nor applies `stack`, if it does not. */
+export function skippedAs(stack: CiStack): "bootstrap" | "administrator" | undefined {
+  if (stack.localBackend) return "bootstrap";
+  return stack.administered ? "administrator" : undefined;
+}
+
 function errorText(result: TerraformResult, maxLines = 60): string {
   const text = (result.stderr.trim() || result.stdout.trim() || `terraform exited with ${result.code}`).split("\n");
   return (text.length > maxLines ? ["…", ...text.slice(-maxLines)] : text).join("\n");
@@ -108,8 +122,9 @@ function errorText(result: TerraformResult, maxLines = 60): string {
 export async function planAll(environment: string, stacks: readonly CiStack[], terraform: TerraformRunner, artifact?: string): Promise<EnvironmentReport> {
   const reports: StackReport[] = [];
   for (const stack of stacks) {
-    if (stack.localBackend) {
-      reports.push({ stack: stack.id, status: "bootstrap" });
+    const skipped = skippedAs(stack);
+    if (skipped) {
+      reports.push({ stack: stack.id, status: skipped });
       continue;
     }
     reports.push(await planOne(stack, terraform));
@@ -154,7 +169,7 @@ export function planFailed(report: EnvironmentReport): boolean {
 // apply (pushes to main)
 // ---------------------------------------------------------------------------------------------
 
-export type ApplyOutcome = "applied" | "unchanged" | "failed" | "not-run" | "bootstrap";
+export type ApplyOutcome = "applied" | "unchanged" | "failed" | "not-run" | "bootstrap" | "administrator";
 
 export interface ApplyResult {
   readonly stack: string;
@@ -168,7 +183,8 @@ export async function applyAll(stacks: readonly CiStack[], terraform: TerraformR
   const results: ApplyResult[] = [];
   let stopped = false;
   for (const stack of stacks) {
-    if (stack.localBackend) results.push({ stack: stack.id, outcome: "bootstrap" });
+    const skipped = skippedAs(stack);
+    if (skipped) results.push({ stack: stack.id, outcome: skipped });
     else if (stopped) results.push({ stack: stack.id, outcome: "not-run" });
     else {
       const result = await applyOne(stack, terraform);
@@ -214,6 +230,7 @@ export function renderApplySummary(environment: string, results: readonly ApplyR
       failed: `❌ **failed** at \`terraform ${r.error?.step ?? "apply"}\``,
       "not-run": `⏭ not run (\`${failedAt?.stack}\` failed before it)`,
       bootstrap: "🔧 bootstrap stack (local state): applied by hand",
+      administrator: "🔐 CI identities: applied by an administrator by hand, never by CI",
     };
     lines.push(`| ${index + 1} | \`${r.stack}\` | ${text[r.outcome]} |`);
   });
@@ -293,7 +310,7 @@ async function main(): Promise<number> {
   const reportDir = values["report-dir"] ?? join("terraform-reports", environment);
   mkdirSync(reportDir, { recursive: true });
   const terraform = terraformProcess(writeCliConfig(resolve(values.outdir!, ".terraform-cli")));
-  console.log(`${command} ${environment}: ${stacks.map((s) => (s.localBackend ? `${s.id} (bootstrap, skipped)` : s.id)).join(" -> ")}`);
+  console.log(`${command} ${environment}: ${stacks.map((s) => (skippedAs(s) ? `${s.id} (${skippedAs(s)}, skipped)` : s.id)).join(" -> ")}`);
 
   if (command === "plan") {
     const report = await planAll(environment, stacks, terraform, values.artifact);

@@ -105,7 +105,8 @@ export function hasChanges(summary: PlanSummary): boolean {
 // Reports written by the plan job
 // ---------------------------------------------------------------------------------------------
 
-export type StackStatus = "planned" | "failed" | "bootstrap";
+/** `bootstrap` and `administrator`: stacks an administrator applies by hand, which CI skips. */
+export type StackStatus = "planned" | "failed" | "bootstrap" | "administrator";
 
 export interface StackReport {
   readonly stack: string;
@@ -260,6 +261,7 @@ function resultOf(summary: PlanSummary): string {
 
 function resultOfUnplanned(s: StackReport): string {
   if (s.status === "bootstrap") return "🔧 bootstrap stack (local state): applied by hand, not planned in CI";
+  if (s.status === "administrator") return "🔐 CI identities: applied by an administrator by hand, not planned in CI";
   if (s.blockedBy?.length) {
     return `⏳ plan failed; it reads outputs of ${s.blockedBy.map((b) => `\`${b}\``).join(", ")}, which change here. It is planned again after they are applied.`;
   }
@@ -268,7 +270,7 @@ function resultOfUnplanned(s: StackReport): string {
 
 function foldsOf(env: EnvironmentReport): Fold[] {
   return env.stacks.flatMap((s): Fold[] => {
-    if (s.status === "bootstrap") return [];
+    if (s.status === "bootstrap" || s.status === "administrator") return [];
     if (s.status === "failed") {
       return [{ title: `${env.environment} · ${s.stack} — plan failed at ${s.error?.step ?? "plan"}`, body: s.error?.message ?? "(no error text)", fenceLanguage: "text", artifact: env.artifact }];
     }

@@ -3,6 +3,7 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EnvironmentConfig } from "../config";
 import { resourceNames, ResourceNames } from "../modules/naming";
+import { PermissionsBoundary } from "../modules/permissions-boundary";
 
 export interface FleetStackProps {
   readonly config: EnvironmentConfig;
@@ -17,6 +18,19 @@ export interface FleetStackProps {
 export const PROJECT_TAG = "smart-home-fleet";
 
 /**
+ * Marker in a synthesized stack's `//` metadata (which Terraform ignores): the stack is applied by an
+ * administrator by hand and never planned or applied by CI (scripts/ci-terraform.ts reads it).
+ */
+export const ADMINISTERED_MARKER = { key: "smart-home-fleet", value: { appliedBy: "administrator" } } as const;
+
+export interface FleetStackOptions {
+  /** Keep the state on a local backend (only the state backend itself). @default false */
+  readonly localBackend?: boolean;
+  /** Applied by an administrator by hand, never by CI (the CI identities). @default false */
+  readonly administered?: boolean;
+}
+
+/**
  * Base of every deployable step: one AWS provider pinned to the environment's account and region,
  * default tags, and the shared S3 state backend (`<env>/<stack>.tfstate`).
  */
@@ -26,12 +40,15 @@ export abstract class FleetStack extends TerraformStack {
   readonly names: ResourceNames;
   readonly stackId: string;
 
-  protected constructor(scope: Construct, id: string, props: FleetStackProps, options: { localBackend?: boolean } = {}) {
+  protected constructor(scope: Construct, id: string, props: FleetStackProps, options: FleetStackOptions = {}) {
     super(scope, id);
+    if (options.administered) this.addOverride(`//.${ADMINISTERED_MARKER.key}`, ADMINISTERED_MARKER.value);
     this.config = props.config;
     this.offline = props.offline ?? false;
     this.names = resourceNames(props.config);
     this.stackId = id;
+    // Every role of the app carries the boundary the apply role must put on it (the ci stack owns it).
+    PermissionsBoundary.of(this).apply(this.names.permissionsBoundaryArn);
 
     new AwsProvider(this, "aws", {
       region: props.config.region,

@@ -16,6 +16,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { NetworkRef } from "../modules/refs";
 import { policyDocument, serviceTrust } from "../modules/policy-document";
+import { PermissionsBoundary } from "../modules/permissions-boundary";
 
 /** Outbound ports the controller needs: HTTPS (ECR, SSM, Secrets Manager, package repos) and MQTT over TLS (IoT Core). */
 const CONTROLLER_EGRESS_PORTS = [
@@ -120,6 +121,7 @@ export class VpcStack extends FleetStack {
     });
     const role = new IamRole(this, "flow-log-role", {
       name: `${this.config.namePrefix}-vpc-flow-logs`,
+      permissionsBoundary: PermissionsBoundary.of(this).policyArn,
       assumeRolePolicy: serviceTrust(this, "flow-log-trust", "vpc-flow-logs.amazonaws.com", [
         { test: "StringEquals", variable: "aws:SourceAccount", values: [this.config.accountId] },
       ]).json,

@@ -36,12 +36,19 @@ describe("validateConfig", () => {
     ["logRetentionDays", { logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch retention/],
     ["namePrefix", { namePrefix: "Shf_Dev" }, /namePrefix: "Shf_Dev"/],
     ["tags", { tags: { "aws:owner": "x" } }, /tags.aws:owner: tag keys .* may not start with aws:/],
+    ["controllerEnvironment (the apply environment)", { github: { ...dev.github, controllerEnvironment: "DEV" } }, /github.controllerEnvironment: "DEV" must differ from github.environment/],
+    ["controllerEnvironment (not a name)", { github: { ...dev.github, controllerEnvironment: "dev controller" } }, /github.controllerEnvironment: must be a GitHub environment name/],
   ])("fails when %s is bad, naming the setting", (_name, override, message) => {
     expect(() => validateConfig({ ...dev, ...override } as typeof dev)).toThrow(message);
   });
 
   test("reports every bad setting at once", () => {
     expect(() => validateConfig({ ...dev, accountId: "x", region: "y" })).toThrow(/accountId[\s\S]*region/);
+  });
+
+  test("GIVEN the shipped environments THEN controller CD has its own GitHub environment, <env>-controller", () => {
+    expect(dev.github).toMatchObject({ environment: "dev", controllerEnvironment: "dev-controller" });
+    expect(loadConfig("prod").github).toMatchObject({ environment: "prod", controllerEnvironment: "prod-controller" });
   });
 
   test("accepts the shipped environments", () => {

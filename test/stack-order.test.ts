@@ -9,9 +9,9 @@ import { stackDependencies } from "../scripts/stack-summary";
 import { synthOfflineApp } from "./support/offline-app";
 
 describe("deployment order", () => {
-  test("starts with the state backend, then the user's documented order", () => {
+  test("starts with the state backend and the CI identities, then the user's documented order", () => {
     const order = appDeploymentOrder("dev");
-    expect(order.slice(0, 5)).toEqual(["state", "vpc", "roles", "ecr", "ec2"]);
+    expect(order.slice(0, 6)).toEqual(["state", "ci", "vpc", "roles", "ecr", "ec2"]);
   });
 
   test("puts every stack after the stacks it reads from", () => {

@@ -30,39 +30,17 @@ describe("RolesStack", () => {
     }
   });
 
-  test.each([
-    ["github-plan-trust", "repo:smart-home/smart-home-fleet-iac:pull_request"],
-    ["github-apply-trust", "repo:smart-home/smart-home-fleet-iac:environment:dev"],
-    ["github-deploy-trust", "repo:smart-home/smart-home-fleet-iac:environment:dev"],
-  ])("%s trusts only this repository (%s) with the STS audience", (doc, subject) => {
-    const conditions = docNamed(doc).statement[0].condition!;
-    expect(conditions).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] }),
-        expect.objectContaining({ test: "StringEquals", variable: "token.actions.githubusercontent.com:sub", values: [subject] }),
-      ]),
-    );
-  });
-
-  test("plan role is read-only apart from the state lock", () => {
+  test("holds no CI identity: the OIDC provider and the GitHub roles live in the ci stack, which CI never applies", () => {
     const stack = synth();
-    const attachments = Object.values(resourcesOf(stack, "aws_iam_role_policy_attachment")).map((a) => a.policy_arn);
-    expect(attachments).toContain("arn:aws:iam::aws:policy/ReadOnlyAccess");
-    const writes = docNamed("github-plan-role").statement.flatMap((s) => s.actions).filter((a) => /Put|Delete|Create|Update/.test(a));
-    expect(writes.sort()).toEqual(["dynamodb:DeleteItem", "dynamodb:PutItem", "s3:DeleteObject", "s3:PutObject"].sort());
+    expect(resourcesOf(stack, "aws_iam_openid_connect_provider")).toEqual({});
+    expect(Object.values(resourcesOf(stack, "aws_iam_role")).map((r) => r.name)).toEqual(expect.not.arrayContaining([expect.stringMatching(/github|-ci-/)]));
+    expect(stack.tf.output ?? {}).toEqual({});
   });
 
-  test("container deploy role may run commands only on the tagged controller", () => {
-    const statement = docNamed("github-container-deploy-role").statement.find((s) => s.sid === "RunDeployScriptOnController")!;
-    expect(statement.condition).toEqual([expect.objectContaining({ variable: "ssm:resourceTag/Role", values: ["shf-dev-controller"] })]);
-  });
-
-  test("apply role scopes every service-wide grant to this environment's names", () => {
-    for (const s of docNamed("github-apply-role").statement) {
-      if (s.actions.some((a) => /^[a-z0-9-]+:\*$/.test(a))) {
-        expect([s.sid, s.resources!.some((r) => r === "*")]).toEqual([s.sid, false]);
-      }
-    }
+  test("every role carries the permissions boundary from naming.ts", () => {
+    const boundaries = Object.values(resourcesOf(synth(), "aws_iam_role")).map((r) => r.permissions_boundary);
+    expect(boundaries.length).toBeGreaterThan(0);
+    expect(new Set(boundaries)).toEqual(new Set(["arn:aws:iam::111111111111:policy/ci/shf-dev-ci-boundary"]));
   });
 
   test("no statement in the stack allows Action *", () => {

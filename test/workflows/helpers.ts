@@ -26,6 +26,7 @@ export interface Job {
   readonly concurrency?: { group: string; "cancel-in-progress"?: boolean };
   readonly permissions?: Record<string, string> | string;
   readonly strategy?: { matrix?: Record<string, unknown> };
+  readonly outputs?: Record<string, string>;
   readonly steps?: Step[];
 }
 

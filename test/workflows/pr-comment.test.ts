@@ -86,6 +86,12 @@ describe("renderComment", () => {
     expect(rowOf(comment, "state")).toContain("bootstrap stack");
   });
 
+  test("GIVEN the ci stack, skipped by CI THEN its row says an administrator applies it and nothing is folded for it", () => {
+    const comment = renderComment({ environments: [report([{ stack: "ci", status: "administrator" }, planned("vpc", plan, realText)])] });
+    expect(rowOf(comment, "ci")).toContain("🔐 CI identities: applied by an administrator by hand, not planned in CI");
+    expect(comment).not.toContain("dev · ci");
+  });
+
   test("folds each full plan under its row, coloured as a diff", () => {
     const comment = renderComment({ environments: [report([planned("vpc", plan, realText)])] });
     expect(comment).toMatch(/<details><summary>dev · vpc — \d+ to add, 0 to change, 0 to destroy<\/summary>\n\n```diff\n/);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { App } from "cdktf";
 import { environmentNames, loadConfig } from "../../config";
 import { defineStacks } from "../../main";
-import { loadCiStacks, orderProblems } from "../../scripts/ci-terraform";
+import { loadCiStacks, orderProblems, skippedAs } from "../../scripts/ci-terraform";
 import { deploymentOrder, orderViolations } from "../../scripts/stack-order";
 import { stackDependencies } from "../../scripts/stack-summary";
 import { readWorkflow, REPO_ROOT, stepsOf, stringsIn, workflowFiles } from "./helpers";
@@ -105,6 +105,14 @@ describe.each(environmentNames())("environment %s", (env) => {
     const stacks = loadCiStacks(outdir, order);
     expect(stacks.map((s) => s.id)).toEqual(order);
     expect(stacks.filter((s) => s.localBackend).map((s) => s.id)).toEqual(["state"]);
+  });
+
+  test("GIVEN the synthesized app THEN ci-terraform skips exactly state and ci, the stacks an administrator applies", () => {
+    const { outdir, order } = apps.get(env)!;
+    const stacks = loadCiStacks(outdir, order);
+    expect(stacks.filter((s) => skippedAs(s)).map((s) => [s.id, skippedAs(s)])).toEqual([["state", "bootstrap"], ["ci", "administrator"]]);
+    // The ci stack keeps its state in the S3 backend like the others: only CI leaves it alone.
+    expect(stacks.find((s) => s.id === "ci")!.localBackend).toBe(false);
   });
 });
 

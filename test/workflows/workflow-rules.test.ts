@@ -74,8 +74,8 @@ test("plans and applies exactly the config's environments, in promotion order", 
   called.slice(1).forEach((c, i) => expect(c.needs).toBe(called[i].id));
   const cdChoices = (readWorkflow("controller-cd.yml").on.workflow_dispatch as { inputs: { environment: { options: string[] } } }).inputs.environment.options;
   expect(cdChoices).toEqual(environmentNames());
-  // The GitHub environment names are the ones the apply and deploy roles trust.
-  for (const env of environmentNames()) expect(loadConfig(env).github.environment).toBe(env);
+  // The GitHub environment names are the ones the apply and deploy roles trust, one each.
+  for (const env of environmentNames()) expect(loadConfig(env).github).toMatchObject({ environment: env, controllerEnvironment: `${env}-controller` });
 });
 
 test("applies run inside the environment, one at a time per environment, never cancelled", () => {
@@ -88,17 +88,27 @@ test("applies run inside the environment, one at a time per environment, never c
   for (const job of Object.values(apply.jobs)) expect(job.if).toBe("github.ref == 'refs/heads/main'");
 });
 
-test("container CD runs in this repository (dispatch), inside the environment, and rolls back through its script", () => {
+test("container CD runs in this repository (dispatch), inside the controller's own environment, and rolls back through its script", () => {
   const cd = readWorkflow("controller-cd.yml");
   expect(Object.keys(cd.on).sort()).toEqual(["repository_dispatch", "workflow_dispatch"]);
   const deploy = cd.jobs.deploy;
-  expect(deploy.environment).toBe("${{ needs.request.outputs.environment }}");
+  // `<env>-controller`, the subject only the container-deploy role trusts (never the apply role's `<env>`).
+  expect(deploy.environment).toBe("${{ needs.request.outputs.controller-environment }}");
+  expect(cd.jobs.request.outputs?.["controller-environment"]).toBe("${{ steps.request.outputs.controller-environment }}");
   expect(deploy.concurrency?.["cancel-in-progress"]).toBe(false);
   const build = deploy.steps!.find((s) => s.uses?.startsWith("docker/build-push-action@"))!;
   expect(build.with).toMatchObject({ platforms: "linux/arm64", push: true });
   expect(String(build.with!.tags)).toMatch(/:\$\{\{ needs\.request\.outputs\.sha \}\}$/);
   expect(deploy.steps!.some((s) => s.uses?.startsWith("docker/setup-qemu-action@"))).toBe(true);
   expect(deploy.steps!.at(-1)!.run).toBe(".github/scripts/ssm-deploy-controller.sh");
+});
+
+test("container CD checks provenance with a GitHub token before the deploy job builds anything", () => {
+  const cd = readWorkflow("controller-cd.yml");
+  const step = cd.jobs.request.steps!.find((s) => s.run === "npx tsx scripts/cd-request.ts")!;
+  expect(step.env?.GH_TOKEN).toBe("${{ secrets.CONTROLLER_REPO_TOKEN || github.token }}");
+  expect(cd.jobs.deploy.needs).toBe("request");
+  expect(cd.jobs.request.environment).toBeUndefined();
 });
 
 test("the deploy script targets the controller by its Role tag and runs deploy-controller through AWS-RunShellScript", () => {
