@@ -155,6 +155,14 @@ export class IotRegistry extends EventEmitter {
     this.save();
   }
 
+  hasThingType(name: string): boolean {
+    return this.state.thingTypes.includes(name);
+  }
+
+  hasThingGroup(name: string): boolean {
+    return this.state.thingGroups.includes(name);
+  }
+
   /** Creates the thing, or replaces the given fields of an existing one (version + 1). */
   putThing(input: PutThingInput): StoredThing {
     if (!THING_NAME.test(input.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(input.thingName)} must match [a-zA-Z0-9:_-]{1,128}`);
