@@ -51,7 +51,8 @@ export function renderIamPolicyDocument(config: IamPolicyDocumentConfig): string
   const doc: Record<string, unknown> = { Version: version };
   if (config.policy_id) doc.Id = config.policy_id;
   doc.Statement = statements;
-  return JSON.stringify(doc);
+  // The provider indents its output with two spaces (Go json.MarshalIndent).
+  return JSON.stringify(doc, null, 2);
 }
 
 function decodeList(values: readonly string[]): string | string[] {
