@@ -161,7 +161,7 @@ export class LocalIdentityPlane implements IdentityPlane {
         ? rejected(400, "InvalidCertificateOwnershipToken", "Certificate ownership token cannot be empty.")
         : rejected(400, "InvalidCertificateOwnershipToken", "Certificate ownership token is invalid or expired.");
     }
-    const parameters = stringMap(request.parameters);
+    const parameters = stringMap(request?.parameters);
     if (!parameters.ok) return rejected(400, "InvalidParameters", parameters.message);
     const certificate = this.registry.requireCertificate(token.grant.certificateId);
     // A retry after a lost answer finds the certificate ACTIVE; a certificate an operator deactivated or
