@@ -100,7 +100,8 @@ export class LocalIdentityPlane implements IdentityPlane {
   }
 
   private readonly tokens: OwnershipTokens;
-  private readonly parsedPolicies = new Map<string, IotPolicyDocument>();
+  /** Parsed documents by policy name, re-parsed when the stored document changes. */
+  private readonly parsedPolicies = new Map<string, { readonly document: string; readonly parsed: IotPolicyDocument }>();
 
   private constructor(
     private readonly options: LocalIdentityPlaneOptions,
@@ -216,12 +217,10 @@ export class LocalIdentityPlane implements IdentityPlane {
   }
 
   private parsed(policyName: string, document: string): IotPolicyDocument {
-    const key = `${policyName}\n${document}`;
-    let parsed = this.parsedPolicies.get(key);
-    if (!parsed) {
-      parsed = parsePolicyDocument(document);
-      this.parsedPolicies.set(key, parsed);
-    }
+    const cached = this.parsedPolicies.get(policyName);
+    if (cached?.document === document) return cached.parsed;
+    const parsed = parsePolicyDocument(document);
+    this.parsedPolicies.set(policyName, { document, parsed });
     return parsed;
   }
 
