@@ -211,8 +211,9 @@ export class IotControlPlane {
   private match(method: string, segments: readonly string[]) {
     for (const route of this.routes) {
       if (route.method !== method || route.pattern.length !== segments.length) continue;
-      const params: string[] = [];
-      if (route.pattern.every((p, i) => (p === "{}" ? params.push(segments[i]!) > 0 : p === segments[i]))) return { route, params };
+      if (route.pattern.every((p, i) => p === "{}" || p === segments[i])) {
+        return { route, params: segments.filter((_s, i) => route.pattern[i] === "{}") };
+      }
     }
     return undefined;
   }

@@ -36,7 +36,7 @@ import { IotError } from "./iot-errors";
 import { OwnershipTokens } from "./ownership-tokens";
 import { ConnectionContext, IotPolicyDocument, evaluatePolicies, parsePolicyDocument } from "./policy-engine";
 import { ProvisioningPlan, TemplateError, evaluateProvisioningTemplate } from "./provisioning-template";
-import { IotRegistry, StoredThing } from "./registry";
+import { IotRegistry, PutThingInput, StoredThing, isValidThingName } from "./registry";
 import { StackIdentities, loadStackDefinitions } from "./stack-identities";
 import { SynthesizedIot } from "./synthesized-iot";
 
@@ -261,7 +261,7 @@ export class LocalIdentityPlane implements IdentityPlane {
     }
     for (const policyName of plan.policyNames) this.registry.requirePolicy(policyName);
     if (!plan.thing) return;
-    if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(plan.thing.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(plan.thing.thingName)} is invalid`);
+    if (!isValidThingName(plan.thing.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(plan.thing.thingName)} is invalid`);
     if (plan.thing.thingTypeName !== undefined && !this.registry.hasThingType(plan.thing.thingTypeName)) {
       throw new IotError("ResourceNotFoundException", `Thing type ${plan.thing.thingTypeName} does not exist`);
     }
@@ -270,24 +270,29 @@ export class LocalIdentityPlane implements IdentityPlane {
 
   /** Thing, attachments, then activation last: the certificate can connect only once it is fully bound. */
   private apply(plan: ProvisioningPlan, certificate: CertificateRecord): RegisterThingAnswer {
-    let thingName = "";
     if (plan.thing) {
-      const t = plan.thing;
-      const existing = this.registry.getThing(t.thingName);
-      const pick = <T>(mode: string, current: T | undefined, wanted: T, merged: () => T): T => (!existing ? wanted : mode === "REPLACE" ? wanted : mode === "MERGE" ? merged() : (current as T));
-      this.registry.putThing({
-        thingName: t.thingName,
-        thingTypeName: pick(t.overrides.thingTypeName, existing?.thingTypeName, t.thingTypeName, () => t.thingTypeName),
-        attributes: pick(t.overrides.attributes, existing?.attributes, t.attributes, () => ({ ...existing!.attributes, ...t.attributes })),
-        thingGroups: pick(t.overrides.thingGroups, existing?.thingGroups, t.thingGroups, () => [...new Set([...existing!.thingGroups, ...t.thingGroups])]),
-      });
-      this.registry.attachThingPrincipal(t.thingName, certificate.certificateArn);
-      thingName = t.thingName;
+      this.registry.putThing(thingUpdate(plan.thing, this.registry.getThing(plan.thing.thingName)));
+      this.registry.attachThingPrincipal(plan.thing.thingName, certificate.certificateArn);
     }
     for (const policyName of plan.policyNames) this.registry.attachPolicy(policyName, certificate.certificateArn);
     if (plan.certificate) this.registry.setCertificateStatus(certificate.certificateId, plan.certificate.status);
-    return { thingName, deviceConfiguration: plan.deviceConfiguration };
+    return { thingName: plan.thing?.thingName ?? "", deviceConfiguration: plan.deviceConfiguration };
   }
+}
+
+/**
+ * What the template writes to a thing: everything for a new thing; for an existing one, each field by
+ * its OverrideSettings mode (REPLACE: the template's value, MERGE: both, DO_NOTHING: unchanged).
+ */
+function thingUpdate(wanted: NonNullable<ProvisioningPlan["thing"]>, existing: StoredThing | undefined): PutThingInput {
+  if (!existing) return { thingName: wanted.thingName, thingTypeName: wanted.thingTypeName, attributes: wanted.attributes, thingGroups: wanted.thingGroups };
+  const { overrides } = wanted;
+  return {
+    thingName: wanted.thingName,
+    thingTypeName: overrides.thingTypeName === "DO_NOTHING" ? existing.thingTypeName : wanted.thingTypeName,
+    attributes: overrides.attributes === "REPLACE" ? wanted.attributes : overrides.attributes === "MERGE" ? { ...existing.attributes, ...wanted.attributes } : existing.attributes,
+    thingGroups: overrides.thingGroups === "REPLACE" ? wanted.thingGroups : overrides.thingGroups === "MERGE" ? [...new Set([...existing.thingGroups, ...wanted.thingGroups])] : existing.thingGroups,
+  };
 }
 
 function stringMap(value: unknown): { ok: true; value: Record<string, string> } | { ok: false; message: string } {

@@ -61,6 +61,11 @@ interface RegistryState {
 
 const FILE_NAME = "iot-registry.json";
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+/** AWS IoT's thing name rule: 1-128 characters of [a-zA-Z0-9:_-]. */
+export function isValidThingName(name: string): boolean {
+  return THING_NAME.test(name);
+}
 /** Statuses UpdateCertificate accepts; PENDING_* are internal to AWS IoT and REGISTER_INACTIVE is deprecated. */
 const SETTABLE_STATUSES: readonly CertificateStatus[] = ["ACTIVE", "INACTIVE", "REVOKED"];
 
@@ -165,7 +170,7 @@ export class IotRegistry extends EventEmitter {
 
   /** Creates the thing, or replaces the given fields of an existing one (version + 1). */
   putThing(input: PutThingInput): StoredThing {
-    if (!THING_NAME.test(input.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(input.thingName)} must match [a-zA-Z0-9:_-]{1,128}`);
+    if (!isValidThingName(input.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(input.thingName)} must match [a-zA-Z0-9:_-]{1,128}`);
     if (input.thingTypeName !== undefined && !this.state.thingTypes.includes(input.thingTypeName)) {
       throw new IotError("ResourceNotFoundException", `Thing type ${input.thingTypeName} does not exist`);
     }
