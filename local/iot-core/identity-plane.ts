@@ -157,6 +157,8 @@ export class LocalIdentityPlane implements IdentityPlane {
     if (!template) return rejected(404, "ResourceNotFound", `The provisioning template ${templateName} does not exist.`);
     if (!template.enabled) return rejected(400, "InvalidRequest", `The provisioning template ${templateName} is disabled.`);
     const token = this.tokens.check(request?.certificateOwnershipToken, caller.certificateId);
+    // AWS documents only the shape of `/rejected`; the empty-token answer below is AWS's own as reported
+    // in aws/aws-iot-device-sdk-js-v2#69 (400, InvalidCertificateOwnershipToken, "... cannot be empty.").
     if (!token.ok) {
       return token.reason === "empty"
         ? rejected(400, "InvalidCertificateOwnershipToken", "Certificate ownership token cannot be empty.")
