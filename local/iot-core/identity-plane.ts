@@ -166,7 +166,8 @@ export class LocalIdentityPlane implements IdentityPlane {
     }
     const parameters = stringMap(request?.parameters);
     if (!parameters.ok) return rejected(400, "InvalidParameters", parameters.message);
-    const certificate = this.registry.requireCertificate(token.grant.certificateId);
+    const certificate = this.registry.getCertificate(token.grant.certificateId);
+    if (!certificate) return rejected(400, "InvalidCertificateOwnershipToken", "The certificate of this ownership token has been deleted.");
     // A retry after a lost answer finds the certificate ACTIVE; a certificate an operator deactivated or
     // revoked since must not come back to life through a replayed token.
     if (certificate.status !== "PENDING_ACTIVATION" && certificate.status !== "ACTIVE") {

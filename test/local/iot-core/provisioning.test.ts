@@ -152,6 +152,20 @@ describe("provisioning in the identity plane", () => {
     expect([replay.ok, statusOf(cert.certificateId)]).toEqual([false, "INACTIVE"]);
   });
 
+  it("GIVEN a device that passes AWS::IoT::Certificate::Id of another pending certificate WHEN RegisterThing runs THEN only its own certificate is activated", async () => {
+    const other = await newCertificate("SN-VICTIM-PENDING");
+    const own = await newCertificate("SN-SPOOF");
+    await register(own.certificateOwnershipToken, { SerialNumber: "SN-SPOOF", DeviceType: "thermostat", "AWS::IoT::Certificate::Id": other.certificateId });
+    expect([statusOf(own.certificateId), statusOf(other.certificateId)]).toEqual(["ACTIVE", "PENDING_ACTIVATION"]);
+  });
+
+  it("fails when the certificate of the token was deleted meanwhile", async () => {
+    const cert = await newCertificate("SN-DELETED");
+    f.plane.registry.deleteCertificate(cert.certificateId);
+    const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-DELETED", DeviceType: "thermostat" });
+    expect([answer.ok ? "" : answer.error.errorCode, f.plane.registry.getThing("SN-DELETED")]).toEqual(["InvalidCertificateOwnershipToken", undefined]);
+  });
+
   it("fails when a required template parameter is missing: 400 InvalidParameters, nothing written", async () => {
     const cert = await newCertificate("SN-M");
     const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-M" });
