@@ -9,7 +9,8 @@
  * iot.policies.get(names.devicePolicy);        // '{"Version":"2012-10-17","Statement":[...]}'
  * ```
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { App, TerraformStack, Testing } from "cdktf";
 import { loadConfig } from "../../config";
@@ -56,13 +57,19 @@ export interface SynthesizedIot {
 /** Synthesizes `defineStacks` offline (`IOT_OFFLINE=1` semantics) for an environment and reads its IoT resources. */
 export function synthesizeIot(envName: string = process.env.IOT_ENV ?? "dev"): SynthesizedIot {
   const config = loadConfig(envName);
-  const app = Testing.app();
-  defineStacks(app as App, { config, offline: true });
-  const stacks: Record<string, TerraformJson> = {};
-  for (const child of app.node.children) {
-    if (child instanceof TerraformStack) stacks[child.node.id] = JSON.parse(Testing.synth(child)) as TerraformJson;
+  // Nothing is written to the outdir (Testing.synth renders in memory); it is removed all the same.
+  const outdir = mkdtempSync(path.join(tmpdir(), "shf-iot-synth-"));
+  try {
+    const app = Testing.app({ outdir });
+    defineStacks(app as App, { config, offline: true });
+    const stacks: Record<string, TerraformJson> = {};
+    for (const child of app.node.children) {
+      if (child instanceof TerraformStack) stacks[child.node.id] = JSON.parse(Testing.synth(child)) as TerraformJson;
+    }
+    return iotFromTerraform(stacks, { region: config.region, accountId: config.accountId });
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
   }
-  return iotFromTerraform(stacks, { region: config.region, accountId: config.accountId });
 }
 
 /** Reads an already synthesized `cdktf.out` (e.g. from `IOT_OFFLINE=1 npx cdktf synth`). */
