@@ -5,7 +5,7 @@
  * ```ts
  * const plane = await LocalIdentityPlane.start({ workDir, ca, iot: synthesizeIot("dev"), preProvisioningHook });
  * plane.authorize({ action: "iot:Subscribe", resource: "devices/SN-1/commands", clientId: "SN-1", certificateId });
- * const claim = plane.stackIdentities.get("fleet/claim-certificate");
+ * const claim = plane.stackIdentities.get(CLAIM_IDENTITY);
  * ```
  *
  * As AWS IoT Core does (Developer Guide: "Thing policy variables", "Device provisioning MQTT API",
@@ -106,7 +106,7 @@ export class LocalIdentityPlane implements IdentityPlane {
   private constructor(
     private readonly options: LocalIdentityPlaneOptions,
     readonly registry: IotRegistry,
-    /** Certificates of the stacks' own identities (`fleet/claim-certificate`, `iot/controller-certificate`, the service). */
+    /** Certificates of the stacks' own identities, by CLAIM_IDENTITY, CONTROLLER_IDENTITY and TWIN_SERVICE_IDENTITY. */
     readonly stackIdentities: StackIdentities,
   ) {
     this.tokens = new OwnershipTokens(options.ownershipTokenTtlMs ?? 3_600_000, options.now ?? Date.now);

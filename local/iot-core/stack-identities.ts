@@ -14,6 +14,10 @@ import { IssuedCertificate, LocalCa, certificateIdOf, writePemFiles } from "../p
 import { IotRegistry } from "./registry";
 import { SynthesizedIot } from "./synthesized-iot";
 
+/** Keys of the stacks' certificates: `<stack id>/<construct id>` (construct ids never change once deployed). */
+export const CLAIM_IDENTITY = "fleet/claim-certificate";
+export const CONTROLLER_IDENTITY = "iot/controller-certificate";
+
 /** The twin's own (cloud-side) MQTT identity: not in any stack, see the module comment. */
 export const TWIN_SERVICE_IDENTITY = "local-twin-service";
 

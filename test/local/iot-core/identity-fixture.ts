@@ -9,6 +9,7 @@ import { loadConfig } from "../../../config";
 import { createKeyAndCsr } from "../../../device/provision";
 import { resourceNames } from "../../../modules/naming";
 import { LocalIdentityPlane, LocalIdentityPlaneOptions, PreProvisioningHook } from "../../../local/iot-core/identity-plane";
+import { CLAIM_IDENTITY, CONTROLLER_IDENTITY } from "../../../local/iot-core/stack-identities";
 import { SynthesizedIot, synthesizeIot } from "../../../local/iot-core/synthesized-iot";
 import { LocalCa } from "../../../local/pki";
 
@@ -40,8 +41,8 @@ export async function startPlane(options: Partial<LocalIdentityPlaneOptions> = {
     plane,
     ca,
     workDir,
-    claimCertificateId: plane.stackIdentities.get("fleet/claim-certificate")!.certificateId,
-    controllerCertificateId: plane.stackIdentities.get("iot/controller-certificate")!.certificateId,
+    claimCertificateId: plane.stackIdentities.get(CLAIM_IDENTITY)!.certificateId,
+    controllerCertificateId: plane.stackIdentities.get(CONTROLLER_IDENTITY)!.certificateId,
     close: () => rmSync(workDir, { recursive: true, force: true }),
   };
 }

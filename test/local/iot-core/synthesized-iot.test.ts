@@ -3,6 +3,7 @@
  * refuses what it cannot resolve instead of guessing.
  */
 import { rmSync } from "node:fs";
+import { CLAIM_IDENTITY, CONTROLLER_IDENTITY } from "../../../local/iot-core/stack-identities";
 import { iotFromCdktfOut, iotFromTerraform } from "../../../local/iot-core/synthesized-iot";
 import { synthOfflineApp } from "../../support/offline-app";
 import { devIot, names } from "./identity-fixture";
@@ -17,8 +18,8 @@ describe("synthesized IoT resources", () => {
   it("GIVEN the dev app WHEN loaded THEN the claim and controller certificates carry the stacks' attachments", () => {
     expect(devIot().certificates).toEqual(
       expect.arrayContaining([
-        { key: "fleet/claim-certificate", active: true, policyNames: [names.claimPolicy], thingNames: [] },
-        { key: "iot/controller-certificate", active: true, policyNames: [names.controllerPolicy], thingNames: [names.controllerThing] },
+        { key: CLAIM_IDENTITY, active: true, policyNames: [names.claimPolicy], thingNames: [] },
+        { key: CONTROLLER_IDENTITY, active: true, policyNames: [names.controllerPolicy], thingNames: [names.controllerThing] },
       ]),
     );
   });
