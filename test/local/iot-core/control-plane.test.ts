@@ -225,16 +225,28 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
     }
   });
 
-  it("fails when a request carries no Authorization header (403, as an unsigned request on AWS)", async () => {
-    const status = await new Promise<number>((resolve, reject) => {
-      const url = new URL(`/certificates/${sn1}`, cp.endpoint);
-      request(url, { method: "GET" }, (res) => {
+  /** A raw HTTP call, for what the SDK would never send. */
+  const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; errorType?: string }>((resolve, reject) => {
+      request(new URL(path, cp.endpoint), { method, headers }, (res) => {
         res.resume();
-        resolve(res.statusCode ?? 0);
+        resolve({ status: res.statusCode ?? 0, errorType: res.headers["x-amzn-errortype"] as string | undefined });
       })
         .on("error", reject)
-        .end();
+        .end(body);
     });
-    expect(status).toBe(403);
+
+  it("fails when a request carries no Authorization header (403, as an unsigned request on AWS)", async () => {
+    expect(await raw("GET", `/certificates/${sn1}`, {})).toEqual({ status: 403, errorType: "MissingAuthenticationTokenException" });
+  });
+
+  it("fails when AttachPolicy's body is not JSON: 400 InvalidRequestException and nothing is attached", async () => {
+    const before = f.plane.registry.targetsForPolicy(names.controllerPolicy);
+    const answer = await raw("PUT", `/target-policies/${names.controllerPolicy}`, { authorization: "AWS4-HMAC-SHA256 test", "content-type": "application/json" }, `{"target": "${arnOf(sn1)}"`);
+    expect([answer, f.plane.registry.targetsForPolicy(names.controllerPolicy)]).toEqual([{ status: 400, errorType: "InvalidRequestException" }, before]);
+  });
+
+  it("fails when an operation is not served: 404 UnknownOperationException", async () => {
+    expect(await raw("POST", "/things/SN-1", { authorization: "AWS4-HMAC-SHA256 test" })).toEqual({ status: 404, errorType: "UnknownOperationException" });
   });
 });
