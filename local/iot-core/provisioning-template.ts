@@ -60,7 +60,8 @@ export function evaluateProvisioningTemplate(templateBody: string, parameters: R
   }
   const values: Record<string, Json> = {};
   for (const [name, spec] of Object.entries(body.Parameters ?? {})) {
-    const given = name in system ? system[name] : parameters[name];
+    // `AWS::...` parameters are AWS's to fill (certificate id, subject fields); a device never supplies them.
+    const given = name.startsWith("AWS::") ? system[name] : parameters[name];
     if (given !== undefined) values[name] = given;
     else if (spec.Default !== undefined) values[name] = spec.Default;
     else throw new TemplateError("InvalidParameters", `Missing value for the template parameter ${name}`);
