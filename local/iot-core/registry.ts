@@ -133,7 +133,7 @@ export class IotRegistry extends EventEmitter {
     if (record.status === status) return;
     this.state.certificates[certificateId] = { ...record, status, lastModifiedDate: new Date().toISOString() };
     this.save();
-    this.emit("certificate-status", certificateId, status);
+    this.notify("certificate-status", certificateId, status);
   }
 
   /** DeleteCertificate: refused while ACTIVE (406), while a thing is attached, or (unless forced) a policy. */
@@ -234,7 +234,7 @@ export class IotRegistry extends EventEmitter {
     if (this.state.thingPrincipals.some(([t, p]) => t === thingName && p === principalArn)) return;
     this.state.thingPrincipals.push([thingName, principalArn]);
     this.save();
-    this.emit("thing-principal", thingName, this.certificateIdOfArn(principalArn), true);
+    this.notify("thing-principal", thingName, this.certificateIdOfArn(principalArn), true);
   }
 
   detachThingPrincipal(thingName: string, principalArn: string): void {
@@ -244,7 +244,7 @@ export class IotRegistry extends EventEmitter {
     this.state.thingPrincipals = this.state.thingPrincipals.filter(([t, p]) => !(t === thingName && p === principalArn));
     if (this.state.thingPrincipals.length === before) return;
     this.save();
-    this.emit("thing-principal", thingName, this.certificateIdOfArn(principalArn), false);
+    this.notify("thing-principal", thingName, this.certificateIdOfArn(principalArn), false);
   }
 
   thingPrincipals(thingName: string): string[] {
@@ -310,6 +310,20 @@ export class IotRegistry extends EventEmitter {
     const certificateId = this.certificateIdOfArn(principalArn);
     if (!certificateId) throw new IotError("InvalidRequestException", `Principal ${principalArn} is not a certificate ARN of ${this.arn("cert/")}<id>`);
     this.requireCertificate(certificateId);
+  }
+
+  /**
+   * Emits after the change is saved. A listener that throws must not abort the operation that caused
+   * the event (e.g. RegisterThing half-way), so its error becomes a process warning.
+   */
+  private notify<E extends keyof IdentityPlaneEvents>(event: E, ...args: Parameters<IdentityPlaneEvents[E]>): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (...a: unknown[]) => void)(...args);
+      } catch (err) {
+        process.emitWarning(`iot registry: a ${event} listener failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   private save(): void {

@@ -76,6 +76,22 @@ describe("IotRegistry", () => {
     expect([seen, registry.thingPrincipals("SN-1")]).toEqual([[true], [cert.certificateArn]]);
   });
 
+  it("GIVEN a listener that throws WHEN a status changes THEN the change is kept and later listeners still run", async () => {
+    const cert = await certificate();
+    const seen: string[] = [];
+    const warn = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    registry.on("certificate-status", () => {
+      throw new Error("listener bug");
+    });
+    registry.on("certificate-status", (_id, status) => seen.push(status));
+    try {
+      registry.setCertificateStatus(cert.certificateId, "REVOKED");
+    } finally {
+      warn.mockRestore();
+    }
+    expect([registry.getCertificate(cert.certificateId)?.status, seen]).toEqual(["REVOKED", ["REVOKED"]]);
+  });
+
   it("fails when a thing names a thing type that does not exist (ResourceNotFoundException)", () => {
     expect(() => registry.putThing({ thingName: "SN-1", thingTypeName: "toaster" })).toThrow(IotError);
   });
