@@ -100,6 +100,15 @@ test("every log group has a retention period", () => {
   for (const [name, group] of groups) expect([name, typeof group.retention_in_days]).toEqual([name, "number"]);
 });
 
+test("no private key passes through Terraform: every IoT certificate comes from a CSR, no tls_private_key, no secret version", () => {
+  const certificates = all("aws_iot_certificate");
+  expect(certificates.length).toBeGreaterThan(0);
+  for (const [name, certificate] of certificates) expect([name, certificate.csr]).toEqual([name, expect.stringMatching(/^-----BEGIN CERTIFICATE REQUEST-----/)]);
+  expect(all("tls_private_key")).toEqual([]);
+  expect(all("aws_secretsmanager_secret_version")).toEqual([]);
+  expect(all("aws_secretsmanager_secret_version", "data")).toEqual([]);
+});
+
 test("no NAT gateway (cost) and no SSH key pair", () => {
   expect(all("aws_nat_gateway")).toEqual([]);
   expect(all("aws_key_pair")).toEqual([]);
