@@ -2,54 +2,17 @@
  * stacks/assets/controller-identity.sh (the controller's boot path) with real openssl and jq against a
  * scripted `aws` CLI: it takes the certificate Terraform published and the key version that matches it.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { fakeAwsDir, keyAndCertificate } from "../support/identity-shell";
 
 const SCRIPT = join(__dirname, "../../stacks/assets/controller-identity.sh");
-
-/** A fake `aws`: SSM answers with $FAKE_DIR/parameter, Secrets Manager with $FAKE_DIR/secret-<stage>; missing file = AWS error. */
-const FAKE_AWS = `#!/usr/bin/env bash
-printf '%s\\n' "$*" >>"$FAKE_DIR/calls"
-arg() { local want="$1" prev=""; shift; for a in "$@"; do [ "$prev" = "$want" ] && { printf '%s' "$a"; return; }; prev="$a"; done; }
-case "$1 $2" in
-  "ssm get-parameter") [ -e "$FAKE_DIR/parameter" ] || { echo "ParameterNotFound" >&2; exit 254; }; cat "$FAKE_DIR/parameter" ;;
-  "secretsmanager get-secret-value")
-    file="$FAKE_DIR/secret-$(arg --version-stage "$@")"
-    [ -e "$file" ] || { echo "ResourceNotFoundException" >&2; exit 254; }; cat "$file" ;;
-  *) echo "unexpected aws $*" >&2; exit 1 ;;
-esac
-`;
-
-interface Key {
-  readonly keyPem: string;
-  readonly certificatePem: string;
-}
-
-/** A P-256 key and a self-signed certificate for it (stands in for AWS IoT's certificate from our CSR). */
-function keyAndCertificate(): Key {
-  const keyPem = execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], { encoding: "utf8" });
-  const dir = mkdtempSync(join(tmpdir(), "shf-key-"));
-  writeFileSync(join(dir, "key.pem"), keyPem);
-  const certificatePem = execFileSync("openssl", ["req", "-new", "-x509", "-key", join(dir, "key.pem"), "-subj", "/CN=AWS IoT Certificate", "-days", "1"], { encoding: "utf8" });
-  return { keyPem, certificatePem };
-}
 
 const [first, second, stranger] = [keyAndCertificate(), keyAndCertificate(), keyAndCertificate()];
 
 function run(command: string, state: { published?: string; current?: string; pending?: string; certDir?: string }) {
-  const dir = mkdtempSync(join(tmpdir(), "shf-identity-sh-"));
-  const tmp = join(dir, "tmp");
-  mkdirSync(tmp);
-  writeFileSync(join(dir, "aws"), FAKE_AWS);
-  chmodSync(join(dir, "aws"), 0o755);
-  writeFileSync(join(dir, "calls"), "");
-  if (state.published !== undefined) {
-    writeFileSync(join(dir, "parameter"), JSON.stringify({ certificatePem: state.published, certificateId: "c0ffee01", endpoint: "a1-ats.iot.eu-west-1.amazonaws.com", thingName: "shf-dev-controller" }) + "\n");
-  }
-  if (state.current !== undefined) writeFileSync(join(dir, "secret-AWSCURRENT"), state.current);
-  if (state.pending !== undefined) writeFileSync(join(dir, "secret-AWSPENDING"), state.pending);
+  const { dir, tmp } = fakeAwsDir({ ...state, fields: { thingName: "shf-dev-controller" } });
   const certDir = state.certDir ?? join(dir, "run-controller");
   const result = spawnSync("bash", [SCRIPT, command, certDir], {
     encoding: "utf8",
