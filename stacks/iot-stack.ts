@@ -33,8 +33,9 @@ export const OFFLINE_IOT_ENDPOINT_PREFIX = "a1b2c3d4e5f6g7-ats.iot";
 
 /**
  * AWS IoT Core for the fleet and its controller: policies, thing types and groups, the controller's
- * identity (stored in Secrets Manager), topic rules for errors, responses and lifecycle events, the
- * alerting path (SNS, dedupe table, functions, schedules), fleet indexing and IoT logging.
+ * identity (certificate from a committed CSR; its key only in Secrets Manager), topic rules for
+ * errors, responses and lifecycle events, the alerting path (SNS, dedupe table, functions,
+ * schedules), fleet indexing and IoT logging.
  *
  * The device registry table lives here, not in `fleet`: the offline detector (lifecycle rule and
  * 5-minute sweep) and the daily health check are IoT concerns and read and write the registry, and
