@@ -27,8 +27,6 @@ export interface IdentityContext {
   readonly root: string;
   readonly secrets: SecretsManagerClient;
   readonly ssm: SSMClient;
-  /** @default generateIdentity (tests may count calls; the key still never touches the disk) */
-  readonly generate?: (commonName: string) => Promise<GeneratedIdentity>;
 }
 
 /** A refusal the operator can act on (exit code 2); the message says what to do instead. */
@@ -57,7 +55,7 @@ async function create(ctx: IdentityContext): Promise<string[]> {
     throw new IdentityRefusal(`${file} already exists, so this identity was created already. To replace its key, run \`${command(ctx, "rotate")}\`.`);
   }
   const versions = await listKeyVersions(ctx.secrets, ctx.locations.secretName);
-  const identity = await (ctx.generate ?? generateIdentity)(ctx.commonName);
+  const identity = await generateIdentity(ctx.commonName);
   const versionId = randomUUID();
   const lines: string[] = [];
   if (versions === undefined) {
@@ -95,7 +93,7 @@ async function rotate(ctx: IdentityContext): Promise<string[]> {
       `The published certificate ${published.certificateId} already carries the pending key (version ${pending.versionId}). Run \`${command(ctx, "promote")}\` first, then rotate.`,
     );
   }
-  const identity = await (ctx.generate ?? generateIdentity)(ctx.commonName);
+  const identity = await generateIdentity(ctx.commonName);
   const versionId = randomUUID();
   await putKey(ctx, identity, versionId, PENDING);
   writeCsr(ctx, identity.csrPem);

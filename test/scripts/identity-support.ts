@@ -60,8 +60,8 @@ export function fakeAws(state: FakeAws) {
   return { secrets, ssm };
 }
 
-/** The command context; `_aws` is taken so each test states which fake it runs against (the mocks are global). */
-export function context(root: string, _aws: ReturnType<typeof fakeAws>, kind: "controller" | "claim" = "controller"): IdentityContext {
+/** The command context for the dev environment (the clients are the ones fakeAws() mocks). */
+export function context(root: string, kind: "controller" | "claim" = "controller"): IdentityContext {
   const names = resourceNames(loadConfig("dev"));
   return {
     envName: "dev",

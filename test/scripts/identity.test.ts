@@ -36,7 +36,7 @@ describe("create", () => {
   test("GIVEN a fresh environment WHEN create THEN the secret is created with the key as its first (current) value", async () => {
     const root = tempRoot();
     const aws = fakeAws({ versions: undefined });
-    await runIdentityCommand("create", context(root, aws));
+    await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
     expect(input).toEqual({ Name: "shf-dev/controller-certificate", Description: expect.any(String), SecretString: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/), ClientRequestToken: expect.any(String) });
     expect(aws.secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
@@ -45,7 +45,7 @@ describe("create", () => {
   test("GIVEN a secret with no value WHEN create THEN the key is put as AWSCURRENT", async () => {
     const root = tempRoot();
     const aws = fakeAws({ versions: [] });
-    await runIdentityCommand("create", context(root, aws));
+    await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(PutSecretValueCommand)[0].args[0].input;
     expect(input).toEqual({ SecretId: "shf-dev/controller-certificate", SecretString: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/), ClientRequestToken: expect.any(String), VersionStages: ["AWSCURRENT"] });
   });
@@ -53,7 +53,7 @@ describe("create", () => {
   test("GIVEN the AWS-generated key that Terraform wrote as AWSCURRENT WHEN create (migration) THEN the new key is only AWSPENDING", async () => {
     const root = tempRoot();
     const aws = fakeAws({ versions: [{ versionId: "legacy", stages: ["AWSCURRENT"], value: LEGACY_JSON }] });
-    await runIdentityCommand("create", context(root, aws));
+    await runIdentityCommand("create", context(root));
     expect(aws.secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input.VersionStages)).toEqual([["AWSPENDING"]]);
     expect(aws.secrets.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(0);
   });
@@ -61,7 +61,7 @@ describe("create", () => {
   test("GIVEN create WHEN the CSR is read back THEN it parses, its signature holds and its public key is the key sent to the secret", async () => {
     const root = tempRoot();
     const aws = fakeAws({ versions: [] });
-    await runIdentityCommand("create", context(root, aws));
+    await runIdentityCommand("create", context(root));
     const sentKey = aws.secrets.commandCalls(PutSecretValueCommand)[0].args[0].input.SecretString!;
     const csr = readFileSync(join(root, CSR_FILE), "utf8");
     expect(await csrFingerprint(csr)).toBe(spkiSha256(sentKey));
@@ -72,7 +72,7 @@ describe("create", () => {
     const root = tempRoot();
     withCsr(root);
     const aws = fakeAws({ versions: [] });
-    const run = runIdentityCommand("create", context(root, aws));
+    const run = runIdentityCommand("create", context(root));
     await expect(run).rejects.toThrow(IdentityRefusal);
     await expect(run).rejects.toThrow("IOT_ENV=dev npm run identity -- rotate controller");
     expect(writesCalls(aws)).toHaveLength(0);
@@ -85,7 +85,7 @@ describe("rotate", () => {
     const old = await issuedIdentity();
     withCsr(root, old.csrPem);
     const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: old.privateKeyPem }], publishedCertificatePem: old.certificatePem });
-    await runIdentityCommand("rotate", context(root, aws));
+    await runIdentityCommand("rotate", context(root));
     const puts = aws.secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input);
     expect(puts).toEqual([{ SecretId: "shf-dev/controller-certificate", SecretString: expect.any(String), ClientRequestToken: expect.any(String), VersionStages: ["AWSPENDING"] }]);
     const csr = readFileSync(join(root, CSR_FILE), "utf8");
@@ -96,7 +96,7 @@ describe("rotate", () => {
 
   test("fails when there is no CSR yet, telling to create", async () => {
     const aws = fakeAws({ versions: [] });
-    await expect(runIdentityCommand("rotate", context(tempRoot(), aws))).rejects.toThrow("IOT_ENV=dev npm run identity -- create controller");
+    await expect(runIdentityCommand("rotate", context(tempRoot()))).rejects.toThrow("IOT_ENV=dev npm run identity -- create controller");
     expect(writesCalls(aws)).toHaveLength(0);
   });
 
@@ -111,7 +111,7 @@ describe("rotate", () => {
       ],
       publishedCertificatePem: next.certificatePem,
     });
-    await expect(runIdentityCommand("rotate", context(root, aws))).rejects.toThrow("promote controller");
+    await expect(runIdentityCommand("rotate", context(root))).rejects.toThrow("promote controller");
     expect(writesCalls(aws)).toHaveLength(0);
     expect(readFileSync(join(root, CSR_FILE), "utf8")).toBe(next.csrPem);
   });
@@ -127,7 +127,7 @@ describe("promote", () => {
       ],
       publishedCertificatePem: next.certificatePem,
     });
-    await runIdentityCommand("promote", context(tempRoot(), aws));
+    await runIdentityCommand("promote", context(tempRoot()));
     expect(aws.secrets.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
       { SecretId: "shf-dev/controller-certificate", VersionStage: "AWSCURRENT", MoveToVersionId: "v2", RemoveFromVersionId: "v1" },
       { SecretId: "shf-dev/controller-certificate", VersionStage: "AWSPENDING", RemoveFromVersionId: "v2" },
@@ -139,7 +139,7 @@ describe("promote", () => {
   test("GIVEN the current key already matches WHEN promote THEN nothing changes", async () => {
     const current = await issuedIdentity();
     const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: current.privateKeyPem }], publishedCertificatePem: current.certificatePem });
-    expect(await runIdentityCommand("promote", context(tempRoot(), aws))).toEqual([expect.stringContaining("nothing to promote")]);
+    expect(await runIdentityCommand("promote", context(tempRoot()))).toEqual([expect.stringContaining("nothing to promote")]);
     expect(writesCalls(aws)).toHaveLength(0);
   });
 
@@ -152,13 +152,13 @@ describe("promote", () => {
       ],
       publishedCertificatePem: other.certificatePem,
     });
-    await expect(runIdentityCommand("promote", context(tempRoot(), aws))).rejects.toThrow(/No key version matches the published certificate c0ffee01/);
+    await expect(runIdentityCommand("promote", context(tempRoot()))).rejects.toThrow(/No key version matches the published certificate c0ffee01/);
     expect(writesCalls(aws)).toHaveLength(0);
   });
 
   test("fails when nothing is published yet, telling to apply the stack", async () => {
     const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: LEGACY_JSON }] });
-    await expect(runIdentityCommand("promote", context(tempRoot(), aws))).rejects.toThrow("apply the `iot` stack first");
+    await expect(runIdentityCommand("promote", context(tempRoot()))).rejects.toThrow("apply the `iot` stack first");
     expect(writesCalls(aws)).toHaveLength(0);
   });
 });
@@ -173,7 +173,7 @@ describe("status", () => {
       ],
       publishedCertificatePem: next.certificatePem,
     });
-    const lines = await runIdentityCommand("status", context(tempRoot(), aws));
+    const lines = await runIdentityCommand("status", context(tempRoot()));
     expect(lines).toContainEqual(expect.stringMatching(/version legacy \[AWSCURRENT\]: not a PEM private key/));
     expect(lines).toContainEqual("  version v2 [AWSPENDING]: matches the published certificate");
     expect(lines[lines.length - 1]).toBe("Consumers use version v2 (AWSPENDING); run `IOT_ENV=dev npm run identity -- promote controller`.");
@@ -188,7 +188,7 @@ describe("key material", () => {
     const root = tempRoot();
     const current = await issuedIdentity();
     if (verb === "rotate") withCsr(root, current.csrPem);
-    const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: current.privateKeyPem }], publishedCertificatePem: current.certificatePem });
+    fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: current.privateKeyPem }], publishedCertificatePem: current.certificatePem });
     const spies = [
       jest.spyOn(fs, "writeFileSync"),
       jest.spyOn(fs, "appendFileSync"),
@@ -197,7 +197,7 @@ describe("key material", () => {
       jest.spyOn(fs.promises, "writeFile"),
       jest.spyOn(fs.promises, "appendFile"),
     ];
-    await runIdentityCommand(verb, context(root, aws));
+    await runIdentityCommand(verb, context(root));
     const written = spies.flatMap((spy) => spy.mock.calls.map((args) => args.map(String).join(" ")));
     expect(written.some((w) => w.includes("CERTIFICATE REQUEST"))).toBe(true); // the spies do see the command's writes
     expect(written.filter((w) => w.includes(KEY_MARKER))).toEqual([]);
