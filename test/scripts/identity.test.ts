@@ -68,6 +68,14 @@ describe("create", () => {
     expect(csrCommonName(csr)).toBe("shf-dev-controller");
   });
 
+  test("fails when Secrets Manager refuses the key, leaving no CSR behind (a CSR without its key would be applied)", async () => {
+    const root = tempRoot();
+    const aws = fakeAws({ versions: [] });
+    aws.secrets.on(PutSecretValueCommand).rejects(new Error("AccessDeniedException: not allowed"));
+    await expect(runIdentityCommand("create", context(root))).rejects.toThrow("AccessDeniedException");
+    expect(filesUnder(root)).toEqual({});
+  });
+
   test("fails when the CSR already exists, telling to rotate, and writes nothing", async () => {
     const root = tempRoot();
     withCsr(root);
@@ -97,6 +105,14 @@ describe("rotate", () => {
   test("fails when there is no CSR yet, telling to create", async () => {
     const aws = fakeAws({ versions: [] });
     await expect(runIdentityCommand("rotate", context(tempRoot()))).rejects.toThrow("IOT_ENV=dev npm run identity -- create controller");
+    expect(writesCalls(aws)).toHaveLength(0);
+  });
+
+  test("fails when the secret does not exist, telling to create, and writes nothing", async () => {
+    const root = tempRoot();
+    withCsr(root);
+    const aws = fakeAws({ versions: undefined });
+    await expect(runIdentityCommand("rotate", context(root))).rejects.toThrow("does not exist: run `IOT_ENV=dev npm run identity -- create controller`");
     expect(writesCalls(aws)).toHaveLength(0);
   });
 
