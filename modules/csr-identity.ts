@@ -5,7 +5,7 @@ import { IotPolicyAttachment } from "@cdktf/provider-aws/lib/iot-policy-attachme
 import { IotThingPrincipalAttachment } from "@cdktf/provider-aws/lib/iot-thing-principal-attachment";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { IDENTITY_SECRET_DESCRIPTIONS, IdentityKind, IdentityLocations } from "./identity";
+import { IdentityKind, IdentityLocations, identitySecretDescription } from "./identity";
 
 export interface CsrIdentityProps {
   readonly kind: IdentityKind;
@@ -53,7 +53,7 @@ export class CsrIdentity extends Construct {
     keepAddress(certificate, `${props.kind}-certificate`);
     const secret = new SecretsmanagerSecret(this, "secret", {
       name: props.locations.secretName,
-      description: IDENTITY_SECRET_DESCRIPTIONS[props.kind],
+      description: identitySecretDescription(props.kind, props.locations),
       recoveryWindowInDays: 7,
     });
     keepAddress(secret, `${props.kind}-secret`);

@@ -52,11 +52,10 @@ export function identityLocations(names: ResourceNames, kind: IdentityKind): Ide
 }
 
 /** The secret's description: the same whether Terraform or `identity create` (fresh environment) creates it. */
-export const IDENTITY_SECRET_DESCRIPTIONS: Record<IdentityKind, string> = {
-  controller: "Controller's AWS IoT private key (PKCS#8 PEM), written by npm run identity; the certificate is in the SSM parameter of the same name",
-  claim: "Fleet provisioning claim private key (PKCS#8 PEM), written by npm run identity; the certificate is in the SSM parameter of the same name",
-};
-
+export function identitySecretDescription(kind: IdentityKind, locations: IdentityLocations): string {
+  const what = kind === "controller" ? "Controller's AWS IoT" : "Fleet provisioning claim";
+  return `${what} private key (PKCS#8 PEM), one version per key, written by npm run identity; Terraform publishes the certificate in SSM ${locations.parameterName}`;
+}
 /** The SSM parameter's JSON value (all public). */
 export interface PublishedIdentity {
   readonly certificatePem: string;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { IDENTITY_SECRET_DESCRIPTIONS, IdentityKind, IdentityLocations, identityCommand, identityCsrFile } from "../../modules/identity";
+import { IdentityKind, IdentityLocations, identityCommand, identityCsrFile, identitySecretDescription } from "../../modules/identity";
 import { certificateFingerprint, GeneratedIdentity, generateIdentity } from "./keys";
 import { CURRENT, KeyVersion, listKeyVersions, PENDING, PREVIOUS, withStage } from "./key-versions";
 import { readPublishedIdentity } from "./published";
@@ -61,7 +61,7 @@ async function create(ctx: IdentityContext): Promise<string[]> {
   if (versions === undefined) {
     // A fresh environment: the stack adopts this secret (import by name) on its first apply.
     await ctx.secrets.send(
-      new CreateSecretCommand({ Name: ctx.locations.secretName, Description: IDENTITY_SECRET_DESCRIPTIONS[ctx.kind], SecretString: identity.privateKeyPem, ClientRequestToken: versionId }),
+      new CreateSecretCommand({ Name: ctx.locations.secretName, Description: identitySecretDescription(ctx.kind, ctx.locations), SecretString: identity.privateKeyPem, ClientRequestToken: versionId }),
     );
     lines.push(`Created secret ${ctx.locations.secretName} with the new key as ${CURRENT} (version ${versionId}).`);
   } else if (!withStage(versions, CURRENT)) {

@@ -15,7 +15,7 @@ function run(state: FakeAwsState) {
   const { dir, tmp } = fakeAwsDir({ ...state, fields: { templateName: "shf-dev-pi-provisioning" } });
   writeFileSync(join(dir, "root-ca.pem"), "ROOT CA\n");
   const card = join(dir, "bootfs", "smart-home");
-  const result = spawnSync("bash", [SCRIPT, "/shf-dev/claim-certificate", "shf-dev/claim-certificate", card], {
+  const result = spawnSync("bash", [SCRIPT, "/shf-dev/public/claim-identity", "shf-dev/claim-certificate", card], {
     encoding: "utf8",
     env: { PATH: `${dir}:${process.env.PATH}`, FAKE_DIR: dir, TMPDIR: tmp, AMAZON_ROOT_CA_URL: `file://${join(dir, "root-ca.pem")}` },
   });

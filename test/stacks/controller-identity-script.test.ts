@@ -23,7 +23,7 @@ function run(command: string, state: { published?: string; current?: string; pen
       CONTROLLER_CONFIG: "/nonexistent",
       AWS_REGION: "eu-west-1",
       SECRET_ID: "shf-dev/controller-certificate",
-      IDENTITY_PARAMETER: "/shf-dev/controller-certificate",
+      IDENTITY_PARAMETER: "/shf-dev/public/controller-identity",
     },
   });
   const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n").filter(Boolean);

@@ -13,7 +13,7 @@ const refs = {
 const synth = () => synthStack((app, props) => new Ec2Stack(app, "ec2", { ...props, ...refs }));
 const template = () => Object.values(resourcesOf(synth(), "aws_launch_template"))[0];
 const userData = () =>
-  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/controller-certificate", logGroup: "/shf-dev/controller", initialImageTag: "v1" });
+  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/public/controller-identity", logGroup: "/shf-dev/controller", initialImageTag: "v1" });
 
 describe("Ec2Stack", () => {
   test("runs a t4g.nano on Amazon Linux 2023 arm64 resolved by EC2, not by a data source", () => {
@@ -51,7 +51,7 @@ describe("Ec2Stack", () => {
     expect(script).toMatch(/dnf install -y docker jq openssl/);
     expect(script).toMatch(/REPOSITORY_URL=111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/shf-dev-controller/);
     expect(script).toMatch(/SECRET_ID=shf-dev\/controller-certificate/);
-    expect(script).toMatch(/IDENTITY_PARAMETER=\/shf-dev\/controller-certificate/);
+    expect(script).toMatch(/IDENTITY_PARAMETER=\/shf-dev\/public\/controller-identity/);
     expect(script).toMatch(/systemctl enable controller-deploy.service/);
     expect(script).not.toMatch(/@@/);
   });
@@ -84,6 +84,6 @@ describe("Ec2Stack", () => {
     const encoded = (template().user_data as string).match(/base64encode\("(.*)"\)/s);
     const text = encoded ? encoded[1] : JSON.stringify(template().user_data);
     expect(text).toContain("SECRET_ID=shf-dev/controller-certificate");
-    expect(text).toContain("IDENTITY_PARAMETER=/shf-dev/controller-certificate");
+    expect(text).toContain("IDENTITY_PARAMETER=/shf-dev/public/controller-identity");
   });
 });

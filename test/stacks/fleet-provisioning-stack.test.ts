@@ -141,7 +141,7 @@ describe("FleetProvisioningStack", () => {
 
     test("is published with its id, the endpoint and the template name in an SSM String parameter", () => {
       const [parameter] = values("aws_ssm_parameter");
-      expect(parameter).toMatchObject({ name: "/shf-dev/claim-certificate", type: "String", tier: "Standard" });
+      expect(parameter).toMatchObject({ name: "/shf-dev/public/claim-identity", type: "String", tier: "Standard" });
       expect(parameter.insecure_value).toBe(
         `\${jsonencode({"certificatePem" = aws_iot_certificate.claim-certificate.certificate_pem, "certificateId" = aws_iot_certificate.claim-certificate.id, ` +
           `"endpoint" = "${iotDataEndpoint}", "templateName" = aws_iot_provisioning_template.provisioning-template.name})}`,

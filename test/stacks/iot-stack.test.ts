@@ -94,7 +94,7 @@ describe("IotStack", () => {
     });
 
     test("publishes certificate, certificate id, endpoint and thing name in an SSM String parameter", () => {
-      const parameter = byName("aws_ssm_parameter", "/shf-dev/controller-certificate")!;
+      const parameter = byName("aws_ssm_parameter", "/shf-dev/public/controller-identity")!;
       expect(parameter).toMatchObject({ type: "String", tier: "Standard" });
       expect(parameter.insecure_value).toBe(
         "${jsonencode({\"certificatePem\" = aws_iot_certificate.controller-certificate.certificate_pem, \"certificateId\" = aws_iot_certificate.controller-certificate.id, " +

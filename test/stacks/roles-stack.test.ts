@@ -17,7 +17,7 @@ describe("RolesStack", () => {
   test("controller role reads its published certificate from exactly one SSM parameter", () => {
     const statement = docNamed("controller-instance-role").statement.find((s) => s.sid === "ReadControllerCertificate")!;
     expect(statement.actions).toEqual(["ssm:GetParameter"]);
-    expect(statement.resources).toEqual(["arn:aws:ssm:eu-west-1:111111111111:parameter/shf-dev/controller-certificate"]);
+    expect(statement.resources).toEqual(["arn:aws:ssm:eu-west-1:111111111111:parameter/shf-dev/public/controller-identity"]);
   });
 
   test("controller role pulls only its own repository", () => {
