@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertLeastPrivilege } from "../modules/policy-document";
 import { synthOfflineApp } from "./support/offline-app";
+import { loadConfig } from "../config";
+import { resourceNames } from "../modules/naming";
 
 type Block = Record<string, Record<string, Record<string, unknown>>>;
 interface StackJson {
@@ -107,6 +109,16 @@ test("no private key passes through Terraform: every IoT certificate comes from 
   expect(all("tls_private_key")).toEqual([]);
   expect(all("aws_secretsmanager_secret_version")).toEqual([]);
   expect(all("aws_secretsmanager_secret_version", "data")).toEqual([]);
+});
+
+test("every SSM parameter the app writes is a public String under the public path (nothing secret goes to SSM)", () => {
+  const parameters = all("aws_ssm_parameter");
+  expect(parameters.length).toBeGreaterThan(0);
+  const publicPath = resourceNames(loadConfig("prod")).publicParameterPath;
+  for (const [name, parameter] of parameters) {
+    expect([name, parameter.type, String(parameter.name).startsWith(publicPath)]).toEqual([name, "String", true]);
+    expect([name, parameter.value]).toEqual([name, undefined]); // insecure_value: public, shown in plans
+  }
 });
 
 test("no NAT gateway (cost) and no SSH key pair", () => {
