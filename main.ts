@@ -16,6 +16,8 @@ export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
   /** See FleetStackProps.offline. */
   readonly offline?: boolean;
+  /** See FleetStackProps.identityRoot. */
+  readonly identityRoot?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface FleetAppOptions {
  * workflows read this order from the synthesized app, never from a second list.
  */
 export function defineStacks(app: App, options: FleetAppOptions) {
-  const props = { config: options.config, offline: options.offline ?? false };
+  const props = { config: options.config, offline: options.offline ?? false, identityRoot: options.identityRoot };
 
   const state = new StateStack(app, "state", props);
   // Applied by an administrator by hand, like state; CI skips both (README "Bootstrap").

@@ -28,10 +28,18 @@ export function resourceNames(config: EnvironmentConfig) {
     permissionsBoundaryArn: iam(`policy/ci/${p}-ci-boundary`),
     githubOidcProviderArn: iam("oidc-provider/token.actions.githubusercontent.com"),
     controllerRepository: `${p}-controller`,
+    /** Secret holding only the controller's private key (written by `npm run identity`, never by Terraform). */
     controllerSecret: `${p}/controller-certificate`,
+    /** SSM parameters under this path are public by contract (String, never SecureString): readable by CI plans. */
+    publicParameterPath: `/${p}/public/`,
+    /** SSM String parameter: the controller's public identity (certificate, id, endpoint, thing), written by Terraform. */
+    controllerIdentityParameter: `/${p}/public/controller-identity`,
     controllerLogGroup: `/${p}/controller`,
     controllerTagValue: `${p}-controller`,
+    /** Secret holding only the claim certificate's private key (written by `npm run identity`). */
     claimSecret: `${p}/claim-certificate`,
+    /** SSM String parameter: the claim's public identity (certificate, id, endpoint, template), written by Terraform. */
+    claimIdentityParameter: `/${p}/public/claim-identity`,
     registryTable: `${p}-device-registry`,
     alertStateTable: `${p}-alert-state`,
     alertTopic: `${p}-alerts`,

@@ -21,8 +21,8 @@ export interface Ec2StackProps extends FleetStackProps {
 
 /**
  * The controller: one t4g.nano from a launch template, running the controller container from ECR.
- * No SSH and no key pair: operators and CD reach it through SSM. Its certificate is read from
- * Secrets Manager into tmpfs at boot. The CD workflow redeploys it with `deploy-controller <tag>`.
+ * No SSH and no key pair: operators and CD reach it through SSM. At boot its certificate (published in
+ * SSM by the iot stack) and the matching key version (Secrets Manager) are read into tmpfs. The CD workflow redeploys it with `deploy-controller <tag>`.
  */
 export class Ec2Stack extends FleetStack {
   readonly instanceId: string;
@@ -41,6 +41,7 @@ export class Ec2Stack extends FleetStack {
       region: this.config.region,
       repositoryUrl: props.repository.repositoryUrl,
       secretId: this.names.controllerSecret,
+      identityParameter: this.names.controllerIdentityParameter,
       logGroup: this.names.controllerLogGroup,
       initialImageTag: controller.initialImageTag,
     });
@@ -117,22 +118,28 @@ export class Ec2Stack extends FleetStack {
 export interface ControllerUserDataInput {
   readonly region: string;
   readonly repositoryUrl: string;
+  /** Secrets Manager secret with the controller's key versions. */
   readonly secretId: string;
+  /** SSM parameter where the iot stack publishes the controller's certificate, endpoint and thing name. */
+  readonly identityParameter: string;
   readonly logGroup: string;
   readonly initialImageTag: string;
 }
 
-/** The first-boot script with the deploy script embedded (base64, so no quoting can break it). */
+/** The first-boot script with the deploy and identity scripts embedded (base64, so no quoting can break them). */
 export function controllerUserData(input: ControllerUserDataInput): string {
   const assets = join(__dirname, "assets");
   const deployScript = readFileSync(join(assets, "deploy-controller.sh"), "utf8");
+  const identityScript = readFileSync(join(assets, "controller-identity.sh"), "utf8");
   const values: Record<string, string> = {
     AWS_REGION: input.region,
     REPOSITORY_URL: input.repositoryUrl,
     SECRET_ID: input.secretId,
+    IDENTITY_PARAMETER: input.identityParameter,
     LOG_GROUP: input.logGroup,
     INITIAL_IMAGE_TAG: input.initialImageTag,
     DEPLOY_SCRIPT_BASE64: Buffer.from(deployScript).toString("base64"),
+    IDENTITY_SCRIPT_BASE64: Buffer.from(identityScript).toString("base64"),
   };
   return readFileSync(join(assets, "controller-user-data.sh"), "utf8").replace(/@@([A-Z0-9_]+)@@/g, (_match, key: string) => {
     const value = values[key];

@@ -1,14 +1,12 @@
 import { Construct } from "constructs";
-import { Fn, TerraformOutput } from "cdktf";
-import { IotCertificate } from "@cdktf/provider-aws/lib/iot-certificate";
-import { IotPolicyAttachment } from "@cdktf/provider-aws/lib/iot-policy-attachment";
+import { TerraformOutput } from "cdktf";
 import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisioning-template";
-import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
-import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { CsrIdentity } from "../modules/csr-identity";
+import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
 
@@ -21,7 +19,7 @@ export interface FleetProvisioningStackProps extends FleetStackProps {
   readonly alarmTopic: TopicRef;
   /** IoT policy every provisioned device's certificate gets, from the `iot` stack. */
   readonly devicePolicyName: string;
-  /** The account's `iot:Data-ATS` endpoint, stored with the claim certificate. */
+  /** The account's `iot:Data-ATS` endpoint, published with the claim certificate. */
   readonly iotDataEndpoint: string;
 }
 
@@ -90,34 +88,32 @@ export class FleetProvisioningStack extends FleetStack {
       dependsOn: [invokeByTemplate],
     });
 
-    // --- The claim certificate: AWS generates the key pair; the policy allows provisioning only.
-    const claimCertificate = new IotCertificate(this, "claim-certificate", { active: true });
+    // --- The claim certificate, from the committed CSR; its key is only in Secrets Manager (written by
+    // `npm run identity`), the public parts are published in SSM for whoever prepares SD cards.
     const claimPolicy = new IotPolicy(this, "claim-policy", {
       policyName: names.claimPolicy,
       statements: claimPolicyStatements(iotArn, names.provisioningTemplate),
     });
-    new IotPolicyAttachment(this, "claim-policy-certificate", { policy: claimPolicy.policyName, target: claimCertificate.arn });
-    const claimSecret = new SecretsmanagerSecret(this, "claim-secret", {
-      name: names.claimSecret,
-      description: "Fleet provisioning claim certificate, private key, endpoint and template name, flashed onto new devices",
-      recoveryWindowInDays: 7,
+    const claim = new CsrIdentity(this, "claim", {
+      kind: "claim",
+      csrPem: loadIdentityCsr({ envName: config.name, kind: "claim", offline: this.offline, root: props.identityRoot }).pem,
+      locations: identityLocations(names, "claim"),
+      endpoint: props.iotDataEndpoint,
+      published: { templateName: template.name },
+      adoptExistingSecret: !this.offline,
     });
-    new SecretsmanagerSecretVersion(this, "claim-secret-value", {
-      secretId: claimSecret.id,
-      secretString: Fn.jsonencode({
-        certificatePem: claimCertificate.certificatePem,
-        privateKey: claimCertificate.privateKey,
-        endpoint: props.iotDataEndpoint,
-        templateName: template.name,
-      }),
-    });
+    claim.attachPolicy(claimPolicy.policyName);
 
     this.templateName = template.name;
     this.hookFunctionName = hook.functionName;
 
     new TerraformOutput(this, "provisioning-template-name", { value: template.name, description: "Fleet provisioning template devices run with their serial number and device type" });
-    new TerraformOutput(this, "claim-certificate-id", { value: claimCertificate.id, description: "Claim certificate id (deactivate it to stop all new provisioning)" });
-    new TerraformOutput(this, "claim-secret-arn", { value: claimSecret.arn, description: "Secrets Manager secret with the claim certificate, private key, endpoint and template name" });
+    new TerraformOutput(this, "claim-certificate-id", { value: claim.certificateId, description: "Claim certificate id (deactivate it to stop all new provisioning)" });
+    new TerraformOutput(this, "claim-secret-arn", { value: claim.secretArn, description: "Secrets Manager secret with the claim private key only (written by npm run identity, never by Terraform)" });
+    new TerraformOutput(this, "claim-identity-parameter", {
+      value: claim.parameterName,
+      description: "SSM String parameter with the claim certificate PEM and id, IoT endpoint and template name",
+    });
     new TerraformOutput(this, "provisioning-hook-function-name", { value: hook.functionName, description: "Pre-provisioning hook Lambda function" });
   }
 }

@@ -13,6 +13,12 @@ export interface FleetStackProps {
    * @default false
    */
   readonly offline?: boolean;
+  /**
+   * Repository root holding `identity/<env>/<controller|claim>.csr.pem` (the committed CSRs the `iot`
+   * and `fleet` stacks create certificates from).
+   * @default the repository this code is in
+   */
+  readonly identityRoot?: string;
 }
 
 export const PROJECT_TAG = "smart-home-fleet";

@@ -1,24 +1,21 @@
 import { Construct } from "constructs";
-import { Fn, TerraformOutput } from "cdktf";
+import { TerraformOutput } from "cdktf";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DataAwsIotEndpoint } from "@cdktf/provider-aws/lib/data-aws-iot-endpoint";
-import { IotCertificate } from "@cdktf/provider-aws/lib/iot-certificate";
 import { IotIndexingConfiguration } from "@cdktf/provider-aws/lib/iot-indexing-configuration";
 import { IotLoggingOptions } from "@cdktf/provider-aws/lib/iot-logging-options";
-import { IotPolicyAttachment } from "@cdktf/provider-aws/lib/iot-policy-attachment";
 import { IotThing } from "@cdktf/provider-aws/lib/iot-thing";
 import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
-import { IotThingPrincipalAttachment } from "@cdktf/provider-aws/lib/iot-thing-principal-attachment";
 import { IotThingType } from "@cdktf/provider-aws/lib/iot-thing-type";
 import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
-import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
-import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { CsrIdentity } from "../modules/csr-identity";
+import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
@@ -36,8 +33,9 @@ export const OFFLINE_IOT_ENDPOINT_PREFIX = "a1b2c3d4e5f6g7-ats.iot";
 
 /**
  * AWS IoT Core for the fleet and its controller: policies, thing types and groups, the controller's
- * identity (stored in Secrets Manager), topic rules for errors, responses and lifecycle events, the
- * alerting path (SNS, dedupe table, functions, schedules), fleet indexing and IoT logging.
+ * identity (certificate from a committed CSR; its key only in Secrets Manager), topic rules for
+ * errors, responses and lifecycle events, the alerting path (SNS, dedupe table, functions,
+ * schedules), fleet indexing and IoT logging.
  *
  * The device registry table lives here, not in `fleet`: the offline detector (lifecycle rule and
  * 5-minute sweep) and the daily health check are IoT concerns and read and write the registry, and
@@ -97,33 +95,27 @@ export class IotStack extends FleetStack {
       });
     }
 
-    // --- The controller: its own thing, an AWS-generated key pair and certificate, its policy, and all
-    // it needs to connect in one secret the EC2 instance role may read (docs/contracts.md).
+    // --- The controller: its own thing and policy, and a certificate from the committed CSR. Its key is
+    // only in Secrets Manager (written by `npm run identity`); the public parts are published in SSM for
+    // the instance's boot script (docs/contracts.md).
     const endpoint = this.offline
       ? `${OFFLINE_IOT_ENDPOINT_PREFIX}.${config.region}.amazonaws.com`
       : new DataAwsIotEndpoint(this, "data-endpoint", { endpointType: "iot:Data-ATS" }).endpointAddress;
     const controllerThing = new IotThing(this, "controller-thing", { name: names.controllerThing });
-    const controllerCertificate = new IotCertificate(this, "controller-certificate", { active: true });
     const controllerPolicy = new IotPolicy(this, "controller-policy", {
       policyName: names.controllerPolicy,
       statements: controllerPolicyStatements(iotArn, names.controllerThing),
     });
-    new IotThingPrincipalAttachment(this, "controller-thing-certificate", { thing: controllerThing.name, principal: controllerCertificate.arn });
-    new IotPolicyAttachment(this, "controller-policy-certificate", { policy: controllerPolicy.policyName, target: controllerCertificate.arn });
-    const controllerSecret = new SecretsmanagerSecret(this, "controller-secret", {
-      name: names.controllerSecret,
-      description: "Controller's AWS IoT certificate, private key, endpoint and thing name",
-      recoveryWindowInDays: 7,
+    const controller = new CsrIdentity(this, "controller", {
+      kind: "controller",
+      csrPem: loadIdentityCsr({ envName: config.name, kind: "controller", offline: this.offline, root: props.identityRoot }).pem,
+      locations: identityLocations(names, "controller"),
+      endpoint,
+      published: { thingName: controllerThing.name },
+      adoptExistingSecret: !this.offline,
     });
-    new SecretsmanagerSecretVersion(this, "controller-secret-value", {
-      secretId: controllerSecret.id,
-      secretString: Fn.jsonencode({
-        certificatePem: controllerCertificate.certificatePem,
-        privateKey: controllerCertificate.privateKey,
-        endpoint,
-        thingName: controllerThing.name,
-      }),
-    });
+    controller.attachToThing(controllerThing.name);
+    controller.attachPolicy(controllerPolicy.policyName);
 
     // --- Functions behind the rules and schedules.
     const environment = { ENVIRONMENT: config.name };
@@ -250,8 +242,13 @@ export class IotStack extends FleetStack {
 
     new TerraformOutput(this, "iot-data-endpoint", { value: endpoint, description: "MQTT endpoint (iot:Data-ATS) devices and the controller connect to" });
     new TerraformOutput(this, "controller-secret-arn", {
-      value: controllerSecret.arn,
-      description: "Secrets Manager secret with the controller's certificate, private key, endpoint and thing name",
+      value: controller.secretArn,
+      description: "Secrets Manager secret with the controller's private key only (written by npm run identity, never by Terraform)",
+    });
+    new TerraformOutput(this, "controller-certificate-id", { value: controller.certificateId, description: "Controller certificate id (from identity/<env>/controller.csr.pem)" });
+    new TerraformOutput(this, "controller-identity-parameter", {
+      value: controller.parameterName,
+      description: "SSM String parameter with the controller's certificate PEM and id, IoT endpoint and thing name",
     });
     new TerraformOutput(this, "registry-table-name", { value: registry.tableName, description: "DynamoDB device registry (partition key serialNumber)" });
     new TerraformOutput(this, "alert-topic-arn", { value: alerts.topicArn, description: "SNS topic for device alerts (confirm the e-mail subscriptions)" });

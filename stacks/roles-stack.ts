@@ -21,7 +21,7 @@ export class RolesStack extends FleetStack {
     const names = this.names;
     const iotTrust = () => [{ test: "StringEquals", variable: "aws:SourceAccount", values: [this.config.accountId] }];
 
-    // --- The controller on EC2: SSM (no SSH), pull its image, read its own certificate, write its logs.
+    // --- The controller on EC2: SSM (no SSH), pull its image, read its own certificate and key, write its logs.
     const controller = new ServiceRole(this, "controller-instance-role", {
       roleName: `${p}-controller-instance`,
       description: "Smart-home controller EC2 instance",
@@ -35,10 +35,18 @@ export class RolesStack extends FleetStack {
           resources: [this.arn("ecr", `repository/${names.controllerRepository}`)],
         },
         {
-          sid: "ReadControllerCertificate",
-          actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-          // Secrets Manager appends 6 random characters to the name in the ARN.
+          sid: "ReadControllerKey",
+          actions: ["secretsmanager:GetSecretValue"],
+          // Secrets Manager appends 6 random characters to the name in the ARN. Only the current and the
+          // pending key: AWSPREVIOUS holds a key whose certificate is revoked. A version can carry several
+          // labels, so the key is multi-valued (ForAnyValue, as in AWS's staging-label example).
           resources: [this.arn("secretsmanager", `secret:${names.controllerSecret}-??????`)],
+          conditions: [{ test: "ForAnyValue:StringEquals", variable: "secretsmanager:VersionStage", values: ["AWSCURRENT", "AWSPENDING"] }],
+        },
+        {
+          sid: "ReadControllerCertificate",
+          actions: ["ssm:GetParameter"],
+          resources: [this.arn("ssm", `parameter${names.controllerIdentityParameter}`)],
         },
         {
           sid: "WriteControllerLogs",

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertLeastPrivilege } from "../modules/policy-document";
 import { synthOfflineApp } from "./support/offline-app";
+import { loadConfig } from "../config";
+import { resourceNames } from "../modules/naming";
 
 type Block = Record<string, Record<string, Record<string, unknown>>>;
 interface StackJson {
@@ -112,6 +114,25 @@ test("every log group has a retention period", () => {
   const groups = all("aws_cloudwatch_log_group");
   expect(groups.length).toBeGreaterThan(0);
   for (const [name, group] of groups) expect([name, typeof group.retention_in_days]).toEqual([name, "number"]);
+});
+
+test("no private key passes through Terraform: every IoT certificate comes from a CSR, no tls_private_key, no secret version", () => {
+  const certificates = all("aws_iot_certificate");
+  expect(certificates.length).toBeGreaterThan(0);
+  for (const [name, certificate] of certificates) expect([name, certificate.csr]).toEqual([name, expect.stringMatching(/^-----BEGIN CERTIFICATE REQUEST-----/)]);
+  expect(all("tls_private_key")).toEqual([]);
+  expect(all("aws_secretsmanager_secret_version")).toEqual([]);
+  expect(all("aws_secretsmanager_secret_version", "data")).toEqual([]);
+});
+
+test("every SSM parameter the app writes is a public String under the public path (nothing secret goes to SSM)", () => {
+  const parameters = all("aws_ssm_parameter");
+  expect(parameters.length).toBeGreaterThan(0);
+  const publicPath = resourceNames(loadConfig("prod")).publicParameterPath;
+  for (const [name, parameter] of parameters) {
+    expect([name, parameter.type, String(parameter.name).startsWith(publicPath)]).toEqual([name, "String", true]);
+    expect([name, parameter.value]).toEqual([name, undefined]); // insecure_value: public, shown in plans
+  }
 });
 
 test("no NAT gateway (cost) and no SSH key pair", () => {

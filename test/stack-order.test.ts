@@ -6,6 +6,7 @@ import { loadConfig } from "../config";
 import { defineStacks } from "../main";
 import { appDeploymentOrder, deploymentOrder, orderViolations } from "../scripts/stack-order";
 import { stackDependencies } from "../scripts/stack-summary";
+import { identityRootWithCsrs } from "./support/identity-csrs";
 import { synthOfflineApp } from "./support/offline-app";
 
 describe("deployment order", () => {
@@ -19,7 +20,7 @@ describe("deployment order", () => {
     const { outdir, stacks } = synthOfflineApp("dev");
     expect(orderViolations(stacks, stackDependencies(outdir))).toEqual([]);
     const app = new App({ outdir: mkdtempSync(join(tmpdir(), "shf-order-")) });
-    defineStacks(app, { config: loadConfig("dev"), offline: false });
+    defineStacks(app, { config: loadConfig("dev"), offline: false, identityRoot: identityRootWithCsrs(["dev"]) });
     app.synth();
     const dependencies = stackDependencies(app.outdir);
     expect(dependencies.ec2).toEqual(expect.arrayContaining(["vpc", "roles", "ecr"]));

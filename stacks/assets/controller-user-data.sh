@@ -1,9 +1,10 @@
 #!/bin/bash
-# First boot of the controller instance: Docker, the deploy script, and a boot-time unit that
-# (re)fetches the certificate into tmpfs and starts the container. Values come from the ec2 stack.
+# First boot of the controller instance: Docker, the deploy and identity scripts, a boot-time unit that
+# (re)fetches the certificate and its key into tmpfs and starts the container, and a timer that picks up
+# a rotated certificate. Values come from the ec2 stack.
 set -euo pipefail
 
-dnf install -y docker jq
+dnf install -y docker jq openssl
 systemctl enable --now docker
 
 install -d -m 0755 /etc/controller
@@ -11,6 +12,7 @@ cat >/etc/controller/deploy.env <<'ENV'
 AWS_REGION=@@AWS_REGION@@
 REPOSITORY_URL=@@REPOSITORY_URL@@
 SECRET_ID=@@SECRET_ID@@
+IDENTITY_PARAMETER=@@IDENTITY_PARAMETER@@
 LOG_GROUP=@@LOG_GROUP@@
 CONTAINER_NAME=controller
 INITIAL_IMAGE_TAG=@@INITIAL_IMAGE_TAG@@
@@ -20,9 +22,14 @@ base64 -d >/usr/local/bin/deploy-controller <<'SCRIPT'
 @@DEPLOY_SCRIPT_BASE64@@
 SCRIPT
 chmod 0755 /usr/local/bin/deploy-controller
+base64 -d >/usr/local/bin/controller-identity <<'SCRIPT'
+@@IDENTITY_SCRIPT_BASE64@@
+SCRIPT
+chmod 0755 /usr/local/bin/controller-identity
 
-# On every boot: /run is empty again, so fetch the certificate and restart the container. Until the
-# iot stack has stored the certificate (it is deployed after this one), retry every minute.
+# On every boot: /run is empty again, so fetch the certificate and key and restart the container. Until
+# the iot stack has published the certificate (it is deployed after this one) and a key matches it,
+# retry every minute.
 cat >/etc/systemd/system/controller-deploy.service <<'UNIT'
 [Unit]
 Description=Deploy the smart-home controller container
@@ -39,6 +46,29 @@ RestartSec=60
 [Install]
 WantedBy=multi-user.target
 UNIT
+# After a certificate rotation is applied, switch to the new certificate and its (pending) key within
+# minutes: the old certificate is revoked by the same apply.
+cat >/etc/systemd/system/controller-identity-refresh.service <<'UNIT'
+[Unit]
+Description=Redeploy the controller when its published certificate changed
+After=controller-deploy.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/deploy-controller --refresh-identity
+UNIT
+cat >/etc/systemd/system/controller-identity-refresh.timer <<'UNIT'
+[Unit]
+Description=Check the controller's published certificate every 2 minutes
+
+[Timer]
+OnBootSec=5min
+OnUnitActiveSec=2min
+
+[Install]
+WantedBy=timers.target
+UNIT
 systemctl daemon-reload
 systemctl enable controller-deploy.service
+systemctl enable --now controller-identity-refresh.timer
 systemctl start --no-block controller-deploy.service

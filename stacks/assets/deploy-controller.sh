@@ -5,13 +5,16 @@
 #                                      (what CD runs after a failed deploy: a tag is recorded as
 #                                      current only once it was healthy)
 #   deploy-controller --rollback       go back one release: redeploy the healthy tag before the current one
+#   deploy-controller --refresh-identity
+#                                      redeploy the current tag only if the published certificate is not
+#                                      the one in use (a rotation was applied); run by a timer
 # Steps (the seed's, with the pull moved first so a bad tag never stops a running controller):
 # pull, stop, remove, run, then wait until the new container is healthy.
 set -euo pipefail
 
 # shellcheck source=/dev/null
 . /etc/controller/deploy.env
-: "${AWS_REGION:?}" "${REPOSITORY_URL:?}" "${SECRET_ID:?}" "${LOG_GROUP:?}" "${CONTAINER_NAME:?}" "${INITIAL_IMAGE_TAG:?}"
+: "${AWS_REGION:?}" "${REPOSITORY_URL:?}" "${SECRET_ID:?}" "${IDENTITY_PARAMETER:?}" "${LOG_GROUP:?}" "${CONTAINER_NAME:?}" "${INITIAL_IMAGE_TAG:?}"
 
 STATE_DIR=/var/lib/controller
 CERT_DIR=/run/controller   # tmpfs: the private key never touches the disk
@@ -22,7 +25,16 @@ log() { printf '{"at":"%s","component":"deploy-controller","message":"%s"}\n' "$
 
 current_tag() { cat "$STATE_DIR/current-tag" 2>/dev/null || echo "$INITIAL_IMAGE_TAG"; }
 
+# One run at a time: CD (SSM Run Command), the boot unit and the identity refresh timer.
+exec 9>/run/deploy-controller.lock
+flock 9
+
 case "${1:-}" in
+  --refresh-identity)
+    if ! /usr/local/bin/controller-identity changed "$CERT_DIR"; then exit 0; fi
+    log "the published certificate changed; redeploying with it"
+    tag="$(current_tag)"
+    ;;
   --rollback)
     tag="$(cat "$STATE_DIR/previous-tag" 2>/dev/null || true)"
     [ -n "$tag" ] || { log "no previous tag to roll back to"; exit 3; }
@@ -37,14 +49,8 @@ fi
 image="$REPOSITORY_URL:$tag"
 
 fetch_certificate() {
-  local secret
-  secret="$(aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$SECRET_ID" --query SecretString --output text)"
-  install -d -m 0700 "$CERT_DIR"
-  umask 077
-  jq -r '.certificatePem' <<<"$secret" >"$CERT_DIR/certificate.pem"
-  jq -r '.privateKey' <<<"$secret" >"$CERT_DIR/private.key"
-  jq -r '.endpoint' <<<"$secret" >"$CERT_DIR/endpoint"
-  jq -r '.thingName' <<<"$secret" >"$CERT_DIR/thing-name"
+  # Certificate from SSM (Terraform), the matching key version from Secrets Manager, into tmpfs.
+  /usr/local/bin/controller-identity fetch "$CERT_DIR"
   curl -fsS --retry 5 -o "$CERT_DIR/AmazonRootCA1.pem" https://www.amazontrust.com/repository/AmazonRootCA1.pem
 }
 

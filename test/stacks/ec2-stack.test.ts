@@ -1,6 +1,8 @@
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { AL2023_ARM64_AMI, controllerUserData, Ec2Stack } from "../../stacks/ec2-stack";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { resourcesOf, synthStack } from "../support/synth";
 
 const refs = {
@@ -11,7 +13,7 @@ const refs = {
 const synth = () => synthStack((app, props) => new Ec2Stack(app, "ec2", { ...props, ...refs }));
 const template = () => Object.values(resourcesOf(synth(), "aws_launch_template"))[0];
 const userData = () =>
-  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", logGroup: "/shf-dev/controller", initialImageTag: "v1" });
+  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/public/controller-identity", logGroup: "/shf-dev/controller", initialImageTag: "v1" });
 
 describe("Ec2Stack", () => {
   test("runs a t4g.nano on Amazon Linux 2023 arm64 resolved by EC2, not by a data source", () => {
@@ -46,9 +48,10 @@ describe("Ec2Stack", () => {
 
   test("user data installs Docker, writes the deploy settings and starts the deploy unit", () => {
     const script = userData();
-    expect(script).toMatch(/dnf install -y docker jq/);
+    expect(script).toMatch(/dnf install -y docker jq openssl/);
     expect(script).toMatch(/REPOSITORY_URL=111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/shf-dev-controller/);
     expect(script).toMatch(/SECRET_ID=shf-dev\/controller-certificate/);
+    expect(script).toMatch(/IDENTITY_PARAMETER=\/shf-dev\/public\/controller-identity/);
     expect(script).toMatch(/systemctl enable controller-deploy.service/);
     expect(script).not.toMatch(/@@/);
   });
@@ -59,5 +62,28 @@ describe("Ec2Stack", () => {
     for (const step of ["docker pull", "docker stop", "docker rm", "docker run"]) expect(script).toContain(step);
     // The certificate goes to tmpfs, never to the root volume.
     expect(script).toMatch(/CERT_DIR=\/run\/controller/);
+  });
+
+  test("user data installs the identity script that picks the key version matching the published certificate", () => {
+    const encoded = /base64 -d >\/usr\/local\/bin\/controller-identity <<'SCRIPT'\n(.+)\nSCRIPT/.exec(userData())![1];
+    expect(Buffer.from(encoded, "base64").toString("utf8")).toBe(readFileSync(join(__dirname, "../../stacks/assets/controller-identity.sh"), "utf8"));
+  });
+
+  test("user data enables a timer that redeploys when a rotated certificate is published", () => {
+    const script = userData();
+    expect(script).toContain("ExecStart=/usr/local/bin/deploy-controller --refresh-identity");
+    expect(script).toMatch(/OnUnitActiveSec=2min/);
+    expect(script).toContain("systemctl enable --now controller-identity-refresh.timer");
+  });
+
+  test("user data stays within EC2's 16 KB limit", () => {
+    expect(Buffer.byteLength(userData())).toBeLessThan(16 * 1024);
+  });
+
+  test("the stack passes the controller's secret and identity parameter names from modules/naming.ts", () => {
+    const encoded = (template().user_data as string).match(/base64encode\("(.*)"\)/s);
+    const text = encoded ? encoded[1] : JSON.stringify(template().user_data);
+    expect(text).toContain("SECRET_ID=shf-dev/controller-certificate");
+    expect(text).toContain("IDENTITY_PARAMETER=/shf-dev/public/controller-identity");
   });
 });

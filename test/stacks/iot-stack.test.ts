@@ -4,8 +4,14 @@ import { THING_NAME } from "../../modules/iot-policy";
 import { IotStack } from "../../stacks/iot-stack";
 import { policyStatements, resourcesOf, synthStack, SynthesizedStack } from "../support/synth";
 import { iotServiceRoles, wildcardActions } from "./fleet-refs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { identityCsrFile, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
+import { identityRootWithCsrs } from "../support/identity-csrs";
+import { tmpdir } from "node:os";
 
-const synth = (offline = false) => synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline });
+const identityRoot = identityRootWithCsrs(["dev"]);
+const synth = (offline = false, root = identityRoot) => synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline, identityRoot: root });
 const stack = synth();
 
 type Statement = { actions: string[]; resources: string[]; condition?: { test: string; variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] };
@@ -64,17 +70,45 @@ describe("IotStack", () => {
       expect(wildcardActions(statements)).toEqual([]);
     });
 
-    test("has an active AWS-generated certificate attached to its thing and its policy", () => {
-      expect(values("aws_iot_certificate")).toEqual([expect.objectContaining({ active: true })]);
-      expect(values("aws_iot_certificate")[0].csr).toBeUndefined();
-      expect(values("aws_iot_thing_principal_attachment")).toHaveLength(1);
-      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("controller-policy") })]);
+    test("has an active certificate from the committed CSR, replaced create-before-destroy", () => {
+      expect(values("aws_iot_certificate")).toEqual([
+        expect.objectContaining({ active: true, csr: readFileSync(join(identityRoot, identityCsrFile("dev", "controller")), "utf8"), lifecycle: { create_before_destroy: true } }),
+      ]);
     });
 
-    test("stores certificate, private key, endpoint and thing name in the controller secret, recoverable for 7 days", () => {
+    test("attaches the certificate to its thing and its policy, each new attachment made before the old one goes", () => {
+      expect(values("aws_iot_thing_principal_attachment")).toEqual([expect.objectContaining({ thing: expect.stringContaining("controller-thing"), lifecycle: { create_before_destroy: true } })]);
+      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("controller-policy"), lifecycle: { create_before_destroy: true } })]);
+    });
+
+    test("keeps the deployed Terraform addresses of the certificate, secret and attachments", () => {
+      expect(Object.keys(resourcesOf(stack, "aws_iot_certificate"))).toEqual(["controller-certificate"]);
+      expect(Object.keys(resourcesOf(stack, "aws_secretsmanager_secret"))).toEqual(["controller-secret"]);
+      expect(Object.keys(resourcesOf(stack, "aws_iot_thing_principal_attachment"))).toEqual(["controller-thing-certificate"]);
+      expect(Object.keys(resourcesOf(stack, "aws_iot_policy_attachment"))).toEqual(["controller-policy-certificate"]);
+    });
+
+    test("manages the key's secret, recoverable for 7 days, but never its value", () => {
       expect(byName("aws_secretsmanager_secret", "shf-dev/controller-certificate")).toMatchObject({ recovery_window_in_days: 7 });
-      const secretString = values("aws_secretsmanager_secret_version")[0].secret_string as string;
-      for (const key of ["certificatePem", "privateKey", "endpoint", "thingName"]) expect(secretString).toContain(`"${key}"`);
+      expect(values("aws_secretsmanager_secret_version")).toEqual([]);
+    });
+
+    test("publishes certificate, certificate id, endpoint and thing name in an SSM String parameter", () => {
+      const parameter = byName("aws_ssm_parameter", "/shf-dev/public/controller-identity")!;
+      expect(parameter).toMatchObject({ type: "String", tier: "Standard" });
+      expect(parameter.insecure_value).toBe(
+        "${jsonencode({\"certificatePem\" = aws_iot_certificate.controller-certificate.certificate_pem, \"certificateId\" = aws_iot_certificate.controller-certificate.id, " +
+          "\"endpoint\" = data.aws_iot_endpoint.data-endpoint.endpoint_address, \"thingName\" = aws_iot_thing.controller-thing.name})}",
+      );
+    });
+
+    test("adopts a secret that identity create made in a fresh environment (import by name), online only", () => {
+      expect((stack.tf as { import?: unknown[] }).import).toEqual([{ id: "shf-dev/controller-certificate", to: "aws_secretsmanager_secret.controller-secret" }]);
+      expect((synth(true).tf as { import?: unknown[] }).import).toBeUndefined();
+    });
+
+    test("fails when the environment has no controller CSR, naming the command that creates it", () => {
+      expect(() => synth(false, tmpdir())).toThrow("Run `IOT_ENV=dev npm run identity -- create controller`");
     });
 
     test("reads the IoT data endpoint from AWS when online", () => {
@@ -84,6 +118,11 @@ describe("IotStack", () => {
 
   describe("offline", () => {
     const offline = synth(true);
+
+    test("GIVEN no CSR WHEN offline THEN the certificate comes from the committed placeholder CSR", () => {
+      const placeholder = readFileSync(join(REPOSITORY_ROOT, PLACEHOLDER_CSR_FILE), "utf8");
+      expect(values("aws_iot_certificate", synth(true, tmpdir()))[0].csr).toBe(placeholder);
+    });
 
     test("calls no AWS data source (only the local aws_iam_policy_document)", () => {
       expect(Object.keys(offline.tf.data ?? {})).toEqual(["aws_iam_policy_document"]);

@@ -2,16 +2,26 @@ import { RolesStack } from "../../stacks/roles-stack";
 import { policyStatements, resourcesOf, synthStack } from "../support/synth";
 
 const synth = () => synthStack((app, props) => new RolesStack(app, "roles", props));
-type Doc = { statement: { sid?: string; actions: string[]; resources?: string[]; condition?: { variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] }[] };
+type Doc = { statement: { sid?: string; actions: string[]; resources?: string[]; condition?: { test?: string; variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] }[] };
 const docs = () => synth().tf.data!.aws_iam_policy_document as unknown as Record<string, Doc>;
 const docNamed = (fragment: string) => Object.entries(docs()).find(([name]) => name.includes(fragment))![1];
 
 describe("RolesStack", () => {
-  test("controller role reads only its own secret and pulls only its own repository", () => {
+  test("controller role reads only the current or pending version of its own key's secret", () => {
+    const statement = docNamed("controller-instance-role").statement.find((s) => s.sid === "ReadControllerKey")!;
+    expect(statement.actions).toEqual(["secretsmanager:GetSecretValue"]);
+    expect(statement.resources).toEqual(["arn:aws:secretsmanager:eu-west-1:111111111111:secret:shf-dev/controller-certificate-??????"]);
+    expect(statement.condition).toEqual([{ test: "ForAnyValue:StringEquals", variable: "secretsmanager:VersionStage", values: ["AWSCURRENT", "AWSPENDING"] }]);
+  });
+
+  test("controller role reads its published certificate from exactly one SSM parameter", () => {
+    const statement = docNamed("controller-instance-role").statement.find((s) => s.sid === "ReadControllerCertificate")!;
+    expect(statement.actions).toEqual(["ssm:GetParameter"]);
+    expect(statement.resources).toEqual(["arn:aws:ssm:eu-west-1:111111111111:parameter/shf-dev/public/controller-identity"]);
+  });
+
+  test("controller role pulls only its own repository", () => {
     const statements = docNamed("controller-instance-role").statement;
-    expect(statements.find((s) => s.sid === "ReadControllerCertificate")!.resources).toEqual([
-      "arn:aws:secretsmanager:eu-west-1:111111111111:secret:shf-dev/controller-certificate-??????",
-    ]);
     expect(statements.find((s) => s.sid === "PullControllerImage")!.resources).toEqual(["arn:aws:ecr:eu-west-1:111111111111:repository/shf-dev-controller"]);
   });
 

@@ -14,13 +14,14 @@ import { defineStacks } from "../../main";
 import { loadCiStacks, orderProblems, skippedAs } from "../../scripts/ci-terraform";
 import { deploymentOrder, orderViolations } from "../../scripts/stack-order";
 import { stackDependencies } from "../../scripts/stack-summary";
+import { identityRootWithCsrs } from "../support/identity-csrs";
 import { readWorkflow, REPO_ROOT, stepsOf, stringsIn, workflowFiles } from "./helpers";
 
 /** Synthesizes the deployable (S3 backend) app of `env`: the same thing the workflows synthesize. */
 function synthApp(env: string): { outdir: string; order: string[] } {
   const outdir = mkdtempSync(join(tmpdir(), `shf-wf-${env}-`));
   const app = new App({ outdir });
-  defineStacks(app, { config: loadConfig(env), offline: false });
+  defineStacks(app, { config: loadConfig(env), offline: false, identityRoot: identityRootWithCsrs([env]) });
   app.synth();
   return { outdir, order: deploymentOrder(app) };
 }
