@@ -111,7 +111,7 @@ export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   scheduler: ["scheduler:GetSchedule"],
   secretsmanager: ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
   sns: ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListTagsForResource"],
-  ssm: ["ssm:GetParameters"],
+  ssm: ["ssm:GetParameters", "ssm:GetParameter", "ssm:DescribeParameters", "ssm:ListTagsForResource"],
   s3: ["s3:GetBucketPolicy", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration", "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls", "s3:GetBucketTagging"],
 };
 
@@ -166,8 +166,14 @@ export function planRoleStatements(s: CiScope): PolicyStatement[] {
       ],
       resources: ["*"],
     },
-    // The account's own parameters may be SecureStrings; AWS's public ones (the AMI) stay readable.
-    { sid: "DenyOwnParameters", effect: "Deny", actions: ["ssm:GetParameter*"], resources: [`arn:aws:ssm:*:${config.accountId}:parameter/*`] },
+    // The account's own parameters may be SecureStrings. Readable: AWS's public ones (the AMI) and the
+    // app's public path, which holds only public identities (certificates, endpoint) by contract.
+    {
+      sid: "DenyOwnParameters",
+      effect: "Deny",
+      actions: ["ssm:GetParameter*"],
+      notResources: [`arn:aws:ssm:*::parameter/aws/*`, `arn:aws:ssm:*:${config.accountId}:parameter${names.publicParameterPath}*`],
+    },
   ];
 }
 
@@ -195,6 +201,19 @@ export function applyRoleStatements(s: CiScope, projectTag: string): PolicyState
     { sid: "LogReads", actions: ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"], resources: ["*"] },
     { sid: "Alerts", actions: ["sns:*"], resources: [arn("sns", p)] },
     { sid: "Secrets", actions: ["secretsmanager:*"], resources: [arn("secretsmanager", `secret:${names.namePathPattern}`)] },
+    // Terraform manages the key secrets but never their values (`npm run identity` writes those).
+    {
+      sid: "DenySecretValues",
+      effect: "Deny",
+      actions: ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+      resources: ["*"],
+    },
+    {
+      sid: "PublicParameters",
+      actions: ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
+      resources: [arn("ssm", `parameter${names.publicParameterPath}*`)],
+    },
+    { sid: "ParameterReads", actions: ["ssm:DescribeParameters"], resources: ["*"] },
     { sid: "Images", actions: ["ecr:*"], resources: [arn("ecr", `repository/${p}`)] },
     { sid: "EcrLogin", actions: ["ecr:GetAuthorizationToken"], resources: ["*"] },
     { sid: "Iot", actions: ["iot:*"], resources: [`arn:aws:iot:${region}:${config.accountId}:*`] },

@@ -105,6 +105,14 @@ describe("CiStack plan role (any pull-request branch)", () => {
     expect(denied).toEqual([]);
   });
 
+  test("GIVEN the published controller and claim identities WHEN a plan refreshes them THEN it may read them, and no other parameter of the account", () => {
+    const parameter = (name: string) => `arn:aws:ssm:eu-west-1:${account}:parameter${name}`;
+    for (const name of [names.controllerIdentityParameter, names.claimIdentityParameter]) {
+      expect([name, explicitlyDenied(plan, { action: "ssm:GetParameter", resource: parameter(name) })]).toEqual([name, false]);
+    }
+    expect(explicitlyDenied(plan, { action: "ssm:GetParameter", resource: parameter(`/${config.namePrefix}/private-thing`) })).toBe(true);
+  });
+
   test("GIVEN the registration API key WHEN a plan refreshes it THEN it may read it (the documented exception)", () => {
     expect(explicitlyDenied(plan, { action: "apigateway:GET", resource: "arn:aws:apigateway:eu-west-1::/apikeys/abc123" })).toBe(false);
   });
@@ -183,6 +191,21 @@ describe("CiStack apply role and permissions boundary", () => {
       .flatMap((s) => (s.actions ?? []).flatMap((action) => (s.resources ?? ["*"]).map((resource) => ({ sid: s.sid, action, resource }))))
       .filter(({ action, resource }) => !allows(boundary, { action, resource, context: withBoundary(names.permissionsBoundaryArn) }));
     expect(outside).toEqual([]);
+  });
+
+  test.each(["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"])(
+    "fails when it reads or writes the value of a key secret (%s)",
+    (action) => {
+      for (const name of [names.controllerSecret, names.claimSecret]) {
+        expect([name, may(action, secret(name))]).toEqual([name, false]);
+      }
+      expect(may("secretsmanager:CreateSecret", secret(names.claimSecret))).toBe(true);
+    },
+  );
+
+  test("GIVEN the published identities WHEN the apply role writes them THEN it may, and no other parameter", () => {
+    expect(may("ssm:PutParameter", `arn:aws:ssm:eu-west-1:${account}:parameter${names.controllerIdentityParameter}`)).toBe(true);
+    expect(may("ssm:PutParameter", `arn:aws:ssm:eu-west-1:${account}:parameter/other/thing`)).toBe(false);
   });
 
   test("GIVEN the boundary WHEN the apply role does its job THEN it still may", () => {
