@@ -32,6 +32,8 @@ import { LifecycleBridge, type LifecycleEvent } from "./lifecycle";
 import { IssuedCertificate, LocalCa, writePemFiles } from "./pki";
 import { PreProvisioningHookEvent, PreProvisioningHookResult, ProvisioningResponder } from "./provisioning-responder";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
+import { hookEnvironment } from "../functions/provisioning-hook/contract";
+import { registerEnvironment } from "../functions/register-device/contract";
 
 export interface LocalTwinOptions {
   /** Everything the twin writes (certificates, broker, Pis). Created if missing. */
@@ -255,13 +257,23 @@ export class LocalTwin extends EventEmitter implements CommandSender {
         AWS_EC2_METADATA_DISABLED: "true",
         AWS_ENDPOINT_URL_DYNAMODB: this.db.endpoint,
         AWS_ENDPOINT_URL_SNS: this.sink.endpoint,
-        ENVIRONMENT: this.config.name,
         LOG_LEVEL: o.functionLogLevel ?? "warn",
-        REGISTRY_TABLE_NAME: this.names.registryTable,
+        // One environment serves every function here; the hook's and the API's come from their contracts.
+        ...hookEnvironment({
+          environment: this.config.name,
+          registryTableName: this.names.registryTable,
+          allowedDeviceTypes: this.config.deviceTypes,
+          leaseSeconds: this.config.provisioning.leaseSeconds,
+          namePrefix: this.config.namePrefix,
+        }),
+        ...registerEnvironment({
+          environment: this.config.name,
+          registryTableName: this.names.registryTable,
+          allowedDeviceTypes: this.config.deviceTypes,
+          namePrefix: this.config.namePrefix,
+        }),
         ALERT_STATE_TABLE_NAME: this.names.alertStateTable,
         ALERT_TOPIC_ARN: this.alertTopicArn,
-        ALLOWED_DEVICE_TYPES: this.config.deviceTypes.join(","),
-        PROVISIONING_LEASE_SECONDS: "600",
         ALERT_COOLDOWN_SECONDS: String(o.alertCooldownSeconds ?? 300),
         OFFLINE_GRACE_SECONDS: String(o.offlineGraceSeconds ?? 60),
         HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600",

@@ -200,6 +200,7 @@ async function main(): Promise<void> {
   try {
     process.env.ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
     process.env.PROVISIONING_LEASE_SECONDS = "600";
+    process.env.NAME_PREFIX = "shf-bench";
     process.env.ENVIRONMENT = "bench";
     // Configuration is read at module load: load the handler only now.
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -36,6 +36,17 @@ describe("validateConfig", () => {
     ["logRetentionDays", { logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch retention/],
     ["namePrefix", { namePrefix: "Shf_Dev" }, /namePrefix: "Shf_Dev"/],
     ["tags", { tags: { "aws:owner": "x" } }, /tags.aws:owner: tag keys .* may not start with aws:/],
+    ["provisioning.leaseSeconds", { provisioning: { ...dev.provisioning, leaseSeconds: 7200 } }, /provisioning.leaseSeconds: 7200 must be a whole number of seconds from 60 to 3600/],
+    [
+      "provisioning.denialAlarm.threshold",
+      { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 0, periodMinutes: 5 } } },
+      /provisioning.denialAlarm.threshold: 0 must be a whole number of denials >= 1/,
+    ],
+    [
+      "provisioning.denialAlarm.periodMinutes",
+      { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 20, periodMinutes: 2.5 } } },
+      /provisioning.denialAlarm.periodMinutes: 2.5 must be a whole number of minutes from 1 to 1440/,
+    ],
   ])("fails when %s is bad, naming the setting", (_name, override, message) => {
     expect(() => validateConfig({ ...dev, ...override } as typeof dev)).toThrow(message);
   });
