@@ -472,11 +472,15 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   // --- registry, Pis, sweep ----------------------------------------------------------------------------
 
   /** Register a serial through the local registration API (the real handler behind the API key). */
-  async registerDevice(serialNumber: string, deviceType: string): Promise<{ status: number; body: unknown }> {
+  async registerDevice(
+    serialNumber: string,
+    deviceType: string,
+    options: { provisioningTokenSha256?: string } = {},
+  ): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.apiUrl}/devices`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": this.apiKey },
-      body: JSON.stringify({ serialNumber, deviceType }),
+      body: JSON.stringify({ serialNumber, deviceType, ...options }),
     });
     const body = (await res.json()) as unknown;
     if (res.status === 201) this.stats.registered++;
@@ -491,17 +495,23 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   }
 
   /** A new simulated Pi (its own directory, config file and data dir); not started. */
-  async createPi(serialNumber: string, deviceType: string, options: { handlerModules?: readonly string[] } = {}): Promise<SimulatedPi> {
+  async createPi(
+    serialNumber: string,
+    deviceType: string,
+    /** `name`: this Pi's directory and key (default the serial), e.g. for an impostor with a copied serial. */
+    options: { handlerModules?: readonly string[]; provisioningToken?: string; name?: string } = {},
+  ): Promise<SimulatedPi> {
     const broker = this.broker;
     const pi = new SimulatedPi({
       serialNumber,
       deviceType,
-      dir: path.join(path.resolve(this.options.workDir), "pis", serialNumber),
+      dir: path.join(path.resolve(this.options.workDir), "pis", options.name ?? serialNumber),
       cliPath: this.bundle!.cliPath,
       endpoint: { host: broker.host, port: broker.port, caFile: broker.caPath },
       claim: this.claimFiles!,
       templateName: this.names.provisioningTemplate,
       handlerModules: options.handlerModules,
+      provisioningToken: options.provisioningToken,
       telemetryIntervalSeconds: this.options.telemetryIntervalSeconds ?? 0,
       logLevel: this.options.deviceLogLevel ?? "info",
       extraConfig: {
@@ -513,7 +523,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     pi.on("exit", ({ phase, code, signal }) => {
       if (phase === "run" && pi.state === "running" && !this.stopping) this.note("pi", `${serialNumber}: device process exited (code ${code}, signal ${signal})`);
     });
-    this.pis.set(serialNumber, pi);
+    this.pis.set(options.name ?? serialNumber, pi);
     return pi;
   }
 
