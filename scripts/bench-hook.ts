@@ -24,6 +24,7 @@ import { performance } from "node:perf_hooks";
 import { BatchWriteItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createTables, startDynalite } from "../test/support/dynalite";
 import { createDocumentClient } from "../functions/shared/aws";
+import { hookEnvironment } from "../functions/provisioning-hook/contract";
 import { provisioningTokenSha256, reserveSerial } from "../functions/provisioning-hook/hook";
 
 interface Options {
@@ -210,10 +211,16 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? "error";
   const db: Db = options.inProcess ? await startDynalite() : await startDynaliteChild();
   try {
-    process.env.ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
-    process.env.PROVISIONING_LEASE_SECONDS = "600";
-    process.env.NAME_PREFIX = "shf-bench";
-    process.env.ENVIRONMENT = "bench";
+    Object.assign(
+      process.env,
+      hookEnvironment({
+        environment: "bench",
+        registryTableName: db.registryTableName,
+        allowedDeviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
+        leaseSeconds: 600,
+        namePrefix: "shf-bench",
+      }),
+    );
     // Configuration is read at module load: load the handler only now.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler } = require("../functions/provisioning-hook") as { handler: Hook };
