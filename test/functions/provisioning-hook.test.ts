@@ -110,6 +110,11 @@ describe("provisioning hook: allow", () => {
     expect(await registry(serial)).toMatchObject({ certificateId: CERT_B, provisioningClientId: "client-b" });
   });
 
+  test("GIVEN a denial THEN its line is at warn level, so the denial alarm counts it even with LOG_LEVEL=warn", async () => {
+    await hook(hookEvent(uniqueSerial()));
+    expect(h.logs.lines()).toEqual([expect.objectContaining({ level: "warn", allowProvisioning: false, reason: "unknown-serial" })]);
+  });
+
   test("logs one structured line with the decision and its reason", async () => {
     // GIVEN a REGISTERED serial
     const serial = uniqueSerial();
@@ -310,6 +315,24 @@ describe("provisioning hook: races", () => {
     const row = await registry(serial);
     expect(row?.provisioningClientId).toBe(`racer-${winners[0]}`);
     expect(row?.certificateId).toBe(winners[0].toString(16).padStart(64, "0"));
+  });
+});
+
+describe("provisioning hook: races with one client id", () => {
+  test("allows exactly one of 50 certificates racing under the same provision-<serial> client id", async () => {
+    // GIVEN one REGISTERED serial
+    const serial = uniqueSerial("RACE");
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
+    // WHEN 50 claim holders with their own certificates all connect as provision-<serial>
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: (i + 1).toString(16).padStart(64, "0") })),
+      ),
+    );
+    // THEN exactly one is allowed and its certificate holds the lease
+    const winners = responses.flatMap((r, i) => (r.allowProvisioning ? [i] : []));
+    expect(winners).toHaveLength(1);
+    expect((await registry(serial))?.certificateId).toBe((winners[0] + 1).toString(16).padStart(64, "0"));
   });
 });
 
