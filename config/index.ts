@@ -63,6 +63,7 @@ export function validateConfig(config: EnvironmentConfig): void {
   );
   check(/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(config.github?.controllerRepository ?? ""), "github.controllerRepository", "must be owner/name of the controller application's repository");
   validateTelemetry(config.telemetry, check);
+  validateProvisioning(config.provisioning, check);
   for (const [key, value] of Object.entries(config.tags ?? {})) {
     check(key.length > 0 && key.length <= 128 && !key.toLowerCase().startsWith("aws:"), `tags.${key}`, "tag keys are 1-128 characters and may not start with aws:");
     check(typeof value === "string" && value.length <= 256, `tags.${key}`, "tag values are at most 256 characters");
@@ -78,6 +79,16 @@ function isCidr(value: string | undefined, minPrefix: number, maxPrefix: number)
   const octets = match.slice(1, 5).map(Number);
   const prefix = Number(match[5]);
   return octets.every((o) => o <= 255) && prefix >= minPrefix && prefix <= maxPrefix;
+}
+
+function validateProvisioning(p: EnvironmentConfig["provisioning"] | undefined, check: (ok: boolean, setting: string, why: string) => void): void {
+  const lease = p?.leaseSeconds;
+  // Longer than the device's attempt, shorter than its certificate ownership token (1 hour).
+  check(Number.isInteger(lease) && lease! >= 60 && lease! <= 3600, "provisioning.leaseSeconds", `${lease} must be a whole number of seconds from 60 to 3600`);
+  const threshold = p?.denialAlarm?.threshold;
+  check(Number.isInteger(threshold) && threshold! >= 1, "provisioning.denialAlarm.threshold", `${threshold} must be a whole number of denials >= 1`);
+  const period = p?.denialAlarm?.periodMinutes;
+  check(Number.isInteger(period) && period! >= 1 && period! <= 1440, "provisioning.denialAlarm.periodMinutes", `${period} must be a whole number of minutes from 1 to 1440`);
 }
 
 const THRESHOLD_OPERATORS = [">", ">=", "<", "<="];

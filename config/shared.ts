@@ -13,6 +13,7 @@ export const shared = {
   tags: { owner: "platform-team", "cost-center": "smart-home" },
   deviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
+  provisioning: { leaseSeconds: 600, denialAlarm: { threshold: 20, periodMinutes: 5 } },
   telemetry: {
     hotRetentionDays: 90,
     warmRetentionDays: 730,

@@ -34,6 +34,8 @@ export interface EnvironmentConfig {
     /** Days after which untagged images expire. @default 7 */
     readonly untaggedExpiryDays: number;
   };
+  /** Fleet provisioning: how long the hook keeps a serial for the allowed certificate, and the denial alarm. */
+  readonly provisioning: ProvisioningConfig;
   /** Days CloudWatch keeps logs. */
   readonly logRetentionDays: number;
   /** The `telemetry` stack: hot and warm retention, alert thresholds, dashboard origins. */
@@ -56,6 +58,21 @@ export interface EnvironmentConfig {
      * workflow (`.github/workflows/controller-cd.yml`) builds images from.
      */
     readonly controllerRepository: string;
+  };
+}
+
+export interface ProvisioningConfig {
+  /** Seconds a serial stays reserved for the certificate the hook allowed (60 to 3600). @default 600 */
+  readonly leaseSeconds: number;
+  /**
+   * Alarm (to the alarm topic) when the hook denies at least `threshold` requests within
+   * `periodMinutes`: a leaked claim certificate being tried against many serials looks like that.
+   */
+  readonly denialAlarm: {
+    /** Denials per period that raise the alarm (whole number >= 1). @default 20 */
+    readonly threshold: number;
+    /** Length of one evaluation period in minutes (1 to 1440). @default 5 */
+    readonly periodMinutes: number;
   };
 }
 

@@ -13,8 +13,10 @@
  *   64 usage error
  *   75 provisioning could not reach the service after all retries (temporary; systemd restarts the unit)
  *   77 denied by the registry (RegisterThing rejected / pre-provisioning hook said no): final, no retry
- *   78 configuration error (including "not provisioned yet" for `run`)
+ *   78 configuration error (including "not provisioned yet" for `run`, and a named provisioning token
+ *      file that is missing or empty)
  */
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DeviceAgent } from "./agent";
 import { ConfigError, DEFAULT_CONFIG_PATH, DeviceConfigInput, loadConfig } from "./config";
@@ -32,6 +34,7 @@ options (override the config file):
   --claim-cert-file F  --claim-key-file F
   --provisioning-endpoint HOST  --provisioning-port N
   --serial-number S             instead of /proc/cpuinfo
+  --provisioning-token-file F   this device's provisioning token (provisioning.tokenFile)
   --device-type T  --template-name T  --data-dir D
   --telemetry-interval SECONDS
   --install-command PATH        firmware installer (the file path is appended)
@@ -55,6 +58,7 @@ function parseCli(argv: string[]): { command: string | undefined; configPath: st
       "provisioning-endpoint": { type: "string" },
       "provisioning-port": { type: "string" },
       "serial-number": { type: "string" },
+      "provisioning-token-file": { type: "string" },
       "device-type": { type: "string" },
       "template-name": { type: "string" },
       "data-dir": { type: "string" },
@@ -83,6 +87,8 @@ function parseCli(argv: string[]): { command: string | undefined; configPath: st
     provisioningEndpoint: values["provisioning-endpoint"],
     provisioningPort: num(values["provisioning-port"], "--provisioning-port"),
     serialNumber: values["serial-number"],
+    // Relative to the working directory, like every path flag.
+    provisioning: values["provisioning-token-file"] ? { tokenFile: path.resolve(values["provisioning-token-file"]) } : undefined,
     deviceType: values["device-type"],
     templateName: values["template-name"],
     dataDir: values["data-dir"],

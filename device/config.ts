@@ -71,6 +71,11 @@ const configSchema = z
         /** Time allowed for one attempt: connect, CreateCertificateFromCsr, RegisterThing. */
         attemptTimeoutMs: z.number().int().min(1).default(30_000),
         backoff: backoffSchema.prefault({}),
+        /**
+         * File holding this device's provisioning token (written onto the SD card by CI, whose SHA-256
+         * was registered with the serial). Sent as `ProvisioningToken`. Absent: no token.
+         */
+        tokenFile: z.string().min(1).optional(),
       })
       .prefault({}),
     /** Entries kept in the outgoing journal before the oldest are dropped. */
@@ -111,6 +116,7 @@ export function resolveConfig(raw: unknown, baseDir = process.cwd()): DeviceConf
     if (typeof value === "string") (c as Record<string, unknown>)[key] = path.resolve(baseDir, value);
   }
   c.handlerModules = c.handlerModules.map((m) => path.resolve(baseDir, m));
+  if (c.provisioning.tokenFile) c.provisioning = { ...c.provisioning, tokenFile: path.resolve(baseDir, c.provisioning.tokenFile) };
   const dataDir = c.dataDir;
   return {
     ...c,
@@ -143,8 +149,39 @@ export function loadConfig(configPath: string | undefined, overrides: Partial<De
   const merged: Record<string, unknown> = { ...raw };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
+    if (key === "provisioning" && typeof value === "object" && value !== null) {
+      // A flag sets one provisioning setting; the file's others stay.
+      const fromFile = typeof raw.provisioning === "object" && raw.provisioning !== null ? raw.provisioning : {};
+      merged.provisioning = { ...fromFile, ...value };
+      continue;
+    }
     // Flag paths are relative to the working directory, not the config file: make them absolute now.
     merged[key] = PATH_KEYS.includes(key as (typeof PATH_KEYS)[number]) && typeof value === "string" ? path.resolve(value) : value;
   }
   return resolveConfig(merged, baseDir);
+}
+
+/** Longest token accepted (the pre-provisioning hook's limit). */
+export const PROVISIONING_TOKEN_MAX_LENGTH = 512;
+
+/**
+ * The device's provisioning token from `provisioning.tokenFile` (surrounding whitespace removed), or
+ * undefined when no file is named. A named file that is missing, unreadable or empty is a
+ * configuration error: provisioning without the token would only be denied.
+ */
+export function readProvisioningToken(config: Pick<DeviceConfig, "provisioning">): string | undefined {
+  const file = config.provisioning.tokenFile;
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`provisioning.tokenFile ${file} cannot be read: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token.length === 0) throw new ConfigError(`provisioning.tokenFile ${file} is empty`);
+  if (token.length > PROVISIONING_TOKEN_MAX_LENGTH || /\s/.test(token)) {
+    throw new ConfigError(`provisioning.tokenFile ${file} must hold one token of at most ${PROVISIONING_TOKEN_MAX_LENGTH} characters without whitespace`);
+  }
+  return token;
 }

@@ -9,7 +9,8 @@
 #   sudo ./install.sh uninstall            stop and remove the service and code (keeps state and config)
 #
 # Environment for `install`:
-#   CLAIM_DIR   where the claim certificate was put on the SD card (default /boot/firmware/smart-home)
+#   CLAIM_DIR   where the claim certificate (and this Pi's provisioning-token, if CI wrote one) was put
+#               on the SD card (default /boot/firmware/smart-home)
 set -euo pipefail
 
 readonly SERVICE=smart-home-device
@@ -78,6 +79,10 @@ install_service() {
   if [ -f "${claim_dir}/claim.cert.pem" ] && [ -f "${claim_dir}/claim.key.pem" ]; then
     install -m 0640 -o root -g "${SERVICE_USER}" "${claim_dir}/claim.cert.pem" "${claim_dir}/claim.key.pem" "${CONFIG_DIR}/claim/"
     log "claim certificate copied from ${claim_dir}; delete it from the boot partition once the Pi is provisioned"
+  fi
+  if [ -f "${claim_dir}/provisioning-token" ]; then
+    install -m 0640 -o root -g "${SERVICE_USER}" "${claim_dir}/provisioning-token" "${CONFIG_DIR}/claim/"
+    log "provisioning token copied; set provisioning.tokenFile to ${CONFIG_DIR}/claim/provisioning-token in config.json"
   fi
   if [ -f "${claim_dir}/AmazonRootCA1.pem" ] && [ ! -f "${CONFIG_DIR}/AmazonRootCA1.pem" ]; then
     install -m 0644 "${claim_dir}/AmazonRootCA1.pem" "${CONFIG_DIR}/"

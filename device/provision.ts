@@ -6,11 +6,15 @@
  * 2. Generate a P-256 key on the device and a CSR (CN = serial), publish
  *    `$aws/certificates/create-from-csr/json` `{certificateSigningRequest}`, wait for `/accepted`
  *    `{certificateId, certificatePem, certificateOwnershipToken}` or `/rejected`.
- * 3. Check that the certificate carries our public key; write key and certificate atomically (0600).
+ * 3. Check that the certificate carries our public key; persist key, certificate, ownership token and
+ *    issue time atomically (0600, device/pending-certificate.ts). A later attempt within the token's
+ *    hour skips 1-3 and retries RegisterThing with them: the hook's lease belongs to that certificate.
  * 4. Publish `$aws/provisioning-templates/<template>/provision/json`
- *    `{certificateOwnershipToken, parameters: {SerialNumber, DeviceType}}`, wait for `/accepted`
- *    `{thingName, deviceConfiguration}` or `/rejected` `{statusCode, errorCode, errorMessage}`.
- * 5. Write `thing.json` last: its presence means "provisioned" and makes `provision` a no-op.
+ *    `{certificateOwnershipToken, parameters: {SerialNumber, DeviceType, ProvisioningToken?}}` (the token
+ *    from `provisioning.tokenFile`, when named), wait for `/accepted` `{thingName, deviceConfiguration}`
+ *    or `/rejected` `{statusCode, errorCode, errorMessage}`.
+ * 5. Write key and certificate (0600), then `thing.json` last: its presence means "provisioned" and
+ *    makes `provision` a no-op. Then drop the pending record.
  *
  * A rejection by the registry (RegisterThing rejected, the pre-provisioning hook denied, the CSR refused)
  * is final: {@link ProvisioningDeniedError}, no retry. Everything else (cannot connect, no answer in time,
@@ -22,9 +26,10 @@ import * as fs from "node:fs";
 import * as x509 from "@peculiar/x509";
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { backoffDelayMs, sleep } from "./backoff";
-import { DeviceConfig } from "./config";
+import { DeviceConfig, readProvisioningToken } from "./config";
 import { readJsonSync, writeFileAtomicSync } from "./files";
 import { Logger } from "./log";
+import { PendingCertificate, discardPendingCertificate, loadReusablePendingCertificate, savePendingCertificate } from "./pending-certificate";
 import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
 import { readSerialNumber } from "./serial";
 
@@ -99,10 +104,12 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionOut
     log.warn("thing.json present but certificate/key missing or mismatched; provisioning again", { thingFile: config.thingFile });
   }
   const serialNumber = readSerialNumber(config);
+  // Read once, before connecting: a named but missing or empty token file is a ConfigError.
+  const provisioningToken = readProvisioningToken(config);
   const max = config.provisioning.maxAttempts;
   for (let attempt = 1; ; attempt++) {
     try {
-      const thing = await provisionOnce(config, serialNumber, log.child({ attempt }));
+      const thing = await provisionOnce(config, serialNumber, provisioningToken, log.child({ attempt }));
       return { status: "provisioned", thing, attempts: attempt };
     } catch (err) {
       if (!(err instanceof TransientProvisioningError)) throw err;
@@ -145,7 +152,7 @@ function isTransientStatus(statusCode: number | undefined): boolean {
   return statusCode === undefined || statusCode === 429 || statusCode >= 500;
 }
 
-async function provisionOnce(config: DeviceConfig, serialNumber: string, log: Logger): Promise<ThingRecord> {
+async function provisionOnce(config: DeviceConfig, serialNumber: string, provisioningToken: string | undefined, log: Logger): Promise<ThingRecord> {
   const deadline = Date.now() + config.provisioning.attemptTimeoutMs;
   const remaining = (): number => Math.max(1, deadline - Date.now());
   const csrTopic = "$aws/certificates/create-from-csr/json";
@@ -208,52 +215,31 @@ async function provisionOnce(config: DeviceConfig, serialNumber: string, log: Lo
       throw new TransientProvisioningError(`claim subscriptions refused (reason codes ${suback.reasonCodes.join(",")})`);
     }
 
-    // CreateCertificateFromCsr
-    const { keyPem, csrPem } = await createKeyAndCsr(serialNumber);
-    const csrResponse = awaitResponse(csrTopic);
-    await publishJson(client, csrTopic, { certificateSigningRequest: csrPem }, remaining());
-    const created = await csrResponse;
-    if (!created.accepted) {
-      const e = created.body as ProvisioningErrorResponse;
-      const message = `CreateCertificateFromCsr rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
-      if (isTransientStatus(e.statusCode)) throw new TransientProvisioningError(message);
-      throw new ProvisioningDeniedError(message, e.statusCode, e.errorCode);
-    }
-    const { certificateId, certificatePem, certificateOwnershipToken } = created.body as {
-      certificateId?: string;
-      certificatePem?: string;
-      certificateOwnershipToken?: string;
-    };
-    if (!certificateId || !certificatePem || !certificateOwnershipToken) {
-      throw new TransientProvisioningError("CreateCertificateFromCsr accepted without certificateId/certificatePem/certificateOwnershipToken");
-    }
-    let matches: boolean;
-    try {
-      matches = new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem));
-    } catch (err) {
-      throw new ProvisioningFailedError(`issued certificate cannot be parsed: ${(err as Error).message}`);
-    }
-    if (!matches) throw new ProvisioningFailedError(`issued certificate ${certificateId} does not carry this device's public key`);
-    // Key first: a certificate without its key is useless, a key without a certificate is harmless.
-    writeFileAtomicSync(config.keyFile, keyPem, 0o600);
-    writeFileAtomicSync(config.certFile, certificatePem, 0o600);
-    log.info("device certificate issued", { certificateId });
+    // CreateCertificateFromCsr, unless a certificate from an earlier attempt awaits RegisterThing: the
+    // hook's lease belongs to that certificate, so a lost answer must be retried with it.
+    let pending = loadReusablePendingCertificate(config, serialNumber, Date.now(), log);
+    const reused = pending !== undefined;
+    if (pending) log.info("retrying RegisterThing with the certificate issued before", { certificateId: pending.certificateId });
+    else pending = await createCertificate(client, csrTopic, awaitResponse, serialNumber, remaining, config, log);
 
     // RegisterThing
     const registerResponse = awaitResponse(registerTopic);
-    await publishJson(
-      client,
-      registerTopic,
-      { certificateOwnershipToken, parameters: { SerialNumber: serialNumber, DeviceType: config.deviceType } },
-      remaining(),
-    );
+    const parameters: Record<string, string> = { SerialNumber: serialNumber, DeviceType: config.deviceType };
+    if (provisioningToken !== undefined) parameters.ProvisioningToken = provisioningToken;
+    await publishJson(client, registerTopic, { certificateOwnershipToken: pending.certificateOwnershipToken, parameters }, remaining());
     const registered = await registerResponse;
     if (!registered.accepted) {
       const e = registered.body as ProvisioningErrorResponse;
       const message = `RegisterThing rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
+      if (reused && e.errorCode === "InvalidCertificateOwnershipToken") {
+        // The token expired (e.g. the clock was wrong): the next attempt asks for a new certificate.
+        discardPendingCertificate(config);
+        throw new TransientProvisioningError(message);
+      }
       if (e.statusCode === 429 || (e.statusCode !== undefined && e.statusCode >= 500)) throw new TransientProvisioningError(message);
       throw new ProvisioningDeniedError(message, e.statusCode, e.errorCode);
     }
+    const certificateId = pending.certificateId;
     const { thingName, deviceConfiguration } = registered.body as { thingName?: string; deviceConfiguration?: Record<string, string> };
     if (!thingName) throw new TransientProvisioningError("RegisterThing accepted without thingName");
     const thing: ThingRecord = {
@@ -264,12 +250,59 @@ async function provisionOnce(config: DeviceConfig, serialNumber: string, log: Lo
       deviceConfiguration: deviceConfiguration ?? {},
       provisionedAt: new Date().toISOString(),
     };
+    // Key first: a certificate without its key is useless, a key without a certificate is harmless.
+    writeFileAtomicSync(config.keyFile, pending.keyPem, 0o600);
+    writeFileAtomicSync(config.certFile, pending.certificatePem, 0o600);
     writeFileAtomicSync(config.thingFile, JSON.stringify(thing, null, 2) + "\n", 0o600);
+    discardPendingCertificate(config);
     log.info("thing registered", { thingName, certificateId });
     return thing;
   } finally {
     await shutdownMqttClient(client);
   }
+}
+
+type AwaitResponse = (topic: string) => Promise<{ accepted: boolean; body: unknown }>;
+
+/** CreateCertificateFromCsr for a new key; the result is persisted (0600) before RegisterThing is tried. */
+async function createCertificate(
+  client: mqtt5.Mqtt5Client,
+  csrTopic: string,
+  awaitResponse: AwaitResponse,
+  serialNumber: string,
+  remaining: () => number,
+  config: DeviceConfig,
+  log: Logger,
+): Promise<PendingCertificate> {
+  const { keyPem, csrPem } = await createKeyAndCsr(serialNumber);
+  const csrResponse = awaitResponse(csrTopic);
+  await publishJson(client, csrTopic, { certificateSigningRequest: csrPem }, remaining());
+  const created = await csrResponse;
+  if (!created.accepted) {
+    const e = created.body as ProvisioningErrorResponse;
+    const message = `CreateCertificateFromCsr rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
+    if (isTransientStatus(e.statusCode)) throw new TransientProvisioningError(message);
+    throw new ProvisioningDeniedError(message, e.statusCode, e.errorCode);
+  }
+  const { certificateId, certificatePem, certificateOwnershipToken } = created.body as {
+    certificateId?: string;
+    certificatePem?: string;
+    certificateOwnershipToken?: string;
+  };
+  if (!certificateId || !certificatePem || !certificateOwnershipToken) {
+    throw new TransientProvisioningError("CreateCertificateFromCsr accepted without certificateId/certificatePem/certificateOwnershipToken");
+  }
+  let matches: boolean;
+  try {
+    matches = new X509Certificate(certificatePem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch (err) {
+    throw new ProvisioningFailedError(`issued certificate cannot be parsed: ${(err as Error).message}`);
+  }
+  if (!matches) throw new ProvisioningFailedError(`issued certificate ${certificateId} does not carry this device's public key`);
+  const pending: PendingCertificate = { serialNumber, certificateId, certificatePem, keyPem, certificateOwnershipToken, issuedAt: Date.now() };
+  savePendingCertificate(config, pending);
+  log.info("device certificate issued", { certificateId });
+  return pending;
 }
 
 async function connect(client: mqtt5.Mqtt5Client, timeoutMs: number, log: Logger): Promise<void> {

@@ -261,7 +261,7 @@ export class LocalApiServer {
       description: "Local twin API (the api stack's registration API served by the real register-device handler, plus twin helpers)",
       authentication: "header x-api-key",
       routes: [
-        "POST /devices {serialNumber, deviceType, metadata?}",
+        "POST /devices {serialNumber, deviceType, metadata?, provisioningTokenSha256?}",
         "GET /devices/{serialNumber}",
         "DELETE /devices/{serialNumber}",
         "POST /commands/{thingName} {command, params?} ?wait=<seconds, default 10>",

@@ -101,6 +101,11 @@ export interface SimulatedPiOptions {
   readonly logLevel?: "debug" | "info" | "warn" | "error";
   /** Extra settings merged into config.json (device/config.ts schema). */
   readonly extraConfig?: Record<string, unknown>;
+  /**
+   * This Pi's provisioning token: written to `<dir>/provisioning-token` (0600, as CI writes it onto the
+   * SD card) and named by `provisioning.tokenFile`. @default no token
+   */
+  readonly provisioningToken?: string;
 }
 
 export type PiState = "new" | "provisioning" | "provisioned" | "denied" | "failed" | "running" | "stopped";
@@ -165,6 +170,11 @@ export class SimulatedPi extends EventEmitter {
       logLevel: o.logLevel ?? "info",
       ...o.extraConfig,
     };
+    if (o.provisioningToken !== undefined) {
+      await fs.promises.writeFile(path.join(o.dir, "provisioning-token"), `${o.provisioningToken}\n`, { mode: 0o600 });
+      const provisioning = (o.extraConfig?.provisioning ?? {}) as Record<string, unknown>;
+      Object.assign(config, { provisioning: { ...provisioning, tokenFile: "provisioning-token" } });
+    }
     await fs.promises.writeFile(this.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
   }
 

@@ -15,6 +15,11 @@
  * Before RegisterThing succeeds the injected `preProvisioningHook` is called with AWS's event
  * `{claimCertificateId, certificateId, certificatePem, templateArn, clientId, parameters}`; it must answer
  * `{allowProvisioning, parameterOverrides?}` within `hookTimeoutMs` (AWS: 5 s). Deny -> 403 AccessDenied.
+ * The device's `parameters` reach the hook unchanged (e.g. `ProvisioningToken`).
+ *
+ * A certificate ownership token stays valid for its hour (`ownershipTokenTtlMs`), also after a successful
+ * RegisterThing: a device that lost the answer retries with the same token and certificate, the hook
+ * is asked again and the thing is registered again (the same thing, certificate and attachments).
  *
  * ```ts
  * const responder = await ProvisioningResponder.start({
@@ -291,7 +296,7 @@ export class ProvisioningResponder extends EventEmitter {
     if (commonName !== thingName) {
       throw reject(400, "InvalidRequest", `Local twin: the certificate's CN "${commonName}" must equal the thing name "${thingName}".`);
     }
-    this.tokens.delete(token);
+    // The token is not consumed: a retry within its hour is accepted (see the module comment).
     const thing: RegisteredThing = {
       thingName,
       certificateId: record.certificateId,

@@ -32,6 +32,8 @@ import { LifecycleBridge, type LifecycleEvent } from "./lifecycle";
 import { IssuedCertificate, LocalCa, writePemFiles } from "./pki";
 import { PreProvisioningHookEvent, PreProvisioningHookResult, ProvisioningResponder } from "./provisioning-responder";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
+import { hookEnvironment } from "../functions/provisioning-hook/contract";
+import { registerEnvironment } from "../functions/register-device/contract";
 
 export interface LocalTwinOptions {
   /** Everything the twin writes (certificates, broker, Pis). Created if missing. */
@@ -255,13 +257,23 @@ export class LocalTwin extends EventEmitter implements CommandSender {
         AWS_EC2_METADATA_DISABLED: "true",
         AWS_ENDPOINT_URL_DYNAMODB: this.db.endpoint,
         AWS_ENDPOINT_URL_SNS: this.sink.endpoint,
-        ENVIRONMENT: this.config.name,
         LOG_LEVEL: o.functionLogLevel ?? "warn",
-        REGISTRY_TABLE_NAME: this.names.registryTable,
+        // One environment serves every function here; the hook's and the API's come from their contracts.
+        ...hookEnvironment({
+          environment: this.config.name,
+          registryTableName: this.names.registryTable,
+          allowedDeviceTypes: this.config.deviceTypes,
+          leaseSeconds: this.config.provisioning.leaseSeconds,
+          namePrefix: this.config.namePrefix,
+        }),
+        ...registerEnvironment({
+          environment: this.config.name,
+          registryTableName: this.names.registryTable,
+          allowedDeviceTypes: this.config.deviceTypes,
+          namePrefix: this.config.namePrefix,
+        }),
         ALERT_STATE_TABLE_NAME: this.names.alertStateTable,
         ALERT_TOPIC_ARN: this.alertTopicArn,
-        ALLOWED_DEVICE_TYPES: this.config.deviceTypes.join(","),
-        PROVISIONING_LEASE_SECONDS: "600",
         ALERT_COOLDOWN_SECONDS: String(o.alertCooldownSeconds ?? 300),
         OFFLINE_GRACE_SECONDS: String(o.offlineGraceSeconds ?? 60),
         HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600",
@@ -460,11 +472,15 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   // --- registry, Pis, sweep ----------------------------------------------------------------------------
 
   /** Register a serial through the local registration API (the real handler behind the API key). */
-  async registerDevice(serialNumber: string, deviceType: string): Promise<{ status: number; body: unknown }> {
+  async registerDevice(
+    serialNumber: string,
+    deviceType: string,
+    options: { provisioningTokenSha256?: string } = {},
+  ): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.apiUrl}/devices`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": this.apiKey },
-      body: JSON.stringify({ serialNumber, deviceType }),
+      body: JSON.stringify({ serialNumber, deviceType, ...options }),
     });
     const body = (await res.json()) as unknown;
     if (res.status === 201) this.stats.registered++;
@@ -479,17 +495,23 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   }
 
   /** A new simulated Pi (its own directory, config file and data dir); not started. */
-  async createPi(serialNumber: string, deviceType: string, options: { handlerModules?: readonly string[] } = {}): Promise<SimulatedPi> {
+  async createPi(
+    serialNumber: string,
+    deviceType: string,
+    /** `name`: this Pi's directory and key (default the serial), e.g. for an impostor with a copied serial. */
+    options: { handlerModules?: readonly string[]; provisioningToken?: string; name?: string } = {},
+  ): Promise<SimulatedPi> {
     const broker = this.broker;
     const pi = new SimulatedPi({
       serialNumber,
       deviceType,
-      dir: path.join(path.resolve(this.options.workDir), "pis", serialNumber),
+      dir: path.join(path.resolve(this.options.workDir), "pis", options.name ?? serialNumber),
       cliPath: this.bundle!.cliPath,
       endpoint: { host: broker.host, port: broker.port, caFile: broker.caPath },
       claim: this.claimFiles!,
       templateName: this.names.provisioningTemplate,
       handlerModules: options.handlerModules,
+      provisioningToken: options.provisioningToken,
       telemetryIntervalSeconds: this.options.telemetryIntervalSeconds ?? 0,
       logLevel: this.options.deviceLogLevel ?? "info",
       extraConfig: {
@@ -501,7 +523,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     pi.on("exit", ({ phase, code, signal }) => {
       if (phase === "run" && pi.state === "running" && !this.stopping) this.note("pi", `${serialNumber}: device process exited (code ${code}, signal ${signal})`);
     });
-    this.pis.set(serialNumber, pi);
+    this.pis.set(options.name ?? serialNumber, pi);
     return pi;
   }
 

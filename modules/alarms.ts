@@ -109,3 +109,62 @@ export class FunctionAlarms extends Construct {
     }
   }
 }
+
+export interface LogPatternAlarmProps {
+  /** Log group whose lines are counted. */
+  readonly logGroupName: string;
+  /** CloudWatch Logs filter pattern of one counted line, e.g. `{ $.allowProvisioning IS FALSE }`. */
+  readonly filterPattern: string;
+  /** Name of the metric filter, the metric (in LOG_METRICS_NAMESPACE) and the alarm, from modules/naming.ts. */
+  readonly name: string;
+  readonly description: string;
+  /** Matching lines per period that raise the alarm (whole number >= 1). */
+  readonly threshold: number;
+  /** Length of the evaluation period (1 to 1440). @default 5 */
+  readonly periodMinutes?: number;
+  /** Where alarm and OK notifications go. */
+  readonly topic: TopicRef;
+}
+
+/**
+ * Counts log lines that match a pattern and alarms when at least `threshold` arrive within one period
+ * (a rate), notifying a topic on ALARM and on OK. Periods without matching lines count as healthy.
+ *
+ * @example new LogPatternAlarm(this, "denials", { logGroupName, filterPattern: "{ $.allowProvisioning IS FALSE }", name, description, threshold: 20, topic })
+ */
+export class LogPatternAlarm extends Construct {
+  readonly alarm: CloudwatchMetricAlarm;
+  readonly metricName: string;
+
+  constructor(scope: Construct, id: string, props: LogPatternAlarmProps) {
+    super(scope, id);
+    const periodMinutes = props.periodMinutes ?? 5;
+    if (!Number.isInteger(props.threshold) || props.threshold < 1) {
+      throw new Error(`LogPatternAlarm "${id}": threshold must be a whole number >= 1, got ${props.threshold}`);
+    }
+    if (!Number.isInteger(periodMinutes) || periodMinutes < 1 || periodMinutes > 1440) {
+      throw new Error(`LogPatternAlarm "${id}": periodMinutes must be a whole number from 1 to 1440, got ${periodMinutes}`);
+    }
+    this.metricName = props.name;
+    new CloudwatchLogMetricFilter(this, "filter", {
+      name: props.name,
+      logGroupName: props.logGroupName,
+      pattern: props.filterPattern,
+      metricTransformation: { name: props.name, namespace: LOG_METRICS_NAMESPACE, value: "1", unit: "Count" },
+    });
+    this.alarm = new CloudwatchMetricAlarm(this, "alarm", {
+      alarmName: props.name,
+      alarmDescription: props.description,
+      namespace: LOG_METRICS_NAMESPACE,
+      metricName: props.name,
+      statistic: "Sum",
+      period: periodMinutes * 60,
+      evaluationPeriods: 1,
+      threshold: props.threshold,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [props.topic.topicArn],
+      okActions: [props.topic.topicArn],
+    });
+  }
+}

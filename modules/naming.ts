@@ -51,6 +51,8 @@ export function resourceNames(config: EnvironmentConfig) {
     rulePrefix: p.replace(/-/g, "_"),
     // iot, fleet and api stacks. Lambda functions, their roles and alarms start with `${p}-` (the apply role's scope).
     provisioningHookFunction: `${p}-provisioning-hook`,
+    /** Log metric and alarm counting the hook's denials (a leaked claim certificate raises it). */
+    provisioningDenials: `${p}-provisioning-denials`,
     registerDeviceFunction: `${p}-register-device`,
     alertHandlerFunction: `${p}-alert-handler`,
     offlineDetectorFunction: `${p}-offline-detector`,

@@ -9,8 +9,10 @@
  * Round 0 ("baseline"): the hook's conditional write alone (`reserveSerial`, no event validation,
  * deadline guard or logging), to separate the handler's overhead from the storage's.
  * Round 1 ("distinct"): one call per registered serial, `concurrency` calls in flight.
- * Round 2 ("contended"): `racers` different clients race for each of `contended` serials, calls
+ * Round 2 ("contended"): `racers` different certificates race for each of `contended` serials, calls
  * shuffled and `concurrency` in flight; exactly one allow per serial is checked.
+ * Round 3 ("with tokens"): one call per serial registered with a provisioning token hash, sending the
+ * token: the hook reads the row's hash before its conditional write, so this shows that read's cost.
  * Figures are for the real handler + AWS SDK + local HTTP + dynalite on this machine, so they show
  * the handler's own overhead and correctness under load, not DynamoDB's service latency. On this
  * kind of machine dynalite's expression parser bounds the rate (a few hundred conditional writes/s),
@@ -22,7 +24,8 @@ import { performance } from "node:perf_hooks";
 import { BatchWriteItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createTables, startDynalite } from "../test/support/dynalite";
 import { createDocumentClient } from "../functions/shared/aws";
-import { reserveSerial } from "../functions/provisioning-hook/hook";
+import { hookEnvironment } from "../functions/provisioning-hook/contract";
+import { provisioningTokenSha256, reserveSerial } from "../functions/provisioning-hook/hook";
 
 interface Options {
   serials: number;
@@ -56,6 +59,7 @@ type Hook = (event: unknown) => Promise<{ allowProvisioning: boolean }>;
 interface Call {
   serial: string;
   clientId: string;
+  provisioningToken?: string;
 }
 
 interface RoundResult {
@@ -80,7 +84,11 @@ async function runRound(hook: Hook, calls: Call[], concurrency: number): Promise
         certificateId: index.toString(16).padStart(64, "0"),
         certificatePem: "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----",
         templateArn: "arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/bench",
-        parameters: { SerialNumber: call.serial, DeviceType: "thermostat" },
+        parameters: {
+          SerialNumber: call.serial,
+          DeviceType: "thermostat",
+          ...(call.provisioningToken ? { ProvisioningToken: call.provisioningToken } : {}),
+        },
       });
       latenciesMs[index] = performance.now() - t0;
       allowsBySerial.set(call.serial, (allowsBySerial.get(call.serial) ?? 0) + (response.allowProvisioning ? 1 : 0));
@@ -155,7 +163,10 @@ async function startDynaliteChild(): Promise<Db> {
   };
 }
 
-async function register(db: Db, serials: string[]): Promise<void> {
+/** The bench's token for a serial (its hash is what registration stores). */
+const benchToken = (serial: string) => `bench-token-${serial}`;
+
+async function register(db: Db, serials: string[], options: { withTokens?: boolean } = {}): Promise<void> {
   const now = new Date().toISOString();
   const batches: string[][] = [];
   for (let i = 0; i < serials.length; i += 25) batches.push(serials.slice(i, i + 25));
@@ -173,6 +184,7 @@ async function register(db: Db, serials: string[]): Promise<void> {
             status: { S: "REGISTERED" },
             registeredAt: { S: now },
             updatedAt: { S: now },
+            ...(options.withTokens ? { provisioningTokenSha256: { S: provisioningTokenSha256(benchToken(serial)) } } : {}),
           },
         },
       }));
@@ -195,12 +207,20 @@ function shuffle<T>(items: T[]): T[] {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? "warn";
+  // Denials log at warn (one line per racer); only errors are worth printing here.
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? "error";
   const db: Db = options.inProcess ? await startDynalite() : await startDynaliteChild();
   try {
-    process.env.ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
-    process.env.PROVISIONING_LEASE_SECONDS = "600";
-    process.env.ENVIRONMENT = "bench";
+    Object.assign(
+      process.env,
+      hookEnvironment({
+        environment: "bench",
+        registryTableName: db.registryTableName,
+        allowedDeviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
+        leaseSeconds: 600,
+        namePrefix: "shf-bench",
+      }),
+    );
     // Configuration is read at module load: load the handler only now.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler } = require("../functions/provisioning-hook") as { handler: Hook };
@@ -209,11 +229,13 @@ async function main(): Promise<void> {
     const baseline = Array.from({ length: options.serials }, (_, i) => `BASE${String(i).padStart(8, "0")}`);
     const distinct = Array.from({ length: options.serials }, (_, i) => `BENCH${String(i).padStart(8, "0")}`);
     const contended = Array.from({ length: options.contended }, (_, i) => `RACE${String(i).padStart(8, "0")}`);
+    const tokened = Array.from({ length: Math.max(1, Math.floor(options.serials / 4)) }, (_, i) => `TOKEN${String(i).padStart(8, "0")}`);
     const t0 = performance.now();
     await register(db, [...warmup, ...baseline, ...distinct, ...contended]);
+    await register(db, tokened, { withTokens: true });
     console.log(
-      `dynalite (${options.inProcess ? "in this process" : "child process"}) on ${db.endpoint}; registered ${warmup.length + baseline.length + distinct.length + contended.length} serials in ` +
-        `${((performance.now() - t0) / 1000).toFixed(2)} s; node ${process.version}; concurrency ${options.concurrency}`,
+      `dynalite (${options.inProcess ? "in this process" : "child process"}) on ${db.endpoint}; registered ${warmup.length + baseline.length + distinct.length + contended.length + tokened.length} serials in ` +
+        `${((performance.now() - t0) / 1000).toFixed(2)} s (+${tokened.length} with token hashes); node ${process.version}; concurrency ${options.concurrency}`,
     );
 
     await runRound(handler, warmup.map((serial) => ({ serial, clientId: `warm-${serial}` })), options.concurrency);
@@ -238,8 +260,15 @@ async function main(): Promise<void> {
     const raceResult = await runRound(handler, raceCalls, options.concurrency);
     report(`contended (${options.contended} serials x ${options.racers} racers)`, raceResult);
 
+    const tokenResult = await runRound(
+      handler,
+      tokened.map((serial) => ({ serial, clientId: `claim-${serial}`, provisioningToken: benchToken(serial) })),
+      options.concurrency,
+    );
+    report(`with tokens (${tokened.length} calls, token hash read + conditional write)`, tokenResult);
+
     const wrong = [...raceResult.allowsBySerial].filter(([, allows]) => allows !== 1);
-    const missing = [...distinctResult.allowsBySerial].filter(([, allows]) => allows !== 1);
+    const missing = [...distinctResult.allowsBySerial, ...tokenResult.allowsBySerial].filter(([, allows]) => allows !== 1);
     console.log(
       wrong.length === 0 && missing.length === 0
         ? "correctness: every distinct serial allowed once; exactly one allow per contended serial"

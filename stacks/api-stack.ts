@@ -22,6 +22,7 @@ import { BundledFunction, handlerEntry } from "../modules/bundled-function";
 import { serviceTrust } from "../modules/policy-document";
 import { FleetTable } from "../modules/iot-table";
 import { ServiceRole } from "../modules/service-role";
+import { registerEnvironment } from "../functions/register-device/contract";
 
 export interface ApiStackProps extends FleetStackProps {
   /** Device registry, from the `iot` stack. */
@@ -52,6 +53,8 @@ export const REGISTER_BODY_SCHEMA = {
     serialNumber: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$" },
     deviceType: { type: "string", minLength: 1, maxLength: 64 },
     metadata: { type: "object", maxProperties: 20, additionalProperties: { type: "string", maxLength: 256 } },
+    // Reserved serials are left to the handler, whose 400 names the reason.
+    provisioningTokenSha256: { type: "string", pattern: "^[0-9a-fA-F]{64}$" },
   },
 } as const;
 
@@ -74,7 +77,12 @@ export class ApiStack extends FleetStack {
       description: "Registration API: register, read and revoke device serial numbers",
       logRetentionDays: config.logRetentionDays,
       timeoutSeconds: 10,
-      environment: { ENVIRONMENT: config.name, REGISTRY_TABLE_NAME: props.registryTable.tableName, ALLOWED_DEVICE_TYPES: config.deviceTypes.join(",") },
+      environment: registerEnvironment({
+        environment: config.name,
+        registryTableName: props.registryTable.tableName,
+        allowedDeviceTypes: config.deviceTypes,
+        namePrefix: config.namePrefix,
+      }),
     });
     FleetTable.fromTableRef(props.registryTable, "registry-table").grant(fn, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]);
     new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });

@@ -3,12 +3,13 @@ import { TerraformOutput } from "cdktf";
 import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisioning-template";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
-import { FunctionAlarms } from "../modules/alarms";
+import { FunctionAlarms, LogPatternAlarm } from "../modules/alarms";
 import { BundledFunction, handlerEntry } from "../modules/bundled-function";
 import { CsrIdentity } from "../modules/csr-identity";
 import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
+import { HOOK_DENIAL_LOG_PATTERN, hookEnvironment } from "../functions/provisioning-hook/contract";
 
 export interface FleetProvisioningStackProps extends FleetStackProps {
   /** Roles AWS IoT assumes, from the `roles` stack (the provisioning role registers devices). */
@@ -53,12 +54,13 @@ export class FleetProvisioningStack extends FleetStack {
       // AWS IoT gives up after 5 s; the handler answers within its own 3.5 s deadline.
       timeoutSeconds: HOOK_DEADLINE_SECONDS,
       memoryMiB: 256,
-      environment: {
-        ENVIRONMENT: config.name,
-        REGISTRY_TABLE_NAME: props.registryTable.tableName,
-        ALLOWED_DEVICE_TYPES: config.deviceTypes.join(","),
-        PROVISIONING_LEASE_SECONDS: "600",
-      },
+      environment: hookEnvironment({
+        environment: config.name,
+        registryTableName: props.registryTable.tableName,
+        allowedDeviceTypes: config.deviceTypes,
+        leaseSeconds: config.provisioning.leaseSeconds,
+        namePrefix: config.namePrefix,
+      }),
     });
     FleetTable.fromTableRef(props.registryTable, "registry-table").grant(hook, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     // Names the template by its ARN (known from its name), so the permission exists before the template.
@@ -74,6 +76,18 @@ export class FleetProvisioningStack extends FleetStack {
       durationThresholdMs: 4000,
       // The hook never fails (it denies and logs at error level), so Errors alone would never fire.
       errorLogGroupName: hook.logGroupName,
+    });
+    const { threshold, periodMinutes } = config.provisioning.denialAlarm;
+    new LogPatternAlarm(this, "provisioning-denials", {
+      logGroupName: hook.logGroupName,
+      filterPattern: HOOK_DENIAL_LOG_PATTERN,
+      name: names.provisioningDenials,
+      description:
+        `The pre-provisioning hook denied ${threshold} or more requests in ${periodMinutes} minutes: a leaked claim ` +
+        "certificate being tried against serials looks like this (see the hook's log lines for reasons and serials)",
+      threshold,
+      periodMinutes,
+      topic: props.alarmTopic,
     });
 
     // --- The template.
@@ -122,6 +136,8 @@ export class FleetProvisioningStack extends FleetStack {
  * The template body (AWS IoT fleet provisioning): parameters `SerialNumber` and `DeviceType` from the
  * device (the hook returns `DeviceType` normalised as its only parameter override), and
  * `AWS::IoT::Certificate::Id`, which AWS fills from the certificate the device got from its CSR.
+ * `ProvisioningToken` is for the hook alone: declared with an empty default (devices without a token
+ * omit it) and referenced by no resource, so it never becomes a thing attribute.
  */
 export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: string) {
   const perType = { "Fn::Join": ["", [thingPrefix, { Ref: "DeviceType" }]] };
@@ -129,6 +145,7 @@ export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: 
     Parameters: {
       SerialNumber: { Type: "String" },
       DeviceType: { Type: "String" },
+      ProvisioningToken: { Type: "String", Default: "" },
       "AWS::IoT::Certificate::Id": { Type: "String" },
     },
     Resources: {

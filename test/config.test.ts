@@ -33,6 +33,17 @@ describe("validateConfig", () => {
     ["an alert e-mail", { alertEmails: ["not-an-address"] }, /alertEmails\[0\]: "not-an-address" is not an e-mail address/],
     ["deviceTypes", { deviceTypes: ["Bad Type"] }, /deviceTypes\[0\]: "Bad Type"/],
     ["instanceType", { controller: { ...dev.controller, instanceType: "t3.nano" } }, /controller.instanceType: "t3.nano" must be a Graviton \(arm64\) type/],
+    ["provisioning.leaseSeconds", { provisioning: { ...dev.provisioning, leaseSeconds: 7200 } }, /provisioning.leaseSeconds: 7200 must be a whole number of seconds from 60 to 3600/],
+    [
+      "provisioning.denialAlarm.threshold",
+      { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 0, periodMinutes: 5 } } },
+      /provisioning.denialAlarm.threshold: 0 must be a whole number of denials >= 1/,
+    ],
+    [
+      "provisioning.denialAlarm.periodMinutes",
+      { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 20, periodMinutes: 2.5 } } },
+      /provisioning.denialAlarm.periodMinutes: 2.5 must be a whole number of minutes from 1 to 1440/,
+    ],
     ["logRetentionDays", { logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch retention/],
     ["namePrefix", { namePrefix: "Shf_Dev" }, /namePrefix: "Shf_Dev"/],
     ["tags", { tags: { "aws:owner": "x" } }, /tags.aws:owner: tag keys .* may not start with aws:/],

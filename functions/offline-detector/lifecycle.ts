@@ -2,12 +2,13 @@
  * Lifecycle events (`$aws/events/presence/{connected,disconnected}/<clientId>`) applied to the
  * registry row whose serial is the clientId. AWS may deliver them out of order and more than once,
  * so each write is conditional on `lastLifecycleTimestamp` being older than the event; rows are never
- * created here (clients that are not devices, e.g. claim clients or the controller, are ignored).
+ * created here. Claim connections (`provision-*`, any case) never touch a row, whatever rows exist:
+ * any claim holder may connect under any such id.
  */
 import { UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { isConditionalCheckFailed } from "../shared/aws";
-import { SERIAL_NUMBER_PATTERN, type RegistryItem } from "../shared/registry";
+import { SERIAL_NUMBER_PATTERN, isClaimClientId, type RegistryItem } from "../shared/registry";
 
 export const lifecycleEventSchema = z.object({
   clientId: z.string().min(1).max(256),
@@ -33,7 +34,9 @@ export type LifecycleOutcome =
   /** not applied: older than or equal to what the row holds, or no such device */
   | "ignored-stale-or-unknown"
   /** the clientId cannot be a serial number */
-  | "ignored-not-a-device";
+  | "ignored-not-a-device"
+  /** a claim (fleet-provisioning) connection, `provision-*` */
+  | "ignored-claim-client";
 
 export interface LifecycleDeps {
   ddb: DynamoDBDocumentClient;
@@ -43,6 +46,7 @@ export interface LifecycleDeps {
 }
 
 export async function recordLifecycleEvent(deps: LifecycleDeps, event: LifecycleEvent): Promise<LifecycleOutcome> {
+  if (isClaimClientId(event.clientId)) return "ignored-claim-client";
   if (!SERIAL_NUMBER_PATTERN.test(event.clientId)) return "ignored-not-a-device";
   const connected = event.eventType === "connected";
   const nowIso = new Date(deps.now()).toISOString();

@@ -11,6 +11,7 @@ import { deviceTypeList, integerInRange, loadConfig, optionalString, requiredStr
 import { withDeadline } from "../shared/deadline";
 import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
+import { HOOK_DEFAULTS, HOOK_ENV, HOOK_LEASE_SECONDS_RANGE } from "./contract";
 import { deny, parseHookEvent, reserveSerial, toHookResponse, type HookDecision, type HookResponse } from "./hook";
 
 export type { HookResponse } from "./hook";
@@ -21,14 +22,15 @@ export const DEADLINE_MS = 3500;
 const LAMBDA_TIMEOUT_MARGIN_MS = 300;
 
 const config = loadConfig(() => ({
-  tableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
-  allowedDeviceTypes: deviceTypeList(process.env, "ALLOWED_DEVICE_TYPES"),
-  leaseSeconds: integerInRange(process.env, "PROVISIONING_LEASE_SECONDS", 600, { min: 1, max: 86400 }),
+  tableName: requiredString(process.env, HOOK_ENV.registryTableName),
+  allowedDeviceTypes: deviceTypeList(process.env, HOOK_ENV.allowedDeviceTypes),
+  leaseSeconds: integerInRange(process.env, HOOK_ENV.leaseSeconds, HOOK_DEFAULTS.leaseSeconds, HOOK_LEASE_SECONDS_RANGE),
+  namePrefix: requiredString(process.env, HOOK_ENV.namePrefix),
 }));
 
 const logger = createLogger({
   service: "provisioning-hook",
-  environment: optionalString(process.env, "ENVIRONMENT", "dev"),
+  environment: optionalString(process.env, HOOK_ENV.environment, "dev"),
 });
 
 // Short timeouts and one retry: two attempts plus backoff fit inside the deadline.
@@ -50,7 +52,7 @@ function deadlineFor(context: HookContext | undefined): number {
 
 async function decide(event: unknown, signal: AbortSignal): Promise<HookDecision> {
   if (!config.ok) return deny("config-invalid", config.error);
-  const parsed = parseHookEvent(event, config.value.allowedDeviceTypes);
+  const parsed = parseHookEvent(event, config.value);
   if (!parsed.ok) return parsed.decision;
   return reserveSerial(
     { ddb, tableName: config.value.tableName, leaseSeconds: config.value.leaseSeconds, now: Date.now, abortSignal: signal },
@@ -90,8 +92,10 @@ function logDecision(event: unknown, context: HookContext | undefined, decision:
       durationMs,
     };
     const unexpected = !decision.allow && ["dynamodb-error", "deadline-exceeded", "internal-error", "config-invalid"].includes(decision.reason);
+    // Denials log at warn, so the denial-rate alarm still counts them when LOG_LEVEL=warn.
     if (unexpected) logger.error("provisioning denied", fields);
-    else logger.info(decision.allow ? "provisioning allowed" : "provisioning denied", fields);
+    else if (!decision.allow) logger.warn("provisioning denied", fields);
+    else logger.info("provisioning allowed", fields);
   } catch {
     // never throw from the hook
   }

@@ -5,7 +5,14 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { isConditionalCheckFailed } from "../shared/aws";
-import { deviceTypeSchema, serialNumberSchema, type RegistryItem } from "../shared/registry";
+import {
+  describeReservedSerial,
+  deviceTypeSchema,
+  provisioningTokenSha256Schema,
+  reservedSerialReason,
+  serialNumberSchema,
+  type RegistryItem,
+} from "../shared/registry";
 
 export interface ApiResult {
   statusCode: number;
@@ -39,12 +46,26 @@ export const metadataSchema = z
   )
   .refine((m) => Object.keys(m).length <= METADATA_MAX_KEYS, { message: `at most ${METADATA_MAX_KEYS} metadata keys` });
 
-export function registerBodySchema(allowedDeviceTypes: readonly string[]) {
+/** `namePrefix` is `config.namePrefix`: serials that collide with our own names are refused. */
+export function registerBodySchema(allowedDeviceTypes: readonly string[], namePrefix: string) {
   return z.strictObject({
-    serialNumber: serialNumberSchema,
+    serialNumber: serialNumberSchema.superRefine((serial, ctx) => {
+      const reserved = reservedSerialReason(serial, namePrefix);
+      if (reserved) ctx.addIssue({ code: "custom", message: describeReservedSerial(reserved, namePrefix) });
+    }),
     deviceType: deviceTypeSchema(allowedDeviceTypes),
     metadata: metadataSchema.optional(),
+    /** SHA-256 of the device's provisioning token; then the hook requires that token. */
+    provisioningTokenSha256: provisioningTokenSha256Schema.optional(),
   });
+}
+
+/** A registry row as the API shows it: the token hash never leaves the table, only whether there is one. */
+export type PublicRegistryItem = Omit<RegistryItem, "provisioningTokenSha256"> & { hasProvisioningToken: boolean };
+
+export function publicItem(item: RegistryItem): PublicRegistryItem {
+  const { provisioningTokenSha256, ...rest } = item;
+  return { ...rest, hasProvisioningToken: provisioningTokenSha256 !== undefined };
 }
 
 export type RegisterInput = z.infer<ReturnType<typeof registerBodySchema>>;
@@ -60,12 +81,13 @@ export async function registerDevice(deps: DevicesDeps, input: RegisterInput): P
     registeredAt: nowIso,
     updatedAt: nowIso,
     ...(input.metadata && Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+    ...(input.provisioningTokenSha256 ? { provisioningTokenSha256: input.provisioningTokenSha256 } : {}),
   };
   try {
     await deps.ddb.send(
       new PutCommand({ TableName: deps.tableName, Item: item, ConditionExpression: "attribute_not_exists(serialNumber)" }),
     );
-    return { statusCode: 201, body: item, headers: { Location: `/devices/${encodeURIComponent(item.serialNumber)}` } };
+    return { statusCode: 201, body: publicItem(item), headers: { Location: `/devices/${encodeURIComponent(item.serialNumber)}` } };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }
@@ -82,7 +104,7 @@ export async function registerDevice(deps: DevicesDeps, input: RegisterInput): P
   if (differences.length > 0) {
     return errorResult(409, `serial number ${input.serialNumber} is already registered with different data`, differences);
   }
-  return { statusCode: 200, body: existing };
+  return { statusCode: 200, body: publicItem(existing) };
 }
 
 function compareRegistration(existing: RegistryItem, input: RegisterInput): { path: string; message: string }[] {
@@ -97,6 +119,12 @@ function compareRegistration(existing: RegistryItem, input: RegisterInput): { pa
   if (changed.length > 0) {
     differences.push({ path: "metadata", message: `differs from the registered metadata in: ${changed.join(", ")}` });
   }
+  if (existing.provisioningTokenSha256 !== input.provisioningTokenSha256) {
+    differences.push({
+      path: "provisioningTokenSha256",
+      message: existing.provisioningTokenSha256 ? "differs from the registered token hash (or is missing)" : "the serial was registered without a token hash",
+    });
+  }
   return differences;
 }
 
@@ -109,7 +137,7 @@ export async function readItem(deps: DevicesDeps, serialNumber: string): Promise
 
 export async function getDevice(deps: DevicesDeps, serialNumber: string): Promise<ApiResult> {
   const item = await readItem(deps, serialNumber);
-  return item ? { statusCode: 200, body: item } : errorResult(404, `serial number ${serialNumber} is not registered`);
+  return item ? { statusCode: 200, body: publicItem(item) } : errorResult(404, `serial number ${serialNumber} is not registered`);
 }
 
 /** Where the revoke instructions take the account and region from. */
@@ -159,7 +187,7 @@ export async function revokeDevice(deps: DevicesDeps, serialNumber: string, loca
       message: certificate
         ? `serial number ${serialNumber} is revoked; its certificate must still be revoked in AWS IoT (see certificate.commands)`
         : `serial number ${serialNumber} is revoked; no certificate was issued for it`,
-      device: item,
+      device: publicItem(item),
       ...(certificate ? { certificate } : {}),
     },
   };

@@ -1,6 +1,7 @@
 /**
  * Registration API (API Gateway REST, Lambda proxy integration):
- *   POST   /devices                 {serialNumber, deviceType, metadata?}  201 created, 200 same again, 409 differs
+ *   POST   /devices                 {serialNumber, deviceType, metadata?, provisioningTokenSha256?}
+ *                                    201 created, 200 same again, 409 differs; 400 for a reserved serial
  *   GET    /devices/{serialNumber}  200 the registry item, 404 none
  *   DELETE /devices/{serialNumber}  200 revoked (the provisioning hook denies it from then on), 404 none
  * Errors are JSON `{message, errors?}`; invalid requests write nothing.
@@ -10,6 +11,7 @@ import { createDocumentClient } from "../shared/aws";
 import { deviceTypeList, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview, serialNumberSchema } from "../shared/registry";
+import { REGISTER_ENV } from "./contract";
 import {
   errorResult,
   getDevice,
@@ -25,18 +27,19 @@ import {
 export const MAX_BODY_BYTES = 8 * 1024;
 
 const config = loadConfig(() => {
-  const allowedDeviceTypes = deviceTypeList(process.env, "ALLOWED_DEVICE_TYPES");
+  const allowedDeviceTypes = deviceTypeList(process.env, REGISTER_ENV.allowedDeviceTypes);
+  const namePrefix = requiredString(process.env, REGISTER_ENV.namePrefix);
   return {
-    tableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
+    tableName: requiredString(process.env, REGISTER_ENV.registryTableName),
     allowedDeviceTypes,
-    bodySchema: registerBodySchema(allowedDeviceTypes),
+    bodySchema: registerBodySchema(allowedDeviceTypes, namePrefix),
     region: process.env.AWS_REGION,
   };
 });
 
 const logger = createLogger({
   service: "register-device",
-  environment: optionalString(process.env, "ENVIRONMENT", "dev"),
+  environment: optionalString(process.env, REGISTER_ENV.environment, "dev"),
 });
 
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });

@@ -21,6 +21,45 @@ export function deviceTypeSchema(allowed: readonly string[]) {
     .refine((s) => allowed.includes(s), { message: `must be one of: ${allowed.join(", ")}` });
 }
 
+/**
+ * Client id prefix of a device connected with the claim certificate (`provision-<serial>`). The claim
+ * policy lets any claim holder pick any such id, so nothing keyed on it may be trusted.
+ */
+export const CLAIM_CLIENT_PREFIX = "provision-";
+
+/** True for an MQTT client id of the claim (provisioning) connection, in any case. */
+export function isClaimClientId(clientId: string): boolean {
+  return clientId.toLowerCase().startsWith(CLAIM_CLIENT_PREFIX);
+}
+
+export type ReservedSerialReason = "claim-client-prefix" | "resource-name-prefix";
+
+/**
+ * Why a serial may never become a thing, or undefined: it starts (in any case) with `provision-`
+ * (a claim connection's client id) or with `<namePrefix>-` (our own things, e.g. `<namePrefix>-controller`).
+ */
+export function reservedSerialReason(serialNumber: string, namePrefix: string): ReservedSerialReason | undefined {
+  const serial = serialNumber.toLowerCase();
+  if (serial.startsWith(CLAIM_CLIENT_PREFIX)) return "claim-client-prefix";
+  if (serial.startsWith(`${namePrefix.toLowerCase()}-`)) return "resource-name-prefix";
+  return undefined;
+}
+
+/** What a reserved serial collides with, for error messages. */
+export function describeReservedSerial(reason: ReservedSerialReason, namePrefix: string): string {
+  return reason === "claim-client-prefix"
+    ? `serial numbers starting with "${CLAIM_CLIENT_PREFIX}" (any case) are reserved for claim connections`
+    : `serial numbers starting with "${namePrefix}-" (any case) are reserved for this deployment's own resources`;
+}
+
+/** SHA-256 of a device's provisioning token: 64 hex characters, stored lower-case. */
+export const PROVISIONING_TOKEN_SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
+
+export const provisioningTokenSha256Schema = z
+  .string()
+  .regex(PROVISIONING_TOKEN_SHA256_PATTERN, "must be the SHA-256 of the device's provisioning token: 64 hex characters")
+  .transform((s) => s.toLowerCase());
+
 export interface RegistryItem {
   serialNumber: string;
   deviceType: string;
@@ -29,9 +68,13 @@ export interface RegistryItem {
   registeredAt: string;
   updatedAt: string;
   metadata?: Record<string, string>;
+  /** SHA-256 (hex) of the device's provisioning token; never returned by the API. */
+  provisioningTokenSha256?: string;
+  /** MQTT client id of the claim connection the hook last allowed (informational, never trusted). */
   provisioningClientId?: string;
   /** epoch ms */
   provisioningStartedAt?: number;
+  /** The certificate the hook allowed: it holds the lease while PROVISIONING, then is the device's. */
   certificateId?: string;
   /** epoch ms of the first `connected` lifecycle event after provisioning */
   provisionedAt?: number;

@@ -110,6 +110,32 @@ describe("claim crosstalk isolation", () => {
     await clientA.close();
     await clientB.close();
   });
+
+  it("GIVEN a registered thing WHEN the device retries RegisterThing with the same ownership token (lost answer) THEN it is accepted again for the same certificate", async () => {
+    // GIVEN a certificate and a first, accepted RegisterThing
+    const gateway = await env.broker.startClaimGateway();
+    const client = await MqttTestClient.connect({ host: "127.0.0.1", port: gateway.port, caPem: env.ca.certPem, credentials: env.claim, clientId: "provision-retry0001" });
+    const answers: Array<{ topic: string; body: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    client.onMessage((topic, payload) => answers.push({ topic, body: JSON.parse(payload.toString()) }));
+    const registerTopic = `$aws/provisioning-templates/${env.templateName}/provision/json`;
+    await client.subscribe(["$aws/certificates/create/json/accepted", `${registerTopic}/accepted`, `${registerTopic}/rejected`]);
+    await client.publish("$aws/certificates/create/json", {});
+    const created = await waitForAnswer(answers, "$aws/certificates/create/json/accepted");
+    const request = { certificateOwnershipToken: created.certificateOwnershipToken, parameters: { SerialNumber: "retry0001", DeviceType: "thermostat" } };
+    await client.publish(registerTopic, request);
+    await waitForAnswer(answers, `${registerTopic}/accepted`);
+    answers.length = 0;
+
+    // WHEN the device sends the same request again
+    await client.publish(registerTopic, request);
+
+    // THEN it is accepted, and the hook was asked twice about the same certificate
+    expect(await waitForAnswer(answers, `${registerTopic}/accepted`)).toMatchObject({ thingName: "retry0001" });
+    expect(answers.filter((a) => a.topic.endsWith("/rejected"))).toEqual([]);
+    const asked = hookEvents.filter((e) => e.parameters.SerialNumber === "retry0001").map((e) => e.certificateId);
+    expect(asked).toEqual([created.certificateId, created.certificateId]);
+    await client.close();
+  });
 });
 
 async function waitForAnswer(answers: Array<{ topic: string; body: any }>, topic: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any

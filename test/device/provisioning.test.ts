@@ -9,7 +9,8 @@ import { EXIT } from "../../device/cli";
 import { findFreePort } from "../../local/broker";
 import { certificateIdOf, commonNameOf } from "../../local/pki";
 import { PreProvisioningHookEvent, ProvisioningResponder } from "../../local/provisioning-responder";
-import { DeviceProcess, TestEnv, createTestEnv } from "../support/broker";
+import { pendingCertificatePath } from "../../device/pending-certificate";
+import { DeviceProcess, TestEnv, createTestEnv, waitFor } from "../support/broker";
 
 jest.setTimeout(120_000);
 
@@ -18,6 +19,8 @@ describe("device provisioning (CSR flow)", () => {
   let responder: ProvisioningResponder;
   const hookEvents: PreProvisioningHookEvent[] = [];
   const deniedSerials = new Set<string>();
+  /** Per-serial hook behaviour for one test (default: allow unless denied). */
+  const customHooks = new Map<string, () => Promise<{ allowProvisioning: boolean }>>();
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -26,8 +29,12 @@ describe("device provisioning (CSR flow)", () => {
       templateName: env.templateName,
       claimCertificatePem: env.claim.certPem,
       deviceConfiguration: { telemetryIntervalSeconds: "60" },
+      // Long enough for a hook that outlasts the device's attempt (the lost-answer test).
+      hookTimeoutMs: 30_000,
       preProvisioningHook: (event) => {
         hookEvents.push(event);
+        const custom = customHooks.get(event.parameters.SerialNumber ?? "");
+        if (custom) return custom();
         return { allowProvisioning: !deniedSerials.has(event.parameters.SerialNumber ?? "") };
       },
     });
@@ -132,5 +139,74 @@ describe("device provisioning (CSR flow)", () => {
     expect(await proc.exitCode()).toBe(EXIT.TEMPFAIL);
     expect(proc.logs().filter((r) => r.msg === "provisioning attempt failed; retrying")).toHaveLength(1);
     await expect(fs.stat(config.thingFile)).rejects.toThrow();
+  });
+
+  it("GIVEN a Pi with a provisioning token file WHEN it provisions THEN the hook gets the token as ProvisioningToken", async () => {
+    // GIVEN: CI wrote the token (with a trailing newline) next to the config
+    const { config, configPath } = await env.freshDevice("pi-token", { serialNumber: "token0001", provisioning: { tokenFile: "provisioning-token" } });
+    await fs.writeFile(path.join(path.dirname(configPath), "provisioning-token"), "tok-5f2a9c1e7b3d4a60\n", { mode: 0o600 });
+    const gateway = await env.broker.startClaimGateway();
+
+    // WHEN
+    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+
+    // THEN the token reached the hook, and no log line carries it
+    expect(await proc.exitCode()).toBe(EXIT.OK);
+    const event = hookEvents.find((e) => e.parameters.SerialNumber === "token0001");
+    expect(event?.parameters).toEqual({ SerialNumber: "token0001", DeviceType: "thermostat", ProvisioningToken: "tok-5f2a9c1e7b3d4a60" });
+    expect(proc.lines.join("\n")).not.toContain("tok-5f2a9c1e7b3d4a60");
+    await expect(fs.stat(config.thingFile)).resolves.toBeDefined();
+  });
+
+  it.each([
+    ["is missing", undefined],
+    ["is empty", "  \n"],
+  ])("fails with the configuration exit code and asks nothing WHEN the named token file %s", async (_name, content) => {
+    // GIVEN a config naming a token file that is missing or empty
+    const serial = content === undefined ? "notoken0001" : "notoken0002";
+    const { configPath } = await env.freshDevice(`pi-${serial}`, { serialNumber: serial, provisioning: { tokenFile: "provisioning-token" } });
+    if (content !== undefined) await fs.writeFile(path.join(path.dirname(configPath), "provisioning-token"), content);
+
+    // WHEN
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
+
+    // THEN it stops with a clear configuration error, before any provisioning request
+    expect(await proc.exitCode()).toBe(EXIT.CONFIG);
+    expect(proc.logs().find((r) => r.msg === "configuration error")?.error).toMatch(/provisioning\.tokenFile .*provisioning-token/);
+    expect(hookEvents.filter((e) => e.parameters.SerialNumber === serial)).toEqual([]);
+  });
+
+  it("GIVEN a lost RegisterThing answer WHEN the device retries THEN it keeps its certificate and ownership token and is provisioned", async () => {
+    // GIVEN: the first RegisterThing is answered only after the device gave that attempt up
+    const serial = "lostanswer01";
+    let proc: DeviceProcess | undefined;
+    const retries = () => (proc?.logs() ?? []).filter((r) => r.msg === "provisioning attempt failed; retrying").length;
+    let calls = 0;
+    customHooks.set(serial, async () => {
+      calls += 1;
+      if (calls === 1) {
+        const before = retries();
+        await waitFor(() => retries() > before, "the device to give up its attempt", 25_000);
+      }
+      return { allowProvisioning: true };
+    });
+    const { config, configPath } = await env.freshDevice("pi-lost", {
+      serialNumber: serial,
+      provisioning: { maxAttempts: 4, attemptTimeoutMs: 8000, backoff: { baseMs: 50, maxMs: 100 } },
+    });
+    const gateway = await env.broker.startClaimGateway();
+
+    // WHEN
+    proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+
+    // THEN it is provisioned, every RegisterThing named the same certificate, and that is the one on disk
+    expect(await proc.exitCode()).toBe(EXIT.OK);
+    const certificateIds = hookEvents.filter((e) => e.parameters.SerialNumber === serial).map((e) => e.certificateId);
+    expect(certificateIds.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(certificateIds).size).toBe(1);
+    expect(certificateIdOf(await fs.readFile(config.certFile, "utf8"))).toBe(certificateIds[0]);
+    expect(proc.logs().some((r) => r.msg === "retrying RegisterThing with the certificate issued before")).toBe(true);
+    // the pending record is gone once the thing is registered
+    await expect(fs.stat(pendingCertificatePath(config))).rejects.toThrow();
   });
 });

@@ -33,6 +33,41 @@ const h = useSnsHandler<DetectorModule>(DETECTOR, (db) => ({
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 }));
 
+describe("offline detector: claim connections", () => {
+  test.each([
+    ["connected", "provision-"],
+    ["disconnected", "provision-"],
+    ["connected", "PROVISION-"],
+    ["disconnected", "Provision-"],
+  ])("GIVEN a row named like a claim client WHEN a %s event of %s<serial> arrives THEN the row is unchanged", async (eventType, prefix) => {
+    // GIVEN a PROVISIONING row whose serial is a claim client id (registered before such serials were refused)
+    const serial = `${prefix}${uniqueSerial()}`;
+    await putItem(
+      h.db.client,
+      h.db.registryTableName,
+      registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 - 1000, connected: true, lastSeen: T0 - 1000, lastLifecycleTimestamp: T0 - 1000 }),
+    );
+    const before = await registry(serial);
+    // WHEN a claim holder connects or disconnects with that client id
+    const result = await h.mod.handler(lifecycle(serial, eventType, T0));
+    // THEN nothing is written (no PROVISIONED, no connectivity flip)
+    expect(result.status).toBe("ignored-claim-client");
+    expect(await registry(serial)).toEqual(before);
+  });
+
+  test("GIVEN a PROVISIONING device WHEN its claim connection (provision-<serial>) comes and goes THEN its row is unchanged", async () => {
+    // GIVEN a device the hook allowed
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 - 1000 }));
+    const before = await registry(serial);
+    // WHEN its claim connection's lifecycle events arrive
+    await h.mod.handler(lifecycle(`provision-${serial}`, "connected", T0));
+    await h.mod.handler(lifecycle(`provision-${serial}`, "disconnected", T0 + 1000));
+    // THEN the device's row is untouched
+    expect(await registry(serial)).toEqual(before);
+  });
+});
+
 describe("offline detector: lifecycle events", () => {
   test("records a connection", async () => {
     // GIVEN a provisioned device

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { RunningDynalite } from "../support/dynalite";
 import {
   ALLOWED_DEVICE_TYPES,
@@ -14,11 +15,16 @@ import {
 type HookModule = typeof import("../../functions/provisioning-hook");
 const HOOK = "../../functions/provisioning-hook";
 const DENY = { allowProvisioning: false };
+const NAME_PREFIX = "shf-test";
+const CERT_A = "a".repeat(64);
+const CERT_B = "b".repeat(64);
+const TOKEN = "pi-token-3Jq9xV0s2mLk8TzR4bWc1YhN6uFe5Gd7Aa0Pp";
 
 const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
   PROVISIONING_LEASE_SECONDS: "600",
+  NAME_PREFIX: NAME_PREFIX,
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });
@@ -76,31 +82,37 @@ describe("provisioning hook: allow", () => {
     expect(response.parameterOverrides).toEqual({ DeviceType: "smart-plug" });
   });
 
-  test("allows the same client to retry while its lease holds", async () => {
-    // GIVEN a serial the hook already allowed for client A
+  test("GIVEN a lease held by certificate A WHEN A retries (from another client id) THEN it is allowed as a retry", async () => {
+    // GIVEN a serial the hook already allowed for certificate A
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
-    await hook(hookEvent(serial, { clientId: "client-a" }));
-    // WHEN client A retries with a new certificate
-    const response = await hook(hookEvent(serial, { clientId: "client-a", certificateId: "9".repeat(64) }));
-    // THEN it is allowed again and the new certificate is recorded
+    await hook(hookEvent(serial, { clientId: "client-a", certificateId: CERT_A }));
+    // WHEN the same certificate asks again (a lost RegisterThing answer), on a new connection
+    const response = await hook(hookEvent(serial, { clientId: "client-a2", certificateId: CERT_A }));
+    // THEN it is allowed again, logged as a retry, and certificate A still holds the lease
     expect(response.allowProvisioning).toBe(true);
-    expect((await registry(serial))?.certificateId).toBe("9".repeat(64));
+    expect(h.logs.lines()[1]).toMatchObject({ allowProvisioning: true, reason: "retry-within-lease" });
+    expect((await registry(serial))?.certificateId).toBe(CERT_A);
   });
 
-  test("allows another client once the lease has expired", async () => {
-    // GIVEN a serial reserved by client A eleven minutes ago (lease 10 minutes)
+  test("GIVEN an expired lease of certificate A WHEN certificate B asks THEN B is allowed and holds the lease", async () => {
+    // GIVEN a serial reserved by certificate A eleven minutes ago (lease 10 minutes)
     const serial = uniqueSerial();
     await putItem(
       h.db.client,
       h.db.registryTableName,
-      registeredDevice(serial, { status: "PROVISIONING", provisioningClientId: "client-a", provisioningStartedAt: Date.now() - 660_000 }),
+      registeredDevice(serial, { status: "PROVISIONING", provisioningClientId: "client-a", certificateId: CERT_A, provisioningStartedAt: Date.now() - 660_000 }),
     );
-    // WHEN client B asks
-    const response = await hook(hookEvent(serial, { clientId: "client-b" }));
+    // WHEN certificate B asks
+    const response = await hook(hookEvent(serial, { clientId: "client-b", certificateId: CERT_B }));
     // THEN B gets it and now holds the lease
     expect(response.allowProvisioning).toBe(true);
-    expect((await registry(serial))?.provisioningClientId).toBe("client-b");
+    expect(await registry(serial)).toMatchObject({ certificateId: CERT_B, provisioningClientId: "client-b" });
+  });
+
+  test("GIVEN a denial THEN its line is at warn level, so the denial alarm counts it even with LOG_LEVEL=warn", async () => {
+    await hook(hookEvent(uniqueSerial()));
+    expect(h.logs.lines()).toEqual([expect.objectContaining({ level: "warn", allowProvisioning: false, reason: "unknown-serial" })]);
   });
 
   test("logs one structured line with the decision and its reason", async () => {
@@ -123,9 +135,9 @@ describe("provisioning hook: registry denies", () => {
     ["the serial is already provisioned", { status: "PROVISIONED", provisionedAt: Date.now() }, "already-provisioned"],
     ["the device type differs from the registered one", { deviceType: "sensor-hub" }, "device-type-mismatch"],
     [
-      "another client holds the lease",
-      { status: "PROVISIONING", provisioningClientId: "someone-else", provisioningStartedAt: Date.now() },
-      "lease-held-by-other-client",
+      "another certificate holds the lease",
+      { status: "PROVISIONING", provisioningClientId: "someone-else", certificateId: CERT_B, provisioningStartedAt: Date.now() },
+      "lease-held-by-other-certificate",
     ],
   ])("denies when %s", async (_name, row, reason) => {
     // GIVEN the registry state
@@ -138,6 +150,98 @@ describe("provisioning hook: registry denies", () => {
     expect(response).toEqual(DENY);
     expect(h.logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
     expect(await registry(serial)).toEqual(before);
+  });
+});
+
+describe("provisioning hook: a claim holder cannot hijack a serial", () => {
+  test("fails when a second certificate asks inside the lease with the SAME client id", async () => {
+    // GIVEN certificate A holds the lease of a serial, connected as provision-<serial>
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
+    await hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: CERT_A }));
+    const leased = await registry(serial);
+    // WHEN another claim holder, with its own certificate, uses the same (predictable) client id
+    const response = await hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: CERT_B }));
+    // THEN it is denied and the lease (holder and start time) is unchanged
+    expect(response).toEqual(DENY);
+    expect(h.logs.lines()[1]).toMatchObject({ allowProvisioning: false, reason: "lease-held-by-other-certificate" });
+    expect(await registry(serial)).toEqual(leased);
+  });
+
+  test.each([
+    ["starts with provision-", "provision-ABC123"],
+    ["starts with PROVISION- in another case", "PROVISION-abc123"],
+    ["is the controller's thing name", `${NAME_PREFIX}-controller`],
+    ["starts with the name prefix in another case", `${NAME_PREFIX.toUpperCase()}-X1234`],
+  ])("fails when the serial is reserved: it %s", async (_name, serial) => {
+    // GIVEN a row for a reserved serial (written before the API refused such serials)
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
+    // WHEN a claim holder asks for it
+    const response = await hook(hookEvent(serial));
+    // THEN it is denied as reserved, and the row is untouched
+    expect(response).toEqual(DENY);
+    expect(h.logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason: "reserved-serial" });
+    expect((await registry(serial))?.status).toBe("REGISTERED");
+  });
+});
+
+describe("provisioning hook: per-device provisioning token", () => {
+  const withToken = (serial: string) => registeredDevice(serial, { provisioningTokenSha256: createHash("sha256").update(TOKEN).digest("hex") });
+
+  test("GIVEN a row with a token hash WHEN the device sends the matching token THEN it is allowed", async () => {
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, withToken(serial));
+    const response = await hook(hookEvent(serial, {}, { ProvisioningToken: TOKEN }));
+    expect(response).toEqual({ allowProvisioning: true, parameterOverrides: { DeviceType: "thermostat" } });
+    expect((await registry(serial))?.status).toBe("PROVISIONING");
+  });
+
+  test.each([
+    ["the token is missing", {}, "provisioning-token-missing"],
+    ["the token is wrong", { ProvisioningToken: `${TOKEN}x` }, "provisioning-token-mismatch"],
+    ["the token is the stored hash itself", { ProvisioningToken: createHash("sha256").update(TOKEN).digest("hex") }, "provisioning-token-mismatch"],
+  ])("fails when the row has a token hash and %s", async (_name, parameters, reason) => {
+    // GIVEN a REGISTERED row with a token hash
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, withToken(serial));
+    const before = await registry(serial);
+    // WHEN a claim holder who knows the serial asks without the right token
+    const response = await hook(hookEvent(serial, {}, parameters));
+    // THEN it is denied and nothing is written
+    expect(response).toEqual(DENY);
+    expect(h.logs.lines()[0]).toMatchObject({ allowProvisioning: false, reason });
+    expect(await registry(serial)).toEqual(before);
+  });
+
+  test("GIVEN a row without a token hash WHEN the device sends a token THEN it is allowed as before", async () => {
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
+    const response = await hook(hookEvent(serial, {}, { ProvisioningToken: TOKEN }));
+    expect(response.allowProvisioning).toBe(true);
+  });
+
+  test("GIVEN any decision THEN the token never appears in the log", async () => {
+    const serial = uniqueSerial();
+    await putItem(h.db.client, h.db.registryTableName, withToken(serial));
+    await hook(hookEvent(serial, {}, { ProvisioningToken: `${TOKEN}-wrong` }));
+    await hook(hookEvent(serial, {}, { ProvisioningToken: TOKEN }));
+    await hook(hookEvent(serial, {}, { ProvisioningToken: 42 }));
+    expect(h.logs.lines()).toHaveLength(3);
+    expect(JSON.stringify(h.logs.lines())).not.toContain(TOKEN.slice(0, 20));
+  });
+
+  test("allows exactly one of 50 racers that all hold the right token", async () => {
+    // GIVEN a row with a token hash (the token leaked together with the claim certificate)
+    const serial = uniqueSerial("RACE");
+    await putItem(h.db.client, h.db.registryTableName, withToken(serial));
+    // WHEN 50 certificates race with it
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: i.toString(16).padStart(64, "0") }, { ProvisioningToken: TOKEN })),
+      ),
+    );
+    // THEN exactly one is allowed
+    expect(responses.filter((r) => r.allowProvisioning)).toHaveLength(1);
   });
 });
 
@@ -170,6 +274,9 @@ describe("provisioning hook: bad input never throws", () => {
     ["DeviceType is not allowed", hookEvent("GARBAGE0001", {}, { DeviceType: "toaster" }), "invalid-device-type"],
     ["DeviceType is an object", hookEvent("GARBAGE0001", {}, { DeviceType: { name: "thermostat" } }), "invalid-device-type"],
     ["DeviceType is a megabyte long", hookEvent("GARBAGE0001", {}, { DeviceType: huge }), "invalid-device-type"],
+    ["ProvisioningToken is a number", hookEvent("GARBAGE0001", {}, { ProvisioningToken: 42 }), "invalid-provisioning-token"],
+    ["ProvisioningToken is empty", hookEvent("GARBAGE0001", {}, { ProvisioningToken: "" }), "invalid-provisioning-token"],
+    ["ProvisioningToken is a megabyte long", hookEvent("GARBAGE0001", {}, { ProvisioningToken: huge }), "invalid-provisioning-token"],
   ])("denies when %s", async (_name, event, reason) => {
     // GIVEN a registered serial the garbage might point at
     await putItem(h.db.client, h.db.registryTableName, registeredDevice("GARBAGE0001"));
@@ -208,6 +315,24 @@ describe("provisioning hook: races", () => {
     const row = await registry(serial);
     expect(row?.provisioningClientId).toBe(`racer-${winners[0]}`);
     expect(row?.certificateId).toBe(winners[0].toString(16).padStart(64, "0"));
+  });
+});
+
+describe("provisioning hook: races with one client id", () => {
+  test("allows exactly one of 50 certificates racing under the same provision-<serial> client id", async () => {
+    // GIVEN one REGISTERED serial
+    const serial = uniqueSerial("RACE");
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
+    // WHEN 50 claim holders with their own certificates all connect as provision-<serial>
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: (i + 1).toString(16).padStart(64, "0") })),
+      ),
+    );
+    // THEN exactly one is allowed and its certificate holds the lease
+    const winners = responses.flatMap((r, i) => (r.allowProvisioning ? [i] : []));
+    expect(winners).toHaveLength(1);
+    expect((await registry(serial))?.certificateId).toBe((winners[0] + 1).toString(16).padStart(64, "0"));
   });
 });
 
@@ -261,6 +386,7 @@ describe("provisioning hook: infrastructure failures", () => {
     ["REGISTRY_TABLE_NAME is missing", { REGISTRY_TABLE_NAME: undefined }],
     ["ALLOWED_DEVICE_TYPES is empty", { ALLOWED_DEVICE_TYPES: " , " }],
     ["PROVISIONING_LEASE_SECONDS is not a number", { PROVISIONING_LEASE_SECONDS: "ten minutes" }],
+    ["NAME_PREFIX is missing", { NAME_PREFIX: undefined }],
   ])("denies every request when %s", async (_name, env) => {
     // GIVEN a hook loaded with a bad configuration (loading must not throw)
     const misconfigured = loadIsolated<HookModule>(HOOK, { ...baseEnv(), ...env }).mod.handler;

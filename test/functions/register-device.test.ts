@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RunningDynalite } from "../support/dynalite";
 import { ALLOWED_DEVICE_TYPES, closedPortEndpoint, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
@@ -10,6 +11,7 @@ const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:register-de
 const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined> => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
+  NAME_PREFIX: "shf-test",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });
@@ -183,6 +185,109 @@ describe("POST /devices: bad input writes nothing", () => {
     const res = await call(request("POST", "/devices", body, { isBase64Encoded: true }));
     // THEN it is registered
     expect(res.status).toBe(201);
+  });
+});
+
+describe("POST /devices: reserved serials", () => {
+  test.each([
+    ["starts with provision-", "provision-10000000abcd", "provision-"],
+    ["starts with Provision- in another case", "Provision-10000000abcd", "provision-"],
+    ["is the controller's thing name", "shf-test-controller", "shf-test-"],
+    ["starts with the name prefix in upper case", "SHF-TEST-0001", "shf-test-"],
+  ])("fails with 400 naming the reason and writes nothing when the serial %s", async (_name, serial, prefix) => {
+    // GIVEN a serial that collides with our own names
+    // WHEN it is registered
+    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    // THEN 400 says why, and no row exists
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: "serialNumber", message: expect.stringContaining(`"${prefix}"`) }]);
+    expect(res.body.errors[0].message).toContain("reserved");
+    expect(await registry(serial)).toBeUndefined();
+  });
+
+  test("GIVEN a serial that only contains the prefix later WHEN it is registered THEN it is accepted", async () => {
+    const serial = `X${uniqueSerial()}-provision-shf-test-1`;
+    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    expect(res.status).toBe(201);
+  });
+});
+
+describe("POST /devices: provisioning token hash", () => {
+  const TOKEN_SHA256 = createHash("sha256").update("a-device-token").digest("hex");
+
+  test("GIVEN a token hash WHEN registered THEN the row stores it in lower case and the answer only says there is one", async () => {
+    // GIVEN a registration with an upper-case hex hash
+    const serial = uniqueSerial();
+    // WHEN it is posted
+    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256.toUpperCase() }));
+    // THEN the row has the normalised hash, the response does not
+    expect(res.status).toBe(201);
+    expect(res.body.hasProvisioningToken).toBe(true);
+    expect(JSON.stringify(res.body)).not.toMatch(new RegExp(TOKEN_SHA256, "i"));
+    expect((await registry(serial))?.provisioningTokenSha256).toBe(TOKEN_SHA256);
+  });
+
+  test("GIVEN a row with a token hash WHEN it is read or revoked THEN the answer never carries the hash", async () => {
+    // GIVEN a serial registered with a hash
+    const serial = uniqueSerial();
+    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    // WHEN it is read, registered again, then revoked
+    const read = await call(request("GET", `/devices/${serial}`));
+    const again = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    const revoked = await call(request("DELETE", `/devices/${serial}`));
+    // THEN each says hasProvisioningToken and none has the hash
+    expect(read.body).toMatchObject({ serialNumber: serial, hasProvisioningToken: true });
+    expect(again).toMatchObject({ status: 200, body: { hasProvisioningToken: true } });
+    expect(revoked.body.device).toMatchObject({ hasProvisioningToken: true });
+    for (const body of [read.body, again.body, revoked.body]) expect(JSON.stringify(body)).not.toContain(TOKEN_SHA256);
+  });
+
+  test("GIVEN a row without a token hash WHEN it is read THEN hasProvisioningToken is false", async () => {
+    const serial = uniqueSerial();
+    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    const read = await call(request("GET", `/devices/${serial}`));
+    expect(read.body.hasProvisioningToken).toBe(false);
+  });
+
+  test.each([
+    ["it is 63 hex characters", TOKEN_SHA256.slice(1)],
+    ["it is not hex", "z".repeat(64)],
+    ["it is a number", 12345],
+    ["it is the token rather than its hash", "a-device-token"],
+  ])("fails with 400 and writes nothing when the hash is invalid: %s", async (_name, hash) => {
+    const serial = uniqueSerial();
+    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: hash }));
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(["provisioningTokenSha256"]);
+    expect(await registry(serial)).toBeUndefined();
+  });
+
+  test("fails with 409 when the serial is registered again with another token hash", async () => {
+    // GIVEN a serial registered with a hash
+    const serial = uniqueSerial();
+    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    // WHEN someone registers it again with another hash
+    const other = createHash("sha256").update("another-token").digest("hex");
+    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: other }));
+    // THEN 409 names the field, and the stored hash is unchanged
+    expect(res.status).toBe(409);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(["provisioningTokenSha256"]);
+    expect((await registry(serial))?.provisioningTokenSha256).toBe(TOKEN_SHA256);
+  });
+
+  test("GIVEN a serial registered with a token hash THEN the hook allows only the device with the token", async () => {
+    // GIVEN a serial registered through the API with a token hash
+    const serial = uniqueSerial();
+    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
+    const ask = (parameters: Record<string, string>) =>
+      hook({ clientId: `provision-${serial}`, certificateId: "c".repeat(64), parameters: { SerialNumber: serial, DeviceType: "thermostat", ...parameters } });
+    // WHEN a claim holder without the token asks, then the device with it
+    const stranger = await ask({});
+    const device = await ask({ ProvisioningToken: "a-device-token" });
+    // THEN only the device is allowed
+    expect(stranger.allowProvisioning).toBe(false);
+    expect(device.allowProvisioning).toBe(true);
   });
 });
 

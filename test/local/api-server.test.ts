@@ -15,11 +15,13 @@ describe("local API server", () => {
   let seen: APIGatewayProxyEvent[];
   const previousTypes = process.env.ALLOWED_DEVICE_TYPES;
   const previousLogLevel = process.env.LOG_LEVEL;
+  const previousPrefix = process.env.NAME_PREFIX;
 
   beforeAll(async () => {
     db = await startDynalite();
     process.env.ALLOWED_DEVICE_TYPES = "thermostat,smart-plug";
     process.env.LOG_LEVEL = "silent";
+    process.env.NAME_PREFIX = "shf-local";
     // The handler reads its configuration at load, so it is required after the environment is set.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler } = require("../../functions/register-device") as { handler: ProxyHandler };
@@ -40,6 +42,8 @@ describe("local API server", () => {
     else process.env.ALLOWED_DEVICE_TYPES = previousTypes;
     if (previousLogLevel === undefined) delete process.env.LOG_LEVEL;
     else process.env.LOG_LEVEL = previousLogLevel;
+    if (previousPrefix === undefined) delete process.env.NAME_PREFIX;
+    else process.env.NAME_PREFIX = previousPrefix;
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string> = { "x-api-key": API_KEY }) =>
@@ -76,6 +80,22 @@ describe("local API server", () => {
     const get = await fetch(`${api.url}/devices/10000000c0de0001`, { headers: { "x-api-key": API_KEY } });
     expect(get.status).toBe(200);
     expect(await get.json()).toMatchObject({ serialNumber: "10000000c0de0001", status: "REGISTERED" });
+  });
+
+  it("GIVEN a registration with a provisioning token hash WHEN posted THEN the handler stores it and the answer only says hasProvisioningToken", async () => {
+    const hash = "0f".repeat(32);
+    const res = await post("/devices", { serialNumber: "10000000c0de0007", deviceType: "thermostat", provisioningTokenSha256: hash });
+    expect(res.status).toBe(201);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ serialNumber: "10000000c0de0007", hasProvisioningToken: true });
+    expect(text).not.toContain(hash);
+  });
+
+  it("GIVEN a reserved serial WHEN posted THEN the handler's 400 naming the reason reaches the caller", async () => {
+    const res = await post("/devices", { serialNumber: "shf-local-controller", deviceType: "thermostat" });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: Array<{ path: string; message: string }> };
+    expect(body.errors).toEqual([{ path: "serialNumber", message: expect.stringContaining("reserved") }]);
   });
 
   it("GIVEN a request THEN the handler gets API Gateway's REST proxy event (resource, path parameters, key in the identity)", async () => {

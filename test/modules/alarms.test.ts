@@ -1,5 +1,5 @@
 import { Testing, TerraformStack } from "cdktf";
-import { FunctionAlarms, FunctionAlarmsProps } from "../../modules/alarms";
+import { FunctionAlarms, FunctionAlarmsProps, LogPatternAlarm, LogPatternAlarmProps } from "../../modules/alarms";
 
 const TOPIC = { topicName: "shf-dev-alarms", topicArn: "arn:aws:sns:eu-west-1:111111111111:shf-dev-alarms" };
 
@@ -55,5 +55,44 @@ describe("FunctionAlarms", () => {
 
   test("fails when the duration threshold exceeds the timeout", () => {
     expect(() => synthAlarms({ durationThresholdMs: 6000 })).toThrow(/at most the function's timeout \(5000 ms\), got 6000/);
+  });
+});
+
+describe("LogPatternAlarm", () => {
+  const base: LogPatternAlarmProps = {
+    logGroupName: "/aws/lambda/shf-dev-provisioning-hook",
+    filterPattern: "{ $.allowProvisioning IS FALSE }",
+    name: "shf-dev-provisioning-denials",
+    description: "denials",
+    threshold: 20,
+    topic: TOPIC,
+  };
+  function synthLogAlarm(props: Partial<LogPatternAlarmProps> = {}) {
+    const stack = new TerraformStack(Testing.app(), "test");
+    new LogPatternAlarm(stack, "denials", { ...base, ...props });
+    return JSON.parse(Testing.synth(stack)).resource as Record<string, Record<string, any>>;
+  }
+
+  test("GIVEN a pattern THEN a metric filter counts each matching line as 1 under the given name", () => {
+    const filter = Object.values(synthLogAlarm().aws_cloudwatch_log_metric_filter)[0];
+    expect(filter).toMatchObject({
+      name: "shf-dev-provisioning-denials",
+      log_group_name: base.logGroupName,
+      pattern: base.filterPattern,
+      metric_transformation: { name: "shf-dev-provisioning-denials", value: "1", unit: "Count" },
+    });
+  });
+
+  test("GIVEN a threshold and period THEN the alarm sums the metric per period and fires at the threshold", () => {
+    const alarm = Object.values(synthLogAlarm({ periodMinutes: 15 }).aws_cloudwatch_metric_alarm)[0];
+    expect(alarm).toMatchObject({ alarm_name: "shf-dev-provisioning-denials", statistic: "Sum", period: 900, threshold: 20, evaluation_periods: 1, comparison_operator: "GreaterThanOrEqualToThreshold" });
+  });
+
+  test.each([
+    ["the threshold is 0", { threshold: 0 }, /threshold must be a whole number >= 1, got 0/],
+    ["the period is not whole", { periodMinutes: 1.5 }, /periodMinutes must be a whole number from 1 to 1440, got 1.5/],
+    ["the period is longer than a day", { periodMinutes: 1441 }, /periodMinutes must be a whole number from 1 to 1440, got 1441/],
+  ])("fails when %s", (_name, props, message) => {
+    expect(() => synthLogAlarm(props)).toThrow(message);
   });
 });

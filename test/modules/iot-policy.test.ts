@@ -1,5 +1,6 @@
 import { Testing, TerraformStack } from "cdktf";
-import { IotPolicy, THING_NAME, claimPolicyStatements, controllerPolicyStatements, devicePolicyStatements } from "../../modules/iot-policy";
+import { CLAIM_CLIENT_PREFIX, IotPolicy, THING_NAME, claimPolicyStatements, controllerPolicyStatements, devicePolicyStatements } from "../../modules/iot-policy";
+import { CLAIM_CLIENT_PREFIX as FUNCTIONS_CLAIM_CLIENT_PREFIX } from "../../functions/shared/registry";
 
 const iotArn = (resource: string) => `arn:aws:iot:eu-west-1:111111111111:${resource}`;
 const resourcesOf = (statements: ReturnType<typeof devicePolicyStatements>, action: string) => statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources ?? []);
@@ -55,4 +56,9 @@ describe("IoT policies", () => {
     const stack = new TerraformStack(Testing.app(), "test");
     expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }] })).toThrow(/non-IoT actions/);
   });
+});
+
+test("the claim policy's client id prefix is the one the functions treat as a claim connection", () => {
+  // modules may not import functions, so the two constants are kept equal by this test
+  expect(CLAIM_CLIENT_PREFIX).toBe(FUNCTIONS_CLAIM_CLIENT_PREFIX);
 });

@@ -46,6 +46,23 @@ describe("ApiStack", () => {
     expect(new RegExp(REGISTER_BODY_SCHEMA.properties.serialNumber.pattern).test("-bad")).toBe(false);
   });
 
+  test("the body schema lets a provisioning token hash through (64 hex) and nothing else in its place", () => {
+    const pattern = new RegExp(REGISTER_BODY_SCHEMA.properties.provisioningTokenSha256.pattern);
+    expect(pattern.test("ab".repeat(32))).toBe(true);
+    expect(pattern.test("AB".repeat(32))).toBe(true);
+    expect(pattern.test("ab".repeat(31))).toBe(false);
+    expect(pattern.test("zz".repeat(32))).toBe(false);
+  });
+
+  test("the function gets the name prefix, so it can refuse serials that collide with our names", () => {
+    expect(values("aws_lambda_function")[0].environment.variables).toEqual({
+      ENVIRONMENT: "dev",
+      REGISTRY_TABLE_NAME: expect.any(String),
+      ALLOWED_DEVICE_TYPES: "thermostat,smart-plug,sensor-hub",
+      NAME_PREFIX: "shf-dev",
+    });
+  });
+
   test("GET and DELETE require the serialNumber path parameter", () => {
     for (const m of values("aws_api_gateway_method").filter((m) => m.http_method !== "POST")) {
       expect(m.request_parameters).toEqual({ "method.request.path.serialNumber": true });

@@ -41,8 +41,17 @@ describe("FleetProvisioningStack", () => {
       expect(template().pre_provisioning_hook).toEqual({ payload_version: "2020-04-01", target_arn: expect.stringMatching(/aws_lambda_function\.provisioning-hook/) });
     });
 
-    test("declares SerialNumber, DeviceType (the hook's only override) and the certificate id", () => {
-      expect(Object.keys(body().Parameters).sort()).toEqual(["AWS::IoT::Certificate::Id", "DeviceType", "SerialNumber"]);
+    test("declares SerialNumber, DeviceType (the hook's only override), ProvisioningToken and the certificate id", () => {
+      expect(Object.keys(body().Parameters).sort()).toEqual(["AWS::IoT::Certificate::Id", "DeviceType", "ProvisioningToken", "SerialNumber"]);
+    });
+
+    test("declares ProvisioningToken with an empty default, so devices without a token still provision", () => {
+      expect(body().Parameters.ProvisioningToken).toEqual({ Type: "String", Default: "" });
+    });
+
+    test("never puts the ProvisioningToken into a resource (thing attributes included)", () => {
+      expect(JSON.stringify(body().Resources)).not.toContain("ProvisioningToken");
+      expect(body().Resources.thing.Properties.AttributePayload).toEqual({ serialNumber: { Ref: "SerialNumber" }, deviceType: { Ref: "DeviceType" } });
     });
 
     test("names the thing after the serial number, with type and group from the device type", () => {
@@ -79,6 +88,7 @@ describe("FleetProvisioningStack", () => {
         REGISTRY_TABLE_NAME: "shf-dev-device-registry",
         ALLOWED_DEVICE_TYPES: "thermostat,smart-plug,sensor-hub",
         PROVISIONING_LEASE_SECONDS: "600",
+        NAME_PREFIX: "shf-dev",
       });
     });
 
@@ -93,13 +103,42 @@ describe("FleetProvisioningStack", () => {
       ]);
     });
 
-    test("alarms on errors, throttles, a duration near 5 s and error log lines, to the alarm topic", () => {
+    test("alarms on errors, throttles, a duration near 5 s, error log lines and denials, to the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.map((a) => a.metric_name)).toEqual(expect.arrayContaining(["Duration", "Errors", "Throttles", expect.stringMatching(/-error-logs$/)]));
-      expect(alarms).toHaveLength(4);
-      expect(values("aws_cloudwatch_log_metric_filter")).toEqual([expect.objectContaining({ pattern: '{ $.level = "error" }' })]);
+      expect(alarms.map((a) => a.metric_name)).toEqual(
+        expect.arrayContaining(["Duration", "Errors", "Throttles", expect.stringMatching(/-error-logs$/), "shf-dev-provisioning-denials"]),
+      );
+      expect(alarms).toHaveLength(5);
+      expect(values("aws_cloudwatch_log_metric_filter").map((f) => f.pattern).sort()).toEqual(['{ $.allowProvisioning IS FALSE }', '{ $.level = "error" }']);
       expect(alarms.find((a) => a.metric_name === "Duration")).toMatchObject({ statistic: "Maximum", threshold: 4000 });
       for (const a of alarms) expect(a.alarm_actions).toEqual([alarmTopic.topicArn]);
+    });
+  });
+
+  describe("provisioning denials alarm", () => {
+    const filter = () => values("aws_cloudwatch_log_metric_filter").find((f) => f.name === "shf-dev-provisioning-denials");
+    const alarm = () => values("aws_cloudwatch_metric_alarm").find((a) => a.alarm_name === "shf-dev-provisioning-denials");
+
+    test("counts the hook's decision lines that deny, in its own log group", () => {
+      expect(filter()).toMatchObject({
+        pattern: "{ $.allowProvisioning IS FALSE }",
+        log_group_name: expect.stringMatching(/provisioning-hook/),
+        metric_transformation: { name: "shf-dev-provisioning-denials", namespace: "SmartHomeFleet/Functions", value: "1", unit: "Count" },
+      });
+    });
+
+    test("fires at the configured rate (provisioning.denialAlarm) and notifies the alarm topic", () => {
+      expect(alarm()).toMatchObject({
+        metric_name: "shf-dev-provisioning-denials",
+        namespace: "SmartHomeFleet/Functions",
+        statistic: "Sum",
+        threshold: 20,
+        period: 300,
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        treat_missing_data: "notBreaching",
+        alarm_actions: [alarmTopic.topicArn],
+        ok_actions: [alarmTopic.topicArn],
+      });
     });
   });
 
