@@ -27,7 +27,7 @@ describe("OTA firmware update jobs", () => {
 
   beforeAll(async () => {
     env = await createTestEnv();
-    jobs = await JobsService.start({ broker: env.broker });
+    jobs = await JobsService.start({ client: await env.broker.connectService({ clientId: "jobs-service" }) });
     server = http.createServer((req, res) => {
       if (req.url?.startsWith("/firmware.bin")) {
         res.writeHead(200, { "content-length": firmware.length });
