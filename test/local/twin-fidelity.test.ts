@@ -6,7 +6,7 @@
  * pre-provisioning hook, answers private to the requesting connection, revocation that closes live
  * connections. Nothing here asserts on wall-clock time; waits are bounded by conditions.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -119,6 +119,44 @@ function writeDeviceFiles(device: Provisioned): { certFile: string; keyFile: str
   fs.writeFileSync(keyFile, device.keyPem, { mode: 0o600 });
   return { certFile, keyFile };
 }
+
+describe("twin.json", () => {
+  const twinJson = () => JSON.parse(fs.readFileSync(path.join(workDir, "twin.json"), "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  test("GIVEN a started twin THEN its endpoint is the IoT front end", () => {
+    expect(twinJson().endpoint).toEqual({ host: "127.0.0.1", port: twin.iot.frontend.port, caFile: twin.endpoint.caFile, url: twin.iot.frontend.url });
+  });
+
+  test("GIVEN AWS_ENDPOINT_URL_IOT from twin.json WHEN @aws-sdk/client-iot describes the claim certificate THEN the twin's control plane answers it ACTIVE", async () => {
+    const previous = process.env.AWS_ENDPOINT_URL_IOT;
+    process.env.AWS_ENDPOINT_URL_IOT = twinJson().iotControlPlaneUrl;
+    const client = new IoTClient({ region: twin.config.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+    try {
+      const claimId = twin.iot.identity(CLAIM_IDENTITY).certificateId;
+      const described = await client.send(new DescribeCertificateCommand({ certificateId: claimId }));
+      expect(described.certificateDescription).toMatchObject({ certificateId: claimId, status: "ACTIVE" });
+    } finally {
+      client.destroy();
+      if (previous === undefined) delete process.env.AWS_ENDPOINT_URL_IOT;
+      else process.env.AWS_ENDPOINT_URL_IOT = previous;
+    }
+  });
+
+  // The AWS CLI is optional on developer machines (the SDK test above always runs).
+  const withAwsCli = spawnSync("aws", ["--version"]).status === 0 ? test : test.skip;
+  withAwsCli("GIVEN AWS_ENDPOINT_URL_IOT from twin.json WHEN the AWS CLI runs describe-certificate THEN the twin answers with the certificate", async () => {
+    const claimId = twin.iot.identity(CLAIM_IDENTITY).certificateId;
+    const env = { ...process.env, AWS_ENDPOINT_URL_IOT: twinJson().iotControlPlaneUrl, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_DEFAULT_REGION: twin.config.region };
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile("aws", ["iot", "describe-certificate", "--certificate-id", claimId, "--output", "json"], { env, timeout: 30_000 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))),
+    );
+    expect(JSON.parse(stdout).certificateDescription).toMatchObject({ certificateId: claimId, status: "ACTIVE" });
+  });
+
+  test("GIVEN twin.json THEN it is readable only by its owner (it holds the API key)", () => {
+    expect(fs.statSync(path.join(workDir, "twin.json")).mode & 0o777).toBe(0o600);
+  });
+});
 
 describe("fleet provisioning with the SDK's identity client", () => {
   test("GIVEN a registered serial WHEN a claim connection with any provision-* client id runs the CSR flow THEN the thing is registered and its certificate connects as the thing", async () => {
