@@ -7,6 +7,7 @@
  * await fns.invoke("provisioning-hook", event);
  * ```
  */
+import { randomUUID } from "node:crypto";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
 import { FAKE_AWS_ENV } from "./dynamo";
@@ -96,4 +97,20 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
       o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ALERT_COOLDOWN_SECONDS)`);
     } else if (result?.status === "dropped") o.note("alert", `${e.thingName}: malformed error payload dropped`);
   }
+}
+
+/** The event an EventBridge schedule rule named `rule` sends to its target (the sweep, the health check). */
+export function scheduledEvent(config: Pick<EnvironmentConfig, "region" | "accountId">, rule: string) {
+  const { region, accountId } = config;
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: accountId,
+    time: new Date().toISOString(),
+    region,
+    resources: [`arn:aws:events:${region}:${accountId}:rule/${rule}`],
+    detail: {},
+  };
 }

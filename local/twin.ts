@@ -7,8 +7,8 @@
  * | IoT Core endpoint: X.509 auth, policies, fleet provisioning, lifecycle events | {@link TwinIotCore}: the MQTT front end (`iot-core/mqtt-frontend.ts`, mosquitto behind it) over the identity plane (`iot-core/identity-plane.ts`) loaded with the synthesized policies, template and certificates; hook = the real `provisioning-hook` |
  * | IoT control plane (`AWS_ENDPOINT_URL_IOT`) | `iot-core/control-plane.ts` over the same registry |
  * | DynamoDB registry and alert-state tables | dynalite (local/dynamo.ts), same keys as the `iot` stack |
- * | Lifecycle rule -> offline detector | {@link LifecycleRule}: the front end's events, published on `$aws/events/presence/...` and given to the real `offline-detector` (async, retried) |
- * | Rule on `devices/+/errors` -> alert handler | a twin-service MQTT subscription; payload + `thingName` = topic(2) + `receivedAt` -> real `alert-handler` |
+ * | Lifecycle rule -> offline detector | {@link TwinRules}: the front end's events, published on `$aws/events/presence/...` and given to the real `offline-detector` (async, retried) |
+ * | Rule on `devices/+/errors` -> alert handler | {@link TwinRules}: a twin-service MQTT subscription; payload + `thingName` = topic(2) + `receivedAt` -> real `alert-handler` |
  * | EventBridge schedule -> offline sweep | a timer invoking the real `offline-detector` with `{"detail-type": "Scheduled Event"}` |
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
@@ -16,28 +16,26 @@
  * | IoT Jobs | {@link JobsService} (twin-service identity) |
  * | Raspberry Pis | {@link SimulatedPi}: one OS process per Pi running the real device client |
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { loadConfig, type EnvironmentConfig } from "../config";
 import { resourceNames } from "../modules/naming";
 import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
-import { MqttTestClient, parseJsonObject } from "./broker";
 import { createTables, startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";
 import type { LocalFunctions } from "./functions";
 import type { PreProvisioningHookEvent, PreProvisioningHookResult } from "./iot-core/identity-plane";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { JobsService } from "./jobs-service";
-import { LifecycleRule, type LifecycleEvent } from "./lifecycle";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters } from "./twin-commands";
-import { createTwinFunctions, type FunctionCounters } from "./twin-functions";
+import { createTwinFunctions, scheduledEvent, type FunctionCounters } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher } from "./twin-pis";
+import { TwinRules } from "./twin-rules";
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
 
@@ -79,8 +77,7 @@ export interface TwinStats extends CommandCounters, FunctionCounters {
   snsMessages: number;
 }
 
-/** Client ids of the twin's own service clients (twin-service identity; its policy allows `local-twin-service*`). */
-const RULES_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-rules`;
+/** Client id of the jobs stand-in (twin-service identity; its policy allows `local-twin-service*`). */
 const JOBS_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-jobs`;
 
 export class LocalTwin extends EventEmitter implements CommandSender {
@@ -123,10 +120,9 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   private db?: DynaliteServer;
   private sink?: SnsSink;
   private fns?: LocalFunctions;
-  private rules?: MqttTestClient;
+  private rules?: TwinRules;
   private controller?: CommandChannel;
   private jobsService?: JobsService;
-  private lifecycle?: LifecycleRule;
   private api?: LocalApiServer;
   private bundle?: DeviceBundle;
   private launcher?: PiLauncher;
@@ -242,23 +238,14 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
 
-    // The rules engine's MQTT side and the controller keep persistent sessions, so nothing published
-    // while mosquitto restarts behind the front end is missed.
-    this.rules = await iot.connect(TWIN_SERVICE_IDENTITY, RULES_CLIENT_ID, 3600);
-    this.rules.onMessage((topic, payload) => this.onErrorMessage(topic, payload));
-    await this.rules.subscribe(["devices/+/errors"]);
+    this.rules = await TwinRules.start({ iot, functions: this.fns, counters: this.stats, note: (tag, text) => this.note(tag, text) });
+    // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
       client: await iot.connect(CONTROLLER_IDENTITY, this.names.controllerThing, 3600),
       counters: this.stats,
       note: o.printCommands === false ? undefined : (text) => this.note("cmd", text),
     });
     this.jobsService = await JobsService.start({ client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID) });
-    this.lifecycle = new LifecycleRule({
-      source: (listener) => iot.onLifecycle(listener),
-      isTwinClient: (clientId) => clientId.startsWith(TWIN_SERVICE_IDENTITY),
-      deliver: (event) => this.onLifecycleEvent(event),
-      publish: (topic, event) => this.rules!.publish(topic, event, mqtt5.QoS.AtMostOnce),
-    });
 
     this.launcher = new PiLauncher({
       workDir,
@@ -318,26 +305,6 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     else this.stats.hookDenied++;
     this.note("hook", `${serial}: ${result.allowProvisioning ? "allowed" : "DENIED"} (${event.parameters.DeviceType ?? "?"}, client ${event.clientId})`);
     return result;
-  }
-
-  private onLifecycleEvent(event: LifecycleEvent): void {
-    const reason = event.eventType === "disconnected" ? ` (${event.disconnectReason})` : "";
-    this.note("lifecycle", `${event.clientId} ${event.eventType}${reason} -> offline-detector`);
-    this.functions.invokeAsync("offline-detector", event);
-  }
-
-  /** The iot stack's rule: SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'. */
-  private onErrorMessage(topic: string, payload: Buffer): void {
-    const m = /^devices\/([^/]+)\/errors$/.exec(topic);
-    if (!m) return;
-    const body = parseJsonObject(payload);
-    if (!body) {
-      this.note("rules", `${topic}: payload is not a JSON object; ignored`);
-      return;
-    }
-    this.stats.errorsRouted++;
-    this.note("rules", `${m[1]} error ${String(body.code)} -> alert-handler`);
-    this.functions.invokeAsync("alert-handler", { ...body, thingName: m[1], receivedAt: Date.now() });
   }
 
   // --- commands (the controller) ---------------------------------------------------------------------
@@ -405,28 +372,12 @@ export class LocalTwin extends EventEmitter implements CommandSender {
 
   /** One offline sweep, as the EventBridge schedule triggers it. */
   async sweep(): Promise<{ status: string; alerted?: string[] }> {
-    return this.functions.invoke("offline-detector", this.scheduledEvent(this.names.offlineSweepSchedule));
+    return this.functions.invoke("offline-detector", scheduledEvent(this.config, this.names.offlineSweepSchedule));
   }
 
   /** The daily health summary now, as its EventBridge schedule triggers it (the message goes to the SNS sink). */
   async healthCheck(): Promise<unknown> {
-    return this.functions.invoke("health-check", this.scheduledEvent(this.names.healthCheckSchedule));
-  }
-
-  /** The event an EventBridge schedule rule named `rule` sends to its target. */
-  private scheduledEvent(rule: string) {
-    const { region, accountId } = this.config;
-    return {
-      version: "0",
-      id: randomUUID(),
-      "detail-type": "Scheduled Event",
-      source: "aws.events",
-      account: accountId,
-      time: new Date().toISOString(),
-      region,
-      resources: [`arn:aws:events:${region}:${accountId}:rule/${rule}`],
-      detail: {},
-    };
+    return this.functions.invoke("health-check", scheduledEvent(this.config, this.names.healthCheckSchedule));
   }
 
   /** Resolve when no async function invocation is queued or running. */
@@ -446,7 +397,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     if (running.length > 0) this.note("twin", `stopping ${running.length} Pi process(es)`);
     await this.launcher?.stopAll();
     if (this.fns) await withTimeout(this.fns.idle(), 10_000);
-    this.lifecycle?.close();
+    this.rules?.close();
     await Promise.allSettled([this.api?.close(), this.jobsService?.close()]);
     await this.iotCore?.close().catch(() => undefined);
     await Promise.allSettled([this.sink?.close(), this.db?.close()]);
