@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { DescribeCertificateCommand, IoTClient, ListCertificatesCommand, ListThingPrincipalsCommand, UpdateCertificateCommand } from "@aws-sdk/client-iot";
 import { iotidentity } from "aws-iot-device-sdk-v2";
 import { createKeyAndCsr } from "../../device/provision";
-import { CLAIM_IDENTITY } from "../../local/iot-core/stack-identities";
+import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "../../local/iot-core/stack-identities";
 import type { LifecycleEvent } from "../../local/lifecycle";
 import { LocalTwin } from "../../local/twin";
 import { ConnectRefused, SdkClient, settle, waitFor } from "./iot-core/sdk-client";
@@ -327,6 +327,32 @@ describe("the claim certificate", () => {
 
     expect(result.stderr).not.toMatch(/denied|not authori[sz]ed/i);
     expect(result.stdout).toBe("");
+  });
+});
+
+describe("the twin's own identities", () => {
+  test("fails when the controller certificate connects as a device: CONNACK 0x80 or above", async () => {
+    const device = await provisionedDevice();
+    const refused = await connect(twin.iot.identity(CONTROLLER_IDENTITY), device.serial).catch((e: unknown) => e);
+    expect((refused as ConnectRefused).reasonCode).toBeGreaterThanOrEqual(0x80);
+  });
+
+  test("fails when the controller is asked to subscribe to device commands: its synthesized policy does not allow it", () => {
+    // Asked of the running twin's identity plane: a second MQTT connection as the controller thing would
+    // take the twin's own controller session over (one connection per client id, as on AWS).
+    const decision = twin.iot.plane.authorize({
+      action: "iot:Subscribe",
+      resource: "devices/+/commands",
+      clientId: twin.names.controllerThing,
+      certificateId: twin.iot.identity(CONTROLLER_IDENTITY).certificateId,
+    });
+    expect(decision).toEqual({ allowed: false, reason: "no-policy-allows" });
+  });
+
+  test("fails when the twin-service certificate connects as a device: CONNACK 0x80 or above", async () => {
+    const device = await provisionedDevice();
+    const refused = await connect(twin.iot.identity(TWIN_SERVICE_IDENTITY), device.serial).catch((e: unknown) => e);
+    expect((refused as ConnectRefused).reasonCode).toBeGreaterThanOrEqual(0x80);
   });
 });
 
