@@ -27,7 +27,7 @@ export interface ChaosCounts {
   lost: number;
   notAccepted: number;
   errors: number;
-  /** Answers the Pis completed while the broker was down (they waited in the device outbox). */
+  /** Answers the Pis completed while the broker was down (held in the device outbox until acknowledged). */
   completedDuringOutage: number;
 }
 
@@ -132,7 +132,7 @@ export function formatChaosSummary(result: ChaosResult): string[] {
     `  received    ${c.received}  distinct correlation ids answered (${c.errors} of them on errors)`,
     `  duplicates  ${c.duplicates}  extra copies of answers (allowed: QoS 1 is at-least-once)`,
     `  lost        ${c.lost}  sent - received`,
-    `  (${c.completedDuringOutage} answers were completed by a Pi while the broker was down and waited in its outbox)`,
+    `  (${c.completedDuringOutage} answers were completed by a Pi while the broker was down and held in its outbox until acknowledged)`,
     `  notAccepted ${c.notAccepted}  publishes never acknowledged by the broker (not in sent)`,
     ...result.problems.map((p) => `  problem: ${p}`),
   ];
