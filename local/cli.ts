@@ -119,7 +119,7 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return; // npm and tsx relay the terminal's signal too: one is enough
     interrupted = true;
-    process.stdout.write(`\n${signal}: shutting down (every Pi, gateway and broker)...\n`);
+    process.stdout.write(`\n${signal}: shutting down (every Pi, the IoT endpoint and its broker)...\n`);
     // Hard stop if a clean shutdown hangs.
     setTimeout(() => {
       process.stderr.write("shutdown took too long; exiting\n");

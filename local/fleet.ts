@@ -10,7 +10,7 @@
  * const bundle = await bundleDeviceClient(path.join(workDir, "bin"));
  * const pi = new SimulatedPi({ serialNumber: "10000000c0de0001", cliPath: bundle.cliPath, ... });
  * await pi.writeConfig();
- * const code = await pi.provision(gateway.port);   // 0 ok, 77 denied by the registry
+ * const code = await pi.provision(endpoint.port);  // 0 ok, 77 denied by the registry
  * pi.run();
  * await pi.stop();                                 // SIGTERM: clean shutdown (exit 0)
  * ```
@@ -178,7 +178,7 @@ export class SimulatedPi extends EventEmitter {
     await fs.promises.writeFile(this.configPath, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
   }
 
-  /** Run `provision` against a provisioning endpoint port (a claim gateway); resolves to the exit code. */
+  /** Run `provision` against the endpoint's port; resolves to the exit code. */
   async provision(provisioningPort: number, timeoutMs = 120_000): Promise<number | null> {
     this.state = "provisioning";
     this.spawn("provision", ["provision", "--config", this.configPath, "--provisioning-port", String(provisioningPort)]);

@@ -1,6 +1,7 @@
 /**
- * A minimal AWS IoT Jobs stand-in on the local broker (service identity) for OTA tests and the twin:
- * the device side of the Jobs MQTT API with AWS's topics and payloads.
+ * A minimal AWS IoT Jobs stand-in for OTA tests and the twin: the device side of the Jobs MQTT API with
+ * AWS's topics and payloads, served over an MQTT client that may use every jobs topic (the twin: the
+ * twin-service identity through the IoT front end).
  *
  * - `$aws/things/<thing>/jobs/start-next` `{clientToken?, statusDetails?}` -> `/accepted`
  *   `{execution?: JobExecution, timestamp, clientToken}` (the execution moves QUEUED -> IN_PROGRESS)
@@ -13,14 +14,13 @@
  * Timestamps are epoch seconds, as AWS sends them.
  *
  * ```ts
- * const jobs = await JobsService.start({ broker });
+ * const jobs = await JobsService.start({ client: await iot.connect(TWIN_SERVICE_IDENTITY, "local-twin-service-jobs") });
  * jobs.createJob("thing-1", "fw-1-2-3", { operation: "firmware-update", version: "1.2.3", url, sha256 });
  * const done = await jobs.waitForTerminal("thing-1", "fw-1-2-3");
  * ```
  */
 import { EventEmitter } from "node:events";
-import { MosquittoBroker, MqttTestClient } from "./broker";
-import { IssuedCertificate } from "./pki";
+import { MqttTestClient } from "./broker";
 
 export type JobExecutionStatus = "QUEUED" | "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "REJECTED" | "CANCELED" | "TIMED_OUT" | "REMOVED";
 
@@ -43,11 +43,8 @@ export interface JobExecution {
 }
 
 export interface JobsServiceOptions {
-  readonly broker: MosquittoBroker;
-  /** @default issued for broker.serviceIdentity */
-  readonly serviceCredentials?: IssuedCertificate;
-  /** @default "jobs-service" */
-  readonly clientId?: string;
+  /** Connected; the service owns it from now on (closed by {@link JobsService.close}). */
+  readonly client: MqttTestClient;
 }
 
 export interface JobsService {
@@ -58,8 +55,7 @@ const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
 
 export class JobsService extends EventEmitter {
   static async start(options: JobsServiceOptions): Promise<JobsService> {
-    const { broker } = options;
-    const client = await broker.connectService({ clientId: options.clientId ?? "jobs-service", credentials: options.serviceCredentials });
+    const { client } = options;
     const service = new JobsService(client);
     await client.subscribe(["$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update", "$aws/things/+/jobs/get"]);
     return service;

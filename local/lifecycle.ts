@@ -1,6 +1,6 @@
 /**
- * AWS IoT lifecycle events for the local broker. mosquitto has no such events, so they are built from
- * the broker's `client-connected` / `client-disconnected` events (parsed from its log) in AWS's shape:
+ * AWS IoT lifecycle events in the twin. The MQTT front end (`iot-core/mqtt-frontend.ts`) builds them
+ * for every connection in AWS's shape:
  *
  * - `$aws/events/presence/connected/<clientId>`
  *   `{clientId, timestamp, eventType: "connected", sessionIdentifier, principalIdentifier, ipAddress, versionNumber}`
@@ -8,18 +8,11 @@
  *   `{clientId, timestamp, eventType: "disconnected", sessionIdentifier, principalIdentifier,
  *     clientInitiatedDisconnect, disconnectReason, versionNumber}`
  *
- * `timestamp` is epoch ms, `principalIdentifier` is the certificate id of the connection (as on AWS for
- * X.509 clients), `sessionIdentifier` is unique per connection, `versionNumber` grows with each
- * connection of a client id (a connection's disconnect carries its number). Timestamps of one client id
- * strictly increase, so the offline detector's "newer than the last applied event" check orders them.
- *
- * The {@link LifecycleBridge} publishes each event on its AWS topic (for anyone watching) and hands the
- * events of things (certificate CN = thing name) to `deliver`, which the twin points at the real offline
- * detector, as the `iot` stack's rule `SELECT * FROM '$aws/events/presence/+/+'` does. The twin's own
- * service clients and the claim gateways' bridges are not things and are not delivered.
+ * The {@link LifecycleRule} does what AWS IoT and the `iot` stack's rule
+ * `SELECT * FROM '$aws/events/presence/+/+'` do with them: publish each on its topic (for anyone
+ * subscribed) and hand it to the rule's action (the twin: the real offline detector). The twin's own
+ * service clients do not exist on AWS, so their events are published but not handed to the action.
  */
-import type { ClientConnectedEvent, ClientDisconnectedEvent, MosquittoBroker } from "./broker";
-
 export interface LifecycleEvent {
   readonly clientId: string;
   /** epoch ms */
@@ -41,92 +34,31 @@ export function lifecycleTopic(event: Pick<LifecycleEvent, "eventType" | "client
   return `$aws/events/presence/${event.eventType}/${event.clientId}`;
 }
 
-/** AWS's connected event for a broker connection. */
-export function connectedEvent(e: ClientConnectedEvent, extra: { principalIdentifier: string; versionNumber: number; timestamp?: number }): LifecycleEvent {
-  return {
-    clientId: e.clientId,
-    timestamp: extra.timestamp ?? e.timestamp,
-    eventType: "connected",
-    sessionIdentifier: e.sessionIdentifier,
-    principalIdentifier: extra.principalIdentifier,
-    ipAddress: e.remoteAddress.replace(/:\d+$/, ""),
-    versionNumber: extra.versionNumber,
-  };
-}
-
-/** AWS's disconnected event for a broker disconnection. */
-export function disconnectedEvent(e: ClientDisconnectedEvent, extra: { principalIdentifier: string; versionNumber: number; timestamp?: number }): LifecycleEvent {
-  return {
-    clientId: e.clientId,
-    timestamp: extra.timestamp ?? e.timestamp,
-    eventType: "disconnected",
-    sessionIdentifier: e.sessionIdentifier,
-    principalIdentifier: extra.principalIdentifier,
-    clientInitiatedDisconnect: e.disconnectReason === "CLIENT_INITIATED_DISCONNECT",
-    disconnectReason: e.disconnectReason,
-    versionNumber: extra.versionNumber,
-  };
-}
-
-export interface LifecycleBridgeOptions {
-  readonly broker: Pick<MosquittoBroker, "on" | "off">;
-  /** Certificate id behind a client (AWS's principalIdentifier for X.509 clients). */
-  readonly principalOf: (clientId: string, username: string | undefined) => string | undefined;
-  /** Called with the events of things (the rule's Lambda action). */
+export interface LifecycleRuleOptions {
+  /** Subscribes to the endpoint's lifecycle events; returns the unsubscribe function. */
+  readonly source: (listener: (event: LifecycleEvent) => void) => () => void;
+  /** The twin's own clients (no counterpart on AWS): published, not delivered. */
+  readonly isTwinClient: (clientId: string) => boolean;
+  /** The rule's action. */
   readonly deliver: (event: LifecycleEvent) => void;
-  /** Publish an event on its topic; failures (e.g. the broker is down) are ignored. */
+  /** Publish an event on its topic; failures (e.g. mosquitto is down) are ignored. */
   readonly publish?: (topic: string, event: LifecycleEvent) => Promise<void>;
 }
 
-/** Turns broker connection events into AWS lifecycle events (see the module comment). */
-export class LifecycleBridge {
-  private readonly versions = new Map<string, number>();
-  private readonly lastTimestamp = new Map<string, number>();
-  private readonly sessions = new Map<string, { versionNumber: number; principalIdentifier: string }>();
-  private readonly onConnected = (e: ClientConnectedEvent): void => this.handleConnected(e);
-  private readonly onDisconnected = (e: ClientDisconnectedEvent): void => this.handleDisconnected(e);
+/** Publishes lifecycle events and delivers them to the rule's action (see the module comment). */
+export class LifecycleRule {
+  private readonly unsubscribe: () => void;
 
-  constructor(private readonly options: LifecycleBridgeOptions) {
-    options.broker.on("client-connected", this.onConnected);
-    options.broker.on("client-disconnected", this.onDisconnected);
+  constructor(private readonly options: LifecycleRuleOptions) {
+    this.unsubscribe = options.source((event) => this.handle(event));
   }
 
   close(): void {
-    this.options.broker.off("client-connected", this.onConnected);
-    this.options.broker.off("client-disconnected", this.onDisconnected);
+    this.unsubscribe();
   }
 
-  private nextTimestamp(clientId: string, timestamp: number): number {
-    const last = this.lastTimestamp.get(clientId) ?? 0;
-    const ts = timestamp > last ? timestamp : last + 1;
-    this.lastTimestamp.set(clientId, ts);
-    return ts;
-  }
-
-  private handleConnected(e: ClientConnectedEvent): void {
-    if (e.identityKind === "gateway") return;
-    const versionNumber = (this.versions.get(e.clientId) ?? 0) + 1;
-    this.versions.set(e.clientId, versionNumber);
-    const principalIdentifier = this.options.principalOf(e.clientId, e.username) ?? "unknown";
-    this.sessions.set(e.sessionIdentifier, { versionNumber, principalIdentifier });
-    const event = connectedEvent(e, { principalIdentifier, versionNumber, timestamp: this.nextTimestamp(e.clientId, e.timestamp) });
-    this.emit(event, e.identityKind === "thing");
-  }
-
-  private handleDisconnected(e: ClientDisconnectedEvent): void {
-    if (e.identityKind === "gateway") return;
-    const session = this.sessions.get(e.sessionIdentifier);
-    this.sessions.delete(e.sessionIdentifier);
-    const event = disconnectedEvent(e, {
-      principalIdentifier: session?.principalIdentifier ?? this.options.principalOf(e.clientId, e.username) ?? "unknown",
-      versionNumber: session?.versionNumber ?? this.versions.get(e.clientId) ?? 0,
-      timestamp: this.nextTimestamp(e.clientId, e.timestamp),
-    });
-    this.emit(event, e.identityKind === "thing");
-  }
-
-  private emit(event: LifecycleEvent, isThing: boolean): void {
-    if (isThing) this.options.deliver(event);
+  private handle(event: LifecycleEvent): void {
+    if (!this.options.isTwinClient(event.clientId)) this.options.deliver(event);
     this.options.publish?.(lifecycleTopic(event), event).catch(() => undefined);
   }
 }

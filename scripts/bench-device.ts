@@ -1,6 +1,7 @@
 /**
- * Benchmark: one device client against a local mosquitto (mutual TLS) for ~60 s with telemetry every
- * second and a steady stream of commands; prints the client's steady RSS and heap.
+ * Benchmark: one device client against the twin's IoT endpoint (front end with mutual TLS, mosquitto
+ * behind it; the device test fixture) for ~60 s with telemetry every second and a steady stream of
+ * commands; prints the client's steady RSS and heap.
  *
  *   npm run bench:device                  # 60 s, 10 commands/s
  *   BENCH_SECONDS=120 BENCH_RATE=50 npm run bench:device
@@ -11,13 +12,11 @@
 import { fork } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import { DeviceAgent } from "../device/agent";
 import { resolveConfig } from "../device/config";
 import { createLogger } from "../device/log";
 import { ThingRecord } from "../device/provision";
-import { MosquittoBroker, MqttTestClient } from "../local/broker";
-import { LocalCa } from "../local/pki";
+import { createTestEnv } from "../test/support/broker";
 
 interface Sample {
   rss: number;
@@ -50,41 +49,16 @@ async function child(configPath: string): Promise<void> {
 async function parent(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 60);
   const rate = Number(process.env.BENCH_RATE ?? 10);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "bench-device-"));
-  const ca = await LocalCa.create();
-  const broker = await MosquittoBroker.start({ ca, dir: path.join(dir, "broker") });
+  const env = await createTestEnv();
   const thingName = "bench0001";
-  const dataDir = path.join(dir, "data");
-  await fs.mkdir(dataDir, { recursive: true });
-  const issued = await ca.issueClientCertificate(thingName);
-  await fs.writeFile(path.join(dataDir, "device.cert.pem"), issued.certPem, { mode: 0o600 });
-  await fs.writeFile(path.join(dataDir, "device.key.pem"), issued.keyPem, { mode: 0o600 });
-  const thing: ThingRecord = { thingName, serialNumber: thingName, deviceType: "sensor-hub", certificateId: issued.certificateId, deviceConfiguration: {}, provisionedAt: new Date().toISOString() };
-  await fs.writeFile(path.join(dataDir, "thing.json"), JSON.stringify(thing));
-  const configPath = path.join(dir, "config.json");
-  await fs.writeFile(
-    configPath,
-    JSON.stringify({
-      endpoint: broker.host,
-      port: broker.port,
-      caFile: broker.caPath,
-      claimCertFile: "/nonexistent",
-      claimKeyFile: "/nonexistent",
-      deviceType: "sensor-hub",
-      templateName: "bench",
-      dataDir,
-      telemetryIntervalSeconds: 1,
-    }),
-  );
-
-  const driver = await MqttTestClient.connect({ host: broker.host, port: broker.port, caPem: ca.certPem, credentials: await ca.issueClientCertificate("service"), clientId: "bench-driver" });
+  const { configPath } = await env.provisionedDevice(thingName, { deviceType: "sensor-hub", telemetryIntervalSeconds: 1 });
+  const driver = env.observer.client;
   let responses = 0;
   let telemetry = 0;
   driver.onMessage((topic) => {
-    if (topic.endsWith("/responses")) responses++;
-    else if (topic.endsWith("/telemetry")) telemetry++;
+    if (topic === `devices/${thingName}/responses`) responses++;
+    else if (topic === `devices/${thingName}/telemetry`) telemetry++;
   });
-  await driver.subscribe([`devices/${thingName}/responses`, `devices/${thingName}/errors`, `devices/${thingName}/telemetry`]);
 
   const device = fork(__filename, ["--child", configPath], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const samples: Sample[] = [];
@@ -111,9 +85,7 @@ async function parent(): Promise<void> {
   while (responses < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   device.send({ type: "stop" });
   await new Promise((r) => device.once("exit", r));
-  await driver.close();
-  await broker.close();
-  await fs.rm(dir, { recursive: true, force: true });
+  await env.close();
 
   const steady = samples.slice(Math.floor(samples.length / 2));
   const fmt = (n: number): string => `${(n / MB).toFixed(1)} MiB`;

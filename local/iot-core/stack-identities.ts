@@ -34,7 +34,7 @@ export async function loadStackDefinitions(registry: IotRegistry, iot: Synthesiz
   const identities = new Map<string, IssuedCertificate>();
   const certificates = [...iot.certificates, { key: TWIN_SERVICE_IDENTITY, active: true, policyNames: [TWIN_SERVICE_IDENTITY], thingNames: [] }];
   for (const spec of certificates) {
-    const issued = await issueOnce(ca, path.join(workDir, "certificates"), spec.key.replace(/\//g, "-"));
+    const issued = await issueOnce(ca, identityFiles(workDir, spec.key));
     const record = registry.getCertificate(issued.certificateId) ?? registry.addCertificate(issued.certPem, spec.active ? "ACTIVE" : "INACTIVE");
     for (const policyName of spec.policyNames) registry.attachPolicy(policyName, record.certificateArn);
     for (const thingName of spec.thingNames) registry.attachThingPrincipal(thingName, record.certificateArn);
@@ -43,15 +43,21 @@ export async function loadStackDefinitions(registry: IotRegistry, iot: Synthesiz
   return identities;
 }
 
-async function issueOnce(ca: LocalCa, dir: string, name: string): Promise<IssuedCertificate> {
-  const certPath = path.join(dir, `${name}.cert.pem`);
-  const keyPath = path.join(dir, `${name}.key.pem`);
-  if (existsSync(certPath) && existsSync(keyPath)) {
-    const certPem = readFileSync(certPath, "utf8");
-    return { certPem, keyPem: readFileSync(keyPath, "utf8"), certificateId: certificateIdOf(certPem) };
+/** Where a stack identity's certificate and key live: `<workDir>/certificates/<key with / as ->.{cert,key}.pem`. */
+export function identityFiles(workDir: string, key: string): { readonly certFile: string; readonly keyFile: string } {
+  const name = key.replace(/\//g, "-");
+  const dir = path.join(workDir, "certificates");
+  return { certFile: path.join(dir, `${name}.cert.pem`), keyFile: path.join(dir, `${name}.key.pem`) };
+}
+
+async function issueOnce(ca: LocalCa, files: { readonly certFile: string; readonly keyFile: string }): Promise<IssuedCertificate> {
+  if (existsSync(files.certFile) && existsSync(files.keyFile)) {
+    const certPem = readFileSync(files.certFile, "utf8");
+    return { certPem, keyPem: readFileSync(files.keyFile, "utf8"), certificateId: certificateIdOf(certPem) };
   }
+  const name = path.basename(files.certFile, ".cert.pem");
   const issued = await ca.issueClientCertificate(name);
-  await writePemFiles(dir, name, issued);
+  await writePemFiles(path.dirname(files.certFile), name, issued);
   return issued;
 }
 

@@ -1,10 +1,12 @@
 /**
- * `npm run local -- --devices N --scenario chaos`: commands flow continuously while the broker is
- * stopped and started again `restarts` times; nothing may be lost.
+ * `npm run local -- --devices N --scenario chaos`: commands flow continuously while the broker (the
+ * mosquitto behind the IoT front end) is stopped and started again `restarts` times; nothing may be lost.
+ * The devices and the controller stay connected to the front end; its links to mosquitto reconnect,
+ * resend what mosquitto had not acknowledged and re-subscribe.
  *
  * The Pis load the `work` handler (local/device-handlers/work.ts, through the device client's
  * `handlerModules`): each command takes a random 0-1.5 s, so some results are produced while the broker
- * is down and wait in the device's outbox. The twin's receiver uses a persistent MQTT session
+ * is down. The twin's controller uses a persistent MQTT session
  * (session expiry 1 h, mosquitto persistence on), so answers published while it reconnects are queued
  * for it by the broker.
  *
@@ -25,7 +27,7 @@ export interface ChaosCounts {
   lost: number;
   notAccepted: number;
   errors: number;
-  /** Answers the Pis completed while the broker was down (they waited in the device outbox). */
+  /** Answers the Pis completed while the broker was down (held in the device outbox until acknowledged). */
   completedDuringOutage: number;
 }
 
@@ -81,9 +83,9 @@ export async function runChaos(twin: LocalTwin, options: ChaosOptions): Promise<
     await sleep(between(options.upMs ?? [2000, 4000]));
     twin.note("chaos", `restart ${r}/${restarts}: stopping the broker (sent so far ${twin.stats.commandsSent}, answered ${twin.stats.answered})`);
     const downAt = Date.now();
-    await twin.broker.stop();
+    await twin.iot.backend.stop();
     await sleep(between(options.downMs ?? [1000, 2500]));
-    await twin.broker.start();
+    await twin.iot.backend.start();
     outages.push([downAt, Date.now()]);
     twin.note("chaos", `restart ${r}/${restarts}: broker is back`);
   }
@@ -130,7 +132,7 @@ export function formatChaosSummary(result: ChaosResult): string[] {
     `  received    ${c.received}  distinct correlation ids answered (${c.errors} of them on errors)`,
     `  duplicates  ${c.duplicates}  extra copies of answers (allowed: QoS 1 is at-least-once)`,
     `  lost        ${c.lost}  sent - received`,
-    `  (${c.completedDuringOutage} answers were completed by a Pi while the broker was down and waited in its outbox)`,
+    `  (${c.completedDuringOutage} answers were completed by a Pi while the broker was down and held in its outbox until acknowledged)`,
     `  notAccepted ${c.notAccepted}  publishes never acknowledged by the broker (not in sent)`,
     ...result.problems.map((p) => `  problem: ${p}`),
   ];

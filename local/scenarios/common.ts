@@ -51,7 +51,8 @@ export interface FleetUp {
 
 /**
  * Register `serials` through the local API (round-robin over the config's device types), provision
- * each Pi through its own claim gateway, start its `run` process and wait until it is connected.
+ * each Pi on the IoT endpoint with the claim certificate, start its `run` process and wait until it is
+ * connected.
  */
 export async function bringUpFleet(twin: LocalTwin, serials: readonly string[], options: FleetUpOptions = {}): Promise<FleetUp> {
   const types = twin.config.deviceTypes;

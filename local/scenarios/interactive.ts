@@ -33,7 +33,8 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
     "",
     "Local twin is running (no AWS account involved).",
     `  API      ${api}   header  x-api-key: ${key}`,
-    `  broker   ${twin.broker.url}  (mutual TLS; CA ${twin.broker.caPath})`,
+    `  IoT      ${twin.iot.url}  (mutual TLS; CA ${twin.endpoint.caFile})`,
+    `  IoT API  AWS_ENDPOINT_URL_IOT=${twin.iot.controlPlaneUrl}  (aws iot describe-certificate, list-thing-principals, update-certificate, ...)`,
     `  Pis      ${fleet.running.map((p) => `${p.serialNumber} (${p.deviceType}, pid ${p.pid})`).join(", ") || "none"}`,
     `  files    ${path.resolve(twin.options.workDir)}  (twin.json, pis/<serial>/device.log)`,
     "",
@@ -49,7 +50,7 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
     sweep > 0
       ? `Offline: the sweep runs every ${sweep} s with OFFLINE_GRACE_SECONDS=${grace}; stop a Pi (kill <pid>) to see its offline alert.`
       : "Offline sweep schedule is off (--sweep-interval 0).",
-    "Ctrl-C stops every Pi, gateway and the broker.",
+    "Ctrl-C stops every Pi, the IoT endpoint and its broker.",
     "",
   ];
   for (const line of lines) twin.options.print ? twin.options.print(line) : console.log(line);

@@ -2,7 +2,7 @@
  * `npm run local -- --devices N --scenario smoke`: the whole device lifecycle once, counted.
  *
  * 1. register N serials through the local registration API (real handler, API key);
- * 2. provision the N Pis (each a separate process, own claim gateway) plus ONE unregistered serial,
+ * 2. provision the N Pis (each a separate process, on the shared IoT endpoint) plus ONE unregistered serial,
  *    which the real pre-provisioning hook denies (the device exits 77);
  * 3. start the N Pis; their first connection moves each registry row to PROVISIONED (lifecycle event ->
  *    real offline detector);

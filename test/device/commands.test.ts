@@ -1,12 +1,13 @@
 /**
  * `run`: commands in, responses and errors out (with correlation ids), the handler registry, telemetry,
- * and the broker's AWS-like ACL, against mosquitto with mutual TLS.
+ * and the synthesized device policy, against the twin's IoT endpoint (front end with mutual TLS, mosquitto
+ * behind it).
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { DeviceAgent } from "../../device/agent";
 import { CommandError } from "../../device/commands";
-import { ClientConnectedEvent, ClientDisconnectedEvent } from "../../local/broker";
+import { CLAIM_IDENTITY } from "../../local/iot-core/stack-identities";
 import { TestEnv, createTestEnv, memoryLogger, waitFor } from "../support/broker";
 
 jest.setTimeout(60_000);
@@ -15,7 +16,7 @@ describe("device commands", () => {
   const thingName = "cmdtest0001";
   let env: TestEnv;
   let agent: DeviceAgent;
-  const lifecycle: Array<ClientConnectedEvent | ClientDisconnectedEvent> = [];
+  let certificateId: string;
   let n = 0;
   const send = async (body: unknown): Promise<string> => {
     const id = `c-${++n}`;
@@ -25,14 +26,12 @@ describe("device commands", () => {
 
   beforeAll(async () => {
     env = await createTestEnv();
-    env.broker.on("client-connected", (e) => lifecycle.push(e));
-    env.broker.on("client-disconnected", (e) => lifecycle.push(e));
     const moduleFile = path.join(env.dir, "handlers.js");
     await fs.writeFile(moduleFile, `exports.register = (registry) => registry.register("echo", (params) => ({ echoed: params }));\n`);
-    const { config, thing } = await env.provisionedDevice(thingName, { handlerModules: [moduleFile], telemetryIntervalSeconds: 1 });
+    const provisioned = await env.provisionedDevice(thingName, { handlerModules: [moduleFile], telemetryIntervalSeconds: 1 });
     agent = new DeviceAgent({
-      config,
-      thing,
+      config: provisioned.config,
+      thing: provisioned.thing,
       log: memoryLogger().log,
       configure: (registry) => {
         registry.register("explode", () => {
@@ -43,7 +42,8 @@ describe("device commands", () => {
         });
       },
     }).start();
-    await env.broker.waitForClient(thingName);
+    certificateId = provisioned.thing.certificateId;
+    await env.waitForClient(thingName);
     await waitFor(() => agent.ready, "the device to connect and subscribe");
   });
 
@@ -122,25 +122,25 @@ describe("device commands", () => {
     });
   });
 
-  it("GIVEN the device connected THEN the broker reported it with client id = thing name = certificate CN", () => {
-    expect(lifecycle).toContainEqual(expect.objectContaining({ clientId: thingName, username: thingName, identityKind: "thing", protocol: "p5" }));
+  it("GIVEN the device connected THEN the endpoint's lifecycle event names its thing as client id and its certificate as principal", () => {
+    expect(env.lifecycle).toContainEqual(expect.objectContaining({ eventType: "connected", clientId: thingName, principalIdentifier: certificateId }));
   });
 
-  it("fails to read or write another device's topics WHEN a thing tries (ACL mirrors the device policy)", async () => {
-    // GIVEN another thing and the claim identity listening on this device's commands
-    const intruder = await env.connect("intruder0001", "intruder0001");
-    const claim = await env.connect(env.broker.claimIdentity, "provision-snoop");
+  it("fails to read or write another device's topics WHEN another thing or the claim certificate tries (the device and claim policies)", async () => {
+    // GIVEN another thing and the claim identity trying to listen on this device's topics
+    const intruder = await env.connectThing("intruder0001");
+    const claim = await env.connectAs(CLAIM_IDENTITY, "provision-snoop");
     const overheard: string[] = [];
     intruder.onMessage((topic) => overheard.push(topic));
     claim.onMessage((topic) => overheard.push(topic));
-    await intruder.subscribe([`devices/${thingName}/commands`, "devices/+/responses"]);
-    await claim.subscribe(["devices/+/commands"]);
+    await expect(intruder.subscribe([`devices/${thingName}/commands`, "devices/+/responses"])).rejects.toThrow(/subscription refused/);
+    await expect(claim.subscribe(["devices/+/commands"])).rejects.toThrow(/subscription refused/);
 
     // WHEN a command goes to the device and the device answers
     const id = await send((id: string) => ({ id, command: "ping" }));
     await env.observer.waitForMessage(`devices/${thingName}/responses`, (m) => m.json?.id === id);
 
-    // THEN nobody else received anything (mosquitto filters at delivery), and publishing as the device is refused
+    // THEN nobody else received anything, and publishing as the device or as the controller is refused
     expect(overheard).toEqual([]);
     await expect(intruder.publish(`devices/${thingName}/responses`, "{}")).rejects.toThrow(/reason code 135/);
     await expect(claim.publish(`devices/${thingName}/commands`, "{}")).rejects.toThrow(/reason code 135/);

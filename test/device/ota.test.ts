@@ -10,6 +10,7 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { DeviceAgent } from "../../device/agent";
 import { JobsService } from "../../local/jobs-service";
+import { TWIN_SERVICE_IDENTITY } from "../../local/iot-core/stack-identities";
 import { TestEnv, createTestEnv, memoryLogger, waitFor } from "../support/broker";
 
 jest.setTimeout(60_000);
@@ -27,7 +28,7 @@ describe("OTA firmware update jobs", () => {
 
   beforeAll(async () => {
     env = await createTestEnv();
-    jobs = await JobsService.start({ broker: env.broker });
+    jobs = await JobsService.start({ client: await env.connectAs(TWIN_SERVICE_IDENTITY, `${TWIN_SERVICE_IDENTITY}-jobs`) });
     server = http.createServer((req, res) => {
       if (req.url?.startsWith("/firmware.bin")) {
         res.writeHead(200, { "content-length": firmware.length });

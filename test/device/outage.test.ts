@@ -1,6 +1,7 @@
 /**
- * The outgoing journal: results produced while the broker is down are delivered after it comes back,
- * also when the device process is killed during the outage and started again.
+ * The outgoing journal: results produced while the IoT endpoint is down (front end and the mosquitto
+ * behind it) are delivered after it comes back, also when the device process is killed during the
+ * outage and started again.
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -61,11 +62,11 @@ describe("results survive outages", () => {
       await waitFor(() => exists(path.join(gateDir, `${id}.started`)), "the handler to start");
 
       // WHEN the broker goes away, the result is produced, and the broker comes back
-      await env.broker.stop();
+      await env.stopEndpoint();
       await waitFor(() => !agent.connected, "the device to notice the outage");
       await fs.writeFile(path.join(gateDir, `${id}.release`), "");
       await waitFor(() => agent.outbox.pending().some((e) => e.payload.includes(id)), "the result to be journaled");
-      await env.broker.start();
+      await env.startEndpoint();
 
       // THEN
       const msg = await env.observer.waitForMessage(`devices/${thingName}/responses`, (m) => m.json?.id === id, 30_000);
@@ -92,14 +93,14 @@ describe("results survive outages", () => {
       await waitFor(() => exists(path.join(gateDir, `${id}.started`)), "the handler to start");
 
       // WHEN the broker goes down, the result lands in the journal, and the process is killed
-      await env.broker.stop();
+      await env.stopEndpoint();
       await first.waitForLog("disconnected");
       await fs.writeFile(path.join(gateDir, `${id}.release`), "");
       const journal = path.join(config.dataDir, "outbox.journal");
       await waitFor(async () => (await fs.readFile(journal, "utf8")).includes(id), "the result in the journal");
       first.kill("SIGKILL");
       await first.exitCode();
-      await env.broker.start();
+      await env.startEndpoint();
       expect(env.observer.on(`devices/${thingName}/responses`).some((m) => m.json?.id === id)).toBe(false);
 
       // THEN a new process delivers it

@@ -1,6 +1,7 @@
 /**
- * `smart-home-device provision` (the real CLI, as a child process) against mosquitto with mutual TLS and
- * the local fleet-provisioning responder.
+ * `smart-home-device provision` (the real CLI, as a child process) against the twin's IoT endpoint: the
+ * front end answers the fleet-provisioning API through the identity plane, which runs the synthesized
+ * template and (here) a test hook.
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { promises as fs } from "node:fs";
@@ -8,7 +9,6 @@ import * as path from "node:path";
 import { EXIT } from "../../device/cli";
 import { findFreePort } from "../../local/broker";
 import { certificateIdOf, commonNameOf } from "../../local/pki";
-import { PreProvisioningHookEvent, ProvisioningResponder } from "../../local/provisioning-responder";
 import { pendingCertificatePath } from "../../device/pending-certificate";
 import { DeviceProcess, TestEnv, createTestEnv, waitFor } from "../support/broker";
 
@@ -16,23 +16,16 @@ jest.setTimeout(120_000);
 
 describe("device provisioning (CSR flow)", () => {
   let env: TestEnv;
-  let responder: ProvisioningResponder;
-  const hookEvents: PreProvisioningHookEvent[] = [];
   const deniedSerials = new Set<string>();
   /** Per-serial hook behaviour for one test (default: allow unless denied). */
   const customHooks = new Map<string, () => Promise<{ allowProvisioning: boolean }>>();
 
   beforeAll(async () => {
-    env = await createTestEnv();
-    responder = await ProvisioningResponder.start({
-      broker: env.broker,
-      templateName: env.templateName,
-      claimCertificatePem: env.claim.certPem,
+    env = await createTestEnv({
       deviceConfiguration: { telemetryIntervalSeconds: "60" },
       // Long enough for a hook that outlasts the device's attempt (the lost-answer test).
       hookTimeoutMs: 30_000,
       preProvisioningHook: (event) => {
-        hookEvents.push(event);
         const custom = customHooks.get(event.parameters.SerialNumber ?? "");
         if (custom) return custom();
         return { allowProvisioning: !deniedSerials.has(event.parameters.SerialNumber ?? "") };
@@ -41,7 +34,6 @@ describe("device provisioning (CSR flow)", () => {
   });
 
   afterAll(async () => {
-    await responder?.close();
     await env?.close();
   });
 
@@ -50,11 +42,9 @@ describe("device provisioning (CSR flow)", () => {
     const cpuinfo = path.join(env.dir, "cpuinfo-a");
     await fs.writeFile(cpuinfo, "processor\t: 0\nHardware\t: BCM2835\nSerial\t\t: 10000000abcd0001\nModel\t\t: Raspberry Pi 4 Model B\n");
     const { config, configPath } = await env.freshDevice("pi-a", { serialFile: cpuinfo });
-    // the gateway gives this device its own provisioning endpoint (no crosstalk)
-    const gateway = await env.broker.startClaimGateway();
 
     // WHEN
-    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
     const code = await proc.exitCode();
 
     // THEN
@@ -71,16 +61,18 @@ describe("device provisioning (CSR flow)", () => {
       certificateId: certificateIdOf(certPem),
       deviceConfiguration: { telemetryIntervalSeconds: "60" },
     });
-    expect(responder.things().get("10000000abcd0001")?.certificateId).toBe(certificateIdOf(certPem));
+    const registered = env.plane.registry.getCertificate(certificateIdOf(certPem));
+    expect(registered?.status).toBe("ACTIVE");
+    expect(env.plane.registry.principalThings(registered!.certificateArn)).toEqual(["10000000abcd0001"]);
   });
 
   it("GIVEN a provisioning request WHEN the hook is called THEN it gets AWS's event shape", async () => {
-    const event = hookEvents.find((e) => e.parameters.SerialNumber === "10000000abcd0001");
+    const event = env.hookEvents.find((e) => e.parameters.SerialNumber === "10000000abcd0001");
     expect(event).toEqual({
       claimCertificateId: certificateIdOf(env.claim.certPem),
       certificateId: expect.stringMatching(/^[0-9a-f]{64}$/),
       certificatePem: expect.stringContaining("BEGIN CERTIFICATE"),
-      templateArn: `arn:aws:iot:us-east-1:000000000000:provisioningtemplate/${env.templateName}`,
+      templateArn: env.plane.registry.arn(`provisioningtemplate/${env.templateName}`),
       clientId: "provision-10000000abcd0001",
       parameters: { SerialNumber: "10000000abcd0001", DeviceType: "thermostat" },
     });
@@ -89,14 +81,14 @@ describe("device provisioning (CSR flow)", () => {
   it("GIVEN a provisioned Pi WHEN provision runs again THEN it does nothing", async () => {
     const { config, configPath } = await env.freshDevice("pi-a");
     const before = await fs.readFile(config.certFile, "utf8");
-    const hookCalls = hookEvents.length;
+    const hookCalls = env.hookEvents.length;
 
     const proc = new DeviceProcess(["provision", "--config", configPath, "--serial-number", "10000000abcd0001"]);
 
     expect(await proc.exitCode()).toBe(EXIT.OK);
     expect(proc.logs().some((r) => r.msg === "already provisioned; nothing to do")).toBe(true);
     expect(await fs.readFile(config.certFile, "utf8")).toBe(before);
-    expect(hookEvents.length).toBe(hookCalls);
+    expect(env.hookEvents.length).toBe(hookCalls);
   });
 
   it("GIVEN a provisioned Pi THEN its certificate, key and thing record are readable by its user only (0600)", async () => {
@@ -110,14 +102,13 @@ describe("device provisioning (CSR flow)", () => {
     // GIVEN
     deniedSerials.add("denied0001");
     const { config, configPath } = await env.freshDevice("pi-denied", { serialNumber: "denied0001" });
-    const gateway = await env.broker.startClaimGateway();
 
     // WHEN
-    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
 
     // THEN
     expect(await proc.exitCode()).toBe(EXIT.DENIED);
-    expect(hookEvents.filter((e) => e.parameters.SerialNumber === "denied0001")).toHaveLength(1);
+    expect(env.hookEvents.filter((e) => e.parameters.SerialNumber === "denied0001")).toHaveLength(1);
     await expect(fs.stat(config.thingFile)).rejects.toThrow();
     const denial = proc.logs().find((r) => r.msg === "provisioning denied by the registry; not retrying");
     expect(denial).toMatchObject({ statusCode: 403, errorCode: "AccessDenied" });
@@ -145,14 +136,13 @@ describe("device provisioning (CSR flow)", () => {
     // GIVEN: CI wrote the token (with a trailing newline) next to the config
     const { config, configPath } = await env.freshDevice("pi-token", { serialNumber: "token0001", provisioning: { tokenFile: "provisioning-token" } });
     await fs.writeFile(path.join(path.dirname(configPath), "provisioning-token"), "tok-5f2a9c1e7b3d4a60\n", { mode: 0o600 });
-    const gateway = await env.broker.startClaimGateway();
 
     // WHEN
-    const proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
 
     // THEN the token reached the hook, and no log line carries it
     expect(await proc.exitCode()).toBe(EXIT.OK);
-    const event = hookEvents.find((e) => e.parameters.SerialNumber === "token0001");
+    const event = env.hookEvents.find((e) => e.parameters.SerialNumber === "token0001");
     expect(event?.parameters).toEqual({ SerialNumber: "token0001", DeviceType: "thermostat", ProvisioningToken: "tok-5f2a9c1e7b3d4a60" });
     expect(proc.lines.join("\n")).not.toContain("tok-5f2a9c1e7b3d4a60");
     await expect(fs.stat(config.thingFile)).resolves.toBeDefined();
@@ -173,7 +163,7 @@ describe("device provisioning (CSR flow)", () => {
     // THEN it stops with a clear configuration error, before any provisioning request
     expect(await proc.exitCode()).toBe(EXIT.CONFIG);
     expect(proc.logs().find((r) => r.msg === "configuration error")?.error).toMatch(/provisioning\.tokenFile .*provisioning-token/);
-    expect(hookEvents.filter((e) => e.parameters.SerialNumber === serial)).toEqual([]);
+    expect(env.hookEvents.filter((e) => e.parameters.SerialNumber === serial)).toEqual([]);
   });
 
   it("GIVEN a lost RegisterThing answer WHEN the device retries THEN it keeps its certificate and ownership token and is provisioned", async () => {
@@ -194,14 +184,13 @@ describe("device provisioning (CSR flow)", () => {
       serialNumber: serial,
       provisioning: { maxAttempts: 4, attemptTimeoutMs: 8000, backoff: { baseMs: 50, maxMs: 100 } },
     });
-    const gateway = await env.broker.startClaimGateway();
 
     // WHEN
-    proc = new DeviceProcess(["provision", "--config", configPath, "--provisioning-port", String(gateway.port)]);
+    proc = new DeviceProcess(["provision", "--config", configPath]);
 
     // THEN it is provisioned, every RegisterThing named the same certificate, and that is the one on disk
     expect(await proc.exitCode()).toBe(EXIT.OK);
-    const certificateIds = hookEvents.filter((e) => e.parameters.SerialNumber === serial).map((e) => e.certificateId);
+    const certificateIds = env.hookEvents.filter((e) => e.parameters.SerialNumber === serial).map((e) => e.certificateId);
     expect(certificateIds.length).toBeGreaterThanOrEqual(2);
     expect(new Set(certificateIds).size).toBe(1);
     expect(certificateIdOf(await fs.readFile(config.certFile, "utf8"))).toBe(certificateIds[0]);

@@ -26,8 +26,7 @@ describe("local twin across a broker restart", () => {
   });
 
   it("GIVEN the broker restarted WHEN a new Pi provisions and gets a command THEN it is provisioned and answers", async () => {
-    await twin!.broker.restart();
-    await twin!.broker.waitForClient("provisioning-responder", 20_000);
+    await twin!.iot.backend.restart();
 
     const fleet = await bringUpFleet(twin!, [serialFor(0x77)], { concurrency: 1 });
     if (fleet.running.length !== 1) process.stdout.write(lines.join("\n") + "\n");

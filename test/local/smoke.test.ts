@@ -1,6 +1,6 @@
 /**
  * The local twin end to end, through the same scenario code as `npm run local -- --scenario smoke`:
- * real mosquitto with mutual TLS, dynalite, the real functions in-process, and 3 simulated Pis, each a
+ * the IoT front end with mutual TLS (mosquitto behind it), dynalite, the real functions in-process, and 3 simulated Pis, each a
  * separate process running the real device client. Waits are bounded waits on conditions.
  */
 import * as fs from "node:fs";

@@ -1,16 +1,25 @@
 /**
- * Test fixtures for the device client: a local CA, a mosquitto broker on a random port, claim
- * credentials on disk, an observer with the service identity, device configs, and a way to run the real
- * CLI as a child process. No timed assertions: everything waits for a condition with a bounded timeout.
+ * Test fixtures for the device client: the twin's AWS IoT Core stand-ins (identity plane loaded with the
+ * synthesized `dev` stacks, MQTT front end with mutual TLS, mosquitto behind it), claim credentials on
+ * disk, an observer with the twin-service identity, device configs, and a way to run the real CLI as a
+ * child process. No timed assertions: everything waits for a condition with a bounded timeout.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { loadConfig } from "../../config";
 import { DeviceConfig, DeviceConfigInput, resolveConfig } from "../../device/config";
 import { Logger, createLogger } from "../../device/log";
 import { ThingRecord } from "../../device/provision";
-import { MosquittoBroker, MqttTestClient } from "../../local/broker";
+import { resourceNames } from "../../modules/naming";
+import { MqttTestClient } from "../../local/broker";
+import { MosquittoBackend } from "../../local/iot-core/backend";
+import { LocalIdentityPlane, PreProvisioningHook, PreProvisioningHookEvent } from "../../local/iot-core/identity-plane";
+import { MqttFrontend } from "../../local/iot-core/mqtt-frontend";
+import { CLAIM_IDENTITY, TWIN_SERVICE_IDENTITY } from "../../local/iot-core/stack-identities";
+import { SynthesizedIot, synthesizeIot } from "../../local/iot-core/synthesized-iot";
+import type { LifecycleEvent } from "../../local/lifecycle";
 import { IssuedCertificate, LocalCa, PemFilePaths, writePemFiles } from "../../local/pki";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -76,44 +85,125 @@ export class Observer {
   }
 }
 
+/** The names of the synthesized `dev` stacks the test endpoint enforces (template, policies). */
+export const DEV_NAMES = resourceNames(loadConfig("dev"));
+
+let synthesized: SynthesizedIot | undefined;
+/** One synthesis per test file. */
+function devIot(): SynthesizedIot {
+  synthesized ??= synthesizeIot("dev");
+  return synthesized;
+}
+
+/** `iot` with a `DeviceConfiguration` added to every provisioning template (as a template may have on AWS). */
+function withDeviceConfiguration(iot: SynthesizedIot, deviceConfiguration: Readonly<Record<string, string>>): SynthesizedIot {
+  const provisioningTemplates = new Map(
+    [...iot.provisioningTemplates].map(([name, t]) => [name, { ...t, templateBody: JSON.stringify({ ...JSON.parse(t.templateBody), DeviceConfiguration: deviceConfiguration }) }]),
+  );
+  return { ...iot, provisioningTemplates };
+}
+
+export interface TestEnvOptions {
+  /** The template's pre-provisioning hook. @default allow every request */
+  readonly preProvisioningHook?: PreProvisioningHook;
+  /** `DeviceConfiguration` of the provisioning template. @default none */
+  readonly deviceConfiguration?: Readonly<Record<string, string>>;
+  /** How long RegisterThing waits for the hook. @default 5000 (AWS's limit) */
+  readonly hookTimeoutMs?: number;
+  readonly verbose?: boolean;
+}
+
 export interface TestEnv {
   readonly dir: string;
   readonly ca: LocalCa;
-  readonly broker: MosquittoBroker;
+  readonly plane: LocalIdentityPlane;
+  /** The IoT endpoint devices connect to (a new one after {@link TestEnv.startEndpoint}). */
+  readonly frontend: MqttFrontend;
+  /** The mosquitto behind the endpoint: stopping it alone keeps the connections to the endpoint. */
+  readonly backend: MosquittoBackend;
+  /** An endpoint outage as a device sees it: every connection closed, nothing listening, mosquitto stopped. */
+  stopEndpoint(): Promise<void>;
+  /** The endpoint back on the same port, mosquitto's persisted sessions included. */
+  startEndpoint(): Promise<void>;
+  readonly endpoint: { readonly host: string; readonly port: number; readonly caFile: string };
   readonly templateName: string;
   readonly claim: IssuedCertificate & PemFilePaths;
-  /** Observer subscribed to `devices/+/...` and jobs topics with a persistent session. */
+  /** Every pre-provisioning hook call, in order. */
+  readonly hookEvents: PreProvisioningHookEvent[];
+  /** Every lifecycle event of the endpoint, in order. */
+  readonly lifecycle: LifecycleEvent[];
+  /** Twin-service client subscribed to `devices/+/...` with a persistent session. */
   readonly observer: Observer;
-  /** Issue a client certificate and connect with it. */
-  connect(identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient>;
-  /** Files and config of a device that is already provisioned (certificate issued directly by the CA). */
+  /** Connect with a stack identity (`CLAIM_IDENTITY`, `CONTROLLER_IDENTITY`, `TWIN_SERVICE_IDENTITY`). */
+  connectAs(identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient>;
+  /** Register a thing with a new ACTIVE certificate (as RegisterThing leaves it) and connect as it. */
+  connectThing(thingName: string): Promise<MqttTestClient>;
+  /** Resolve once `clientId` is connected to the endpoint. */
+  waitForClient(clientId: string, timeoutMs?: number): Promise<void>;
+  /** Files and config of a device that is already provisioned (certificate issued by the CA, registered as RegisterThing would). */
   provisionedDevice(serialNumber: string, overrides?: Partial<DeviceConfigInput>): Promise<{ config: DeviceConfig; thing: ThingRecord; configPath: string }>;
   /** Config (and config.json) of a fresh device with the claim certificate. */
   freshDevice(name: string, overrides?: Partial<DeviceConfigInput>): Promise<{ config: DeviceConfig; configPath: string }>;
   close(): Promise<void>;
 }
 
-export async function createTestEnv(options: { templateName?: string; verbose?: boolean } = {}): Promise<TestEnv> {
+export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestEnv> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "device-test-"));
   const ca = await LocalCa.create({ commonName: "device test CA" });
-  const templateName = options.templateName ?? "smart-home-test";
-  const broker = await MosquittoBroker.start({ ca, dir: path.join(dir, "broker"), provisioningTemplateName: templateName, verbose: options.verbose });
-  const claimCert = await ca.issueClientCertificate(broker.claimIdentity);
+  const caFile = path.join(dir, "ca.cert.pem");
+  await fs.writeFile(caFile, ca.certPem);
+  const hookEvents: PreProvisioningHookEvent[] = [];
+  const hook = options.preProvisioningHook ?? (() => ({ allowProvisioning: true }));
+  const iot = options.deviceConfiguration ? withDeviceConfiguration(devIot(), options.deviceConfiguration) : devIot();
+  const plane = await LocalIdentityPlane.start({
+    workDir: path.join(dir, "iot"),
+    ca,
+    iot,
+    hookTimeoutMs: options.hookTimeoutMs,
+    preProvisioningHook: (event) => {
+      hookEvents.push(event);
+      return hook(event);
+    },
+  });
+  const backend = await MosquittoBackend.start({ dir: path.join(dir, "backend"), verbose: options.verbose });
+  const lifecycle: LifecycleEvent[] = [];
+  const startFrontend = async (port?: number): Promise<MqttFrontend> => {
+    const started = await MqttFrontend.start({ ca, plane, backend, port });
+    started.on("lifecycle", (e) => lifecycle.push(e));
+    return started;
+  };
+  let frontend = await startFrontend();
+  const port = frontend.port;
+  const templateName = DEV_NAMES.provisioningTemplate;
+  const claimCert = plane.stackIdentities.get(CLAIM_IDENTITY)!;
   const claimPaths = await writePemFiles(path.join(dir, "claim"), "claim", claimCert);
   const clients: MqttTestClient[] = [];
-  const connect = async (identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient> => {
-    const credentials = await ca.issueClientCertificate(identity);
-    const client = await MqttTestClient.connect({ host: broker.host, port: broker.port, caPem: ca.certPem, credentials, clientId, sessionExpirySeconds });
+  const connectWith = async (credentials: IssuedCertificate, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient> => {
+    const client = await MqttTestClient.connect({ host: frontend.host, port, caPem: ca.certPem, credentials, clientId, sessionExpirySeconds });
     clients.push(client);
     return client;
   };
-  const observer = new Observer(await connect(broker.serviceIdentity, "test-observer", 3600));
+  const connectAs = (identity: string, clientId: string, sessionExpirySeconds?: number): Promise<MqttTestClient> => {
+    const credentials = plane.stackIdentities.get(identity);
+    if (!credentials) throw new Error(`no stack identity ${identity}`);
+    return connectWith(credentials, clientId, sessionExpirySeconds);
+  };
+  /** What RegisterThing leaves behind: the thing, its ACTIVE certificate attached to it and the device policy. */
+  const registerThing = async (thingName: string): Promise<IssuedCertificate> => {
+    const issued = await ca.issueClientCertificate(thingName);
+    const certificate = plane.registry.addCertificate(issued.certPem, "ACTIVE");
+    if (!plane.registry.getThing(thingName)) plane.registry.putThing({ thingName });
+    plane.registry.attachThingPrincipal(thingName, certificate.certificateArn);
+    plane.registry.attachPolicy(DEV_NAMES.devicePolicy, certificate.certificateArn);
+    return issued;
+  };
+  const observer = new Observer(await connectAs(TWIN_SERVICE_IDENTITY, `${TWIN_SERVICE_IDENTITY}-observer`, 3600));
   await observer.client.subscribe(["devices/+/responses", "devices/+/errors", "devices/+/telemetry"]);
 
   const baseConfig = (dataDir: string): DeviceConfigInput => ({
-    endpoint: broker.host,
-    port: broker.port,
-    caFile: broker.caPath,
+    endpoint: frontend.host,
+    port,
+    caFile,
     claimCertFile: claimPaths.certPath,
     claimKeyFile: claimPaths.keyPath,
     deviceType: "thermostat",
@@ -134,15 +224,36 @@ export async function createTestEnv(options: { templateName?: string; verbose?: 
   return {
     dir,
     ca,
-    broker,
+    plane,
+    get frontend() {
+      return frontend;
+    },
+    backend,
+    async stopEndpoint() {
+      await frontend.close();
+      await backend.stop();
+    },
+    async startEndpoint() {
+      await backend.start();
+      frontend = await startFrontend(port);
+    },
+    endpoint: { host: frontend.host, port, caFile },
     templateName,
     claim: { ...claimCert, ...claimPaths },
+    hookEvents,
+    lifecycle,
     observer,
-    connect,
+    connectAs,
+    async connectThing(thingName) {
+      return connectWith(await registerThing(thingName), thingName);
+    },
+    async waitForClient(clientId, timeoutMs = 15_000) {
+      await waitFor(() => frontend.connections().some((c) => c.clientId === clientId), `${clientId} connected to the endpoint`, timeoutMs);
+    },
     async provisionedDevice(serialNumber, overrides = {}) {
       const dataDir = path.join(dir, serialNumber, "data");
       await fs.mkdir(dataDir, { recursive: true });
-      const issued = await ca.issueClientCertificate(serialNumber);
+      const issued = await registerThing(serialNumber);
       await fs.writeFile(path.join(dataDir, "device.cert.pem"), issued.certPem, { mode: 0o600 });
       await fs.writeFile(path.join(dataDir, "device.key.pem"), issued.keyPem, { mode: 0o600 });
       const thing: ThingRecord = {
@@ -162,7 +273,8 @@ export async function createTestEnv(options: { templateName?: string; verbose?: 
     },
     async close() {
       await Promise.all(clients.splice(0).map((c) => c.close()));
-      await broker.close();
+      await frontend.close().catch(() => undefined);
+      await backend.close();
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
