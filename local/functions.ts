@@ -1,7 +1,9 @@
 /**
  * The REAL Lambda handlers of `functions/`, loaded in-process for the local twin the way Lambda runs
- * them: the environment is set first (they read it once at module load), then each module is required,
- * and invocations get a Lambda-like context (`awsRequestId`, `getRemainingTimeInMillis`).
+ * them: each module is required with its own environment set (they read it once at module load), and
+ * invocations get a Lambda-like context (`awsRequestId`, `getRemainingTimeInMillis`) with the function's
+ * timeout and memory. Timeout, memory and environment come from each function's contract
+ * (`functions/<name>/contract.ts`), as the stacks deploy them (see twin-functions.ts).
  *
  * - {@link LocalFunctions.invoke} is a synchronous (RequestResponse) invocation: the provisioning hook,
  *   API Gateway's proxy integration.
@@ -14,16 +16,28 @@ import { EventEmitter } from "node:events";
 
 export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check";
 
-/** Timeout of each function, as the stacks give them (seconds). */
-const TIMEOUT_SECONDS: Record<FunctionName, number> = {
-  "provisioning-hook": 5,
-  "register-device": 10,
-  "alert-handler": 30,
-  "offline-detector": 60,
-  "health-check": 120,
-};
-
 type Handler = (event: any, context?: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** Required only when asked: each module reads its configuration at load. */
+const LOADERS: Record<FunctionName, () => Handler> = {
+  "provisioning-hook": () => (require("../functions/provisioning-hook") as { handler: Handler }).handler,
+  "register-device": () => (require("../functions/register-device") as { handler: Handler }).handler,
+  "alert-handler": () => (require("../functions/alert-handler") as { handler: Handler }).handler,
+  "offline-detector": () => (require("../functions/offline-detector") as { handler: Handler }).handler,
+  "health-check": () => (require("../functions/health-check") as { handler: Handler }).handler,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** How one function runs: what its contract says, as the stack deploys it. */
+export interface LocalFunctionSettings {
+  /** Physical function name (for the ARN and log group in the context). */
+  readonly functionName: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMiB: number;
+  /** The function's own Lambda environment; set only while its module loads. */
+  readonly environment: Readonly<Record<string, string>>;
+}
 
 /** What happened in one invocation (emitted as `invoked`). */
 export interface Invocation {
@@ -43,13 +57,17 @@ export interface LocalFunctions {
 }
 
 export interface LocalFunctionsOptions {
-  /** Environment for the functions; set in process.env before they load, restored by {@link LocalFunctions.restoreEnvironment}. */
+  /**
+   * What Lambda's runtime gives every function and the twin points at its servers (region, credentials,
+   * `AWS_ENDPOINT_URL_*`, `LOG_LEVEL`): set in process.env for the twin's lifetime (the AWS SDK reads
+   * some of it per request), restored by {@link LocalFunctions.restoreEnvironment}.
+   */
   readonly environment: Readonly<Record<string, string>>;
+  /** Each function's settings, by handler. */
+  readonly functions: Readonly<Record<FunctionName, LocalFunctionSettings>>;
   /** Account and region for `invokedFunctionArn`. */
   readonly accountId: string;
   readonly region: string;
-  /** Physical function names (for the ARN), by handler. @default the handler name */
-  readonly physicalNames?: Partial<Record<FunctionName, string>>;
   /** Delays before the 2nd and 3rd attempt of an async invocation. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
   readonly retryDelaysMs?: readonly number[];
 }
@@ -60,7 +78,7 @@ export class LocalFunctions extends EventEmitter {
   private readonly pending = new Set<Promise<void>>();
   private readonly retryDelaysMs: readonly number[];
 
-  /** Set the environment, then load every handler module. */
+  /** Set the shared environment, then load each handler module with its own environment. */
   constructor(private readonly options: LocalFunctionsOptions) {
     super();
     for (const [key, value] of Object.entries(options.environment)) {
@@ -68,30 +86,31 @@ export class LocalFunctions extends EventEmitter {
       process.env[key] = value;
     }
     this.retryDelaysMs = options.retryDelaysMs ?? [1000, 2000];
-    // Required only now: each module reads its configuration at load.
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    this.handlers = {
-      "provisioning-hook": (require("../functions/provisioning-hook") as { handler: Handler }).handler,
-      "register-device": (require("../functions/register-device") as { handler: Handler }).handler,
-      "alert-handler": (require("../functions/alert-handler") as { handler: Handler }).handler,
-      "offline-detector": (require("../functions/offline-detector") as { handler: Handler }).handler,
-      "health-check": (require("../functions/health-check") as { handler: Handler }).handler,
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
+    const handlers: Partial<Record<FunctionName, Handler>> = {};
+    for (const name of Object.keys(LOADERS) as FunctionName[]) {
+      handlers[name] = withEnvironment(options.functions[name].environment, LOADERS[name]);
+    }
+    this.handlers = handlers as Record<FunctionName, Handler>;
+  }
+
+  /** How `functionName` runs here (timeout, memory, environment). */
+  settings(functionName: FunctionName): LocalFunctionSettings {
+    return this.options.functions[functionName];
   }
 
   /** Synchronous invocation: the handler's answer, or its error thrown. */
   async invoke<T = unknown>(functionName: FunctionName, event: unknown, attempt = 1): Promise<T> {
     const requestId = randomUUID();
     const startedAt = Date.now();
-    const deadline = startedAt + TIMEOUT_SECONDS[functionName] * 1000;
-    const physical = this.options.physicalNames?.[functionName] ?? functionName;
+    const settings = this.options.functions[functionName];
+    const deadline = startedAt + settings.timeoutSeconds * 1000;
+    const physical = settings.functionName;
     const context = {
       awsRequestId: requestId,
       functionName: physical,
       functionVersion: "$LATEST",
       invokedFunctionArn: `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${physical}`,
-      memoryLimitInMB: "256",
+      memoryLimitInMB: String(settings.memoryMiB),
       logGroupName: `/aws/lambda/${physical}`,
       logStreamName: "local-twin",
       callbackWaitsForEmptyEventLoop: false,
@@ -148,5 +167,19 @@ export class LocalFunctions extends EventEmitter {
       else process.env[key] = value;
     }
     this.previousEnv.clear();
+  }
+}
+
+/** Runs `load` with `environment` set in process.env, then puts the previous values back. */
+function withEnvironment<T>(environment: Readonly<Record<string, string>>, load: () => T): T {
+  const previous = new Map(Object.keys(environment).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, environment);
+  try {
+    return load();
+  } finally {
+    for (const [key, value] of previous) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
 }

@@ -1,19 +1,25 @@
 /**
- * The REAL Lambda handlers of `functions/` as the twin runs them: the environment the stacks give them,
- * pointed at the twin's local servers, and readable progress lines and counters from their results.
+ * The REAL Lambda handlers of `functions/` as the twin runs them: timeout, memory and environment from
+ * each function's contract (`functions/<name>/contract.ts`, the one the stacks deploy from), the
+ * environment's resource names the twin's local ones, and readable progress lines and counters from
+ * their results.
  *
  * ```ts
  * const fns = createTwinFunctions({ config, names, alertTopicArn, dynamodbEndpoint, snsEndpoint, ... });
  * await fns.invoke("provisioning-hook", event);
  * ```
  */
-import { hookEnvironment } from "../functions/provisioning-hook/contract";
-import { registerEnvironment } from "../functions/register-device/contract";
 import { randomUUID } from "node:crypto";
+import { ALERT_HANDLER } from "../functions/alert-handler/contract";
+import { HEALTH_CHECK } from "../functions/health-check/contract";
+import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
+import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
+import { REGISTER_DEVICE } from "../functions/register-device/contract";
+import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
 import { FAKE_AWS_ENV } from "./dynamo";
-import { LocalFunctions, type Invocation } from "./functions";
+import { LocalFunctions, type FunctionName, type Invocation, type LocalFunctionSettings } from "./functions";
 
 /** What the twin counts from the functions' results. */
 export interface FunctionCounters {
@@ -31,53 +37,63 @@ export interface TwinFunctionsOptions {
   readonly dynamodbEndpoint: string;
   readonly snsEndpoint: string;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
-  readonly alertCooldownSeconds: number;
-  readonly offlineGraceSeconds: number;
+  /** @default the alert handler's contract default (as deployed) */
+  readonly alertCooldownSeconds?: number;
+  /** @default the offline detector's contract default (as deployed) */
+  readonly offlineGraceSeconds?: number;
   readonly counters: FunctionCounters;
   readonly note: (tag: string, text: string) => void;
 }
 
-export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
+/** The twin's resources, named as the stacks name them. */
+export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds">;
+
+/**
+ * Each function the twin runs, with the settings its stack deploys: timeout, memory and environment
+ * from its contract, filled in like its stack fills them (resource names from modules/naming.ts).
+ */
+export function twinFunctionSettings(o: TwinResources): Record<FunctionName, LocalFunctionSettings> {
   const { config, names } = o;
+  const common = { environment: config.name };
+  const registry = { ...common, registryTableName: names.registryTable };
+  const devices = { ...registry, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix };
+  return {
+    "provisioning-hook": settingsOf(PROVISIONING_HOOK, names.provisioningHookFunction, { ...devices, leaseSeconds: config.provisioning.leaseSeconds }),
+    "register-device": settingsOf(REGISTER_DEVICE, names.registerDeviceFunction, devices),
+    "alert-handler": settingsOf(ALERT_HANDLER, names.alertHandlerFunction, {
+      ...common,
+      alertTopicArn: o.alertTopicArn,
+      alertStateTableName: names.alertStateTable,
+      cooldownSeconds: o.alertCooldownSeconds,
+    }),
+    "offline-detector": settingsOf(OFFLINE_DETECTOR, names.offlineDetectorFunction, { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
+    "health-check": settingsOf(HEALTH_CHECK, names.healthCheckFunction, { ...registry, alertTopicArn: o.alertTopicArn }),
+  };
+}
+
+function settingsOf<T extends ContractSpec>(
+  contract: FunctionContract<T>,
+  functionName: string,
+  values: Parameters<FunctionContract<T>["environment"]>[0],
+): LocalFunctionSettings {
+  const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as typeof values;
+  return { functionName, timeoutSeconds: contract.timeoutSeconds, memoryMiB: contract.memoryMiB, environment: contract.environment(given) };
+}
+
+export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
+  const { config } = o;
   const fns = new LocalFunctions({
     accountId: config.accountId,
     region: config.region,
     retryDelaysMs: [500, 1000],
-    physicalNames: {
-      "provisioning-hook": names.provisioningHookFunction,
-      "register-device": names.registerDeviceFunction,
-      "alert-handler": names.alertHandlerFunction,
-      "offline-detector": names.offlineDetectorFunction,
-      "health-check": names.healthCheckFunction,
-    },
+    functions: twinFunctionSettings(o),
     environment: {
       ...FAKE_AWS_ENV,
       AWS_REGION: config.region,
       AWS_EC2_METADATA_DISABLED: "true",
       AWS_ENDPOINT_URL_DYNAMODB: o.dynamodbEndpoint,
       AWS_ENDPOINT_URL_SNS: o.snsEndpoint,
-      ENVIRONMENT: config.name,
       LOG_LEVEL: o.logLevel,
-      REGISTRY_TABLE_NAME: names.registryTable,
-      // One environment serves every function here; the hook's and the API's come from their contracts.
-      ...hookEnvironment({
-        environment: config.name,
-        registryTableName: names.registryTable,
-        allowedDeviceTypes: config.deviceTypes,
-        leaseSeconds: config.provisioning.leaseSeconds,
-        namePrefix: config.namePrefix,
-      }),
-      ...registerEnvironment({
-        environment: config.name,
-        registryTableName: names.registryTable,
-        allowedDeviceTypes: config.deviceTypes,
-        namePrefix: config.namePrefix,
-      }),
-      ALERT_STATE_TABLE_NAME: names.alertStateTable,
-      ALERT_TOPIC_ARN: o.alertTopicArn,
-      ALERT_COOLDOWN_SECONDS: String(o.alertCooldownSeconds),
-      OFFLINE_GRACE_SECONDS: String(o.offlineGraceSeconds),
-      HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600",
     },
   });
   fns.on("invoked", (inv) => onInvoked(inv, o));

@@ -48,9 +48,9 @@ export interface LocalTwinOptions {
   readonly apiPort?: number;
   /** @default a random key */
   readonly apiKey?: string;
-  /** OFFLINE_GRACE_SECONDS for the offline detector. @default 60 */
+  /** The offline detector's grace period (seconds). @default 60 (deployed: its contract default) */
   readonly offlineGraceSeconds?: number;
-  /** ALERT_COOLDOWN_SECONDS for the alert handler. @default 300 (as deployed) */
+  /** The alert handler's cooldown. @default its contract default (as deployed) */
   readonly alertCooldownSeconds?: number;
   /** Run the offline sweep every so many seconds, like the EventBridge schedule; 0 = never. @default 0 */
   readonly sweepIntervalSeconds?: number;
@@ -218,7 +218,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       dynamodbEndpoint: this.db.endpoint,
       snsEndpoint: this.sink.endpoint,
       logLevel: o.functionLogLevel ?? "warn",
-      alertCooldownSeconds: o.alertCooldownSeconds ?? 300,
+      alertCooldownSeconds: o.alertCooldownSeconds,
       offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
       counters: this.stats,
       note: (tag, text) => this.note(tag, text),

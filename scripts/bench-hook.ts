@@ -24,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { BatchWriteItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createTables, startDynalite } from "../test/support/dynalite";
 import { createDocumentClient } from "../functions/shared/aws";
-import { hookEnvironment } from "../functions/provisioning-hook/contract";
+import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 import { provisioningTokenSha256, reserveSerial } from "../functions/provisioning-hook/hook";
 
 interface Options {
@@ -148,7 +148,6 @@ async function startDynaliteChild(): Promise<Db> {
     AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-    REGISTRY_TABLE_NAME: "device-registry",
   });
   const client = new DynamoDBClient({ endpoint });
   await createTables(client, "device-registry", "alert-state");
@@ -213,11 +212,11 @@ async function main(): Promise<void> {
   try {
     Object.assign(
       process.env,
-      hookEnvironment({
+      // The hook's deployed environment (lease at its contract default), on the bench's table.
+      PROVISIONING_HOOK.environment({
         environment: "bench",
         registryTableName: db.registryTableName,
         allowedDeviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
-        leaseSeconds: 600,
         namePrefix: "shf-bench",
       }),
     );

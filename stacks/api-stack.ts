@@ -18,11 +18,11 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
-import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { ContractFunction } from "../modules/contract-function";
 import { serviceTrust } from "../modules/policy-document";
 import { FleetTable } from "../modules/iot-table";
 import { ServiceRole } from "../modules/service-role";
-import { registerEnvironment } from "../functions/register-device/contract";
+import { REGISTER_DEVICE } from "../functions/register-device/contract";
 
 export interface ApiStackProps extends FleetStackProps {
   /** Device registry, from the `iot` stack. */
@@ -71,20 +71,16 @@ export class ApiStack extends FleetStack {
     super(scope, id, props);
     const { config, names } = this;
 
-    const fn = new BundledFunction(this, "register-device", {
-      entry: handlerEntry("register-device"),
+    const fn = new ContractFunction(this, "register-device", {
+      contract: REGISTER_DEVICE,
       functionName: names.registerDeviceFunction,
       description: "Registration API: register, read and revoke device serial numbers",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 10,
-      environment: registerEnvironment({
-        environment: config.name,
-        registryTableName: props.registryTable.tableName,
-        allowedDeviceTypes: config.deviceTypes,
-        namePrefix: config.namePrefix,
-      }),
+      settings: { environment: config.name, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix },
+      tables: {
+        registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"] },
+      },
     });
-    FleetTable.fromTableRef(props.registryTable, "registry-table").grant(fn, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]);
     new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });
 
     const api = new ApiGatewayRestApi(this, "rest-api", {

@@ -4,12 +4,12 @@ import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisionin
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms, LogPatternAlarm } from "../modules/alarms";
-import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "../modules/csr-identity";
 import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
-import { HOOK_DENIAL_LOG_PATTERN, hookEnvironment } from "../functions/provisioning-hook/contract";
+import { HOOK_DENIAL_LOG_PATTERN, PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 
 export interface FleetProvisioningStackProps extends FleetStackProps {
   /** Roles AWS IoT assumes, from the `roles` stack (the provisioning role registers devices). */
@@ -23,9 +23,6 @@ export interface FleetProvisioningStackProps extends FleetStackProps {
   /** The account's `iot:Data-ATS` endpoint, published with the claim certificate. */
   readonly iotDataEndpoint: string;
 }
-
-/** AWS IoT's own answer deadline for a pre-provisioning hook. */
-const HOOK_DEADLINE_SECONDS = 5;
 
 /**
  * Fleet provisioning by claim: a device starts with the shared claim certificate, sends a CSR, and
@@ -46,23 +43,22 @@ export class FleetProvisioningStack extends FleetStack {
     const templateArn = iotArn(`provisioningtemplate/${names.provisioningTemplate}`);
 
     // --- Pre-provisioning hook.
-    const hook = new BundledFunction(this, "provisioning-hook", {
-      entry: handlerEntry("provisioning-hook"),
+    // Timeout and memory from the contract (AWS IoT gives up after 5 s).
+    const hook = new ContractFunction(this, "provisioning-hook", {
+      contract: PROVISIONING_HOOK,
       functionName: names.provisioningHookFunction,
       description: "Fleet provisioning pre-provisioning hook: allows only registered, unclaimed serial numbers",
       logRetentionDays: config.logRetentionDays,
-      // AWS IoT gives up after 5 s; the handler answers within its own 3.5 s deadline.
-      timeoutSeconds: HOOK_DEADLINE_SECONDS,
-      memoryMiB: 256,
-      environment: hookEnvironment({
+      settings: {
         environment: config.name,
-        registryTableName: props.registryTable.tableName,
         allowedDeviceTypes: config.deviceTypes,
         leaseSeconds: config.provisioning.leaseSeconds,
         namePrefix: config.namePrefix,
-      }),
+      },
+      tables: {
+        registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+      },
     });
-    FleetTable.fromTableRef(props.registryTable, "registry-table").grant(hook, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     // Names the template by its ARN (known from its name), so the permission exists before the template.
     const invokeByTemplate = hook.allowInvoke("iot-provisioning-template", {
       principal: "iot.amazonaws.com",

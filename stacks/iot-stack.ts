@@ -13,12 +13,16 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
-import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { BundledFunction } from "../modules/bundled-function";
+import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "../modules/csr-identity";
 import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
+import { ALERT_HANDLER } from "../functions/alert-handler/contract";
+import { HEALTH_CHECK } from "../functions/health-check/contract";
+import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
 
 export interface IotStackProps extends FleetStackProps {
   /** Roles AWS IoT assumes, from the `roles` stack. */
@@ -117,41 +121,38 @@ export class IotStack extends FleetStack {
     controller.attachToThing(controllerThing.name);
     controller.attachPolicy(controllerPolicy.policyName);
 
-    // --- Functions behind the rules and schedules.
-    const environment = { ENVIRONMENT: config.name };
-    const alertHandler = new BundledFunction(this, "alert-handler", {
-      entry: handlerEntry("alert-handler"),
+    // --- Functions behind the rules and schedules: settings from each contract (functions/<name>/contract.ts),
+    // timing settings at their contract defaults; exactly the table actions each handler uses.
+    const settings = { environment: config.name };
+    const alertHandler = new ContractFunction(this, "alert-handler", {
+      contract: ALERT_HANDLER,
       functionName: names.alertHandlerFunction,
       description: "Device errors (IoT rule) to deduplicated e-mail alerts",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 15,
-      environment: { ...environment, ALERT_TOPIC_ARN: alerts.topicArn, ALERT_STATE_TABLE_NAME: alertState.tableName, ALERT_COOLDOWN_SECONDS: "300" },
+      settings,
+      tables: { alertStateTableName: { table: alertState, actions: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] } },
+      topics: { alertTopicArn: alerts },
     });
-    // Exactly what each handler does (docs/contracts.md, "Lambda handlers").
-    alertState.grant(alertHandler, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]);
-    alerts.grantPublish(alertHandler);
 
-    const offlineDetector = new BundledFunction(this, "offline-detector", {
-      entry: handlerEntry("offline-detector"),
+    const offlineDetector = new ContractFunction(this, "offline-detector", {
+      contract: OFFLINE_DETECTOR,
       functionName: names.offlineDetectorFunction,
       description: "Lifecycle events to registry connectivity; 5-minute sweep alerts on devices offline past the grace period",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 60,
-      environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, OFFLINE_GRACE_SECONDS: "600" },
+      settings,
+      tables: { registryTableName: { table: registry, actions: ["dynamodb:UpdateItem", "dynamodb:Scan"] } },
+      topics: { alertTopicArn: alerts },
     });
-    registry.grant(offlineDetector, ["dynamodb:UpdateItem", "dynamodb:Scan"]);
-    alerts.grantPublish(offlineDetector);
 
-    const healthCheck = new BundledFunction(this, "health-check", {
-      entry: handlerEntry("health-check"),
+    const healthCheck = new ContractFunction(this, "health-check", {
+      contract: HEALTH_CHECK,
       functionName: names.healthCheckFunction,
       description: "Daily fleet health summary by e-mail",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 120,
-      environment: { ...environment, REGISTRY_TABLE_NAME: registry.tableName, ALERT_TOPIC_ARN: alerts.topicArn, HEALTH_OFFLINE_THRESHOLD_SECONDS: "3600" },
+      settings,
+      tables: { registryTableName: { table: registry, actions: ["dynamodb:Scan"] } },
+      topics: { alertTopicArn: alerts },
     });
-    registry.grant(healthCheck, ["dynamodb:Scan"]);
-    alerts.grantPublish(healthCheck);
 
     for (const fn of [alertHandler, offlineDetector, healthCheck]) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });

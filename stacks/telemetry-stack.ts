@@ -19,11 +19,16 @@ import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms } from "../modules/alarms";
-import { BundledFunction, handlerEntry } from "../modules/bundled-function";
+import { BundledFunction } from "../modules/bundled-function";
+import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/iot-table";
 import { serviceTrust } from "../modules/policy-document";
 import { SecureBucket } from "../modules/secure-bucket";
 import { ServiceRole } from "../modules/service-role";
+import { TELEMETRY_API } from "../functions/telemetry-api/contract";
+import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
+import { TELEMETRY_CONNECTIONS } from "../functions/telemetry-connections/contract";
+import { TELEMETRY_WS_AUTHORIZER } from "../functions/telemetry-ws-authorizer/contract";
 
 
 export interface TelemetryStackProps extends FleetStackProps {
@@ -58,8 +63,6 @@ const WARM_PREFIX = "telemetry/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=
 const WARM_ERROR_PREFIX = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
 /** Steady and burst request rates of the dashboard API and of WebSocket messages. */
 const LIMITS = { httpRatePerSecond: 20, httpBurst: 40, wsRatePerSecond: 10, wsBurst: 20 } as const;
-/** API Gateway closes WebSocket connections after 2 hours; a row without `$disconnect` lives a little longer. */
-const CONNECTION_TTL_SECONDS = 3 * 3600;
 
 const OPERATOR_WORDS: Record<TelemetryThreshold["operator"], string> = { ">": "above", ">=": "at or above", "<": "below", "<=": "at or below" };
 
@@ -168,23 +171,20 @@ export class TelemetryStack extends FleetStack {
     });
 
     // --- Functions.
-    const environment = { ENVIRONMENT: config.name };
-    const apiFn = new BundledFunction(this, "telemetry-api", {
-      entry: handlerEntry("telemetry-api"),
+    // Settings from each function's contract (functions/<name>/contract.ts); exactly the table actions each uses.
+    const settings = { environment: config.name };
+    const apiFn = new ContractFunction(this, "telemetry-api", {
+      contract: TELEMETRY_API,
       functionName: names.telemetryApiFunction,
       description: "Dashboard read API: per-building authorization, hot-store queries",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 10,
-      environment: {
-        ...environment,
-        TELEMETRY_TABLE_NAME: hot.tableName,
-        TELEMETRY_LATEST_TABLE_NAME: latest.tableName,
-        REGISTRY_TABLE_NAME: props.registryTable.tableName,
+      settings,
+      tables: {
+        telemetryTableName: { table: hot, actions: ["dynamodb:Query"] },
+        latestTableName: { table: latest, actions: ["dynamodb:Query"] },
+        registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"] },
       },
     });
-    hot.grant(apiFn, ["dynamodb:Query"]);
-    latest.grant(apiFn, ["dynamodb:Query"]);
-    registry.grant(apiFn, ["dynamodb:GetItem", "dynamodb:BatchGetItem"]);
 
     const userPool = new CognitoUserPool(this, "user-pool", {
       name: names.dashboardUserPool,
@@ -224,29 +224,24 @@ export class TelemetryStack extends FleetStack {
     });
     const issuer = `https://${userPool.endpoint}`;
 
-    const authorizerFn = new BundledFunction(this, "telemetry-ws-authorizer", {
-      entry: handlerEntry("telemetry-ws-authorizer"),
+    const authorizerFn = new ContractFunction(this, "telemetry-ws-authorizer", {
+      contract: TELEMETRY_WS_AUTHORIZER,
       functionName: names.telemetryAuthorizerFunction,
       description: "Live-updates WebSocket $connect: verifies the dashboard user's Cognito access token",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 5,
-      environment: { ...environment, USER_POOL_ID: userPool.id, USER_POOL_CLIENT_ID: userPoolClient.id },
+      settings: { ...settings, userPoolId: userPool.id, userPoolClientId: userPoolClient.id },
     });
 
-    const connectionsFn = new BundledFunction(this, "telemetry-connections", {
-      entry: handlerEntry("telemetry-connections"),
+    const connectionsFn = new ContractFunction(this, "telemetry-connections", {
+      contract: TELEMETRY_CONNECTIONS,
       functionName: names.telemetryConnectionsFunction,
       description: "Live-updates WebSocket $connect/$disconnect: connection rows by building",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 10,
-      environment: {
-        ...environment,
-        CONNECTIONS_TABLE_NAME: connections.tableName,
-        CONNECTIONS_INDEX_NAME: CONNECTIONS_BY_CONNECTION_INDEX,
-        CONNECTION_TTL_SECONDS: String(CONNECTION_TTL_SECONDS),
+      settings: { ...settings, indexName: CONNECTIONS_BY_CONNECTION_INDEX },
+      tables: {
+        connectionsTableName: { table: connections, actions: ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"] },
       },
     });
-    connections.grant(connectionsFn, ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"]);
 
     // --- Dashboard read API (HTTP API, JWT authorizer).
     const httpAccessLog = new CloudwatchLogGroup(this, "http-access-log-group", { name: names.telemetryHttpAccessLogGroup, retentionInDays: config.logRetentionDays });
@@ -346,24 +341,22 @@ export class TelemetryStack extends FleetStack {
       defaultRouteSettings: { throttlingRateLimit: LIMITS.wsRatePerSecond, throttlingBurstLimit: LIMITS.wsBurst },
     });
 
-    const broadcastFn = new BundledFunction(this, "telemetry-broadcast", {
-      entry: handlerEntry("telemetry-broadcast"),
+    const broadcastFn = new ContractFunction(this, "telemetry-broadcast", {
+      contract: TELEMETRY_BROADCAST,
       functionName: names.telemetryBroadcastFunction,
       description: "Live updates: each reading to the WebSocket connections of the device's building",
       logRetentionDays: config.logRetentionDays,
-      timeoutSeconds: 30,
-      environment: {
-        ...environment,
-        WEBSOCKET_CALLBACK_URL: `https://${wsApi.id}.execute-api.${config.region}.amazonaws.com/${WEBSOCKET_STAGE}`,
-        REGISTRY_TABLE_NAME: props.registryTable.tableName,
-        CONNECTIONS_TABLE_NAME: connections.tableName,
-        TELEMETRY_LATEST_TABLE_NAME: latest.tableName,
-        LATEST_TTL_SECONDS: String(hotRetentionSeconds),
+      settings: {
+        ...settings,
+        callbackUrl: `https://${wsApi.id}.execute-api.${config.region}.amazonaws.com/${WEBSOCKET_STAGE}`,
+        latestTtlSeconds: hotRetentionSeconds,
+      },
+      tables: {
+        registryTableName: { table: registry, actions: ["dynamodb:GetItem"] },
+        latestTableName: { table: latest, actions: ["dynamodb:PutItem"] },
+        connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });
-    registry.grant(broadcastFn, ["dynamodb:GetItem"]);
-    latest.grant(broadcastFn, ["dynamodb:PutItem"]);
-    connections.grant(broadcastFn, ["dynamodb:Query", "dynamodb:DeleteItem"]);
     broadcastFn.addToRolePolicy("post-to-connections", [
       { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [`${wsApi.executionArn}/${WEBSOCKET_STAGE}/POST/@connections/*`] },
     ]);

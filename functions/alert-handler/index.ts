@@ -12,15 +12,16 @@ import { integerInRange, loadConfig, optionalString, requiredString } from "../s
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
 import { deviceErrorSchema, handleDeviceError, type AlertDeps } from "./alerts";
+import { ALERT_HANDLER as C } from "./contract";
 
 export type AlertHandlerResult = { status: "sent" | "suppressed" | "dropped"; alertKey?: string };
 
-const environment = optionalString(process.env, "ENVIRONMENT", "dev");
+const environment = optionalString(process.env, C.env.environment, C.defaults.environment);
 
 const config = loadConfig(() => ({
-  topicArn: requiredString(process.env, "ALERT_TOPIC_ARN"),
-  alertStateTableName: requiredString(process.env, "ALERT_STATE_TABLE_NAME"),
-  cooldownSeconds: integerInRange(process.env, "ALERT_COOLDOWN_SECONDS", 300, { min: 1, max: 7 * 86400 }),
+  topicArn: requiredString(process.env, C.env.alertTopicArn),
+  alertStateTableName: requiredString(process.env, C.env.alertStateTableName),
+  cooldownSeconds: integerInRange(process.env, C.env.cooldownSeconds, C.defaults.cooldownSeconds, C.ranges.cooldownSeconds),
 }));
 
 const logger = createLogger({ service: "alert-handler", environment });

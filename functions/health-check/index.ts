@@ -7,16 +7,17 @@ import type { Context } from "aws-lambda";
 import { createDocumentClient, createSnsClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
+import { HEALTH_CHECK as C } from "./contract";
 import { runHealthCheck } from "./health";
 
 export type HealthCheckResult = { status: "sent"; total: number; offline: string[]; stalledProvisioning: string[] };
 
-const environment = optionalString(process.env, "ENVIRONMENT", "dev");
+const environment = optionalString(process.env, C.env.environment, C.defaults.environment);
 
 const config = loadConfig(() => ({
-  tableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
-  topicArn: requiredString(process.env, "ALERT_TOPIC_ARN"),
-  thresholdSeconds: integerInRange(process.env, "HEALTH_OFFLINE_THRESHOLD_SECONDS", 3600, { min: 1, max: 90 * 86400 }),
+  tableName: requiredString(process.env, C.env.registryTableName),
+  topicArn: requiredString(process.env, C.env.alertTopicArn),
+  thresholdSeconds: integerInRange(process.env, C.env.offlineThresholdSeconds, C.defaults.offlineThresholdSeconds, C.ranges.offlineThresholdSeconds),
 }));
 
 const logger = createLogger({ service: "health-check", environment });

@@ -12,6 +12,7 @@ import { createDocumentClient, createSnsClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
+import { OFFLINE_DETECTOR as C } from "./contract";
 import { lifecycleEventSchema, recordLifecycleEvent, type LifecycleOutcome } from "./lifecycle";
 import { sweepOfflineDevices } from "./sweep";
 
@@ -20,12 +21,12 @@ export type OfflineDetectorResult =
   | { status: "swept"; alerted: string[] }
   | { status: "dropped" };
 
-const environment = optionalString(process.env, "ENVIRONMENT", "dev");
+const environment = optionalString(process.env, C.env.environment, C.defaults.environment);
 
 const config = loadConfig(() => ({
-  tableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
-  topicArn: requiredString(process.env, "ALERT_TOPIC_ARN"),
-  graceSeconds: integerInRange(process.env, "OFFLINE_GRACE_SECONDS", 600, { min: 1, max: 30 * 86400 }),
+  tableName: requiredString(process.env, C.env.registryTableName),
+  topicArn: requiredString(process.env, C.env.alertTopicArn),
+  graceSeconds: integerInRange(process.env, C.env.graceSeconds, C.defaults.graceSeconds, C.ranges.graceSeconds),
 }));
 
 const logger = createLogger({ service: "offline-detector", environment });

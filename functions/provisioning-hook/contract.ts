@@ -1,43 +1,27 @@
 /**
- * The provisioning hook's settings, shared by the handler, the `fleet` stack and the local twin: its
- * environment variable names and defaults, and the log fields its denial metric filter matches.
+ * The provisioning hook's contract, shared by the handler, the `fleet` stack and the local twin: its
+ * settings, and the log fields its denial metric filter matches.
  */
+import { COMMON_ENV, DEFAULT_ENVIRONMENT, defineContract } from "../shared/contract";
 
-/** Environment variable names the handler reads. */
-export const HOOK_ENV = {
-  environment: "ENVIRONMENT",
-  registryTableName: "REGISTRY_TABLE_NAME",
-  allowedDeviceTypes: "ALLOWED_DEVICE_TYPES",
-  leaseSeconds: "PROVISIONING_LEASE_SECONDS",
-  /** `config.namePrefix`: serials starting with `<namePrefix>-` are reserved. */
-  namePrefix: "NAME_PREFIX",
-} as const;
-
-export const HOOK_DEFAULTS = {
-  leaseSeconds: 600,
-} as const;
-
-export const HOOK_LEASE_SECONDS_RANGE = { min: 1, max: 86400 } as const;
-
-export interface HookSettings {
-  readonly environment: string;
-  readonly registryTableName: string;
-  readonly allowedDeviceTypes: readonly string[];
-  readonly namePrefix: string;
-  /** @default 600 */
-  readonly leaseSeconds?: number;
-}
-
-/** The Lambda environment for these settings (what the stack deploys and the twin runs with). */
-export function hookEnvironment(settings: HookSettings): Record<string, string> {
-  return {
-    [HOOK_ENV.environment]: settings.environment,
-    [HOOK_ENV.registryTableName]: settings.registryTableName,
-    [HOOK_ENV.allowedDeviceTypes]: settings.allowedDeviceTypes.join(","),
-    [HOOK_ENV.leaseSeconds]: String(settings.leaseSeconds ?? HOOK_DEFAULTS.leaseSeconds),
-    [HOOK_ENV.namePrefix]: settings.namePrefix,
-  };
-}
+export const PROVISIONING_HOOK = defineContract({
+  handler: "provisioning-hook",
+  // AWS IoT gives up after 5 s; the handler answers within its own 3.5 s deadline (index.ts).
+  timeoutSeconds: 5,
+  memoryMiB: 256,
+  env: {
+    environment: COMMON_ENV.environment,
+    registryTableName: COMMON_ENV.registryTableName,
+    /** Device types the hook allows. */
+    allowedDeviceTypes: COMMON_ENV.allowedDeviceTypes,
+    /** How long a serial stays reserved for the certificate that claimed it. */
+    leaseSeconds: "PROVISIONING_LEASE_SECONDS",
+    /** Serials starting with `<namePrefix>-` are denied. */
+    namePrefix: COMMON_ENV.namePrefix,
+  },
+  defaults: { environment: DEFAULT_ENVIRONMENT, leaseSeconds: 600 },
+  ranges: { leaseSeconds: { min: 1, max: 86400 } },
+});
 
 /**
  * CloudWatch Logs filter pattern of one decision line that denied a device. Every invocation logs

@@ -11,7 +11,7 @@ import { deviceTypeList, integerInRange, loadConfig, optionalString, requiredStr
 import { withDeadline } from "../shared/deadline";
 import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
-import { HOOK_DEFAULTS, HOOK_ENV, HOOK_LEASE_SECONDS_RANGE } from "./contract";
+import { PROVISIONING_HOOK as C } from "./contract";
 import { deny, parseHookEvent, reserveSerial, toHookResponse, type HookDecision, type HookResponse } from "./hook";
 
 export type { HookResponse } from "./hook";
@@ -22,15 +22,15 @@ export const DEADLINE_MS = 3500;
 const LAMBDA_TIMEOUT_MARGIN_MS = 300;
 
 const config = loadConfig(() => ({
-  tableName: requiredString(process.env, HOOK_ENV.registryTableName),
-  allowedDeviceTypes: deviceTypeList(process.env, HOOK_ENV.allowedDeviceTypes),
-  leaseSeconds: integerInRange(process.env, HOOK_ENV.leaseSeconds, HOOK_DEFAULTS.leaseSeconds, HOOK_LEASE_SECONDS_RANGE),
-  namePrefix: requiredString(process.env, HOOK_ENV.namePrefix),
+  tableName: requiredString(process.env, C.env.registryTableName),
+  allowedDeviceTypes: deviceTypeList(process.env, C.env.allowedDeviceTypes),
+  leaseSeconds: integerInRange(process.env, C.env.leaseSeconds, C.defaults.leaseSeconds, C.ranges.leaseSeconds),
+  namePrefix: requiredString(process.env, C.env.namePrefix),
 }));
 
 const logger = createLogger({
   service: "provisioning-hook",
-  environment: optionalString(process.env, HOOK_ENV.environment, "dev"),
+  environment: optionalString(process.env, C.env.environment, C.defaults.environment),
 });
 
 // Short timeouts and one retry: two attempts plus backoff fit inside the deadline.

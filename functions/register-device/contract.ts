@@ -1,30 +1,18 @@
-/**
- * The registration API function's settings, shared by the handler, the `api` stack and the local twin:
- * its environment variable names.
- */
+/** The registration API function's contract, shared by the handler, the `api` stack and the local twin. */
+import { COMMON_ENV, DEFAULT_ENVIRONMENT, defineContract } from "../shared/contract";
 
-/** Environment variable names the handler reads. */
-export const REGISTER_ENV = {
-  environment: "ENVIRONMENT",
-  registryTableName: "REGISTRY_TABLE_NAME",
-  allowedDeviceTypes: "ALLOWED_DEVICE_TYPES",
-  /** `config.namePrefix`: serials starting with `<namePrefix>-` are refused. */
-  namePrefix: "NAME_PREFIX",
-} as const;
-
-export interface RegisterSettings {
-  readonly environment: string;
-  readonly registryTableName: string;
-  readonly allowedDeviceTypes: readonly string[];
-  readonly namePrefix: string;
-}
-
-/** The Lambda environment for these settings (what the stack deploys and the twin runs with). */
-export function registerEnvironment(settings: RegisterSettings): Record<string, string> {
-  return {
-    [REGISTER_ENV.environment]: settings.environment,
-    [REGISTER_ENV.registryTableName]: settings.registryTableName,
-    [REGISTER_ENV.allowedDeviceTypes]: settings.allowedDeviceTypes.join(","),
-    [REGISTER_ENV.namePrefix]: settings.namePrefix,
-  };
-}
+export const REGISTER_DEVICE = defineContract({
+  handler: "register-device",
+  timeoutSeconds: 10,
+  memoryMiB: 256,
+  env: {
+    environment: COMMON_ENV.environment,
+    registryTableName: COMMON_ENV.registryTableName,
+    /** Device types a registration may name. */
+    allowedDeviceTypes: COMMON_ENV.allowedDeviceTypes,
+    /** Serials starting with `<namePrefix>-` are refused (400). */
+    namePrefix: COMMON_ENV.namePrefix,
+  },
+  defaults: { environment: DEFAULT_ENVIRONMENT },
+  ranges: {},
+});

@@ -11,7 +11,7 @@ import { createDocumentClient } from "../shared/aws";
 import { deviceTypeList, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview, serialNumberSchema } from "../shared/registry";
-import { REGISTER_ENV } from "./contract";
+import { REGISTER_DEVICE as C } from "./contract";
 import {
   errorResult,
   getDevice,
@@ -27,10 +27,10 @@ import {
 export const MAX_BODY_BYTES = 8 * 1024;
 
 const config = loadConfig(() => {
-  const allowedDeviceTypes = deviceTypeList(process.env, REGISTER_ENV.allowedDeviceTypes);
-  const namePrefix = requiredString(process.env, REGISTER_ENV.namePrefix);
+  const allowedDeviceTypes = deviceTypeList(process.env, C.env.allowedDeviceTypes);
+  const namePrefix = requiredString(process.env, C.env.namePrefix);
   return {
-    tableName: requiredString(process.env, REGISTER_ENV.registryTableName),
+    tableName: requiredString(process.env, C.env.registryTableName),
     allowedDeviceTypes,
     bodySchema: registerBodySchema(allowedDeviceTypes, namePrefix),
     region: process.env.AWS_REGION,
@@ -39,7 +39,7 @@ const config = loadConfig(() => {
 
 const logger = createLogger({
   service: "register-device",
-  environment: optionalString(process.env, REGISTER_ENV.environment, "dev"),
+  environment: optionalString(process.env, C.env.environment, C.defaults.environment),
 });
 
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });

@@ -12,15 +12,16 @@ import { buildingsFromClaims } from "../shared/buildings";
 import { loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
+import { TELEMETRY_API as C } from "./contract";
 import { errorResult, listBuildingDevices, readDeviceTelemetry, type ApiResult, type QueryDeps } from "./queries";
 
 const config = loadConfig(() => ({
-  telemetryTableName: requiredString(process.env, "TELEMETRY_TABLE_NAME"),
-  latestTableName: requiredString(process.env, "TELEMETRY_LATEST_TABLE_NAME"),
-  registryTableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
+  telemetryTableName: requiredString(process.env, C.env.telemetryTableName),
+  latestTableName: requiredString(process.env, C.env.latestTableName),
+  registryTableName: requiredString(process.env, C.env.registryTableName),
 }));
 
-const logger = createLogger({ service: "telemetry-api", environment: optionalString(process.env, "ENVIRONMENT", "dev") });
+const logger = createLogger({ service: "telemetry-api", environment: optionalString(process.env, C.env.environment, C.defaults.environment) });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
 
 type Event = Partial<APIGatewayProxyEventV2WithJWTAuthorizer>;

@@ -13,21 +13,22 @@ import { createDocumentClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
+import { TELEMETRY_BROADCAST as C } from "./contract";
 import { broadcastTelemetry, telemetryEventSchema, type BroadcastDeps, type BroadcastOutcome } from "./broadcast";
 
 const config = loadConfig(() => {
-  const callbackUrl = requiredString(process.env, "WEBSOCKET_CALLBACK_URL");
-  if (!/^https?:\/\/[^\s]+$/.test(callbackUrl)) throw new Error(`environment variable WEBSOCKET_CALLBACK_URL must be an https URL, got "${callbackUrl}"`);
+  const callbackUrl = requiredString(process.env, C.env.callbackUrl);
+  if (!/^https?:\/\/[^\s]+$/.test(callbackUrl)) throw new Error(`environment variable ${C.env.callbackUrl} must be an https URL, got "${callbackUrl}"`);
   return {
     callbackUrl,
-    registryTableName: requiredString(process.env, "REGISTRY_TABLE_NAME"),
-    connectionsTableName: requiredString(process.env, "CONNECTIONS_TABLE_NAME"),
-    latestTableName: requiredString(process.env, "TELEMETRY_LATEST_TABLE_NAME"),
-    latestTtlSeconds: integerInRange(process.env, "LATEST_TTL_SECONDS", 90 * 86400, { min: 3600, max: 3650 * 86400 }),
+    registryTableName: requiredString(process.env, C.env.registryTableName),
+    connectionsTableName: requiredString(process.env, C.env.connectionsTableName),
+    latestTableName: requiredString(process.env, C.env.latestTableName),
+    latestTtlSeconds: integerInRange(process.env, C.env.latestTtlSeconds, C.defaults.latestTtlSeconds, C.ranges.latestTtlSeconds),
   };
 });
 
-const logger = createLogger({ service: "telemetry-broadcast", environment: optionalString(process.env, "ENVIRONMENT", "dev") });
+const logger = createLogger({ service: "telemetry-broadcast", environment: optionalString(process.env, C.env.environment, C.defaults.environment) });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
 const api = config.ok
   ? new ApiGatewayManagementApiClient({

@@ -11,15 +11,16 @@ import { createDocumentClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
+import { TELEMETRY_CONNECTIONS as C } from "./contract";
 import { connect, disconnect, type ConnectionsDeps } from "./connections";
 
 const config = loadConfig(() => ({
-  tableName: requiredString(process.env, "CONNECTIONS_TABLE_NAME"),
-  indexName: requiredString(process.env, "CONNECTIONS_INDEX_NAME"),
-  ttlSeconds: integerInRange(process.env, "CONNECTION_TTL_SECONDS", 3 * 3600, { min: 60, max: 86400 }),
+  tableName: requiredString(process.env, C.env.connectionsTableName),
+  indexName: requiredString(process.env, C.env.indexName),
+  ttlSeconds: integerInRange(process.env, C.env.ttlSeconds, C.defaults.ttlSeconds, C.ranges.ttlSeconds),
 }));
 
-const logger = createLogger({ service: "telemetry-connections", environment: optionalString(process.env, "ENVIRONMENT", "dev") });
+const logger = createLogger({ service: "telemetry-connections", environment: optionalString(process.env, C.env.environment, C.defaults.environment) });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
 
 export interface WebSocketEvent {

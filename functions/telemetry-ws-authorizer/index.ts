@@ -7,15 +7,16 @@
 import type { Context } from "aws-lambda";
 import { loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger } from "../shared/log";
+import { TELEMETRY_WS_AUTHORIZER as C } from "./contract";
 import { authorizeConnection, createVerifier, type AuthorizerEvent, type AuthorizerResult } from "./authorize";
 
 const config = loadConfig(() => {
-  const userPoolId = requiredString(process.env, "USER_POOL_ID");
-  const clientId = requiredString(process.env, "USER_POOL_CLIENT_ID");
+  const userPoolId = requiredString(process.env, C.env.userPoolId);
+  const clientId = requiredString(process.env, C.env.userPoolClientId);
   return { verifier: createVerifier(userPoolId, clientId) };
 });
 
-const logger = createLogger({ service: "telemetry-ws-authorizer", environment: optionalString(process.env, "ENVIRONMENT", "dev") });
+const logger = createLogger({ service: "telemetry-ws-authorizer", environment: optionalString(process.env, C.env.environment, C.defaults.environment) });
 
 /**
  * The verifier of this module (its JWKS is fetched once and cached across invocations). Exported so

@@ -9,6 +9,8 @@
  *   await db.stop();
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ALERT_HANDLER } from "../../functions/alert-handler/contract";
+import { COMMON_ENV } from "../../functions/shared/contract";
 import { FAKE_AWS_ENV, createTables, startDynalite as startDynaliteServer } from "../../local/dynamo";
 
 // The server and the table schemas live in local/dynamo.ts, shared with the local twin.
@@ -20,7 +22,7 @@ export interface DynaliteOptions {
   /** @default "alert-state" */
   alertStateTableName?: string;
   /**
-   * Also set REGISTRY_TABLE_NAME and ALERT_STATE_TABLE_NAME in process.env.
+   * Also set the registry and alert-state table names in process.env (names from the function contracts).
    * @default true
    */
   setTableEnv?: boolean;
@@ -45,8 +47,8 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Runn
 
   const env: Record<string, string> = { ...FAKE_AWS_ENV, AWS_ENDPOINT_URL_DYNAMODB: endpoint };
   if (options.setTableEnv ?? true) {
-    env.REGISTRY_TABLE_NAME = registryTableName;
-    env.ALERT_STATE_TABLE_NAME = alertStateTableName;
+    env[COMMON_ENV.registryTableName] = registryTableName;
+    env[ALERT_HANDLER.env.alertStateTableName] = alertStateTableName;
   }
   const previous = new Map<string, string | undefined>();
   for (const [key, value] of Object.entries(env)) {
