@@ -124,7 +124,7 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
     if (result?.status === "sent") o.counters.alertsSent++;
     else if (result?.status === "suppressed") {
       o.counters.alertsSuppressed++;
-      o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ALERT_COOLDOWN_SECONDS)`);
+      o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ${ALERT_HANDLER.env.cooldownSeconds})`);
     } else if (result?.status === "dropped") o.note("alert", `${e.thingName}: malformed error payload dropped`);
   }
 }
