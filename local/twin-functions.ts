@@ -76,8 +76,8 @@ function settingsOf<T extends ContractSpec>(
   functionName: string,
   values: Parameters<FunctionContract<T>["environment"]>[0],
 ): LocalFunctionSettings {
-  const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as typeof values;
-  return { functionName, timeoutSeconds: contract.timeoutSeconds, memoryMiB: contract.memoryMiB, environment: contract.environment(given) };
+  // An undefined value (an override not given) falls back to the contract's default.
+  return { functionName, timeoutSeconds: contract.timeoutSeconds, memoryMiB: contract.memoryMiB, environment: contract.environment(values) };
 }
 
 export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
