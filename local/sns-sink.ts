@@ -15,7 +15,7 @@
  * ```
  *
  * Only `Publish` is implemented; other actions answer `400 InvalidAction`. A topic not in `topicArns`
- * answers `404 NotFound` ("Topic does not exist"), as SNS does, so a wrong `ALERT_TOPIC_ARN` fails locally too.
+ * answers `404 NotFound` ("Topic does not exist"), as SNS does, so a wrong alert topic ARN fails locally too.
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";

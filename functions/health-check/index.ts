@@ -1,6 +1,6 @@
 /**
  * Daily fleet health check (Lambda, EventBridge schedule): one SNS summary per run, listing devices
- * offline longer than HEALTH_OFFLINE_THRESHOLD_SECONDS and the counts by status. The event content is
+ * offline longer than the threshold (contract.ts) and the counts by status. The event content is
  * not used (any invocation runs the check); failures throw so the invocation is retried and alarmed.
  */
 import type { Context } from "aws-lambda";

@@ -3,7 +3,7 @@
  * - the IoT rule on `$aws/events/presence/+/+` (AWS lifecycle events): records connectivity on the
  *   registry row and moves PROVISIONING -> PROVISIONED on the first connection;
  * - an EventBridge schedule (`detail-type: "Scheduled Event"`): sweeps for devices disconnected longer
- *   than OFFLINE_GRACE_SECONDS and sends one batched alert for the newly offline ones.
+ *   than the grace period (contract.ts) and sends one batched alert for the newly offline ones.
  * Malformed events are logged and dropped; transient failures throw so Lambda retries.
  */
 import type { Context } from "aws-lambda";

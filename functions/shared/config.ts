@@ -55,7 +55,7 @@ export function integerInRange(
 
 const DEVICE_TYPE_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
-/** `ALLOWED_DEVICE_TYPES`: comma-separated, lower-case kebab names; at least one. */
+/** A device type list (e.g. the allowed device types): comma-separated, lower-case kebab names; at least one. */
 export function deviceTypeList(env: Env, name: string): readonly string[] {
   const raw = requiredString(env, name);
   const types = raw
