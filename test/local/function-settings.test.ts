@@ -81,3 +81,8 @@ describe.each(TWIN_FUNCTIONS)("GIVEN the twin's %s", (handler) => {
     expect(literal.filter(([name, value]) => twin.settings(handler).environment[name] !== value)).toEqual([]);
   });
 });
+
+test("GIVEN the twin's functions loaded THEN none of their settings is left in the shared process environment", () => {
+  const settings = TWIN_FUNCTIONS.flatMap((handler) => Object.keys(twin.settings(handler).environment));
+  expect([...new Set(settings)].filter((name) => process.env[name] !== undefined)).toEqual([]);
+});
