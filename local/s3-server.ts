@@ -16,6 +16,9 @@ import { FAKE_AWS_ENV } from "./dynamo";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => { run(): Promise<{ port: number }>; close(): Promise<void> };
 
+/** The only credentials s3rver accepts. */
+export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
 export interface S3Server {
   /** `http://127.0.0.1:<port>` (AWS_ENDPOINT_URL_S3) */
   readonly endpoint: string;
@@ -47,7 +50,8 @@ export async function startS3Server(options: StartS3ServerOptions): Promise<S3Se
     endpoint,
     region: options.region ?? FAKE_AWS_ENV.AWS_REGION,
     forcePathStyle: true,
-    credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+    // s3rver verifies signatures with its one fixed key pair.
+    credentials: S3RVER_CREDENTIALS,
   });
   let closed: Promise<void> | undefined;
   return {

@@ -72,7 +72,7 @@ export class TwinRules {
     // The tables and buckets the rules write to exist as the stacks define them.
     for (const tableName of new Set(used.flatMap((a) => (a.type === "dynamodbv2" ? [a.tableName] : [])))) {
       const table = topicRules.tables.get(tableName);
-      if (table) await createTable(options.dynamodb, table);
+      if (table) await createSynthesizedTable(options.dynamodb, table);
     }
     const streams = new Map([...topicRules.deliveryStreams].filter(([name]) => used.some((a) => a.type === "firehose" && a.deliveryStreamName === name)));
     const s3 = await startS3Server({ directory: path.join(options.workDir, "s3"), buckets: [...new Set([...streams.values()].map((s) => s.bucketName))], region: options.config.region });
@@ -206,7 +206,8 @@ function hostedFunctions(names: ReturnType<typeof resourceNames>): Readonly<Reco
   };
 }
 
-async function createTable(client: DynamoDBClient, table: SynthesizedTable): Promise<void> {
+/** Creates a table with the synthesized key schema (on demand); an existing table is left as it is. */
+export async function createSynthesizedTable(client: DynamoDBClient, table: SynthesizedTable): Promise<void> {
   const keys = [table.hashKey, ...(table.rangeKey ? [table.rangeKey] : [])];
   try {
     await client.send(
