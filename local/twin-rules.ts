@@ -45,6 +45,8 @@ export interface RuleCounters {
   telemetryStored: number;
   /** Alerts the alert handler sent for an invocation by a threshold rule. */
   thresholdAlerts: number;
+  /** Threshold-rule invocations the alert handler suppressed (same breach within its cooldown). */
+  thresholdSuppressed: number;
   /** Actions that failed (their error action ran). */
   ruleActionFailures: number;
   /** Lambda actions on functions the stacks define but the twin does not run (e.g. the WebSocket broadcaster). */
@@ -143,7 +145,9 @@ export class TwinRules {
     });
     options.functions.on("invoked", (inv) => {
       const result = inv.result as { status?: string } | undefined;
-      if (inv.functionName === "alert-handler" && result?.status === "sent" && this.thresholdOutputs.has(inv.event as object)) counters.thresholdAlerts++;
+      if (inv.functionName !== "alert-handler" || !this.thresholdOutputs.has(inv.event as object)) return;
+      if (result?.status === "sent") counters.thresholdAlerts++;
+      else if (result?.status === "suppressed") counters.thresholdSuppressed++;
     });
 
     this.lifecycle = new LifecycleRule({

@@ -107,6 +107,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     errorsRouted: 0,
     telemetryStored: 0,
     thresholdAlerts: 0,
+    thresholdSuppressed: 0,
     ruleActionFailures: 0,
     unhostedInvocations: 0,
     alertsSent: 0,
