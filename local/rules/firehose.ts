@@ -33,7 +33,7 @@ const TIMESTAMP_FIELDS: Record<string, (d: Date) => string> = {
   mm: (d) => pad(d.getUTCMinutes()),
   ss: (d) => pad(d.getUTCSeconds()),
 };
-const EXPRESSION = /!\{([a-z]+):([^}]*)\}/g;
+const EXPRESSION = /!\{([A-Za-z-]+):([^}]*)\}/g;
 
 function pad(n: number): string {
   return String(n).padStart(2, "0");
@@ -62,6 +62,7 @@ export function expandPrefix(prefix: string, arrival: Date, errorOutputType?: st
   });
   // Without expressions Firehose adds its default time prefix.
   if (!prefix.includes("!{")) return `${prefix}${arrival.getUTCFullYear()}/${pad(arrival.getUTCMonth() + 1)}/${pad(arrival.getUTCDate())}/${pad(arrival.getUTCHours())}/`;
+  if (expanded.includes("!{")) throw new FirehoseError(`prefix ${prefix}: an expression is malformed`);
   return expanded;
 }
 
