@@ -303,6 +303,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       service: { clientIdPrefix: TWIN_SERVICE_IDENTITY, ...iot.identityFiles(TWIN_SERVICE_IDENTITY) },
       dynamodbEndpoint: this.dynamoEndpoint,
       snsEndpoint: this.sink?.endpoint ?? "",
+      s3Endpoint: this.rules?.s3.endpoint ?? "",
       templateName: this.names.provisioningTemplate,
     };
     await fs.writeFile(path.join(workDir, "twin.json"), JSON.stringify(twinJson, null, 2) + "\n", { mode: 0o600 });
