@@ -241,16 +241,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
 
-    this.rules = await TwinRules.start({
-      iot,
-      functions: this.fns,
-      dynamodb: this.db.client,
-      config: this.config,
-      names: this.names,
-      workDir,
-      counters: this.stats,
-      note: (tag, text) => this.note(tag, text),
-    });
+    const note = (tag: string, text: string) => this.note(tag, text);
+    this.rules = await TwinRules.start({ iot, functions: this.fns, dynamodb: this.db.client, config: this.config, names: this.names, workDir, counters: this.stats, note });
     // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
       client: await iot.connect(CONTROLLER_IDENTITY, this.names.controllerThing, 3600),
