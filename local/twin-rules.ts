@@ -183,24 +183,36 @@ export class TwinRules {
   }
 
   private invokeLambda(functionName: string, event: Record<string, SqlValue>, defined: ReadonlySet<string>): void {
-    const hosted = hostedFunctions(this.options.names)[functionName];
-    if (hosted) {
-      this.options.functions.invokeAsync(hosted, event);
+    const route = routeLambda(functionName, hostedFunctions(this.options.names), defined, this.options.config);
+    if (route.kind === "hosted") {
+      this.options.functions.invokeAsync(route.handler, event);
       return;
     }
-    if (defined.has(functionName)) {
-      // Defined by a stack, not run by the twin (it needs a service the twin lacks): not a rule failure.
-      this.options.counters.unhostedInvocations++;
-      if (!this.unhostedNoted.has(functionName)) this.options.note("rules", `${functionName} is not run by the twin; its invocations are counted and dropped`);
-      this.unhostedNoted.add(functionName);
-      return;
-    }
-    throw new Error(`ResourceNotFoundException: Function not found: arn:aws:lambda:${this.options.config.region}:${this.options.config.accountId}:function:${functionName}`);
+    // Defined by a stack, not run by the twin (it needs a service the twin lacks): not a rule failure.
+    this.options.counters.unhostedInvocations++;
+    if (!this.unhostedNoted.has(functionName)) this.options.note("rules", `${functionName} is not run by the twin; its invocations are counted and dropped`);
+    this.unhostedNoted.add(functionName);
   }
 }
 
+/**
+ * Where a rule's Lambda action goes: a handler the twin runs, a function a stack defines that the twin
+ * does not run, or — a function no stack defines — AWS's "function not found" (the action fails).
+ */
+export function routeLambda(
+  functionName: string,
+  hosted: Readonly<Record<string, FunctionName>>,
+  defined: ReadonlySet<string>,
+  where: Pick<EnvironmentConfig, "region" | "accountId">,
+): { kind: "hosted"; handler: FunctionName } | { kind: "unhosted" } {
+  const handler = Object.prototype.hasOwnProperty.call(hosted, functionName) ? hosted[functionName] : undefined;
+  if (handler) return { kind: "hosted", handler };
+  if (defined.has(functionName)) return { kind: "unhosted" };
+  throw new Error(`ResourceNotFoundException: Function not found: arn:aws:lambda:${where.region}:${where.accountId}:function:${functionName}`);
+}
+
 /** Physical function name → the handler the twin's function runner loads (local/functions.ts). */
-function hostedFunctions(names: ReturnType<typeof resourceNames>): Readonly<Record<string, FunctionName>> {
+export function hostedFunctions(names: ReturnType<typeof resourceNames>): Readonly<Record<string, FunctionName>> {
   return {
     [names.provisioningHookFunction]: "provisioning-hook",
     [names.registerDeviceFunction]: "register-device",

@@ -20,7 +20,7 @@ import { LocalFirehose } from "../../../local/rules/firehose";
 import type { SqlValue } from "../../../local/rules/sql";
 import type { SynthesizedTopicRules } from "../../../local/rules/synthesized-rules";
 import { startS3Server, type S3Server } from "../../../local/s3-server";
-import { createSynthesizedTable } from "../../../local/twin-rules";
+import { createSynthesizedTable, hostedFunctions, routeLambda } from "../../../local/twin-rules";
 
 jest.setTimeout(60_000);
 
@@ -188,4 +188,24 @@ test("GIVEN the hot table is gone WHEN telemetry arrives THEN the rule's error a
   } finally {
     await createSynthesizedTable(db.client, rules.tables.get(names.telemetryTable)!);
   }
+});
+
+test("GIVEN a rule whose Lambda action names a function no stack defines WHEN it fires THEN the error action logs a LambdaAction failure", async () => {
+  const errorsRule = rules.rules.find((r) => r.name === names.errorsRule)!;
+  const broken = { ...errorsRule, actions: [{ type: "lambda" as const, functionName: "shf-dev-missing" }] };
+  const failures: ActionFailure[] = [];
+  const targets = new TwinRuleTargets({
+    dynamodb: db.client,
+    firehose: new LocalFirehose({ s3: s3.client, streams: new Map(), flushIntervalMs: 0 }),
+    logDir: path.join(workDir, "logs"),
+    logGroups: rules.logGroups,
+    invokeLambda: (functionName) => void routeLambda(functionName, hostedFunctions(names), rules.functionNames, config),
+  });
+  const engine = new RulesEngine({ rules: [broken], targets, now: () => ARRIVAL });
+  engine.on("action-failed", (f) => failures.push(f));
+  await engine.dispatch(`devices/${THING}/errors`, Buffer.from(JSON.stringify({ code: "X" })));
+  expect(failures).toHaveLength(1);
+  const logged = JSON.parse(String(readLog(names.ruleErrorsLogGroup).at(-1)!.message)) as { ruleName: string; failures: unknown[] };
+  expect(logged.ruleName).toBe(names.errorsRule);
+  expect(logged.failures).toEqual([{ failedAction: "LambdaAction", failedResource: "shf-dev-missing", errorMessage: expect.stringContaining("ResourceNotFoundException") }]);
 });
