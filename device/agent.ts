@@ -17,12 +17,14 @@ import { Logger, createLogger } from "./log";
 import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
 import { Outbox, OutboxEntry } from "./outbox";
 import { ThingRecord } from "./provision";
-import { collectMetrics } from "./telemetry";
+import { loadSensorModules, readSensors } from "./sensors";
+import { PI_METRIC_NAMES, collectMetrics } from "./telemetry";
 
 /** Messages handed to the SDK at once; the rest wait in the journal. */
 const PUBLISH_WINDOW = 16;
 /** Correlation ids remembered to drop QoS 1 redeliveries of a command. */
 const SEEN_COMMAND_IDS = 512;
+const RESERVED_METRICS: ReadonlySet<string> = new Set(PI_METRIC_NAMES);
 
 export interface DeviceAgentOptions {
   readonly config: DeviceConfig;
@@ -58,6 +60,7 @@ export class DeviceAgent extends EventEmitter {
   private readonly inflight = new Set<number>();
   private readonly running = new Set<Promise<void>>();
   private readonly seen: string[] = [];
+  private readonly sensors: ReturnType<typeof loadSensorModules>;
   private readonly shutdown = new AbortController();
   private telemetryTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -79,6 +82,7 @@ export class DeviceAgent extends EventEmitter {
     this.registry = registerBuiltins(new CommandRegistry());
     loadHandlerModules(this.registry, config.handlerModules, this.log);
     options.configure?.(this.registry);
+    this.sensors = loadSensorModules(config.sensorModules, { thingName: this.thingName, deviceType: config.deviceType, settings: config.sensorSettings }, this.log.child({ component: "sensors" }));
 
     this.outbox = new Outbox(config.dataDir, {
       maxEntries: config.outboxMaxEntries,
@@ -146,7 +150,7 @@ export class DeviceAgent extends EventEmitter {
     this.log.info("starting", { endpoint: this.options.config.endpoint, port: this.options.config.port, firmwareVersion: this.firmwareVersion });
     this.client.start();
     const seconds = this.options.config.telemetryIntervalSeconds;
-    if (seconds > 0) this.telemetryTimer = setInterval(() => this.publishTelemetry(), seconds * 1000);
+    if (seconds > 0) this.telemetryTimer = setInterval(() => void this.publishTelemetry(), seconds * 1000);
     return this;
   }
 
@@ -335,9 +339,13 @@ export class DeviceAgent extends EventEmitter {
     }
   }
 
-  private publishTelemetry(): void {
+  private async publishTelemetry(): Promise<void> {
     if (!this.isConnected || this.stopping) return;
-    const body = { thingName: this.thingName, ts: new Date().toISOString(), metrics: { ...collectMetrics(this.options.config.dataDir), queuedMessages: this.outbox.size } };
+    const own = { ...collectMetrics(this.options.config.dataDir), queuedMessages: this.outbox.size };
+    // The Pi's own metrics keep their names; sensors add theirs beside them.
+    const readings = this.sensors.length > 0 ? await readSensors(this.sensors, RESERVED_METRICS, this.log) : {};
+    if (!this.isConnected || this.stopping) return;
+    const body = { thingName: this.thingName, ts: new Date().toISOString(), metrics: { ...readings, ...own } };
     this.client
       .publish({ topicName: this.topics.telemetry, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce })
       .catch((err: unknown) => this.log.debug("telemetry not sent", { error: errorMessage(err) }));

@@ -39,6 +39,7 @@ options (override the config file):
   --telemetry-interval SECONDS
   --install-command PATH        firmware installer (the file path is appended)
   --handler-module FILE         extra command handlers (repeatable)
+  --sensor-module FILE          sensor readings for telemetry (repeatable; device/sensors.ts)
   --log-level debug|info|warn|error
 `;
 
@@ -65,6 +66,7 @@ function parseCli(argv: string[]): { command: string | undefined; configPath: st
       "telemetry-interval": { type: "string" },
       "install-command": { type: "string" },
       "handler-module": { type: "string", multiple: true },
+      "sensor-module": { type: "string", multiple: true },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -95,6 +97,7 @@ function parseCli(argv: string[]): { command: string | undefined; configPath: st
     telemetryIntervalSeconds: num(values["telemetry-interval"], "--telemetry-interval"),
     installCommand: values["install-command"] ? [values["install-command"]] : undefined,
     handlerModules: values["handler-module"],
+    sensorModules: values["sensor-module"],
     logLevel: values["log-level"] as DeviceConfigInput["logLevel"],
   };
   return { command: positionals[0], configPath: values.config ?? process.env.SMART_HOME_DEVICE_CONFIG ?? DEFAULT_CONFIG_PATH, overrides };

@@ -51,6 +51,10 @@ const configSchema = z
     maxFirmwareBytes: z.number().int().min(1).default(256 * 1024 * 1024),
     /** CommonJS modules that add command handlers (see device/README.md). */
     handlerModules: z.array(z.string().min(1)).default([]),
+    /** CommonJS modules whose readings join each telemetry message's metrics (see device/sensors.ts). */
+    sensorModules: z.array(z.string().min(1)).default([]),
+    /** Settings handed to every sensor module (e.g. its bus address or, in the twin, the simulated room). */
+    sensorSettings: z.record(z.string(), z.unknown()).default({}),
     commandTimeoutMs: z.number().int().min(1).default(30_000),
     keepAliveSeconds: z.number().int().min(5).max(1200).default(60),
     /** How long the broker keeps our session (subscriptions, queued commands) while we are away. */
@@ -116,6 +120,7 @@ export function resolveConfig(raw: unknown, baseDir = process.cwd()): DeviceConf
     if (typeof value === "string") (c as Record<string, unknown>)[key] = path.resolve(baseDir, value);
   }
   c.handlerModules = c.handlerModules.map((m) => path.resolve(baseDir, m));
+  c.sensorModules = c.sensorModules.map((m) => path.resolve(baseDir, m));
   if (c.provisioning.tokenFile) c.provisioning = { ...c.provisioning, tokenFile: path.resolve(baseDir, c.provisioning.tokenFile) };
   const dataDir = c.dataDir;
   return {

@@ -4,7 +4,8 @@
  *
  * The client is bundled once by esbuild into the twin's work directory (aws-crt, a native module, stays
  * external and loads from node_modules), so each process starts with plain `node` in a fraction of the
- * time `tsx` would need. Handler modules under `local/device-handlers/` are bundled beside it.
+ * time `tsx` would need. Handler modules under `local/device-handlers/` and sensor modules under
+ * `local/device-sensors/` (the simulated room) are bundled beside it.
  *
  * ```ts
  * const bundle = await bundleDeviceClient(path.join(workDir, "bin"));
@@ -27,16 +28,23 @@ export interface DeviceBundle {
   readonly cliPath: string;
   /** Bundled handler modules by name (`work` -> `<dir>/handlers/work.js`). */
   readonly handlerModules: Readonly<Record<string, string>>;
+  /** Bundled sensor modules by name (`room` -> `<dir>/sensors/room.js`). */
+  readonly sensorModules: Readonly<Record<string, string>>;
 }
 
-/** Bundle `device/cli.ts` (and `local/device-handlers/*.ts`) with esbuild into `outDir`. */
+/** Bundle `device/cli.ts` (and `local/device-handlers/*.ts`, `local/device-sensors/*.ts`) with esbuild into `outDir`. */
 export async function bundleDeviceClient(outDir: string): Promise<DeviceBundle> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   await fs.promises.mkdir(outDir, { recursive: true });
   const cliPath = path.join(outDir, "device-cli.js");
-  const handlersDir = path.join(REPO_ROOT, "local", "device-handlers");
-  const handlerFiles = fs.readdirSync(handlersDir).filter((f) => f.endsWith(".ts"));
+  const modules = (dir: string, out: string) =>
+    fs
+      .readdirSync(path.join(REPO_ROOT, "local", dir))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => ({ name: f.replace(/\.ts$/, ""), entry: path.join(REPO_ROOT, "local", dir, f), outfile: path.join(outDir, out, f.replace(/\.ts$/, ".js")) }));
+  const handlers = modules("device-handlers", "handlers");
+  const sensors = modules("device-sensors", "sensors");
   const common = {
     bundle: true,
     platform: "node" as const,
@@ -50,13 +58,13 @@ export async function bundleDeviceClient(outDir: string): Promise<DeviceBundle> 
   };
   await Promise.all([
     esbuild.build({ ...common, entryPoints: [path.join(REPO_ROOT, "device", "cli.ts")], outfile: cliPath }),
-    ...handlerFiles.map((f) =>
-      esbuild.build({ ...common, entryPoints: [path.join(handlersDir, f)], outfile: path.join(outDir, "handlers", f.replace(/\.ts$/, ".js")) }),
-    ),
+    ...[...handlers, ...sensors].map((m) => esbuild.build({ ...common, entryPoints: [m.entry], outfile: m.outfile })),
   ]);
-  const handlerModules: Record<string, string> = {};
-  for (const f of handlerFiles) handlerModules[f.replace(/\.ts$/, "")] = path.join(outDir, "handlers", f.replace(/\.ts$/, ".js"));
-  return { cliPath, handlerModules };
+  return {
+    cliPath,
+    handlerModules: Object.fromEntries(handlers.map((m) => [m.name, m.outfile])),
+    sensorModules: Object.fromEntries(sensors.map((m) => [m.name, m.outfile])),
+  };
 }
 
 /** Every device process started by this module, for a last-resort kill when the twin exits. */

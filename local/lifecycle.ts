@@ -8,10 +8,10 @@
  *   `{clientId, timestamp, eventType: "disconnected", sessionIdentifier, principalIdentifier,
  *     clientInitiatedDisconnect, disconnectReason, versionNumber}`
  *
- * The {@link LifecycleRule} does what AWS IoT and the `iot` stack's rule
- * `SELECT * FROM '$aws/events/presence/+/+'` do with them: publish each on its topic (for anyone
- * subscribed) and hand it to the rule's action (the twin: the real offline detector). The twin's own
- * service clients do not exist on AWS, so their events are published but not handed to the action.
+ * The {@link LifecycleRule} does what AWS IoT does with them: publish each on its topic (for anyone
+ * subscribed) and hand it to the rules engine (the twin: `twin-rules.ts`, where the `iot` stack's
+ * synthesized lifecycle rule sends it to the real offline detector). The twin's own service clients do
+ * not exist on AWS, so their events are published but not handed to the rules.
  */
 export interface LifecycleEvent {
   readonly clientId: string;
@@ -39,7 +39,7 @@ export interface LifecycleRuleOptions {
   readonly source: (listener: (event: LifecycleEvent) => void) => () => void;
   /** The twin's own clients (no counterpart on AWS): published, not delivered. */
   readonly isTwinClient: (clientId: string) => boolean;
-  /** The rule's action. */
+  /** The rules engine. */
   readonly deliver: (event: LifecycleEvent) => void;
   /** Publish an event on its topic; failures (e.g. mosquitto is down) are ignored. */
   readonly publish?: (topic: string, event: LifecycleEvent) => Promise<void>;

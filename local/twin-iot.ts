@@ -22,7 +22,7 @@ import { IotControlPlane } from "./iot-core/control-plane";
 import { LocalIdentityPlane, type PreProvisioningHook } from "./iot-core/identity-plane";
 import { MqttFrontend } from "./iot-core/mqtt-frontend";
 import { identityFiles } from "./iot-core/stack-identities";
-import { synthesizeIot } from "./iot-core/synthesized-iot";
+import { synthesizeIot, type SynthesizedIot } from "./iot-core/synthesized-iot";
 import type { LifecycleEvent } from "./lifecycle";
 import type { IssuedCertificate, LocalCa } from "./pki";
 
@@ -50,7 +50,8 @@ export interface TwinEndpoint {
 export class TwinIotCore {
   static async start(options: TwinIotCoreOptions): Promise<TwinIotCore> {
     const iotDir = path.join(options.workDir, "iot");
-    const plane = await LocalIdentityPlane.start({ workDir: iotDir, ca: options.ca, iot: synthesizeIot(options.envName), preProvisioningHook: options.preProvisioningHook });
+    const synthesized = synthesizeIot(options.envName);
+    const plane = await LocalIdentityPlane.start({ workDir: iotDir, ca: options.ca, iot: synthesized, preProvisioningHook: options.preProvisioningHook });
     const started: Array<{ close(): Promise<void> }> = [];
     try {
       const controlPlane = await IotControlPlane.start({ registry: plane.registry });
@@ -58,7 +59,7 @@ export class TwinIotCore {
       const backend = await MosquittoBackend.start({ dir: path.join(options.workDir, "backend") });
       started.push(backend);
       const frontend = await MqttFrontend.start({ ca: options.ca, plane, backend });
-      return new TwinIotCore(options, iotDir, plane, controlPlane, backend, frontend);
+      return new TwinIotCore(options, iotDir, synthesized, plane, controlPlane, backend, frontend);
     } catch (err) {
       await Promise.allSettled(started.reverse().map((s) => s.close()));
       throw err;
@@ -70,6 +71,8 @@ export class TwinIotCore {
   private constructor(
     private readonly options: TwinIotCoreOptions,
     private readonly iotDir: string,
+    /** What the stacks tell AWS IoT (policies, templates, certificates, topic rules), synthesized at start. */
+    readonly synthesized: SynthesizedIot,
     readonly plane: LocalIdentityPlane,
     readonly controlPlane: IotControlPlane,
     /** The mosquitto behind the front end (stop/start it to simulate a broker outage). */

@@ -37,6 +37,10 @@ export interface PiOptions {
   readonly provisioningToken?: string;
   /** This Pi's directory and key. @default the serial (e.g. another name for an impostor with a copied serial) */
   readonly name?: string;
+  /** The simulated room its sensors measure (`local/device-sensors/room.ts`). @default a room that drifts by itself */
+  readonly room?: { readonly co2Ppm?: number; readonly temperatureC?: number; readonly humidityPct?: number; readonly occupied?: boolean };
+  /** This Pi's telemetry interval. @default the launcher's */
+  readonly telemetryIntervalSeconds?: number;
 }
 
 export class PiLauncher {
@@ -57,11 +61,14 @@ export class PiLauncher {
       templateName: o.templateName,
       handlerModules: extra.handlerModules,
       provisioningToken: extra.provisioningToken,
-      telemetryIntervalSeconds: o.telemetryIntervalSeconds ?? 0,
+      telemetryIntervalSeconds: extra.telemetryIntervalSeconds ?? o.telemetryIntervalSeconds ?? 0,
       logLevel: o.deviceLogLevel ?? "info",
       extraConfig: {
         reconnect: o.deviceReconnect ?? { minDelayMs: 200, maxDelayMs: 2000, resetAfterMs: 5000 },
         provisioning: { maxAttempts: 4, attemptTimeoutMs: 30_000, backoff: { baseMs: 500, maxMs: 4000 } },
+        // Every simulated Pi has room sensors beside its own metrics, through the documented sensorModules option.
+        sensorModules: Object.values(o.bundle.sensorModules),
+        sensorSettings: { room: extra.room ?? {} },
       },
     });
     await pi.writeConfig();

@@ -1,79 +1,246 @@
 /**
- * The twin's rules engine: what the `iot` stack's topic rules do on AWS, done by an MQTT client with the
- * twin-service identity on the IoT front end.
+ * The twin's topic rules: every `aws_iot_topic_rule` the stacks synthesize, run by the rules engine in
+ * `rules/` on what devices publish, with their actions on the twin's stand-ins:
  *
- * - `SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'` -> the real
- *   `alert-handler` (async);
- * - `SELECT * FROM '$aws/events/presence/+/+'` -> the real `offline-detector` (async), with each event
- *   also published on its AWS topic ({@link LifecycleRule}).
+ * - messages reach the engine through an MQTT subscription to every rule's `FROM` filter, with the
+ *   twin-service identity on the IoT front end (persistent session: messages published while mosquitto
+ *   restarts still arrive);
+ * - lifecycle events come from the front end; each is published on `$aws/events/presence/...` and
+ *   dispatched to the engine, as AWS IoT does ({@link LifecycleRule});
+ * - Lambda actions invoke the real handlers through the twin's function runner (async, retried);
+ *   DynamoDB actions write to dynalite (tables created from the synthesized definitions); Firehose
+ *   delivers to s3rver (started here, files in `<workDir>/s3`) in Firehose's layout; CloudWatch Logs
+ *   actions append to `<workDir>/logs/<log group>.log`.
  *
  * ```ts
- * const rules = await TwinRules.start({ iot, functions, counters, note });
- * rules.close();
+ * const rules = await TwinRules.start({ iot, functions, dynamodb: db.client, names, config, workDir, counters, note });
+ * await rules.idle();
+ * await rules.close();
  * ```
  */
+import * as path from "node:path";
 import { mqtt5 } from "aws-iot-device-sdk-v2";
-import { parseJsonObject } from "./broker";
-import type { LocalFunctions } from "./functions";
+import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { EnvironmentConfig } from "../config";
+import type { resourceNames } from "../modules/naming";
+import type { FunctionName, LocalFunctions } from "./functions";
 import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
-import { LifecycleRule, type LifecycleEvent } from "./lifecycle";
+import { LifecycleRule, lifecycleTopic } from "./lifecycle";
+import { TwinRuleTargets, type RuleTargets } from "./rules/actions";
+import { RulesEngine } from "./rules/engine";
+import { LocalFirehose } from "./rules/firehose";
+import type { SqlValue } from "./rules/sql";
+import type { SynthesizedDeliveryStream, SynthesizedTable } from "./rules/synthesized-rules";
+import { startS3Server, type S3Server } from "./s3-server";
 import type { TwinIotCore } from "./twin-iot";
 
 /** Client id of the rules engine's connection (the service policy allows `local-twin-service*`). */
 const RULES_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-rules`;
 
+/** What the twin counts of the rules. */
+export interface RuleCounters {
+  /** Messages the errors rule matched. */
+  errorsRouted: number;
+  /** Rows written to the hot telemetry table by a rule. */
+  telemetryStored: number;
+  /** Alerts the alert handler sent for an invocation by a threshold rule. */
+  thresholdAlerts: number;
+  /** Threshold-rule invocations the alert handler suppressed (same breach within its cooldown). */
+  thresholdSuppressed: number;
+  /** Actions that failed (their error action ran). */
+  ruleActionFailures: number;
+  /** Lambda actions on functions the stacks define but the twin does not run (e.g. the WebSocket broadcaster). */
+  unhostedInvocations: number;
+}
+
 export interface TwinRulesOptions {
   readonly iot: TwinIotCore;
   readonly functions: LocalFunctions;
-  readonly counters: { errorsRouted: number };
+  /** A client on the twin's dynalite. */
+  readonly dynamodb: DynamoDBClient;
+  readonly config: EnvironmentConfig;
+  readonly names: ReturnType<typeof resourceNames>;
+  readonly workDir: string;
+  /** Firehose buffer flush interval. @default 1000 */
+  readonly firehoseFlushIntervalMs?: number;
+  readonly counters: RuleCounters;
   readonly note: (tag: string, text: string) => void;
 }
 
 export class TwinRules {
   static async start(options: TwinRulesOptions): Promise<TwinRules> {
-    // A persistent session: errors published while mosquitto restarts behind the front end still arrive.
-    const client = await options.iot.connect(TWIN_SERVICE_IDENTITY, RULES_CLIENT_ID, 3600);
-    const rules = new TwinRules(options, client);
-    await client.subscribe(["devices/+/errors"]);
-    return rules;
+    const topicRules = options.iot.synthesized.topicRules;
+    const used = topicRules.rules.flatMap((r) => [...r.actions, ...(r.errorAction ? [r.errorAction] : [])]);
+    // The tables and buckets the rules write to exist as the stacks define them.
+    for (const tableName of new Set(used.flatMap((a) => (a.type === "dynamodbv2" ? [a.tableName] : [])))) {
+      const table = topicRules.tables.get(tableName);
+      if (table) await createSynthesizedTable(options.dynamodb, table);
+    }
+    const streams = new Map([...topicRules.deliveryStreams].filter(([name]) => used.some((a) => a.type === "firehose" && a.deliveryStreamName === name)));
+    const s3 = await startS3Server({ directory: path.join(options.workDir, "s3"), buckets: [...new Set([...streams.values()].map((s) => s.bucketName))], region: options.config.region });
+    try {
+      const client = await options.iot.connect(TWIN_SERVICE_IDENTITY, RULES_CLIENT_ID, 3600);
+      return await new TwinRules(options, s3, streams, client).subscribe();
+    } catch (err) {
+      await s3.close();
+      throw err;
+    }
   }
 
+  readonly engine: RulesEngine;
+  private readonly firehose: LocalFirehose;
   private readonly lifecycle: LifecycleRule;
+  /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
+  private readonly thresholdOutputs = new WeakSet<object>();
+  private readonly unhostedNoted = new Set<string>();
 
   private constructor(
     private readonly options: TwinRulesOptions,
-    client: Awaited<ReturnType<TwinIotCore["connect"]>>,
+    /** The twin's S3 (the warm store's bucket). */
+    readonly s3: S3Server,
+    streams: ReadonlyMap<string, SynthesizedDeliveryStream>,
+    private readonly client: Awaited<ReturnType<TwinIotCore["connect"]>>,
   ) {
-    client.onMessage((topic, payload) => this.onErrorMessage(topic, payload));
+    const { names, config, counters, note } = options;
+    const topicRules = options.iot.synthesized.topicRules;
+    this.firehose = new LocalFirehose({
+      s3: s3.client,
+      streams,
+      flushIntervalMs: options.firehoseFlushIntervalMs ?? 1000,
+      onDeliveryError: (stream, error) => note("firehose", `${stream}: delivery to S3 failed, will retry: ${error.message}`),
+    });
+    const targets = new TwinRuleTargets({
+      dynamodb: options.dynamodb,
+      firehose: this.firehose,
+      logDir: path.join(options.workDir, "logs"),
+      logGroups: topicRules.logGroups,
+      invokeLambda: (functionName, event) => this.invokeLambda(functionName, event, topicRules.functionNames),
+    });
+    const storeTable = names.telemetryTable;
+    const counting: RuleTargets = {
+      invokeLambda: (functionName, event) => targets.invokeLambda(functionName, event),
+      putItem: async (tableName, item) => {
+        await targets.putItem(tableName, item);
+        if (tableName === storeTable) counters.telemetryStored++;
+      },
+      putRecord: (stream, data) => targets.putRecord(stream, data),
+      putLogEvent: (group, message, timestamp) => targets.putLogEvent(group, message, timestamp),
+    };
+    this.engine = new RulesEngine({ rules: topicRules.rules, targets: counting });
+
+    const thresholdRules = new Set(config.telemetry.thresholds.map((t) => names.telemetryThresholdRule(t.metric, t.operator)));
+    this.engine.on("matched", (m) => {
+      if (m.rule === names.errorsRule) {
+        counters.errorsRouted++;
+        note("rules", `${m.rule}: ${m.topic} -> ${describe(m.output)}`);
+      } else if (thresholdRules.has(m.rule) && m.output !== null && typeof m.output === "object") {
+        this.thresholdOutputs.add(m.output);
+        note("rules", `${m.rule}: ${describe(m.output)}`);
+      }
+    });
+    this.engine.on("action-failed", (f) => {
+      counters.ruleActionFailures++;
+      const then = f.errorActionFailed ? `; error action failed too: ${f.errorActionFailed}` : " (error action ran)";
+      note("rules", `${f.rule}: ${f.action.type} action FAILED: ${f.error}${then}`);
+    });
+    options.functions.on("invoked", (inv) => {
+      const result = inv.result as { status?: string } | undefined;
+      if (inv.functionName !== "alert-handler" || !this.thresholdOutputs.has(inv.event as object)) return;
+      if (result?.status === "sent") counters.thresholdAlerts++;
+      else if (result?.status === "suppressed") counters.thresholdSuppressed++;
+    });
+
     this.lifecycle = new LifecycleRule({
       source: (listener) => options.iot.onLifecycle(listener),
+      // The twin's own service clients have no counterpart on AWS: published, never given to the rules.
       isTwinClient: (clientId) => clientId.startsWith(TWIN_SERVICE_IDENTITY),
-      deliver: (event) => this.onLifecycleEvent(event),
+      deliver: (event) => void this.engine.dispatch(lifecycleTopic(event), Buffer.from(JSON.stringify(event)), { clientId: event.clientId }),
       publish: (topic, event) => client.publish(topic, event, mqtt5.QoS.AtMostOnce),
     });
   }
 
-  /** Stop handling lifecycle events (the client itself closes with the IoT core). */
-  close(): void {
+  private async subscribe(): Promise<this> {
+    // `$aws/events/...` are AWS's own events: the twin produces them (above), nobody publishes them.
+    const filters = this.engine.topicFilters.filter((f) => !f.startsWith("$aws/events/"));
+    this.client.onMessage((topic, payload) => void this.engine.dispatch(topic, payload));
+    if (filters.length > 0) await this.client.subscribe(filters);
+    this.options.note("twin", `topic rules from the stacks: ${this.engine.ruleNames.join(", ")} (subscribed to ${filters.join(", ")})`);
+    return this;
+  }
+
+  /** Resolve when no dispatched message is still running actions and Firehose has delivered its buffer. */
+  async idle(): Promise<void> {
+    await this.engine.idle();
+    await this.firehose.flush();
+  }
+
+  /** Stop handling lifecycle events, deliver Firehose's buffer and stop S3 (the MQTT client closes with the IoT core). */
+  async close(): Promise<void> {
     this.lifecycle.close();
+    await this.engine.idle();
+    await this.firehose.close();
+    await this.s3.close();
   }
 
-  private onLifecycleEvent(event: LifecycleEvent): void {
-    const reason = event.eventType === "disconnected" ? ` (${event.disconnectReason})` : "";
-    this.options.note("lifecycle", `${event.clientId} ${event.eventType}${reason} -> offline-detector`);
-    this.options.functions.invokeAsync("offline-detector", event);
-  }
-
-  private onErrorMessage(topic: string, payload: Buffer): void {
-    const m = /^devices\/([^/]+)\/errors$/.exec(topic);
-    if (!m) return;
-    const body = parseJsonObject(payload);
-    if (!body) {
-      this.options.note("rules", `${topic}: payload is not a JSON object; ignored`);
+  private invokeLambda(functionName: string, event: Record<string, SqlValue>, defined: ReadonlySet<string>): void {
+    const route = routeLambda(functionName, hostedFunctions(this.options.names), defined, this.options.config);
+    if (route.kind === "hosted") {
+      this.options.functions.invokeAsync(route.handler, event);
       return;
     }
-    this.options.counters.errorsRouted++;
-    this.options.note("rules", `${m[1]} error ${String(body.code)} -> alert-handler`);
-    this.options.functions.invokeAsync("alert-handler", { ...body, thingName: m[1], receivedAt: Date.now() });
+    // Defined by a stack, not run by the twin (it needs a service the twin lacks): not a rule failure.
+    this.options.counters.unhostedInvocations++;
+    if (!this.unhostedNoted.has(functionName)) this.options.note("rules", `${functionName} is not run by the twin; its invocations are counted and dropped`);
+    this.unhostedNoted.add(functionName);
   }
+}
+
+/**
+ * Where a rule's Lambda action goes: a handler the twin runs, a function a stack defines that the twin
+ * does not run, or — a function no stack defines — AWS's "function not found" (the action fails).
+ */
+export function routeLambda(
+  functionName: string,
+  hosted: Readonly<Record<string, FunctionName>>,
+  defined: ReadonlySet<string>,
+  where: Pick<EnvironmentConfig, "region" | "accountId">,
+): { kind: "hosted"; handler: FunctionName } | { kind: "unhosted" } {
+  const handler = Object.prototype.hasOwnProperty.call(hosted, functionName) ? hosted[functionName] : undefined;
+  if (handler) return { kind: "hosted", handler };
+  if (defined.has(functionName)) return { kind: "unhosted" };
+  throw new Error(`ResourceNotFoundException: Function not found: arn:aws:lambda:${where.region}:${where.accountId}:function:${functionName}`);
+}
+
+/** Physical function name → the handler the twin's function runner loads (local/functions.ts). */
+export function hostedFunctions(names: ReturnType<typeof resourceNames>): Readonly<Record<string, FunctionName>> {
+  return {
+    [names.provisioningHookFunction]: "provisioning-hook",
+    [names.registerDeviceFunction]: "register-device",
+    [names.alertHandlerFunction]: "alert-handler",
+    [names.offlineDetectorFunction]: "offline-detector",
+    [names.healthCheckFunction]: "health-check",
+  };
+}
+
+/** Creates a table with the synthesized key schema (on demand); an existing table is left as it is. */
+export async function createSynthesizedTable(client: DynamoDBClient, table: SynthesizedTable): Promise<void> {
+  const keys = [table.hashKey, ...(table.rangeKey ? [table.rangeKey] : [])];
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: table.tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: (table.attributes[k] ?? "S") as "S" })),
+        KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? "HASH" : "RANGE" })),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+}
+
+function describe(output: SqlValue | Buffer): string {
+  if (Buffer.isBuffer(output)) return `${output.length} bytes`;
+  const o = output as Record<string, SqlValue>;
+  return [o.thingName, o.code, o.message].filter((x) => x !== undefined).join(" ");
 }

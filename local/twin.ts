@@ -7,8 +7,7 @@
  * | IoT Core endpoint: X.509 auth, policies, fleet provisioning, lifecycle events | {@link TwinIotCore}: the MQTT front end (`iot-core/mqtt-frontend.ts`, mosquitto behind it) over the identity plane (`iot-core/identity-plane.ts`) loaded with the synthesized policies, template and certificates; hook = the real `provisioning-hook` |
  * | IoT control plane (`AWS_ENDPOINT_URL_IOT`) | `iot-core/control-plane.ts` over the same registry |
  * | DynamoDB registry and alert-state tables | dynalite (local/dynamo.ts), same keys as the `iot` stack |
- * | Lifecycle rule -> offline detector | {@link TwinRules}: the front end's events, published on `$aws/events/presence/...` and given to the real `offline-detector` (async, retried) |
- * | Rule on `devices/+/errors` -> alert handler | {@link TwinRules}: a twin-service MQTT subscription; payload + `thingName` = topic(2) + `receivedAt` -> real `alert-handler` |
+ * | Topic rules (errors, responses, lifecycle, telemetry store, thresholds) | {@link TwinRules}: the synthesized `aws_iot_topic_rule`s, SQL evaluated by `rules/`; Lambda -> the real handler (async, retried), DynamoDB -> dynalite, Firehose -> s3rver in Firehose's layout, CloudWatch Logs -> `<workDir>/logs/` |
  * | EventBridge schedule -> offline sweep | a timer invoking the real `offline-detector` with `{"detail-type": "Scheduled Event"}` |
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
@@ -35,7 +34,7 @@ import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters }
 import { createTwinFunctions, scheduledEvent, type FunctionCounters } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
-import { TwinRules } from "./twin-rules";
+import { TwinRules, type RuleCounters } from "./twin-rules";
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
 
@@ -69,11 +68,10 @@ export interface LocalTwinOptions {
 }
 
 /** Counters of what happened, for summaries and tests. */
-export interface TwinStats extends CommandCounters, FunctionCounters {
+export interface TwinStats extends CommandCounters, FunctionCounters, RuleCounters {
   registered: number;
   hookAllowed: number;
   hookDenied: number;
-  errorsRouted: number;
   snsMessages: number;
 }
 
@@ -107,6 +105,11 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     duplicateAnswers: 0,
     unsolicitedAnswers: 0,
     errorsRouted: 0,
+    telemetryStored: 0,
+    thresholdAlerts: 0,
+    thresholdSuppressed: 0,
+    ruleActionFailures: 0,
+    unhostedInvocations: 0,
     alertsSent: 0,
     alertsSuppressed: 0,
     offlineAlerted: 0,
@@ -238,7 +241,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
 
-    this.rules = await TwinRules.start({ iot, functions: this.fns, counters: this.stats, note: (tag, text) => this.note(tag, text) });
+    const note = (tag: string, text: string) => this.note(tag, text);
+    this.rules = await TwinRules.start({ iot, functions: this.fns, dynamodb: this.db.client, config: this.config, names: this.names, workDir, counters: this.stats, note });
     // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
       client: await iot.connect(CONTROLLER_IDENTITY, this.names.controllerThing, 3600),
@@ -291,6 +295,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       service: { clientIdPrefix: TWIN_SERVICE_IDENTITY, ...iot.identityFiles(TWIN_SERVICE_IDENTITY) },
       dynamodbEndpoint: this.dynamoEndpoint,
       snsEndpoint: this.sink?.endpoint ?? "",
+      s3Endpoint: this.rules?.s3.endpoint ?? "",
       templateName: this.names.provisioningTemplate,
     };
     await fs.writeFile(path.join(workDir, "twin.json"), JSON.stringify(twinJson, null, 2) + "\n", { mode: 0o600 });
@@ -384,9 +389,16 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     return this.functions.invoke("health-check", scheduledEvent(this.config, this.names.healthCheckSchedule));
   }
 
-  /** Resolve when no async function invocation is queued or running. */
-  idle(): Promise<void> {
-    return this.functions.idle();
+  /** The topic rules (their engine, the S3 stand-in holding the warm store). */
+  get topicRules(): TwinRules {
+    if (!this.rules) throw new Error("the twin is not started");
+    return this.rules;
+  }
+
+  /** Resolve when no rule action or async function invocation is queued or running. */
+  async idle(): Promise<void> {
+    await this.rules?.idle();
+    await this.functions.idle();
   }
 
   /** Stop every Pi, then every service. Safe to call twice. */
@@ -400,8 +412,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const running = [...this.pis.values()].filter((p) => p.running);
     if (running.length > 0) this.note("twin", `stopping ${running.length} Pi process(es)`);
     await this.launcher?.stopAll();
-    if (this.fns) await withTimeout(this.fns.idle(), 10_000);
-    this.rules?.close();
+    if (this.fns) await withTimeout(this.idle(), 10_000);
+    await this.rules?.close().catch(() => undefined);
     await Promise.allSettled([this.api?.close(), this.jobsService?.close()]);
     await this.iotCore?.close().catch(() => undefined);
     await Promise.allSettled([this.sink?.close(), this.db?.close()]);

@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { App, TerraformStack, Testing } from "cdktf";
 import { loadConfig } from "../../config";
+import type { EnvironmentConfig } from "../../config/types";
 import { defineStacks } from "../../main";
+import { mergeRules, rulesOfStack, type SynthesizedTopicRules } from "../rules/synthesized-rules";
 import { IamPolicyDocumentConfig, renderIamPolicyDocument } from "./iam-policy-json";
 
 /** One stack's Terraform JSON (the parts this module reads). */
@@ -52,11 +54,15 @@ export interface SynthesizedIot {
   /** Things the stacks create (e.g. the controller), by name. */
   readonly things: readonly string[];
   readonly certificates: readonly SynthesizedCertificate[];
+  /** The topic rules and what their actions target (`local/rules/synthesized-rules.ts`). */
+  readonly topicRules: SynthesizedTopicRules;
 }
 
-/** Synthesizes `defineStacks` offline (`IOT_OFFLINE=1` semantics) for an environment and reads its IoT resources. */
-export function synthesizeIot(envName: string = process.env.IOT_ENV ?? "dev"): SynthesizedIot {
-  const config = loadConfig(envName);
+/**
+ * Synthesizes `defineStacks` offline (`IOT_OFFLINE=1` semantics) for an environment and reads its IoT
+ * resources. `config` replaces the environment's settings (e.g. a test's other thresholds).
+ */
+export function synthesizeIot(envName: string = process.env.IOT_ENV ?? "dev", config: EnvironmentConfig = loadConfig(envName)): SynthesizedIot {
   // Nothing is written to the outdir (Testing.synth renders in memory); it is removed all the same.
   const outdir = mkdtempSync(path.join(tmpdir(), "shf-iot-synth-"));
   try {
@@ -90,9 +96,11 @@ export function iotFromTerraform(stacks: Readonly<Record<string, TerraformJson>>
   const thingGroups: string[] = [];
   const things: string[] = [];
   const certificates = new Map<string, { active: boolean; policyNames: string[]; thingNames: string[] }>();
+  const rules: ReturnType<typeof rulesOfStack>[] = [];
 
   for (const [stackId, tf] of Object.entries(stacks)) {
     const resolve = referenceResolver(stackId, tf);
+    rules.push(rulesOfStack(stackId, tf.resource, resolve));
     const resources = (type: string) => Object.entries(tf.resource?.[type] ?? {});
     for (const [, r] of resources("aws_iot_policy")) {
       const name = resolve(r.name, "aws_iot_policy.name");
@@ -128,6 +136,7 @@ export function iotFromTerraform(stacks: Readonly<Record<string, TerraformJson>>
     thingGroups,
     things,
     certificates: [...certificates].map(([key, c]) => ({ key, ...c })),
+    topicRules: mergeRules(rules),
   };
 }
 

@@ -1,5 +1,6 @@
 /** Helpers shared by the twin's scenarios: serial numbers, bounded parallelism, bringing a fleet up. */
 import type { SimulatedPi } from "../fleet";
+import type { PiOptions } from "../twin-pis";
 import type { LocalTwin } from "../twin";
 
 /** A Raspberry-Pi-like serial (16 hex digits, as in /proc/cpuinfo) for simulated Pi number `i`. */
@@ -37,6 +38,8 @@ export interface FleetUpOptions {
   /** How many Pis provision (and start) at once. @default 8 */
   readonly concurrency?: number;
   readonly handlerModules?: readonly string[];
+  /** Per-Pi options (room, telemetry interval) by serial and index. */
+  readonly piOptions?: (serial: string, index: number) => PiOptions;
 }
 
 export interface FleetUp {
@@ -62,7 +65,7 @@ export async function bringUpFleet(twin: LocalTwin, serials: readonly string[], 
     const res = await twin.registerDevice(serial, types[i % types.length]!);
     if (res.status === 201) registered.push(serial);
   });
-  const pis = await Promise.all(serials.map((serial, i) => twin.createPi(serial, types[i % types.length]!, { handlerModules: options.handlerModules })));
+  const pis = await Promise.all(serials.map((serial, i) => twin.createPi(serial, types[i % types.length]!, { handlerModules: options.handlerModules, ...options.piOptions?.(serial, i) })));
   const failed = new Map<string, number | null>();
   const running: SimulatedPi[] = [];
   const startedAt = Date.now();

@@ -7,10 +7,16 @@
  * 3. start the N Pis; their first connection moves each registry row to PROVISIONED (lifecycle event ->
  *    real offline detector);
  * 4. send `ping` to every Pi and match each response by correlation id;
+ * 4b. every Pi sends telemetry (its own metrics and its room's sensors) every second; the synthesized
+ *    store rule writes each reading to the hot table (dynalite) and the warm store (s3rver); the first
+ *    Pi's room is stuffy (CO2 around 1800 ppm), so the synthesized co2 threshold rule fires and the real
+ *    alert handler sends one alert (later breaches fall within its cooldown);
  * 5. one Pi gets an unknown command -> UNKNOWN_COMMAND on `devices/<thing>/errors` -> real alert
  *    handler -> exactly one SNS alert; the same error again within the cooldown -> no new alert;
  * 6. one Pi is stopped; after OFFLINE_GRACE_SECONDS the sweep (real offline detector) alerts it offline.
  */
+import { DynamoDBClient, paginateScan } from "@aws-sdk/client-dynamodb";
+import { FAKE_AWS_ENV } from "../dynamo";
 import { type LocalTwin, withTimeout } from "../twin";
 import { averageRssMiB, bringUpFleet, mapLimit, pollUntil, serialFor, sleep } from "./common";
 
@@ -22,7 +28,16 @@ export interface SmokeCounts {
   responses: number;
   alerts: number;
   offline: number;
+  /** Rows the synthesized telemetry rule wrote to the hot store (at least one per Pi). */
+  telemetryStored: number;
+  /** Alerts the alert handler sent because a threshold rule fired (at least one). */
+  thresholdAlerts: number;
 }
+
+/** Counts that must reach their expected value rather than equal it. */
+const AT_LEAST: ReadonlySet<keyof SmokeCounts> = new Set(["telemetryStored", "thresholdAlerts"]);
+/** The stuffy room of the first Pi: every reading is past the dev/prod co2 threshold (1500 ppm). */
+const STUFFY_ROOM = { co2Ppm: 1800 } as const;
 
 export interface SmokeResult {
   readonly ok: boolean;
@@ -47,12 +62,15 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   const startedAt = Date.now();
   const n = options.devices;
   const problems: string[] = [];
-  const expected: SmokeCounts = { registered: n, provisioned: n, denied: 1, commands: n, responses: n, alerts: 1, offline: 1 };
-  const counts: SmokeCounts = { registered: 0, provisioned: 0, denied: 0, commands: 0, responses: 0, alerts: 0, offline: 0 };
+  const expected: SmokeCounts = { registered: n, provisioned: n, denied: 1, commands: n, responses: n, alerts: 1, offline: 1, telemetryStored: n, thresholdAlerts: 1 };
+  const counts: SmokeCounts = { registered: 0, provisioned: 0, denied: 0, commands: 0, responses: 0, alerts: 0, offline: 0, telemetryStored: 0, thresholdAlerts: 0 };
   const serials = Array.from({ length: n }, (_, i) => serialFor(i + 1));
 
   // 1-3: register, provision (plus the unregistered one), start.
-  const fleet = await bringUpFleet(twin, serials, { concurrency: options.concurrency });
+  const fleet = await bringUpFleet(twin, serials, {
+    concurrency: options.concurrency,
+    piOptions: (_serial, i) => ({ telemetryIntervalSeconds: 1, room: i === 0 ? STUFFY_ROOM : undefined }),
+  });
   counts.registered = fleet.registered.length;
   for (const [serial, code] of fleet.failed) problems.push(`${serial}: provision exited ${code}`);
   const intruder = await twin.createPi(UNREGISTERED_SERIAL, twin.config.deviceTypes[0]!);
@@ -90,9 +108,19 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   twin.note("smoke", `commands: ${counts.responses}/${counts.commands} answered`);
   const deviceRssMiB = averageRssMiB(fleet.running);
 
-  // 5: one error -> one alert; the same error again within the cooldown -> suppressed.
-  const alertsBefore = twin.stats.alertsSent;
-  const suppressedBefore = twin.stats.alertsSuppressed;
+  // 4b: telemetry through the synthesized rules: every Pi in the hot store, the stuffy room alerted.
+  const stored = await pollUntil(async () => {
+    const things = await storedThings(twin);
+    return twin.stats.thresholdAlerts >= 1 && fleet.running.every((pi) => things.has(pi.serialNumber)) ? things : undefined;
+  }, 30_000, 250);
+  counts.telemetryStored = twin.stats.telemetryStored;
+  counts.thresholdAlerts = twin.stats.thresholdAlerts;
+  if (!stored) problems.push(`telemetry: not every Pi reached the hot store with a threshold alert within 30 s (rows ${counts.telemetryStored}, threshold alerts ${counts.thresholdAlerts})`);
+  twin.note("smoke", `telemetry: ${counts.telemetryStored} rows in the hot store, ${counts.thresholdAlerts} threshold alert(s)`);
+
+  // 5: one error -> one alert; the same error again within the cooldown -> suppressed. Threshold
+  // alerts of the stuffy room keep coming meanwhile (suppressed by the cooldown) and are not counted here.
+  const before = { ...twin.stats };
   const faulty = fleet.running[0];
   if (faulty) {
     for (const attempt of [1, 2]) {
@@ -103,8 +131,10 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
       await twin.idle();
     }
   }
-  counts.alerts = twin.stats.alertsSent - alertsBefore;
-  if (twin.stats.alertsSuppressed - suppressedBefore !== 1) problems.push(`the repeated error was not suppressed exactly once (${twin.stats.alertsSuppressed - suppressedBefore})`);
+  const since = (key: keyof typeof before): number => twin.stats[key] - before[key];
+  counts.alerts = since("alertsSent") - since("thresholdAlerts");
+  const suppressed = since("alertsSuppressed") - since("thresholdSuppressed");
+  if (suppressed !== 1) problems.push(`the repeated error was not suppressed exactly once (${suppressed})`);
 
   // 6: one Pi goes away; after the grace period the sweep alerts it once.
   const victim = fleet.running[fleet.running.length - 1];
@@ -126,7 +156,9 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   }
 
   for (const key of Object.keys(expected) as (keyof SmokeCounts)[]) {
-    if (counts[key] !== expected[key]) problems.push(`${key}: ${counts[key]}, expected ${expected[key]}`);
+    if (AT_LEAST.has(key) ? counts[key] < expected[key] : counts[key] !== expected[key]) {
+      problems.push(`${key}: ${counts[key]}, expected ${AT_LEAST.has(key) ? "at least " : ""}${expected[key]}`);
+    }
   }
   return {
     ok: problems.length === 0,
@@ -139,11 +171,29 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   };
 }
 
+/** The things with at least one row in the twin's hot store (a scan of dynalite, as a dashboard query would see). */
+async function storedThings(twin: LocalTwin): Promise<Set<string>> {
+  const client = new DynamoDBClient({
+    endpoint: twin.dynamoEndpoint,
+    region: twin.config.region,
+    credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+  });
+  try {
+    const things = new Set<string>();
+    for await (const page of paginateScan({ client }, { TableName: twin.names.telemetryTable, ProjectionExpression: "thingName" })) {
+      for (const item of page.Items ?? []) if (item.thingName?.S) things.add(item.thingName.S);
+    }
+    return things;
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Readable summary lines (the caller prints the JSON line last). */
 export function formatSmokeSummary(result: SmokeResult, devices: number): string[] {
   const c = result.counts;
   const e = result.expected;
-  const mark = (k: keyof SmokeCounts): string => (c[k] === e[k] ? "ok  " : "FAIL");
+  const mark = (k: keyof SmokeCounts): string => ((AT_LEAST.has(k) ? c[k] >= e[k] : c[k] === e[k]) ? "ok  " : "FAIL");
   return [
     "",
     `Smoke scenario with ${devices} simulated Pi(s): ${result.ok ? "PASSED" : "FAILED"} in ${(result.durationMs / 1000).toFixed(1)} s`,
@@ -154,6 +204,8 @@ export function formatSmokeSummary(result: SmokeResult, devices: number): string
     `  ${mark("responses")} responses   ${c.responses}/${e.responses} matched by correlation id`,
     `  ${mark("alerts")} alerts      ${c.alerts}/${e.alerts} (UNKNOWN_COMMAND twice within the cooldown -> one alert)`,
     `  ${mark("offline")} offline     ${c.offline}/${e.offline} (stopped Pi alerted by the sweep after OFFLINE_GRACE_SECONDS)`,
+    `  ${mark("telemetryStored")} telemetry   ${c.telemetryStored} rows (at least ${e.telemetryStored}) in the hot store through the synthesized store rule`,
+    `  ${mark("thresholdAlerts")} thresholds  ${c.thresholdAlerts} alert(s) (at least ${e.thresholdAlerts}) from the synthesized co2 threshold rule via the real alert handler`,
     ...(result.deviceRssMiB !== undefined ? [`  device client memory: ${result.deviceRssMiB} MiB RSS per process (average, steady)`] : []),
     ...result.problems.map((p) => `  problem: ${p}`),
   ];
