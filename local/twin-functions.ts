@@ -52,22 +52,39 @@ export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "ale
  * Each function the twin runs, with the settings its stack deploys: timeout, memory and environment
  * from its contract, filled in like its stack fills them (resource names from modules/naming.ts).
  */
+/** The stack's physical name of each function the twin runs. */
+export function twinFunctionNames(names: TwinResources["names"]): Record<FunctionName, string> {
+  return {
+    "provisioning-hook": names.provisioningHookFunction,
+    "register-device": names.registerDeviceFunction,
+    "alert-handler": names.alertHandlerFunction,
+    "offline-detector": names.offlineDetectorFunction,
+    "health-check": names.healthCheckFunction,
+  };
+}
+
+/** Physical function name → the handler the twin's function runner loads (for rule actions). */
+export function hostedFunctions(names: TwinResources["names"]): Readonly<Record<string, FunctionName>> {
+  return Object.fromEntries(Object.entries(twinFunctionNames(names)).map(([handler, physical]) => [physical, handler as FunctionName]));
+}
+
 export function twinFunctionSettings(o: TwinResources): Record<FunctionName, LocalFunctionSettings> {
   const { config, names } = o;
+  const physical = twinFunctionNames(names);
   const common = { environment: config.name };
   const registry = { ...common, registryTableName: names.registryTable };
   const devices = { ...registry, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix };
   return {
-    "provisioning-hook": settingsOf(PROVISIONING_HOOK, names.provisioningHookFunction, { ...devices, leaseSeconds: config.provisioning.leaseSeconds }),
-    "register-device": settingsOf(REGISTER_DEVICE, names.registerDeviceFunction, devices),
-    "alert-handler": settingsOf(ALERT_HANDLER, names.alertHandlerFunction, {
+    "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], { ...devices, leaseSeconds: config.provisioning.leaseSeconds }),
+    "register-device": settingsOf(REGISTER_DEVICE, physical["register-device"], devices),
+    "alert-handler": settingsOf(ALERT_HANDLER, physical["alert-handler"], {
       ...common,
       alertTopicArn: o.alertTopicArn,
       alertStateTableName: names.alertStateTable,
       cooldownSeconds: o.alertCooldownSeconds,
     }),
-    "offline-detector": settingsOf(OFFLINE_DETECTOR, names.offlineDetectorFunction, { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
-    "health-check": settingsOf(HEALTH_CHECK, names.healthCheckFunction, { ...registry, alertTopicArn: o.alertTopicArn }),
+    "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
+    "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
   };
 }
 

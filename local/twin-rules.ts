@@ -25,6 +25,7 @@ import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
 import type { FunctionName, LocalFunctions } from "./functions";
 import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
+import { hostedFunctions } from "./twin-functions";
 import { LifecycleRule, lifecycleTopic } from "./lifecycle";
 import { TwinRuleTargets, type RuleTargets } from "./rules/actions";
 import { RulesEngine } from "./rules/engine";
@@ -209,17 +210,6 @@ export function routeLambda(
   if (handler) return { kind: "hosted", handler };
   if (defined.has(functionName)) return { kind: "unhosted" };
   throw new Error(`ResourceNotFoundException: Function not found: arn:aws:lambda:${where.region}:${where.accountId}:function:${functionName}`);
-}
-
-/** Physical function name → the handler the twin's function runner loads (local/functions.ts). */
-export function hostedFunctions(names: ReturnType<typeof resourceNames>): Readonly<Record<string, FunctionName>> {
-  return {
-    [names.provisioningHookFunction]: "provisioning-hook",
-    [names.registerDeviceFunction]: "register-device",
-    [names.alertHandlerFunction]: "alert-handler",
-    [names.offlineDetectorFunction]: "offline-detector",
-    [names.healthCheckFunction]: "health-check",
-  };
 }
 
 /** Creates a table with the synthesized key schema (on demand); an existing table is left as it is. */

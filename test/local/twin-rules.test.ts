@@ -1,7 +1,8 @@
 /** Where the twin sends a topic rule's Lambda action (the rest of the rules is in test/local/rules/). */
 import { loadConfig } from "../../config";
 import { resourceNames } from "../../modules/naming";
-import { hostedFunctions, routeLambda } from "../../local/twin-rules";
+import { routeLambda } from "../../local/twin-rules";
+import { hostedFunctions } from "../../local/twin-functions";
 
 const config = loadConfig("dev");
 const names = resourceNames(config);

@@ -20,7 +20,8 @@ import { LocalFirehose } from "../../../local/rules/firehose";
 import type { SqlValue } from "../../../local/rules/sql";
 import type { SynthesizedTopicRules } from "../../../local/rules/synthesized-rules";
 import { startS3Server, type S3Server } from "../../../local/s3-server";
-import { createSynthesizedTable, hostedFunctions, routeLambda } from "../../../local/twin-rules";
+import { createSynthesizedTable, routeLambda } from "../../../local/twin-rules";
+import { hostedFunctions } from "../../../local/twin-functions";
 
 jest.setTimeout(60_000);
 
