@@ -98,7 +98,7 @@ export class FleetProvisioningStack extends FleetStack {
       type: "FLEET_PROVISIONING",
       provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
-      templateBody: JSON.stringify(provisioningTemplateBody(`${config.namePrefix}-`, props.devicePolicyName)),
+      templateBody: JSON.stringify(provisioningTemplateBody(names.deviceTypeThingPrefix, props.devicePolicyName)),
       dependsOn: [invokeByTemplate],
     });
 
