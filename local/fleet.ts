@@ -2,8 +2,9 @@
  * Simulated Raspberry Pis: each one is a separate OS process running the REAL device client
  * (`device/cli.ts provision|run`) with its own config file, data directory and serial number.
  *
- * The client is bundled once by esbuild into the twin's work directory (aws-crt, a native module, stays
- * external and loads from node_modules), so each process starts with plain `node` in a fraction of the
+ * The client is built once into the twin's work directory by the same packager as the Pi's package
+ * (scripts/package-device.ts, for this machine's architecture: the bundle loads aws-crt's binary from
+ * its own native/), so each process runs what a Pi runs, started with plain `node` in a fraction of the
  * time `tsx` would need. Handler modules under `local/device-handlers/` are bundled beside it.
  *
  * ```ts
@@ -19,6 +20,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { bundleForNode, hostArch, PACKAGE_LAYOUT, stageDevicePackage } from "../scripts/package-device";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -29,34 +31,18 @@ export interface DeviceBundle {
   readonly handlerModules: Readonly<Record<string, string>>;
 }
 
-/** Bundle `device/cli.ts` (and `local/device-handlers/*.ts`) with esbuild into `outDir`. */
+/** Build the device package into `<outDir>/package` and bundle `local/device-handlers/*.ts` into `<outDir>/handlers`. */
 export async function bundleDeviceClient(outDir: string): Promise<DeviceBundle> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const esbuild = require("esbuild") as typeof import("esbuild");
-  await fs.promises.mkdir(outDir, { recursive: true });
-  const cliPath = path.join(outDir, "device-cli.js");
+  const packageDir = path.join(outDir, "package");
   const handlersDir = path.join(REPO_ROOT, "local", "device-handlers");
   const handlerFiles = fs.readdirSync(handlersDir).filter((f) => f.endsWith(".ts"));
-  const common = {
-    bundle: true,
-    platform: "node" as const,
-    target: "node20",
-    format: "cjs" as const,
-    // Native module: loaded at run time from the repository's node_modules (resolved from the real path).
-    external: ["aws-crt"],
-    nodePaths: [path.join(REPO_ROOT, "node_modules")],
-    logLevel: "error" as const,
-    sourcemap: false,
-  };
-  await Promise.all([
-    esbuild.build({ ...common, entryPoints: [path.join(REPO_ROOT, "device", "cli.ts")], outfile: cliPath }),
-    ...handlerFiles.map((f) =>
-      esbuild.build({ ...common, entryPoints: [path.join(handlersDir, f)], outfile: path.join(outDir, "handlers", f.replace(/\.ts$/, ".js")) }),
-    ),
-  ]);
   const handlerModules: Record<string, string> = {};
   for (const f of handlerFiles) handlerModules[f.replace(/\.ts$/, "")] = path.join(outDir, "handlers", f.replace(/\.ts$/, ".js"));
-  return { cliPath, handlerModules };
+  await Promise.all([
+    stageDevicePackage(packageDir, { arch: hostArch(), version: "twin" }),
+    ...handlerFiles.map((f) => bundleForNode(path.join(handlersDir, f), handlerModules[f.replace(/\.ts$/, "")])),
+  ]);
+  return { cliPath: path.join(packageDir, PACKAGE_LAYOUT.client), handlerModules };
 }
 
 /** Every device process started by this module, for a last-resort kill when the twin exits. */
@@ -224,8 +210,6 @@ export class SimulatedPi extends EventEmitter {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: process.env.HOME ?? "/tmp",
         LOG_LEVEL: this.options.logLevel ?? "info",
-        // The bundle may live outside the repository (tests use temp dirs): find aws-crt here.
-        NODE_PATH: path.join(REPO_ROOT, "node_modules"),
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
