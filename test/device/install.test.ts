@@ -168,3 +168,16 @@ test("fails when the package lacks files install.sh needs (the old CI layout), n
   expect(existsSync(run.destdir)).toBe(false);
   expect(run.calls).toEqual(["id -u"]);
 });
+
+test("GIVEN install.sh bundle WHEN run from another directory THEN it writes the same layout, unpacked", () => {
+  const out = join(mkdtempSync(join(work, "bundle-")), "pkg");
+  const result = spawnSync("bash", [join(REPO_ROOT, "device", "install.sh"), "bundle", "pkg"], {
+    cwd: dirname(out),
+    encoding: "utf8",
+    env: { ...process.env, ARCH: hostArch() },
+  });
+  expect(result.status).toBe(0);
+  expect(readdirSync(out).filter((file) => !file.endsWith(".LEGAL.txt")).sort()).toEqual(
+    [...new Set(Object.values(PACKAGE_LAYOUT).map((file) => file.split("/")[0]))].sort(),
+  );
+}, 120_000);
