@@ -4,8 +4,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { scratchDir } from "../support/scratch";
 
 interface Prerequisite {
   readonly name: string;
@@ -35,7 +35,7 @@ function readmePrerequisites(): string {
 
 let work: string;
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "shf-preflight-"));
+  work = scratchDir("shf-preflight-");
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

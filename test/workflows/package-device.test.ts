@@ -6,13 +6,13 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MissingDeviceFilesError, PACKAGE_LAYOUT, packageDevice, stageDevicePackage } from "../../scripts/package-device";
+import { scratchDir } from "../support/scratch";
 
 let work: string;
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "shf-package-device-"));
+  work = scratchDir("shf-package-device-");
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
