@@ -70,7 +70,7 @@ export class MissingDeviceFilesError extends Error {}
 const REPO_ROOT = resolve(__dirname, "..");
 
 /** The device client's source files the package is made of, or an error naming each one that is missing. */
-export function deviceInputs(root: string) {
+function deviceInputs(root: string) {
   const inputs = {
     entry: { path: join(root, "device", "cli.ts"), what: "device/cli.ts (the client's entry point)" },
     installScript: { path: join(root, "device", "install.sh"), what: "device/install.sh (installs the package on the Pi)" },

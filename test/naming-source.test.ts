@@ -20,7 +20,7 @@ function sourceFiles(path: string): string[] {
  * with it, or an alias (`const p = config.namePrefix`, `const { namePrefix } = config`) that exists
  * only to build templates.
  */
-export function namePrefixTemplates(source: string): string[] {
+function namePrefixTemplates(source: string): string[] {
   const patterns = [
     /\$\{[^}]*\bnamePrefix\b[^}]*\}/,
     /\bnamePrefix\s*\+|\+\s*[\w.]*\bnamePrefix\b/,

@@ -84,3 +84,10 @@ test("fails when the directory to stage into holds something other than a device
   await expect(stageDevicePackage(dir, { root: fakeDeviceRoot(), arch: "x64", version: "x" })).rejects.toThrow(/refusing to replace .*not-a-package/);
   expect(readdirSync(dir)).toEqual(["notes.txt"]);
 });
+
+test("fails when the version holds characters other than letters, digits, dots, dashes and underscores", async () => {
+  const outDir = join(work, "bad-version");
+  await expect(packageDevice({ root: fakeDeviceRoot(), arch: "x64", version: "1.0/../../x", outDir })).rejects.toThrow(
+    'version "1.0/../../x" may only hold letters, digits, dots, dashes and underscores',
+  );
+});
