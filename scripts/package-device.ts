@@ -111,8 +111,8 @@ export async function bundleForNode(entry: string, outfile: string, banner?: str
 
 /** The architecture of this machine as a package target, for the twin (which runs the package here). */
 export function hostArch(): DeviceArch {
-  if (process.arch === "arm64" || process.arch === "x64") return process.arch;
-  throw new Error(`the device package is built for linux arm64 or x64; this machine is ${process.arch}`);
+  if (process.platform === "linux" && (process.arch === "arm64" || process.arch === "x64")) return process.arch;
+  throw new Error(`the device package runs on Linux (glibc) arm64 or x64; this machine is ${process.platform} ${process.arch}`);
 }
 
 function crtBinary(arch: DeviceArch): string {
