@@ -2,8 +2,9 @@
  * Simulated Raspberry Pis: each one is a separate OS process running the REAL device client
  * (`device/cli.ts provision|run`) with its own config file, data directory and serial number.
  *
- * The client is bundled once by esbuild into the twin's work directory (aws-crt, a native module, stays
- * external and loads from node_modules), so each process starts with plain `node` in a fraction of the
+ * The client is built once into the twin's work directory by the same packager as the Pi's package
+ * (scripts/package-device.ts, for this machine's architecture: the bundle loads aws-crt's binary from
+ * its own native/), so each process runs what a Pi runs, started with plain `node` in a fraction of the
  * time `tsx` would need. Handler modules under `local/device-handlers/` and sensor modules under
  * `local/device-sensors/` (the simulated room) are bundled beside it.
  *
@@ -20,6 +21,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { bundleForNode, hostArch, PACKAGE_LAYOUT, stageDevicePackage } from "../scripts/package-device";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -32,39 +34,26 @@ export interface DeviceBundle {
   readonly sensorModules: Readonly<Record<string, string>>;
 }
 
-/** Bundle `device/cli.ts` (and `local/device-handlers/*.ts`, `local/device-sensors/*.ts`) with esbuild into `outDir`. */
+/** Build the device package into `<outDir>/package`; bundle `local/device-handlers/*.ts` and `local/device-sensors/*.ts` beside it. */
 export async function bundleDeviceClient(outDir: string): Promise<DeviceBundle> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const esbuild = require("esbuild") as typeof import("esbuild");
-  await fs.promises.mkdir(outDir, { recursive: true });
-  const cliPath = path.join(outDir, "device-cli.js");
-  const modules = (dir: string, out: string) =>
-    fs
-      .readdirSync(path.join(REPO_ROOT, "local", dir))
-      .filter((f) => f.endsWith(".ts"))
-      .map((f) => ({ name: f.replace(/\.ts$/, ""), entry: path.join(REPO_ROOT, "local", dir, f), outfile: path.join(outDir, out, f.replace(/\.ts$/, ".js")) }));
-  const handlers = modules("device-handlers", "handlers");
-  const sensors = modules("device-sensors", "sensors");
-  const common = {
-    bundle: true,
-    platform: "node" as const,
-    target: "node20",
-    format: "cjs" as const,
-    // Native module: loaded at run time from the repository's node_modules (resolved from the real path).
-    external: ["aws-crt"],
-    nodePaths: [path.join(REPO_ROOT, "node_modules")],
-    logLevel: "error" as const,
-    sourcemap: false,
-  };
+  const packageDir = path.join(outDir, "package");
+  const modules = (dir: string, out: string): Record<string, string> =>
+    Object.fromEntries(
+      fs
+        .readdirSync(path.join(REPO_ROOT, "local", dir))
+        .filter((f) => f.endsWith(".ts"))
+        .map((f) => [f.replace(/\.ts$/, ""), path.join(outDir, out, f.replace(/\.ts$/, ".js"))]),
+    );
+  const handlerModules = modules("device-handlers", "handlers");
+  const sensorModules = modules("device-sensors", "sensors");
+  const bundle = (dir: string, built: Record<string, string>) =>
+    Object.entries(built).map(([name, outfile]) => bundleForNode(path.join(REPO_ROOT, "local", dir, `${name}.ts`), outfile));
   await Promise.all([
-    esbuild.build({ ...common, entryPoints: [path.join(REPO_ROOT, "device", "cli.ts")], outfile: cliPath }),
-    ...[...handlers, ...sensors].map((m) => esbuild.build({ ...common, entryPoints: [m.entry], outfile: m.outfile })),
+    stageDevicePackage(packageDir, { arch: hostArch(), version: "twin" }),
+    ...bundle("device-handlers", handlerModules),
+    ...bundle("device-sensors", sensorModules),
   ]);
-  return {
-    cliPath,
-    handlerModules: Object.fromEntries(handlers.map((m) => [m.name, m.outfile])),
-    sensorModules: Object.fromEntries(sensors.map((m) => [m.name, m.outfile])),
-  };
+  return { cliPath: path.join(packageDir, PACKAGE_LAYOUT.client), handlerModules, sensorModules };
 }
 
 /** Every device process started by this module, for a last-resort kill when the twin exits. */
@@ -232,8 +221,6 @@ export class SimulatedPi extends EventEmitter {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: process.env.HOME ?? "/tmp",
         LOG_LEVEL: this.options.logLevel ?? "info",
-        // The bundle may live outside the repository (tests use temp dirs): find aws-crt here.
-        NODE_PATH: path.join(REPO_ROOT, "node_modules"),
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,

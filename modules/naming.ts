@@ -6,7 +6,12 @@ import { EnvironmentConfig } from "../config";
  */
 export function resourceNames(config: EnvironmentConfig) {
   const p = config.namePrefix;
+  /** IoT rule names allow only letters, digits and underscores. */
+  const rulePrefix = p.replace(/-/g, "_");
   const iam = (resource: string) => `arn:aws:iam::${config.accountId}:${resource}`;
+  const roleArn = (roleName: string) => iam(`role/${roleName}`);
+  const deviceTypeThingPrefix = `${p}-`;
+  const iotJobsPresignRole = `${p}-iot-jobs-presign`;
   return {
     /** Wildcard over every name below that starts with the prefix: the scope of the apply role's grants. */
     namePattern: `${p}-*`,
@@ -27,6 +32,32 @@ export function resourceNames(config: EnvironmentConfig) {
     permissionsBoundaryPolicy: `${p}-ci-boundary`,
     permissionsBoundaryArn: iam(`policy/ci/${p}-ci-boundary`),
     githubOidcProviderArn: iam("oidc-provider/token.actions.githubusercontent.com"),
+    /** ARN of an account role (not under a path) by its name, for stacks that run before the role exists. */
+    roleArn,
+    // roles stack: the controller's instance role and profile, and the roles AWS IoT assumes.
+    controllerInstanceRole: `${p}-controller-instance`,
+    controllerInstanceProfile: `${p}-controller`,
+    iotRuleActionsRole: `${p}-iot-rule-actions`,
+    iotProvisioningRole: `${p}-iot-fleet-provisioning`,
+    iotJobsPresignRole,
+    iotJobsPresignRoleArn: roleArn(iotJobsPresignRole),
+    iotLoggingRole: `${p}-iot-logging`,
+    // vpc stack (most of these are Name tags).
+    vpc: `${p}-vpc`,
+    defaultSecurityGroup: `${p}-default-locked`,
+    internetGateway: `${p}-igw`,
+    publicRouteTable: `${p}-public`,
+    /** Public subnet in one availability zone. */
+    publicSubnet: (zone: string) => `${p}-public-${zone}`,
+    controllerSecurityGroup: `${p}-controller`,
+    controllerEip: `${p}-controller`,
+    vpcFlowLogGroup: `/${p}/vpc/flow-logs`,
+    vpcFlowLogRole: `${p}-vpc-flow-logs`,
+    // ec2 stack.
+    controllerLaunchTemplate: `${p}-controller`,
+    controllerInstance: `${p}-controller`,
+    controllerRootVolume: `${p}-controller-root`,
+    controllerAutoRecoveryAlarm: `${p}-controller-auto-recovery`,
     controllerRepository: `${p}-controller`,
     /** Secret holding only the controller's private key (written by `npm run identity`, never by Terraform). */
     controllerSecret: `${p}/controller-certificate`,
@@ -46,9 +77,11 @@ export function resourceNames(config: EnvironmentConfig) {
     responsesLogGroup: `/${p}/iot/responses`,
     ruleErrorsLogGroup: `/${p}/iot/rule-errors`,
     firmwareBucket: `${p}-firmware-${config.accountId}`,
+    /** Thing group that receives firmware first. */
+    otaCanaryGroup: `${p}-ota-canary`,
     provisioningTemplate: `${p}-pi-provisioning`,
     devicePolicy: `${p}-device`,
-    rulePrefix: p.replace(/-/g, "_"),
+    rulePrefix,
     // iot, fleet and api stacks. Lambda functions, their roles and alarms start with `${p}-` (the apply role's scope).
     provisioningHookFunction: `${p}-provisioning-hook`,
     /** Log metric and alarm counting the hook's denials (a leaked claim certificate raises it). */
@@ -60,13 +93,15 @@ export function resourceNames(config: EnvironmentConfig) {
     controllerThing: `${p}-controller`,
     controllerPolicy: `${p}-controller`,
     claimPolicy: `${p}-claim`,
+    /** What the thing type and group of a device type start with; the provisioning template joins it with the DeviceType parameter. */
+    deviceTypeThingPrefix,
     /** Thing type and thing group of one device type from config.deviceTypes. */
-    deviceTypeThing: (deviceType: string) => `${p}-${deviceType}`,
+    deviceTypeThing: (deviceType: string) => `${deviceTypeThingPrefix}${deviceType}`,
     alarmTopic: `${p}-alarms`,
     alarmTopicKeyAlias: `alias/${p}-alarms`,
-    errorsRule: `${p.replace(/-/g, "_")}_device_errors`,
-    responsesRule: `${p.replace(/-/g, "_")}_device_responses`,
-    lifecycleRule: `${p.replace(/-/g, "_")}_lifecycle_events`,
+    errorsRule: `${rulePrefix}_device_errors`,
+    responsesRule: `${rulePrefix}_device_responses`,
+    lifecycleRule: `${rulePrefix}_lifecycle_events`,
     offlineSweepSchedule: `${p}-offline-sweep`,
     healthCheckSchedule: `${p}-daily-health-check`,
     registrationApi: `${p}-registration`,
@@ -82,11 +117,12 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryDeliveryStream: `${p}-telemetry`,
     telemetryFirehoseLogGroup: `/${p}/firehose/telemetry`,
     telemetryRuleErrorsLogGroup: `/${p}/iot/telemetry-rule-errors`,
-    telemetryStoreRule: `${p.replace(/-/g, "_")}_telemetry_store`,
-    telemetryLiveRule: `${p.replace(/-/g, "_")}_telemetry_live`,
+    telemetryStoreRule: `${rulePrefix}_telemetry_store`,
+    telemetryLiveRule: `${rulePrefix}_telemetry_live`,
     /** IoT rule of one alert threshold (config.telemetry.thresholds), e.g. `shf_dev_telemetry_co2_ppm_gt`. */
     telemetryThresholdRule: (metric: string, operator: string) =>
-      `${p.replace(/-/g, "_")}_telemetry_${metric}_${({ ">": "gt", ">=": "ge", "<": "lt", "<=": "le" } as Record<string, string>)[operator] ?? "op"}`,
+      `${rulePrefix}_telemetry_${metric}_${({ ">": "gt", ">=": "ge", "<": "lt", "<=": "le" } as Record<string, string>)[operator] ?? "op"}`,
+    telemetryStoreFailuresAlarm: `${p}-telemetry-store-failures`,
     telemetryRuleActionsRole: `${p}-telemetry-rule-actions`,
     telemetryFirehoseRole: `${p}-telemetry-firehose`,
     telemetryApiFunction: `${p}-telemetry-api`,

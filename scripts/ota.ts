@@ -109,7 +109,7 @@ export async function publishFirmware(config: EnvironmentConfig, request: Publis
       description: `Firmware ${request.version} (${basename(request.file)})`,
       // CONTINUOUS: devices that join the group later get the update too.
       targetSelection: request.target.startsWith("group:") ? "CONTINUOUS" : "SNAPSHOT",
-      presignedUrlConfig: { roleArn: `arn:aws:iam::${config.accountId}:role/${config.namePrefix}-iot-jobs-presign`, expiresInSec: 3600 },
+      presignedUrlConfig: { roleArn: resourceNames(config).iotJobsPresignRoleArn, expiresInSec: 3600 },
       jobExecutionsRolloutConfig: { maximumPerMinute: request.rolloutPerMinute ?? 10 },
       abortConfig: {
         criteriaList: [{ failureType: "FAILED", action: "CANCEL", thresholdPercentage: request.abortFailedPercent ?? 10, minNumberOfExecutedThings: 5 }],

@@ -4,7 +4,7 @@
  * there is no second, hand-kept list of stacks anywhere.
  */
 import { App, TerraformStack } from "cdktf";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../config";
@@ -15,11 +15,16 @@ export function deploymentOrder(app: App): string[] {
   return app.node.children.filter((child): child is TerraformStack => TerraformStack.isStack(child)).map((stack) => stack.node.id);
 }
 
-/** Builds the app (without writing anything) and returns its deployment order. */
+/** Builds the app (without synthesizing it) and returns its deployment order. */
 export function appDeploymentOrder(envName?: string): string[] {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "shf-order-")) });
-  defineStacks(app, { config: loadConfig(envName), offline: true });
-  return deploymentOrder(app);
+  const outdir = mkdtempSync(join(tmpdir(), "shf-order-"));
+  try {
+    const app = new App({ outdir });
+    defineStacks(app, { config: loadConfig(envName), offline: true });
+    return deploymentOrder(app);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /** Every stack's dependencies (from the synthesized manifest) must come before it in `order`. */

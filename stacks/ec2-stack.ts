@@ -30,7 +30,6 @@ export class Ec2Stack extends FleetStack {
   constructor(scope: Construct, id: string, props: Ec2StackProps) {
     super(scope, id, props);
     const { controller } = this.config;
-    const prefix = this.config.namePrefix;
 
     const logGroup = new CloudwatchLogGroup(this, "controller-logs", {
       name: this.names.controllerLogGroup,
@@ -47,7 +46,7 @@ export class Ec2Stack extends FleetStack {
     });
 
     const template = new LaunchTemplate(this, "controller-template", {
-      name: `${prefix}-controller`,
+      name: this.names.controllerLaunchTemplate,
       description: "Smart-home controller (arm64, Docker)",
       imageId: AL2023_ARM64_AMI,
       instanceType: controller.instanceType,
@@ -77,15 +76,15 @@ export class Ec2Stack extends FleetStack {
       monitoring: { enabled: false },
       userData: Fn.base64encode(userData),
       tagSpecifications: [
-        { resourceType: "instance", tags: { Name: `${prefix}-controller`, Role: this.names.controllerTagValue } },
-        { resourceType: "volume", tags: { Name: `${prefix}-controller-root` } },
+        { resourceType: "instance", tags: { Name: this.names.controllerInstance, Role: this.names.controllerTagValue } },
+        { resourceType: "volume", tags: { Name: this.names.controllerRootVolume } },
       ],
       updateDefaultVersion: true,
     });
 
     const instance = new Instance(this, "controller", {
       launchTemplate: { id: template.id, version: Fn.tostring(template.latestVersion) },
-      tags: { Name: `${prefix}-controller`, Role: this.names.controllerTagValue },
+      tags: { Name: this.names.controllerInstance, Role: this.names.controllerTagValue },
       dependsOn: [logGroup],
     });
     this.instanceId = instance.id;
@@ -94,7 +93,7 @@ export class Ec2Stack extends FleetStack {
 
     // Hardware or hypervisor failure: EC2 moves the instance to healthy hardware, keeping its ID, EIP and volume.
     new CloudwatchMetricAlarm(this, "controller-auto-recovery", {
-      alarmName: `${prefix}-controller-auto-recovery`,
+      alarmName: this.names.controllerAutoRecoveryAlarm,
       alarmDescription: "Recover the controller instance when the system status check fails",
       namespace: "AWS/EC2",
       metricName: "StatusCheckFailed_System",

@@ -94,7 +94,7 @@ export class FleetProvisioningStack extends FleetStack {
       type: "FLEET_PROVISIONING",
       provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
-      templateBody: JSON.stringify(provisioningTemplateBody(`${config.namePrefix}-`, props.devicePolicyName)),
+      templateBody: JSON.stringify(provisioningTemplateBody(names.deviceTypeThingPrefix, props.devicePolicyName)),
       dependsOn: [invokeByTemplate],
     });
 

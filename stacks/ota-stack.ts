@@ -29,7 +29,7 @@ export class OtaStack extends FleetStack {
     });
 
     const canary = new IotThingGroup(this, "canary-group", {
-      name: `${this.config.namePrefix}-ota-canary`,
+      name: this.names.otaCanaryGroup,
       properties: { description: "Devices that receive firmware first; add a few with `aws iot add-thing-to-thing-group`" },
     });
 

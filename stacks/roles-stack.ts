@@ -17,13 +17,12 @@ export class RolesStack extends FleetStack {
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
     super(scope, id, props);
-    const p = this.config.namePrefix;
     const names = this.names;
     const iotTrust = () => [{ test: "StringEquals", variable: "aws:SourceAccount", values: [this.config.accountId] }];
 
     // --- The controller on EC2: SSM (no SSH), pull its image, read its own certificate and key, write its logs.
     const controller = new ServiceRole(this, "controller-instance-role", {
-      roleName: `${p}-controller-instance`,
+      roleName: names.controllerInstanceRole,
       description: "Smart-home controller EC2 instance",
       trust: serviceTrust(this, "ec2-trust", "ec2.amazonaws.com"),
       managedPolicies: ["AmazonSSMManagedInstanceCore"],
@@ -55,11 +54,11 @@ export class RolesStack extends FleetStack {
         },
       ],
     });
-    const profile = new IamInstanceProfile(this, "controller-instance-profile", { name: `${p}-controller`, role: controller.roleName });
+    const profile = new IamInstanceProfile(this, "controller-instance-profile", { name: names.controllerInstanceProfile, role: controller.roleName });
 
     // --- Roles AWS IoT assumes.
     const ruleAction = new ServiceRole(this, "iot-rule-action-role", {
-      roleName: `${p}-iot-rule-actions`,
+      roleName: names.iotRuleActionsRole,
       description: "IoT topic rules: response and rule-error logs",
       trust: serviceTrust(this, "iot-rule-trust", "iot.amazonaws.com", iotTrust()),
       statements: [
@@ -72,21 +71,21 @@ export class RolesStack extends FleetStack {
     });
 
     const provisioning = new ServiceRole(this, "iot-provisioning-role", {
-      roleName: `${p}-iot-fleet-provisioning`,
+      roleName: names.iotProvisioningRole,
       description: "IoT fleet provisioning: register things, certificates and the device policy",
       trust: serviceTrust(this, "iot-provisioning-trust", "iot.amazonaws.com", iotTrust()),
       statements: provisioningStatements(this.arn.bind(this), names.devicePolicy),
     });
 
     const jobsPresign = new ServiceRole(this, "iot-jobs-presign-role", {
-      roleName: `${p}-iot-jobs-presign`,
+      roleName: names.iotJobsPresignRole,
       description: "IoT Jobs: presigned firmware download URLs",
       trust: serviceTrust(this, "iot-jobs-trust", "iot.amazonaws.com", iotTrust()),
       statements: [{ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${names.firmwareBucket}/*`] }],
     });
 
     const logging = new ServiceRole(this, "iot-logging-role", {
-      roleName: `${p}-iot-logging`,
+      roleName: names.iotLoggingRole,
       description: "IoT Core logging to CloudWatch (AWSIotLogsV2)",
       trust: serviceTrust(this, "iot-logging-trust", "iot.amazonaws.com", iotTrust()),
       statements: [
@@ -100,20 +99,20 @@ export class RolesStack extends FleetStack {
 
     this.instanceProfile = this.share<InstanceProfileRef>(
       { instanceProfileName: profile.name, roleName: controller.roleName, roleArn: controller.roleArn },
-      { instanceProfileName: `${p}-controller`, roleName: `${p}-controller-instance`, roleArn: this.globalArn(`role/${p}-controller-instance`) },
+      {
+        instanceProfileName: names.controllerInstanceProfile,
+        roleName: names.controllerInstanceRole,
+        roleArn: names.roleArn(names.controllerInstanceRole),
+      },
     );
     const ref = (role: ServiceRole, name: string): RoleRef =>
-      this.share<RoleRef>({ roleName: role.roleName, roleArn: role.roleArn }, { roleName: name, roleArn: this.globalArn(`role/${name}`) });
+      this.share<RoleRef>({ roleName: role.roleName, roleArn: role.roleArn }, { roleName: name, roleArn: names.roleArn(name) });
     this.iotServiceRoles = {
-      ruleAction: ref(ruleAction, `${p}-iot-rule-actions`),
-      provisioning: ref(provisioning, `${p}-iot-fleet-provisioning`),
-      jobsPresign: ref(jobsPresign, `${p}-iot-jobs-presign`),
-      logging: ref(logging, `${p}-iot-logging`),
+      ruleAction: ref(ruleAction, names.iotRuleActionsRole),
+      provisioning: ref(provisioning, names.iotProvisioningRole),
+      jobsPresign: ref(jobsPresign, names.iotJobsPresignRole),
+      logging: ref(logging, names.iotLoggingRole),
     };
-  }
-
-  private globalArn(resource: string): string {
-    return `arn:aws:iam::${this.config.accountId}:${resource}`;
   }
 }
 

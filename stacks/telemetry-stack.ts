@@ -426,7 +426,7 @@ export class TelemetryStack extends FleetStack {
     }
 
     new CloudwatchMetricAlarm(this, "store-rule-failures-alarm", {
-      alarmName: `${config.namePrefix}-telemetry-store-failures`,
+      alarmName: names.telemetryStoreFailuresAlarm,
       alarmDescription: "Telemetry could not be written to the hot table or the warm-store stream (see the telemetry rule-errors log group)",
       namespace: "AWS/IoT",
       metricName: "Failure",

@@ -35,23 +35,23 @@ export class VpcStack extends FleetStack {
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
     super(scope, id, props);
-    const prefix = this.config.namePrefix;
+    const names = this.names;
 
     const vpc = new Vpc(this, "vpc", {
       cidrBlock: this.config.network.vpcCidr,
       enableDnsHostnames: true,
       enableDnsSupport: true,
-      tags: { Name: `${prefix}-vpc` },
+      tags: { Name: names.vpc },
     });
 
     // The default security group would otherwise allow all traffic between its members: empty it.
-    new DefaultSecurityGroup(this, "default-security-group", { vpcId: vpc.id, tags: { Name: `${prefix}-default-locked` } });
+    new DefaultSecurityGroup(this, "default-security-group", { vpcId: vpc.id, tags: { Name: names.defaultSecurityGroup } });
 
-    const internetGateway = new InternetGateway(this, "internet-gateway", { vpcId: vpc.id, tags: { Name: `${prefix}-igw` } });
+    const internetGateway = new InternetGateway(this, "internet-gateway", { vpcId: vpc.id, tags: { Name: names.internetGateway } });
     const publicRoutes = new RouteTable(this, "public-routes", {
       vpcId: vpc.id,
       route: [{ cidrBlock: "0.0.0.0/0", gatewayId: internetGateway.id }],
-      tags: { Name: `${prefix}-public` },
+      tags: { Name: names.publicRouteTable },
     });
 
     const subnets = this.config.availabilityZones.map((zone, index) => {
@@ -63,17 +63,17 @@ export class VpcStack extends FleetStack {
         cidrBlock: Fn.cidrsubnet(vpc.cidrBlock, subnetNewBits(this.config.network.vpcCidr), index),
         // Nothing gets a public address by accident; the controller is given one explicitly.
         mapPublicIpOnLaunch: false,
-        tags: { Name: `${prefix}-public-${zone}` },
+        tags: { Name: names.publicSubnet(zone) },
       });
       new RouteTableAssociation(scopeForZone, "routes", { subnetId: subnet.id, routeTableId: publicRoutes.id });
       return subnet;
     });
 
     const controllerSecurityGroup = new SecurityGroup(this, "controller-security-group", {
-      name: `${prefix}-controller`,
+      name: names.controllerSecurityGroup,
       description: "Smart-home controller: no inbound traffic (managed through SSM); HTTPS and MQTT/TLS out",
       vpcId: vpc.id,
-      tags: { Name: `${prefix}-controller` },
+      tags: { Name: names.controllerSecurityGroup },
       lifecycle: { createBeforeDestroy: true },
     });
     for (const { port, why } of CONTROLLER_EGRESS_PORTS) {
@@ -87,7 +87,7 @@ export class VpcStack extends FleetStack {
       });
     }
 
-    const controllerIp = new Eip(this, "controller-eip", { domain: "vpc", tags: { Name: `${prefix}-controller` }, dependsOn: [internetGateway] });
+    const controllerIp = new Eip(this, "controller-eip", { domain: "vpc", tags: { Name: names.controllerEip }, dependsOn: [internetGateway] });
 
     this.addRejectedFlowLogs(vpc);
 
@@ -116,11 +116,11 @@ export class VpcStack extends FleetStack {
   /** Rejected traffic only: what a security review asks for, at a fraction of the cost of ALL. */
   private addRejectedFlowLogs(vpc: Vpc) {
     const logGroup = new CloudwatchLogGroup(this, "flow-log-group", {
-      name: `/${this.config.namePrefix}/vpc/flow-logs`,
+      name: this.names.vpcFlowLogGroup,
       retentionInDays: this.config.logRetentionDays,
     });
     const role = new IamRole(this, "flow-log-role", {
-      name: `${this.config.namePrefix}-vpc-flow-logs`,
+      name: this.names.vpcFlowLogRole,
       permissionsBoundary: PermissionsBoundary.of(this).policyArn,
       assumeRolePolicy: serviceTrust(this, "flow-log-trust", "vpc-flow-logs.amazonaws.com", [
         { test: "StringEquals", variable: "aws:SourceAccount", values: [this.config.accountId] },

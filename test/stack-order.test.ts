@@ -1,13 +1,11 @@
 import { App } from "cdktf";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadConfig } from "../config";
 import { defineStacks } from "../main";
 import { appDeploymentOrder, deploymentOrder, orderViolations } from "../scripts/stack-order";
 import { stackDependencies } from "../scripts/stack-summary";
 import { identityRootWithCsrs } from "./support/identity-csrs";
 import { synthOfflineApp } from "./support/offline-app";
+import { scratchDir } from "./support/scratch";
 
 describe("deployment order", () => {
   test("starts with the state backend and the CI identities, then the user's documented order", () => {
@@ -19,7 +17,7 @@ describe("deployment order", () => {
     // Offline stacks are independent by design; the real (S3-backend) app carries the cross-stack dependencies.
     const { outdir, stacks } = synthOfflineApp("dev");
     expect(orderViolations(stacks, stackDependencies(outdir))).toEqual([]);
-    const app = new App({ outdir: mkdtempSync(join(tmpdir(), "shf-order-")) });
+    const app = new App({ outdir: scratchDir("shf-order-") });
     defineStacks(app, { config: loadConfig("dev"), offline: false, identityRoot: identityRootWithCsrs(["dev"]) });
     app.synth();
     const dependencies = stackDependencies(app.outdir);

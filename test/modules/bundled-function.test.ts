@@ -1,14 +1,14 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { Testing, TerraformStack } from "cdktf";
 import { BundledFunction, BundledFunctionProps, bundleHandler, forgetBundlesInMemory } from "../../modules/bundled-function";
+import { scratchDir } from "../support/scratch";
 
 const HELLO = join(__dirname, "..", "fixtures", "handlers", "hello", "index.ts");
 const SNS_CLIENT = join(__dirname, "..", "fixtures", "handlers", "sns-client", "index.ts");
-const freshCache = () => mkdtempSync(join(tmpdir(), "bundle-cache-"));
+const freshCache = () => scratchDir("bundle-cache-");
 
 /** Entries of a zip (stored or deflated), read from its central directory. */
 function unzip(zip: Buffer): Map<string, Buffer> {
@@ -72,7 +72,7 @@ describe("bundleHandler", () => {
 
   test("changed code changes the hash", () => {
     // GIVEN a copy of the handler with one changed line
-    const dir = mkdtempSync(join(tmpdir(), "bundle-entry-"));
+    const dir = scratchDir("bundle-entry-");
     const entry = join(dir, "index.ts");
     copyFileSync(HELLO, entry);
     const before = bundleHandler(entry, { cacheDir: freshCache() });

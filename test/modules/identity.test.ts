@@ -1,14 +1,14 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { throwawayCsr } from "../support/identity-csrs";
+import { scratchDir } from "../support/scratch";
 
 const placeholder = readFileSync(join(REPOSITORY_ROOT, PLACEHOLDER_CSR_FILE), "utf8");
 
 function rootWith(content?: string, kind: "controller" | "claim" = "controller"): string {
-  const root = mkdtempSync(join(tmpdir(), "shf-csr-"));
+  const root = scratchDir("shf-csr-");
   if (content !== undefined) {
     const file = join(root, identityCsrFile("prod", kind));
     mkdirSync(dirname(file), { recursive: true });

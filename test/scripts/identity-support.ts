@@ -1,7 +1,6 @@
 /** Fakes for the identity command's tests: a Secrets Manager and an SSM parameter store behind aws-sdk-client-mock. */
 import "reflect-metadata";
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
@@ -21,6 +20,7 @@ import { resourceNames } from "../../modules/naming";
 import { loadConfig } from "../../config";
 import { IdentityContext } from "../../scripts/identity/commands";
 import { generateIdentity } from "../../scripts/identity/keys";
+import { scratchDir } from "../support/scratch";
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -97,7 +97,7 @@ export async function certificateFor(csrPem: string): Promise<string> {
   return cert.toString("pem");
 }
 
-export const tempRoot = () => mkdtempSync(join(tmpdir(), "shf-identity-"));
+export const tempRoot = () => scratchDir("shf-identity-");
 
 /** Every file under `dir` with its content. */
 export function filesUnder(dir: string, prefix = ""): Record<string, string> {

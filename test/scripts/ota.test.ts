@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { CreateJobCommand, IoTClient } from "@aws-sdk/client-iot";
@@ -7,6 +6,7 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { loadConfig } from "../../config";
 import { publishFirmware, validatePublishRequest } from "../../scripts/ota";
+import { scratchDir } from "../support/scratch";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require("s3rver");
@@ -16,12 +16,12 @@ const bucket = "shf-dev-firmware-111111111111";
 let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
 let s3: S3Client;
 const iotMock = mockClient(IoTClient);
-const dir = mkdtempSync(join(tmpdir(), "shf-ota-"));
+const dir = scratchDir("shf-ota-");
 const firmware = join(dir, "fw-1.4.0.tar.gz");
 writeFileSync(firmware, Buffer.from("firmware bytes ".repeat(1000)));
 
 beforeAll(async () => {
-  server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: mkdtempSync(join(tmpdir(), "shf-s3rver-")), configureBuckets: [{ name: bucket }] });
+  server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: scratchDir("shf-s3rver-"), configureBuckets: [{ name: bucket }] });
   const { port } = await server.run();
   s3 = new S3Client({ region: "eu-west-1", endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
 });

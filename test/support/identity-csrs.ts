@@ -3,10 +3,10 @@
  * temp repository root and pass it as `identityRoot`, so they never depend on what is committed.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { IDENTITY_KINDS, identityCsrFile } from "../../modules/identity";
+import { scratchDir } from "./scratch";
 
 /** A syntactically valid CSR for a fresh P-256 key (openssl; the key goes to /dev/null). */
 export function throwawayCsr(commonName: string): string {
@@ -18,7 +18,7 @@ export function throwawayCsr(commonName: string): string {
 
 /** A temp root with `identity/<env>/<kind>.csr.pem` for every environment and kind given. */
 export function identityRootWithCsrs(envNames: readonly string[]): string {
-  const root = mkdtempSync(join(tmpdir(), "shf-identity-root-"));
+  const root = scratchDir("shf-identity-root-");
   for (const env of envNames) {
     for (const kind of IDENTITY_KINDS) {
       const file = join(root, identityCsrFile(env, kind));

@@ -3,9 +3,9 @@
  * (stacks/assets/controller-identity.sh, device/claim-files.sh): a scripted `aws` CLI and real keys.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scratchDir } from "./scratch";
 
 /** A fake `aws`: SSM answers with $FAKE_DIR/parameter, Secrets Manager with $FAKE_DIR/secret-<stage>; a missing file is an AWS error. */
 const FAKE_AWS = `#!/usr/bin/env bash
@@ -28,7 +28,7 @@ export interface KeyAndCertificate {
 /** A P-256 key and a self-signed certificate for it (stands in for AWS IoT's certificate from our CSR). */
 export function keyAndCertificate(): KeyAndCertificate {
   const keyPem = execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], { encoding: "utf8" });
-  const dir = mkdtempSync(join(tmpdir(), "shf-key-"));
+  const dir = scratchDir("shf-key-");
   writeFileSync(join(dir, "key.pem"), keyPem);
   const certificatePem = execFileSync("openssl", ["req", "-new", "-x509", "-key", join(dir, "key.pem"), "-subj", "/CN=AWS IoT Certificate", "-days", "1"], { encoding: "utf8" });
   return { keyPem, certificatePem };
@@ -45,7 +45,7 @@ export interface FakeAwsState {
 
 /** A directory with the fake `aws` (put it first on PATH), its state, an empty TMPDIR and a call log. */
 export function fakeAwsDir(state: FakeAwsState): { dir: string; tmp: string } {
-  const dir = mkdtempSync(join(tmpdir(), "shf-identity-sh-"));
+  const dir = scratchDir("shf-identity-sh-");
   const tmp = join(dir, "tmp");
   mkdirSync(tmp);
   writeFileSync(join(dir, "aws"), FAKE_AWS);

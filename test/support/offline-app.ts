@@ -1,14 +1,12 @@
 import { App } from "cdktf";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadConfig } from "../../config";
 import { defineStacks } from "../../main";
 import { deploymentOrder } from "../../scripts/stack-order";
+import { scratchDir } from "./scratch";
 
 /** Synthesizes the whole app in offline mode into a fresh temp dir; returns the dir and the stack ids in order. */
 export function synthOfflineApp(envName = "dev"): { outdir: string; stacks: string[] } {
-  const outdir = mkdtempSync(join(tmpdir(), `shf-offline-${envName}-`));
+  const outdir = scratchDir(`shf-offline-${envName}-`);
   const app = new App({ outdir });
   defineStacks(app, { config: loadConfig(envName), offline: true });
   app.synth();

@@ -1,14 +1,14 @@
 /** The Terraform harness must fail loudly on a broken stack, or a green suite proves nothing. */
 import { App } from "cdktf";
 import { Construct } from "constructs";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { loadConfig } from "../../config";
 import { FleetStack, FleetStackProps } from "../../stacks/fleet-stack";
 import { checkStack, findProviderMirror, pinnedAwsProviderVersion, writeCliConfig } from "../../scripts/terraform-harness";
+import { scratchDir } from "../support/scratch";
 
 class BrokenStack extends FleetStack {
   constructor(scope: Construct, id: string, props: FleetStackProps, breakage: "unknown-argument" | "data-lookup") {
@@ -21,14 +21,14 @@ class BrokenStack extends FleetStack {
 }
 
 function synthBroken(breakage: "unknown-argument" | "data-lookup"): string {
-  const outdir = mkdtempSync(join(tmpdir(), "shf-broken-"));
+  const outdir = scratchDir("shf-broken-");
   const app = new App({ outdir });
   new BrokenStack(app, "broken", { config: loadConfig("dev"), offline: true }, breakage);
   app.synth();
   return join(outdir, "stacks", "broken");
 }
 
-const cliConfig = writeCliConfig(mkdtempSync(join(tmpdir(), "shf-cli-")));
+const cliConfig = writeCliConfig(scratchDir("shf-cli-"));
 
 test("fails at validate when a resource has an argument the provider does not know", async () => {
   const check = await checkStack(synthBroken("unknown-argument"), "broken", cliConfig);
@@ -43,18 +43,18 @@ test("fails at plan when an offline stack would need an AWS API call", async () 
 
 describe("provider mirror discovery", () => {
   test("uses the directory named by IOT_TF_PROVIDER_MIRROR when it holds the pinned provider", () => {
-    const dir = mkdtempSync(join(tmpdir(), "shf-mirror-"));
+    const dir = scratchDir("shf-mirror-");
     mkdirSync(join(dir, "registry.terraform.io/hashicorp/aws", pinnedAwsProviderVersion()), { recursive: true });
     expect(findProviderMirror(undefined, { IOT_TF_PROVIDER_MIRROR: dir })).toBe(dir);
   });
 
   test("fails when IOT_TF_PROVIDER_MIRROR names a directory without the pinned provider", () => {
-    const dir = mkdtempSync(join(tmpdir(), "shf-mirror-"));
+    const dir = scratchDir("shf-mirror-");
     expect(() => findProviderMirror(undefined, { IOT_TF_PROVIDER_MIRROR: dir })).toThrow(/does not hold registry.terraform.io\/hashicorp\/aws 5.100.0/);
   });
 
   test("falls back to the registry when IOT_TF_PROVIDER_MIRROR=none", () => {
-    const dir = mkdtempSync(join(tmpdir(), "shf-cli-"));
+    const dir = scratchDir("shf-cli-");
     const mirror = findProviderMirror(undefined, { IOT_TF_PROVIDER_MIRROR: "none" });
     const path = writeCliConfig(dir, { mirror: mirror ?? null });
     expect(mirror).toBeUndefined();

@@ -6,14 +6,14 @@
 import { spawn } from "node:child_process";
 import { createServer, IncomingHttpHeaders, Server } from "node:http";
 import { AddressInfo } from "node:net";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../config";
 import { CdRequestError, parseCdRequest, requestFields, requestOutputs } from "../../scripts/cd-request";
 import { checkProvenance, githubRestApi, ProvenanceError } from "../../scripts/cd-provenance";
 import { ciSettings, formatOutputs } from "../../scripts/ci-settings";
 import { REPO_ROOT } from "./helpers";
+import { scratchDir } from "../support/scratch";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const APP = loadConfig("dev").github.controllerRepository;
@@ -220,7 +220,7 @@ describe("the CLI", () => {
   afterAll(() => github.close());
 
   const setup = (payload: Record<string, unknown>) => {
-    const dir = mkdtempSync(join(tmpdir(), "shf-cd-"));
+    const dir = scratchDir("shf-cd-");
     writeFileSync(join(dir, "event.json"), JSON.stringify({ action: "deploy-controller", client_payload: payload }));
     writeFileSync(join(dir, "out"), "");
     const env = { ...process.env, GITHUB_EVENT_NAME: "repository_dispatch", GITHUB_EVENT_PATH: join(dir, "event.json"), GITHUB_OUTPUT: join(dir, "out"), GITHUB_API_URL: github.url, GH_TOKEN: TOKEN };

@@ -3,8 +3,7 @@
  * stack (real Terraform, real hashicorp/aws provider), plus copies of it edited to hold updates,
  * deletes, replacements and no changes at all.
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkStack, StackCheck, terraform, writeCliConfig } from "../../scripts/terraform-harness";
 import {
@@ -19,6 +18,7 @@ import {
   TerraformShowJson,
 } from "../../scripts/pr-comment";
 import { synthOfflineApp } from "../support/offline-app";
+import { scratchDir } from "../support/scratch";
 
 let real: StackCheck;
 let realText: string;
@@ -180,7 +180,7 @@ test("diffHighlight moves Terraform's action symbols to the first column", () =>
 });
 
 test("readReports returns environments in promotion order (dev before prod)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "shf-reports-"));
+  const dir = scratchDir("shf-reports-");
   for (const env of ["prod", "dev"]) {
     mkdirSync(join(dir, `terraform-plan-${env}`));
     writeFileSync(join(dir, `terraform-plan-${env}`, "report.json"), JSON.stringify(report([], env)));

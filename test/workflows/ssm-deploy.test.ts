@@ -3,10 +3,10 @@
  * Command, wait for the result, roll back when the new container is not healthy, and fail the run.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "./helpers";
+import { scratchDir } from "../support/scratch";
 
 const SCRIPT = join(REPO_ROOT, ".github/scripts/ssm-deploy-controller.sh");
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -34,7 +34,7 @@ esac
 `;
 
 function run(options: { deploy?: string; rollback?: string; instances?: string; unhealthy?: string; tag?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "shf-ssm-"));
+  const dir = scratchDir("shf-ssm-");
   writeFileSync(join(dir, "aws"), FAKE_AWS);
   chmodSync(join(dir, "aws"), 0o755);
   writeFileSync(join(dir, "calls"), "");

@@ -5,8 +5,7 @@
  * match what was synthesized.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
 import { environmentNames, loadConfig } from "../../config";
@@ -16,10 +15,11 @@ import { deploymentOrder, orderViolations } from "../../scripts/stack-order";
 import { stackDependencies } from "../../scripts/stack-summary";
 import { identityRootWithCsrs } from "../support/identity-csrs";
 import { readWorkflow, REPO_ROOT, stepsOf, stringsIn, workflowFiles } from "./helpers";
+import { scratchDir } from "../support/scratch";
 
 /** Synthesizes the deployable (S3 backend) app of `env`: the same thing the workflows synthesize. */
 function synthApp(env: string): { outdir: string; order: string[] } {
-  const outdir = mkdtempSync(join(tmpdir(), `shf-wf-${env}-`));
+  const outdir = scratchDir(`shf-wf-${env}-`);
   const app = new App({ outdir });
   defineStacks(app, { config: loadConfig(env), offline: false, identityRoot: identityRootWithCsrs([env]) });
   app.synth();

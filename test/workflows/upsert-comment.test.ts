@@ -3,11 +3,11 @@
  * the marker among the bot's own comments and edited in place; created when there is none.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMENT_MARKER } from "../../scripts/pr-comment";
 import { REPO_ROOT } from "./helpers";
+import { scratchDir } from "../support/scratch";
 
 const SCRIPT = join(REPO_ROOT, ".github/scripts/upsert-pr-comment.sh");
 
@@ -20,7 +20,7 @@ echo "https://github.com/o/r/pull/7#issuecomment-1"
 `;
 
 function run(pages: unknown[][], body = `${COMMENT_MARKER}\n## Terraform plan\n`) {
-  const dir = mkdtempSync(join(tmpdir(), "shf-gh-"));
+  const dir = scratchDir("shf-gh-");
   writeFileSync(join(dir, "gh"), FAKE_GH);
   chmodSync(join(dir, "gh"), 0o755);
   writeFileSync(join(dir, "pages"), pages.map((p) => JSON.stringify(p)).join("\n"));
