@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { reserveSerial } from "../../functions/provisioning-hook/hook";
 import type { RunningDynalite } from "../support/dynalite";
 import {
   ALLOWED_DEVICE_TYPES,
@@ -298,39 +300,44 @@ describe("provisioning hook: bad input never throws", () => {
   });
 });
 
+/**
+ * Races are judged on the conditional write itself (reserveSerial, the hook's business logic) with a
+ * client without the handler's 1 s request timeout: on a loaded machine dynalite serialises 50 writes
+ * slowly enough that the handler's deadline, not the race, would decide (a timed-out winner is a deny,
+ * and its device's retry with the same certificate is then allowed as a retry within the lease).
+ */
+async function race(serial: string, racers: readonly { clientId: string; certificateId: string }[]) {
+  const deps = { ddb: DynamoDBDocumentClient.from(h.db.client), tableName: h.db.registryTableName, leaseSeconds: 600, now: () => Date.now() };
+  return Promise.all(racers.map((r) => reserveSerial(deps, { serialNumber: serial, deviceType: "thermostat", ...r })));
+}
+
 describe("provisioning hook: races", () => {
   test("allows exactly one of 50 devices racing for one serial", async () => {
     // GIVEN one REGISTERED serial
     const serial = uniqueSerial("RACE");
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN 50 different clients ask at the same time
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        hook(hookEvent(serial, { clientId: `racer-${i}`, certificateId: i.toString(16).padStart(64, "0") })),
-      ),
-    );
-    // THEN exactly one is allowed, and the row names that one as the lease holder
-    const winners = responses.flatMap((r, i) => (r.allowProvisioning ? [i] : []));
+    const decisions = await race(serial, Array.from({ length: 50 }, (_, i) => ({ clientId: `racer-${i}`, certificateId: i.toString(16).padStart(64, "0") })));
+    // THEN exactly one is allowed, every other one is told the lease is held, and the row names the winner
+    const winners = decisions.flatMap((d, i) => (d.allow ? [i] : []));
     expect(winners).toHaveLength(1);
+    expect(new Set(decisions.filter((d) => !d.allow).map((d) => d.reason))).toEqual(new Set(["lease-held-by-other-certificate"]));
     const row = await registry(serial);
     expect(row?.provisioningClientId).toBe(`racer-${winners[0]}`);
     expect(row?.certificateId).toBe(winners[0].toString(16).padStart(64, "0"));
   });
-});
 
-describe("provisioning hook: races with one client id", () => {
   test("allows exactly one of 50 certificates racing under the same provision-<serial> client id", async () => {
     // GIVEN one REGISTERED serial
     const serial = uniqueSerial("RACE");
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN 50 claim holders with their own certificates all connect as provision-<serial>
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        hook(hookEvent(serial, { clientId: `provision-${serial}`, certificateId: (i + 1).toString(16).padStart(64, "0") })),
-      ),
+    const decisions = await race(
+      serial,
+      Array.from({ length: 50 }, (_, i) => ({ clientId: `provision-${serial}`, certificateId: (i + 1).toString(16).padStart(64, "0") })),
     );
     // THEN exactly one is allowed and its certificate holds the lease
-    const winners = responses.flatMap((r, i) => (r.allowProvisioning ? [i] : []));
+    const winners = decisions.flatMap((d, i) => (d.allow ? [i] : []));
     expect(winners).toHaveLength(1);
     expect((await registry(serial))?.certificateId).toBe((winners[0] + 1).toString(16).padStart(64, "0"));
   });
