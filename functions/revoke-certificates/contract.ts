@@ -1,0 +1,17 @@
+/** The certificate revoker's contract, shared by the handler, the `iot` stack and the local twin. */
+import { COMMON_ENV, DEFAULT_ENVIRONMENT, defineContract } from "../shared/contract";
+
+export const REVOKE_CERTIFICATES = defineContract({
+  handler: "revoke-certificates",
+  // A batch of stream records, each a few IoT calls (retried by the SDK on throttling).
+  timeoutSeconds: 60,
+  memoryMiB: 256,
+  env: {
+    environment: COMMON_ENV.environment,
+    registryTableName: COMMON_ENV.registryTableName,
+    /** Things named `<namePrefix>-...` are this deployment's own (the controller): never touched. */
+    namePrefix: COMMON_ENV.namePrefix,
+  },
+  defaults: { environment: DEFAULT_ENVIRONMENT },
+  ranges: {},
+});
