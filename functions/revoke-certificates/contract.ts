@@ -15,3 +15,12 @@ export const REVOKE_CERTIFICATES = defineContract({
   defaults: { environment: DEFAULT_ENVIRONMENT },
   ranges: {},
 });
+
+/**
+ * Lambda event filters of the registry stream (see ./revoke.ts `revocationReason`): only rows that are
+ * revoked or carry a re-provisioning request invoke the function, not every lifecycle update.
+ */
+export const REVOCATION_STREAM_FILTERS: readonly string[] = [
+  JSON.stringify({ eventName: ["INSERT", "MODIFY"], dynamodb: { NewImage: { status: { S: ["REVOKED"] } } } }),
+  JSON.stringify({ eventName: ["INSERT", "MODIFY"], dynamodb: { NewImage: { revokeCertificatesRequestedAt: { S: [{ exists: true }] } } } }),
+];
