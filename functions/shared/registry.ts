@@ -84,6 +84,10 @@ export interface RegistryItem {
    * thing except the one the row holds when it runs (none until the device provisions again).
    */
   revokeCertificatesRequestedAt?: string;
+  /** The serial that replaced this one (`POST /devices/{serial}/replace`); this row is then REVOKED. */
+  replacedBy?: string;
+  /** The serial this one replaced; its device type and metadata were copied from it. */
+  replaces?: string;
   connected?: boolean;
   /** epoch ms */
   lastSeen?: number;
