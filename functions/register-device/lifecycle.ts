@@ -111,6 +111,10 @@ export async function replaceDevice(deps: DevicesDeps, oldSerial: string, input:
 
   const created = await createReplacement(deps, old, input, nowIso);
   if (created.error) return created.error;
+  if (old.replacedBy === newSerial && old.status === "REVOKED") {
+    // The same request again: both rows are already as it leaves them.
+    return replaced(created.item, old, oldSerial, false);
+  }
 
   try {
     const result = await deps.ddb.send(
@@ -124,15 +128,7 @@ export async function replaceDevice(deps: DevicesDeps, oldSerial: string, input:
         ReturnValues: "ALL_NEW",
       }),
     );
-    return {
-      statusCode: created.inserted ? 201 : 200,
-      headers: { Location: `/devices/${encodeURIComponent(newSerial)}` },
-      body: {
-        message: `serial number ${newSerial} replaces ${oldSerial}, which is revoked. ${AUTOMATIC_REVOCATION_MESSAGE}`,
-        device: publicItem(created.item),
-        replaced: publicItem(result.Attributes as RegistryItem),
-      },
-    };
+    return replaced(created.item, result.Attributes as RegistryItem, oldSerial, created.inserted);
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }
@@ -154,6 +150,18 @@ export async function replaceDevice(deps: DevicesDeps, oldSerial: string, input:
   }
   const now = await readItem(deps, oldSerial);
   return errorResult(409, `serial number ${oldSerial} was replaced by ${now?.replacedBy ?? "another serial"} at the same time; nothing was changed`);
+}
+
+function replaced(item: RegistryItem, old: RegistryItem, oldSerial: string, inserted: boolean): ApiResult {
+  return {
+    statusCode: inserted ? 201 : 200,
+    headers: { Location: `/devices/${encodeURIComponent(item.serialNumber)}` },
+    body: {
+      message: `serial number ${item.serialNumber} replaces ${oldSerial}, which is revoked. ${AUTOMATIC_REVOCATION_MESSAGE}`,
+      device: publicItem(item),
+      replaced: publicItem(old),
+    },
+  };
 }
 
 type Created = { item: RegistryItem; inserted: boolean; error?: undefined } | { error: ApiResult };
