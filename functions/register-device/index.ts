@@ -2,6 +2,7 @@
  * Registration API (API Gateway REST, Lambda proxy integration):
  *   POST   /devices                 {serialNumber, deviceType, metadata?, provisioningTokenSha256?}
  *                                    201 created, 200 same again, 409 differs; 400 for a reserved serial
+ *   GET    /devices?status=&deviceType=&limit=&nextToken=   200 {devices, nextToken?}
  *   GET    /devices/{serialNumber}  200 the registry item, 404 none
  *   DELETE /devices/{serialNumber}  200 revoked (the hook denies it, the revoker revokes its certificates), 404 none
  *   POST   /devices/{serialNumber}/reprovision  {provisioningTokenSha256?}  200 back to REGISTERED, certificates revoked
@@ -15,6 +16,7 @@ import { deviceTypeList, loadConfig, optionalString, requiredString } from "../s
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview, serialNumberSchema } from "../shared/registry";
 import { REGISTER_DEVICE as C } from "./contract";
+import { listDevices, listQueryInput, listQuerySchema } from "./listing";
 import { replaceBodySchema, replaceDevice, reprovisionBodySchema, reprovisionDevice } from "./lifecycle";
 import {
   errorResult,
@@ -37,6 +39,7 @@ const config = loadConfig(() => {
     allowedDeviceTypes,
     bodySchema: registerBodySchema(allowedDeviceTypes, namePrefix),
     replaceSchema: replaceBodySchema(namePrefix),
+    listSchema: listQuerySchema(allowedDeviceTypes),
   };
 });
 
@@ -86,7 +89,7 @@ export function routeOf(event: Pick<APIGatewayProxyEvent, "resource" | "path" | 
 }
 
 const ALLOWED_METHODS: Record<Exclude<Route["name"], "unknown">, string[]> = {
-  collection: ["POST"],
+  collection: ["GET", "POST"],
   device: ["GET", "DELETE"],
   operation: ["POST"],
 };
@@ -96,7 +99,7 @@ async function dispatch(event: APIGatewayProxyEvent): Promise<ApiResult> {
     logger.error("configuration invalid", { error: config.error });
     return errorResult(500, "the registration service is misconfigured");
   }
-  const { tableName, bodySchema, replaceSchema } = config.value;
+  const { tableName, bodySchema, replaceSchema, listSchema } = config.value;
   const deps: DevicesDeps = { ddb, tableName, now: Date.now };
 
   const route = routeOf(event);
@@ -109,6 +112,13 @@ async function dispatch(event: APIGatewayProxyEvent): Promise<ApiResult> {
     });
   }
 
+  if (route.name === "collection" && method === "GET") {
+    const input = listQueryInput(event.queryStringParameters, event.multiValueQueryStringParameters);
+    if (!input.ok) return input.result;
+    const parsed = listSchema.safeParse(input.value);
+    if (!parsed.success) return errorResult(400, "invalid listing request", describeIssues(parsed.error));
+    return listDevices(deps, parsed.data);
+  }
   if (route.name === "collection") {
     const body = readJsonBody(event);
     if (!body.ok) return body.result;
