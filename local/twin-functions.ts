@@ -149,6 +149,9 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
       o.counters.alertsSuppressed++;
       o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ${ALERT_HANDLER.env.cooldownSeconds})`);
     } else if (result?.status === "dropped") o.note("alert", `${e.thingName}: malformed error payload dropped`);
+  } else if (inv.functionName === "revoke-certificates") {
+    const failures = (inv.result as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? [];
+    if (failures.length > 0) o.note("revoke", "a registry change failed and is delivered again on the next poll");
   }
 }
 
