@@ -8,17 +8,31 @@ import type { APIGatewayProxyEvent } from "aws-lambda";
 import { revocationReason } from "../../functions/revoke-certificates/revoke";
 import type { RegistryItem } from "../../functions/shared/registry";
 import type { RunningDynalite } from "../support/dynalite";
-import { ALLOWED_DEVICE_TYPES, getItem, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
+import { ALLOWED_DEVICE_TYPES, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
+
+type HookModule = typeof import("../../functions/provisioning-hook");
 
 type RegisterModule = typeof import("../../functions/register-device");
 
-const h = useHandler<RegisterModule>("../../functions/register-device", (db: RunningDynalite) => ({
+const env = (db: RunningDynalite) => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
   NAME_PREFIX: "shf-test",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-}));
+});
+const h = useHandler<RegisterModule>("../../functions/register-device", env);
+
+/** The real provisioning hook on the same table: what a Pi's RegisterThing meets. */
+async function hookAllows(serial: string, certificateId: string, token?: string): Promise<boolean> {
+  const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", env(h.db)).mod.handler;
+  const response = await hook({
+    clientId: `provision-${serial}`,
+    certificateId,
+    parameters: { SerialNumber: serial, DeviceType: "thermostat", ...(token ? { ProvisioningToken: token } : {}) },
+  });
+  return response.allowProvisioning;
+}
 
 const CERTIFICATE = "ab".repeat(32);
 const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
@@ -269,6 +283,38 @@ describe("POST /devices/{serial}/replace", () => {
     await provisionedRow(oldSerial);
 
     expect((await call(`/devices/${oldSerial}/replace`)).status).toBe(400);
+  });
+});
+
+describe("with the provisioning hook", () => {
+  test("GIVEN a revoked serial WHEN it is re-provisioned THEN the hook allows the Pi's new certificate", async () => {
+    const serial = uniqueSerial();
+    await seed(serial, { status: "REVOKED", certificateId: CERTIFICATE });
+    expect(await hookAllows(serial, "cd".repeat(32))).toBe(false);
+
+    await call(`/devices/${serial}/reprovision`);
+
+    expect(await hookAllows(serial, "cd".repeat(32))).toBe(true);
+  });
+
+  test("GIVEN a re-provisioning with a new token hash WHEN a claim holder without the new token tries THEN the hook denies it", async () => {
+    const serial = uniqueSerial();
+    await provisionedRow(serial, { provisioningTokenSha256: tokenHash("old-card") });
+
+    await call(`/devices/${serial}/reprovision`, { provisioningTokenSha256: tokenHash("new-card") });
+
+    expect(await hookAllows(serial, "ef".repeat(32), "old-card")).toBe(false);
+    expect(await hookAllows(serial, "ef".repeat(32), "new-card")).toBe(true);
+  });
+
+  test("GIVEN a replaced serial WHEN the old Pi tries to provision again THEN the hook denies it and allows the new serial", async () => {
+    const [oldSerial, newSerial] = [uniqueSerial("OLD"), uniqueSerial("NEW")];
+    await provisionedRow(oldSerial);
+
+    await call(`/devices/${oldSerial}/replace`, { newSerialNumber: newSerial });
+
+    expect(await hookAllows(oldSerial, "12".repeat(32))).toBe(false);
+    expect(await hookAllows(newSerial, "34".repeat(32))).toBe(true);
   });
 });
 
