@@ -7,7 +7,7 @@
  *
  * | route | served by |
  * |---|---|
- * | `POST /devices`, `GET`/`DELETE /devices/{serialNumber}` | the register-device handler |
+ * | `GET`/`POST /devices`, `GET`/`DELETE /devices/{serialNumber}`, `POST /devices/{serialNumber}/reprovision` and `/replace` | the register-device handler |
  * | `POST /commands/{thingName}` `{"command", "params"?}` `?wait=<seconds>` | the twin's command sender (publishes on `devices/<thing>/commands`, waits for the answer) |
  * | `GET /alerts` | the messages the local SNS sink received |
  * | `POST /health-check` | the twin runs the REAL health-check function now (its summary goes to the SNS sink) |
@@ -75,7 +75,7 @@ export function hasValidApiKey(headers: http.IncomingHttpHeaders, apiKey: string
 /** The REST API resource a path belongs to, with its path parameters (as API Gateway matches them). */
 export function matchResource(path: string): { resource: string; pathParameters: Record<string, string> | null } | undefined {
   if (path === "/devices" || path === "/devices/") return { resource: "/devices", pathParameters: null };
-  const m = /^\/devices\/([^/]+)$/.exec(path);
+  const m = /^\/devices\/([^/]+)(?:\/(reprovision|replace))?$/.exec(path);
   if (!m) return undefined;
   let serialNumber: string;
   try {
@@ -83,7 +83,7 @@ export function matchResource(path: string): { resource: string; pathParameters:
   } catch {
     serialNumber = m[1]!;
   }
-  return { resource: "/devices/{serialNumber}", pathParameters: { serialNumber } };
+  return { resource: m[2] ? `/devices/{serialNumber}/${m[2]}` : "/devices/{serialNumber}", pathParameters: { serialNumber } };
 }
 
 /** Build the Lambda proxy event API Gateway (REST) would send for this request. */

@@ -15,6 +15,7 @@ import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
 import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
+import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
@@ -36,6 +37,8 @@ export interface TwinFunctionsOptions {
   readonly alertTopicArn: string;
   readonly dynamodbEndpoint: string;
   readonly snsEndpoint: string;
+  /** The IoT control-plane stand-in (`AWS_ENDPOINT_URL_IOT`), for the certificate revoker. */
+  readonly iotEndpoint?: string;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** @default the alert handler's contract default (as deployed) */
   readonly alertCooldownSeconds?: number;
@@ -60,6 +63,7 @@ export function twinFunctionNames(names: TwinResources["names"]): Record<Functio
     "alert-handler": names.alertHandlerFunction,
     "offline-detector": names.offlineDetectorFunction,
     "health-check": names.healthCheckFunction,
+    "revoke-certificates": names.revokeCertificatesFunction,
   };
 }
 
@@ -85,6 +89,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
     }),
     "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
     "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
+    "revoke-certificates": settingsOf(REVOKE_CERTIFICATES, physical["revoke-certificates"], { ...registry, namePrefix: config.namePrefix }),
   };
 }
 
@@ -110,6 +115,7 @@ export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
       AWS_EC2_METADATA_DISABLED: "true",
       AWS_ENDPOINT_URL_DYNAMODB: o.dynamodbEndpoint,
       AWS_ENDPOINT_URL_SNS: o.snsEndpoint,
+      ...(o.iotEndpoint ? { AWS_ENDPOINT_URL_IOT: o.iotEndpoint } : {}),
       LOG_LEVEL: o.logLevel,
     },
   });
@@ -143,6 +149,9 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
       o.counters.alertsSuppressed++;
       o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ${ALERT_HANDLER.env.cooldownSeconds})`);
     } else if (result?.status === "dropped") o.note("alert", `${e.thingName}: malformed error payload dropped`);
+  } else if (inv.functionName === "revoke-certificates") {
+    const failures = (inv.result as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? [];
+    if (failures.length > 0) o.note("revoke", "a registry change failed and is delivered again on the next poll");
   }
 }
 

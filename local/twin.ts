@@ -31,6 +31,7 @@ import { JobsService } from "./jobs-service";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters } from "./twin-commands";
+import { RegistryStream } from "./registry-stream";
 import { createTwinFunctions, scheduledEvent, type FunctionCounters } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
@@ -130,6 +131,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   private bundle?: DeviceBundle;
   private launcher?: PiLauncher;
   private sweepTimer?: NodeJS.Timeout;
+  private registryStream?: RegistryStream;
   private stopping?: Promise<void>;
 
   private constructor(readonly options: LocalTwinOptions) {
@@ -214,19 +216,6 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       this.note("sns", `ALERT ${formatSnsMessage(m)}`);
     });
     this.note("twin", `SNS sink ${this.sink.endpoint} for ${this.alertTopicArn}`);
-    this.fns = createTwinFunctions({
-      config: this.config,
-      names: this.names,
-      alertTopicArn: this.alertTopicArn,
-      dynamodbEndpoint: this.db.endpoint,
-      snsEndpoint: this.sink.endpoint,
-      logLevel: o.functionLogLevel ?? "warn",
-      alertCooldownSeconds: o.alertCooldownSeconds,
-      offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
-      counters: this.stats,
-      note: (tag, text) => this.note(tag, text),
-    });
-
     const ca = await LocalCa.create({ commonName: "smart-home local twin CA" });
     const pkiDir = path.join(workDir, "pki");
     await ca.writeFiles(pkiDir);
@@ -240,6 +229,27 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const iot = this.iotCore;
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
+    // After the IoT stand-in: the certificate revoker reaches it through AWS_ENDPOINT_URL_IOT.
+    this.fns = createTwinFunctions({
+      config: this.config,
+      names: this.names,
+      alertTopicArn: this.alertTopicArn,
+      dynamodbEndpoint: this.db.endpoint,
+      snsEndpoint: this.sink.endpoint,
+      iotEndpoint: iot.controlPlaneUrl,
+      logLevel: o.functionLogLevel ?? "warn",
+      alertCooldownSeconds: o.alertCooldownSeconds,
+      offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
+      counters: this.stats,
+      note: (tag, text) => this.note(tag, text),
+    });
+    // dynalite has no streams: the registry's stream is emulated by polling and drives the real revoker.
+    this.registryStream = await RegistryStream.start({
+      client: this.db.client,
+      tableName: this.names.registryTable,
+      consumer: (event) => this.functions.invoke("revoke-certificates", event),
+      note: (text) => this.note("stream", text),
+    });
 
     const note = (tag: string, text: string) => this.note(tag, text);
     this.rules = await TwinRules.start({ iot, functions: this.fns, dynamodb: this.db.client, config: this.config, names: this.names, workDir, counters: this.stats, note });
@@ -413,6 +423,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     if (running.length > 0) this.note("twin", `stopping ${running.length} Pi process(es)`);
     await this.launcher?.stopAll();
     if (this.fns) await withTimeout(this.idle(), 10_000);
+    await this.registryStream?.close();
     await this.rules?.close().catch(() => undefined);
     await Promise.allSettled([this.api?.close(), this.jobsService?.close()]);
     await this.iotCore?.close().catch(() => undefined);

@@ -14,7 +14,7 @@ export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 /** Services whose every action the boundary leaves to identity policies (AmazonSSMManagedInstanceCore: ssm, ssmmessages, ec2messages). */
 export const BOUNDARY_SERVICES = [
   "apigateway", "cloudwatch", "cognito-idp", "dynamodb", "ec2", "ec2messages", "ecr", "events", "execute-api", "firehose",
-  "iot", "kms", "lambda", "logs", "s3", "scheduler", "secretsmanager", "sns", "ssm", "ssmmessages",
+  "iot", "kms", "lambda", "logs", "s3", "scheduler", "secretsmanager", "sns", "sqs", "ssm", "ssmmessages",
 ] as const;
 
 /** IAM writes that could change who a role is or what it may do. */
@@ -106,10 +106,11 @@ export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   iam: ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetInstanceProfile", "iam:GetOpenIDConnectProvider"],
   iot: ["iot:DescribeEndpoint", "iot:GetPolicy", "iot:DescribeCertificate", "iot:DescribeThing", "iot:DescribeThingType", "iot:DescribeThingGroup", "iot:ListThingPrincipals", "iot:ListAttachedPolicies", "iot:GetTopicRule", "iot:DescribeProvisioningTemplate", "iot:GetV2LoggingOptions", "iot:GetIndexingConfiguration", "iot:ListTagsForResource"],
   kms: ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases"],
-  lambda: ["lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction", "lambda:GetPolicy", "lambda:GetFunctionConcurrency"],
+  lambda: ["lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction", "lambda:GetPolicy", "lambda:GetFunctionConcurrency", "lambda:GetEventSourceMapping", "lambda:ListTags"],
   logs: ["logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:DescribeMetricFilters", "logs:ListTagsForResource"],
   scheduler: ["scheduler:GetSchedule"],
   secretsmanager: ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+  sqs: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"],
   sns: ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListTagsForResource"],
   ssm: ["ssm:GetParameters", "ssm:GetParameter", "ssm:DescribeParameters", "ssm:ListTagsForResource"],
   s3: ["s3:GetBucketPolicy", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration", "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls", "s3:GetBucketTagging"],
@@ -197,6 +198,20 @@ export function applyRoleStatements(s: CiScope, projectTag: string): PolicyState
     { sid: "Tables", actions: ["dynamodb:*"], resources: [arn("dynamodb", `table/${p}`)] },
     { sid: "Functions", actions: ["lambda:*"], resources: [arn("lambda", `function:${p}`)] },
     { sid: "LambdaReads", actions: ["lambda:GetAccountSettings", "lambda:ListFunctions"], resources: ["*"] },
+    // Stream triggers: mapping ids are random, so creation is scoped by the function it invokes.
+    {
+      sid: "StreamTriggerCreate",
+      actions: ["lambda:CreateEventSourceMapping"],
+      resources: ["*"],
+      conditions: [{ test: "ArnLike", variable: "lambda:FunctionArn", values: [arn("lambda", `function:${p}`)] }],
+    },
+    { sid: "StreamTriggerList", actions: ["lambda:ListEventSourceMappings"], resources: ["*"] },
+    {
+      sid: "StreamTriggers",
+      actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:TagResource", "lambda:ListTags"],
+      resources: [arn("lambda", "event-source-mapping:*")],
+    },
+    { sid: "DeadLetterQueues", actions: ["sqs:*"], resources: [arn("sqs", p)] },
     { sid: "Logs", actions: ["logs:*"], resources: [arn("logs", `log-group:/${names.namePathPattern}`), arn("logs", `log-group:/aws/lambda/${p}`), arn("logs", "log-group:AWSIotLogsV2*")] },
     { sid: "LogReads", actions: ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"], resources: ["*"] },
     { sid: "Alerts", actions: ["sns:*"], resources: [arn("sns", p)] },

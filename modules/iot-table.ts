@@ -21,6 +21,8 @@ export interface FleetTableProps {
   readonly ttlAttribute?: string;
   /** Refuse deletion through the API (and so through `terraform destroy`). @default true */
   readonly deletionProtection?: boolean;
+  /** Publish item changes on a DynamoDB stream with old and new images (for a StreamConsumer). @default no stream */
+  readonly stream?: boolean;
 }
 
 const READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"];
@@ -37,6 +39,8 @@ export class FleetTable extends Construct implements GrantableTable {
   readonly table: DynamodbTable;
   readonly tableName: string;
   readonly tableArn: string;
+  /** ARN of the table's stream (NEW_AND_OLD_IMAGES); undefined without `stream: true`. */
+  readonly streamArn?: string;
 
   /** Grants on a table owned by another stack. `label` names the grant's inline policy (`<label>-read`). */
   static fromTableRef(ref: TableRef, label: string): GrantableTable {
@@ -63,9 +67,11 @@ export class FleetTable extends Construct implements GrantableTable {
       pointInTimeRecovery: { enabled: true },
       deletionProtectionEnabled: props.deletionProtection ?? true,
       ttl: props.ttlAttribute ? { attributeName: props.ttlAttribute, enabled: true } : undefined,
+      ...(props.stream ? { streamEnabled: true, streamViewType: "NEW_AND_OLD_IMAGES" } : {}),
     });
     this.tableName = this.table.name;
     this.tableArn = this.table.arn;
+    this.streamArn = props.stream ? this.table.streamArn : undefined;
   }
 
   grantRead(grantee: Grantee): void {

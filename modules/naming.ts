@@ -90,6 +90,11 @@ export function resourceNames(config: EnvironmentConfig) {
     alertHandlerFunction: `${p}-alert-handler`,
     offlineDetectorFunction: `${p}-offline-detector`,
     healthCheckFunction: `${p}-health-check`,
+    /** Registry stream consumer that revokes the certificates of revoked and re-provisioned devices. */
+    revokeCertificatesFunction: `${p}-revoke-certificates`,
+    /** Stream records the revoker gave up on (after its retries); an alarm fires on the first one. */
+    revokeCertificatesDeadLetterQueue: `${p}-revoke-certificates-dlq`,
+    revokeCertificatesDeadLetterAlarm: `${p}-revoke-certificates-dead-letters`,
     controllerThing: `${p}-controller`,
     controllerPolicy: `${p}-controller`,
     claimPolicy: `${p}-claim`,

@@ -58,8 +58,30 @@ export const REGISTER_BODY_SCHEMA = {
   },
 } as const;
 
+/** JSON schema of `POST /devices/{serialNumber}/reprovision` (the body is optional). */
+export const REPROVISION_BODY_SCHEMA = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ReprovisionDevice",
+  type: "object",
+  additionalProperties: false,
+  properties: { provisioningTokenSha256: { type: "string", pattern: "^[0-9a-fA-F]{64}$" } },
+} as const;
+
+/** JSON schema of `POST /devices/{serialNumber}/replace`. */
+export const REPLACE_BODY_SCHEMA = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ReplaceDevice",
+  type: "object",
+  additionalProperties: false,
+  required: ["newSerialNumber"],
+  properties: {
+    newSerialNumber: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$" },
+    provisioningTokenSha256: { type: "string", pattern: "^[0-9a-fA-F]{64}$" },
+  },
+} as const;
+
 /**
- * The registration API for CI and operators: register, read and revoke a serial number in the device
+ * The registration API for CI and operators: register, list, read, revoke, re-provision and replace serial numbers in the device
  * registry. REST (regional), every method behind an API key with a usage plan (throttle and quota),
  * request validation, JSON access logs; the Lambda may be invoked by exactly these routes.
  */
@@ -74,11 +96,11 @@ export class ApiStack extends FleetStack {
     const fn = new ContractFunction(this, "register-device", {
       contract: REGISTER_DEVICE,
       functionName: names.registerDeviceFunction,
-      description: "Registration API: register, read and revoke device serial numbers",
+      description: "Registration API: register, list, read, revoke, re-provision and replace device serial numbers",
       logRetentionDays: config.logRetentionDays,
       settings: { environment: config.name, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix },
       tables: {
-        registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"] },
+        registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"] },
       },
     });
     new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });
@@ -91,6 +113,8 @@ export class ApiStack extends FleetStack {
     });
     const devices = new ApiGatewayResource(this, "devices-resource", { restApiId: api.id, parentId: api.rootResourceId, pathPart: "devices" });
     const device = new ApiGatewayResource(this, "device-resource", { restApiId: api.id, parentId: devices.id, pathPart: "{serialNumber}" });
+    const reprovision = new ApiGatewayResource(this, "reprovision-resource", { restApiId: api.id, parentId: device.id, pathPart: "reprovision" });
+    const replace = new ApiGatewayResource(this, "replace-resource", { restApiId: api.id, parentId: device.id, pathPart: "replace" });
     const validator = new ApiGatewayRequestValidator(this, "request-validator", {
       restApiId: api.id,
       name: "body-and-parameters",
@@ -104,10 +128,18 @@ export class ApiStack extends FleetStack {
       schema: JSON.stringify(REGISTER_BODY_SCHEMA),
     });
 
+    const model = (modelId: string, name: string, schema: object) =>
+      new ApiGatewayModel(this, modelId, { restApiId: api.id, name, contentType: "application/json", schema: JSON.stringify(schema) });
+    const reprovisionModel = model("reprovision-model", "ReprovisionDevice", REPROVISION_BODY_SCHEMA);
+    const replaceModel = model("replace-model", "ReplaceDevice", REPLACE_BODY_SCHEMA);
+
     const routes = [
-      { id: "post-devices", method: "POST", resource: devices, path: "/devices", model: true },
-      { id: "get-device", method: "GET", resource: device, path: "/devices/{serialNumber}", model: false },
-      { id: "delete-device", method: "DELETE", resource: device, path: "/devices/{serialNumber}", model: false },
+      { id: "post-devices", method: "POST", resource: devices, path: "/devices", model: registerModel },
+      { id: "list-devices", method: "GET", resource: devices, path: "/devices", model: undefined },
+      { id: "get-device", method: "GET", resource: device, path: "/devices/{serialNumber}", model: undefined },
+      { id: "delete-device", method: "DELETE", resource: device, path: "/devices/{serialNumber}", model: undefined },
+      { id: "reprovision-device", method: "POST", resource: reprovision, path: "/devices/{serialNumber}/reprovision", model: reprovisionModel },
+      { id: "replace-device", method: "POST", resource: replace, path: "/devices/{serialNumber}/replace", model: replaceModel },
     ] as const;
     const deployed: ITerraformDependable[] = [];
     for (const route of routes) {
@@ -119,7 +151,7 @@ export class ApiStack extends FleetStack {
         authorization: "NONE",
         apiKeyRequired: true,
         requestValidatorId: validator.id,
-        requestModels: route.model ? { "application/json": registerModel.name } : undefined,
+        requestModels: route.model ? { "application/json": route.model.name } : undefined,
         requestParameters: pathParameters,
       });
       const integration = new ApiGatewayIntegration(this, `${route.id}-integration`, {
@@ -143,9 +175,9 @@ export class ApiStack extends FleetStack {
     const deployment = new ApiGatewayDeployment(this, "deployment", {
       restApiId: api.id,
       description: "Registration API routes",
-      triggers: { redeployment: routesHash({ routes: routes.map(({ id, method, path, model }) => ({ id, method, path, model })), REGISTER_BODY_SCHEMA, apiKeyRequired: true, integration: "AWS_PROXY", function: names.registerDeviceFunction }) },
+      triggers: { redeployment: routesHash({ routes: routes.map(({ id, method, path, model }) => ({ id, method, path, model: model !== undefined })), REGISTER_BODY_SCHEMA, REPROVISION_BODY_SCHEMA, REPLACE_BODY_SCHEMA, apiKeyRequired: true, integration: "AWS_PROXY", function: names.registerDeviceFunction }) },
       lifecycle: { createBeforeDestroy: true },
-      dependsOn: [...deployed, validator, registerModel],
+      dependsOn: [...deployed, validator, registerModel, reprovisionModel, replaceModel],
     });
 
     const accessLog = new CloudwatchLogGroup(this, "access-log-group", { name: names.registrationAccessLogGroup, retentionInDays: config.logRetentionDays });
@@ -179,7 +211,7 @@ export class ApiStack extends FleetStack {
     this.invokeUrl = stage.invokeUrl;
     new TerraformOutput(this, "invoke-url", {
       value: `${stage.invokeUrl}/devices`,
-      description: "POST here to register a serial number; GET or DELETE <url>/<serialNumber> (header x-api-key)",
+      description: "POST here to register a serial number, GET to list; GET or DELETE <url>/<serialNumber>; POST <url>/<serialNumber>/reprovision or /replace (header x-api-key)",
     });
     new TerraformOutput(this, "api-key-id", {
       value: key.id,

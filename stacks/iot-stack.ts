@@ -20,9 +20,11 @@ import { identityLocations, loadIdentityCsr } from "../modules/identity";
 import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
+import { CertificateRevoker } from "../modules/certificate-revoker";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
 import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
+import { REVOCATION_STREAM_FILTERS, REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 
 export interface IotStackProps extends FleetStackProps {
   /** Roles AWS IoT assumes, from the `roles` stack. */
@@ -68,7 +70,8 @@ export class IotStack extends FleetStack {
     const iotArn = (resource: string) => this.arn("iot", resource);
 
     // --- State: device registry and alert dedupe.
-    const registry = new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber" });
+    // Its stream drives the certificate revoker (below).
+    const registry = new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber", stream: true });
     const alertState = new FleetTable(this, "alert-state-table", {
       tableName: names.alertStateTable,
       partitionKey: "alertKey",
@@ -157,6 +160,18 @@ export class IotStack extends FleetStack {
     for (const fn of [alertHandler, offlineDetector, healthCheck]) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });
     }
+
+    new CertificateRevoker(this, "certificate-revoker", {
+      contract: REVOKE_CERTIFICATES,
+      filterPatterns: REVOCATION_STREAM_FILTERS,
+      registry,
+      names,
+      environment: config.name,
+      namePrefix: config.namePrefix,
+      logRetentionDays: config.logRetentionDays,
+      iotArn,
+      alarmTopic: alarms,
+    });
 
     // --- Topic rules. Each rule's errors (a failed action) go to one log group.
     const responsesLog = new CloudwatchLogGroup(this, "responses-log-group", { name: names.responsesLogGroup, retentionInDays: config.logRetentionDays });

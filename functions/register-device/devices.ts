@@ -140,26 +140,24 @@ export async function getDevice(deps: DevicesDeps, serialNumber: string): Promis
   return item ? { statusCode: 200, body: publicItem(item) } : errorResult(404, `serial number ${serialNumber} is not registered`);
 }
 
-/** Where the revoke instructions take the account and region from. */
-export interface AwsLocation {
-  region?: string;
-  accountId?: string;
-  partition?: string;
-}
-
+/** What the DELETE answer says about the device's certificates. */
 export interface CertificateRevocation {
   certificateId: string;
-  /** Always false: this API only changes the registry (see docs/contracts.md). */
-  deactivated: false;
+  /** Always "automatic": the registry stream drives the certificate revoker (docs/contracts.md). */
+  revocation: "automatic";
   message: string;
-  commands: string[];
 }
 
+/** How the certificates of a revoked or re-provisioned device go, for API answers. */
+export const AUTOMATIC_REVOCATION_MESSAGE =
+  "The certificate revoker (driven by the registry's stream) revokes every certificate attached to the thing in AWS IoT " +
+  "and detaches it from its policies and the thing, usually within seconds; AWS IoT then closes the device's connection.";
+
 /**
- * Marks the serial REVOKED (the provisioning hook then denies it). Revoking an already revoked serial
- * is a 200 that changes nothing. The device certificate is not touched: the response says how.
+ * Marks the serial REVOKED: the provisioning hook denies it from then on, and the certificate revoker
+ * revokes its certificates in AWS IoT. Revoking an already revoked serial is a 200 that changes nothing.
  */
-export async function revokeDevice(deps: DevicesDeps, serialNumber: string, location: AwsLocation): Promise<ApiResult> {
+export async function revokeDevice(deps: DevicesDeps, serialNumber: string): Promise<ApiResult> {
   const nowIso = new Date(deps.now()).toISOString();
   let item: RegistryItem | undefined;
   try {
@@ -180,52 +178,17 @@ export async function revokeDevice(deps: DevicesDeps, serialNumber: string, loca
     item = await readItem(deps, serialNumber);
     if (!item) return errorResult(404, `serial number ${serialNumber} is not registered`);
   }
-  const certificate = item.certificateId ? certificateRevocation(item, location) : undefined;
+  const certificate: CertificateRevocation | undefined = item.certificateId
+    ? { certificateId: item.certificateId, revocation: "automatic", message: AUTOMATIC_REVOCATION_MESSAGE }
+    : undefined;
   return {
     statusCode: 200,
     body: {
       message: certificate
-        ? `serial number ${serialNumber} is revoked; its certificate must still be revoked in AWS IoT (see certificate.commands)`
+        ? `serial number ${serialNumber} is revoked; its certificates are being revoked in AWS IoT`
         : `serial number ${serialNumber} is revoked; no certificate was issued for it`,
       device: publicItem(item),
       ...(certificate ? { certificate } : {}),
     },
   };
-}
-
-const SHELL_SAFE = /^[A-Za-z0-9_-]+$/;
-
-export function certificateRevocation(item: RegistryItem, location: AwsLocation): CertificateRevocation {
-  const certificateId = item.certificateId ?? "";
-  const message =
-    "Provisioning is denied for this serial from now on, but the certificate the device already holds stays " +
-    "valid in AWS IoT until an operator with IoT administrator rights revokes it: run these commands.";
-  if (!SHELL_SAFE.test(certificateId) || !SHELL_SAFE.test(item.thingName ?? item.serialNumber)) {
-    return { certificateId, deactivated: false, message: `${message} (The stored ids are not shell-safe; build the commands by hand.)`, commands: [] };
-  }
-  const region = location.region && /^[a-z0-9-]+$/.test(location.region) ? location.region : undefined;
-  const regionFlag = region ? ` --region ${region}` : "";
-  const account = location.accountId && /^\d{12}$/.test(location.accountId)
-    ? location.accountId
-    : "$(aws sts get-caller-identity --query Account --output text)";
-  const partition = location.partition && /^aws[a-z-]*$/.test(location.partition) ? location.partition : "aws";
-  const principal = `arn:${partition}:iot:${region ?? "$(aws configure get region)"}:${account}:cert/${certificateId}`;
-  return {
-    certificateId,
-    deactivated: false,
-    message,
-    commands: [
-      `aws iot update-certificate --certificate-id ${certificateId} --new-status REVOKED${regionFlag}`,
-      `aws iot detach-thing-principal --thing-name ${item.thingName ?? item.serialNumber} --principal "${principal}"${regionFlag}`,
-    ],
-  };
-}
-
-/** `arn:aws:lambda:eu-west-1:123456789012:function:name` -> its partition, region and account. */
-export function locationFromFunctionArn(arn: string | undefined, fallbackRegion?: string): AwsLocation {
-  const parts = (arn ?? "").split(":");
-  if (parts.length >= 5 && parts[0] === "arn") {
-    return { partition: parts[1], region: parts[3] || fallbackRegion, accountId: parts[4] };
-  }
-  return { region: fallbackRegion };
 }

@@ -2,8 +2,12 @@
  * Registration API (API Gateway REST, Lambda proxy integration):
  *   POST   /devices                 {serialNumber, deviceType, metadata?, provisioningTokenSha256?}
  *                                    201 created, 200 same again, 409 differs; 400 for a reserved serial
+ *   GET    /devices?status=&deviceType=&limit=&nextToken=   200 {devices, nextToken?}
  *   GET    /devices/{serialNumber}  200 the registry item, 404 none
- *   DELETE /devices/{serialNumber}  200 revoked (the provisioning hook denies it from then on), 404 none
+ *   DELETE /devices/{serialNumber}  200 revoked (the hook denies it, the revoker revokes its certificates), 404 none
+ *   POST   /devices/{serialNumber}/reprovision  {provisioningTokenSha256?}  200 back to REGISTERED, certificates revoked
+ *   POST   /devices/{serialNumber}/replace      {newSerialNumber, provisioningTokenSha256?}
+ *                                    201 new serial registered with the old one's type and metadata, old one revoked
  * Errors are JSON `{message, errors?}`; invalid requests write nothing.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
@@ -12,10 +16,11 @@ import { deviceTypeList, loadConfig, optionalString, requiredString } from "../s
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview, serialNumberSchema } from "../shared/registry";
 import { REGISTER_DEVICE as C } from "./contract";
+import { listDevices, listQueryInput, listQuerySchema } from "./listing";
+import { replaceBodySchema, replaceDevice, reprovisionBodySchema, reprovisionDevice } from "./lifecycle";
 import {
   errorResult,
   getDevice,
-  locationFromFunctionArn,
   registerBodySchema,
   registerDevice,
   revokeDevice,
@@ -33,7 +38,8 @@ const config = loadConfig(() => {
     tableName: requiredString(process.env, C.env.registryTableName),
     allowedDeviceTypes,
     bodySchema: registerBodySchema(allowedDeviceTypes, namePrefix),
-    region: process.env.AWS_REGION,
+    replaceSchema: replaceBodySchema(namePrefix),
+    listSchema: listQuerySchema(allowedDeviceTypes),
   };
 });
 
@@ -44,7 +50,24 @@ const logger = createLogger({
 
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
 
-type Route = { name: "collection" } | { name: "device"; serialNumber: string } | { name: "unknown" };
+export const DEVICE_OPERATIONS = ["reprovision", "replace"] as const;
+export type DeviceOperation = (typeof DEVICE_OPERATIONS)[number];
+
+type Route =
+  | { name: "collection" }
+  | { name: "device"; serialNumber: string }
+  | { name: "operation"; serialNumber: string; operation: DeviceOperation }
+  | { name: "unknown" };
+
+const isOperation = (value: string | undefined): value is DeviceOperation => (DEVICE_OPERATIONS as readonly string[]).includes(value ?? "");
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
 
 /** Routes by the API Gateway resource when present, else by the path (the local twin sends only a path). */
 export function routeOf(event: Pick<APIGatewayProxyEvent, "resource" | "path" | "pathParameters">): Route {
@@ -52,30 +75,31 @@ export function routeOf(event: Pick<APIGatewayProxyEvent, "resource" | "path" | 
   if (event.resource === "/devices/{serialNumber}") {
     return { name: "device", serialNumber: event.pathParameters?.serialNumber ?? "" };
   }
+  const resourceOperation = /^\/devices\/\{serialNumber\}\/([a-z]+)$/.exec(event.resource ?? "")?.[1];
+  if (isOperation(resourceOperation)) {
+    return { name: "operation", serialNumber: event.pathParameters?.serialNumber ?? "", operation: resourceOperation };
+  }
   const path = (event.path ?? "").replace(/\/+$/, "");
   if (path === "/devices") return { name: "collection" };
-  const match = /^\/devices\/([^/]+)$/.exec(path);
-  if (match) {
-    try {
-      return { name: "device", serialNumber: decodeURIComponent(match[1]) };
-    } catch {
-      return { name: "device", serialNumber: match[1] };
-    }
-  }
-  return { name: "unknown" };
+  const match = /^\/devices\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+  if (!match) return { name: "unknown" };
+  const serialNumber = decodeSegment(match[1]);
+  if (match[2] === undefined) return { name: "device", serialNumber };
+  return isOperation(match[2]) ? { name: "operation", serialNumber, operation: match[2] } : { name: "unknown" };
 }
 
 const ALLOWED_METHODS: Record<Exclude<Route["name"], "unknown">, string[]> = {
-  collection: ["POST"],
+  collection: ["GET", "POST"],
   device: ["GET", "DELETE"],
+  operation: ["POST"],
 };
 
-async function dispatch(event: APIGatewayProxyEvent, context: Partial<Context> | undefined): Promise<ApiResult> {
+async function dispatch(event: APIGatewayProxyEvent): Promise<ApiResult> {
   if (!config.ok) {
     logger.error("configuration invalid", { error: config.error });
     return errorResult(500, "the registration service is misconfigured");
   }
-  const { tableName, bodySchema, region } = config.value;
+  const { tableName, bodySchema, replaceSchema, listSchema } = config.value;
   const deps: DevicesDeps = { ddb, tableName, now: Date.now };
 
   const route = routeOf(event);
@@ -88,6 +112,13 @@ async function dispatch(event: APIGatewayProxyEvent, context: Partial<Context> |
     });
   }
 
+  if (route.name === "collection" && method === "GET") {
+    const input = listQueryInput(event.queryStringParameters, event.multiValueQueryStringParameters);
+    if (!input.ok) return input.result;
+    const parsed = listSchema.safeParse(input.value);
+    if (!parsed.success) return errorResult(400, "invalid listing request", describeIssues(parsed.error));
+    return listDevices(deps, parsed.data);
+  }
   if (route.name === "collection") {
     const body = readJsonBody(event);
     if (!body.ok) return body.result;
@@ -100,8 +131,23 @@ async function dispatch(event: APIGatewayProxyEvent, context: Partial<Context> |
   if (!serial.success) {
     return errorResult(400, "invalid serial number in path", describeIssues(serial.error).map((e) => ({ ...e, path: "serialNumber" })));
   }
+  if (route.name === "operation") {
+    if (route.operation === "reprovision") {
+      // The body is optional: an empty one keeps the registered token hash.
+      const body = event.body ? readJsonBody(event) : ({ ok: true, value: {} } as const);
+      if (!body.ok) return body.result;
+      const parsed = reprovisionBodySchema.safeParse(body.value);
+      if (!parsed.success) return errorResult(400, "invalid re-provisioning request", describeIssues(parsed.error));
+      return reprovisionDevice(deps, serial.data, parsed.data);
+    }
+    const body = readJsonBody(event);
+    if (!body.ok) return body.result;
+    const parsed = replaceSchema.safeParse(body.value);
+    if (!parsed.success) return errorResult(400, "invalid replacement request", describeIssues(parsed.error));
+    return replaceDevice(deps, serial.data, parsed.data);
+  }
   if (method === "GET") return getDevice(deps, serial.data);
-  return revokeDevice(deps, serial.data, locationFromFunctionArn(context?.invokedFunctionArn, region));
+  return revokeDevice(deps, serial.data);
 }
 
 type BodyResult = { ok: true; value: unknown } | { ok: false; result: ApiResult };
@@ -138,7 +184,7 @@ export async function handler(event: APIGatewayProxyEvent, context?: Partial<Con
   const e = (event ?? {}) as Partial<APIGatewayProxyEvent>;
   let result: ApiResult;
   try {
-    result = await dispatch(e as APIGatewayProxyEvent, context);
+    result = await dispatch(e as APIGatewayProxyEvent);
   } catch (error) {
     logger.error("request failed", { requestId: context?.awsRequestId, ...errorFields(error) });
     result = errorResult(500, "internal error; the request may be retried", undefined);

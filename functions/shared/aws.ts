@@ -7,6 +7,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { IoTClient } from "@aws-sdk/client-iot";
 
 export interface ClientTimeouts {
   /** TCP/TLS connect timeout. @default 1000 */
@@ -41,6 +42,14 @@ export function createDocumentClient(timeouts: ClientTimeouts = {}): DynamoDBDoc
 
 export function createSnsClient(timeouts: ClientTimeouts = {}): SNSClient {
   return new SNSClient({
+    maxAttempts: timeouts.maxAttempts ?? 3,
+    requestHandler: requestHandlerOptions(timeouts),
+  });
+}
+
+/** The IoT control plane (`AWS_ENDPOINT_URL_IOT` points it at the twin's stand-in). */
+export function createIotClient(timeouts: ClientTimeouts = {}): IoTClient {
+  return new IoTClient({
     maxAttempts: timeouts.maxAttempts ?? 3,
     requestHandler: requestHandlerOptions(timeouts),
   });

@@ -79,6 +79,15 @@ export interface RegistryItem {
   /** epoch ms of the first `connected` lifecycle event after provisioning */
   provisionedAt?: number;
   revokedAt?: string;
+  /**
+   * Set (ISO time) by re-provisioning: the certificate revoker then revokes every certificate of the
+   * thing except the one the row holds when it runs (none until the device provisions again).
+   */
+  revokeCertificatesRequestedAt?: string;
+  /** The serial that replaced this one (`POST /devices/{serial}/replace`); this row is then REVOKED. */
+  replacedBy?: string;
+  /** The serial this one replaced; its device type and metadata were copied from it. */
+  replaces?: string;
   connected?: boolean;
   /** epoch ms */
   lastSeen?: number;

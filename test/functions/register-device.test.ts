@@ -293,8 +293,7 @@ describe("POST /devices: provisioning token hash", () => {
 
 describe("routing", () => {
   test.each([
-    ["PUT on /devices", "PUT", "/devices", 405, "POST"],
-    ["GET on /devices", "GET", "/devices", 405, "POST"],
+    ["PUT on /devices", "PUT", "/devices", 405, "GET, POST"],
     ["POST on /devices/{serial}", "POST", "/devices/ROUTE0001", 405, "GET, DELETE"],
     ["PATCH on /devices/{serial}", "PATCH", "/devices/ROUTE0001", 405, "GET, DELETE"],
   ])("fails with 405 for %s", async (_name, method, path, status, allow) => {
@@ -387,23 +386,14 @@ describe("DELETE /devices/{serialNumber}", () => {
     expect(response).toEqual({ allowProvisioning: false });
   });
 
-  test("says exactly how to revoke and detach the issued certificate", async () => {
-    // GIVEN a provisioned serial with a certificate
+  test("GIVEN a provisioned serial WHEN it is revoked THEN the answer says its certificate is revoked automatically, with no commands to run", async () => {
     const serial = uniqueSerial();
     const certificateId = "0123456789abcdef".repeat(4);
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", certificateId }));
-    // WHEN it is revoked
+
     const res = await call(request("DELETE", `/devices/${serial}`));
-    // THEN the response lists the AWS CLI commands with this account and region
-    expect(res.body.certificate).toEqual({
-      certificateId,
-      deactivated: false,
-      message: expect.any(String),
-      commands: [
-        `aws iot update-certificate --certificate-id ${certificateId} --new-status REVOKED --region eu-west-1`,
-        `aws iot detach-thing-principal --thing-name ${serial} --principal "arn:aws:iot:eu-west-1:123456789012:cert/${certificateId}" --region eu-west-1`,
-      ],
-    });
+
+    expect(res.body.certificate).toEqual({ certificateId, revocation: "automatic", message: expect.stringContaining("revokes every certificate") });
   });
 
   test("answers 200 and keeps the first revokedAt when revoked twice", async () => {

@@ -115,15 +115,17 @@ describe("local API server", () => {
   });
 
   it("passes the handler's 405 and Allow header through WHEN the method is wrong", async () => {
-    const res = await fetch(`${api.url}/devices`, { method: "GET", headers: { "x-api-key": API_KEY } });
+    const res = await fetch(`${api.url}/devices`, { method: "PUT", headers: { "x-api-key": API_KEY } });
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("POST");
+    expect(res.headers.get("allow")).toBe("GET, POST");
   });
 
   describe("adapter functions", () => {
     it("GIVEN paths THEN they map to the API's resources with decoded path parameters", () => {
       expect(matchResource("/devices")).toEqual({ resource: "/devices", pathParameters: null });
       expect(matchResource("/devices/a%2Db")).toEqual({ resource: "/devices/{serialNumber}", pathParameters: { serialNumber: "a-b" } });
+      expect(matchResource("/devices/SN-1/replace")).toEqual({ resource: "/devices/{serialNumber}/replace", pathParameters: { serialNumber: "SN-1" } });
+      expect(matchResource("/devices/SN-1/explode")).toBeUndefined();
       expect(matchResource("/other")).toBeUndefined();
     });
 

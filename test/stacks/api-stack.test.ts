@@ -1,4 +1,4 @@
-import { ApiStack, REGISTER_BODY_SCHEMA } from "../../stacks/api-stack";
+import { ApiStack, REGISTER_BODY_SCHEMA, REPLACE_BODY_SCHEMA, REPROVISION_BODY_SCHEMA } from "../../stacks/api-stack";
 import { policyStatements, resourcesOf, synthStack } from "../support/synth";
 import { alarmTopic, registryTable, wildcardActions } from "./fleet-refs";
 
@@ -20,23 +20,32 @@ describe("ApiStack", () => {
     ]);
   });
 
-  test("serves POST /devices, GET and DELETE /devices/{serialNumber}", () => {
-    expect(values("aws_api_gateway_resource").map((r) => r.path_part).sort()).toEqual(["devices", "{serialNumber}"]);
-    expect(values("aws_api_gateway_method").map((m) => m.http_method).sort()).toEqual(["DELETE", "GET", "POST"]);
+  test("serves GET and POST /devices, GET and DELETE /devices/{serialNumber}, POST .../reprovision and .../replace", () => {
+    expect(values("aws_api_gateway_resource").map((r) => r.path_part).sort()).toEqual(["devices", "replace", "reprovision", "{serialNumber}"]);
+    expect(values("aws_api_gateway_method").map((m) => `${m.http_method} ${String(m.resource_id).replace(/^.*resource\.([a-z-]+)\.id\}$/, "$1")}`).sort()).toEqual([
+      "DELETE device-resource",
+      "GET device-resource",
+      "GET devices-resource",
+      "POST devices-resource",
+      "POST replace-resource",
+      "POST reprovision-resource",
+    ]);
   });
 
   test("every method requires the API key", () => {
     const methods = values("aws_api_gateway_method");
-    expect(methods).toHaveLength(3);
+    expect(methods).toHaveLength(6);
     for (const m of methods) expect(m.api_key_required).toBe(true);
   });
 
   test("every method is validated, POST against the JSON schema model", () => {
     for (const m of values("aws_api_gateway_method")) expect(m.request_validator_id).toMatch(/aws_api_gateway_request_validator\./);
     expect(values("aws_api_gateway_request_validator")).toEqual([expect.objectContaining({ validate_request_body: true, validate_request_parameters: true })]);
-    const post = values("aws_api_gateway_method").find((m) => m.http_method === "POST")!;
-    expect(post.request_models).toEqual({ "application/json": expect.stringMatching(/aws_api_gateway_model\./) });
-    expect(JSON.parse(values("aws_api_gateway_model")[0].schema)).toEqual(REGISTER_BODY_SCHEMA);
+    for (const post of values("aws_api_gateway_method").filter((m) => m.http_method === "POST")) {
+      expect(post.request_models).toEqual({ "application/json": expect.stringMatching(/aws_api_gateway_model\./) });
+    }
+    const schemas = values("aws_api_gateway_model").map((m) => JSON.parse(m.schema) as { title: string });
+    expect(schemas.sort((a, b) => a.title.localeCompare(b.title))).toEqual([REGISTER_BODY_SCHEMA, REPLACE_BODY_SCHEMA, REPROVISION_BODY_SCHEMA]);
   });
 
   test("the body schema requires serialNumber and deviceType and refuses other keys", () => {
@@ -63,15 +72,15 @@ describe("ApiStack", () => {
     });
   });
 
-  test("GET and DELETE require the serialNumber path parameter", () => {
-    for (const m of values("aws_api_gateway_method").filter((m) => m.http_method !== "POST")) {
+  test("every route under /devices/{serialNumber} requires the serialNumber path parameter", () => {
+    for (const m of values("aws_api_gateway_method").filter((m) => !String(m.resource_id).includes("devices-resource"))) {
       expect(m.request_parameters).toEqual({ "method.request.path.serialNumber": true });
     }
   });
 
   test("every method proxies to the register-device function", () => {
     const integrations = values("aws_api_gateway_integration");
-    expect(integrations).toHaveLength(3);
+    expect(integrations).toHaveLength(6);
     for (const i of integrations) expect(i).toMatchObject({ type: "AWS_PROXY", integration_http_method: "POST", uri: expect.stringMatching(/register-device_function.+invoke_arn/) });
   });
 
@@ -80,14 +89,21 @@ describe("ApiStack", () => {
       expect(p).toMatchObject({ principal: "apigateway.amazonaws.com", source_account: "111111111111" });
       return String(p.source_arn).replace(/^\$\{aws_api_gateway_rest_api\.[^}]+\.execution_arn\}/, "<api>");
     });
-    expect(arns.sort()).toEqual(["<api>/v1/DELETE/devices/*", "<api>/v1/GET/devices/*", "<api>/v1/POST/devices"]);
+    expect(arns.sort()).toEqual([
+      "<api>/v1/DELETE/devices/*",
+      "<api>/v1/GET/devices",
+      "<api>/v1/GET/devices/*",
+      "<api>/v1/POST/devices",
+      "<api>/v1/POST/devices/*/replace",
+      "<api>/v1/POST/devices/*/reprovision",
+    ]);
   });
 
   test("redeploys on a hash of the routes, creating the new deployment before destroying the old", () => {
     const deployment = values("aws_api_gateway_deployment")[0];
     expect(deployment.triggers.redeployment).toMatch(/^[0-9a-f]{64}$/);
     expect(deployment.lifecycle).toEqual({ create_before_destroy: true });
-    expect(deployment.depends_on.filter((d: string) => d.startsWith("aws_api_gateway_method.")).length).toBe(3);
+    expect(deployment.depends_on.filter((d: string) => d.startsWith("aws_api_gateway_method.")).length).toBe(6);
   });
 
   test("the stage writes JSON access logs to a log group with the configured retention", () => {
@@ -115,9 +131,9 @@ describe("ApiStack", () => {
     for (const output of Object.values(outputs)) expect(output.description).toEqual(expect.any(String));
   });
 
-  test("may only put, get and update registry items", () => {
+  test("may put, get, update, delete (a lost replacement race takes back its row) and scan (listing) registry items, nothing else", () => {
     expect(documentStatements("register-device_grants_registry-table")).toEqual([
-      expect.objectContaining({ actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"] }),
+      expect.objectContaining({ actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"] }),
     ]);
   });
 

@@ -188,7 +188,7 @@ describe("IotStack", () => {
   test("every log group has the configured retention", () => {
     const groups = values("aws_cloudwatch_log_group");
     expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(["AWSIotLogsV2", "/shf-dev/iot/responses", "/shf-dev/iot/rule-errors"]));
-    expect(groups.length).toBe(6);
+    expect(groups.length).toBe(7);
     for (const g of groups) expect(g.retention_in_days).toBe(14);
   });
 
@@ -212,7 +212,7 @@ describe("IotStack", () => {
 
     test("every alarm notifies the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.length).toBe(9);
+      expect(alarms.length).toBe(14);
       for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
     });
 

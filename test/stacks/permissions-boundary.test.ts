@@ -63,6 +63,7 @@ const REFRESH_SERVICE: readonly [RegExp, string][] = [
   [/^aws_scheduler_/, "scheduler"],
   [/^aws_secretsmanager_/, "secretsmanager"],
   [/^aws_sns_/, "sns"],
+  [/^aws_sqs_/, "sqs"],
   [/^aws_ssm_/, "ssm"],
   [/^aws_s3_/, "s3"],
 ];
