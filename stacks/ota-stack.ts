@@ -12,7 +12,7 @@ export interface OtaStackProps extends FleetStackProps {
 
 /**
  * Over-the-air firmware updates: the firmware bucket and a canary thing group. The jobs themselves
- * are created per release by `npm run ota -- publish ...` (scripts/ota.ts), not by Terraform, so a
+ * are created per release by `npm run ota -- deploy ...` (scripts/ota.ts), not by Terraform, so a
  * release never needs an infrastructure change.
  */
 export class OtaStack extends FleetStack {
@@ -35,6 +35,6 @@ export class OtaStack extends FleetStack {
 
     new TerraformOutput(this, "firmware-bucket-name", { value: this.firmwareBucket.bucketName, description: "Bucket the OTA publisher uploads firmware to" });
     new TerraformOutput(this, "jobs-presign-role-arn", { value: props.jobsPresignRole.roleArn, description: "Role IoT Jobs assumes to presign firmware URLs" });
-    new TerraformOutput(this, "canary-thing-group", { value: canary.name, description: "Target this group first: npm run ota -- publish --target group:<name>" });
+    new TerraformOutput(this, "canary-thing-group", { value: canary.name, description: "Canary group: npm run ota -- deploy --canary <name> --target <fleet group>" });
   }
 }
