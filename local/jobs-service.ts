@@ -45,6 +45,11 @@ export interface JobExecution {
 export interface JobsServiceOptions {
   /** Connected; the service owns it from now on (closed by {@link JobsService.close}). */
   readonly client: MqttTestClient;
+  /**
+   * Turns a stored job document into the one a device receives (e.g. presigned-URL placeholders replaced),
+   * each time it is handed out. @default the stored document
+   */
+  readonly resolveDocument?: (execution: JobExecution) => Promise<unknown>;
 }
 
 export interface JobsService {
@@ -56,7 +61,7 @@ const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
 export class JobsService extends EventEmitter {
   static async start(options: JobsServiceOptions): Promise<JobsService> {
     const { client } = options;
-    const service = new JobsService(client);
+    const service = new JobsService(client, options.resolveDocument);
     await client.subscribe(["$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update", "$aws/things/+/jobs/get"]);
     return service;
   }
@@ -65,7 +70,10 @@ export class JobsService extends EventEmitter {
   private readonly executions = new Map<string, Map<string, JobExecution>>();
   private executionCounter = 0;
 
-  private constructor(private readonly client: MqttTestClient) {
+  private constructor(
+    private readonly client: MqttTestClient,
+    private readonly resolveDocument: (execution: JobExecution) => Promise<unknown> = async (e) => e.jobDocument,
+  ) {
     super();
     client.onMessage((topic, payload) => {
       void this.handle(topic, payload.toString("utf8")).catch(() => undefined);
@@ -94,6 +102,22 @@ export class JobsService extends EventEmitter {
     forThing.set(jobId, execution);
     if (this.next(thingName)?.jobId !== before) void this.notifyNext(thingName);
     return execution;
+  }
+
+  /** Every thing's execution of a job, in creation order. */
+  executionsOf(jobId: string): JobExecution[] {
+    return [...this.executions.values()].flatMap((forThing) => [...forThing.values()].filter((e) => e.jobId === jobId)).sort((a, b) => a.executionNumber - b.executionNumber);
+  }
+
+  /** CancelJob for one execution: QUEUED ones, and IN_PROGRESS ones only with `force`; false when left alone. */
+  cancelExecution(thingName: string, jobId: string, force: boolean): boolean {
+    const execution = this.getExecution(thingName, jobId);
+    if (!execution || TERMINAL.has(execution.status)) return false;
+    if (execution.status === "IN_PROGRESS" && !force) return false;
+    const wasNext = this.next(thingName)?.jobId === jobId;
+    this.transition(execution, "CANCELED", execution.statusDetails);
+    if (wasNext) void this.notifyNext(thingName);
+    return true;
   }
 
   getExecution(thingName: string, jobId: string): JobExecution | undefined {
@@ -135,7 +159,7 @@ export class JobsService extends EventEmitter {
     return all.find((e) => e.status === "IN_PROGRESS") ?? all.find((e) => e.status === "QUEUED");
   }
 
-  private view(e: JobExecution): Record<string, unknown> {
+  private async view(e: JobExecution): Promise<Record<string, unknown>> {
     return {
       jobId: e.jobId,
       thingName: e.thingName,
@@ -146,7 +170,7 @@ export class JobsService extends EventEmitter {
       lastUpdatedAt: e.lastUpdatedAt,
       versionNumber: e.versionNumber,
       executionNumber: e.executionNumber,
-      jobDocument: e.jobDocument,
+      jobDocument: await this.resolveDocument(e),
     };
   }
 
@@ -154,7 +178,7 @@ export class JobsService extends EventEmitter {
     const next = this.next(thingName);
     await this.client.publish(`$aws/things/${thingName}/jobs/notify-next`, {
       timestamp: seconds(),
-      ...(next ? { execution: this.view(next) } : {}),
+      ...(next ? { execution: await this.view(next) } : {}),
     });
   }
 
@@ -188,7 +212,7 @@ export class JobsService extends EventEmitter {
         this.transition(next, "IN_PROGRESS", (body.statusDetails as Record<string, string> | undefined) ?? next.statusDetails);
         next.startedAt = seconds();
       }
-      await this.client.publish(`${topic}/accepted`, { ...(next ? { execution: this.view(next) } : {}), timestamp: seconds(), ...token });
+      await this.client.publish(`${topic}/accepted`, { ...(next ? { execution: await this.view(next) } : {}), timestamp: seconds(), ...token });
       return;
     }
     const jobId = m[3]!;

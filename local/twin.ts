@@ -12,7 +12,7 @@
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
  * | The controller | {@link CommandChannel}: the controller certificate, as the controller thing |
- * | IoT Jobs | {@link JobsService} (twin-service identity) |
+ * | IoT Jobs | {@link JobsService} (MQTT Jobs API, twin-service identity) + the Jobs operations of the control-plane stand-in (local/twin-jobs.ts); firmware from s3rver through presigned URLs |
  * | Raspberry Pis | {@link SimulatedPi}: one OS process per Pi running the real device client |
  */
 import { randomBytes } from "node:crypto";
@@ -28,6 +28,7 @@ import type { LocalFunctions } from "./functions";
 import type { PreProvisioningHookEvent, PreProvisioningHookResult } from "./iot-core/identity-plane";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { JobsService } from "./jobs-service";
+import { startTwinJobs } from "./twin-jobs";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters } from "./twin-commands";
@@ -249,7 +250,14 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       counters: this.stats,
       note: o.printCommands === false ? undefined : (text) => this.note("cmd", text),
     });
-    this.jobsService = await JobsService.start({ client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID) });
+    const jobs = await startTwinJobs({
+      client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID),
+      registry: iot.plane.registry,
+      controlPlane: iot.controlPlane,
+      s3: this.rules.s3,
+      firmwareBucket: this.names.firmwareBucket,
+    });
+    this.jobsService = jobs.service;
 
     this.launcher = new PiLauncher({
       workDir,
