@@ -48,7 +48,7 @@ const PROBE_BROKEN_GROUP = "ota-probe-broken";
 export async function runOta(twin: LocalTwin, options: { devices: number; concurrency?: number; workDir: string }): Promise<OtaResult> {
   const startedAt = Date.now();
   if (options.devices < 3) throw new Error("--scenario ota needs --devices 3 or more (2 canary Pis and the rest of the fleet)");
-  const workDir = path.join(options.workDir, "ota");
+  const workDir = path.join(options.workDir, "rollout");
   await fs.mkdir(workDir, { recursive: true });
   const tools = await writeDeviceTools(workDir);
   const deviceType = twin.config.deviceTypes[0]!;
