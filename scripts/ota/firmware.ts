@@ -40,8 +40,8 @@ export function validateUpload(file: string | undefined, version: string | undef
   return problems;
 }
 
-export function firmwarePrefix(version: string): string {
-  return `firmware/${version}/`;
+export function firmwarePrefix(config: EnvironmentConfig, version: string): string {
+  return `${resourceNames(config).firmwareKeyPrefix}${version}/`;
 }
 
 /** The `${aws:iot:s3-presigned-url:...}` placeholder for an object of the firmware bucket. */
@@ -60,12 +60,12 @@ export async function uploadFirmware(config: EnvironmentConfig, file: string, ve
   const problems = validateUpload(file, version);
   if (problems.length > 0) throw new Error(`Cannot upload firmware:\n  - ${problems.join("\n  - ")}`);
   const bucket = resourceNames(config).firmwareBucket;
-  const existing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: firmwarePrefix(version), MaxKeys: 1 }));
+  const existing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: firmwarePrefix(config, version), MaxKeys: 1 }));
   if ((existing.KeyCount ?? 0) > 0) throw new Error(`firmware ${version} already exists (${existing.Contents?.[0]?.Key}); choose a new version`);
   const body = readFileSync(file);
   const digest = createHash("sha256").update(body);
   const sha256 = digest.copy().digest("hex");
-  const objectKey = `${firmwarePrefix(version)}${basename(file)}`;
+  const objectKey = `${firmwarePrefix(config, version)}${basename(file)}`;
   await s3.send(
     new PutObjectCommand({
       Bucket: bucket,
@@ -83,7 +83,7 @@ export async function uploadFirmware(config: EnvironmentConfig, file: string, ve
 export async function firmwareDocument(config: EnvironmentConfig, version: string, s3: S3Client): Promise<JobDocument> {
   if (!VERSION_RE.test(version)) throw new Error(`--version "${version}" must be semantic, e.g. 1.4.0`);
   const bucket = resourceNames(config).firmwareBucket;
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: firmwarePrefix(version), MaxKeys: 2 }));
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: firmwarePrefix(config, version), MaxKeys: 2 }));
   const keys = (listed.Contents ?? []).map((o) => o.Key!).filter(Boolean);
   if (keys.length === 0) throw new Error(`firmware ${version} has not been uploaded (run: npm run ota -- upload --file <image> --version ${version})`);
   if (keys.length > 1) throw new Error(`firmware ${version} has more than one image: ${keys.join(", ")}`);
