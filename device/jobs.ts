@@ -108,6 +108,7 @@ export function parseFirmwareJobDocument(doc: unknown): FirmwareJobDocument | st
 export class JobsAgent {
   private readonly prefix: string;
   private busyJobId?: string;
+  private busyKey = "";
   private stopped = false;
   private readonly abort = new AbortController();
   private readonly finishedFile: string;
@@ -187,12 +188,15 @@ export class JobsAgent {
       return;
     }
     if (this.busyJobId) return; // the next one is requested when this one finishes
-    if (this.finished.includes(jobId)) {
+    // Per execution, not per job: Jobs' automatic retry hands the same job back with a new execution number.
+    const key = `${jobId}#${execution.executionNumber ?? 0}`;
+    if (this.finished.includes(key)) {
       // Finished before a restart; its final update is still in the outbox.
-      this.options.log.info("job already finished here; waiting for its final update to be delivered", { jobId });
+      this.options.log.info("job already finished here; waiting for its final update to be delivered", { jobId, executionNumber: execution.executionNumber });
       return;
     }
     this.busyJobId = jobId;
+    this.busyKey = key;
     void this.run(jobId, execution.jobDocument).finally(() => {
       this.busyJobId = undefined;
       if (!this.stopped) this.requestNext();
@@ -327,7 +331,7 @@ export class JobsAgent {
   }
 
   private finish(jobId: string, status: JobStatus, statusDetails: Record<string, string>): void {
-    this.finished = [...this.finished.filter((j) => j !== jobId), jobId].slice(-50);
+    this.finished = [...this.finished.filter((j) => j !== this.busyKey), this.busyKey].slice(-50);
     writeFileAtomicSync(this.finishedFile, JSON.stringify({ finished: this.finished }) + "\n", 0o600);
     this.update(jobId, status, statusDetails);
   }

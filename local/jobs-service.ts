@@ -37,7 +37,9 @@ export interface JobExecution {
   startedAt?: number;
   lastUpdatedAt: number;
   versionNumber: number;
-  readonly executionNumber: number;
+  executionNumber: number;
+  /** How many automatic retries (Jobs' retry config) created this execution's later attempts. */
+  retryAttempt: number;
   /** Every status the device (or the service) set, in order, with its details. */
   readonly history: Array<{ status: JobExecutionStatus; statusDetails: Record<string, string>; at: number }>;
 }
@@ -96,6 +98,7 @@ export class JobsService extends EventEmitter {
       lastUpdatedAt: now,
       versionNumber: 1,
       executionNumber: ++this.executionCounter,
+      retryAttempt: 0,
       history: [{ status: "QUEUED", statusDetails: {}, at: Date.now() }],
     };
     const before = this.next(thingName)?.jobId;
@@ -117,6 +120,19 @@ export class JobsService extends EventEmitter {
     const wasNext = this.next(thingName)?.jobId === jobId;
     this.transition(execution, "CANCELED", execution.statusDetails);
     if (wasNext) void this.notifyNext(thingName);
+    return true;
+  }
+
+  /** An automatic retry of a FAILED or TIMED_OUT execution: QUEUED again with a new execution number. */
+  retry(thingName: string, jobId: string): boolean {
+    const execution = this.getExecution(thingName, jobId);
+    if (!execution || (execution.status !== "FAILED" && execution.status !== "TIMED_OUT")) return false;
+    const before = this.next(thingName)?.jobId;
+    execution.executionNumber = ++this.executionCounter;
+    execution.retryAttempt++;
+    execution.startedAt = undefined;
+    this.transition(execution, "QUEUED", {});
+    if (this.next(thingName)?.jobId !== before || before === jobId) void this.notifyNext(thingName);
     return true;
   }
 

@@ -10,8 +10,9 @@
  * fleet-index field, from `fieldValues`).
  *
  * Where it is not AWS (see local/iot-core/README.md): group targets are resolved when the job is created
- * (a CONTINUOUS job does not reach things added to the group later); rollout rate, abort, timeout and
- * automatic-retry settings are validated and stored but not enforced.
+ * (a CONTINUOUS job does not reach things added to the group later); rollout rate, abort and timeout
+ * settings are stored but not enforced. Automatic retries (`jobExecutionsRetryConfig`) are: a FAILED or
+ * TIMED_OUT execution is queued again with a new execution number while attempts remain.
  */
 import { IotError } from "./iot-errors";
 import { IotRegistry } from "./registry";
@@ -54,6 +55,16 @@ export class JobsControlPlane {
   /** The MQTT side that queues executions for devices (started after the control plane). */
   attach(service: JobsService): void {
     this.service = service;
+    service.on("execution-updated", (e) => this.retryIfConfigured(e));
+  }
+
+  /** Jobs' automatic retry: a FAILED / TIMED_OUT execution is queued again while attempts remain. */
+  private retryIfConfigured(e: JobExecution): void {
+    const job = this.jobs.get(e.jobId);
+    if (!job || job.status !== "IN_PROGRESS" || (e.status !== "FAILED" && e.status !== "TIMED_OUT")) return;
+    const criteria = (job.settings.jobExecutionsRetryConfig as { criteriaList?: Array<{ failureType?: string; numberOfRetries?: number }> } | undefined)?.criteriaList ?? [];
+    const allowed = criteria.find((c) => c.failureType === e.status || c.failureType === "ALL")?.numberOfRetries ?? 0;
+    if (e.retryAttempt < allowed) setImmediate(() => this.service?.retry(e.thingName, e.jobId));
   }
 
   getJob(jobId: string): StoredJob | undefined {
@@ -231,5 +242,5 @@ export class JobsControlPlane {
 }
 
 function summary(e: JobExecution): Record<string, unknown> {
-  return { status: e.status, queuedAt: e.queuedAt, ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}), lastUpdatedAt: e.lastUpdatedAt, executionNumber: e.executionNumber, retryAttempt: 0 };
+  return { status: e.status, queuedAt: e.queuedAt, ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}), lastUpdatedAt: e.lastUpdatedAt, executionNumber: e.executionNumber, retryAttempt: e.retryAttempt };
 }

@@ -60,6 +60,7 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     await fs.writeFile(installer, `#!/bin/sh\necho "$FIRMWARE_VERSION $(basename "$1")" >> '${installLog}'\n`, { mode: 0o755 });
     registry.defineThingGroup("ota-canary");
     registry.defineThingGroup("ota-fleet");
+    registry.defineThingGroup("ota-flaky");
     for (const [name, groups] of [["otaj0001", ["ota-canary", "ota-fleet"]], ["otaj0002", ["ota-canary", "ota-fleet"]], ["otaj0003", ["ota-fleet"]]] as const) {
       const { config: deviceConfig, thing } = await env.provisionedDevice(name, { installCommand: [installer] });
       registry.putThing({ thingName: name, thingGroups: [...groups] });
@@ -67,6 +68,15 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
       agents.set(name, agent);
       await waitFor(() => agent.ready, `${name} to connect`);
     }
+    // A Pi whose installer fails on its first run only.
+    const flakyInstaller = path.join(env.dir, "install-flaky.sh");
+    await fs.writeFile(flakyInstaller, `#!/bin/sh\nif [ ! -e '${env.dir}/flaky-once' ]; then touch '${env.dir}/flaky-once'; echo "flash write error"; exit 3; fi\nexit 0\n`, { mode: 0o755 });
+    const flaky = await env.provisionedDevice("otaj0009", { installCommand: [flakyInstaller] });
+    registry.putThing({ thingName: "otaj0009", thingGroups: ["ota-flaky"] });
+    const flakyAgent = new DeviceAgent({ config: flaky.config, thing: flaky.thing, log: memoryLogger().log }).start();
+    agents.set("otaj0009", flakyAgent);
+    await waitFor(() => flakyAgent.ready, "otaj0009 to connect");
+
     const image = path.join(env.dir, "fw-1.1.0.bin");
     await fs.writeFile(image, Buffer.from("firmware 1.1.0\n".repeat(500)));
     expect((await ota("upload", "--file", image, "--version", "1.1.0", "--json")).code).toBe(0);
@@ -89,7 +99,7 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     expect(deployed.code).toBe(0);
     expect(deployed.json).toMatchObject({ promoted: true, canary: { succeeded: 2, total: 2 } });
     const fleetJobId = deployed.json.fleetJobId as string;
-    for (const name of agents.keys()) expect((await jobs.waitForTerminal(name, fleetJobId)).status).toBe("SUCCEEDED");
+    for (const name of ["otaj0001", "otaj0002", "otaj0003"]) expect((await jobs.waitForTerminal(name, fleetJobId)).status).toBe("SUCCEEDED");
     const installs = (await fs.readFile(installLog, "utf8")).trim().split("\n");
     expect(installs.sort()).toEqual([`1.1.0 ${deployed.json.canaryJobId}.bin`, `1.1.0 ${deployed.json.canaryJobId}.bin`, `1.1.0 ${fleetJobId}.bin`]);
     const status = await ota("status", fleetJobId, "--json");
@@ -128,5 +138,21 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/Thing group no-such-group does not exist/);
     expect((await ota("list", "--json")).json.jobs).toHaveLength(4);
+  });
+
+  it("GIVEN --retries 1 WHEN the first attempt FAILS THEN Jobs queues a new execution of the same job and the Pi runs it again and SUCCEEDS", async () => {
+    // WHEN
+    const deployed = await ota("deploy", "--version", "1.1.0", "--target", "ota-flaky", "--retries", "1", "--json");
+    const jobId = deployed.json.jobId as string;
+    const execution = await waitFor(() => {
+      const e = jobs.getExecution("otaj0009", jobId);
+      return e?.status === "SUCCEEDED" ? e : undefined;
+    }, "the retried execution to succeed", 30_000);
+
+    // THEN
+    expect(execution.retryAttempt).toBe(1);
+    expect(execution.history.map((h) => h.status).filter((s) => s !== "IN_PROGRESS")).toEqual(["QUEUED", "FAILED", "QUEUED", "SUCCEEDED"]);
+    expect(execution.history.find((h) => h.status === "FAILED")!.statusDetails.reason).toBe("install command exited with code 3");
+    expect(agents.get("otaj0009")!.status().firmwareVersion).toBe("1.1.0");
   });
 });
