@@ -4,8 +4,8 @@
  *
  * AWS IoT replaces `${aws:iot:s3-presigned-url:https://<bucket>.s3.<region>.amazonaws.com/<key>}` in a job
  * document with a URL signed by the job's presign role each time a device receives the document; here the
- * same placeholder becomes a SigV4 presigned URL for s3rver (which checks signature and expiry), valid for
- * the job's `presignedUrlConfig.expiresInSec`.
+ * same placeholder becomes a SigV4 presigned URL for s3rver, valid for the job's
+ * `presignedUrlConfig.expiresInSec`. Not faithful: s3rver 3.7 verifies neither V4 signatures nor their expiry.
  */
 import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { IoTClient } from "@aws-sdk/client-iot";
+import { CreateJobCommand, InvalidRequestException, IoTClient, ListJobsCommand } from "@aws-sdk/client-iot";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { loadConfig } from "../../../config";
 import { DeviceAgent } from "../../../device/agent";
@@ -154,5 +154,46 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     expect(execution.history.map((h) => h.status).filter((s) => s !== "IN_PROGRESS")).toEqual(["QUEUED", "FAILED", "QUEUED", "SUCCEEDED"]);
     expect(execution.history.find((h) => h.status === "FAILED")!.statusDetails.reason).toBe("install command exited with code 3");
     expect(agents.get("otaj0009")!.status().firmwareVersion).toBe("1.1.0");
+  });
+
+  it("fails with InvalidRequestException and creates nothing WHEN the document is not JSON or a placeholder has no presign role", async () => {
+    const thingArn = env.plane.registry.requireThing("otaj0001").thingArn;
+    const before = (await iot.send(new ListJobsCommand({}))).jobs?.length;
+    await expect(iot.send(new CreateJobCommand({ jobId: "bad-json", targets: [thingArn], document: "{not json" }))).rejects.toThrow(InvalidRequestException);
+    await expect(iot.send(new CreateJobCommand({ jobId: "no-role", targets: [thingArn], document: JSON.stringify({ url: "${aws:iot:s3-presigned-url:https://b.s3.eu-west-1.amazonaws.com/k}" }) }))).rejects.toThrow(
+      /presignedUrlConfig.roleArn/,
+    );
+    expect((await iot.send(new ListJobsCommand({}))).jobs?.length).toBe(before);
+    expect(jobs.executionsOf("bad-json")).toEqual([]);
+  });
+
+  it("GIVEN a job with the presigned-URL placeholder WHEN a Pi receives its document THEN the url is a SigV4 presigned GET of that object, valid for the job's expiresInSec, and serves the image", async () => {
+    // GIVEN the document otaj0009 receives on notify-next for a new version
+    const image = path.join(env.dir, "fw-1.5.0.bin");
+    await fs.writeFile(image, Buffer.from("firmware 1.5.0\n".repeat(100)));
+    expect((await ota("upload", "--file", image, "--version", "1.5.0", "--json")).code).toBe(0);
+    const spy = await env.connectAs(TWIN_SERVICE_IDENTITY, `${TWIN_SERVICE_IDENTITY}-spy`);
+    const received = new Promise<string>((resolve) =>
+      spy.onMessage((_topic, payload) => {
+        const url = (JSON.parse(payload.toString("utf8")) as { execution?: { jobDocument?: { url?: string } } }).execution?.jobDocument?.url;
+        if (url) resolve(url);
+      }),
+    );
+    await spy.subscribe(["$aws/things/otaj0009/jobs/notify-next"]);
+    const deployed = await ota("deploy", "--version", "1.5.0", "--target", "ota-flaky", "--json");
+    expect(deployed.code).toBe(0);
+    const url = await received;
+    await spy.close();
+
+    // THEN
+    const parsed = new URL(url);
+    expect(parsed.pathname).toBe(`/${bucket}/firmware/1.5.0/fw-1.5.0.bin`);
+    expect(parsed.searchParams.get("X-Amz-Algorithm")).toBe("AWS4-HMAC-SHA256");
+    expect(parsed.searchParams.get("X-Amz-Expires")).toBe("3600");
+    expect(parsed.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(await fs.readFile(image))).toBe(true);
+    expect((await ota("cancel", deployed.json.jobId as string, "--force", "--json")).code).toBe(0);
   });
 });
