@@ -27,7 +27,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { readJsonSync, writeFileAtomicSync } from "./files";
 import { download } from "./firmware-download";
-import { FirmwareImages, JobFailure, UpdateJournal, UpdatePhase, exitText, runCommand, waitUntilHealthy } from "./firmware-steps";
+import { FirmwareImages, JobFailure, UpdateJournal, UpdateJournalEntry, UpdatePhase, exitText, runCommand, waitUntilHealthy } from "./firmware-steps";
 import { Logger } from "./log";
 
 /** What an OTA job document must contain. */
@@ -165,6 +165,7 @@ export class JobsAgent {
     } else if (rest === "start-next/accepted") {
       const execution = body.execution as JobExecution | undefined;
       if (execution?.jobId) this.start(execution);
+      else this.settleOrphan();
     } else if (rest === "start-next/rejected") {
       this.options.log.warn("start-next rejected", { code: body.code, message: body.message });
     } else if (rest.endsWith("/update/accepted")) {
@@ -219,10 +220,7 @@ export class JobsAgent {
     }
     const inflight = this.journal.read();
     const resumed = inflight?.jobId === jobId && inflight.version === doc.version ? inflight : undefined;
-    if (inflight && !resumed) {
-      log.warn("discarding the journal of an update that was not handed back", { journalJobId: inflight.jobId, phase: inflight.phase });
-      this.journal.clear();
-    }
+    if (inflight && !resumed) await this.settle(inflight, log);
     const running = this.options.currentVersion();
     if (!resumed && doc.version === running) {
       log.info("firmware version already running; nothing to install", { version: doc.version });
@@ -278,6 +276,37 @@ export class JobsAgent {
       fs.rmSync(partial, { force: true });
       if (!this.stopped) fs.rmSync(image, { force: true });
     }
+  }
+
+  /** Nothing handed back, but the journal says an update was under way: settle it before anything else. */
+  private settleOrphan(): void {
+    const entry = this.journal.read();
+    if (!entry || this.busyJobId || this.stopped) return;
+    this.busyJobId = entry.jobId;
+    void this.settle(entry, this.options.log.child({ jobId: entry.jobId })).finally(() => {
+      this.busyJobId = undefined;
+    });
+  }
+
+  /**
+   * An update interrupted by a restart whose job was not handed back (canceled or removed meanwhile): if the
+   * installer may have run, keep the new version when it is healthy, otherwise restore the previous one.
+   */
+  private async settle(entry: UpdateJournalEntry, log: Logger): Promise<void> {
+    log.warn("settling an interrupted update whose job was not handed back", { version: entry.version, phase: entry.phase });
+    if (entry.phase !== "downloading") {
+      const unhealthy = await this.checkHealth(entry.version, entry.jobId);
+      if (!unhealthy) {
+        this.images.promote(entry.jobId);
+        this.options.onInstalled?.(entry.version);
+        log.info("interrupted update is installed and healthy; keeping it", { version: entry.version });
+      } else {
+        const restored = await this.rollback(entry.previousVersion, entry.version, entry.jobId, log);
+        log.error("interrupted update is unhealthy; restored the previous version", { reason: unhealthy, ...restored });
+      }
+    }
+    fs.rmSync(this.images.jobImage(entry.jobId), { force: true });
+    this.journal.clear();
   }
 
   private async fetchVerified(doc: FirmwareJobDocument, partial: string, image: string, log: Logger): Promise<void> {

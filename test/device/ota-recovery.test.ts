@@ -178,4 +178,31 @@ describe("OTA recovery on the device", () => {
     expect(done.statusDetails).toEqual({ version: "0.0.0", note: "already running this version" });
     expect(await installLines(t.installLog)).toHaveLength(0);
   });
+
+  it("GIVEN a power cut mid-install and the job canceled meanwhile WHEN the Pi comes back with nothing handed back THEN the unhealthy build is rolled back to the retained image", async () => {
+    // GIVEN 1.0.0 retained, and the journal of a broken build the power cut left behind
+    const { config, thing, t } = await device("otaorph1");
+    await fs.mkdir(path.join(config.dataDir, "firmware"), { recursive: true });
+    await fs.writeFile(path.join(config.dataDir, "firmware", "current.bin"), "image of 1.0.0");
+    await fs.writeFile(path.join(config.dataDir, "firmware.json"), JSON.stringify({ version: "1.0.0" }));
+    await fs.writeFile(path.join(config.dataDir, "ota-inflight.json"), JSON.stringify({ jobId: "fw-gone", version: "6.0.0-broken", previousVersion: "1.0.0", phase: "checking" }));
+
+    // WHEN
+    const agent = await startAgent(config, thing);
+    await waitFor(async () => (await installLines(t.installLog)).length === 1, "the rollback install");
+
+    // THEN
+    expect((await installLines(t.installLog))[0]).toMatch(/^1\.0\.0 1 .*current\.bin$/);
+    await waitFor(async () => !(await fs.stat(path.join(config.dataDir, "ota-inflight.json")).catch(() => undefined)), "the journal cleared");
+    expect(agent.status().firmwareVersion).toBe("1.0.0");
+  });
+
+  it("GIVEN the same power cut but a healthy build WHEN the Pi comes back with nothing handed back THEN it keeps and reports the new version", async () => {
+    const { config, thing } = await device("otaorph2");
+    await fs.writeFile(path.join(config.dataDir, "ota-inflight.json"), JSON.stringify({ jobId: "fw-gone-2", version: "6.1.0", previousVersion: "0.0.0", phase: "checking" }));
+
+    const agent = await startAgent(config, thing);
+
+    await waitFor(() => agent.status().firmwareVersion === "6.1.0", "the interrupted version kept");
+  });
 });
