@@ -206,12 +206,12 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
         return exitCode;
       } catch (err) {
         if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-        if (err instanceof UsageError) {
-          deps.err(err.message);
-          return 2;
-        }
-        deps.err(err instanceof Error ? err.message : String(err));
-        return 1;
+        const message = err instanceof Error ? err.message : String(err);
+        const code = err instanceof UsageError ? 2 : 1;
+        deps.err(message);
+        // Scripts that asked for JSON get the failure as JSON too.
+        if (argv.includes("--json")) deps.out(JSON.stringify({ ok: false, error: message, ...(err instanceof Error && code === 1 ? { errorType: err.name } : {}) }));
+        return code;
       }
     },
   };

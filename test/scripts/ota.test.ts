@@ -175,6 +175,12 @@ describe("deploy", () => {
     expect(input.timeoutConfig).toEqual({ inProgressTimeoutInMinutes: 30 });
   });
 
+  test("fails with a JSON error line on stdout as well WHEN --json was asked for", async () => {
+    const r = await ota("deploy", "--version", "9.9.9", "--target", "t", "--json");
+    expect(r.code).toBe(1);
+    expect(lastJson(r.out)).toEqual({ ok: false, error: expect.stringMatching(/firmware 9\.9\.9 has not been uploaded/), errorType: "Error" });
+  });
+
   test("fails with exit code 1 and creates no job when the version was never uploaded", async () => {
     const r = await ota("deploy", "--version", "9.9.9", "--target", "t");
     expect(r.code).toBe(1);
