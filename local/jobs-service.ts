@@ -11,6 +11,10 @@
  * - `$aws/things/<thing>/jobs/notify-next` `{timestamp, execution?}` whenever the thing's next pending
  *   execution changes (a job is created for it, or the current one reaches a terminal status).
  *
+ * - Control-plane side (used by local/iot-core/control-plane-jobs.ts): `executionsOf`, `cancelExecution`
+ *   (CancelJob, `force` for IN_PROGRESS), `retry` (Jobs' automatic retry: QUEUED again with a new execution
+ *   number), and `resolveDocument`, which turns the stored document into the one a device receives.
+ *
  * Timestamps are epoch seconds, as AWS sends them.
  *
  * ```ts
