@@ -49,7 +49,7 @@ export function defineStacks(app: App, options: FleetAppOptions) {
     iotDataEndpoint: iot.iotDataEndpoint,
   });
   const api = new ApiStack(app, "api", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
-  const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign });
+  const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign, alarmTopic: iot.alarmTopic });
   const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
 
   return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };

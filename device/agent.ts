@@ -13,6 +13,7 @@ import { CommandContext, CommandError, CommandRegistry, DeviceState, loadHandler
 import { DeviceConfig } from "./config";
 import { readJsonSync, writeFileAtomicSync } from "./files";
 import { JobsAgent } from "./jobs";
+import { DeviceShadow } from "./shadow";
 import { Logger, createLogger } from "./log";
 import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
 import { Outbox, OutboxEntry } from "./outbox";
@@ -56,6 +57,7 @@ export class DeviceAgent extends EventEmitter {
   private readonly log: Logger;
   private readonly client: mqtt5.Mqtt5Client;
   private readonly jobs: JobsAgent;
+  private readonly shadow: DeviceShadow;
   private readonly topics: { commands: string; responses: string; errors: string; telemetry: string };
   private readonly inflight = new Set<number>();
   private readonly running = new Set<Promise<void>>();
@@ -94,13 +96,15 @@ export class DeviceAgent extends EventEmitter {
       thingName: this.thingName,
       dataDir: config.dataDir,
       installCommand: config.installCommand,
+      healthCheckCommand: config.healthCheckCommand,
+      healthCheckTimeoutMs: config.healthCheckTimeoutSeconds * 1000,
+      healthCheckIntervalMs: config.healthCheckIntervalSeconds * 1000,
+      rollbackCommand: config.rollbackCommand,
+      currentVersion: () => this.firmwareVersion,
       maxFirmwareBytes: config.maxFirmwareBytes,
       log: this.log.child({ component: "jobs" }),
       publishDurable: (topic, body) => this.enqueue(topic, body),
-      publishNow: async (topic, body) => {
-        const res = await this.client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
-        if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
-      },
+      publishNow: (topic, body) => this.publishNow(topic, body),
       onInstalled: (version) => {
         this.firmwareVersion = version;
         writeFileAtomicSync(
@@ -108,7 +112,17 @@ export class DeviceAgent extends EventEmitter {
           JSON.stringify({ version, installedAt: new Date().toISOString() }) + "\n",
           0o600,
         );
+        this.shadow.report();
       },
+    });
+    this.shadow = new DeviceShadow({
+      thingName: this.thingName,
+      dataDir: config.dataDir,
+      log: this.log.child({ component: "shadow" }),
+      defaults: { telemetryIntervalSeconds: config.telemetryIntervalSeconds },
+      facts: () => ({ firmwareVersion: this.firmwareVersion, deviceType: config.deviceType }),
+      publish: (topic, body) => this.publishNow(topic, body),
+      onSettings: () => this.scheduleTelemetry(),
     });
 
     this.client = createMqttClient({
@@ -149,9 +163,21 @@ export class DeviceAgent extends EventEmitter {
   start(): this {
     this.log.info("starting", { endpoint: this.options.config.endpoint, port: this.options.config.port, firmwareVersion: this.firmwareVersion });
     this.client.start();
-    const seconds = this.options.config.telemetryIntervalSeconds;
-    if (seconds > 0) this.telemetryTimer = setInterval(() => void this.publishTelemetry(), seconds * 1000);
+    this.scheduleTelemetry();
     return this;
+  }
+
+  /** (Re)start the telemetry timer at the effective interval (config, or the shadow's desired value). */
+  private scheduleTelemetry(): void {
+    clearInterval(this.telemetryTimer);
+    this.telemetryTimer = undefined;
+    const seconds = this.shadow.settings.telemetryIntervalSeconds;
+    if (seconds > 0 && !this.stopping) this.telemetryTimer = setInterval(() => void this.publishTelemetry(), seconds * 1000);
+  }
+
+  private async publishNow(topic: string, body: unknown): Promise<void> {
+    const res = await this.client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
+    if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
   }
 
   /**
@@ -189,6 +215,7 @@ export class DeviceAgent extends EventEmitter {
       connected: this.isConnected,
       queuedMessages: this.outbox.size,
       currentJobId: this.jobs.currentJobId ?? null,
+      telemetryIntervalSeconds: this.shadow.settings.telemetryIntervalSeconds,
       ...systemStatus(),
     };
   }
@@ -200,7 +227,7 @@ export class DeviceAgent extends EventEmitter {
     // Always (re)subscribe: cheap, idempotent, and covers a broker that lost our session.
     this.client
       .subscribe({
-        subscriptions: [this.topics.commands, ...this.jobs.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
+        subscriptions: [this.topics.commands, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
       })
       .then((suback) => {
         const refused = suback.reasonCodes.filter((c) => c >= 0x80);
@@ -209,6 +236,7 @@ export class DeviceAgent extends EventEmitter {
         this.log.info("subscribed", { topics: [this.topics.commands, ...this.jobs.subscriptions()] });
         this.emit("subscribed");
         this.jobs.requestNext();
+        this.shadow.onConnected();
       })
       .catch((err: unknown) => this.log.warn("subscribe failed", { error: errorMessage(err) }));
     this.pump();
@@ -223,6 +251,7 @@ export class DeviceAgent extends EventEmitter {
       return;
     }
     if (this.jobs.handleMessage(topic, text)) return;
+    if (this.shadow.handleMessage(topic, text)) return;
     this.log.debug("message on an unexpected topic", { topic });
   }
 

@@ -46,6 +46,12 @@ const configSchema = z
     telemetryIntervalSeconds: z.number().min(0).default(60),
     /** argv of the firmware installer; the downloaded file's path is appended. Never run through a shell. */
     installCommand: z.array(z.string().min(1)).min(1).default(["/usr/local/lib/smart-home-device/install-firmware"]),
+    /** argv run after an install until it exits 0 (FIRMWARE_VERSION set); absent: no health check. */
+    healthCheckCommand: z.array(z.string().min(1)).min(1).optional(),
+    healthCheckTimeoutSeconds: z.number().int().min(1).default(120),
+    healthCheckIntervalSeconds: z.number().min(0).default(5),
+    /** argv that restores the previous firmware (A/B boot); absent: the retained previous image is reinstalled. */
+    rollbackCommand: z.array(z.string().min(1)).min(1).optional(),
     /** Firmware version reported until an OTA job installs another. */
     firmwareVersion: z.string().min(1).default("0.0.0"),
     maxFirmwareBytes: z.number().int().min(1).default(256 * 1024 * 1024),

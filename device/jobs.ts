@@ -6,24 +6,28 @@
  * - On every connect and on every notify-next that carries an execution, publishes `start-next`
  *   `{clientToken}`; the service answers with `{execution: {jobId, jobDocument, status, versionNumber, ...}}`
  *   (no `execution` when nothing is pending) and marks it IN_PROGRESS.
- * - Job document: `{operation: "firmware-update", version, url, sha256, size?}`. The firmware is streamed
- *   from `url` (http or https) to `<dataDir>/firmware/`, hashed on the way; a SHA-256 (or size) mismatch fails
- *   the job and the install command is never run. Otherwise the configured install command is spawned
- *   without a shell as `argv... <file>` (version and job id passed as environment variables, never
- *   interpolated into a command line).
+ * - Job document: `{operation: "firmware-update", version, url, sha256, size?}`. A job for the version already
+ *   running SUCCEEDS at once without reinstalling. Otherwise the firmware is streamed from `url` (http or
+ *   https) to `<dataDir>/firmware/`, hashed on the way; a SHA-256 (or size) mismatch fails the job and the
+ *   install command is never run. Then the configured install command is spawned without a shell as
+ *   `argv... <file>` (version and job id passed as environment variables, never interpolated into a command
+ *   line), and the configured health check must exit 0 within its timeout.
+ * - If the installer or the health check fails, the previous version is restored (the rollback command, or
+ *   the retained image of the previous version reinstalled) and the job FAILS with `statusDetails.reason`
+ *   and `rolledBack`.
  * - Status updates `{status, statusDetails, clientToken}` go to `$aws/things/<thing>/jobs/<jobId>/update`
- *   through the durable outbox: IN_PROGRESS (downloading, installing), then SUCCEEDED or FAILED with
- *   `statusDetails.reason`.
+ *   through the durable outbox: IN_PROGRESS (downloading, installing, health-check), then SUCCEEDED or FAILED.
+ * - A restart or power cut mid-way leaves the job IN_PROGRESS and a journal on disk; `start-next` hands the
+ *   job back after the restart and the update resumes at the phase it reached (see firmware-steps.ts).
  * - Finished job ids are remembered on disk so a restart before the final update was delivered does not
  *   run the same job twice.
  */
-import { spawn } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import * as https from "node:https";
 import * as path from "node:path";
 import { readJsonSync, writeFileAtomicSync } from "./files";
+import { download } from "./firmware-download";
+import { FirmwareImages, JobFailure, UpdateJournal, UpdateJournalEntry, UpdatePhase, exitText, runCommand, waitUntilHealthy } from "./firmware-steps";
 import { Logger } from "./log";
 
 /** What an OTA job document must contain. */
@@ -47,7 +51,17 @@ export interface JobsAgentOptions {
   readonly publishDurable: (topic: string, body: unknown) => void;
   /** Immediate QoS 1 publish for requests that are repeated anyway (start-next). */
   readonly publishNow: (topic: string, body: unknown) => Promise<void>;
-  /** Called after a firmware version was installed. */
+  /** The firmware version running now (a job for it succeeds without reinstalling). */
+  readonly currentVersion: () => string;
+  /** argv run after install until it exits 0; absent: no health check. FIRMWARE_VERSION is in its environment. */
+  readonly healthCheckCommand?: readonly string[];
+  /** @default 2 minutes */
+  readonly healthCheckTimeoutMs?: number;
+  /** @default 5 seconds */
+  readonly healthCheckIntervalMs?: number;
+  /** argv that restores the previous version (A/B systems); absent: the retained previous image is reinstalled. */
+  readonly rollbackCommand?: readonly string[];
+  /** Called after a firmware version was installed and passed its health check. */
   readonly onInstalled?: (version: string) => void;
   /** @default 15 minutes */
   readonly installTimeoutMs?: number;
@@ -91,28 +105,23 @@ export function parseFirmwareJobDocument(doc: unknown): FirmwareJobDocument | st
   };
 }
 
-/** A failure with a reason for `statusDetails.reason`. */
-class JobFailure extends Error {
-  constructor(
-    readonly reason: string,
-    readonly details: Record<string, string> = {},
-  ) {
-    super(reason);
-  }
-}
-
 export class JobsAgent {
   private readonly prefix: string;
   private busyJobId?: string;
+  private busyKey = "";
   private stopped = false;
   private readonly abort = new AbortController();
   private readonly finishedFile: string;
   private finished: string[];
+  private readonly journal: UpdateJournal;
+  private readonly images: FirmwareImages;
 
   constructor(private readonly options: JobsAgentOptions) {
     this.prefix = `$aws/things/${options.thingName}/jobs`;
     this.finishedFile = path.join(options.dataDir, "jobs.json");
     this.finished = readJsonSync<{ finished: string[] }>(this.finishedFile)?.finished ?? [];
+    this.journal = new UpdateJournal(options.dataDir);
+    this.images = new FirmwareImages(options.dataDir);
   }
 
   /** Topic filters to subscribe to. */
@@ -156,6 +165,7 @@ export class JobsAgent {
     } else if (rest === "start-next/accepted") {
       const execution = body.execution as JobExecution | undefined;
       if (execution?.jobId) this.start(execution);
+      else this.settleOrphan();
     } else if (rest === "start-next/rejected") {
       this.options.log.warn("start-next rejected", { code: body.code, message: body.message });
     } else if (rest.endsWith("/update/accepted")) {
@@ -179,12 +189,15 @@ export class JobsAgent {
       return;
     }
     if (this.busyJobId) return; // the next one is requested when this one finishes
-    if (this.finished.includes(jobId)) {
+    // Per execution, not per job: Jobs' automatic retry hands the same job back with a new execution number.
+    const key = `${jobId}#${execution.executionNumber ?? 0}`;
+    if (this.finished.includes(key)) {
       // Finished before a restart; its final update is still in the outbox.
-      this.options.log.info("job already finished here; waiting for its final update to be delivered", { jobId });
+      this.options.log.info("job already finished here; waiting for its final update to be delivered", { jobId, executionNumber: execution.executionNumber });
       return;
     }
     this.busyJobId = jobId;
+    this.busyKey = key;
     void this.run(jobId, execution.jobDocument).finally(() => {
       this.busyJobId = undefined;
       if (!this.stopped) this.requestNext();
@@ -205,81 +218,151 @@ export class JobsAgent {
       this.finish(jobId, "FAILED", { reason: `invalid job document: ${doc}` });
       return;
     }
-    log.info("firmware update started", { version: doc.version, url: redactUrl(doc.url) });
-    const dir = path.join(this.options.dataDir, "firmware");
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const partial = path.join(dir, `${jobId}.partial`);
-    const target = path.join(dir, `${jobId}-${doc.version}.bin`);
+    const inflight = this.journal.read();
+    const resumed = inflight?.jobId === jobId && inflight.version === doc.version ? inflight : undefined;
+    if (inflight && !resumed) await this.settle(inflight, log);
+    const running = this.options.currentVersion();
+    if (!resumed && doc.version === running) {
+      log.info("firmware version already running; nothing to install", { version: doc.version });
+      this.finish(jobId, "SUCCEEDED", { version: doc.version, note: "already running this version" });
+      return;
+    }
+    const previousVersion = resumed?.previousVersion ?? running;
+    const image = this.images.jobImage(jobId);
+    const partial = `${image}.partial`;
+    let phase: UpdatePhase = resumed?.phase ?? "downloading";
+    if (phase === "installing" && !fs.existsSync(image)) phase = "downloading";
+    if (resumed) log.warn("resuming a firmware update interrupted by a restart", { version: doc.version, phase });
+    else log.info("firmware update started", { version: doc.version, url: redactUrl(doc.url) });
+    const enter = (next: UpdatePhase, step: string): void => {
+      phase = next;
+      this.journal.write({ jobId, version: doc.version, previousVersion, phase });
+      this.update(jobId, "IN_PROGRESS", { step, version: doc.version, ...(resumed ? { resumed: "true" } : {}) });
+    };
     try {
-      this.update(jobId, "IN_PROGRESS", { step: "downloading", version: doc.version });
-      const limit = doc.size ?? this.options.maxFirmwareBytes;
-      const { sha256, bytes } = await download(doc.url, partial, limit, this.options.downloadIdleTimeoutMs ?? 60_000, this.abort.signal);
-      if (doc.size !== undefined && bytes !== doc.size) {
-        throw new JobFailure("size mismatch", { expectedSize: String(doc.size), actualSize: String(bytes) });
+      fs.mkdirSync(this.images.dir, { recursive: true, mode: 0o700 });
+      if (phase === "downloading") {
+        enter("downloading", "downloading");
+        await this.fetchVerified(doc, partial, image, log);
       }
-      if (sha256 !== doc.sha256) {
-        throw new JobFailure("checksum mismatch", { expectedSha256: doc.sha256, actualSha256: sha256 });
+      if (phase === "downloading" || phase === "installing") {
+        enter("installing", "installing");
+        const result = await runCommand([...this.options.installCommand, image], { env: { ...this.firmwareEnv(doc.version, jobId, image), FIRMWARE_SHA256: doc.sha256 }, timeoutMs: this.options.installTimeoutMs ?? 15 * 60_000, signal: this.abort.signal });
+        log.info("install command finished", { code: result.code, signal: result.signal, output: result.output });
+        if (this.stopped) throw new JobFailure("interrupted during install");
+        if (result.code !== 0) throw new JobFailure(`install command exited with ${exitText(result)}`, result.output ? { output: result.output } : {});
       }
-      fs.renameSync(partial, target);
-      log.info("firmware downloaded and verified", { bytes, sha256 });
-      this.update(jobId, "IN_PROGRESS", { step: "installing", version: doc.version });
-      await this.install(target, doc, jobId, log);
+      enter("checking", "health-check");
+      const unhealthy = await this.checkHealth(doc.version, jobId);
+      if (unhealthy) throw new JobFailure(unhealthy);
+      this.images.promote(jobId);
       this.options.onInstalled?.(doc.version);
-      log.info("firmware installed", { version: doc.version });
-      this.finish(jobId, "SUCCEEDED", { version: doc.version });
+      this.journal.clear();
+      log.info("firmware installed and healthy", { version: doc.version });
+      this.finish(jobId, "SUCCEEDED", { version: doc.version, previousVersion });
     } catch (err) {
       const failure = err instanceof JobFailure ? err : new JobFailure(err instanceof Error ? err.message : String(err));
       if (this.stopped) {
-        // Shutdown interrupted the job: leave it IN_PROGRESS; start-next hands it back after the restart.
-        log.warn("firmware update interrupted by shutdown", { reason: failure.reason });
+        // Shutdown or power loss: the job stays IN_PROGRESS with the journal; start-next hands it back after the restart.
+        log.warn("firmware update interrupted by shutdown", { reason: failure.reason, phase });
         return;
       }
-      log.error("firmware update failed", { reason: failure.reason, ...failure.details });
-      this.finish(jobId, "FAILED", { reason: failure.reason, version: doc.version, ...failure.details });
+      // Once the installer ran, the running firmware may be the new, broken one: restore the previous version.
+      const restored = phase === "downloading" ? {} : await this.rollback(previousVersion, doc.version, jobId, log);
+      this.journal.clear();
+      log.error("firmware update failed", { reason: failure.reason, ...failure.details, ...restored });
+      this.finish(jobId, "FAILED", { reason: failure.reason, version: doc.version, ...failure.details, ...restored });
     } finally {
       fs.rmSync(partial, { force: true });
-      fs.rmSync(target, { force: true });
+      if (!this.stopped) fs.rmSync(image, { force: true });
+    }
+  }
+
+  /** Nothing handed back, but the journal says an update was under way: settle it before anything else. */
+  private settleOrphan(): void {
+    const entry = this.journal.read();
+    if (!entry || this.busyJobId || this.stopped) return;
+    this.busyJobId = entry.jobId;
+    void this.settle(entry, this.options.log.child({ jobId: entry.jobId })).finally(() => {
+      this.busyJobId = undefined;
+    });
+  }
+
+  /**
+   * An update interrupted by a restart whose job was not handed back (canceled or removed meanwhile): if the
+   * installer may have run, keep the new version when it is healthy, otherwise restore the previous one.
+   */
+  private async settle(entry: UpdateJournalEntry, log: Logger): Promise<void> {
+    log.warn("settling an interrupted update whose job was not handed back", { version: entry.version, phase: entry.phase });
+    if (entry.phase !== "downloading") {
+      const unhealthy = await this.checkHealth(entry.version, entry.jobId);
+      if (!unhealthy) {
+        this.images.promote(entry.jobId);
+        this.options.onInstalled?.(entry.version);
+        log.info("interrupted update is installed and healthy; keeping it", { version: entry.version });
+      } else {
+        const restored = await this.rollback(entry.previousVersion, entry.version, entry.jobId, log);
+        log.error("interrupted update is unhealthy; restored the previous version", { reason: unhealthy, ...restored });
+      }
+    }
+    fs.rmSync(this.images.jobImage(entry.jobId), { force: true });
+    this.journal.clear();
+  }
+
+  private async fetchVerified(doc: FirmwareJobDocument, partial: string, image: string, log: Logger): Promise<void> {
+    const limit = doc.size ?? this.options.maxFirmwareBytes;
+    const { sha256, bytes } = await download(doc.url, partial, limit, this.options.downloadIdleTimeoutMs ?? 60_000, this.abort.signal);
+    if (doc.size !== undefined && bytes !== doc.size) {
+      throw new JobFailure("size mismatch", { expectedSize: String(doc.size), actualSize: String(bytes) });
+    }
+    if (sha256 !== doc.sha256) {
+      throw new JobFailure("checksum mismatch", { expectedSha256: doc.sha256, actualSha256: sha256 });
+    }
+    fs.renameSync(partial, image);
+    log.info("firmware downloaded and verified", { bytes, sha256 });
+  }
+
+  private firmwareEnv(version: string, jobId: string, file?: string): Record<string, string> {
+    return { FIRMWARE_VERSION: version, JOB_ID: jobId, ...(file ? { FIRMWARE_FILE: file } : {}) };
+  }
+
+  /** Undefined when healthy (or no health check is configured), else the reason. */
+  private async checkHealth(version: string, jobId: string): Promise<string | undefined> {
+    const command = this.options.healthCheckCommand;
+    if (!command || command.length === 0) return undefined;
+    return waitUntilHealthy({
+      command,
+      env: this.firmwareEnv(version, jobId),
+      timeoutMs: this.options.healthCheckTimeoutMs ?? 120_000,
+      intervalMs: this.options.healthCheckIntervalMs ?? 5_000,
+      signal: this.abort.signal,
+    });
+  }
+
+  /** Restore `previousVersion`: the rollback command if configured, else reinstall the retained image. */
+  private async rollback(previousVersion: string, failedVersion: string, jobId: string, log: Logger): Promise<Record<string, string>> {
+    const retained = this.images.current;
+    const argv = this.options.rollbackCommand?.length ? [...this.options.rollbackCommand] : retained ? [...this.options.installCommand, retained] : undefined;
+    if (!argv) {
+      return { rolledBack: "false", rollbackReason: `no retained image of ${previousVersion} and no rollbackCommand configured` };
+    }
+    const env = { ...this.firmwareEnv(previousVersion, jobId, retained), FAILED_FIRMWARE_VERSION: failedVersion, FIRMWARE_ROLLBACK: "1" };
+    try {
+      const result = await runCommand(argv, { env, timeoutMs: this.options.installTimeoutMs ?? 15 * 60_000, signal: new AbortController().signal });
+      if (result.code === 0) {
+        log.warn("rolled back to the previous firmware", { previousVersion });
+        return { rolledBack: "true", restoredVersion: previousVersion };
+      }
+      return { rolledBack: "false", rollbackReason: `rollback exited with ${exitText(result)}` };
+    } catch (err) {
+      return { rolledBack: "false", rollbackReason: err instanceof JobFailure ? err.reason : String(err) };
     }
   }
 
   private finish(jobId: string, status: JobStatus, statusDetails: Record<string, string>): void {
-    this.finished = [...this.finished.filter((j) => j !== jobId), jobId].slice(-50);
+    this.finished = [...this.finished.filter((j) => j !== this.busyKey), this.busyKey].slice(-50);
     writeFileAtomicSync(this.finishedFile, JSON.stringify({ finished: this.finished }) + "\n", 0o600);
     this.update(jobId, status, statusDetails);
-  }
-
-  private install(file: string, doc: FirmwareJobDocument, jobId: string, log: Logger): Promise<void> {
-    const [command, ...args] = this.options.installCommand;
-    return new Promise<void>((resolve, reject) => {
-      const child = spawn(command!, [...args, file], {
-        shell: false,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, FIRMWARE_VERSION: doc.version, FIRMWARE_SHA256: doc.sha256, FIRMWARE_FILE: file, JOB_ID: jobId },
-      });
-      let output = "";
-      const collect = (chunk: Buffer): void => {
-        output = (output + chunk.toString("utf8")).slice(-2048);
-      };
-      child.stdout!.on("data", collect);
-      child.stderr!.on("data", collect);
-      const timer = setTimeout(() => child.kill("SIGKILL"), this.options.installTimeoutMs ?? 15 * 60_000);
-      const onAbort = (): void => {
-        child.kill("SIGTERM");
-      };
-      this.abort.signal.addEventListener("abort", onAbort, { once: true });
-      child.on("error", (err) => {
-        clearTimeout(timer);
-        this.abort.signal.removeEventListener("abort", onAbort);
-        reject(new JobFailure(`install command could not be started: ${err.message}`));
-      });
-      child.on("close", (code, signal) => {
-        clearTimeout(timer);
-        this.abort.signal.removeEventListener("abort", onAbort);
-        log.info("install command finished", { code, signal, output: output.trim().slice(-512) });
-        if (code === 0) resolve();
-        else reject(new JobFailure(`install command exited with ${code !== null ? `code ${code}` : `signal ${signal}`}`, { output: output.trim().slice(-512) }));
-      });
-    });
   }
 }
 
@@ -295,71 +378,4 @@ function safeParse(text: string): unknown {
 function redactUrl(url: string): string {
   const u = new URL(url);
   return `${u.protocol}//${u.host}${u.pathname}`;
-}
-
-/** Stream `url` to `file`, hashing as it goes; follows up to 3 redirects; stops beyond `limit` bytes. */
-export function download(
-  url: string,
-  file: string,
-  limit: number,
-  idleTimeoutMs: number,
-  signal: AbortSignal,
-  redirects = 3,
-): Promise<{ sha256: string; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const get = u.protocol === "https:" ? https.get : http.get;
-    const req = get(u, { signal, timeout: idleTimeoutMs }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        const next = new URL(res.headers.location, u).toString();
-        download(next, file, limit, idleTimeoutMs, signal, redirects - 1).then(resolve, reject);
-        return;
-      }
-      if (status !== 200) {
-        res.resume();
-        reject(new JobFailure(`download failed: HTTP ${status}`));
-        return;
-      }
-      const declared = Number(res.headers["content-length"]);
-      if (Number.isFinite(declared) && declared > limit) {
-        res.destroy();
-        reject(new JobFailure(`download failed: ${declared} bytes exceeds the limit of ${limit}`));
-        return;
-      }
-      const hash = createHash("sha256");
-      const out = fs.createWriteStream(file, { mode: 0o600 });
-      let bytes = 0;
-      let failed = false;
-      const fail = (err: Error): void => {
-        if (failed) return;
-        failed = true;
-        res.destroy();
-        out.destroy();
-        reject(err instanceof JobFailure ? err : new JobFailure(`download failed: ${err.message}`));
-      };
-      res.on("data", (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > limit) {
-          fail(new JobFailure(`download failed: more than ${limit} bytes`));
-          return;
-        }
-        hash.update(chunk);
-      });
-      res.on("error", fail);
-      out.on("error", fail);
-      out.on("finish", () => {
-        if (failed) return;
-        // Durable before we act on it.
-        fs.open(file, "r", (err, fd) => {
-          if (err) return fail(err);
-          fs.fsync(fd, () => fs.close(fd, () => resolve({ sha256: hash.digest("hex"), bytes })));
-        });
-      });
-      res.pipe(out);
-    });
-    req.on("timeout", () => req.destroy(new Error("no data within the idle timeout")));
-    req.on("error", (err) => reject(err instanceof JobFailure ? err : new JobFailure(`download failed: ${err.message}`)));
-  });
 }

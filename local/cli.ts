@@ -4,6 +4,7 @@
  *   npm run local                                   3 Pis, runs until Ctrl-C
  *   npm run local -- --devices 5 --scenario smoke   the lifecycle once, counted; last line JSON; exit 0 when as expected
  *   npm run local -- --devices 5 --scenario chaos   commands while the broker restarts; last line JSON; exit 0 when nothing is lost
+ *   npm run local -- --devices 4 --scenario ota     canary, promotion, corrupted image, rollback; last line JSON; exit 0 when all hold
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -12,6 +13,7 @@ import { liveDeviceProcesses } from "./fleet";
 import { formatChaosSummary, runChaos } from "./scenarios/chaos";
 import { runInteractive } from "./scenarios/interactive";
 import { formatSmokeSummary, runSmoke } from "./scenarios/smoke";
+import { formatOtaSummary, runOta } from "./scenarios/ota";
 import { LocalTwin, type LocalTwinOptions } from "./twin";
 
 const USAGE = `usage: npm run local -- [options]
@@ -19,6 +21,7 @@ const USAGE = `usage: npm run local -- [options]
   (no --scenario)           start the twin with --devices Pis and keep it running until Ctrl-C
   --scenario smoke          register, provision, deny one, command, alert, offline; JSON counts last; exit 0 when as expected
   --scenario chaos          continuous commands while the broker restarts; JSON sent/received/duplicates/lost last; exit 0 when lost = 0
+  --scenario ota            canary then fleet rollout, a corrupted image, a rolled-back build (devices >= 3); JSON last; exit 0 when all hold
 
 options:
   --devices N               simulated Pis (default 3; each is a separate process running the real device client)
@@ -34,7 +37,7 @@ options:
 `;
 
 interface CliOptions {
-  scenario?: "smoke" | "chaos";
+  scenario?: "smoke" | "chaos" | "ota";
   devices: number;
   concurrency: number;
   restarts: number;
@@ -70,7 +73,7 @@ function parseCli(argv: string[]): CliOptions {
     return n;
   };
   const scenario = values.scenario;
-  if (scenario !== undefined && scenario !== "smoke" && scenario !== "chaos") throw new Error(`--scenario must be smoke or chaos, got "${scenario}"`);
+  if (scenario !== undefined && scenario !== "smoke" && scenario !== "chaos" && scenario !== "ota") throw new Error(`--scenario must be smoke, chaos or ota, got "${scenario}"`);
   const repoRoot = path.resolve(__dirname, "..");
   return {
     scenario,
@@ -137,6 +140,14 @@ async function main(): Promise<number> {
       await runInteractive(twin, { devices: options.devices, concurrency: options.concurrency, until: interruptedPromise });
       await twin.stop();
       return 0;
+    }
+    if (options.scenario === "ota") {
+      const ota = await Promise.race([runOta(twin, { ...options, workDir: options.twin.workDir }), interruptedPromise.then(() => undefined)]);
+      await twin.stop();
+      if (!ota) return 130;
+      for (const line of formatOtaSummary(ota)) console.log(line);
+      console.log(JSON.stringify(ota.counts));
+      return ota.ok ? 0 : 1;
     }
     const run = options.scenario === "smoke" ? runSmoke(twin, options) : runChaos(twin, options);
     const result = await Promise.race([run, interruptedPromise.then(() => undefined)]);

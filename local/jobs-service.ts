@@ -11,6 +11,10 @@
  * - `$aws/things/<thing>/jobs/notify-next` `{timestamp, execution?}` whenever the thing's next pending
  *   execution changes (a job is created for it, or the current one reaches a terminal status).
  *
+ * - Control-plane side (used by local/iot-core/control-plane-jobs.ts): `executionsOf`, `cancelExecution`
+ *   (CancelJob, `force` for IN_PROGRESS), `retry` (Jobs' automatic retry: QUEUED again with a new execution
+ *   number), and `resolveDocument`, which turns the stored document into the one a device receives.
+ *
  * Timestamps are epoch seconds, as AWS sends them.
  *
  * ```ts
@@ -37,7 +41,9 @@ export interface JobExecution {
   startedAt?: number;
   lastUpdatedAt: number;
   versionNumber: number;
-  readonly executionNumber: number;
+  executionNumber: number;
+  /** How many automatic retries (Jobs' retry config) created this execution's later attempts. */
+  retryAttempt: number;
   /** Every status the device (or the service) set, in order, with its details. */
   readonly history: Array<{ status: JobExecutionStatus; statusDetails: Record<string, string>; at: number }>;
 }
@@ -45,6 +51,11 @@ export interface JobExecution {
 export interface JobsServiceOptions {
   /** Connected; the service owns it from now on (closed by {@link JobsService.close}). */
   readonly client: MqttTestClient;
+  /**
+   * Turns a stored job document into the one a device receives (e.g. presigned-URL placeholders replaced),
+   * each time it is handed out. @default the stored document
+   */
+  readonly resolveDocument?: (execution: JobExecution) => Promise<unknown>;
 }
 
 export interface JobsService {
@@ -56,7 +67,7 @@ const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
 export class JobsService extends EventEmitter {
   static async start(options: JobsServiceOptions): Promise<JobsService> {
     const { client } = options;
-    const service = new JobsService(client);
+    const service = new JobsService(client, options.resolveDocument);
     await client.subscribe(["$aws/things/+/jobs/start-next", "$aws/things/+/jobs/+/update", "$aws/things/+/jobs/get"]);
     return service;
   }
@@ -65,7 +76,10 @@ export class JobsService extends EventEmitter {
   private readonly executions = new Map<string, Map<string, JobExecution>>();
   private executionCounter = 0;
 
-  private constructor(private readonly client: MqttTestClient) {
+  private constructor(
+    private readonly client: MqttTestClient,
+    private readonly resolveDocument: (execution: JobExecution) => Promise<unknown> = async (e) => e.jobDocument,
+  ) {
     super();
     client.onMessage((topic, payload) => {
       void this.handle(topic, payload.toString("utf8")).catch(() => undefined);
@@ -88,12 +102,42 @@ export class JobsService extends EventEmitter {
       lastUpdatedAt: now,
       versionNumber: 1,
       executionNumber: ++this.executionCounter,
+      retryAttempt: 0,
       history: [{ status: "QUEUED", statusDetails: {}, at: Date.now() }],
     };
     const before = this.next(thingName)?.jobId;
     forThing.set(jobId, execution);
     if (this.next(thingName)?.jobId !== before) void this.notifyNext(thingName);
     return execution;
+  }
+
+  /** Every thing's execution of a job, in creation order. */
+  executionsOf(jobId: string): JobExecution[] {
+    return [...this.executions.values()].flatMap((forThing) => [...forThing.values()].filter((e) => e.jobId === jobId)).sort((a, b) => a.executionNumber - b.executionNumber);
+  }
+
+  /** CancelJob for one execution: QUEUED ones, and IN_PROGRESS ones only with `force`; false when left alone. */
+  cancelExecution(thingName: string, jobId: string, force: boolean): boolean {
+    const execution = this.getExecution(thingName, jobId);
+    if (!execution || TERMINAL.has(execution.status)) return false;
+    if (execution.status === "IN_PROGRESS" && !force) return false;
+    const wasNext = this.next(thingName)?.jobId === jobId;
+    this.transition(execution, "CANCELED", execution.statusDetails);
+    if (wasNext) void this.notifyNext(thingName);
+    return true;
+  }
+
+  /** An automatic retry of a FAILED or TIMED_OUT execution: QUEUED again with a new execution number. */
+  retry(thingName: string, jobId: string): boolean {
+    const execution = this.getExecution(thingName, jobId);
+    if (!execution || (execution.status !== "FAILED" && execution.status !== "TIMED_OUT")) return false;
+    const before = this.next(thingName)?.jobId;
+    execution.executionNumber = ++this.executionCounter;
+    execution.retryAttempt++;
+    execution.startedAt = undefined;
+    this.transition(execution, "QUEUED", {});
+    if (this.next(thingName)?.jobId !== before || before === jobId) void this.notifyNext(thingName);
+    return true;
   }
 
   getExecution(thingName: string, jobId: string): JobExecution | undefined {
@@ -135,7 +179,7 @@ export class JobsService extends EventEmitter {
     return all.find((e) => e.status === "IN_PROGRESS") ?? all.find((e) => e.status === "QUEUED");
   }
 
-  private view(e: JobExecution): Record<string, unknown> {
+  private async view(e: JobExecution): Promise<Record<string, unknown>> {
     return {
       jobId: e.jobId,
       thingName: e.thingName,
@@ -146,7 +190,7 @@ export class JobsService extends EventEmitter {
       lastUpdatedAt: e.lastUpdatedAt,
       versionNumber: e.versionNumber,
       executionNumber: e.executionNumber,
-      jobDocument: e.jobDocument,
+      jobDocument: await this.resolveDocument(e),
     };
   }
 
@@ -154,7 +198,7 @@ export class JobsService extends EventEmitter {
     const next = this.next(thingName);
     await this.client.publish(`$aws/things/${thingName}/jobs/notify-next`, {
       timestamp: seconds(),
-      ...(next ? { execution: this.view(next) } : {}),
+      ...(next ? { execution: await this.view(next) } : {}),
     });
   }
 
@@ -188,7 +232,7 @@ export class JobsService extends EventEmitter {
         this.transition(next, "IN_PROGRESS", (body.statusDetails as Record<string, string> | undefined) ?? next.statusDetails);
         next.startedAt = seconds();
       }
-      await this.client.publish(`${topic}/accepted`, { ...(next ? { execution: this.view(next) } : {}), timestamp: seconds(), ...token });
+      await this.client.publish(`${topic}/accepted`, { ...(next ? { execution: await this.view(next) } : {}), timestamp: seconds(), ...token });
       return;
     }
     const jobId = m[3]!;

@@ -39,6 +39,8 @@ export interface PiOptions {
   readonly name?: string;
   /** The simulated room its sensors measure (`local/device-sensors/room.ts`). @default a room that drifts by itself */
   readonly room?: { readonly co2Ppm?: number; readonly temperatureC?: number; readonly humidityPct?: number; readonly occupied?: boolean };
+  /** More device config (e.g. the OTA scenario's installer and health check). */
+  readonly deviceConfig?: Readonly<Record<string, unknown>>;
   /** This Pi's telemetry interval. @default the launcher's */
   readonly telemetryIntervalSeconds?: number;
 }
@@ -69,6 +71,7 @@ export class PiLauncher {
         // Every simulated Pi has room sensors beside its own metrics, through the documented sensorModules option.
         sensorModules: Object.values(o.bundle.sensorModules),
         sensorSettings: { room: extra.room ?? {} },
+        ...extra.deviceConfig,
       },
     });
     await pi.writeConfig();

@@ -12,7 +12,8 @@
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
  * | The controller | {@link CommandChannel}: the controller certificate, as the controller thing |
- * | IoT Jobs | {@link JobsService} (twin-service identity) |
+ * | Device Shadow | {@link ShadowService}: classic shadows on the reserved topics; serves the fleet index's `shadow.*` fields |
+ * | IoT Jobs | {@link JobsService} (MQTT Jobs API, twin-service identity) + the Jobs operations of the control-plane stand-in (local/twin-jobs.ts); firmware from s3rver through presigned URLs |
  * | Raspberry Pis | {@link SimulatedPi}: one OS process per Pi running the real device client |
  */
 import { randomBytes } from "node:crypto";
@@ -28,6 +29,8 @@ import type { LocalFunctions } from "./functions";
 import type { PreProvisioningHookEvent, PreProvisioningHookResult } from "./iot-core/identity-plane";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { JobsService } from "./jobs-service";
+import { startTwinJobs } from "./twin-jobs";
+import { ShadowService } from "./shadow-service";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters } from "./twin-commands";
@@ -78,6 +81,8 @@ export interface TwinStats extends CommandCounters, FunctionCounters, RuleCounte
 
 /** Client id of the jobs stand-in (twin-service identity; its policy allows `local-twin-service*`). */
 const JOBS_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-jobs`;
+/** Client id of the shadow stand-in. */
+const SHADOW_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-shadow`;
 
 export class LocalTwin extends EventEmitter implements CommandSender {
   /** Start every service (no Pis yet). */
@@ -127,6 +132,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   private rules?: TwinRules;
   private controller?: CommandChannel;
   private jobsService?: JobsService;
+  private shadowService?: ShadowService;
   private api?: LocalApiServer;
   private bundle?: DeviceBundle;
   private launcher?: PiLauncher;
@@ -157,6 +163,12 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   get functions(): LocalFunctions {
     if (!this.fns) throw new Error("the twin is not started");
     return this.fns;
+  }
+
+  /** The Device Shadow stand-in. */
+  get shadows(): ShadowService {
+    if (!this.shadowService) throw new Error("the twin is not started");
+    return this.shadowService;
   }
 
   get jobs(): JobsService {
@@ -259,7 +271,17 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       counters: this.stats,
       note: o.printCommands === false ? undefined : (text) => this.note("cmd", text),
     });
-    this.jobsService = await JobsService.start({ client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID) });
+    this.shadowService = await ShadowService.start(await iot.connect(TWIN_SERVICE_IDENTITY, SHADOW_CLIENT_ID));
+    const shadows = this.shadowService;
+    const jobs = await startTwinJobs({
+      client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID),
+      registry: iot.plane.registry,
+      controlPlane: iot.controlPlane,
+      s3: this.rules.s3,
+      firmwareBucket: this.names.firmwareBucket,
+      fieldValues: (field) => shadows.fieldValues(field),
+    });
+    this.jobsService = jobs.service;
 
     this.launcher = new PiLauncher({
       workDir,
@@ -425,7 +447,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     if (this.fns) await withTimeout(this.idle(), 10_000);
     await this.registryStream?.close();
     await this.rules?.close().catch(() => undefined);
-    await Promise.allSettled([this.api?.close(), this.jobsService?.close()]);
+    await Promise.allSettled([this.api?.close(), this.jobsService?.close(), this.shadowService?.close()]);
     await this.iotCore?.close().catch(() => undefined);
     await Promise.allSettled([this.sink?.close(), this.db?.close()]);
     this.fns?.restoreEnvironment();

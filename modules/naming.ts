@@ -77,6 +77,11 @@ export function resourceNames(config: EnvironmentConfig) {
     responsesLogGroup: `/${p}/iot/responses`,
     ruleErrorsLogGroup: `/${p}/iot/rule-errors`,
     firmwareBucket: `${p}-firmware-${config.accountId}`,
+    /** Where firmware images live in the firmware bucket (`<prefix><version>/<file>`); the presign role reads only these. */
+    firmwareKeyPrefix: "firmware/",
+    /** Alarms on OTA job executions that FAILED / TIMED_OUT, summed over all jobs. */
+    otaFailedExecutionsAlarm: `${p}-ota-failed-executions`,
+    otaTimedOutExecutionsAlarm: `${p}-ota-timed-out-executions`,
     /** Thing group that receives firmware first. */
     otaCanaryGroup: `${p}-ota-canary`,
     provisioningTemplate: `${p}-pi-provisioning`,

@@ -1,165 +1,231 @@
 /**
- * OTA firmware publisher: uploads a firmware file to the firmware bucket and creates an IoT Job
- * whose document devices verify (SHA-256) before installing.
+ * Operator CLI for firmware rollouts (AWS IoT Jobs + the firmware bucket). Every command takes `--json`.
  *
- *   npm run ota -- publish --file build/fw.tar.gz --version 1.4.0 --target group:thermostat [--rollout-per-minute 10] [--abort-failed-percent 10]
+ *   npm run ota -- upload --file build/fw.tar.gz --version 1.4.0
+ *   npm run ota -- deploy --version 1.4.0 --canary shf-dev-ota-canary --target shf-dev-thermostat [--promote-when-succeeded 100]
+ *   npm run ota -- status <job>     per-device states, success rate, the fleet's versions
+ *   npm run ota -- list | cancel <job> [--force] | promote <canary-job> [--target <group>] | retry <job>
  *
- * IOT_ENV picks the environment (names come from config); AWS credentials and region as usual.
+ * IOT_ENV picks the environment (names come from config); AWS credentials and region as usual;
+ * `AWS_ENDPOINT_URL_IOT` / `AWS_ENDPOINT_URL_S3` point it at the local twin.
  */
-import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { CreateJobCommand, IoTClient } from "@aws-sdk/client-iot";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
+import { Command, CommanderError, Option } from "commander";
 import { EnvironmentConfig, loadConfig } from "../config";
-import { resourceNames } from "../modules/naming";
+import { firmwareDocument, uploadFirmware, validateUpload } from "./ota/firmware";
+import {
+  DEFAULT_ROLLOUT,
+  RolloutSettings,
+  cancelJob,
+  createJobInput,
+  groupArn,
+  jobStatus,
+  listFirmwareJobs,
+  promote,
+  retryFailed,
+  rolloutJobId,
+  validateGroup,
+  validateRollout,
+  watchCanary,
+} from "./ota/rollout";
+import { formatStatus } from "./ota/format";
 
-export interface PublishRequest {
-  readonly file: string;
-  readonly version: string;
-  /** `group:<thing group>` or `thing:<thing name>`. */
-  readonly target: string;
-  /** @default 10 */
-  readonly rolloutPerMinute?: number;
-  /** Cancel the job when this share of executions failed (after at least 5). @default 10 */
-  readonly abortFailedPercent?: number;
-  /** @default 60 */
-  readonly inProgressTimeoutMinutes?: number;
+export interface OtaCliDeps {
+  readonly config: EnvironmentConfig;
+  readonly iot: IoTClient;
+  readonly s3: S3Client;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly now?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export interface JobDocument {
-  readonly operation: "firmware-update";
-  readonly version: string;
-  readonly url: string;
-  readonly sha256: string;
-  readonly size: number;
+/** A refusal of the operator's input: exit code 2 and the reasons. */
+class UsageError extends Error {}
+
+const integer = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got "${value}"`);
+  return n;
+};
+
+function rolloutOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--rollout-per-minute <n>", "executions started per minute").argParser(integer("--rollout-per-minute")).default(DEFAULT_ROLLOUT.rolloutPerMinute))
+    .addOption(new Option("--abort-failed-percent <p>", "cancel the job when this share failed or timed out").argParser(integer("--abort-failed-percent")).default(DEFAULT_ROLLOUT.abortFailedPercent))
+    .addOption(new Option("--abort-min-executed <n>", "executions finished before the abort threshold applies").argParser(integer("--abort-min-executed")).default(DEFAULT_ROLLOUT.abortMinExecuted))
+    .addOption(new Option("--in-progress-timeout-minutes <m>", "an execution still IN_PROGRESS after this is TIMED_OUT").argParser(integer("--in-progress-timeout-minutes")).default(DEFAULT_ROLLOUT.inProgressTimeoutMinutes))
+    .addOption(new Option("--retries <n>", "automatic retries of FAILED / TIMED_OUT executions (0-10)").argParser(integer("--retries")).default(DEFAULT_ROLLOUT.retries));
 }
 
-export interface PublishResult {
-  readonly jobId: string;
-  readonly objectKey: string;
-  readonly document: JobDocument;
+function settingsOf(o: Record<string, unknown>): RolloutSettings {
+  const s: RolloutSettings = {
+    rolloutPerMinute: o.rolloutPerMinute as number,
+    abortFailedPercent: o.abortFailedPercent as number,
+    abortMinExecuted: o.abortMinExecuted as number,
+    inProgressTimeoutMinutes: o.inProgressTimeoutMinutes as number,
+    retries: o.retries as number,
+  };
+  const problems = validateRollout(s);
+  if (problems.length > 0) throw new UsageError(problems.join("\n"));
+  return s;
 }
 
-const VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
-const TARGET = /^(group|thing):([A-Za-z0-9:_-]{1,128})$/;
+/** Build the CLI; `run` parses argv and resolves with the exit code. */
+export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promise<number> } {
+  const now = deps.now ?? (() => new Date());
+  const print = (json: boolean, value: unknown, text: string): void => deps.out(json ? JSON.stringify(value) : text);
+  let exitCode = 0;
 
-/** Checks a request and returns every problem, each naming the flag to fix. */
-export function validatePublishRequest(request: PublishRequest): string[] {
-  const problems: string[] = [];
-  if (!request.file) problems.push("--file is required");
-  else {
-    try {
-      const stat = statSync(request.file);
-      if (!stat.isFile()) problems.push(`--file ${request.file} is not a file`);
-      else if (stat.size === 0) problems.push(`--file ${request.file} is empty`);
-    } catch {
-      problems.push(`--file ${request.file} does not exist`);
+  const program = new Command("ota")
+    .description("Firmware rollouts on AWS IoT Jobs")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => deps.out(s.trimEnd()), writeErr: (s) => deps.err(s.trimEnd()) });
+
+  program
+    .command("upload")
+    .description("upload a firmware image as a version (S3 checks its SHA-256)")
+    .requiredOption("--file <path>", "firmware image")
+    .requiredOption("--version <semver>", "firmware version")
+    .option("--json", "machine-readable output")
+    .action(async (o: { file: string; version: string; json?: boolean }) => {
+      const problems = validateUpload(o.file, o.version);
+      if (problems.length > 0) throw new UsageError(`Cannot upload firmware:\n  - ${problems.join("\n  - ")}`);
+      const r = await uploadFirmware(deps.config, o.file, o.version, deps.s3);
+      print(!!o.json, { version: o.version, objectKey: r.objectKey, sha256: r.document.sha256, size: r.document.size }, `uploaded ${o.version}: ${r.objectKey} sha256 ${r.document.sha256} (${r.document.size} bytes)`);
+    });
+
+  rolloutOptions(
+    program
+      .command("deploy")
+      .description("create the canary job, watch it, then create the fleet job (or one job without --canary)")
+      .requiredOption("--version <semver>", "an uploaded firmware version")
+      .requiredOption("--target <group>", "thing group of the fleet")
+      .option("--canary <group>", "thing group updated first")
+      .addOption(new Option("--promote-when-succeeded <percent>", "canary success needed to promote").argParser(integer("--promote-when-succeeded")).default(100))
+      .option("--no-wait", "create the canary and exit; run promote later")
+      .addOption(new Option("--watch-timeout-minutes <m>", "give up watching the canary after this").argParser(integer("--watch-timeout-minutes")).default(60))
+      .addOption(new Option("--poll-seconds <s>", "canary polling interval").argParser(integer("--poll-seconds")).default(15))
+      .option("--json", "machine-readable output"),
+  ).action(async (o: Record<string, unknown>) => {
+    const settings = settingsOf(o);
+    const target = o.target as string;
+    const canary = o.canary as string | undefined;
+    const percent = o.promoteWhenSucceeded as number;
+    const problems = [...validateGroup("--target", target), ...(canary !== undefined ? validateGroup("--canary", canary) : [])];
+    if (!(percent > 0 && percent <= 100)) problems.push(`--promote-when-succeeded must be in (0, 100], got ${percent}`);
+    if (problems.length > 0) throw new UsageError(problems.join("\n"));
+    const document = await firmwareDocument(deps.config, o.version as string, deps.s3);
+    const json = !!o.json;
+    if (!canary) {
+      const jobId = rolloutJobId(document.version, now(), "single");
+      await deps.iot.send(new CreateJobCommand(createJobInput(deps.config, { jobId, targets: [groupArn(deps.config, target)], continuous: true, document, settings, stage: "single" })));
+      print(json, { jobId, version: document.version, target }, `created ${jobId} for ${target}`);
+      return;
     }
-  }
-  if (!VERSION.test(request.version ?? "")) problems.push(`--version "${request.version}" must be semantic, e.g. 1.4.0`);
-  if (!TARGET.test(request.target ?? "")) problems.push(`--target "${request.target}" must be group:<thing group> or thing:<thing name>`);
-  const rate = request.rolloutPerMinute ?? 10;
-  if (!Number.isInteger(rate) || rate < 1 || rate > 1000) problems.push(`--rollout-per-minute must be 1-1000, got ${request.rolloutPerMinute}`);
-  const abort = request.abortFailedPercent ?? 10;
-  if (!(abort > 0 && abort <= 100)) problems.push(`--abort-failed-percent must be in (0, 100], got ${request.abortFailedPercent}`);
-  return problems;
-}
-
-export function targetArn(config: EnvironmentConfig, target: string): string {
-  const [, kind, name] = TARGET.exec(target)!;
-  return `arn:aws:iot:${config.region}:${config.accountId}:${kind === "group" ? "thinggroup" : "thing"}/${name}`;
-}
-
-/** Uploads the firmware (with its SHA-256 checked by S3) and creates the job. */
-export async function publishFirmware(config: EnvironmentConfig, request: PublishRequest, clients: { s3: S3Client; iot: IoTClient }, now = new Date()): Promise<PublishResult> {
-  const problems = validatePublishRequest(request);
-  if (problems.length > 0) throw new Error(`Cannot publish firmware:\n  - ${problems.join("\n  - ")}`);
-  const names = resourceNames(config);
-  const body = readFileSync(request.file);
-  const digest = createHash("sha256").update(body);
-  const sha256 = digest.copy().digest("hex");
-  const objectKey = `firmware/${request.version}/${basename(request.file)}`;
-
-  await clients.s3.send(
-    new PutObjectCommand({
-      Bucket: names.firmwareBucket,
-      Key: objectKey,
-      Body: body,
-      ChecksumSHA256: digest.digest("base64"),
-      ContentType: "application/octet-stream",
-      Metadata: { version: request.version, sha256 },
-    }),
-  );
-
-  const document: JobDocument = {
-    operation: "firmware-update",
-    version: request.version,
-    url: `\${aws:iot:s3-presigned-url:https://${names.firmwareBucket}.s3.${config.region}.amazonaws.com/${objectKey}}`,
-    sha256,
-    size: body.length,
-  };
-  const jobId = `firmware-${request.version.replace(/[^A-Za-z0-9_-]/g, "_")}-${now.toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
-  await clients.iot.send(
-    new CreateJobCommand({
-      jobId,
-      targets: [targetArn(config, request.target)],
-      document: JSON.stringify(document),
-      description: `Firmware ${request.version} (${basename(request.file)})`,
-      // CONTINUOUS: devices that join the group later get the update too.
-      targetSelection: request.target.startsWith("group:") ? "CONTINUOUS" : "SNAPSHOT",
-      presignedUrlConfig: { roleArn: resourceNames(config).iotJobsPresignRoleArn, expiresInSec: 3600 },
-      jobExecutionsRolloutConfig: { maximumPerMinute: request.rolloutPerMinute ?? 10 },
-      abortConfig: {
-        criteriaList: [{ failureType: "FAILED", action: "CANCEL", thresholdPercentage: request.abortFailedPercent ?? 10, minNumberOfExecutedThings: 5 }],
-      },
-      timeoutConfig: { inProgressTimeoutInMinutes: request.inProgressTimeoutMinutes ?? 60 },
-    }),
-  );
-  return { jobId, objectKey, document };
-}
-
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      file: { type: "string" },
-      version: { type: "string" },
-      target: { type: "string" },
-      "rollout-per-minute": { type: "string" },
-      "abort-failed-percent": { type: "string" },
-    },
+    const canaryJobId = rolloutJobId(document.version, now(), "canary");
+    await deps.iot.send(new CreateJobCommand(createJobInput(deps.config, { jobId: canaryJobId, targets: [groupArn(deps.config, canary)], continuous: false, document, settings, stage: "canary", fleetTarget: target })));
+    if (!json) deps.out(`created canary ${canaryJobId} for ${canary}`);
+    if (o.wait === false) {
+      print(json, { canaryJobId, promoted: false }, `run later: npm run ota -- promote ${canaryJobId}`);
+      return;
+    }
+    const watched = await watchCanary(deps.iot, canaryJobId, {
+      percent,
+      pollMs: (o.pollSeconds as number) * 1000,
+      timeoutMs: (o.watchTimeoutMinutes as number) * 60_000,
+      sleep: deps.sleep,
+      onProgress: (s) => json || deps.out(`canary: ${s.succeeded}/${s.total} succeeded, ${s.failed} failed`),
+    });
+    if (watched.verdict !== "met") {
+      exitCode = 1;
+      print(json, { canaryJobId, promoted: false, verdict: watched.verdict, canary: watched.summary }, `canary ${watched.verdict === "failed" ? "failed" : "still running"}: not promoted (status: npm run ota -- status ${canaryJobId})`);
+      return;
+    }
+    const p = await promote(deps.iot, deps.config, canaryJobId, { target, settings });
+    print(json, { canaryJobId, promoted: true, fleetJobId: p.jobId, canary: watched.summary }, `promoted: created ${p.jobId} for ${target}`);
   });
-  if (positionals[0] !== "publish") {
-    console.error("usage: npm run ota -- publish --file <firmware> --version <x.y.z> --target group:<name>|thing:<name> [--rollout-per-minute N] [--abort-failed-percent P]");
-    return 2;
-  }
-  const config = loadConfig();
-  const request: PublishRequest = {
-    file: values.file ?? "",
-    version: values.version ?? "",
-    target: values.target ?? "",
-    rolloutPerMinute: values["rollout-per-minute"] === undefined ? undefined : Number(values["rollout-per-minute"]),
-    abortFailedPercent: values["abort-failed-percent"] === undefined ? undefined : Number(values["abort-failed-percent"]),
+
+  program
+    .command("status <job>")
+    .description("per-device execution states, success rate and the fleet's firmware versions")
+    .option("--json", "machine-readable output")
+    .action(async (job: string, o: { json?: boolean }) => {
+      const report = await jobStatus(deps.iot, job);
+      print(!!o.json, report, formatStatus(report));
+    });
+
+  program
+    .command("list")
+    .description("firmware jobs")
+    .option("--status <status>", "IN_PROGRESS | COMPLETED | CANCELED | DELETION_IN_PROGRESS | SCHEDULED")
+    .option("--json", "machine-readable output")
+    .action(async (o: { status?: string; json?: boolean }) => {
+      const jobs = await listFirmwareJobs(deps.iot, o.status);
+      print(!!o.json, { jobs }, jobs.map((j) => `${j.jobId.padEnd(48)} ${j.status.padEnd(12)} ${j.createdAt ?? ""}`).join("\n") || "no firmware jobs");
+    });
+
+  program
+    .command("cancel <job>")
+    .description("cancel a job (queued executions; with --force also those in progress)")
+    .option("--force", "also cancel executions already IN_PROGRESS")
+    .option("--comment <text>", "why")
+    .option("--json", "machine-readable output")
+    .action(async (job: string, o: { force?: boolean; comment?: string; json?: boolean }) => {
+      await cancelJob(deps.iot, job, { force: !!o.force, comment: o.comment });
+      print(!!o.json, { jobId: job, canceled: true, force: !!o.force }, `canceled ${job}`);
+    });
+
+  rolloutOptions(
+    program
+      .command("promote <canaryJob>")
+      .description("create the fleet job of a canary (the target is remembered on the canary)")
+      .option("--target <group>", "fleet group (default: the canary's ota:fleet-target tag)")
+      .option("--json", "machine-readable output"),
+  ).action(async (canaryJob: string, o: Record<string, unknown>) => {
+    const p = await promote(deps.iot, deps.config, canaryJob, { target: o.target as string | undefined, settings: settingsOf(o) });
+    print(!!o.json, { canaryJobId: canaryJob, fleetJobId: p.jobId, target: p.target, alreadyPromoted: p.alreadyPromoted }, `${p.alreadyPromoted ? "already promoted" : "promoted"}: ${p.jobId} for ${p.target}`);
+  });
+
+  rolloutOptions(
+    program
+      .command("retry <job>")
+      .description("a new job for the things whose executions FAILED or TIMED_OUT")
+      .option("--json", "machine-readable output"),
+  ).action(async (job: string, o: Record<string, unknown>) => {
+    const r = await retryFailed(deps.iot, deps.config, job, { settings: settingsOf(o), now: now() });
+    print(!!o.json, r, r.jobId ? `created ${r.jobId} for ${r.things.length} thing(s): ${r.things.join(", ")}` : `nothing to retry: no FAILED or TIMED_OUT executions in ${job}`);
+  });
+
+  return {
+    async run(argv) {
+      exitCode = 0;
+      try {
+        await program.parseAsync([...argv], { from: "user" });
+        return exitCode;
+      } catch (err) {
+        if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+        const message = err instanceof Error ? err.message : String(err);
+        const code = err instanceof UsageError ? 2 : 1;
+        deps.err(message);
+        // Scripts that asked for JSON get the failure as JSON too.
+        if (argv.includes("--json")) deps.out(JSON.stringify({ ok: false, error: message, ...(err instanceof Error && code === 1 ? { errorType: err.name } : {}) }));
+        return code;
+      }
+    },
   };
-  const problems = validatePublishRequest(request);
-  if (problems.length > 0) {
-    console.error(`Cannot publish firmware:\n  - ${problems.join("\n  - ")}`);
-    return 2;
-  }
-  const result = await publishFirmware(config, request, { s3: new S3Client({ region: config.region }), iot: new IoTClient({ region: config.region }) });
-  console.log(JSON.stringify({ jobId: result.jobId, object: `s3://${resourceNames(config).firmwareBucket}/${result.objectKey}`, sha256: result.document.sha256, size: result.document.size }));
-  return 0;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: Error) => {
-      console.error(error.message);
-      process.exit(1);
-    },
-  );
+  const config = loadConfig();
+  otaCli({
+    config,
+    iot: new IoTClient({ region: config.region }),
+    s3: new S3Client({ region: config.region, ...(process.env.AWS_ENDPOINT_URL_S3 ? { forcePathStyle: true } : {}) }),
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  })
+    .run(process.argv.slice(2))
+    .then((code) => process.exit(code));
 }

@@ -223,9 +223,14 @@ export class IotStack extends FleetStack {
     this.schedule("offline-sweep-schedule", names.offlineSweepSchedule, "rate(5 minutes)", "Sweep for devices offline past the grace period", offlineDetector);
     this.schedule("health-check-schedule", names.healthCheckSchedule, "cron(0 7 * * ? *)", "Daily fleet health summary at 07:00 UTC", healthCheck);
 
-    // --- Account-level IoT settings: connectivity in the fleet index, and IoT Core's own logs.
+    // --- Account-level IoT settings: connectivity and shadows in the fleet index, and IoT Core's own logs.
+    // The firmware version is a custom field so `npm run ota -- status` can aggregate it (GetBucketsAggregation).
     new IotIndexingConfiguration(this, "fleet-indexing", {
-      thingIndexingConfiguration: { thingIndexingMode: "REGISTRY", thingConnectivityIndexingMode: "STATUS" },
+      thingIndexingConfiguration: {
+        thingIndexingMode: "REGISTRY_AND_SHADOW",
+        thingConnectivityIndexingMode: "STATUS",
+        customField: [{ name: "shadow.reported.firmwareVersion", type: "String" }],
+      },
     });
     // IoT Core writes to this group (one per region) and would create it without retention.
     const iotCoreLog = new CloudwatchLogGroup(this, "iot-core-log-group", { name: IOT_CORE_LOG_GROUP, retentionInDays: config.logRetentionDays });

@@ -81,7 +81,7 @@ export class RolesStack extends FleetStack {
       roleName: names.iotJobsPresignRole,
       description: "IoT Jobs: presigned firmware download URLs",
       trust: serviceTrust(this, "iot-jobs-trust", "iot.amazonaws.com", iotTrust()),
-      statements: [{ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${names.firmwareBucket}/*`] }],
+      statements: [{ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${names.firmwareBucket}/${names.firmwareKeyPrefix}*`] }],
     });
 
     const logging = new ServiceRole(this, "iot-logging-role", {

@@ -9,7 +9,8 @@
  *
  * Served: DescribeCertificate, UpdateCertificate, ListCertificates, DeleteCertificate,
  * ListThingPrincipals, ListPrincipalThings, AttachThingPrincipal, DetachThingPrincipal, DescribeThing,
- * ListThings, DeleteThing, AttachPolicy, DetachPolicy, ListAttachedPolicies, ListTargetsForPolicy, GetPolicy.
+ * ListThings, DeleteThing, AttachPolicy, DetachPolicy, ListAttachedPolicies, ListTargetsForPolicy, GetPolicy;
+ * and whatever {@link IotControlPlane.serve} adds (the Jobs operations of control-plane-jobs.ts).
  *
  * SigV4 signatures are NOT verified (the twin has no IAM); a request without an `Authorization` header is
  * refused (403 MissingAuthenticationTokenException) as AWS refuses unsigned requests, so a client that
@@ -33,7 +34,7 @@ export interface IotControlPlaneOptions {
   readonly port?: number;
 }
 
-interface Request {
+export interface Request {
   readonly method: string;
   readonly segments: readonly string[];
   readonly query: URLSearchParams;
@@ -41,8 +42,16 @@ interface Request {
   readonly body: Record<string, unknown>;
 }
 
-type Reply = { readonly status?: number; readonly body?: unknown };
-type Handler = (req: Request, params: readonly string[]) => Reply;
+export type Reply = { readonly status?: number; readonly body?: unknown };
+export type Handler = (req: Request, params: readonly string[]) => Reply;
+export interface Route {
+  readonly method: string;
+  readonly pattern: readonly string[];
+  readonly handler: Handler;
+}
+
+/** A route: `path` segments in braces (`{}`) are parameters, handed to the handler in order. */
+export const route = (method: string, path: string, handler: Handler): Route => ({ method, pattern: path.split("/").filter(Boolean), handler });
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_PAGE = 250;
@@ -59,7 +68,7 @@ export class IotControlPlane {
   }
 
   private readonly server: Server;
-  private readonly routes: readonly { method: string; pattern: readonly string[]; handler: Handler }[];
+  private readonly routes: Route[];
 
   private constructor(private readonly registry: IotRegistry) {
     this.routes = this.defineRoutes();
@@ -71,14 +80,18 @@ export class IotControlPlane {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  /** Serve more operations (e.g. the Jobs routes of control-plane-jobs.ts) from now on. */
+  serve(routes: readonly Route[]): void {
+    this.routes.push(...routes);
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private defineRoutes() {
+  private defineRoutes(): Route[] {
     const r = this.registry;
-    const route = (method: string, path: string, handler: Handler) => ({ method, pattern: path.split("/").filter(Boolean), handler });
     return [
       route("GET", "/certificates", (req) => {
         const sorted = r.listCertificates();
@@ -260,14 +273,14 @@ function target(value: unknown): string {
   return value;
 }
 
-const epoch = (iso: string): number => Math.floor(new Date(iso).getTime() / 1000);
+export const epoch = (iso: string): number => Math.floor(new Date(iso).getTime() / 1000);
 
 function thingAttribute(t: StoredThing) {
   return { thingName: t.thingName, thingTypeName: t.thingTypeName, thingArn: t.thingArn, attributes: t.attributes, version: t.version };
 }
 
 /** Offset pagination with an opaque token, as AWS's `nextToken`/`nextMarker` (absent on the last page). */
-function paginate<T>(items: readonly T[], token: string | null, size: string | null): { items: T[]; next?: string } {
+export function paginate<T>(items: readonly T[], token: string | null, size: string | null): { items: T[]; next?: string } {
   const start = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
   if (!Number.isInteger(start) || start < 0) throw new IotError("InvalidRequestException", "The pagination token is invalid");
   const pageSize = size ? Number(size) : MAX_PAGE;

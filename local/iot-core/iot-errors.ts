@@ -11,7 +11,9 @@ export type IotErrorCode =
   | "CertificateStateException"
   | "ResourceAlreadyExistsException"
   | "UnauthorizedException"
-  | "VersionConflictException";
+  | "VersionConflictException"
+  | "IndexNotReadyException"
+  | "ServiceUnavailableException";
 
 const STATUS: Readonly<Record<IotErrorCode, number>> = {
   ResourceNotFoundException: 404,
@@ -21,6 +23,8 @@ const STATUS: Readonly<Record<IotErrorCode, number>> = {
   ResourceAlreadyExistsException: 409,
   UnauthorizedException: 401,
   VersionConflictException: 409,
+  IndexNotReadyException: 400,
+  ServiceUnavailableException: 503,
 };
 
 export class IotError extends Error {

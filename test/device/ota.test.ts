@@ -68,12 +68,12 @@ describe("OTA firmware update jobs", () => {
 
     // THEN
     expect(done.status).toBe("SUCCEEDED");
-    expect(done.statusDetails).toEqual({ version: "1.2.3" });
-    expect(done.history.map((h) => h.status)).toEqual(["QUEUED", "IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
-    expect(done.history.map((h) => h.statusDetails.step).filter(Boolean)).toEqual(["downloading", "installing"]);
+    expect(done.statusDetails).toEqual({ version: "1.2.3", previousVersion: "0.0.0" });
+    expect(done.history.map((h) => h.status)).toEqual(["QUEUED", "IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
+    expect(done.history.map((h) => h.statusDetails.step).filter(Boolean)).toEqual(["downloading", "installing", "health-check"]);
     const [version, file, installedHash] = (await fs.readFile(installLog, "utf8")).trim().split(" ");
     expect(version).toBe("1.2.3");
-    expect(file).toMatch(/fw-1-2-3-1\.2\.3\.bin$/);
+    expect(file).toMatch(/fw-1-2-3\.bin$/);
     expect(installedHash).toBe(sha256);
     expect(agent.status().firmwareVersion).toBe("1.2.3");
   });

@@ -264,10 +264,16 @@ describe("IotStack", () => {
     );
   });
 
-  test("indexes registry and connectivity, and logs IoT Core warnings and errors through the logging role", () => {
+  test("indexes registry, shadows and connectivity, with the reported firmware version aggregatable, and logs IoT Core warnings and errors through the logging role", () => {
     expect(stack.json).toHaveResourceWithProperties(
       { tfResourceType: "aws_iot_indexing_configuration" },
-      { thing_indexing_configuration: { thing_indexing_mode: "REGISTRY", thing_connectivity_indexing_mode: "STATUS" } },
+      {
+        thing_indexing_configuration: {
+          thing_indexing_mode: "REGISTRY_AND_SHADOW",
+          thing_connectivity_indexing_mode: "STATUS",
+          custom_field: [{ name: "shadow.reported.firmwareVersion", type: "String" }],
+        },
+      },
     );
     expect(stack.json).toHaveResourceWithProperties(
       { tfResourceType: "aws_iot_logging_options" },

@@ -20,6 +20,11 @@ describe("RolesStack", () => {
     expect(statement.resources).toEqual(["arn:aws:ssm:eu-west-1:111111111111:parameter/shf-dev/public/controller-identity"]);
   });
 
+  test("the jobs presign role reads only firmware images: GetObject under firmware/ in the firmware bucket", () => {
+    const statements = docNamed("iot-jobs-presign-role").statement;
+    expect(statements).toEqual([expect.objectContaining({ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::shf-dev-firmware-111111111111/firmware/*"] })]);
+  });
+
   test("controller role pulls only its own repository", () => {
     const statements = docNamed("controller-instance-role").statement;
     expect(statements.find((s) => s.sid === "PullControllerImage")!.resources).toEqual(["arn:aws:ecr:eu-west-1:111111111111:repository/shf-dev-controller"]);
