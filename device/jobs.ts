@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readJsonSync, writeFileAtomicSync } from "./files";
+import { readPrefixedMessage } from "./topic-message";
 import { download } from "./firmware-download";
 import { FirmwareImages, JobFailure, UpdateJournal, UpdateJournalEntry, UpdatePhase, exitText, runCommand, waitUntilHealthy } from "./firmware-steps";
 import { Logger } from "./log";
@@ -151,15 +152,10 @@ export class JobsAgent {
 
   /** Handle an incoming message; false when the topic is not a jobs topic. */
   handleMessage(topic: string, text: string): boolean {
-    if (!topic.startsWith(`${this.prefix}/`)) return false;
-    const rest = topic.slice(this.prefix.length + 1);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      this.options.log.warn("unparsable jobs message", { topic });
-      return true;
-    }
+    const message = readPrefixedMessage(this.prefix, topic, text, this.options.log, "jobs");
+    if (message === undefined) return false;
+    if (message === null) return true;
+    const { rest, body } = message;
     if (rest === "notify-next") {
       if (body.execution) this.requestNext();
     } else if (rest === "start-next/accepted") {

@@ -13,6 +13,7 @@
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { readJsonSync, writeFileAtomicSync } from "./files";
+import { readPrefixedMessage } from "./topic-message";
 import { Logger } from "./log";
 
 /** Settings an operator may change through `desired`. */
@@ -70,15 +71,10 @@ export class DeviceShadow {
 
   /** Handle a shadow message; false when the topic is not ours. */
   handleMessage(topic: string, text: string): boolean {
-    if (!topic.startsWith(`${this.prefix}/`)) return false;
-    const rest = topic.slice(this.prefix.length + 1);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      this.options.log.warn("unparsable shadow message", { topic });
-      return true;
-    }
+    const message = readPrefixedMessage(this.prefix, topic, text, this.options.log, "shadow");
+    if (message === undefined) return false;
+    if (message === null) return true;
+    const { rest, body } = message;
     if (rest === "update/delta") this.apply(body.state);
     else if (rest === "get/accepted") this.apply((body.state as Record<string, unknown> | undefined)?.delta);
     else if (rest === "get/rejected" && body.code !== 404) this.options.log.warn("shadow get rejected", { code: body.code, message: body.message });

@@ -82,7 +82,7 @@ export async function applyChange(deps: RevokeDeps, change: RegistryChange): Pro
 
   const current = await readCurrent(deps, serialNumber);
   const keep = certificatesToKeep(current);
-  const principals = await listThingPrincipals(deps.iot, thingName);
+  const principals = (await listThingPrincipals(deps.iot, thingName)) ?? [];
   const revoked: string[] = [];
   const kept: string[] = [];
   for (const principal of principals) {
@@ -107,8 +107,8 @@ async function readCurrent(deps: RevokeDeps, serialNumber: string): Promise<Regi
   return result.Item as RegistryItem | undefined;
 }
 
-/** Every principal of the thing; a thing that does not exist (never provisioned, or purged) has none. */
-async function listThingPrincipals(iot: IoTClient, thingName: string): Promise<string[]> {
+/** Every principal of the thing; undefined when the thing does not exist (never provisioned, or purged). */
+export async function listThingPrincipals(iot: IoTClient, thingName: string): Promise<string[] | undefined> {
   const principals: string[] = [];
   let nextToken: string | undefined;
   try {
@@ -118,7 +118,7 @@ async function listThingPrincipals(iot: IoTClient, thingName: string): Promise<s
       nextToken = page.nextToken;
     } while (nextToken);
   } catch (error) {
-    if (isNotFound(error)) return [];
+    if (isNotFound(error)) return undefined;
     throw error;
   }
   return principals;
@@ -128,7 +128,7 @@ async function listThingPrincipals(iot: IoTClient, thingName: string): Promise<s
  * Revoke first (the connection closes and no reconnect is accepted), then detach its policies and the
  * thing: a failure half-way leaves a revoked certificate, never an active one without its record.
  */
-async function revokeCertificate(iot: IoTClient, thingName: string, principal: string, certificateId: string): Promise<void> {
+export async function revokeCertificate(iot: IoTClient, thingName: string, principal: string, certificateId: string): Promise<void> {
   try {
     await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: "REVOKED" }));
   } catch (error) {

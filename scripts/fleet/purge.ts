@@ -8,13 +8,9 @@
 import {
   DeleteCertificateCommand,
   DeleteThingCommand,
-  DetachPolicyCommand,
-  DetachThingPrincipalCommand,
-  ListAttachedPoliciesCommand,
-  ListThingPrincipalsCommand,
-  UpdateCertificateCommand,
   type IoTClient,
 } from "@aws-sdk/client-iot";
+import { listThingPrincipals, revokeCertificate } from "../../functions/revoke-certificates/revoke";
 
 export interface PurgeTarget {
   serialNumber: string;
@@ -36,7 +32,7 @@ const CERT_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:cert\/([a-f0-9]{64})$/;
 export async function purgeDevice(iot: IoTClient, target: PurgeTarget, options: { dryRun?: boolean } = {}): Promise<PurgeResult> {
   const result: PurgeResult = { serialNumber: target.serialNumber, thingName: target.thingName, deletedCertificates: [], thingDeleted: false };
   if (target.status !== "REVOKED") return { ...result, skipped: `status is ${target.status}, not REVOKED` };
-  const principals = await thingPrincipals(iot, target.thingName);
+  const principals = await listThingPrincipals(iot, target.thingName);
   if (principals === undefined) return { ...result, skipped: "no thing (never provisioned, or already purged)" };
   for (const principal of principals) {
     const certificateId = CERT_ARN.exec(principal)?.[1];
@@ -51,34 +47,9 @@ export async function purgeDevice(iot: IoTClient, target: PurgeTarget, options: 
   return result;
 }
 
-async function thingPrincipals(iot: IoTClient, thingName: string): Promise<string[] | undefined> {
-  const principals: string[] = [];
-  let nextToken: string | undefined;
-  try {
-    do {
-      const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
-      principals.push(...(page.principals ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  return principals;
-}
-
 async function deleteCertificate(iot: IoTClient, thingName: string, principal: string, certificateId: string): Promise<void> {
-  // A revoked certificate stays revoked; an ACTIVE one (revoker not yet run) must not be deletable while active.
-  await ignoreNotFound(iot.send(new UpdateCertificateCommand({ certificateId, newStatus: "REVOKED" })));
-  let marker: string | undefined;
-  do {
-    const page = await iot.send(new ListAttachedPoliciesCommand({ target: principal, marker }));
-    for (const policy of page.policies ?? []) {
-      if (policy.policyName) await ignoreNotFound(iot.send(new DetachPolicyCommand({ policyName: policy.policyName, target: principal })));
-    }
-    marker = page.nextMarker;
-  } while (marker);
-  await ignoreNotFound(iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+  // Revoked and detached exactly as the revoker does (an ACTIVE certificate cannot be deleted).
+  await revokeCertificate(iot, thingName, principal, certificateId);
   // Detaching propagates asynchronously on AWS: retry a DeleteConflict a few times.
   for (let attempt = 1; ; attempt++) {
     try {
