@@ -1,6 +1,6 @@
 /**
  * Key material the way AWS IoT's CreateKeysAndCertificate returns it: a fresh RSA 2048 key pair whose
- * private key is a PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), and a certificate whose subject is
+ * private key is a PKCS#1 PEM (label `RSA PRIVATE KEY`), and a certificate whose subject is
  * `CN=AWS IoT Certificate`. The twin makes a CSR from the key and has its local CA sign it.
  */
 import { LocalCa } from "../pki"; // sets @peculiar/x509's crypto provider (and loads reflect-metadata) first

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { throwawayCsr } from "../support/identity-csrs";
+import { throwawayEcKeyPem } from "../support/pem";
 import { scratchDir } from "../support/scratch";
 
 const placeholder = readFileSync(join(REPOSITORY_ROOT, PLACEHOLDER_CSR_FILE), "utf8");
@@ -41,7 +42,7 @@ describe("loadIdentityCsr", () => {
   });
 
   test("fails when the file is not a PEM certificate request (e.g. a private key pasted by mistake)", () => {
-    const root = rootWith("-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n");
+    const root = rootWith(throwawayEcKeyPem());
     expect(() => loadIdentityCsr({ envName: "prod", kind: "controller", offline: false, root })).toThrow("is not a PEM certificate signing request");
   });
 });

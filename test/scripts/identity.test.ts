@@ -10,10 +10,11 @@ import { identityCsrFile } from "../../modules/identity";
 import { IdentityRefusal, runIdentityCommand } from "../../scripts/identity/commands";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { main } from "../../scripts/identity";
+import { pemLabel, throwawayRsaKeyPem } from "../support/pem";
 import { context, fakeAws, filesUnder, issuedIdentity, tempRoot } from "./identity-support";
 
 const CSR_FILE = identityCsrFile("dev", "controller");
-const LEGACY_JSON = JSON.stringify({ certificatePem: "-----BEGIN CERTIFICATE-----", privateKey: "-----BEGIN RSA PRIVATE KEY-----", endpoint: "x", thingName: "y" });
+const LEGACY_JSON = JSON.stringify({ certificatePem: "-----BEGIN CERTIFICATE-----", privateKey: throwawayRsaKeyPem(), endpoint: "x", thingName: "y" });
 
 // The module object itself (not an import-star copy), so spies see the command's calls.
 const fs = require("node:fs") as typeof import("node:fs");
@@ -38,7 +39,8 @@ describe("create", () => {
     const aws = fakeAws({ versions: undefined });
     await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
-    expect(input).toEqual({ Name: "shf-dev/controller-certificate", Description: expect.any(String), SecretString: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/), ClientRequestToken: expect.any(String) });
+    expect(input).toEqual({ Name: "shf-dev/controller-certificate", Description: expect.any(String), SecretString: expect.any(String), ClientRequestToken: expect.any(String) });
+    expect(pemLabel(input.SecretString!)).toBe("PRIVATE KEY");
     expect(aws.secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 
@@ -47,7 +49,8 @@ describe("create", () => {
     const aws = fakeAws({ versions: [] });
     await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(PutSecretValueCommand)[0].args[0].input;
-    expect(input).toEqual({ SecretId: "shf-dev/controller-certificate", SecretString: expect.stringMatching(/^-----BEGIN PRIVATE KEY-----/), ClientRequestToken: expect.any(String), VersionStages: ["AWSCURRENT"] });
+    expect(input).toEqual({ SecretId: "shf-dev/controller-certificate", SecretString: expect.any(String), ClientRequestToken: expect.any(String), VersionStages: ["AWSCURRENT"] });
+    expect(pemLabel(input.SecretString!)).toBe("PRIVATE KEY");
   });
 
   test("GIVEN the AWS-generated key that Terraform wrote as AWSCURRENT WHEN create (migration) THEN the new key is only AWSPENDING", async () => {

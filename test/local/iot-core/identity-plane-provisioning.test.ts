@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import { createKeyAndCsr } from "../../../device/provision";
 import { ProvisioningCaller } from "../../../local/iot-core/contracts";
 import { PreProvisioningHook, PreProvisioningHookEvent } from "../../../local/iot-core/identity-plane";
+import { pemLabel } from "../../support/pem";
 import { PlaneFixture, allowAll, names, provisionDevice, startPlane } from "./identity-fixture";
 
 const TEMPLATE = names.provisioningTemplate;
@@ -202,7 +203,7 @@ describe("provisioning in the identity plane", () => {
     if (!answer.ok) throw new Error(answer.error.errorMessage);
     const { certificatePem, privateKey, certificateId } = answer.value;
     const cert = new X509Certificate(certificatePem);
-    expect([privateKey!.startsWith("-----BEGIN RSA PRIVATE KEY-----"), cert.publicKey.asymmetricKeyDetails?.modulusLength, cert.checkPrivateKey(createPrivateKey(privateKey!)), statusOf(certificateId)]).toEqual([
+    expect([pemLabel(privateKey!) === "RSA PRIVATE KEY", cert.publicKey.asymmetricKeyDetails?.modulusLength, cert.checkPrivateKey(createPrivateKey(privateKey!)), statusOf(certificateId)]).toEqual([
       true,
       2048,
       true,
