@@ -4,11 +4,10 @@
  * stream record dynalite cannot produce is built from the rows before and after).
  */
 import { createHash } from "node:crypto";
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { revocationReason } from "../../functions/revoke-certificates/revoke";
 import type { RegistryItem } from "../../functions/shared/registry";
 import type { RunningDynalite } from "../support/dynalite";
-import { ALLOWED_DEVICE_TYPES, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
+import { ALLOWED_DEVICE_TYPES, apiEvent, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
 
 type HookModule = typeof import("../../functions/provisioning-hook");
 
@@ -37,25 +36,8 @@ async function hookAllows(serial: string, certificateId: string, token?: string)
 const CERTIFICATE = "ab".repeat(32);
 const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
 
-function post(path: string, body?: unknown): APIGatewayProxyEvent {
-  return {
-    httpMethod: "POST",
-    path,
-    resource: path,
-    pathParameters: null,
-    body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    headers: { "Content-Type": "application/json" },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: {} as APIGatewayProxyEvent["requestContext"],
-  };
-}
-
 async function call(path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const result = await h.mod.handler(post(path, body), { awsRequestId: "req-1" });
+  const result = await h.mod.handler(apiEvent("POST", path, body), { awsRequestId: "req-1" });
   return { status: result.statusCode, body: JSON.parse(result.body) };
 }
 
@@ -324,7 +306,7 @@ describe("routes", () => {
   });
 
   test("fails when an operation is called with GET: 405 naming POST", async () => {
-    const result = await h.mod.handler({ ...post(`/devices/${uniqueSerial()}/reprovision`), httpMethod: "GET" }, { awsRequestId: "req-2" });
+    const result = await h.mod.handler(apiEvent("GET", `/devices/${uniqueSerial()}/reprovision`), { awsRequestId: "req-2" });
     expect(result.statusCode).toBe(405);
     expect(result.headers?.Allow).toBe("POST");
   });

@@ -1,8 +1,7 @@
 /** `GET /devices` of the registration API against dynalite: filters, pages, and refused queries. */
-import type { APIGatewayProxyEvent } from "aws-lambda";
 import { encodeToken } from "../../functions/register-device/listing";
 import type { RunningDynalite } from "../support/dynalite";
-import { ALLOWED_DEVICE_TYPES, clearTable, putItem, registeredDevice, useHandler } from "./helpers";
+import { ALLOWED_DEVICE_TYPES, apiEvent, clearTable, putItem, registeredDevice, useHandler } from "./helpers";
 
 type RegisterModule = typeof import("../../functions/register-device");
 
@@ -19,20 +18,7 @@ const h = useHandler<RegisterModule>(
 );
 
 function list(query: Record<string, string> | null, multi: Record<string, string[]> | null = null): Promise<{ status: number; body: any }> {
-  const event = {
-    httpMethod: "GET",
-    path: "/devices",
-    resource: "/devices",
-    pathParameters: null,
-    body: null,
-    isBase64Encoded: false,
-    headers: {},
-    multiValueHeaders: {},
-    queryStringParameters: query,
-    multiValueQueryStringParameters: multi,
-    stageVariables: null,
-    requestContext: {} as APIGatewayProxyEvent["requestContext"],
-  } as APIGatewayProxyEvent;
+  const event = apiEvent("GET", "/devices", undefined, { headers: {}, queryStringParameters: query, multiValueQueryStringParameters: multi });
   return h.mod.handler(event, { awsRequestId: "req-1" }).then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
 }
 

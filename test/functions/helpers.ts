@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient, type AwsStub } from "aws-sdk-client-mock";
+import type { APIGatewayProxyEvent } from "aws-lambda";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
 
 export const ALLOWED_DEVICE_TYPES = "thermostat,smart-plug,sensor-hub";
@@ -213,5 +214,25 @@ export function useSnsHandler<T>(
     get logs() { return base.logs; },
     get snsMock() { return snsMock; },
     publishes: () => snsMock.commandCalls(base.sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string }),
+  };
+}
+
+/** An API Gateway (REST, proxy) event for the registration API; `/devices/{serialNumber}` gets its resource and path parameter. */
+export function apiEvent(method: string, path: string, body?: unknown, extra: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
+  const serial = /^\/devices\/([^/]+)$/.exec(path)?.[1];
+  return {
+    httpMethod: method,
+    path,
+    resource: serial ? "/devices/{serialNumber}" : path,
+    pathParameters: serial ? { serialNumber: decodeURIComponent(serial) } : null,
+    body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: { "Content-Type": "application/json" },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {} as APIGatewayProxyEvent["requestContext"],
+    ...extra,
   };
 }

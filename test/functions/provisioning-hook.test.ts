@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { reserveSerial } from "../../functions/provisioning-hook/hook";
 import type { RunningDynalite } from "../support/dynalite";
 import {
   ALLOWED_DEVICE_TYPES,
   closedPortEndpoint,
+  documentClient,
   getItem,
   loadIsolated,
   putItem,
@@ -307,7 +307,7 @@ describe("provisioning hook: bad input never throws", () => {
  * and its device's retry with the same certificate is then allowed as a retry within the lease).
  */
 async function race(serial: string, racers: readonly { clientId: string; certificateId: string }[]) {
-  const deps = { ddb: DynamoDBDocumentClient.from(h.db.client), tableName: h.db.registryTableName, leaseSeconds: 600, now: () => Date.now() };
+  const deps = { ddb: documentClient(h.db.client), tableName: h.db.registryTableName, leaseSeconds: 600, now: () => Date.now() };
   return Promise.all(racers.map((r) => reserveSerial(deps, { serialNumber: serial, deviceType: "thermostat", ...r })));
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RunningDynalite } from "../support/dynalite";
-import { ALLOWED_DEVICE_TYPES, closedPortEndpoint, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
+import { ALLOWED_DEVICE_TYPES, apiEvent, closedPortEndpoint, getItem, loadIsolated, putItem, registeredDevice, uniqueSerial, useHandler } from "./helpers";
 
 type RegisterModule = typeof import("../../functions/register-device");
 type HookModule = typeof import("../../functions/provisioning-hook");
@@ -16,24 +16,6 @@ const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined>
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });
 
-function request(method: string, path: string, body?: unknown, extra: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
-  const serial = /^\/devices\/([^/]+)$/.exec(path)?.[1];
-  return {
-    httpMethod: method,
-    path,
-    resource: serial ? "/devices/{serialNumber}" : path,
-    pathParameters: serial ? { serialNumber: decodeURIComponent(serial) } : null,
-    body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    headers: { "Content-Type": "application/json" },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: {} as APIGatewayProxyEvent["requestContext"],
-    ...extra,
-  };
-}
 
 async function call(event: APIGatewayProxyEvent): Promise<{ status: number; body: any; headers: APIGatewayProxyResult["headers"] }> {
   const result = await api(event, { awsRequestId: "req-1", invokedFunctionArn: FUNCTION_ARN });
@@ -50,7 +32,7 @@ describe("POST /devices", () => {
     // GIVEN an unknown serial
     const serial = uniqueSerial();
     // WHEN it is registered
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { room: "hall" } }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { room: "hall" } }));
     // THEN 201 with the stored item
     expect(res.status).toBe(201);
     expect(res.headers?.Location).toBe(`/devices/${serial}`);
@@ -61,7 +43,7 @@ describe("POST /devices", () => {
     // GIVEN an unknown serial
     const serial = uniqueSerial();
     // WHEN it is registered
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "smart-plug" }));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "smart-plug" }));
     // THEN the row exists with the contract's fields
     const row = await registry(serial);
     expect(row).toMatchObject({ serialNumber: serial, thingName: serial, deviceType: "smart-plug", status: "REGISTERED" });
@@ -72,7 +54,7 @@ describe("POST /devices", () => {
     // GIVEN a device type in mixed case
     const serial = uniqueSerial();
     // WHEN it is registered
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: " Sensor-Hub " }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: " Sensor-Hub " }));
     // THEN the canonical form is stored
     expect(res.body.deviceType).toBe("sensor-hub");
   });
@@ -80,9 +62,9 @@ describe("POST /devices", () => {
   test("answers 200 with the existing item when the same data is registered again", async () => {
     // GIVEN a registered serial
     const serial = uniqueSerial();
-    const first = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
+    const first = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
     // WHEN the same registration is sent again
-    const again = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
+    const again = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
     // THEN 200 and nothing changed
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
@@ -95,10 +77,10 @@ describe("POST /devices", () => {
   ])("fails with 409 when %s", async (_name, second, path) => {
     // GIVEN a registered serial
     const serial = uniqueSerial();
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", metadata: { a: "1" } }));
     const before = await registry(serial);
     // WHEN it is registered again with other data
-    const res = await call(request("POST", "/devices", { serialNumber: serial, ...second }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, ...second }));
     // THEN 409 names the difference and the row is unchanged
     expect(res.status).toBe(409);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
@@ -110,7 +92,7 @@ describe("POST /devices", () => {
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "REVOKED", revokedAt: "2026-01-01T00:00:00.000Z" }));
     // WHEN it is registered again with the same data
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
     // THEN 409 says it was revoked
     expect(res.status).toBe(409);
     expect(res.body.message).toContain("revoked");
@@ -121,7 +103,7 @@ describe("POST /devices", () => {
     const serial = uniqueSerial("RACE");
     // WHEN ten identical registrations arrive at once
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }))),
+      Array.from({ length: 10 }, () => call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }))),
     );
     // THEN one is 201 and the rest are 200 with the same item
     const statuses = results.map((r) => r.status).sort();
@@ -134,8 +116,8 @@ describe("POST /devices", () => {
     const serial = uniqueSerial("RACE");
     // WHEN a thermostat and a smart-plug registration race
     const results = await Promise.all([
-      call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" })),
-      call(request("POST", "/devices", { serialNumber: serial, deviceType: "smart-plug" })),
+      call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" })),
+      call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "smart-plug" })),
     ]);
     // THEN one is created, the other is a conflict, and the row matches the winner
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
@@ -167,7 +149,7 @@ describe("POST /devices: bad input writes nothing", () => {
   ])("fails when %s", async (_name, body, status, errorPath) => {
     // GIVEN a malformed registration
     // WHEN it is posted
-    const res = await call(request("POST", "/devices", body));
+    const res = await call(apiEvent("POST", "/devices", body));
     // THEN the status and reason are given, and nothing is written
     expect(res.status).toBe(status);
     expect(typeof res.body.message).toBe("string");
@@ -182,7 +164,7 @@ describe("POST /devices: bad input writes nothing", () => {
     const serial = uniqueSerial();
     const body = Buffer.from(JSON.stringify({ serialNumber: serial, deviceType: "thermostat" })).toString("base64");
     // WHEN it is posted
-    const res = await call(request("POST", "/devices", body, { isBase64Encoded: true }));
+    const res = await call(apiEvent("POST", "/devices", body, { isBase64Encoded: true }));
     // THEN it is registered
     expect(res.status).toBe(201);
   });
@@ -197,7 +179,7 @@ describe("POST /devices: reserved serials", () => {
   ])("fails with 400 naming the reason and writes nothing when the serial %s", async (_name, serial, prefix) => {
     // GIVEN a serial that collides with our own names
     // WHEN it is registered
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
     // THEN 400 says why, and no row exists
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual([{ path: "serialNumber", message: expect.stringContaining(`"${prefix}"`) }]);
@@ -207,7 +189,7 @@ describe("POST /devices: reserved serials", () => {
 
   test("GIVEN a serial that only contains the prefix later WHEN it is registered THEN it is accepted", async () => {
     const serial = `X${uniqueSerial()}-provision-shf-test-1`;
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
     expect(res.status).toBe(201);
   });
 });
@@ -219,7 +201,7 @@ describe("POST /devices: provisioning token hash", () => {
     // GIVEN a registration with an upper-case hex hash
     const serial = uniqueSerial();
     // WHEN it is posted
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256.toUpperCase() }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256.toUpperCase() }));
     // THEN the row has the normalised hash, the response does not
     expect(res.status).toBe(201);
     expect(res.body.hasProvisioningToken).toBe(true);
@@ -230,11 +212,11 @@ describe("POST /devices: provisioning token hash", () => {
   test("GIVEN a row with a token hash WHEN it is read or revoked THEN the answer never carries the hash", async () => {
     // GIVEN a serial registered with a hash
     const serial = uniqueSerial();
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
     // WHEN it is read, registered again, then revoked
-    const read = await call(request("GET", `/devices/${serial}`));
-    const again = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
-    const revoked = await call(request("DELETE", `/devices/${serial}`));
+    const read = await call(apiEvent("GET", `/devices/${serial}`));
+    const again = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    const revoked = await call(apiEvent("DELETE", `/devices/${serial}`));
     // THEN each says hasProvisioningToken and none has the hash
     expect(read.body).toMatchObject({ serialNumber: serial, hasProvisioningToken: true });
     expect(again).toMatchObject({ status: 200, body: { hasProvisioningToken: true } });
@@ -244,8 +226,8 @@ describe("POST /devices: provisioning token hash", () => {
 
   test("GIVEN a row without a token hash WHEN it is read THEN hasProvisioningToken is false", async () => {
     const serial = uniqueSerial();
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
-    const read = await call(request("GET", `/devices/${serial}`));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }));
+    const read = await call(apiEvent("GET", `/devices/${serial}`));
     expect(read.body.hasProvisioningToken).toBe(false);
   });
 
@@ -256,7 +238,7 @@ describe("POST /devices: provisioning token hash", () => {
     ["it is the token rather than its hash", "a-device-token"],
   ])("fails with 400 and writes nothing when the hash is invalid: %s", async (_name, hash) => {
     const serial = uniqueSerial();
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: hash }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: hash }));
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(["provisioningTokenSha256"]);
     expect(await registry(serial)).toBeUndefined();
@@ -265,10 +247,10 @@ describe("POST /devices: provisioning token hash", () => {
   test("fails with 409 when the serial is registered again with another token hash", async () => {
     // GIVEN a serial registered with a hash
     const serial = uniqueSerial();
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
     // WHEN someone registers it again with another hash
     const other = createHash("sha256").update("another-token").digest("hex");
-    const res = await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: other }));
+    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: other }));
     // THEN 409 names the field, and the stored hash is unchanged
     expect(res.status).toBe(409);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(["provisioningTokenSha256"]);
@@ -278,7 +260,7 @@ describe("POST /devices: provisioning token hash", () => {
   test("GIVEN a serial registered with a token hash THEN the hook allows only the device with the token", async () => {
     // GIVEN a serial registered through the API with a token hash
     const serial = uniqueSerial();
-    await call(request("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
+    await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
     const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
     const ask = (parameters: Record<string, string>) =>
       hook({ clientId: `provision-${serial}`, certificateId: "c".repeat(64), parameters: { SerialNumber: serial, DeviceType: "thermostat", ...parameters } });
@@ -299,7 +281,7 @@ describe("routing", () => {
   ])("fails with 405 for %s", async (_name, method, path, status, allow) => {
     // GIVEN a known route and an unsupported method
     // WHEN it is called
-    const res = await call(request(method, path, { serialNumber: "ROUTE0001", deviceType: "thermostat" }));
+    const res = await call(apiEvent(method, path, { serialNumber: "ROUTE0001", deviceType: "thermostat" }));
     // THEN 405 with an Allow header, and nothing written
     expect(res.status).toBe(status);
     expect(res.headers?.Allow).toBe(allow);
@@ -309,7 +291,7 @@ describe("routing", () => {
   test.each([["/things"], ["/devices/A1234/extra"], ["/"]])("fails with 404 for the unknown route %s", async (path) => {
     // GIVEN an unknown path
     // WHEN it is called
-    const res = await call(request("GET", path, undefined, { resource: path, pathParameters: null }));
+    const res = await call(apiEvent("GET", path, undefined, { resource: path, pathParameters: null }));
     // THEN 404 with a message
     expect(res.status).toBe(404);
     expect(typeof res.body.message).toBe("string");
@@ -320,7 +302,7 @@ describe("routing", () => {
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN it is read by path
-    const res = await call(request("GET", `/devices/${serial}/`, undefined, { resource: undefined as unknown as string, pathParameters: null }));
+    const res = await call(apiEvent("GET", `/devices/${serial}/`, undefined, { resource: undefined as unknown as string, pathParameters: null }));
     // THEN the item is returned
     expect(res.status).toBe(200);
     expect(res.body.serialNumber).toBe(serial);
@@ -333,7 +315,7 @@ describe("GET /devices/{serialNumber}", () => {
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { connected: true, lastSeen: 1234 }));
     // WHEN it is read
-    const res = await call(request("GET", `/devices/${serial}`));
+    const res = await call(apiEvent("GET", `/devices/${serial}`));
     // THEN the item is returned
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ serialNumber: serial, status: "REGISTERED", connected: true, lastSeen: 1234 });
@@ -342,7 +324,7 @@ describe("GET /devices/{serialNumber}", () => {
   test("fails with 404 when the serial is unknown", async () => {
     // GIVEN an unknown serial
     // WHEN it is read
-    const res = await call(request("GET", `/devices/${uniqueSerial()}`));
+    const res = await call(apiEvent("GET", `/devices/${uniqueSerial()}`));
     // THEN 404
     expect(res.status).toBe(404);
   });
@@ -350,7 +332,7 @@ describe("GET /devices/{serialNumber}", () => {
   test("fails with 400 when the serial in the path is invalid", async () => {
     // GIVEN an invalid serial
     // WHEN it is read
-    const res = await call(request("GET", "/devices/a%20b"));
+    const res = await call(apiEvent("GET", "/devices/a%20b"));
     // THEN 400 names the serial
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe("serialNumber");
@@ -363,7 +345,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN it is revoked
-    const res = await call(request("DELETE", `/devices/${serial}`));
+    const res = await call(apiEvent("DELETE", `/devices/${serial}`));
     // THEN the row is REVOKED with a timestamp, and no certificate instructions are given
     expect(res.status).toBe(200);
     expect(await registry(serial)).toMatchObject({ status: "REVOKED", revokedAt: expect.any(String) });
@@ -374,7 +356,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     // GIVEN a registered serial that gets revoked
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
-    await call(request("DELETE", `/devices/${serial}`));
+    await call(apiEvent("DELETE", `/devices/${serial}`));
     const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
     // WHEN the device then asks to be provisioned
     const response = await hook({
@@ -391,7 +373,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     const certificateId = "0123456789abcdef".repeat(4);
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", certificateId }));
 
-    const res = await call(request("DELETE", `/devices/${serial}`));
+    const res = await call(apiEvent("DELETE", `/devices/${serial}`));
 
     expect(res.body.certificate).toEqual({ certificateId, revocation: "automatic", message: expect.stringContaining("revokes every certificate") });
   });
@@ -400,9 +382,9 @@ describe("DELETE /devices/{serialNumber}", () => {
     // GIVEN a revoked serial
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
-    const first = await call(request("DELETE", `/devices/${serial}`));
+    const first = await call(apiEvent("DELETE", `/devices/${serial}`));
     // WHEN it is revoked again
-    const second = await call(request("DELETE", `/devices/${serial}`));
+    const second = await call(apiEvent("DELETE", `/devices/${serial}`));
     // THEN 200 and the original timestamp
     expect(second.status).toBe(200);
     expect(second.body.device.revokedAt).toBe(first.body.device.revokedAt);
@@ -412,7 +394,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     // GIVEN an unknown serial
     const serial = uniqueSerial();
     // WHEN it is revoked
-    const res = await call(request("DELETE", `/devices/${serial}`));
+    const res = await call(apiEvent("DELETE", `/devices/${serial}`));
     // THEN 404 and still no row
     expect(res.status).toBe(404);
     expect(await registry(serial)).toBeUndefined();
@@ -424,7 +406,7 @@ describe("failures", () => {
     // GIVEN the API pointed at a closed port
     const broken = loadIsolated<RegisterModule>(REGISTER, { ...baseEnv(), AWS_ENDPOINT_URL_DYNAMODB: await closedPortEndpoint() }).mod.handler;
     // WHEN a registration is posted
-    const res = await broken(request("POST", "/devices", { serialNumber: "DOWN00001", deviceType: "thermostat" }));
+    const res = await broken(apiEvent("POST", "/devices", { serialNumber: "DOWN00001", deviceType: "thermostat" }));
     // THEN 500 with a JSON message (no throw), and the error is logged
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body).message).toMatch(/internal error/);
@@ -435,7 +417,7 @@ describe("failures", () => {
     // GIVEN the API loaded without a table name
     const misconfigured = loadIsolated<RegisterModule>(REGISTER, { ...baseEnv(), REGISTRY_TABLE_NAME: undefined }).mod.handler;
     // WHEN it is called
-    const res = await misconfigured(request("GET", "/devices/CONFIG0001"));
+    const res = await misconfigured(apiEvent("GET", "/devices/CONFIG0001"));
     // THEN 500 says it is misconfigured
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body).message).toMatch(/misconfigured/);
