@@ -25,6 +25,21 @@ export interface FunctionAlarmsProps {
   readonly errorLogGroupName?: string;
 }
 
+/**
+ * What every alarm that tells people shares: one period decides, at or above the threshold (default:
+ * any occurrence), periods without data are healthy, and the topic hears both ALARM and OK.
+ */
+export function notifyingAlarm(topic: TopicRef, threshold = 1) {
+  return {
+    evaluationPeriods: 1,
+    threshold,
+    comparisonOperator: "GreaterThanOrEqualToThreshold",
+    treatMissingData: "notBreaching",
+    alarmActions: [topic.topicArn],
+    okActions: [topic.topicArn],
+  };
+}
+
 /** Namespace of the metrics derived from function logs. */
 export const LOG_METRICS_NAMESPACE = "SmartHomeFleet/Functions";
 
@@ -57,11 +72,7 @@ export class FunctionAlarms extends Construct {
       namespace: "AWS/Lambda",
       dimensions: { FunctionName: fn },
       period: periodMinutes * 60,
-      evaluationPeriods: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
-      alarmActions: [props.topic.topicArn],
-      okActions: [props.topic.topicArn],
+      ...notifyingAlarm(props.topic),
     };
     this.errors = new CloudwatchMetricAlarm(this, "errors", {
       ...common,
@@ -159,12 +170,7 @@ export class LogPatternAlarm extends Construct {
       metricName: props.name,
       statistic: "Sum",
       period: periodMinutes * 60,
-      evaluationPeriods: 1,
-      threshold: props.threshold,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
-      alarmActions: [props.topic.topicArn],
-      okActions: [props.topic.topicArn],
+      ...notifyingAlarm(props.topic, props.threshold),
     });
   }
 }

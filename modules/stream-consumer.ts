@@ -3,6 +3,7 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { notifyingAlarm } from "./alarms";
 import { BundledFunction } from "./bundled-function";
 import { TopicRef } from "./refs";
 
@@ -108,12 +109,7 @@ export class StreamConsumer extends Construct {
       dimensions: { QueueName: this.deadLetterQueue.name },
       statistic: "Maximum",
       period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
-      alarmActions: [props.topic.topicArn],
-      okActions: [props.topic.topicArn],
+      ...notifyingAlarm(props.topic),
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { notifyingAlarm } from "../modules/alarms";
 import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { RoleRef, TopicRef } from "../modules/refs";
@@ -18,8 +19,8 @@ export interface OtaStackProps extends FleetStackProps {
  * every job, so one alarm covers rollouts that do not exist yet. One metric per query, hence one alarm each.
  */
 const JOB_FAILURE_METRICS = [
-  { id: "failed-executions-alarm", metric: "FailedJobExecutionCount", what: "FAILED" },
-  { id: "timed-out-executions-alarm", metric: "TimedOutJobExecutionCount", what: "TIMED_OUT" },
+  { id: "failed-executions-alarm", metric: "FailedJobExecutionCount", what: "FAILED", name: "otaFailedExecutionsAlarm" },
+  { id: "timed-out-executions-alarm", metric: "TimedOutJobExecutionCount", what: "TIMED_OUT", name: "otaTimedOutExecutionsAlarm" },
 ] as const;
 
 /**
@@ -48,15 +49,10 @@ export class OtaStack extends FleetStack {
 
     for (const alarm of JOB_FAILURE_METRICS) {
       new CloudwatchMetricAlarm(this, alarm.id, {
-        alarmName: alarm.metric === "FailedJobExecutionCount" ? this.names.otaFailedExecutionsAlarm : this.names.otaTimedOutExecutionsAlarm,
+        alarmName: this.names[alarm.name],
         alarmDescription: `OTA job executions ended ${alarm.what} (all jobs); see npm run ota -- status <job>`,
         metricQuery: [{ id: "q1", expression: `SELECT SUM(${alarm.metric}) FROM SCHEMA("AWS/IoT", JobId)`, period: 300, returnData: true }],
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [props.alarmTopic.topicArn],
-        okActions: [props.alarmTopic.topicArn],
+        ...notifyingAlarm(props.alarmTopic),
       });
     }
 

@@ -18,7 +18,7 @@ import { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-b
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
-import { FunctionAlarms } from "../modules/alarms";
+import { FunctionAlarms, notifyingAlarm } from "../modules/alarms";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/iot-table";
@@ -433,12 +433,7 @@ export class TelemetryStack extends FleetStack {
       dimensions: { RuleName: storeRule.name },
       statistic: "Sum",
       period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
-      alarmActions: [props.alarmTopic.topicArn],
-      okActions: [props.alarmTopic.topicArn],
+      ...notifyingAlarm(props.alarmTopic),
     });
 
     // --- What others use.
