@@ -16,7 +16,7 @@ import { createKeyAndCsr } from "../../device/provision";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "../../local/iot-core/stack-identities";
 import type { LifecycleEvent } from "../../local/lifecycle";
 import { LocalTwin } from "../../local/twin";
-import { ConnectRefused, SdkClient, settle, waitFor } from "./iot-core/sdk-client";
+import { ConnectRefused, SdkClient, newIdentityClient, rejection, settle, waitFor } from "./iot-core/sdk-client";
 
 jest.setTimeout(120_000);
 
@@ -60,7 +60,7 @@ async function connect(credentials: { certPem: string; keyPem: string }, clientI
 
 async function identityClient(clientId: string): Promise<iotidentity.IotIdentityClientv2> {
   const mqtt = await connect(twin.iot.identity(CLAIM_IDENTITY), clientId);
-  const identity = iotidentity.IotIdentityClientv2.newFromMqtt5(mqtt.client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 1, operationTimeoutInSeconds: 10 });
+  const identity = newIdentityClient(mqtt);
   identityClients.push(identity);
   return identity;
 }
@@ -92,16 +92,6 @@ async function provisionedDevice(): Promise<Provisioned> {
   const { created, registration } = await provision(serial, `provision-${serial}`);
   await registration;
   return created;
-}
-
-/** The `/rejected` payload of a refused identity call, or the error itself. */
-async function rejection(call: Promise<unknown>): Promise<{ modeledError?: Record<string, unknown>; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    return err as { modeledError?: Record<string, unknown>; message: string };
-  }
-  throw new Error("the call was not refused");
 }
 
 /** Run a mosquitto command-line client against the twin's endpoint; `-W` in `args` bounds its wait. */

@@ -10,7 +10,7 @@ import { createKeyAndCsr } from "../../../device/provision";
 import { MqttFrontend } from "../../../local/iot-core/mqtt-frontend";
 import { LocalCa } from "../../../local/pki";
 import { FakeIdentityPlane, TEMPLATE, claimGrants } from "./fake-identity-plane";
-import { ConnectRefused, SdkClient, settle } from "./sdk-client";
+import { ConnectRefused, SdkClient, newIdentityClient, rejection, settle } from "./sdk-client";
 
 const NOT_AUTHORIZED = 0x87;
 const CSR_JSON = "$aws/certificates/create-from-csr/json";
@@ -47,23 +47,9 @@ async function connect(credentials: { certPem: string; keyPem: string }, clientI
 
 async function identityClient(clientId: string): Promise<iotidentity.IotIdentityClientv2> {
   const mqtt = await connect(claim, clientId);
-  const identity = iotidentity.IotIdentityClientv2.newFromMqtt5(mqtt.client, {
-    maxRequestResponseSubscriptions: 4,
-    maxStreamingSubscriptions: 1,
-    operationTimeoutInSeconds: 10,
-  });
+  const identity = newIdentityClient(mqtt);
   identityClients.push(identity);
   return identity;
-}
-
-/** The `modeledError` of a refused identity call (AWS's `/rejected` payload), or the error itself. */
-async function rejection(call: Promise<unknown>): Promise<{ modeledError?: Record<string, unknown>; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    return err as { modeledError?: Record<string, unknown>; message: string };
-  }
-  throw new Error("the call was not refused");
 }
 
 describe("with the SDK's identity client", () => {

@@ -2,7 +2,7 @@
  * The AWS IoT Device SDK's MQTT 5 client (aws-crt), built the way `device/mqtt.ts` builds it, with the
  * raw reason codes kept for the front-end tests.
  */
-import { iot, mqtt5 } from "aws-iot-device-sdk-v2";
+import { iot, iotidentity, mqtt5 } from "aws-iot-device-sdk-v2";
 import { toBuffer } from "../../../local/broker";
 
 export interface SdkClientOptions {
@@ -130,4 +130,19 @@ export async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, 
 /** Give in-flight deliveries a moment, for asserting that something did NOT arrive. */
 export function settle(ms = 300): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The SDK's fleet-provisioning (identity) client over a connected client, as a Pi builds it. */
+export function newIdentityClient(mqtt: SdkClient): iotidentity.IotIdentityClientv2 {
+  return iotidentity.IotIdentityClientv2.newFromMqtt5(mqtt.client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 1, operationTimeoutInSeconds: 10 });
+}
+
+/** The `modeledError` of a refused identity call (AWS's `/rejected` payload), or the error itself. */
+export async function rejection(call: Promise<unknown>): Promise<{ modeledError?: Record<string, unknown>; message: string }> {
+  try {
+    await call;
+  } catch (err) {
+    return err as { modeledError?: Record<string, unknown>; message: string };
+  }
+  throw new Error("the call was not refused");
 }
