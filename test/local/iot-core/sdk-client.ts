@@ -3,6 +3,7 @@
  * raw reason codes kept for the front-end tests.
  */
 import { iot, iotidentity, mqtt5 } from "aws-iot-device-sdk-v2";
+import { shutdownMqttClient } from "../../../device/mqtt";
 import { toBuffer } from "../../../local/broker";
 
 export interface SdkClientOptions {
@@ -104,15 +105,7 @@ export class SdkClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 3000);
-      this.client.once("stopped", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
-    });
-    this.client.close();
+    await shutdownMqttClient(this.client, 3000);
   }
 }
 
