@@ -94,6 +94,8 @@ export class TwinRules {
   /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
   private readonly thresholdOutputs = new WeakSet<object>();
   private readonly unhostedNoted = new Set<string>();
+  /** Physical function name -> the handler the twin runs (built once, not per rule action). */
+  private readonly hosted: ReturnType<typeof hostedFunctions>;
 
   private constructor(
     private readonly options: TwinRulesOptions,
@@ -103,6 +105,7 @@ export class TwinRules {
     private readonly client: Awaited<ReturnType<TwinIotCore["connect"]>>,
   ) {
     const { names, config, counters, note } = options;
+    this.hosted = hostedFunctions(names);
     const topicRules = options.iot.synthesized.topicRules;
     this.firehose = new LocalFirehose({
       s3: s3.client,
@@ -184,7 +187,7 @@ export class TwinRules {
   }
 
   private invokeLambda(functionName: string, event: Record<string, SqlValue>, defined: ReadonlySet<string>): void {
-    const route = routeLambda(functionName, hostedFunctions(this.options.names), defined, this.options.config);
+    const route = routeLambda(functionName, this.hosted, defined, this.options.config);
     if (route.kind === "hosted") {
       this.options.functions.invokeAsync(route.handler, event);
       return;
