@@ -9,6 +9,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { TwinConsole } from "./console/twin-console";
 import { liveDeviceProcesses } from "./fleet";
 import { formatChaosSummary, runChaos } from "./scenarios/chaos";
 import { runInteractive } from "./scenarios/interactive";
@@ -29,6 +30,7 @@ options:
   --restarts N              chaos: broker restarts (default 3)
   --api-port N              port of the local API (default: random free port)
   --api-key KEY             API key (default: random; also $LOCAL_TWIN_API_KEY)
+  --console-port N          port of the twin console web page, without --scenario (default: random free port)
   --offline-grace SECONDS   OFFLINE_GRACE_SECONDS (default 60; smoke 1)
   --sweep-interval SECONDS  offline sweep schedule when running (default 30; 0 = off)
   --telemetry SECONDS       device telemetry interval (default 0 = off)
@@ -41,6 +43,7 @@ interface CliOptions {
   devices: number;
   concurrency: number;
   restarts: number;
+  consolePort: number;
   twin: LocalTwinOptions;
 }
 
@@ -54,6 +57,7 @@ function parseCli(argv: string[]): CliOptions {
       restarts: { type: "string" },
       "api-port": { type: "string" },
       "api-key": { type: "string" },
+      "console-port": { type: "string" },
       "offline-grace": { type: "string" },
       "sweep-interval": { type: "string" },
       telemetry: { type: "string" },
@@ -80,6 +84,7 @@ function parseCli(argv: string[]): CliOptions {
     devices: int(values.devices, "--devices", 3, 1, 200),
     concurrency: int(values.concurrency, "--concurrency", 8, 1, 64),
     restarts: int(values.restarts, "--restarts", 3, 1, 100),
+    consolePort: int(values["console-port"], "--console-port", 0, 0, 65535),
     twin: {
       workDir: values["work-dir"] ?? path.join(repoRoot, ".local-twin", scenario ?? "dev"),
       apiPort: int(values["api-port"], "--api-port", 0, 0, 65535),
@@ -137,7 +142,9 @@ async function main(): Promise<number> {
   try {
     twin = await LocalTwin.start(options.twin);
     if (!options.scenario) {
-      await runInteractive(twin, { devices: options.devices, concurrency: options.concurrency, until: interruptedPromise });
+      const page = await TwinConsole.start(twin, { port: options.consolePort });
+      twin.note("console", `twin console ${page.url} (commands from elsewhere need header x-console-token: ${page.token})`);
+      await runInteractive(twin, { devices: options.devices, concurrency: options.concurrency, until: interruptedPromise }).finally(() => page.close());
       await twin.stop();
       return 0;
     }

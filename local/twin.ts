@@ -226,6 +226,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     this.sink.on("publish", (m) => {
       this.stats.snsMessages++;
       this.note("sns", `ALERT ${formatSnsMessage(m)}`);
+      this.emit("alert", m); // the twin console shows alerts as they arrive
     });
     this.note("twin", `SNS sink ${this.sink.endpoint} for ${this.alertTopicArn}`);
     const ca = await LocalCa.create({ commonName: "smart-home local twin CA" });
@@ -367,7 +368,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   async registerDevice(
     serialNumber: string,
     deviceType: string,
-    options: { provisioningTokenSha256?: string } = {},
+    options: { provisioningTokenSha256?: string; metadata?: Readonly<Record<string, string>> } = {},
   ): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.apiUrl}/devices`, {
       method: "POST",

@@ -40,6 +40,8 @@ export interface FleetUpOptions {
   readonly handlerModules?: readonly string[];
   /** Per-Pi options (room, telemetry interval) by serial and index. */
   readonly piOptions?: (serial: string, index: number) => PiOptions;
+  /** Registry metadata (e.g. `{buildingId}`) by serial and index. @default none */
+  readonly metadata?: (serial: string, index: number) => Readonly<Record<string, string>>;
 }
 
 export interface FleetUp {
@@ -62,7 +64,7 @@ export async function bringUpFleet(twin: LocalTwin, serials: readonly string[], 
   const concurrency = options.concurrency ?? 8;
   const registered: string[] = [];
   await mapLimit(serials, 10, async (serial, i) => {
-    const res = await twin.registerDevice(serial, types[i % types.length]!);
+    const res = await twin.registerDevice(serial, types[i % types.length]!, { metadata: options.metadata?.(serial, i) });
     if (res.status === 201) registered.push(serial);
   });
   const pis = await Promise.all(serials.map((serial, i) => twin.createPi(serial, types[i % types.length]!, { handlerModules: options.handlerModules, ...options.piOptions?.(serial, i) })));

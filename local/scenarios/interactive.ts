@@ -17,7 +17,8 @@ export interface InteractiveOptions {
 export async function runInteractive(twin: LocalTwin, options: InteractiveOptions): Promise<void> {
   const serials = Array.from({ length: options.devices }, (_, i) => serialFor(i + 1));
   const fleet = await Promise.race([
-    bringUpFleet(twin, serials, { concurrency: options.concurrency, handlerModules: Object.values(twin.handlerModules) }),
+    // Two buildings, so the console and the offline sweep's grouping have something to show.
+    bringUpFleet(twin, serials, { concurrency: options.concurrency, handlerModules: Object.values(twin.handlerModules), metadata: (_, i) => ({ buildingId: i % 2 === 0 ? "hq" : "annex" }) }),
     options.until.then(() => undefined),
   ]);
   if (!fleet) return;
