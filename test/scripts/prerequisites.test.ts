@@ -63,7 +63,7 @@ describe("the list", () => {
   });
 
   test("GIVEN the tools the tests spawn THEN each is on the list", () => {
-    expect(LIST.flatMap((p) => p.commands).sort()).toEqual(["jq", "mosquitto", "mosquitto_pub", "mosquitto_sub", "openssl", "shellcheck", "terraform"]);
+    expect(LIST.flatMap((p) => p.commands).sort()).toEqual(["chromium", "jq", "mosquitto", "mosquitto_pub", "mosquitto_sub", "openssl", "shellcheck", "terraform"]);
   });
 });
 
@@ -85,13 +85,14 @@ describe("the README's prerequisites paragraph", () => {
 describe("the pre-flight", () => {
   test("GIVEN every tool on PATH WHEN run THEN it exits 0 and prints nothing", () => {
     const bin = binWithout([]);
-    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto") });
+    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto"), CHROMIUM_BIN: join(bin, "chromium") });
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
   });
 
   test("fails when mosquitto is missing, with one line naming the package and its install command", () => {
-    const run = runPreflight({ PATH: binWithout(["mosquitto"]), MOSQUITTO_BIN: join(work, "no-such-mosquitto") });
+    const bin = binWithout(["mosquitto"]);
+    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(work, "no-such-mosquitto"), CHROMIUM_BIN: join(bin, "chromium") });
     expect(run.code).toBe(1);
     const lines = run.stderr.trim().split("\n");
     expect(lines.filter((line) => line.startsWith("missing "))).toEqual([expect.stringMatching(/^missing mosquitto \(mosquitto; needed by .*test\/device\/.*\): sudo apt-get install -y mosquitto$/)]);
@@ -100,14 +101,14 @@ describe("the pre-flight", () => {
 
   test("fails when terraform is not on PATH, naming HashiCorp's repository", () => {
     const bin = binWithout(["terraform"]);
-    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto") });
+    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto"), CHROMIUM_BIN: join(bin, "chromium") });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^missing Terraform \(terraform; .*\): add HashiCorp's apt repository .* sudo apt-get install -y terraform$/m);
   });
 
   test("GIVEN missing tools WHEN asked for Debian packages (.ci/run) THEN it lists only those from the Debian archive", () => {
     const bin = binWithout(["terraform", "jq", "mosquitto_sub"]);
-    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto") }, ["--missing-debian-packages"]);
+    const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(bin, "mosquitto"), CHROMIUM_BIN: join(bin, "chromium") }, ["--missing-debian-packages"]);
     expect(run.code).toBe(0);
     expect(run.stdout.trim().split("\n").sort()).toEqual(["jq", "mosquitto-clients"]);
   });
@@ -116,6 +117,13 @@ describe("the pre-flight", () => {
     const shellcheck = LIST.find((p) => p.name === "shellcheck")!;
     expect(preflight.isInstalled(shellcheck, { PATH: "/opt/bin" }, (path) => path === "/opt/bin/shellcheck")).toBe(false);
     expect(preflight.isInstalled(shellcheck, { PATH: "/opt/bin" }, (path) => path === "/usr/bin/shellcheck")).toBe(true);
+  });
+
+  test("GIVEN chromium WHEN the browser test looks for it THEN only CHROMIUM_BIN or /usr/bin/chromium count, not PATH", () => {
+    const chromium = LIST.find((p) => p.name === "Chromium")!;
+    expect(preflight.isInstalled(chromium, { PATH: "/opt/bin" }, (path) => path === "/opt/bin/chromium")).toBe(false);
+    expect(preflight.isInstalled(chromium, { PATH: "" }, (path) => path === "/usr/bin/chromium")).toBe(true);
+    expect(preflight.isInstalled(chromium, { CHROMIUM_BIN: "/opt/chromium/chrome", PATH: "" }, (path) => path === "/opt/chromium/chrome")).toBe(true);
   });
 
   test("GIVEN MOSQUITTO_BIN set WHEN it names no executable THEN mosquitto counts as missing even at its default path", () => {
