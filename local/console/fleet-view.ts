@@ -3,7 +3,7 @@
  *
  * | column | source |
  * |---|---|
- * | Pis, status, device type, building | the registry table (dynalite), scanned every `refreshMs` like a `GET /devices` would |
+ * | Pis, status, device type, building (`metadata.buildingId`, read as the functions read it) | the registry table (dynalite), scanned every `refreshMs` like a `GET /devices` would |
  * | online / last seen | the registry's `connected` / `lastSeen` (written by the real offline detector), and the lifecycle events of the endpoint at once |
  * | firmware | the Pi's classic shadow, `reported.firmwareVersion` (the device reports it at each connect and after an OTA) |
  * | telemetry | `devices/+/telemetry` through the IoT front end (twin-service identity); the thing is the topic's, never the payload's |
@@ -15,6 +15,7 @@
  */
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { buildingOfItem } from "../../functions/shared/buildings";
 import type { CommandOutcome } from "../api-server";
 import type { LifecycleEvent } from "../lifecycle";
 import type { SnsMessage } from "../sns-sink";
@@ -189,7 +190,6 @@ export class FleetView {
     const thingName = typeof row.thingName === "string" ? row.thingName : serial;
     const before = this.pis.get(thingName);
     const reported = this.options.shadowOf(thingName)?.state.reported;
-    const metadata = typeof row.metadata === "object" && row.metadata !== null ? (row.metadata as Record<string, unknown>) : {};
     const lastSeen = typeof row.lastSeen === "number" ? row.lastSeen : null;
     // A lifecycle event or telemetry newer than the registry's record wins until the registry catches up.
     const newer = before?.lastSeen != null && (lastSeen === null || before.lastSeen > lastSeen);
@@ -200,7 +200,8 @@ export class FleetView {
       connected: newer ? before!.connected : row.connected === true,
       lastSeen: newer ? before!.lastSeen : lastSeen,
       firmware: text(reported?.firmwareVersion),
-      building: text(metadata.buildingId),
+      // The functions' own reading of `metadata.buildingId` (an invalid id is no building).
+      building: buildingOfItem(row) ?? null,
     };
   }
 }

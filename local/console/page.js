@@ -120,7 +120,8 @@
     if (values.length > 0) {
       const min = Math.min(...values), max = Math.max(...values);
       const span = max - min || 1;
-      const step = values.length > 1 ? (width - 2 * pad) / (POINTS - 1) : 0;
+      // A short history fills the first third, then the line grows to the full window and scrolls.
+      const step = values.length > 1 ? (width - 2 * pad) / (Math.max(values.length, POINTS / 3) - 1) : 0;
       const x0 = width - pad - step * (values.length - 1);
       const points = values.map((v, i) => `${(x0 + i * step).toFixed(1)},${(height - pad - ((v - min) / span) * (height - 2 * pad)).toFixed(1)}`);
       const line = document.createElementNS(SVG_NS, "polyline");
