@@ -33,7 +33,7 @@ options:
   --console-port N          port of the twin console web page, without --scenario (default: random free port)
   --offline-grace SECONDS   OFFLINE_GRACE_SECONDS (default 60; smoke 1)
   --sweep-interval SECONDS  offline sweep schedule when running (default 30; 0 = off)
-  --telemetry SECONDS       device telemetry interval (default 0 = off)
+  --telemetry SECONDS       device telemetry interval (default 5 without --scenario, for the console's sparklines; else 0 = off)
   --work-dir DIR            default .local-twin/<scenario or dev> (emptied at start)
   --verbose                 the functions' JSON log lines at info level (default warn)
 `;
@@ -91,7 +91,7 @@ function parseCli(argv: string[]): CliOptions {
       apiKey: values["api-key"] ?? process.env.LOCAL_TWIN_API_KEY,
       offlineGraceSeconds: int(values["offline-grace"], "--offline-grace", scenario === "smoke" ? 1 : 60, 1, 86_400),
       sweepIntervalSeconds: scenario ? 0 : int(values["sweep-interval"], "--sweep-interval", 30, 0, 86_400),
-      telemetryIntervalSeconds: int(values.telemetry, "--telemetry", 0, 0, 86_400),
+      telemetryIntervalSeconds: int(values.telemetry, "--telemetry", scenario ? 0 : 5, 0, 86_400),
       functionLogLevel: values.verbose ? "info" : "warn",
       printCommands: scenario !== "chaos",
     },
