@@ -4,7 +4,8 @@
  * | column | source |
  * |---|---|
  * | Pis, status, device type, building (`metadata.buildingId`, read as the functions read it) | the registry table (dynalite), scanned every `refreshMs` like a `GET /devices` would |
- * | online / last seen | the registry's `connected` / `lastSeen` (written by the real offline detector), and the lifecycle events of the endpoint at once |
+ * | online | the registry's `connected` (written by the real offline detector), or a lifecycle event of the endpoint newer than the row's `lastLifecycleTimestamp` (shown at once; an older, replayed or reordered event changes nothing) |
+| last seen | the latest of the row's `lastSeen`, the newest lifecycle event and the last telemetry message |
  * | firmware | the Pi's classic shadow, `reported.firmwareVersion` (the device reports it at each connect and after an OTA) |
  * | telemetry | `devices/+/telemetry` through the IoT front end (twin-service identity); the thing is the topic's, never the payload's |
  * | alerts | the SNS stand-in's messages |
@@ -81,8 +82,16 @@ const MAX_ALERT_TEXT = 4096;
 const MAX_METRICS = 32;
 const METRIC_NAME_RE = /^(?!__proto__$)[A-Za-z0-9_.:-]{1,64}$/;
 
+/** What the registry row says (without the console's own observations). */
+type RowView = Omit<PiView, "lastSeen"> & { readonly lastSeen: number | null; readonly lifecycleAt: number };
+
 export class FleetView {
   private readonly pis = new Map<string, PiView>();
+  private readonly rows = new Map<string, RowView>();
+  /** The newest lifecycle event seen per thing. */
+  private readonly lifecycle = new Map<string, { connected: boolean; timestamp: number }>();
+  /** When the last telemetry message of each thing arrived. */
+  private readonly lastMessage = new Map<string, number>();
   private readonly telemetry = new Map<string, TelemetryPoint[]>();
   private readonly alerts: AlertView[] = [];
   private readonly commands: CommandView[] = [];
@@ -120,22 +129,23 @@ export class FleetView {
       const view = this.fromRow(row);
       if (!view) continue;
       seen.add(view.thingName);
-      this.put(view);
+      this.rows.set(view.thingName, view);
+      this.compose(view.thingName);
     }
     for (const thingName of [...this.pis.keys()]) {
       if (seen.has(thingName)) continue;
-      this.pis.delete(thingName);
-      this.telemetry.delete(thingName);
+      for (const map of [this.pis, this.rows, this.telemetry, this.lifecycle, this.lastMessage]) map.delete(thingName);
       this.options.onChange("pi-removed", { thingName });
     }
   }
 
   /** A lifecycle event of the endpoint: show a Pi online or offline at once, before the registry says so. */
   onLifecycle(event: LifecycleEvent): void {
-    const pi = this.pis.get(event.clientId);
-    if (!pi) return;
-    const connected = event.eventType === "connected";
-    this.put({ ...pi, connected, lastSeen: Math.max(pi.lastSeen ?? 0, event.timestamp) });
+    if (!this.rows.has(event.clientId)) return;
+    const newest = this.lifecycle.get(event.clientId);
+    if (newest && newest.timestamp >= event.timestamp) return; // replayed or out of order
+    this.lifecycle.set(event.clientId, { connected: event.eventType === "connected", timestamp: event.timestamp });
+    this.compose(event.clientId);
   }
 
   /** A message on `devices/<thing>/telemetry`. Unknown things and malformed payloads are ignored. */
@@ -151,7 +161,9 @@ export class FleetView {
     if (points.length > (this.options.telemetryPoints ?? 60)) points.splice(0, points.length - (this.options.telemetryPoints ?? 60));
     this.telemetry.set(pi.thingName, points);
     this.options.onChange("telemetry", point);
-    if (!pi.connected || (pi.lastSeen ?? 0) < point.receivedAt) this.put({ ...pi, connected: true, lastSeen: point.receivedAt });
+    // Last seen only: a message delivered late (QoS 1, after a disconnect) says nothing about the connection now.
+    this.lastMessage.set(pi.thingName, point.receivedAt);
+    this.compose(pi.thingName);
   }
 
   onAlert(message: SnsMessage): void {
@@ -176,29 +188,38 @@ export class FleetView {
     if (list.length > max) list.splice(0, list.length - max);
   }
 
-  private put(view: PiView): void {
-    const before = this.pis.get(view.thingName);
+  /** The Pi as shown: its row, corrected by what the console saw after the row was written. */
+  private compose(thingName: string): void {
+    const row = this.rows.get(thingName);
+    if (!row) return;
+    const { lifecycleAt, ...shown } = row;
+    const event = this.lifecycle.get(thingName);
+    const seen = [row.lastSeen, event?.timestamp, this.lastMessage.get(thingName)].filter((t): t is number => typeof t === "number");
+    const view: PiView = {
+      ...shown,
+      connected: event && event.timestamp > lifecycleAt ? event.connected : row.connected,
+      lastSeen: seen.length > 0 ? Math.max(...seen) : null,
+    };
+    const before = this.pis.get(thingName);
     if (before && samePi(before, view)) return;
-    this.pis.set(view.thingName, view);
+    this.pis.set(thingName, view);
     this.options.onChange("pi", view);
   }
 
-  private fromRow(row: Record<string, unknown>): PiView | undefined {
+  private fromRow(row: Record<string, unknown>): RowView | undefined {
     const serial = row.serialNumber;
     if (typeof serial !== "string") return undefined;
     // The thing is the serial once provisioned (the template names it so); `thingName` when recorded.
     const thingName = typeof row.thingName === "string" ? row.thingName : serial;
-    const before = this.pis.get(thingName);
     const reported = this.options.shadowOf(thingName)?.state.reported;
     const lastSeen = typeof row.lastSeen === "number" ? row.lastSeen : null;
-    // A lifecycle event or telemetry newer than the registry's record wins until the registry catches up.
-    const newer = before?.lastSeen != null && (lastSeen === null || before.lastSeen > lastSeen);
     return {
       thingName,
       deviceType: text(row.deviceType) ?? "?",
       status: text(row.status) ?? "?",
-      connected: newer ? before!.connected : row.connected === true,
-      lastSeen: newer ? before!.lastSeen : lastSeen,
+      connected: row.connected === true,
+      lastSeen,
+      lifecycleAt: typeof row.lastLifecycleTimestamp === "number" ? row.lastLifecycleTimestamp : (lastSeen ?? 0),
       firmware: text(reported?.firmwareVersion),
       // The functions' own reading of `metadata.buildingId` (an invalid id is no building).
       building: buildingOfItem(row) ?? null,

@@ -107,6 +107,39 @@ describe("FleetView", () => {
     expect(view.snapshot().pis[0]).toMatchObject({ connected: false, lastSeen: 1_800_000_000_000 });
   });
 
+  test("GIVEN a disconnect WHEN an older connected event arrives after it (reordered or replayed) THEN the Pi stays offline", async () => {
+    const { view } = viewWith();
+    await view.refresh();
+    const base = { clientId: "10000000aaaa0001", sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 1 } as const;
+    view.onLifecycle({ ...base, eventType: "disconnected", timestamp: 1_800_000_000_000 });
+    view.onLifecycle({ ...base, eventType: "connected", timestamp: 1_799_999_999_000 });
+    view.onLifecycle({ ...base, eventType: "connected", timestamp: 1_800_000_000_000 });
+    expect(view.snapshot().pis[0]).toMatchObject({ connected: false, lastSeen: 1_800_000_000_000 });
+  });
+
+  test("GIVEN a disconnected Pi WHEN a late telemetry message arrives THEN last seen moves but it stays offline", async () => {
+    const { view } = viewWith();
+    await view.refresh();
+    const disconnectedAt = Date.now() - 5_000;
+    view.onLifecycle({ clientId: "10000000aaaa0001", eventType: "disconnected", timestamp: disconnectedAt, sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 2 });
+    view.onTelemetry("devices/10000000aaaa0001/telemetry", telemetry({ temperature_c: 21 }));
+    const pi = view.snapshot().pis[0]!;
+    expect(pi.connected).toBe(false);
+    expect(pi.lastSeen).toBeGreaterThan(disconnectedAt);
+  });
+
+  test("GIVEN a lifecycle event WHEN the registry later records a newer one THEN the registry's connection wins", async () => {
+    await putRow({ serialNumber: "10000000aaaa0003", deviceType: "thermostat", status: "PROVISIONED", connected: false, lastSeen: 1_000, lastLifecycleTimestamp: 1_000 });
+    const { view } = viewWith();
+    await view.refresh();
+    view.onLifecycle({ clientId: "10000000aaaa0003", eventType: "connected", timestamp: 2_000, sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 1 });
+    expect(view.snapshot().pis.find((p) => p.thingName === "10000000aaaa0003")).toMatchObject({ connected: true, lastSeen: 2_000 });
+    await putRow({ serialNumber: "10000000aaaa0003", deviceType: "thermostat", status: "PROVISIONED", connected: false, lastSeen: 3_000, lastLifecycleTimestamp: 3_000 });
+    await view.refresh();
+    expect(view.snapshot().pis.find((p) => p.thingName === "10000000aaaa0003")).toMatchObject({ connected: false, lastSeen: 3_000 });
+    await db.client.send(new DeleteItemCommand({ TableName: db.registryTableName, Key: marshall({ serialNumber: "10000000aaaa0003" }) }));
+  });
+
   test("GIVEN a lifecycle event of a client that is not a Pi (a provision-* claim client) THEN nothing changes", async () => {
     const { view, events } = viewWith();
     await view.refresh();

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { TwinConsole } from "../../local/console/twin-console";
 import { TOKEN_HEADER } from "../../local/console/server";
-import { bringUpFleet, serialFor } from "../../local/scenarios/common";
+import { bringUpFleet, serialFor, type FleetUp } from "../../local/scenarios/common";
 import { LocalTwin } from "../../local/twin";
 import { scratchDir } from "../support/scratch";
 
@@ -27,6 +27,7 @@ const HOSTILE_FIRMWARE = `<img src=x onerror="window.__xss='firmware'">`;
 const HOSTILE_COMMAND = `<img src=x onerror="window.__xss='alert'">`;
 
 let twin: LocalTwin;
+let fleet: FleetUp;
 let twinConsole: TwinConsole;
 let browser: Browser;
 let tab: Page;
@@ -34,7 +35,7 @@ const lines: string[] = [];
 
 beforeAll(async () => {
   twin = await LocalTwin.start({ workDir: scratchDir("twin-console-"), functionLogLevel: "silent", telemetryIntervalSeconds: 1, print: (l) => lines.push(l) });
-  const fleet = await bringUpFleet(twin, SERIALS, {
+  fleet = await bringUpFleet(twin, SERIALS, {
     concurrency: 3,
     handlerModules: Object.values(twin.handlerModules),
     metadata: (_, i) => ({ buildingId: BUILDINGS[i]! }),
@@ -181,6 +182,13 @@ describe("only the console's own page can send commands (CSRF)", () => {
     expect(page.headers["access-control-allow-origin"]).toBeUndefined();
     expect(page.body).toContain(`content="${twinConsole.token}"`);
   });
+});
+
+test("GIVEN a running Pi WHEN its process stops THEN the page shows it offline from the endpoint's lifecycle event", async () => {
+  await twin.stopPi(fleet.running.find((p) => p.serialNumber === SERIALS[2])!);
+  await tab.locator(`${row(SERIALS[2]!)} td.connection[data-connected="false"]`).waitFor();
+  expect(await cellText(SERIALS[2]!, "connection")).toContain("offline");
+  expect(await tab.locator("#summary").innerText()).toBe("2 of 3 online");
 });
 
 test("GIVEN everything on the page WHEN the test ends THEN a screenshot of the running twin is kept as an artifact", async () => {
