@@ -4,7 +4,7 @@
  * | route | what |
  * |---|---|
  * | `GET /` | the page (`page.html`), carrying this run's command token |
- * | `GET /console.js` | the page's script (`page.js`) |
+ * | `GET /console.js` | the page's script (`page.ts`, its types stripped by esbuild once at start) |
  * | `GET /events` | Server-Sent Events: `snapshot`, then `pi`, `pi-removed`, `telemetry`, `alert`, `command` |
  * | `GET /api/state` | the same snapshot as JSON |
  * | `POST /api/commands/{thingName}` `{"command", "params"?}` | send a command through the twin's controller, wait for the answer |
@@ -24,6 +24,7 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { transformSync } from "esbuild";
 import type { CommandOutcome } from "../api-server";
 import type { EventsHub } from "./events-hub";
 
@@ -53,7 +54,7 @@ const ASSETS = (() => {
   const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? "";
   return {
     html,
-    script: readFileSync(path.join(__dirname, "page.js"), "utf8"),
+    script: transformSync(readFileSync(path.join(__dirname, "page.ts"), "utf8"), { loader: "ts", target: "es2022", sourcefile: "console.js" }).code,
     csp: [
       "default-src 'none'",
       "script-src 'self'",

@@ -3,7 +3,9 @@
  * and the Server-Sent Events hub over a real HTTP server. Hostile input from devices (unknown things,
  * non-numeric or too many metrics, huge strings, newlines that would split an SSE event) first.
  */
+import { spawnSync } from "node:child_process";
 import * as http from "node:http";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { DeleteItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
@@ -224,4 +226,11 @@ describe("EventsHub", () => {
     expect([a.status, b.status, c.status]).toEqual([200, 200, 503]);
     await Promise.all([a.body!.cancel(), b.body!.cancel(), c.body?.cancel()]);
   });
+});
+
+test("GIVEN the page script WHEN type-checked against the DOM (its own tsconfig) THEN it has no errors", () => {
+  const root = path.join(__dirname, "..", "..");
+  const tsc = spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "local", "console")], { encoding: "utf8", timeout: 60_000 });
+  expect(tsc.stdout + tsc.stderr).toBe("");
+  expect(tsc.status).toBe(0);
 });
