@@ -1,7 +1,7 @@
 /**
  * `npm run local` — the local twin (see local/twin.ts and the README's "Local twin" section).
  *
- *   npm run local                                   3 Pis, runs until Ctrl-C
+ *   npm run local                                   3 Pis and the twin console (a web page), runs until Ctrl-C
  *   npm run local -- --devices 5 --scenario smoke   the lifecycle once, counted; last line JSON; exit 0 when as expected
  *   npm run local -- --devices 5 --scenario chaos   commands while the broker restarts; last line JSON; exit 0 when nothing is lost
  *   npm run local -- --devices 4 --scenario ota     canary, promotion, corrupted image, rollback; last line JSON; exit 0 when all hold
@@ -19,7 +19,7 @@ import { LocalTwin, type LocalTwinOptions } from "./twin";
 
 const USAGE = `usage: npm run local -- [options]
 
-  (no --scenario)           start the twin with --devices Pis and keep it running until Ctrl-C
+  (no --scenario)           start the twin with --devices Pis and its console page; keep it running until Ctrl-C
   --scenario smoke          register, provision, deny one, command, alert, offline; JSON counts last; exit 0 when as expected
   --scenario chaos          continuous commands while the broker restarts; JSON sent/received/duplicates/lost last; exit 0 when lost = 0
   --scenario ota            canary then fleet rollout, a corrupted image, a rolled-back build (devices >= 3); JSON last; exit 0 when all hold
