@@ -20,7 +20,7 @@ export const ALERT_METRICS = {
     suppressedBudget: "AlertsSuppressedBudget",
     /** "Device muted" notices (at most one per device and budget window). */
     mutedNotices: "AlertMutedNotices",
-    /** Grouped offline alerts (sweep) and health summaries published. */
+    /** Grouped offline alerts the sweep published (one per sweep that found newly offline devices). */
     offlineAlerts: "OfflineAlertsSent",
     /** Messages the forwarder delivered to a Slack or webhook channel. */
     delivered: "AlertDeliveries",
