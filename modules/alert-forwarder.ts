@@ -6,13 +6,19 @@ import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-sec
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
-import { ALERT_FORWARDER, channelsSetting } from "../functions/alert-forwarder/contract";
 import { FunctionAlarms, notifyingAlarm } from "./alarms";
-import { ContractFunction, TableBinding } from "./contract-function";
+import { ContractFunction, ContractFunctionProps, FunctionContractLike, TableBinding } from "./contract-function";
 import { policyDocument } from "./policy-document";
 import { TopicRef } from "./refs";
 
-export interface AlertForwarderProps {
+export interface AlertForwarderProps<C extends FunctionContractLike> {
+  /** The forwarder's contract (functions/alert-forwarder/contract.ts). */
+  readonly contract: C;
+  /**
+   * The contract's `channels` setting for `channels` (its `channelsSetting()`, with each secret named
+   * by `names.alertChannelSecret`): secret names, never their values.
+   */
+  readonly channelsSetting: string;
   /** The alert topic whose every message is forwarded. */
   readonly alertTopic: TopicRef;
   /** Slack and webhook channels (config.alerts.channels); at least one. */
@@ -44,16 +50,16 @@ const RETRIES = 2;
  * deliver after Lambda's retries — for both failures of the function (on-failure destination) and
  * failures of SNS to invoke it (subscription redrive policy) — with an alarm on the first dead letter.
  *
- * @example new AlertForwarder(this, "alert-forwarder", { alertTopic: alerts, channels: config.alerts.channels, alertState, names, ... })
+ * @example new AlertForwarder(this, "alert-forwarder", { contract: ALERT_FORWARDER, channelsSetting, alertTopic: alerts, channels: config.alerts.channels, alertState, names, ... })
  */
-export class AlertForwarder extends Construct {
-  readonly function: ContractFunction<typeof ALERT_FORWARDER>;
+export class AlertForwarder<C extends FunctionContractLike> extends Construct {
+  readonly function: ContractFunction<C>;
   readonly deadLetterQueue: SqsQueue;
   readonly deadLetterAlarm: CloudwatchMetricAlarm;
   /** Secret ARN by channel name. */
   readonly secretArns: Readonly<Record<string, string>>;
 
-  constructor(scope: Construct, id: string, props: AlertForwarderProps) {
+  constructor(scope: Construct, id: string, props: AlertForwarderProps<C>) {
     super(scope, id);
     if (props.channels.length === 0) throw new Error(`AlertForwarder "${id}": channels is empty; leave the forwarder out when no Slack or webhook channel is configured`);
 
@@ -70,17 +76,19 @@ export class AlertForwarder extends Construct {
     });
     this.secretArns = Object.fromEntries(secrets.map((s) => [s.name, s.secret.arn]));
 
+    for (const s of secrets) {
+      if (!props.channelsSetting.includes(`=${props.names.alertChannelSecret(s.name)}`)) {
+        throw new Error(`AlertForwarder "${id}": channelsSetting does not name the secret of channel "${s.name}"`);
+      }
+    }
     this.function = new ContractFunction(this, "function", {
-      contract: ALERT_FORWARDER,
+      contract: props.contract,
       functionName: props.names.alertForwarderFunction,
       description: "Alert topic to Slack and HTTPS webhooks (URLs from Secrets Manager)",
       logRetentionDays: props.logRetentionDays,
-      settings: {
-        environment: props.environment,
-        // Secret names, not values: the values are read at run time.
-        channels: channelsSetting(secrets.map((s) => ({ kind: s.kind, name: s.name, secretId: props.names.alertChannelSecret(s.name) }))),
-      },
-      tables: { alertStateTableName: { table: props.alertState, actions: ["dynamodb:GetItem", "dynamodb:PutItem"] } },
+      // Secret names, not values: the values are read at run time.
+      settings: { environment: props.environment, channels: props.channelsSetting } as ContractFunctionProps<C>["settings"],
+      tables: { alertStateTableName: { table: props.alertState, actions: ["dynamodb:GetItem", "dynamodb:PutItem"] } } as ContractFunctionProps<C>["tables"],
     });
     this.function.addToRolePolicy("read-channel-secrets", [
       { sid: "ReadChannelSecrets", actions: ["secretsmanager:GetSecretValue"], resources: secrets.map((s) => s.secret.arn) },

@@ -22,6 +22,7 @@ import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
 import { CertificateRevoker } from "../modules/certificate-revoker";
+import { ALERT_FORWARDER, channelsSetting } from "../functions/alert-forwarder/contract";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
 import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
@@ -160,7 +161,10 @@ export class IotStack extends FleetStack {
 
     // Slack and webhook channels: every message of the alert topic, through its own function and dead letters.
     if (config.alerts.channels.length > 0) {
+      const channels = config.alerts.channels.map((c) => ({ ...c, secretId: names.alertChannelSecret(c.name) }));
       new AlertForwarder(this, "alert-forwarder", {
+        contract: ALERT_FORWARDER,
+        channelsSetting: channelsSetting(channels),
         alertTopic: alerts,
         channels: config.alerts.channels,
         alertState,

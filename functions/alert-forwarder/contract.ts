@@ -15,7 +15,7 @@ export const ALERT_FORWARDER = defineContract({
      */
     channels: "ALERT_CHANNELS",
     /** The alert-state table: which channel already has which message (so a retry does not repeat it). */
-    alertStateTableName: "ALERT_STATE_TABLE_NAME",
+    alertStateTableName: COMMON_ENV.alertStateTableName,
     /** Whole request to one channel: connect, TLS, answer. */
     deliveryTimeoutMs: "ALERT_DELIVERY_TIMEOUT_MS",
   },

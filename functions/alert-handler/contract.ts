@@ -12,7 +12,7 @@ export const ALERT_HANDLER = defineContract({
   env: {
     environment: COMMON_ENV.environment,
     alertTopicArn: COMMON_ENV.alertTopicArn,
-    alertStateTableName: "ALERT_STATE_TABLE_NAME",
+    alertStateTableName: COMMON_ENV.alertStateTableName,
     /** One alert per device and error code within this window. */
     cooldownSeconds: "ALERT_COOLDOWN_SECONDS",
     /** Alerts one device may raise per budget window whatever the code; then one "muted" notice. */
