@@ -19,7 +19,7 @@ export interface FleetRow {
 export interface BuildingGroup<T extends FleetRow> {
   /** The building id, or undefined for devices without one. */
   building?: string;
-  /** Active (not revoked) devices of the building. */
+  /** Active devices of the building: not revoked and connected at least once (a device still in its box is not part of the outage count). */
   total: number;
   /** Active devices of the building disconnected now (listed or not). */
   offline: number;
@@ -41,7 +41,7 @@ const MIN_DEVICES_FOR_OUTAGE = 2;
 export function groupByBuilding<T extends FleetRow>(listed: readonly T[], fleet: readonly FleetRow[]): BuildingGroup<T>[] {
   const stats = new Map<string | undefined, { total: number; offline: number; offlineSince?: number }>();
   for (const row of fleet) {
-    if (row.status === "REVOKED") continue;
+    if (row.status === "REVOKED" || typeof row.connected !== "boolean") continue;
     const building = buildingOfItem(row as unknown as Record<string, unknown>);
     const s = stats.get(building) ?? { total: 0, offline: 0 };
     s.total += 1;

@@ -196,3 +196,16 @@ describe("offline detector: outage triage by building", () => {
     expect(publishes()[0].Subject).toMatch(/^\[test\] hq: 2 of 2 offline since \d\d:\d\d UTC - likely power or network$/);
   });
 });
+
+describe("offline detector: building counts", () => {
+  test("devices that never connected do not hide a building outage", async () => {
+    // GIVEN 2 connected-then-lost devices of hq and one registered device of hq still in its box
+    await offlineDevice("HQN0001", 20 * 60_000, { metadata: { buildingId: "hq" } });
+    await offlineDevice("HQN0002", 20 * 60_000, { metadata: { buildingId: "hq" } });
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice("HQN0003", { metadata: { buildingId: "hq" } }));
+    // WHEN the sweep runs
+    await h.mod.handler(SCHEDULE);
+    // THEN hq counts its 2 deployed devices, both offline
+    expect(publishes()[0].Subject).toMatch(/^\[test\] hq: 2 of 2 offline since \d\d:\d\d UTC - likely power or network$/);
+  });
+});
