@@ -27,13 +27,20 @@ export function escapeSlack(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** At most this many text sections (30,000 characters); the rest is cut with a note. */
+const SLACK_MAX_SECTIONS = 10;
+
 /** Split into section-sized chunks inside code fences, so alignment in the text survives. */
-function sections(message: string): { type: "section"; text: { type: "mrkdwn"; text: string } }[] {
+function sections(message: string): Record<string, unknown>[] {
   const body = escapeSlack(message).replace(/```/g, "`\u200b``");
   const room = SLACK_SECTION_MAX - 8;
   const parts: string[] = [];
-  for (let i = 0; i < body.length && parts.length < 10; i += room) parts.push(body.slice(i, i + room));
-  return parts.map((p) => ({ type: "section", text: { type: "mrkdwn", text: `\`\`\`${p}\`\`\`` } }));
+  for (let i = 0; i < body.length && parts.length < SLACK_MAX_SECTIONS; i += room) parts.push(body.slice(i, i + room));
+  const blocks: Record<string, unknown>[] = parts.map((p) => ({ type: "section", text: { type: "mrkdwn", text: `\`\`\`${p}\`\`\`` } }));
+  if (body.length > room * SLACK_MAX_SECTIONS) {
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `(cut after ${room * SLACK_MAX_SECTIONS} characters; the e-mail has the whole text)` }] });
+  }
+  return blocks;
 }
 
 export function slackPayload(alert: AlertNotification, environment: string): Record<string, unknown> {

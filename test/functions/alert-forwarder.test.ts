@@ -164,6 +164,15 @@ describe("alert forwarder: delivery", () => {
     for (const s of sections) expect(s.text!.text.length).toBeLessThanOrEqual(3000);
     expect(sections.map((s) => s.text!.text.replace(/```/g, "")).join("")).toBe("x".repeat(7000));
   });
+
+  test("cuts a huge alert after ten sections and says so", async () => {
+    // GIVEN a 100,000-character alert text (a device may send that much)
+    await forwardAlert(deps({ channels: [SLACK] }), notification({ message: "y".repeat(100_000) }));
+    // THEN Slack gets ten sections and a note instead of the rest
+    const blocks = byPath("/services/")[0].body.blocks as { type: string; elements?: { text: string }[] }[];
+    expect(blocks.filter((b) => b.type === "section")).toHaveLength(10);
+    expect(blocks.some((b) => b.type === "context" && b.elements![0].text.startsWith("(cut after 29920 characters"))).toBe(true);
+  });
 });
 
 describe("alert forwarder: failures are retried, never dropped", () => {
