@@ -62,6 +62,7 @@ export function validateConfig(config: EnvironmentConfig): void {
     `"${config.github?.controllerEnvironment}" must differ from github.environment: each CI role trusts its own environment`,
   );
   check(/^[A-Za-z0-9-]+\/[A-Za-z0-9_.-]+$/.test(config.github?.controllerRepository ?? ""), "github.controllerRepository", "must be owner/name of the controller application's repository");
+  validateAlerts(config.alerts, check);
   validateTelemetry(config.telemetry, check);
   validateProvisioning(config.provisioning, check);
   for (const [key, value] of Object.entries(config.tags ?? {})) {
@@ -89,6 +90,20 @@ function validateProvisioning(p: EnvironmentConfig["provisioning"] | undefined, 
   check(Number.isInteger(threshold) && threshold! >= 1, "provisioning.denialAlarm.threshold", `${threshold} must be a whole number of denials >= 1`);
   const period = p?.denialAlarm?.periodMinutes;
   check(Number.isInteger(period) && period! >= 1 && period! <= 1440, "provisioning.denialAlarm.periodMinutes", `${period} must be a whole number of minutes from 1 to 1440`);
+}
+
+function validateAlerts(a: EnvironmentConfig["alerts"] | undefined, check: (ok: boolean, setting: string, why: string) => void): void {
+  const names = new Set<string>();
+  (a?.channels ?? []).forEach((c, i) => {
+    check(c?.kind === "slack" || c?.kind === "webhook", `alerts.channels[${i}].kind`, `"${c?.kind}" must be slack or webhook`);
+    check(/^[a-z0-9][a-z0-9-]{0,31}$/.test(c?.name ?? ""), `alerts.channels[${i}].name`, `"${c?.name}" must be 1-32 characters [a-z0-9-]`);
+    check(!names.has(c?.name), `alerts.channels[${i}].name`, `"${c?.name}" is used twice; channel names must be unique`);
+    names.add(c?.name);
+  });
+  const perDevice = a?.budget?.alertsPerDevice;
+  check(Number.isInteger(perDevice) && perDevice! >= 1 && perDevice! <= 10_000, "alerts.budget.alertsPerDevice", `${perDevice} must be a whole number from 1 to 10000`);
+  const minutes = a?.budget?.windowMinutes;
+  check(Number.isInteger(minutes) && minutes! >= 1 && minutes! <= 7 * 1440, "alerts.budget.windowMinutes", `${minutes} must be a whole number of minutes from 1 to 10080`);
 }
 
 const THRESHOLD_OPERATORS = [">", ">=", "<", "<="];

@@ -13,6 +13,8 @@ export const shared = {
   tags: { owner: "platform-team", "cost-center": "smart-home" },
   deviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
+  // Slack for the team (seed 004); add `{ kind: "webhook", name: "..." }` for a pager or ticketing system.
+  alerts: { channels: [{ kind: "slack", name: "ops" }], budget: { alertsPerDevice: 20, windowMinutes: 60 } },
   provisioning: { leaseSeconds: 600, denialAlarm: { threshold: 20, periodMinutes: 5 } },
   telemetry: {
     hotRetentionDays: 90,

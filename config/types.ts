@@ -14,6 +14,8 @@ export interface EnvironmentConfig {
   readonly tags: Readonly<Record<string, string>>;
   /** Who receives fleet alerts by e-mail (each must confirm the SNS subscription). */
   readonly alertEmails: readonly string[];
+  /** Alert channels besides e-mail (Slack, HTTPS webhooks) and the per-device alert budget. */
+  readonly alerts: AlertsConfig;
   /** Device types that may be registered and provisioned. */
   readonly deviceTypes: readonly string[];
   readonly network: {
@@ -93,4 +95,27 @@ export interface TelemetryConfig {
   readonly thresholds: readonly TelemetryThreshold[];
   /** Browser origins of the dashboard (CORS on the read API), e.g. `https://dashboard.example.com`. Empty: no CORS. */
   readonly dashboardOrigins: readonly string[];
+}
+
+/** One Slack or webhook channel; its URL lives only in the secret `<namePrefix>/alert-channels/<name>`. */
+export interface AlertChannelConfig {
+  /** `slack` (incoming webhook: blocks and text) or `webhook` (versioned JSON, optional Authorization header). */
+  readonly kind: "slack" | "webhook";
+  /** 1-32 characters [a-z0-9-], unique: names the secret. Never rename a deployed one (its secret is replaced). */
+  readonly name: string;
+}
+
+export interface AlertsConfig {
+  /** Every alert of the alert topic also goes to each of these (through the alert forwarder). @default [] */
+  readonly channels: readonly AlertChannelConfig[];
+  /**
+   * At most `alertsPerDevice` device-error alerts per device within `windowMinutes`, whatever the
+   * error code; then one "muted" notice until the window ends.
+   */
+  readonly budget: {
+    /** @default 20 */
+    readonly alertsPerDevice: number;
+    /** @default 60 */
+    readonly windowMinutes: number;
+  };
 }

@@ -86,6 +86,8 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       alertTopicArn: o.alertTopicArn,
       alertStateTableName: names.alertStateTable,
       cooldownSeconds: o.alertCooldownSeconds,
+      budgetPerDevice: config.alerts.budget.alertsPerDevice,
+      budgetWindowSeconds: config.alerts.budget.windowMinutes * 60,
     }),
     "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
     "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
@@ -145,6 +147,7 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
   } else if (inv.functionName === "alert-handler") {
     const e = inv.event as { thingName?: string; code?: string };
     if (result?.status === "sent") o.counters.alertsSent++;
+    else if (result?.status === "muted") o.note("alert", `${e.thingName}: muted (its alert budget is used up until the window ends)`);
     else if (result?.status === "suppressed") {
       o.counters.alertsSuppressed++;
       o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ${ALERT_HANDLER.env.cooldownSeconds})`);

@@ -74,6 +74,12 @@ export function resourceNames(config: EnvironmentConfig) {
     registryTable: `${p}-device-registry`,
     alertStateTable: `${p}-alert-state`,
     alertTopic: `${p}-alerts`,
+    /** Secret holding one alert channel's URL (written by an operator, never by Terraform). */
+    alertChannelSecret: (channel: string) => `${p}/alert-channels/${channel}`,
+    alertForwarderFunction: `${p}-alert-forwarder`,
+    /** Alerts the forwarder could not deliver after Lambda's retries; an alarm fires on the first one. */
+    alertForwarderDeadLetterQueue: `${p}-alert-forwarder-dlq`,
+    alertForwarderDeadLetterAlarm: `${p}-alert-forwarder-dead-letters`,
     responsesLogGroup: `/${p}/iot/responses`,
     ruleErrorsLogGroup: `/${p}/iot/rule-errors`,
     firmwareBucket: `${p}-firmware-${config.accountId}`,

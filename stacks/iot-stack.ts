@@ -17,10 +17,12 @@ import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "../modules/csr-identity";
 import { identityLocations, loadIdentityCsr } from "../modules/identity";
+import { AlertForwarder } from "../modules/alert-forwarder";
 import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/iot-table";
 import { CertificateRevoker } from "../modules/certificate-revoker";
+import { ALERT_FORWARDER, channelsSetting } from "../functions/alert-forwarder/contract";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
 import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
@@ -132,7 +134,7 @@ export class IotStack extends FleetStack {
       functionName: names.alertHandlerFunction,
       description: "Device errors (IoT rule) to deduplicated e-mail alerts",
       logRetentionDays: config.logRetentionDays,
-      settings,
+      settings: { ...settings, budgetPerDevice: config.alerts.budget.alertsPerDevice, budgetWindowSeconds: config.alerts.budget.windowMinutes * 60 },
       tables: { alertStateTableName: { table: alertState, actions: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] } },
       topics: { alertTopicArn: alerts },
     });
@@ -156,6 +158,23 @@ export class IotStack extends FleetStack {
       tables: { registryTableName: { table: registry, actions: ["dynamodb:Scan"] } },
       topics: { alertTopicArn: alerts },
     });
+
+    // Slack and webhook channels: every message of the alert topic, through its own function and dead letters.
+    if (config.alerts.channels.length > 0) {
+      const channels = config.alerts.channels.map((c) => ({ ...c, secretId: names.alertChannelSecret(c.name) }));
+      new AlertForwarder(this, "alert-forwarder", {
+        contract: ALERT_FORWARDER,
+        channelsSetting: channelsSetting(channels),
+        alertTopic: alerts,
+        channels: config.alerts.channels,
+        alertState,
+        names,
+        environment: config.name,
+        accountId: config.accountId,
+        logRetentionDays: config.logRetentionDays,
+        alarmTopic: alarms,
+      });
+    }
 
     for (const fn of [alertHandler, offlineDetector, healthCheck]) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });

@@ -1,6 +1,7 @@
 /**
  * Business logic of the device-error alert handler: one SNS alert per (thing, error code) per
- * cooldown window. The window is a conditional put on the alert-state table; TTL (`expiresAt`,
+ * cooldown window, and at most the device's budget of alerts per budget window whatever the code
+ * (budget.ts). The cooldown is a conditional put on the alert-state table; TTL (`expiresAt`,
  * epoch seconds) removes old rows eventually, and because TTL deletion lags by hours the condition
  * also treats an expired row that is still present as absent.
  */
@@ -10,6 +11,7 @@ import { z } from "zod";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { serialNumberSchema } from "../shared/registry";
+import { refundBudget, takeFromBudget, type BudgetDecision, type BudgetWindow } from "./budget";
 
 /** The device's error payload (docs/contracts.md) plus what the IoT rule adds. */
 export const deviceErrorSchema = z.object({
@@ -35,6 +37,9 @@ export interface AlertDeps {
   alertStateTableName: string;
   topicArn: string;
   cooldownSeconds: number;
+  /** Alerts one device may raise per budget window, whatever the code. */
+  budgetPerDevice: number;
+  budgetWindowSeconds: number;
   environment: string;
   /** epoch ms */
   now: () => number;
@@ -43,7 +48,9 @@ export interface AlertDeps {
 
 export type AlertOutcome =
   | { outcome: "sent"; alertKey: string; messageId?: string; suppressedBefore: number }
-  | { outcome: "suppressed"; alertKey: string };
+  /** the device used up its budget with this error: the one "muted" notice was sent instead */
+  | { outcome: "muted"; alertKey: string; messageId?: string }
+  | { outcome: "suppressed"; alertKey: string; reason: "cooldown" | "budget" };
 
 export function alertKeyOf(error: Pick<DeviceError, "thingName" | "code">): string {
   return `device-error#${error.thingName}#${error.code}`;
@@ -79,21 +86,31 @@ export async function handleDeviceError(deps: AlertDeps, error: DeviceError): Pr
   } catch (err) {
     if (!isConditionalCheckFailed(err)) throw err;
     await countSuppressed(deps, alertKey, nowSeconds);
-    return { outcome: "suppressed", alertKey };
+    return { outcome: "suppressed", alertKey, reason: "cooldown" };
   }
 
+  // The budget is taken only for errors the cooldown let through: repeats of one code never use it.
+  let budget: BudgetDecision;
   try {
-    const alert = formatDeviceErrorAlert(error, {
-      environment: deps.environment,
-      cooldownSeconds: deps.cooldownSeconds,
-      suppressedBefore,
-      now,
-    });
-    const messageId = await publishAlert(deps.sns, deps.topicArn, alert);
-    return { outcome: "sent", alertKey, messageId, suppressedBefore };
+    budget = await takeFromBudget(deps, error.thingName, nowSeconds);
   } catch (err) {
-    // Give the window back, so the retried invocation can alert.
     await releaseClaim(deps, alertKey, claimId);
+    throw err;
+  }
+  // Over budget: the cooldown claim stays, so repeats of this code are not even counted against it.
+  if (budget.kind === "over") return { outcome: "suppressed", alertKey, reason: "budget" };
+
+  try {
+    const options = { environment: deps.environment, cooldownSeconds: deps.cooldownSeconds, suppressedBefore, now };
+    const alert =
+      budget.kind === "mute"
+        ? formatMutedNotice(error, { ...options, budgetPerDevice: deps.budgetPerDevice, window: budget.window })
+        : formatDeviceErrorAlert(error, options);
+    const messageId = await publishAlert(deps.sns, deps.topicArn, alert);
+    return budget.kind === "mute" ? { outcome: "muted", alertKey, messageId } : { outcome: "sent", alertKey, messageId, suppressedBefore };
+  } catch (err) {
+    // Give the window and the budget back, so the retried invocation can alert.
+    await Promise.all([releaseClaim(deps, alertKey, claimId), refundBudget(deps, budget)]);
     throw err;
   }
 }
@@ -160,5 +177,27 @@ export function formatDeviceErrorAlert(
   return {
     subject: `[${options.environment}] ${error.thingName} error ${error.code}: ${firstLine}`,
     message: lines.join("\n"),
+  };
+}
+
+/** The one notice a device gets when it uses up its budget; everything else in the window is only counted. */
+export function formatMutedNotice(
+  error: DeviceError,
+  options: { environment: string; budgetPerDevice: number; window: BudgetWindow; now: number },
+): Alert {
+  const windowLength = formatDuration((options.window.endsAt - options.window.startsAt) * 1000);
+  const until = isoOrUnknown(options.window.endsAt * 1000);
+  return {
+    subject: `[${options.environment}] ${error.thingName} muted until ${until.slice(11, 16)} UTC: ${options.budgetPerDevice} alerts in ${windowLength}`,
+    message: [
+      `Device ${error.thingName} raised ${options.budgetPerDevice} alerts within ${windowLength} in ${options.environment}, its budget.`,
+      `Its further errors, whatever their code, are not alerted until ${until}.`,
+      "",
+      `The error that used up the budget: ${error.code}`,
+      `Received:    ${isoOrUnknown(error.receivedAt ?? options.now)}`,
+      "",
+      "A device alerting this often is broken, misconfigured or misused (its certificate may be in other hands).",
+      "Its errors are still in the alert handler's log; the AlertsSuppressedBudget metric counts them.",
+    ].join("\n"),
   };
 }

@@ -6,6 +6,7 @@
 import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
+import { buildingHeadline, groupByBuilding, groupedLines, type BuildingGroup } from "../shared/building-outages";
 import { DEVICE_STATUSES, type DeviceStatus, type RegistryItem } from "../shared/registry";
 
 export type HealthRow = Pick<
@@ -21,6 +22,8 @@ export interface FleetSummary {
   offline: HealthRow[];
   /** PROVISIONING for longer than the threshold (the device never connected with its certificate) */
   stalledProvisioning: HealthRow[];
+  /** `offline` grouped by building, counted against each building's size */
+  offlineByBuilding: BuildingGroup<HealthRow>[];
 }
 
 export function summarise(rows: HealthRow[], now: number, thresholdMs: number): FleetSummary {
@@ -41,7 +44,7 @@ export function summarise(rows: HealthRow[], now: number, thresholdMs: number): 
   }
   offline.sort((a, b) => (a.lastSeen ?? 0) - (b.lastSeen ?? 0));
   stalledProvisioning.sort((a, b) => (a.provisioningStartedAt ?? 0) - (b.provisioningStartedAt ?? 0));
-  return { total: rows.length, byStatus, connected, offline, stalledProvisioning };
+  return { total: rows.length, byStatus, connected, offline, stalledProvisioning, offlineByBuilding: groupByBuilding(offline, rows) };
 }
 
 export interface HealthDeps {
@@ -93,6 +96,11 @@ function deviceLine(row: HealthRow, detail: string): string {
   return `  ${row.serialNumber}  ${row.deviceType ?? "?"}  ${detail}${meta}`;
 }
 
+function offlineSection(title: string, summary: FleetSummary, detail: (r: HealthRow) => string, now: number): string[] {
+  if (summary.offline.length === 0) return [];
+  return ["", `${title} (${summary.offline.length}):`, ...groupedLines(summary.offlineByBuilding, (r) => deviceLine(r, detail(r)).trimStart(), now, MAX_LISTED)];
+}
+
 function listSection(title: string, rows: HealthRow[], detail: (r: HealthRow) => string): string[] {
   if (rows.length === 0) return [];
   const lines = rows.slice(0, MAX_LISTED).map((r) => deviceLine(r, detail(r)));
@@ -108,6 +116,8 @@ export function formatHealthSummary(
   const threshold = formatDuration(options.thresholdSeconds * 1000);
   const active = summary.total - summary.byStatus.REVOKED;
   const problems = summary.offline.length + summary.stalledProvisioning.length;
+  const outages = summary.offlineByBuilding.filter((g) => g.likelyOutage);
+  const outageNote = outages.length > 0 ? `; likely power or network out in ${outages.map((g) => g.building).join(", ")}` : "";
   const subject =
     summary.total === 0
       ? `[${options.environment}] Fleet health: no devices registered`
@@ -116,7 +126,7 @@ export function formatHealthSummary(
         : `[${options.environment}] Fleet health: ${[
             summary.offline.length > 0 ? `${summary.offline.length} offline > ${threshold}` : "",
             summary.stalledProvisioning.length > 0 ? `${summary.stalledProvisioning.length} stuck provisioning` : "",
-          ].filter(Boolean).join(", ")} (of ${active} active)`;
+          ].filter(Boolean).join(", ")} (of ${active} active)${outageNote}`;
   const counts = [...DEVICE_STATUSES, "OTHER" as const]
     .filter((s) => s !== "OTHER" || summary.byStatus.OTHER > 0)
     .map((s) => `${s} ${summary.byStatus[s]}`)
@@ -126,10 +136,11 @@ export function formatHealthSummary(
     "",
     `Devices: ${summary.total} (${counts})`,
     `Connected now: ${summary.connected}`,
-    ...listSection(`Offline for longer than ${threshold}`, summary.offline, (r) => {
+    ...(outages.length > 0 ? ["", "Buildings with every device offline (likely power or network, not the devices):", ...outages.map((g) => `  ${buildingHeadline(g, now)}`)] : []),
+    ...offlineSection(`Offline for longer than ${threshold}`, summary, (r) => {
       const reason = r.lastDisconnectReason ? `, ${r.lastDisconnectReason}` : "";
       return `offline ${formatDuration(now - (r.lastSeen ?? now))} (last seen ${isoOrUnknown(r.lastSeen)}${reason})`;
-    }),
+    }, now),
     ...listSection(`Provisioning not completed after ${threshold}`, summary.stalledProvisioning, (r) =>
       `allowed ${formatDuration(now - (r.provisioningStartedAt ?? now))} ago, never connected with its certificate`,
     ),

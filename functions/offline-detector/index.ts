@@ -10,6 +10,7 @@ import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { createDocumentClient, createSnsClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
+import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
 import { OFFLINE_DETECTOR as C } from "./contract";
@@ -56,7 +57,9 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
     try {
       const result = await sweepOfflineDevices({ ddb, sns, tableName, topicArn, graceSeconds, environment, now: Date.now });
       const alerted = result.alerted.map((d) => d.serialNumber);
-      log.info("offline sweep done", { candidates: result.candidates, alerted, messageId: result.messageId });
+      const buildings = result.buildings.map((g) => ({ building: g.building ?? null, offline: g.offline, total: g.total, likelyOutage: g.likelyOutage }));
+      const metrics = result.messageId ? alertMetricFields(environment, { [ALERT_METRICS.names.offlineAlerts]: 1 }) : {};
+      log.info("offline sweep done", { candidates: result.candidates, alerted, buildings, messageId: result.messageId, ...metrics });
       return { status: "swept", alerted };
     } catch (error) {
       log.error("offline sweep failed; it will be retried", errorFields(error));

@@ -3,14 +3,18 @@
  * per outage. `offlineAlertedAt` is set with a conditional write before alerting (so overlapping
  * sweeps cannot alert twice) and a reconnect removes it (re-arming the alert).
  *
- * All devices that went offline since the last sweep are reported in one batched SNS message: a
- * building-wide power or network cut takes many Pis down at once, and one e-mail listing them is
- * readable where fifty separate ones are not (and costs one publish, not fifty).
+ * All devices that went offline since the last sweep are reported in one batched SNS message, grouped
+ * by building against the building's size (shared/building-outages.ts): a building-wide power or
+ * network cut takes many Pis down at once and arrives as one line, "hq: 12 of 12 offline since 09:14
+ * UTC — likely power or network", not as twelve device faults (and costs one publish, not twelve).
+ * To count each building the sweep reads every row; a filtered scan would cost the same read
+ * capacity, since DynamoDB charges a scan for the items it reads before filtering.
  */
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
 import { isConditionalCheckFailed } from "../shared/aws";
+import { buildingHeadline, groupByBuilding, groupedLines, type BuildingGroup, type FleetRow } from "../shared/building-outages";
 import type { RegistryItem } from "../shared/registry";
 
 export interface SweepDeps {
@@ -35,15 +39,22 @@ export interface SweepResult {
   candidates: number;
   /** devices alerted by this sweep */
   alerted: OfflineDevice[];
+  /** the alerted devices by building */
+  buildings: BuildingGroup<OfflineDevice>[];
   messageId?: string;
 }
+
+type ScannedRow = OfflineDevice & FleetRow & { offlineAlertedAt?: number };
 
 const MARK_CONCURRENCY = 10;
 
 export async function sweepOfflineDevices(deps: SweepDeps): Promise<SweepResult> {
   const now = deps.now();
   const cutoff = now - deps.graceSeconds * 1000;
-  const candidates = await scanCandidates(deps, cutoff);
+  const fleet = await scanFleet(deps);
+  const candidates = fleet.filter(
+    (r) => r.connected === false && typeof r.lastSeen === "number" && r.lastSeen <= cutoff && r.offlineAlertedAt === undefined && r.status !== "REVOKED",
+  );
 
   const alerted: OfflineDevice[] = [];
   for (let i = 0; i < candidates.length; i += MARK_CONCURRENCY) {
@@ -53,11 +64,12 @@ export async function sweepOfflineDevices(deps: SweepDeps): Promise<SweepResult>
       if (marked[j]) alerted.push(d);
     });
   }
-  if (alerted.length === 0) return { candidates: candidates.length, alerted };
+  if (alerted.length === 0) return { candidates: candidates.length, alerted, buildings: [] };
 
+  const buildings = groupByBuilding(alerted, fleet);
   try {
-    const messageId = await publishAlert(deps.sns, deps.topicArn, formatOfflineAlert(alerted, deps, now));
-    return { candidates: candidates.length, alerted, messageId };
+    const messageId = await publishAlert(deps.sns, deps.topicArn, formatOfflineAlert(buildings, deps, now));
+    return { candidates: candidates.length, alerted, buildings, messageId };
   } catch (error) {
     // Re-arm, so the next sweep alerts these devices instead of never.
     await Promise.all(alerted.map((d) => unmarkAlerted(deps, d.serialNumber, now)));
@@ -65,23 +77,20 @@ export async function sweepOfflineDevices(deps: SweepDeps): Promise<SweepResult>
   }
 }
 
-async function scanCandidates(deps: SweepDeps, cutoff: number): Promise<OfflineDevice[]> {
-  const found: OfflineDevice[] = [];
+async function scanFleet(deps: SweepDeps): Promise<ScannedRow[]> {
+  const found: ScannedRow[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.ddb.send(
       new ScanCommand({
         TableName: deps.tableName,
-        FilterExpression:
-          "connected = :false AND lastSeen <= :cutoff AND attribute_not_exists(offlineAlertedAt) AND #status <> :revoked",
-        ProjectionExpression: "serialNumber, deviceType, lastSeen, metadata, lastDisconnectReason",
+        ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, metadata, lastDisconnectReason, offlineAlertedAt",
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":false": false, ":cutoff": cutoff, ":revoked": "REVOKED" },
         ExclusiveStartKey: startKey,
         Limit: deps.scanPageSize,
       }),
     );
-    found.push(...((page.Items ?? []) as OfflineDevice[]));
+    found.push(...((page.Items ?? []) as ScannedRow[]));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return found;
@@ -126,22 +135,31 @@ async function unmarkAlerted(deps: SweepDeps, serialNumber: string, markedAt: nu
 
 const MAX_LISTED = 100;
 
-export function formatOfflineAlert(devices: OfflineDevice[], options: { graceSeconds: number; environment: string }, now: number): Alert {
-  const sorted = [...devices].sort((a, b) => (a.lastSeen ?? 0) - (b.lastSeen ?? 0));
-  const lines = sorted.slice(0, MAX_LISTED).map((d) => {
+export function formatOfflineAlert(
+  buildings: readonly BuildingGroup<OfflineDevice>[],
+  options: { graceSeconds: number; environment: string },
+  now: number,
+): Alert {
+  const sortedGroups = buildings.map((g) => ({ ...g, devices: [...g.devices].sort((a, b) => (a.lastSeen ?? 0) - (b.lastSeen ?? 0)) }));
+  const lines = groupedLines(sortedGroups, (d) => {
     const since = d.lastSeen ? `offline ${formatDuration(now - d.lastSeen)} (since ${isoOrUnknown(d.lastSeen)})` : "offline";
     const reason = d.lastDisconnectReason ? `, ${d.lastDisconnectReason}` : "";
     const where = d.metadata && Object.keys(d.metadata).length > 0
       ? `  ${Object.entries(d.metadata).map(([k, v]) => `${k}=${v}`).join(" ")}`
       : "";
-    return `  ${d.serialNumber}  ${d.deviceType ?? "?"}  ${since}${reason}${where}`;
-  });
-  if (sorted.length > MAX_LISTED) lines.push(`  ... and ${sorted.length - MAX_LISTED} more`);
+    return `${d.serialNumber}  ${d.deviceType ?? "?"}  ${since}${reason}${where}`;
+  }, now, MAX_LISTED);
+  const devices = sortedGroups.flatMap((g) => g.devices);
   const count = devices.length;
+  const outages = sortedGroups.filter((g) => g.likelyOutage);
   const subject =
-    count === 1
-      ? `[${options.environment}] Device ${sorted[0].serialNumber} is offline`
-      : `[${options.environment}] ${count} devices are offline`;
+    outages.length === 1 && sortedGroups.length === 1
+      ? `[${options.environment}] ${buildingHeadline(outages[0], now).replace(" — ", " - ")}`
+      : outages.length > 0
+        ? `[${options.environment}] ${count} devices offline; likely power or network out in ${outages.map((g) => g.building).join(", ")}`
+        : count === 1
+          ? `[${options.environment}] Device ${devices[0].serialNumber} is offline`
+          : `[${options.environment}] ${count} devices are offline`;
   return {
     subject,
     message: [
@@ -150,6 +168,7 @@ export function formatOfflineAlert(devices: OfflineDevice[], options: { graceSec
       ...lines,
       "",
       "Each device is alerted once per outage; its next connection re-arms the alert.",
+      ...(outages.length > 0 ? ["A building with every device offline points at its power or internet connection, not at the devices."] : []),
     ].join("\n"),
   };
 }

@@ -52,6 +52,8 @@ export const COMMON_ENV = {
   environment: "ENVIRONMENT",
   registryTableName: "REGISTRY_TABLE_NAME",
   alertTopicArn: "ALERT_TOPIC_ARN",
+  /** Alert cooldowns, budgets and delivery markers (alert handler, alert forwarder). */
+  alertStateTableName: "ALERT_STATE_TABLE_NAME",
   /** Comma-separated device types (`config.deviceTypes`). */
   allowedDeviceTypes: "ALLOWED_DEVICE_TYPES",
   /** `config.namePrefix`: serials starting with `<namePrefix>-` are reserved. */

@@ -13,6 +13,7 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   registryTableName: "device-registry",
   alertTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
   alertStateTableName: "alert-state",
+  channels: "slack:ops=shf-test/alert-channels/ops",
   allowedDeviceTypes: ["thermostat", "smart-plug"],
   namePrefix: "shf-test",
   telemetryTableName: "telemetry",
@@ -27,6 +28,7 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
 /** An event each handler answers without touching AWS (rejected input, unknown route or no token). */
 const HARMLESS_EVENT: Record<string, unknown> = {
   "alert-handler": {},
+  "alert-forwarder": {},
   "offline-detector": {},
   "health-check": undefined, // any event runs the check: invoked only when misconfigured (it fails first)
   "provisioning-hook": {},

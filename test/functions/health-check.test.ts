@@ -143,3 +143,22 @@ describe("health check", () => {
     await expect(misconfigured(SCHEDULE)).rejects.toThrow(/ALERT_TOPIC_ARN|HEALTH_OFFLINE_THRESHOLD_SECONDS/);
   });
 });
+
+describe("health check: offline devices by building", () => {
+  test("groups a building outage into one headline and names it in the subject", async () => {
+    // GIVEN all 4 devices of hq offline since 3 hours, 1 of 3 devices of lab offline, lab's others online
+    const outageAt = Date.now() - 3 * HOUR;
+    for (let i = 0; i < 4; i++) await device(`HQ${i}0000`, { connected: false, lastSeen: outageAt - i * 1000, metadata: { buildingId: "hq" } });
+    await offlineFor("LAB00000", 2 * HOUR, { metadata: { buildingId: "lab" } });
+    for (let i = 1; i < 3; i++) await device(`LAB${i}0000`, { connected: true, lastSeen: Date.now(), metadata: { buildingId: "lab" } });
+    // WHEN the daily check runs
+    await h.mod.handler(SCHEDULE);
+    // THEN one summary: the subject names the building, the list is grouped under building headlines
+    const { Subject, Message } = publishes()[0];
+    expect(publishes()).toHaveLength(1);
+    expect(Subject).toBe("[test] Fleet health: 5 offline > 1h (of 7 active); likely power or network out in hq");
+    const since = new Date(outageAt).toISOString().slice(11, 16);
+    expect(Message).toContain(`Buildings with every device offline (likely power or network, not the devices):\n  hq: 4 of 4 offline since ${since} UTC — likely power or network`);
+    expect(Message).toMatch(/Offline for longer than 1h \(5\):\n {2}hq: 4 of 4 offline since .* — likely power or network\n {4}HQ30000 .*\n {4}HQ20000 .*\n {4}HQ10000 .*\n {4}HQ00000 .*\n {2}lab: 1 of 3 offline since \d\d:\d\d UTC\n {4}LAB00000 /);
+  });
+});

@@ -142,3 +142,70 @@ describe("offline detector: scheduled sweep", () => {
     expect(direct.commandCalls(PublishCommand)).toHaveLength(1);
   });
 });
+
+describe("offline detector: outage triage by building", () => {
+  const inBuilding = (buildingId: string) => ({ metadata: { buildingId, room: "r1" } });
+
+  test("a building outage arrives as ONE grouped message naming the building", async () => {
+    // GIVEN all 12 Pis of building hq disconnected together 15 minutes ago, and a healthy building lab
+    const outageAt = Date.now() - 15 * 60_000;
+    for (let i = 0; i < 12; i++) {
+      const lastSeen = outageAt - i * 1000;
+      await putItem(h.db.client, h.db.registryTableName, registeredDevice(`HQ${String(i).padStart(4, "0")}`, { status: "PROVISIONED", connected: false, lastSeen, lastLifecycleTimestamp: lastSeen, ...inBuilding("hq") }));
+    }
+    for (let i = 0; i < 3; i++) await putItem(h.db.client, h.db.registryTableName, registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }));
+    // WHEN the sweep runs
+    const result = await h.mod.handler(SCHEDULE);
+    // THEN exactly one message, whose subject is the building's headline
+    expect(result).toMatchObject({ status: "swept" });
+    expect(publishes()).toHaveLength(1);
+    const since = new Date(outageAt).toISOString().slice(11, 16);
+    const { Subject, Message } = publishes()[0];
+    expect(Subject).toBe(`[test] hq: 12 of 12 offline since ${since} UTC - likely power or network`);
+    expect(Message).toContain(`  hq: 12 of 12 offline since ${since} UTC — likely power or network\n    HQ0011  thermostat  offline 15m`);
+    expect(Message).toContain("A building with every device offline points at its power or internet connection");
+    expect(Message.match(/^ {4}HQ\d{4} /gm)).toHaveLength(12);
+    expect(Message).not.toContain("LAB");
+  });
+
+  test("a partial outage is grouped without blaming power or network", async () => {
+    // GIVEN 2 of 5 devices of building lab offline, and one device without a building
+    for (let i = 0; i < 5; i++) {
+      if (i < 2) await offlineDevice(`LAB${i}000`, 20 * 60_000, inBuilding("lab"));
+      else await putItem(h.db.client, h.db.registryTableName, registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }));
+    }
+    await offlineDevice("LOOSE0001", 20 * 60_000);
+    // WHEN the sweep runs
+    await h.mod.handler(SCHEDULE);
+    // THEN one message with a headline per building, no outage claim
+    const { Subject, Message } = publishes()[0];
+    expect(Subject).toBe("[test] 3 devices are offline");
+    expect(Message).toMatch(/ {2}lab: 2 of 5 offline since \d\d:\d\d UTC\n {4}LAB0000/);
+    expect(Message).toContain("  (no building): 1 listed\n    LOOSE0001");
+    expect(Message).not.toContain("likely power");
+  });
+
+  test("revoked devices do not count towards a building", async () => {
+    // GIVEN 2 offline devices of hq and a revoked one that is connected=false too
+    await offlineDevice("HQR0001", 20 * 60_000, inBuilding("hq"));
+    await offlineDevice("HQR0002", 20 * 60_000, inBuilding("hq"));
+    await offlineDevice("HQR0003", 20 * 60_000, { ...inBuilding("hq"), status: "REVOKED" });
+    // WHEN the sweep runs
+    await h.mod.handler(SCHEDULE);
+    // THEN the building is 2 of 2
+    expect(publishes()[0].Subject).toMatch(/^\[test\] hq: 2 of 2 offline since \d\d:\d\d UTC - likely power or network$/);
+  });
+});
+
+describe("offline detector: building counts", () => {
+  test("devices that never connected do not hide a building outage", async () => {
+    // GIVEN 2 connected-then-lost devices of hq and one registered device of hq still in its box
+    await offlineDevice("HQN0001", 20 * 60_000, { metadata: { buildingId: "hq" } });
+    await offlineDevice("HQN0002", 20 * 60_000, { metadata: { buildingId: "hq" } });
+    await putItem(h.db.client, h.db.registryTableName, registeredDevice("HQN0003", { metadata: { buildingId: "hq" } }));
+    // WHEN the sweep runs
+    await h.mod.handler(SCHEDULE);
+    // THEN hq counts its 2 deployed devices, both offline
+    expect(publishes()[0].Subject).toMatch(/^\[test\] hq: 2 of 2 offline since \d\d:\d\d UTC - likely power or network$/);
+  });
+});

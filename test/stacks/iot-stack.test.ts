@@ -83,7 +83,7 @@ describe("IotStack", () => {
 
     test("keeps the deployed Terraform addresses of the certificate, secret and attachments", () => {
       expect(Object.keys(resourcesOf(stack, "aws_iot_certificate"))).toEqual(["controller-certificate"]);
-      expect(Object.keys(resourcesOf(stack, "aws_secretsmanager_secret"))).toEqual(["controller-secret"]);
+      expect(Object.keys(resourcesOf(stack, "aws_secretsmanager_secret")).filter((k) => !k.startsWith("alert-forwarder_"))).toEqual(["controller-secret"]);
       expect(Object.keys(resourcesOf(stack, "aws_iot_thing_principal_attachment"))).toEqual(["controller-thing-certificate"]);
       expect(Object.keys(resourcesOf(stack, "aws_iot_policy_attachment"))).toEqual(["controller-policy-certificate"]);
     });
@@ -173,7 +173,8 @@ describe("IotStack", () => {
 
   test("every Lambda permission names its source ARN and source account", () => {
     const permissions = values("aws_lambda_permission");
-    expect(permissions).toHaveLength(4);
+    // the two rules, the two schedules and the alert topic (alert forwarder)
+    expect(permissions).toHaveLength(5);
     for (const p of permissions) {
       expect(p.source_arn).toEqual(expect.any(String));
       expect(p.source_account).toBe("111111111111");
@@ -188,7 +189,7 @@ describe("IotStack", () => {
   test("every log group has the configured retention", () => {
     const groups = values("aws_cloudwatch_log_group");
     expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(["AWSIotLogsV2", "/shf-dev/iot/responses", "/shf-dev/iot/rule-errors"]));
-    expect(groups.length).toBe(7);
+    expect(groups.length).toBe(8);
     for (const g of groups) expect(g.retention_in_days).toBe(14);
   });
 
@@ -199,7 +200,7 @@ describe("IotStack", () => {
   describe("alerting", () => {
     test("alert topic is encrypted with the AWS-managed SNS key and e-mails every configured address", () => {
       expect(byName("aws_sns_topic", "shf-dev-alerts")).toMatchObject({ kms_master_key_id: "alias/aws/sns" });
-      const emails = values("aws_sns_topic_subscription").filter((s) => String(s.topic_arn).includes("alert-topic"));
+      const emails = values("aws_sns_topic_subscription").filter((s) => String(s.topic_arn).includes("alert-topic") && s.protocol === "email");
       expect(emails.map((s) => [s.protocol, s.endpoint])).toEqual([["email", "iot-alerts-dev@example.com"]]);
     });
 
@@ -212,7 +213,8 @@ describe("IotStack", () => {
 
     test("every alarm notifies the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.length).toBe(14);
+      // 14, plus the alert forwarder's dead-letter alarm and its errors, throttles and duration alarms.
+      expect(alarms.length).toBe(18);
       for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
     });
 
@@ -227,7 +229,7 @@ describe("IotStack", () => {
 
     test("functions get the environment variables of docs/contracts.md", () => {
       expect(Object.keys(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).sort()).toEqual(
-        ["ALERT_COOLDOWN_SECONDS", "ALERT_STATE_TABLE_NAME", "ALERT_TOPIC_ARN", "ENVIRONMENT"],
+        ["ALERT_BUDGET_PER_DEVICE", "ALERT_BUDGET_WINDOW_SECONDS", "ALERT_COOLDOWN_SECONDS", "ALERT_STATE_TABLE_NAME", "ALERT_TOPIC_ARN", "ENVIRONMENT"],
       );
       expect(Object.keys(byName("aws_lambda_function", "shf-dev-offline-detector")!.environment.variables).sort()).toEqual(
         ["ALERT_TOPIC_ARN", "ENVIRONMENT", "OFFLINE_GRACE_SECONDS", "REGISTRY_TABLE_NAME"],
@@ -242,6 +244,59 @@ describe("IotStack", () => {
       expect(actions("alert-handler_grants_alert-state-table")).toEqual(["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
       expect(actions("offline-detector_grants_registry-table")).toEqual(["dynamodb:Scan", "dynamodb:UpdateItem"]);
       expect(actions("health-check_grants_registry-table")).toEqual(["dynamodb:Scan"]);
+    });
+
+    test("the alert handler's budget comes from config.alerts.budget", () => {
+      expect(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).toMatchObject({ ALERT_BUDGET_PER_DEVICE: "20", ALERT_BUDGET_WINDOW_SECONDS: "3600" });
+    });
+  });
+
+  describe("alert forwarder (Slack and webhooks)", () => {
+    const forwarder = () => byName("aws_lambda_function", "shf-dev-alert-forwarder")!;
+
+    test("is subscribed to the alert topic, invocable only by SNS from that topic, with a redrive to its dead letters", () => {
+      const sub = values("aws_sns_topic_subscription").find((s) => s.protocol === "lambda")!;
+      expect(sub.topic_arn).toMatch(/aws_sns_topic\.alert-topic_.+\.arn/);
+      expect(sub.endpoint).toMatch(/aws_lambda_function\.alert-forwarder_function_.+\.arn/);
+      expect(sub.redrive_policy).toMatch(/jsonencode\(\{"deadLetterTargetArn" = aws_sqs_queue\.alert-forwarder_dead-letters_.+\.arn\}\)/);
+      const permission = values("aws_lambda_permission").find((p) => p.principal === "sns.amazonaws.com")!;
+      expect(permission).toMatchObject({ source_account: "111111111111", action: "lambda:InvokeFunction" });
+      expect(permission.source_arn).toMatch(/aws_sns_topic\.alert-topic_.+\.arn/);
+    });
+
+    test("names channel secrets, never their values, in its environment", () => {
+      expect(forwarder().environment.variables).toMatchObject({ ALERT_CHANNELS: "slack:ops=shf-dev/alert-channels/ops", ENVIRONMENT: "dev" });
+      const secret = byName("aws_secretsmanager_secret", "shf-dev/alert-channels/ops")!;
+      expect(secret).toMatchObject({ recovery_window_in_days: 7 });
+      expect(values("aws_secretsmanager_secret_version")).toEqual([]);
+    });
+
+    test("may read exactly its channel secrets, its delivery markers and send to its dead letters", () => {
+      const statements = documentStatements(stack, "alert-forwarder_function_grants");
+      expect(statements.flatMap((s) => s.actions).sort()).toEqual(["dynamodb:GetItem", "dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue", "sqs:SendMessage"]);
+      expect(statements.find((s) => s.actions.includes("secretsmanager:GetSecretValue"))!.resources).toEqual([expect.stringMatching(/aws_secretsmanager_secret\.alert-forwarder_secret-ops_.+\.arn/)]);
+    });
+
+    test("sends failed invocations, after Lambda's two retries, to an encrypted dead-letter queue with an alarm", () => {
+      const config = values("aws_lambda_function_event_invoke_config")[0];
+      expect(config).toMatchObject({ maximum_retry_attempts: 2, maximum_event_age_in_seconds: 3600 });
+      expect(config.destination_config.on_failure.destination).toMatch(/aws_sqs_queue\.alert-forwarder_dead-letters_.+\.arn/);
+      expect(byName("aws_sqs_queue", "shf-dev-alert-forwarder-dlq")).toMatchObject({ sqs_managed_sse_enabled: true, message_retention_seconds: 1209600 });
+      expect(values("aws_cloudwatch_metric_alarm").find((a) => a.alarm_name === "shf-dev-alert-forwarder-dead-letters")).toMatchObject({
+        namespace: "AWS/SQS",
+        metric_name: "ApproximateNumberOfMessagesVisible",
+        threshold: 1,
+      });
+      const redrive = documentStatements(stack, "alert-forwarder_dead-letters-policy-document")[0];
+      expect(redrive.principals).toEqual([{ type: "Service", identifiers: ["sns.amazonaws.com"] }]);
+      expect(redrive.condition).toEqual([{ test: "ArnEquals", variable: "aws:SourceArn", values: [expect.stringMatching(/aws_sns_topic\.alert-topic_.+\.arn/)] }]);
+    });
+
+    test("is left out when no channel is configured", () => {
+      const base = loadConfig("dev");
+      const noChannels = synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { identityRoot, config: { ...base, alerts: { ...base.alerts, channels: [] } } });
+      expect(byName("aws_lambda_function", "shf-dev-alert-forwarder", noChannels)).toBeUndefined();
+      expect(values("aws_secretsmanager_secret", noChannels).map((s) => s.name)).not.toContain("shf-dev/alert-channels/ops");
     });
   });
 
