@@ -194,6 +194,11 @@ export class DeviceAgent extends EventEmitter {
     if (!this.stopping) this.client.start();
   }
 
+  /** Rotate the certificate now (what the `rotate-certificate` command and job do); resolves once the new one connected. */
+  rotateCertificate(): Promise<string> {
+    return this.rotation.rotate("command");
+  }
+
   /** Waiters for `<topic>/accepted|rejected` answers on this connection (rotation). */
   private readonly answerWaiters = new Map<string, (payload: string) => void>();
 
