@@ -11,6 +11,9 @@ import { certificateIdOf, loadPendingRotation, previousIdentity, recoverIdentity
 import { ThingRecord } from "../../device/provision";
 import { RotationDeniedError, rotateCertificate } from "../../device/rotation";
 import type { PreProvisioningHookEvent } from "../../local/iot-core/identity-plane";
+import { CLAIM_IDENTITY } from "../../local/iot-core/stack-identities";
+import { createKeyAndCsr } from "../../device/provision";
+import { CSR_TOPIC, registerTopic } from "../../device/rotation";
 import { DEV_NAMES, TestEnv, createTestEnv, memoryLogger, waitFor } from "../support/broker";
 
 jest.setTimeout(90_000);
@@ -95,6 +98,30 @@ describe("certificate rotation on the device", () => {
     const { config } = await device("ROT-CLAIM-0001");
     const agent = await start(config);
     await expect(agent.exchange(`$aws/provisioning-templates/${DEV_NAMES.provisioningTemplate}/provision/json`, {}, 3000)).rejects.toThrow(/refused/);
+  });
+
+  test("fails when a stolen claim certificate publishes to the rotation template: its policy refuses it and the hook is never called", async () => {
+    const claim = await env.connectAs(CLAIM_IDENTITY, "provision-ROT-THIEF-01");
+    const hookCalls = env.hookEvents.length;
+    await expect(claim.publish(registerTopic(ROTATION), { certificateOwnershipToken: "x", parameters: { SerialNumber: "ROT-HAPPY-0001" } })).rejects.toThrow(/refused/);
+    expect(env.hookEvents.length).toBe(hookCalls);
+  });
+
+  test("fails when another device asks for a rotation of this serial: the hook sees the thief's certificate and denies (403)", async () => {
+    const victim = await device("ROT-VICTIM-001");
+    const thief = await device("ROT-THIEF-0001");
+    const agent = await start(thief.config);
+    const { csrPem } = await createKeyAndCsr("ROT-VICTIM-001");
+    const issued = await agent.exchange(CSR_TOPIC, { certificateSigningRequest: csrPem });
+    expect(issued.accepted).toBe(true);
+    const token = (issued.body as { certificateOwnershipToken: string }).certificateOwnershipToken;
+    const answer = await agent.exchange(registerTopic(ROTATION), { certificateOwnershipToken: token, parameters: { SerialNumber: "ROT-VICTIM-001" } });
+    expect(answer).toEqual({ accepted: false, body: expect.objectContaining({ statusCode: 403, errorCode: "AccessDenied" }) });
+    expect(env.hookEvents.at(-1)).toMatchObject({ claimCertificateId: thief.thing.certificateId, parameters: { SerialNumber: "ROT-VICTIM-001" } });
+    // The victim's thing has only its own certificate; the thief's new one stays unattached and pending.
+    const newId = (issued.body as { certificateId: string }).certificateId;
+    expect(env.plane.registry.getCertificate(newId)?.status).toBe("PENDING_ACTIVATION");
+    expect(current.get("ROT-VICTIM-001")).toBe(victim.thing.certificateId);
   });
 
   describe("a power cut at each step leaves a device that connects with one of its two certificates", () => {

@@ -26,7 +26,7 @@ const documentStatements = (prefix: string) =>
 
 describe("FleetProvisioningStack", () => {
   describe("provisioning template", () => {
-    const template = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning");
+    const template = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning")!;
     const body = () => JSON.parse(template().template_body);
 
     test("is an enabled fleet-provisioning template run by the provisioning role", () => {
@@ -192,11 +192,11 @@ describe("FleetProvisioningStack", () => {
   });
 
   describe("rotation template", () => {
-    const rotation = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-rotation");
+    const rotation = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-rotation")!;
     const body = () => JSON.parse(rotation().template_body);
 
     test("is an enabled template run by the provisioning role with the same hook", () => {
-      const hook = values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning").pre_provisioning_hook;
+      const hook = values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning")!.pre_provisioning_hook;
       expect(rotation()).toMatchObject({ enabled: true, type: "FLEET_PROVISIONING", provisioning_role_arn: iotServiceRoles.provisioning.roleArn });
       expect(rotation().pre_provisioning_hook).toEqual(hook);
     });
