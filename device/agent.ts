@@ -21,6 +21,7 @@ import { ThingRecord } from "./provision";
 import { loadSensorModules, readSensors } from "./sensors";
 import type { IdentityPaths } from "./identity-files";
 import { RotationSession } from "./agent-rotation";
+import { ExchangeAnswer, MqttExchange } from "./mqtt-exchange";
 import { PI_METRIC_NAMES, collectMetrics } from "./telemetry";
 
 /** Messages handed to the SDK at once; the rest wait in the journal. */
@@ -199,43 +200,12 @@ export class DeviceAgent extends EventEmitter {
     return this.rotation.rotate("command");
   }
 
-  /** Waiters for `<topic>/accepted|rejected` answers on this connection (rotation). */
-  private readonly answerWaiters = new Map<string, (payload: string) => void>();
+  /** `<topic>/accepted|rejected` answers of AWS IoT's MQTT provisioning API on this connection (rotation). */
+  private readonly answers = new MqttExchange();
 
-  /**
-   * One request of AWS IoT's MQTT provisioning API on this connection: subscribe to its answers first (as
-   * AWS requires), publish, resolve with the first answer; rejects on a refusal or after `timeoutMs`.
-   */
-  async exchange(topic: string, body: unknown, timeoutMs = 30_000): Promise<{ accepted: boolean; body: unknown }> {
-    const answers = [`${topic}/accepted`, `${topic}/rejected`];
-    const suback = await this.client.subscribe({ subscriptions: answers.map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })) });
-    if (suback.reasonCodes.some((c) => c >= 0x80)) throw new Error(`subscription to ${topic} answers refused (reason codes ${suback.reasonCodes.join(",")})`);
-    const answer = new Promise<{ accepted: boolean; body: unknown }>((resolve, reject) => {
-      const timer = setTimeout(() => settle(() => reject(new Error(`no answer on ${topic}/accepted|rejected within ${timeoutMs} ms`))), timeoutMs);
-      const settle = (finish: () => void): void => {
-        clearTimeout(timer);
-        for (const t of answers) this.answerWaiters.delete(t);
-        finish();
-      };
-      const on = (accepted: boolean) => (payload: string) =>
-        settle(() => {
-          try {
-            resolve({ accepted, body: JSON.parse(payload) as unknown });
-          } catch {
-            reject(new Error(`unparsable answer on ${topic}`));
-          }
-        });
-      this.answerWaiters.set(answers[0]!, on(true));
-      this.answerWaiters.set(answers[1]!, on(false));
-    });
-    try {
-      const res = await this.client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
-      if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
-    } catch (err) {
-      this.answerWaiters.get(answers[1]!)?.(JSON.stringify({ errorMessage: errorMessage(err) }));
-      throw err;
-    }
-    return answer;
+  /** One provisioning-API request on the current connection (see MqttExchange.request). */
+  exchange(topic: string, body: unknown, timeoutMs = 30_000): Promise<ExchangeAnswer> {
+    return this.answers.request(this.client, topic, body, timeoutMs);
   }
 
   get connected(): boolean {
@@ -334,8 +304,7 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private onMessage(topic: string, text: string): void {
-    const waiter = this.answerWaiters.get(topic);
-    if (waiter) return waiter(text);
+    if (this.answers.handle(topic, text)) return;
     if (topic === this.topics.commands) {
       const run = this.handleCommand(text).catch((err: unknown) => this.log.error("command dispatch failed", { error: errorMessage(err) }));
       this.running.add(run);

@@ -151,11 +151,12 @@ describe("certificate rotation on the device", () => {
       const issued = loadPendingRotation(config)!;
       expect(issued.registered).toBe(false);
       const agent = await start(config);
-      expect(mainCertificateId(config)).toBe(thing.certificateId);
-      // The agent resumes on its own (the hook's rule: the caller is still the row's certificate).
+      // The agent restarts with the old certificate, then resumes on its own (the caller is still the row's certificate).
       await waitFor(() => connectedWith("ROT-CUT-ISSUED1").includes(issued.certificateId), "a connection with the certificate issued before the cut");
+      const principals = connectedWith("ROT-CUT-ISSUED1");
+      expect(principals.lastIndexOf(thing.certificateId)).toBeLessThan(principals.indexOf(issued.certificateId));
       expect(mainCertificateId(config)).toBe(issued.certificateId);
-      expect(agent.connected).toBe(true);
+      await waitFor(() => agent.connected, "the agent to see its connection");
     });
 
     test("after RegisterThing accepted: it rolls forward to the new certificate at the next start", async () => {
