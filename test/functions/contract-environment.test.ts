@@ -15,6 +15,7 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   alertStateTableName: "alert-state",
   allowedDeviceTypes: ["thermostat", "smart-plug"],
   namePrefix: "shf-test",
+  rotationTemplateName: "shf-test-pi-rotation",
   telemetryTableName: "telemetry",
   latestTableName: "telemetry-latest",
   connectionsTableName: "connections",
