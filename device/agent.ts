@@ -19,6 +19,9 @@ import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } fr
 import { Outbox, OutboxEntry } from "./outbox";
 import { ThingRecord } from "./provision";
 import { loadSensorModules, readSensors } from "./sensors";
+import type { IdentityPaths } from "./identity-files";
+import { RotationSession } from "./agent-rotation";
+import { ExchangeAnswer, MqttExchange } from "./mqtt-exchange";
 import { PI_METRIC_NAMES, collectMetrics } from "./telemetry";
 
 /** Messages handed to the SDK at once; the rest wait in the journal. */
@@ -55,7 +58,8 @@ export class DeviceAgent extends EventEmitter {
   readonly outbox: Outbox;
   readonly state: DeviceState;
   private readonly log: Logger;
-  private readonly client: mqtt5.Mqtt5Client;
+  private client: mqtt5.Mqtt5Client;
+  private readonly rotation: RotationSession;
   private readonly jobs: JobsAgent;
   private readonly shadow: DeviceShadow;
   private readonly topics: { commands: string; responses: string; errors: string; telemetry: string };
@@ -105,6 +109,7 @@ export class DeviceAgent extends EventEmitter {
       log: this.log.child({ component: "jobs" }),
       publishDurable: (topic, body) => this.enqueue(topic, body),
       publishNow: (topic, body) => this.publishNow(topic, body),
+      operations: { "rotate-certificate": async () => ({ certificateId: await this.rotation.rotate("job") }) },
       onInstalled: (version) => {
         this.firmwareVersion = version;
         writeFileAtomicSync(
@@ -125,12 +130,29 @@ export class DeviceAgent extends EventEmitter {
       onSettings: () => this.scheduleTelemetry(),
     });
 
-    this.client = createMqttClient({
+    this.rotation = new RotationSession({
+      config,
+      thing,
+      log: this.log.child({ component: "rotation" }),
+      exchange: (topic, body) => this.exchange(topic, body),
+      switchIdentity: (identity) => this.switchIdentity(identity),
+      connected: () => this.isConnected,
+    });
+    this.registry.register("rotate-certificate", async () => ({ certificateId: await this.rotation.rotate("command") }), {
+      description: "Rotate the device certificate now (new key and CSR on the device, RegisterThing with the rotation template)",
+    });
+    this.client = this.createClient({ certFile: config.certFile, keyFile: config.keyFile });
+  }
+
+  /** The MQTT client for one identity; events of a replaced client are ignored. */
+  private createClient(identity: IdentityPaths): mqtt5.Mqtt5Client {
+    const config = this.options.config;
+    const client = createMqttClient({
       host: config.endpoint,
       port: config.port,
       caFile: config.caFile,
-      certFile: config.certFile,
-      keyFile: config.keyFile,
+      certFile: identity.certFile,
+      keyFile: identity.keyFile,
       clientId: this.thingName,
       keepAliveSeconds: config.keepAliveSeconds,
       sessionExpirySeconds: config.sessionExpirySeconds,
@@ -138,16 +160,52 @@ export class DeviceAgent extends EventEmitter {
       maxReconnectDelayMs: config.reconnect.maxDelayMs,
       resetReconnectDelayAfterMs: config.reconnect.resetAfterMs,
     });
-    this.client.on("connectionSuccess", (e) => this.onConnected(e.connack.sessionPresent));
-    this.client.on("connectionFailure", (e) => this.log.warn("connection attempt failed", { error: e.error.toString() }));
-    this.client.on("disconnection", (e) => {
+    const current = (): boolean => client === this.client;
+    client.on("connectionSuccess", (e) => {
+      if (!current()) return;
+      this.rotation.onConnectionSuccess();
+      this.onConnected(e.connack.sessionPresent);
+    });
+    client.on("connectionFailure", (e) => {
+      if (!current()) return;
+      this.log.warn("connection attempt failed", { error: e.error.toString() });
+      this.rotation.onConnectionFailure();
+    });
+    client.on("disconnection", (e) => {
+      if (!current()) return;
       this.isConnected = false;
       this.isSubscribed = false;
       this.log.warn("disconnected", { error: e.error.toString() });
       this.emit("disconnected", { error: e.error.toString() });
     });
-    this.client.on("messageReceived", (e) => this.onMessage(e.message.topicName, payloadText(e.message.payload)));
-    this.client.on("error", (e) => this.log.error("mqtt client error", { error: e.toString() }));
+    client.on("messageReceived", (e) => {
+      if (current()) this.onMessage(e.message.topicName, payloadText(e.message.payload));
+    });
+    client.on("error", (e) => this.log.error("mqtt client error", { error: e.toString() }));
+    return client;
+  }
+
+  /** Reconnect with another certificate (same client id): the old connection closes first. */
+  private async switchIdentity(identity: IdentityPaths): Promise<void> {
+    const old = this.client;
+    this.isConnected = false;
+    this.isSubscribed = false;
+    this.client = this.createClient(identity);
+    await shutdownMqttClient(old);
+    if (!this.stopping) this.client.start();
+  }
+
+  /** Rotate the certificate now (what the `rotate-certificate` command and job do); resolves once the new one connected. */
+  rotateCertificate(): Promise<string> {
+    return this.rotation.rotate("command");
+  }
+
+  /** `<topic>/accepted|rejected` answers of AWS IoT's MQTT provisioning API on this connection (rotation). */
+  private readonly answers = new MqttExchange();
+
+  /** One provisioning-API request on the current connection (see MqttExchange.request). */
+  exchange(topic: string, body: unknown, timeoutMs = 30_000): Promise<ExchangeAnswer> {
+    return this.answers.request(this.client, topic, body, timeoutMs);
   }
 
   get connected(): boolean {
@@ -195,6 +253,7 @@ export class DeviceAgent extends EventEmitter {
     clearInterval(this.telemetryTimer);
     clearTimeout(this.retryTimer);
     this.jobs.stop();
+    this.rotation.stop();
     await waitUntil(() => this.running.size === 0, Math.max(0, deadline - Date.now()) / 2);
     this.shutdown.abort();
     if (this.isConnected) {
@@ -237,6 +296,7 @@ export class DeviceAgent extends EventEmitter {
         this.emit("subscribed");
         this.jobs.requestNext();
         this.shadow.onConnected();
+        this.rotation.onReady();
       })
       .catch((err: unknown) => this.log.warn("subscribe failed", { error: errorMessage(err) }));
     this.pump();
@@ -244,6 +304,7 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private onMessage(topic: string, text: string): void {
+    if (this.answers.handle(topic, text)) return;
     if (topic === this.topics.commands) {
       const run = this.handleCommand(text).catch((err: unknown) => this.log.error("command dispatch failed", { error: errorMessage(err) }));
       this.running.add(run);

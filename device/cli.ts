@@ -19,9 +19,11 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DeviceAgent } from "./agent";
+import { readJsonSync } from "./files";
+import { recoverIdentity } from "./identity-files";
 import { ConfigError, DEFAULT_CONFIG_PATH, DeviceConfigInput, loadConfig } from "./config";
 import { Logger, createLogger } from "./log";
-import { ProvisioningDeniedError, TransientProvisioningError, provision, readProvisionedThing } from "./provision";
+import { ProvisioningDeniedError, ThingRecord, TransientProvisioningError, provision, readProvisionedThing } from "./provision";
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, TEMPFAIL: 75, DENIED: 77, CONFIG: 78 } as const;
 
@@ -121,6 +123,8 @@ export async function main(argv: string[], log: Logger = createLogger()): Promis
   try {
     const config = loadConfig(parsed.configPath, parsed.overrides);
     if (config.logLevel) log = createLogger({ level: config.logLevel });
+    // A power cut in the middle of a certificate switch is repaired before anything reads the pair.
+    recoverIdentity(config, readJsonSync<ThingRecord>(config.thingFile), log);
     if (parsed.command === "provision") return await runProvision(config, log);
     if (parsed.command === "service") {
       const code = await runProvision(config, log);

@@ -88,6 +88,19 @@ const configSchema = z
         tokenFile: z.string().min(1).optional(),
       })
       .prefault({}),
+    /** Certificate rotation over the device's own connection (device/rotation.ts). */
+    certificateRotation: z
+      .object({
+        /** The rotation provisioning template (the fleet stack's `rotation-template-name`). Absent: rotation is off. */
+        templateName: z.string().min(1).optional(),
+        /** Rotate when the certificate is this old (by its notBefore); 0: only on a command or job. */
+        maxAgeDays: z.number().min(0).default(365),
+        /** How often the age is checked while connected. */
+        checkIntervalSeconds: z.number().min(1).default(3600),
+        /** Failed connection attempts with a new certificate before the agent goes back to the previous one. */
+        fallbackAfterFailures: z.number().int().min(1).default(3),
+      })
+      .prefault({}),
     /** Entries kept in the outgoing journal before the oldest are dropped. */
     outboxMaxEntries: z.number().int().min(1).default(10_000),
     logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),

@@ -68,6 +68,11 @@ export interface JobsAgentOptions {
   readonly installTimeoutMs?: number;
   /** @default 60 seconds without data */
   readonly downloadIdleTimeoutMs?: number;
+  /**
+   * Jobs other than firmware updates, by their document's `operation` (e.g. `rotate-certificate`): the job
+   * SUCCEEDS with the returned details, or FAILS with the error's message.
+   */
+  readonly operations?: Readonly<Record<string, () => Promise<Record<string, string>>>>;
 }
 
 interface JobExecution {
@@ -208,6 +213,19 @@ export class JobsAgent {
 
   private async run(jobId: string, rawDocument: unknown): Promise<void> {
     const log = this.options.log.child({ jobId });
+    const raw = typeof rawDocument === "string" ? safeParse(rawDocument) : rawDocument;
+    const operation = typeof raw === "object" && raw !== null ? (raw as { operation?: unknown }).operation : undefined;
+    const other = typeof operation === "string" && operation !== "firmware-update" ? this.options.operations?.[operation] : undefined;
+    if (other) {
+      this.update(jobId, "IN_PROGRESS", { step: operation as string });
+      try {
+        this.finish(jobId, "SUCCEEDED", await other());
+      } catch (err) {
+        log.error("job failed", { operation, error: (err as Error).message });
+        this.finish(jobId, "FAILED", { reason: (err as Error).message });
+      }
+      return;
+    }
     const doc = parseFirmwareJobDocument(typeof rawDocument === "string" ? safeParse(rawDocument) : rawDocument);
     if (typeof doc === "string") {
       log.warn("job document rejected", { reason: doc });

@@ -5,6 +5,7 @@
  *   npm run local -- --devices 5 --scenario smoke   the lifecycle once, counted; last line JSON; exit 0 when as expected
  *   npm run local -- --devices 5 --scenario chaos   commands while the broker restarts; last line JSON; exit 0 when nothing is lost
  *   npm run local -- --devices 4 --scenario ota     canary, promotion, corrupted image, rollback; last line JSON; exit 0 when all hold
+ *   npm run local -- --scenario lifecycle           revoke, re-provision, replace, rotate; last line JSON; exit 0 when all hold
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -15,6 +16,7 @@ import { formatChaosSummary, runChaos } from "./scenarios/chaos";
 import { runInteractive } from "./scenarios/interactive";
 import { formatSmokeSummary, runSmoke } from "./scenarios/smoke";
 import { formatOtaSummary, runOta } from "./scenarios/ota";
+import { formatLifecycleSummary, runLifecycle } from "./scenarios/lifecycle";
 import { LocalTwin, type LocalTwinOptions } from "./twin";
 
 const USAGE = `usage: npm run local -- [options]
@@ -23,6 +25,7 @@ const USAGE = `usage: npm run local -- [options]
   --scenario smoke          register, provision, deny one, command, alert, offline; JSON counts last; exit 0 when as expected
   --scenario chaos          continuous commands while the broker restarts; JSON sent/received/duplicates/lost last; exit 0 when lost = 0
   --scenario ota            canary then fleet rollout, a corrupted image, a rolled-back build (devices >= 3); JSON last; exit 0 when all hold
+  --scenario lifecycle      revoke (cut off), re-provision, replace, rotate a certificate (old one refused); JSON last; exit 0 when all hold
 
 options:
   --devices N               simulated Pis (default 3; each is a separate process running the real device client)
@@ -39,7 +42,7 @@ options:
 `;
 
 interface CliOptions {
-  scenario?: "smoke" | "chaos" | "ota";
+  scenario?: "smoke" | "chaos" | "ota" | "lifecycle";
   devices: number;
   concurrency: number;
   restarts: number;
@@ -77,7 +80,9 @@ function parseCli(argv: string[]): CliOptions {
     return n;
   };
   const scenario = values.scenario;
-  if (scenario !== undefined && scenario !== "smoke" && scenario !== "chaos" && scenario !== "ota") throw new Error(`--scenario must be smoke, chaos or ota, got "${scenario}"`);
+  if (scenario !== undefined && scenario !== "smoke" && scenario !== "chaos" && scenario !== "ota" && scenario !== "lifecycle") {
+    throw new Error(`--scenario must be smoke, chaos, ota or lifecycle, got "${scenario}"`);
+  }
   const repoRoot = path.resolve(__dirname, "..");
   return {
     scenario,
@@ -155,6 +160,14 @@ async function main(): Promise<number> {
       for (const line of formatOtaSummary(ota)) console.log(line);
       console.log(JSON.stringify(ota.counts));
       return ota.ok ? 0 : 1;
+    }
+    if (options.scenario === "lifecycle") {
+      const lifecycle = await Promise.race([runLifecycle(twin), interruptedPromise.then(() => undefined)]);
+      await twin.stop();
+      if (!lifecycle) return 130;
+      for (const line of formatLifecycleSummary(lifecycle)) console.log(line);
+      console.log(JSON.stringify({ ...lifecycle.counts, ok: lifecycle.ok, takesEffectSeconds: lifecycle.takesEffectSeconds, durationMs: lifecycle.durationMs }));
+      return lifecycle.ok ? 0 : 1;
     }
     const run = options.scenario === "smoke" ? runSmoke(twin, options) : runChaos(twin, options);
     const result = await Promise.race([run, interruptedPromise.then(() => undefined)]);

@@ -79,7 +79,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
   const registry = { ...common, registryTableName: names.registryTable };
   const devices = { ...registry, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix };
   return {
-    "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], { ...devices, leaseSeconds: config.provisioning.leaseSeconds }),
+    "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], { ...devices, leaseSeconds: config.provisioning.leaseSeconds, rotationTemplateName: names.rotationTemplate }),
     "register-device": settingsOf(REGISTER_DEVICE, physical["register-device"], devices),
     "alert-handler": settingsOf(ALERT_HANDLER, physical["alert-handler"], {
       ...common,

@@ -20,6 +20,8 @@ export interface PiLauncherOptions {
   readonly endpoint: TwinEndpoint;
   readonly claim: { readonly certFile: string; readonly keyFile: string };
   readonly templateName: string;
+  /** The rotation template: Pis rotate their certificate with it on a command or job. @default rotation off */
+  readonly rotationTemplateName?: string;
   /** @default 0 (off) */
   readonly telemetryIntervalSeconds?: number;
   /** @default "info" */
@@ -71,6 +73,7 @@ export class PiLauncher {
         // Every simulated Pi has room sensors beside its own metrics, through the documented sensorModules option.
         sensorModules: Object.values(o.bundle.sensorModules),
         sensorSettings: { room: extra.room ?? {} },
+        ...(o.rotationTemplateName ? { certificateRotation: { templateName: o.rotationTemplateName } } : {}),
         ...extra.deviceConfig,
       },
     });

@@ -290,6 +290,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       endpoint: iot.endpoint,
       claim: iot.identityFiles(CLAIM_IDENTITY),
       templateName: this.names.provisioningTemplate,
+      rotationTemplateName: this.names.rotationTemplate,
       telemetryIntervalSeconds: o.telemetryIntervalSeconds,
       deviceLogLevel: o.deviceLogLevel,
       deviceReconnect: o.deviceReconnect,

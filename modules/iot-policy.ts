@@ -22,7 +22,7 @@ export interface IotPolicyProps {
  * An AWS IoT Core policy whose document goes through policyDocument() like every IAM document
  * (so `iot:*` on everything is refused at synth).
  *
- * @example new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn) })
+ * @example new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn, names.rotationTemplate) })
  */
 export class IotPolicy extends Construct {
   readonly policy: IotPolicyResource;
@@ -47,13 +47,26 @@ export class IotPolicy extends Construct {
 }
 
 /**
- * A provisioned device: connects only as its own thing (client id = thing name = serial, with its
- * certificate attached to that thing), and touches only its own topics, jobs and shadow.
+ * The request and answer topics of certificate rotation (JSON only): CreateCertificateFromCsr and the
+ * rotation template's RegisterThing. Their names are fixed by AWS and carry no client or thing part, so
+ * no policy variable can narrow them; AWS answers on the requesting connection only (Developer Guide,
+ * "Device provisioning MQTT API"), and the rotation hook checks the caller's certificate.
  */
-export function devicePolicyStatements(iotArn: IotArn): PolicyStatement[] {
+export function rotationTopics(rotationTemplateName: string): string[] {
+  return ["$aws/certificates/create-from-csr/json", `$aws/provisioning-templates/${rotationTemplateName}/provision/json`];
+}
+
+/**
+ * A provisioned device: connects only as its own thing (client id = thing name = serial, with its
+ * certificate attached to that thing), and touches only its own topics, jobs and shadow, plus the
+ * rotation topics of `rotationTemplateName` (a new certificate from its own CSR).
+ */
+export function devicePolicyStatements(iotArn: IotArn, rotationTemplateName: string): PolicyStatement[] {
   const own = (kind: "topic" | "topicfilter", path: string) => iotArn(`${kind}/${path}`);
   const jobs = `$aws/things/${THING_NAME}/jobs/*`;
   const shadow = `$aws/things/${THING_NAME}/shadow/*`;
+  const rotation = rotationTopics(rotationTemplateName);
+  const answers = rotation.flatMap((t) => [`${t}/accepted`, `${t}/rejected`]);
   return [
     {
       actions: ["iot:Connect"],
@@ -68,15 +81,21 @@ export function devicePolicyStatements(iotArn: IotArn): PolicyStatement[] {
         own("topic", `devices/${THING_NAME}/telemetry`),
         own("topic", jobs),
         own("topic", shadow),
+        ...rotation.map((t) => own("topic", t)),
       ],
     },
     {
       actions: ["iot:Subscribe"],
-      resources: [own("topicfilter", `devices/${THING_NAME}/commands`), own("topicfilter", jobs), own("topicfilter", shadow)],
+      resources: [
+        own("topicfilter", `devices/${THING_NAME}/commands`),
+        own("topicfilter", jobs),
+        own("topicfilter", shadow),
+        ...answers.map((t) => own("topicfilter", t)),
+      ],
     },
     {
       actions: ["iot:Receive"],
-      resources: [own("topic", `devices/${THING_NAME}/commands`), own("topic", jobs), own("topic", shadow)],
+      resources: [own("topic", `devices/${THING_NAME}/commands`), own("topic", jobs), own("topic", shadow), ...answers.map((t) => own("topic", t))],
     },
   ];
 }

@@ -91,6 +91,8 @@ export function resourceNames(config: EnvironmentConfig) {
     /** Thing group that receives firmware first. */
     otaCanaryGroup: `${p}-ota-canary`,
     provisioningTemplate: `${p}-pi-provisioning`,
+    /** Certificate rotation: a provisioned Pi runs it with its current certificate (same hook, rotation mode). */
+    rotationTemplate: `${p}-pi-rotation`,
     devicePolicy: `${p}-device`,
     rulePrefix,
     // iot, fleet and api stacks. Lambda functions, their roles and alarms start with `${p}-` (the apply role's scope).

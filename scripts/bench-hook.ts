@@ -218,6 +218,7 @@ async function main(): Promise<void> {
         registryTableName: db.registryTableName,
         allowedDeviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
         namePrefix: "shf-bench",
+        rotationTemplateName: "shf-bench-pi-rotation",
       }),
     );
     // Configuration is read at module load: load the handler only now.

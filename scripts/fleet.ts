@@ -6,17 +6,19 @@
  *   revoke <serial>                                    REVOKED; the revoker revokes its certificates
  *   reprovision <serial> [--token-sha256 H]            back to REGISTERED (same Pi, new SD card)
  *   replace <serial> <newSerial> [--token-sha256 H]    new hardware: the new serial inherits type and metadata
+ *   rotate <serial>                                    certificate rotation on the Pi, through an AWS IoT job
  *   purge [--serial S] [--dry-run]                     delete the IoT things and certificates of REVOKED devices
  *
  * Every command takes `--json` (one JSON document on stdout). The API is reached with `--api-url`
  * (FLEET_API_URL: the api stack's `invoke-url` output) and `--api-key` (FLEET_API_KEY); `purge` also uses
- * AWS IoT with the standard AWS credentials and region (`AWS_ENDPOINT_URL_IOT` points it at the twin).
+ * AWS IoT (`purge`, `rotate`) with the standard AWS credentials and region (`AWS_ENDPOINT_URL_IOT` points it at the twin).
  * Exit code 0 on success, 1 on an API refusal or any failure (the reason on stderr).
  */
 import { Command, Option } from "commander";
 import { IoTClient } from "@aws-sdk/client-iot";
 import { FleetApi, FleetApiError, type DeviceView } from "./fleet/api-client";
 import { purgeDevice, type PurgeResult } from "./fleet/purge";
+import { requestRotation } from "./fleet/rotate";
 
 export interface FleetCliDeps {
   api(options: { apiUrl?: string; apiKey?: string }): FleetApi;
@@ -111,6 +113,21 @@ export function buildProgram(deps: FleetCliDeps = defaultDeps): Command {
     .action(async (serial: string, newSerial: string, o: { tokenSha256?: string; json?: boolean }) => {
       const result = (await api().replace(serial, newSerial, o.tokenSha256)) as { message: string };
       print(!!o.json, result, () => result.message);
+    });
+
+  program
+    .command("rotate <serial>")
+    .description("rotate a PROVISIONED device's certificate (an AWS IoT job the Pi runs; the old certificate is revoked once the new one connected)")
+    .option("--json", "print JSON")
+    .action(async (serial: string, o: { json?: boolean }) => {
+      const device = await api().show(serial);
+      const iot = deps.iot();
+      try {
+        const result = await requestRotation(iot, { serialNumber: device.serialNumber, thingName: device.thingName ?? device.serialNumber, status: device.status });
+        print(!!o.json, result, () => `${serial}: rotation job ${result.jobId} created`);
+      } finally {
+        iot.destroy();
+      }
     });
 
   program

@@ -35,12 +35,14 @@ export interface FleetProvisioningStackProps extends FleetStackProps {
 export class FleetProvisioningStack extends FleetStack {
   readonly templateName: string;
   readonly hookFunctionName: string;
+  readonly rotationTemplateName: string;
 
   constructor(scope: Construct, id: string, props: FleetProvisioningStackProps) {
     super(scope, id, props);
     const { config, names } = this;
     const iotArn = (resource: string) => this.arn("iot", resource);
     const templateArn = iotArn(`provisioningtemplate/${names.provisioningTemplate}`);
+    const rotationTemplateArn = iotArn(`provisioningtemplate/${names.rotationTemplate}`);
 
     // --- Pre-provisioning hook.
     // Timeout and memory from the contract (AWS IoT gives up after 5 s).
@@ -54,6 +56,7 @@ export class FleetProvisioningStack extends FleetStack {
         allowedDeviceTypes: config.deviceTypes,
         leaseSeconds: config.provisioning.leaseSeconds,
         namePrefix: config.namePrefix,
+        rotationTemplateName: names.rotationTemplate,
       },
       tables: {
         registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
@@ -63,6 +66,11 @@ export class FleetProvisioningStack extends FleetStack {
     const invokeByTemplate = hook.allowInvoke("iot-provisioning-template", {
       principal: "iot.amazonaws.com",
       sourceArn: templateArn,
+      sourceAccount: config.accountId,
+    });
+    const invokeByRotation = hook.allowInvoke("iot-rotation-template", {
+      principal: "iot.amazonaws.com",
+      sourceArn: rotationTemplateArn,
       sourceAccount: config.accountId,
     });
     new FunctionAlarms(this, "provisioning-hook-alarms", {
@@ -98,6 +106,19 @@ export class FleetProvisioningStack extends FleetStack {
       dependsOn: [invokeByTemplate],
     });
 
+    // --- Certificate rotation: a provisioned Pi runs this template over its own connection (the device
+    // policy allows its topics); the same hook, in rotation mode, allows only the row's current certificate.
+    const rotation = new IotProvisioningTemplate(this, "rotation-template", {
+      name: names.rotationTemplate,
+      description: "Raspberry Pi certificate rotation: the thing's current certificate gets a successor from the Pi's own CSR",
+      enabled: true,
+      type: "FLEET_PROVISIONING",
+      provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
+      preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
+      templateBody: JSON.stringify(rotationTemplateBody(props.devicePolicyName)),
+      dependsOn: [invokeByRotation],
+    });
+
     // --- The claim certificate, from the committed CSR; its key is only in Secrets Manager (written by
     // `npm run identity`), the public parts are published in SSM for whoever prepares SD cards.
     const claimPolicy = new IotPolicy(this, "claim-policy", {
@@ -116,8 +137,10 @@ export class FleetProvisioningStack extends FleetStack {
 
     this.templateName = template.name;
     this.hookFunctionName = hook.functionName;
+    this.rotationTemplateName = rotation.name;
 
     new TerraformOutput(this, "provisioning-template-name", { value: template.name, description: "Fleet provisioning template devices run with their serial number and device type" });
+    new TerraformOutput(this, "rotation-template-name", { value: rotation.name, description: "Provisioning template provisioned devices run to rotate their certificate" });
     new TerraformOutput(this, "claim-certificate-id", { value: claim.certificateId, description: "Claim certificate id (deactivate it to stop all new provisioning)" });
     new TerraformOutput(this, "claim-secret-arn", { value: claim.secretArn, description: "Secrets Manager secret with the claim private key only (written by npm run identity, never by Terraform)" });
     new TerraformOutput(this, "claim-identity-parameter", {
@@ -155,6 +178,35 @@ export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: 
           ThingGroups: [perType],
           AttributePayload: { serialNumber: { Ref: "SerialNumber" }, deviceType: { Ref: "DeviceType" } },
         },
+      },
+      certificate: {
+        Type: "AWS::IoT::Certificate",
+        Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Active" },
+      },
+      policy: {
+        Type: "AWS::IoT::Policy",
+        Properties: { PolicyName: devicePolicyName },
+      },
+    },
+  };
+}
+
+/**
+ * The rotation template body: the existing thing (named by the serial; the hook allows only a
+ * PROVISIONED row whose certificate is the caller's) gets the new certificate attached, activated and
+ * given the device policy. The thing's type, groups and attributes are left as they are.
+ */
+export function rotationTemplateBody(devicePolicyName: string) {
+  return {
+    Parameters: {
+      SerialNumber: { Type: "String" },
+      "AWS::IoT::Certificate::Id": { Type: "String" },
+    },
+    Resources: {
+      thing: {
+        Type: "AWS::IoT::Thing",
+        OverrideSettings: { AttributePayload: "DO_NOTHING", ThingTypeName: "DO_NOTHING", ThingGroups: "DO_NOTHING" },
+        Properties: { ThingName: { Ref: "SerialNumber" } },
       },
       certificate: {
         Type: "AWS::IoT::Certificate",

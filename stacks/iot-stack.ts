@@ -91,7 +91,7 @@ export class IotStack extends FleetStack {
     });
 
     // --- Device identity: policy, thing types and groups per device type.
-    const devicePolicy = new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn) });
+    const devicePolicy = new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn, names.rotationTemplate) });
     for (const deviceType of config.deviceTypes) {
       const scope = new Construct(this, `device-type-${deviceType}`);
       new IotThingType(scope, "thing-type", {

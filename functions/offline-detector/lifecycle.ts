@@ -33,6 +33,8 @@ export type LifecycleOutcome =
   | "provisioned-stale"
   /** not applied: older than or equal to what the row holds, or no such device */
   | "ignored-stale-or-unknown"
+  /** connectivity recorded, and the connection with a rotated-to certificate asked to revoke the old one */
+  | "rotation-completed"
   /** the clientId cannot be a serial number */
   | "ignored-not-a-device"
   /** a claim (fleet-provisioning) connection, `provision-*` */
@@ -77,6 +79,10 @@ export async function recordLifecycleEvent(deps: LifecycleDeps, event: Lifecycle
   }
 
   if (!connected) return updated ? "recorded" : "ignored-stale-or-unknown";
+  // A rotation completes on the first connection with the new certificate, even a late event's.
+  if (event.principalIdentifier && (!updated || updated.rotatedFromCertificateId !== undefined)) {
+    if (await completeRotation(deps, event.clientId, event.principalIdentifier, nowIso)) return "rotation-completed";
+  }
   // The first connection after provisioning counts even if its event arrives late (after a newer
   // disconnect was applied), so the move is tried whenever the row may still be PROVISIONING.
   if (updated && updated.status !== "PROVISIONING") return "recorded";
@@ -104,6 +110,31 @@ async function markProvisioned(deps: LifecycleDeps, serialNumber: string, timest
           ":ts": timestamp,
           ":nowIso": nowIso,
         },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * The thing connected with the certificate the rotation hook bound the row to: ask the revoker (through
+ * the registry stream, `revokeCertificatesRequestedAt`) to revoke every other certificate of the thing,
+ * the old one included. Conditional on that very certificate, so a connection with the old one (or a
+ * replayed event of it) never does; idempotent, because the marker is removed in the same write.
+ */
+async function completeRotation(deps: LifecycleDeps, serialNumber: string, principal: string, nowIso: string): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { serialNumber },
+        UpdateExpression: "SET revokeCertificatesRequestedAt = :nowIso, updatedAt = :nowIso REMOVE rotatedFromCertificateId",
+        ConditionExpression: "#status = :provisioned AND certificateId = :principal AND attribute_exists(rotatedFromCertificateId)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":provisioned": "PROVISIONED", ":principal": principal, ":nowIso": nowIso },
       }),
     );
     return true;

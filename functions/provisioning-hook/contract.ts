@@ -18,6 +18,8 @@ export const PROVISIONING_HOOK = defineContract({
     leaseSeconds: "PROVISIONING_LEASE_SECONDS",
     /** Serials starting with `<namePrefix>-` are denied. */
     namePrefix: COMMON_ENV.namePrefix,
+    /** RegisterThing with this template is a certificate rotation (./rotation.ts), not a first provisioning. */
+    rotationTemplateName: "ROTATION_TEMPLATE_NAME",
   },
   defaults: { environment: DEFAULT_ENVIRONMENT, leaseSeconds: 600 },
   ranges: { leaseSeconds: { min: 1, max: 86400 } },

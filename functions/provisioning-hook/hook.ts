@@ -54,14 +54,17 @@ export type DenyReason =
   | "provisioning-token-mismatch"
   | "lease-held-by-other-certificate"
   | "not-provisionable"
+  | "not-provisioned"
+  | "caller-certificate-not-current"
   | "dynamodb-error"
   | "deadline-exceeded"
   | "internal-error";
 
-export type AllowReason = "reserved" | "retry-within-lease" | "lease-expired";
+export type AllowReason = "reserved" | "retry-within-lease" | "lease-expired" | "rotated" | "rotation-retry";
 
 export type HookDecision =
-  | { allow: true; reason: AllowReason; deviceType: string }
+  /** `deviceType` is the override for the claim template; rotation overrides nothing. */
+  | { allow: true; reason: AllowReason; deviceType?: string }
   | { allow: false; reason: DenyReason; detail?: unknown };
 
 export function deny(reason: DenyReason, detail?: unknown): HookDecision {
@@ -73,13 +76,12 @@ export function deny(reason: DenyReason, detail?: unknown): HookDecision {
  * declares the parameter); nothing else is overridden. A deny carries no overrides.
  */
 export function toHookResponse(decision: HookDecision): HookResponse {
-  return decision.allow
-    ? { allowProvisioning: true, parameterOverrides: { DeviceType: decision.deviceType } }
-    : { allowProvisioning: false };
+  if (!decision.allow) return { allowProvisioning: false };
+  return decision.deviceType === undefined ? { allowProvisioning: true } : { allowProvisioning: true, parameterOverrides: { DeviceType: decision.deviceType } };
 }
 
 /** AWS certificate ids are 64 hex characters; the charset check also keeps them shell-safe. */
-const CERTIFICATE_ID_PATTERN = /^[A-Za-z0-9]{1,128}$/;
+export const CERTIFICATE_ID_PATTERN = /^[A-Za-z0-9]{1,128}$/;
 
 const hookEventSchema = z.object({
   clientId: z.string().min(1).max(128),
@@ -282,7 +284,7 @@ async function explainRefusal(deps: ReserveDeps, request: ProvisioningRequest): 
   return deny("not-provisionable", { status: item.status });
 }
 
-function errorSummary(error: unknown): { name: string; message: string } {
+export function errorSummary(error: unknown): { name: string; message: string } {
   return error instanceof Error
     ? { name: error.name, message: error.message.slice(0, 300) }
     : { name: typeof error, message: String(error).slice(0, 300) };

@@ -13,6 +13,7 @@ import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
 import { PROVISIONING_HOOK as C } from "./contract";
 import { deny, parseHookEvent, reserveSerial, toHookResponse, type HookDecision, type HookResponse } from "./hook";
+import { parseRotationEvent, rotateCertificate, templateNameOf } from "./rotation";
 
 export type { HookResponse } from "./hook";
 
@@ -26,6 +27,7 @@ const config = loadConfig(() => ({
   allowedDeviceTypes: deviceTypeList(process.env, C.env.allowedDeviceTypes),
   leaseSeconds: integerInRange(process.env, C.env.leaseSeconds, C.defaults.leaseSeconds, C.ranges.leaseSeconds),
   namePrefix: requiredString(process.env, C.env.namePrefix),
+  rotationTemplateName: requiredString(process.env, C.env.rotationTemplateName),
 }));
 
 const logger = createLogger({
@@ -52,6 +54,12 @@ function deadlineFor(context: HookContext | undefined): number {
 
 async function decide(event: unknown, signal: AbortSignal): Promise<HookDecision> {
   if (!config.ok) return deny("config-invalid", config.error);
+  // The template is AWS's to name (templateArn), never the device's: it selects the mode.
+  if (templateNameOf(event) === config.value.rotationTemplateName) {
+    const rotation = parseRotationEvent(event, config.value.namePrefix);
+    if (!rotation.ok) return rotation.decision;
+    return rotateCertificate({ ddb, tableName: config.value.tableName, now: Date.now, abortSignal: signal }, rotation.request);
+  }
   const parsed = parseHookEvent(event, config.value);
   if (!parsed.ok) return parsed.decision;
   return reserveSerial(
@@ -89,6 +97,8 @@ function logDecision(event: unknown, context: HookContext | undefined, decision:
       serialNumber: preview(params.SerialNumber),
       clientId: preview(e.clientId),
       certificateId: preview(e.certificateId),
+      claimCertificateId: preview(e.claimCertificateId),
+      template: templateNameOf(event),
       durationMs,
     };
     const unexpected = !decision.allow && ["dynamodb-error", "deadline-exceeded", "internal-error", "config-invalid"].includes(decision.reason);

@@ -4,7 +4,8 @@
  * from the thing. Idempotent: a replayed or retried record repeats calls that change nothing.
  *
  * Which changes ask for it (docs/contracts.md): a row that became `REVOKED`, or a row whose
- * `revokeCertificatesRequestedAt` changed (re-provisioning). The decision which certificates go is
+ * `revokeCertificatesRequestedAt` changed (re-provisioning, or a rotation whose new certificate connected:
+ * every certificate but the row's current one goes). The decision which certificates go is
  * taken on the row as it is NOW (a consistent read), not on the record, so a late, retried or replayed
  * record never revokes a certificate the device was legitimately given afterwards.
  */
@@ -45,13 +46,14 @@ export interface RevocationOutcome {
 }
 
 /** Why a change asks for revocation, or undefined when it does not. */
-export function revocationReason(change: RegistryChange): "revoked" | "reprovisioned" | undefined {
+export function revocationReason(change: RegistryChange): "revoked" | "reprovisioned" | "rotated" | undefined {
   const next = change.newImage;
   if (!next || change.eventName === "REMOVE") return undefined;
   const before = change.oldImage;
   if (next.status === "REVOKED" && before?.status !== "REVOKED") return "revoked";
   if (next.revokeCertificatesRequestedAt !== undefined && next.revokeCertificatesRequestedAt !== before?.revokeCertificatesRequestedAt) {
-    return "reprovisioned";
+    // The offline detector completes a rotation by removing rotatedFromCertificateId in the same write.
+    return before?.rotatedFromCertificateId !== undefined && next.rotatedFromCertificateId === undefined ? "rotated" : "reprovisioned";
   }
   return undefined;
 }

@@ -84,6 +84,14 @@ export interface RegistryItem {
    * thing except the one the row holds when it runs (none until the device provisions again).
    */
   revokeCertificatesRequestedAt?: string;
+  /**
+   * Set by a certificate rotation (the rotation hook): the certificate the row held before. Once the
+   * thing connects with the new `certificateId`, the lifecycle handler removes it and sets
+   * `revokeCertificatesRequestedAt`, so the revoker revokes every certificate but the new one.
+   */
+  rotatedFromCertificateId?: string;
+  /** epoch ms when the rotation hook allowed the current certificate */
+  rotationStartedAt?: number;
   /** The serial that replaced this one (`POST /devices/{serial}/replace`); this row is then REVOKED. */
   replacedBy?: string;
   /** The serial this one replaced; its device type and metadata were copied from it. */

@@ -16,6 +16,7 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   channels: "slack:ops=shf-test/alert-channels/ops",
   allowedDeviceTypes: ["thermostat", "smart-plug"],
   namePrefix: "shf-test",
+  rotationTemplateName: "shf-test-pi-rotation",
   telemetryTableName: "telemetry",
   latestTableName: "telemetry-latest",
   connectionsTableName: "connections",

@@ -71,7 +71,7 @@ describe("function contracts", () => {
 });
 
 describe("a contract's environment builder", () => {
-  const hookValues = { registryTableName: "registry", allowedDeviceTypes: ["thermostat", "smart-plug"], namePrefix: "shf-dev" };
+  const hookValues = { registryTableName: "registry", allowedDeviceTypes: ["thermostat", "smart-plug"], namePrefix: "shf-dev", rotationTemplateName: "shf-dev-pi-rotation" };
 
   test("GIVEN only the required settings WHEN the environment is built THEN the defaults are written out", () => {
     expect(PROVISIONING_HOOK.environment(hookValues)).toEqual({
@@ -80,6 +80,7 @@ describe("a contract's environment builder", () => {
       [COMMON_ENV.allowedDeviceTypes]: "thermostat,smart-plug",
       [PROVISIONING_HOOK.env.leaseSeconds]: "600",
       [COMMON_ENV.namePrefix]: "shf-dev",
+      [PROVISIONING_HOOK.env.rotationTemplateName]: "shf-dev-pi-rotation",
     });
   });
 

@@ -201,3 +201,43 @@ describe("offline detector: malformed events are logged and dropped", () => {
     expect((await registry("DROPPED001"))?.connected).toBeUndefined();
   });
 });
+
+describe("offline detector: certificate rotation completes on the new certificate's connection", () => {
+  const OLD = "a".repeat(64);
+  const NEW = "b".repeat(64);
+
+  test("GIVEN a rotated row WHEN the thing connects with the new certificate THEN the old one is queued for revocation, once", async () => {
+    const serial = await provisionedDevice({ certificateId: NEW, rotatedFromCertificateId: OLD, lastLifecycleTimestamp: T0 - 10 });
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0, { principalIdentifier: NEW }));
+    expect(result.status).toBe("rotation-completed");
+    const row = await registry(serial);
+    expect(row).toMatchObject({ connected: true, certificateId: NEW, revokeCertificatesRequestedAt: expect.any(String) });
+    expect(row?.rotatedFromCertificateId).toBeUndefined();
+    // A replayed event changes nothing more.
+    const replay = await h.mod.handler(lifecycle(serial, "connected", T0, { principalIdentifier: NEW }));
+    expect(replay.status).not.toBe("rotation-completed");
+    expect((await registry(serial))?.revokeCertificatesRequestedAt).toBe(row?.revokeCertificatesRequestedAt);
+  });
+
+  test("GIVEN a rotated row WHEN the thing connects with the OLD certificate THEN nothing is revoked", async () => {
+    const serial = await provisionedDevice({ certificateId: NEW, rotatedFromCertificateId: OLD });
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0, { principalIdentifier: OLD }));
+    expect(result.status).toBe("recorded");
+    const row = await registry(serial);
+    expect(row?.revokeCertificatesRequestedAt).toBeUndefined();
+    expect(row?.rotatedFromCertificateId).toBe(OLD);
+  });
+
+  test("GIVEN a rotated row WHEN a late (stale) connected event of the new certificate arrives THEN the rotation still completes", async () => {
+    const serial = await provisionedDevice({ certificateId: NEW, rotatedFromCertificateId: OLD, lastLifecycleTimestamp: T0 + 1000 });
+    const result = await h.mod.handler(lifecycle(serial, "connected", T0, { principalIdentifier: NEW }));
+    expect(result.status).toBe("rotation-completed");
+    expect((await registry(serial))?.revokeCertificatesRequestedAt).toEqual(expect.any(String));
+  });
+
+  test("GIVEN a REVOKED row carrying a rotation WHEN the new certificate's event arrives THEN it is not touched", async () => {
+    const serial = await provisionedDevice({ status: "REVOKED", certificateId: NEW, rotatedFromCertificateId: OLD });
+    await h.mod.handler(lifecycle(serial, "connected", T0, { principalIdentifier: NEW }));
+    expect((await registry(serial))?.rotatedFromCertificateId).toBe(OLD);
+  });
+});

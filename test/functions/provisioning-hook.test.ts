@@ -27,6 +27,7 @@ const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined>
   ALLOWED_DEVICE_TYPES,
   PROVISIONING_LEASE_SECONDS: "600",
   NAME_PREFIX: NAME_PREFIX,
+  ROTATION_TEMPLATE_NAME: "shf-test-pi-rotation",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });

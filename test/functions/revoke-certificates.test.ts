@@ -9,7 +9,7 @@ import type { DynamoDBRecord, DynamoDBStreamEvent, DynamoDBBatchResponse } from 
 import { FAKE_AWS_ENV } from "../../local/dynamo";
 import { IotControlPlane } from "../../local/iot-core/control-plane";
 import { REVOKE_CERTIFICATES } from "../../functions/revoke-certificates/contract";
-import { applyChange, type RegistryChange, type RevokeDeps } from "../../functions/revoke-certificates/revoke";
+import { applyChange, revocationReason, type RegistryChange, type RevokeDeps } from "../../functions/revoke-certificates/revoke";
 import { createLogger } from "../../functions/shared/log";
 import type { RegistryItem } from "../../functions/shared/registry";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
@@ -143,6 +143,24 @@ describe("revoke-certificates", () => {
       await putItem(db.client, db.registryTableName, revokedRow as unknown as Record<string, unknown>);
 
       await expect(applyChange(deps(), modify(row, revokedRow))).resolves.toEqual({ thingName: serial, revoked: [], kept: [] });
+    });
+  });
+
+  describe("a rotation completed", () => {
+    it("GIVEN a thing with its old and its rotated-to certificate WHEN the new one connected (rotation completed) THEN only the old one is revoked", async () => {
+      const { serial, certificateId: oldId, row } = await provisioned("ROTATED");
+      const newId = await provisionDevice(f, serial);
+      const rotating = { ...row, certificateId: newId, rotatedFromCertificateId: oldId };
+      const completed = { ...row, certificateId: newId, revokeCertificatesRequestedAt: new Date().toISOString() };
+      await putItem(db.client, db.registryTableName, completed as unknown as Record<string, unknown>);
+
+      const change = modify(rotating, completed);
+      expect(revocationReason(change)).toBe("rotated");
+      const outcome = await applyChange(deps(), change);
+
+      expect(outcome).toEqual({ thingName: serial, revoked: [oldId], kept: [newId] });
+      expect([certStatus(oldId), certStatus(newId)]).toEqual(["REVOKED", "ACTIVE"]);
+      expect(f.plane.registry.thingPrincipals(serial)).toEqual([certArn(newId)]);
     });
   });
 

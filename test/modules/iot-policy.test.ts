@@ -11,17 +11,29 @@ describe("IoT policies", () => {
     expect(THING_NAME).toBe("&{iot:Connection.Thing.ThingName}");
   });
 
-  test("device statements touch no other thing's topics", () => {
-    const resources = devicePolicyStatements(iotArn).flatMap((s) => s.resources ?? []);
-    for (const r of resources) expect(r).toContain(`/${THING_NAME}`);
+  test("device statements touch no other thing's topics (the rotation topics name no thing)", () => {
+    const resources = devicePolicyStatements(iotArn, "shf-dev-pi-rotation").flatMap((s) => s.resources ?? []);
+    for (const r of resources.filter((r) => !/\$aws\/(certificates|provisioning-templates)\//.test(r))) expect(r).toContain(`/${THING_NAME}`);
     expect(resources.some((r) => /devices\/\*|\/\+\//.test(r))).toBe(false);
   });
 
-  test("device statements let a device subscribe to its commands, jobs and shadow only", () => {
-    expect(resourcesOf(devicePolicyStatements(iotArn), "iot:Subscribe")).toEqual([
+  test("device statements let a device subscribe to its commands, jobs, shadow and the rotation answers only", () => {
+    expect(resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Subscribe")).toEqual([
       iotArn(`topicfilter/devices/${THING_NAME}/commands`),
       iotArn(`topicfilter/$aws/things/${THING_NAME}/jobs/*`),
       iotArn(`topicfilter/$aws/things/${THING_NAME}/shadow/*`),
+      iotArn("topicfilter/$aws/certificates/create-from-csr/json/accepted"),
+      iotArn("topicfilter/$aws/certificates/create-from-csr/json/rejected"),
+      iotArn("topicfilter/$aws/provisioning-templates/shf-dev-pi-rotation/provision/json/accepted"),
+      iotArn("topicfilter/$aws/provisioning-templates/shf-dev-pi-rotation/provision/json/rejected"),
+    ]);
+  });
+
+  test("device statements publish only the JSON rotation requests of the rotation template, never the claim template's", () => {
+    const publish = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Publish").filter((r) => r.includes("$aws/") && !r.includes("$aws/things/"));
+    expect(publish).toEqual([
+      iotArn("topic/$aws/certificates/create-from-csr/json"),
+      iotArn("topic/$aws/provisioning-templates/shf-dev-pi-rotation/provision/json"),
     ]);
   });
 
@@ -40,7 +52,7 @@ describe("IoT policies", () => {
 
   test("IotPolicy renders its document through aws_iam_policy_document", () => {
     const stack = new TerraformStack(Testing.app(), "test");
-    new IotPolicy(stack, "device-policy", { policyName: "shf-dev-device", statements: devicePolicyStatements(iotArn) });
+    new IotPolicy(stack, "device-policy", { policyName: "shf-dev-device", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation") });
     expect(Testing.synth(stack)).toHaveResourceWithProperties(
       { tfResourceType: "aws_iot_policy" },
       { name: "shf-dev-device", policy: expect.stringMatching(/^\$\{data\.aws_iam_policy_document\.device-policy_document_[A-Z0-9]+\.json\}$/) },

@@ -143,6 +143,15 @@ describe("fleet CLI", () => {
     expect(f.plane.registry.getCertificate(certificateId)?.status).toBe("ACTIVE");
   });
 
+  test("fails to rotate a device that is not PROVISIONED: exit 1 with the reason, and no job is created", async () => {
+    const serial = nextSerial("RR");
+    await seed(serial, { status: "REVOKED" });
+    const res = await fleet("rotate", serial, "--json");
+    expect(res.code).toBe(1);
+    expect(res.err).toContain(`${serial} is REVOKED; only a PROVISIONED device can rotate its certificate`);
+    expect(res.out).toBe("");
+  });
+
   test("fails when the device is unknown: exit 1 and the API's 404 reason on stderr", async () => {
     const res = await fleet("show", nextSerial("NONE"));
 

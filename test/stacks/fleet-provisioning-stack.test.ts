@@ -1,4 +1,4 @@
-import { FleetProvisioningStack, provisioningTemplateBody } from "../../stacks/fleet-provisioning-stack";
+import { FleetProvisioningStack, provisioningTemplateBody, rotationTemplateBody } from "../../stacks/fleet-provisioning-stack";
 import { policyStatements, resourcesOf, synthStack } from "../support/synth";
 import { alarmTopic, iotDataEndpoint, iotServiceRoles, registryTable, wildcardActions } from "./fleet-refs";
 import { readFileSync } from "node:fs";
@@ -17,6 +17,7 @@ const stack = synth();
 
 const values = (type: string) => Object.values(resourcesOf(stack, type)) as Record<string, any>[];
 const TEMPLATE_ARN = "arn:aws:iot:eu-west-1:111111111111:provisioningtemplate/shf-dev-pi-provisioning";
+const ROTATION_TEMPLATE_ARN = "arn:aws:iot:eu-west-1:111111111111:provisioningtemplate/shf-dev-pi-rotation";
 type Statement = { actions: string[]; resources: string[] };
 const documentStatements = (prefix: string) =>
   Object.entries(stack.tf.data?.aws_iam_policy_document ?? {})
@@ -25,7 +26,7 @@ const documentStatements = (prefix: string) =>
 
 describe("FleetProvisioningStack", () => {
   describe("provisioning template", () => {
-    const template = () => values("aws_iot_provisioning_template")[0];
+    const template = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning")!;
     const body = () => JSON.parse(template().template_body);
 
     test("is an enabled fleet-provisioning template run by the provisioning role", () => {
@@ -89,6 +90,7 @@ describe("FleetProvisioningStack", () => {
         ALLOWED_DEVICE_TYPES: "thermostat,smart-plug,sensor-hub",
         PROVISIONING_LEASE_SECONDS: "600",
         NAME_PREFIX: "shf-dev",
+        ROTATION_TEMPLATE_NAME: "shf-dev-pi-rotation",
       });
     });
 
@@ -97,9 +99,10 @@ describe("FleetProvisioningStack", () => {
       expect(registry).toEqual([expect.objectContaining({ actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [registryTable.tableArn, `${registryTable.tableArn}/index/*`] })]);
     });
 
-    test("may be invoked only by this template of this account", () => {
+    test("may be invoked only by this template and the rotation template of this account", () => {
       expect(values("aws_lambda_permission")).toEqual([
         expect.objectContaining({ principal: "iot.amazonaws.com", source_arn: TEMPLATE_ARN, source_account: "111111111111" }),
+        expect.objectContaining({ principal: "iot.amazonaws.com", source_arn: ROTATION_TEMPLATE_ARN, source_account: "111111111111" }),
       ]);
     });
 
@@ -185,6 +188,32 @@ describe("FleetProvisioningStack", () => {
         `\${jsonencode({"certificatePem" = aws_iot_certificate.claim-certificate.certificate_pem, "certificateId" = aws_iot_certificate.claim-certificate.id, ` +
           `"endpoint" = "${iotDataEndpoint}", "templateName" = aws_iot_provisioning_template.provisioning-template.name})}`,
       );
+    });
+  });
+
+  describe("rotation template", () => {
+    const rotation = () => values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-rotation")!;
+    const body = () => JSON.parse(rotation().template_body);
+
+    test("is an enabled template run by the provisioning role with the same hook", () => {
+      const hook = values("aws_iot_provisioning_template").find((t) => t.name === "shf-dev-pi-provisioning")!.pre_provisioning_hook;
+      expect(rotation()).toMatchObject({ enabled: true, type: "FLEET_PROVISIONING", provisioning_role_arn: iotServiceRoles.provisioning.roleArn });
+      expect(rotation().pre_provisioning_hook).toEqual(hook);
+    });
+
+    test("takes only the serial from the device and leaves the thing's type, groups and attributes alone", () => {
+      expect(Object.keys(body().Parameters)).toEqual(["SerialNumber", "AWS::IoT::Certificate::Id"]);
+      expect(body().Resources.thing).toEqual({
+        Type: "AWS::IoT::Thing",
+        OverrideSettings: { AttributePayload: "DO_NOTHING", ThingTypeName: "DO_NOTHING", ThingGroups: "DO_NOTHING" },
+        Properties: { ThingName: { Ref: "SerialNumber" } },
+      });
+    });
+
+    test("activates the new certificate and attaches the device policy; body is the exported rotationTemplateBody", () => {
+      expect(body().Resources.certificate.Properties).toEqual({ CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Active" });
+      expect(body().Resources.policy.Properties).toEqual({ PolicyName: "shf-dev-device" });
+      expect(body()).toEqual(rotationTemplateBody("shf-dev-device"));
     });
   });
 

@@ -169,9 +169,9 @@ describe("policies follow modules/iot-policy.ts", () => {
 
   it("GIVEN the device builder with an added Deny statement WHEN synthesized and evaluated THEN the decision flips to deny", () => {
     const topic = iotArn("topic/devices/SN-1/telemetry");
-    const plain = policyFrom((s) => new IotPolicy(s, "p", { policyName: "probe", statements: devicePolicyStatements(iotArn) }));
+    const plain = policyFrom((s) => new IotPolicy(s, "p", { policyName: "probe", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation") }));
     const withDeny = policyFrom(
-      (s) => new IotPolicy(s, "p", { policyName: "probe", statements: [...devicePolicyStatements(iotArn), { effect: "Deny", actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/telemetry")] }] }),
+      (s) => new IotPolicy(s, "p", { policyName: "probe", statements: [...devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), { effect: "Deny", actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/telemetry")] }] }),
     );
     expect([evaluatePolicies([parsePolicyDocument(plain)], "iot:Publish", topic, device), evaluatePolicies([parsePolicyDocument(withDeny)], "iot:Publish", topic, device)]).toEqual([
       "allowed",
