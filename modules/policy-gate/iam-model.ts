@@ -59,6 +59,7 @@ export interface RoleModel {
 
 /** AWS-managed policies the app attaches, as the actions they allow on every resource (ReadOnlyAccess: reads of every service). */
 const MANAGED: Record<string, Statement[]> = {
+  "arn:aws:iam::aws:policy/AdministratorAccess": [{ effect: "Allow", actions: ["*"], resources: ["*"] }],
   "arn:aws:iam::aws:policy/ReadOnlyAccess": [{ effect: "Allow", actions: ["*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:Query", "*:Scan", "*:Select*", "*:Search*", "*:Lookup*", "*:View*"], resources: ["*"] }],
   "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": [
     { effect: "Allow", actions: ["ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters", "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory", "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"], resources: ["*"] },
@@ -105,4 +106,13 @@ export function mayAllow(statements: readonly Statement[], action: string, resou
     return [{ ...s, condition: undefined }];
   });
   return allows(worstCase, { action, resource });
+}
+
+/** "Could the role call this action on some resource?": resources and conditions of Allows ignored, only blanket Denies count. */
+export function mayAllowSomewhere(statements: readonly Statement[], action: string): boolean {
+  const anywhere = statements.flatMap((s): Statement[] => {
+    if (s.effect === "Deny") return !s.condition && !s.not_actions && !s.not_resources && (s.resources ?? ["*"]).includes("*") ? [s] : [];
+    return [{ ...s, not_actions: undefined, actions: s.not_actions ? ["*"] : s.actions, resources: ["*"], not_resources: undefined, condition: undefined }];
+  });
+  return allows(anywhere, { action, resource: "*" });
 }

@@ -1,6 +1,6 @@
 /** IAM rules: wildcards, PassRole, OIDC trust, boundaries, and the pull-request role's read-only reach. */
 import { equivalents, finding, NONE, Rule } from "./rule";
-import { allDocuments, identityDocuments, mayAllow, oidcClaim, roleModel, trustsOidc } from "./iam-model";
+import { allDocuments, identityDocuments, mayAllow, mayAllowSomewhere, oidcClaim, roleModel, trustsOidc } from "./iam-model";
 import { Statement } from "./stack-view";
 
 /**
@@ -138,7 +138,7 @@ export const iamRules: Rule[] = [
       view.resources("aws_iam_role").flatMap((role) => {
         if (role.body.permissions_boundary) return [];
         const model = roleModel(view, role);
-        const writes = IAM_WRITES.filter((a) => mayAllow(model.statements, a, "arn:aws:iam::000000000000:role/any"));
+        const writes = IAM_WRITES.filter((a) => mayAllowSomewhere(model.statements, a));
         return writes.length ? [finding(role, `it may call ${writes.join(", ")} and has no permissions boundary`)] : [];
       }),
   },
