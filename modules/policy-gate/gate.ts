@@ -33,6 +33,8 @@ export interface StackResult {
   readonly suppressed: readonly SuppressedFinding[];
   /** Suppressions that matched no violation: stale, remove them. */
   readonly unused: readonly { readonly path: string; readonly ruleId: string; readonly reason: string }[];
+  /** Time the gate spent on this stack (reading its JSON and running the rules). */
+  readonly millis: number;
 }
 
 export interface GateReport {
@@ -105,6 +107,7 @@ function addressesUnder(scope: IConstruct): string[] {
 }
 
 function validateStack(stack: TerraformStack): string[] {
+  const started = performance.now();
   const view = viewOf(stack, true);
   const findings = evaluate(view);
   const accepted = stack.node.findAll().flatMap((scope) => (suppressions.get(scope) ?? []).map((s) => ({ ...s, path: scope.node.path, addresses: new Set(addressesUnder(scope)) })));
@@ -121,7 +124,7 @@ function validateStack(stack: TerraformStack): string[] {
   const unused = accepted.filter((s) => !used.has(s)).map(({ path, ruleId, reason }) => ({ path, ruleId, reason }));
   const root = stack.node.root;
   if (!results.has(root)) results.set(root, new Map());
-  results.get(root)!.set(view.stack, { stack: view.stack, violations, suppressed, unused });
+  results.get(root)!.set(view.stack, { stack: view.stack, violations, suppressed, unused, millis: performance.now() - started });
   return violations.map(formatViolation);
 }
 
@@ -130,7 +133,8 @@ export function formatSummary(report: GateReport): string {
   const violations = report.stacks.flatMap((s) => s.violations);
   const suppressed = report.stacks.flatMap((s) => s.suppressed);
   const unused = report.stacks.flatMap((s) => s.unused);
-  const lines = [`Policy gate: ${report.rulesRun} rules on ${report.stacks.length} stacks, ${violations.length} violations, ${suppressed.length} suppressed`];
+  const millis = Math.round(report.stacks.reduce((sum, s) => sum + s.millis, 0));
+  const lines = [`Policy gate: ${report.rulesRun} rules on ${report.stacks.length} stacks, ${violations.length} violations, ${suppressed.length} suppressed (${millis} ms)`];
   for (const v of violations) lines.push(`  VIOLATION ${v.rule.id} ${v.stack} ${v.address}: ${v.detail}`);
   for (const s of suppressed) lines.push(`  suppressed ${s.rule.id} ${s.stack} ${s.address}: ${s.reason}`);
   for (const u of unused) lines.push(`  unused suppression ${u.ruleId} at ${u.path} (matches no violation; remove it): ${u.reason}`);
