@@ -6,11 +6,11 @@ type Body = Record<string, unknown>;
 
 /**
  * Runtimes AWS supports for new functions and updates (Lambda runtimes page, checked 2026-11):
- * nodejs20.x reached end of support on 2026-04-30, python3.9 on 2025-12-15. Extend when AWS adds one.
+ * nodejs20.x reached end of support on 2026-04-30, python3.9 on 2025-12-15 (python3.10 left out: its end falls in 2026). Extend when AWS adds one.
  */
 export const SUPPORTED_RUNTIMES: readonly string[] = [
   "nodejs22.x", "nodejs24.x",
-  "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+  "python3.11", "python3.12", "python3.13", "python3.14",
   "java8.al2", "java11", "java17", "java21", "java25",
   "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
 ];
