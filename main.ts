@@ -11,6 +11,8 @@ import { FleetProvisioningStack } from "./stacks/fleet-provisioning-stack";
 import { ApiStack } from "./stacks/api-stack";
 import { OtaStack } from "./stacks/ota-stack";
 import { TelemetryStack } from "./stacks/telemetry-stack";
+import { applyPendingSuppressions } from "./stacks/pending-suppressions";
+import { PolicyGate, formatSummary } from "./modules/policy-gate/gate";
 
 export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
@@ -52,6 +54,8 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign, alarmTopic: iot.alarmTopic });
   const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
 
+  applyPendingSuppressions({ iot, telemetry }); // TEMPORARY: until issue 14 is merged
+
   return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
 }
 
@@ -63,4 +67,5 @@ if (require.main === module) {
   const app = new App();
   defineStacks(app, { config: loadConfig(), offline: isOffline() });
   app.synth();
+  console.log(formatSummary(PolicyGate.report(app)));
 }

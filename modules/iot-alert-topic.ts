@@ -3,6 +3,7 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { TopicRef } from "./refs";
 import { Grantee } from "./bundled-function";
 import { policyDocument } from "./policy-document";
@@ -91,6 +92,7 @@ export class AlertTopic extends Construct implements GrantableTopic {
     this.topic = new SnsTopic(this, "topic", { name: props.topicName, kmsMasterKeyId });
     this.topicArn = this.topic.arn;
     this.topicName = this.topic.name;
+    this.applyTopicPolicy();
 
     for (const email of props.emailAddresses) {
       new SnsTopicSubscription(this, `email-${email.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`, {
@@ -99,6 +101,31 @@ export class AlertTopic extends Construct implements GrantableTopic {
         endpoint: email,
       });
     }
+  }
+
+  /**
+   * SNS's default topic policy (principals of the owning account, which is how CloudWatch alarms
+   * of the account publish), plus a Deny of publishing without TLS (policy gate SNS-TLS-ONLY).
+   */
+  private applyTopicPolicy(): void {
+    const document = policyDocument(this, "topic-policy", [
+      {
+        sid: "OwnerAccount",
+        actions: ["SNS:Publish", "SNS:Subscribe", "SNS:Receive", "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:ListSubscriptionsByTopic"],
+        resources: [this.topic.arn],
+        principals: [{ type: "AWS", identifiers: ["*"] }],
+        conditions: [{ test: "StringEquals", variable: "AWS:SourceOwner", values: [this.topic.owner] }],
+      },
+      {
+        sid: "DenyInsecureTransport",
+        effect: "Deny",
+        actions: ["SNS:Publish"],
+        resources: [this.topic.arn],
+        principals: [{ type: "*", identifiers: ["*"] }],
+        conditions: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+      },
+    ]);
+    new SnsTopicPolicy(this, "policy", { arn: this.topic.arn, policy: document.json });
   }
 
   grantPublish(grantee: Grantee): void {

@@ -7,6 +7,7 @@ import { loadConfig } from "../config";
 import { defineStacks, isOffline } from "../main";
 import { summarizeSynthesized } from "./stack-summary";
 import { deploymentOrder } from "./stack-order";
+import { PolicyGate, formatSummary } from "../modules/policy-gate/gate";
 
 const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
 const started = process.hrtime.bigint();
@@ -14,7 +15,14 @@ const config = loadConfig();
 const offline = isOffline();
 const app = new App({ outdir });
 defineStacks(app, { config, offline });
-app.synth();
+try {
+  app.synth();
+} catch (error) {
+  // The policy gate's violations (one per line, with the fix) are in the message.
+  console.error(error instanceof Error ? error.message : String(error));
+  console.error(`\n${formatSummary(PolicyGate.report(app))}`);
+  process.exit(1);
+}
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
 const peakMiB = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -24,3 +32,4 @@ for (const summary of summarizeSynthesized(outdir, deploymentOrder(app))) {
   for (const [type, count] of Object.entries(summary.resourcesByType)) console.log(`    ${String(count).padStart(3)}  ${type}`);
   if (summary.outputs.length > 0) console.log(`    outputs: ${summary.outputs.join(", ")}`);
 }
+console.log(`\n${formatSummary(PolicyGate.report(app))}`);

@@ -4,6 +4,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EnvironmentConfig } from "../config";
 import { resourceNames, ResourceNames } from "../modules/naming";
 import { PermissionsBoundary } from "../modules/permissions-boundary";
+import { PolicyGate } from "../modules/policy-gate/gate";
 
 export interface FleetStackProps {
   readonly config: EnvironmentConfig;
@@ -55,6 +56,8 @@ export abstract class FleetStack extends TerraformStack {
     this.stackId = id;
     // Every role of the app carries the boundary the apply role must put on it (the ci stack owns it).
     PermissionsBoundary.of(this).apply(this.names.permissionsBoundaryArn);
+    // Every stack passes the rule pack at synth time (README "Policy gate").
+    PolicyGate.applyTo(this);
 
     new AwsProvider(this, "aws", {
       region: props.config.region,

@@ -45,9 +45,11 @@ function policy(principalId: string, effect: "Allow" | "Deny", resource: string)
 
 /** Never throws: anything that is not a valid token of a user with a building is a Deny (403). */
 export async function authorizeConnection(verify: VerifyToken, event: AuthorizerEvent): Promise<Decision> {
-  const resource = typeof event.methodArn === "string" && event.methodArn.startsWith("arn:") ? event.methodArn : "*";
+  const resource = typeof event?.methodArn === "string" && event.methodArn.startsWith("arn:") ? event.methodArn : "*";
   const deny = (reason: Decision["reason"], detail?: string): Decision => ({ result: policy("anonymous", "Deny", resource), reason, detail });
-  const token = event.queryStringParameters?.token?.trim();
+  // Any shape may arrive (a direct invoke, a test): only a string is a token.
+  const raw: unknown = event?.queryStringParameters?.token;
+  const token = typeof raw === "string" ? raw.trim() : undefined;
   if (!token) return deny("no-token");
   if (token.length > MAX_TOKEN_LENGTH) return deny("token-too-long");
 

@@ -9,11 +9,14 @@ import { loadConfig } from "../../config";
 import { FleetStack, FleetStackProps } from "../../stacks/fleet-stack";
 import { checkStack, findProviderMirror, pinnedAwsProviderVersion, writeCliConfig } from "../../scripts/terraform-harness";
 import { scratchDir } from "../support/scratch";
+import { PolicyGate } from "../../modules/policy-gate/gate";
 
 class BrokenStack extends FleetStack {
   constructor(scope: Construct, id: string, props: FleetStackProps, breakage: "unknown-argument" | "data-lookup") {
     super(scope, id, props);
     const topic = new SnsTopic(this, "topic", { name: "harness-check" });
+    // This stack is broken for Terraform on purpose; the policy gate must not stop it before terraform runs.
+    for (const rule of ["SNS-ENCRYPTION", "SNS-TLS-ONLY"]) PolicyGate.suppress(topic, rule, "harness fixture: it checks terraform validate/plan, not policy");
     if (breakage === "unknown-argument") topic.addOverride("not_an_sns_argument", true);
     // A data source needs an AWS API call: with no network and fake credentials the plan must fail.
     else new DataAwsCallerIdentity(this, "caller");
