@@ -144,6 +144,20 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryHttpApi: `${p}-telemetry`,
     telemetryWebSocketApi: `${p}-telemetry-live`,
     telemetryHttpAccessLogGroup: `/${p}/api/telemetry-access`,
+    // operations: dashboard, pages, async failure destinations (every function name starts with `${p}-`).
+    fleetDashboard: `${p}-fleet`,
+    /** Encrypted SQS queue that receives a function's failed asynchronous invocations (Lambda's on-failure record). */
+    asyncFailureQueue: (functionName: string) => `${functionName}-async-failures`,
+    /** Alarm on the first message in a function's async-failure queue. */
+    asyncFailureAlarm: (functionName: string) => `${functionName}-async-failures`,
+    /** Alarm on AWS/IoT `Failure` of one topic rule (IoT rule names use `_`; alarms keep them as they are). */
+    ruleFailuresAlarm: (ruleName: string) => `${p}-rule-failures-${ruleName}`,
+    controllerStatusCheckAlarm: `${p}-controller-status-check`,
+    controllerContainerAlarm: `${p}-controller-container-unhealthy`,
+    controllerHeartbeatAlarm: `${p}-controller-heartbeat-missing`,
+    /** IAM role the scheduled drift check assumes (GitHub environment `drift`), read-only like the plan role. */
+    ciDriftRole: `${p}-ci-drift`,
+    ciDriftRoleArn: iam(`role/ci/${p}-ci-drift`),
     telemetryWebSocketAccessLogGroup: `/${p}/api/telemetry-live-access`,
   };
 }

@@ -13,6 +13,7 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
+import { AsyncFailureDestination } from "../modules/async-failures";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "../modules/csr-identity";
@@ -157,8 +158,20 @@ export class IotStack extends FleetStack {
       topics: { alertTopicArn: alerts },
     });
 
-    for (const fn of [alertHandler, offlineDetector, healthCheck]) {
+    const asyncInvoked: [BundledFunction, string][] = [
+      [alertHandler, names.alertHandlerFunction],
+      [offlineDetector, names.offlineDetectorFunction],
+      [healthCheck, names.healthCheckFunction],
+    ];
+    for (const [fn, functionName] of asyncInvoked) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });
+      // Rules and schedules invoke these asynchronously: what fails after Lambda's retries is kept.
+      new AsyncFailureDestination(this, `${fn.node.id}-async-failures`, {
+        function: fn,
+        queueName: names.asyncFailureQueue(functionName),
+        alarmName: names.asyncFailureAlarm(functionName),
+        topic: alarms,
+      });
     }
 
     new CertificateRevoker(this, "certificate-revoker", {
