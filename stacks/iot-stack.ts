@@ -23,6 +23,7 @@ import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from ".
 import { FleetTable } from "../modules/iot-table";
 import { CertificateRevoker } from "../modules/certificate-revoker";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
+import { DEVICE_ERROR_FIELDS, DEVICE_RESPONSE_FIELDS, deviceMessageSql } from "../functions/shared/device-messages";
 import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
 import { REVOCATION_STREAM_FILTERS, REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
@@ -212,7 +213,7 @@ export class IotStack extends FleetStack {
       "device-errors-rule",
       names.errorsRule,
       "Device errors to the alert handler",
-      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'",
+      deviceMessageSql(DEVICE_ERROR_FIELDS, "devices/+/errors"),
       { lambda: [{ functionArn: alertHandler.functionArn }] },
       alertHandler,
     );
@@ -220,7 +221,7 @@ export class IotStack extends FleetStack {
       "device-responses-rule",
       names.responsesRule,
       "Device responses to CloudWatch Logs",
-      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/responses'",
+      deviceMessageSql(DEVICE_RESPONSE_FIELDS, "devices/+/responses"),
       { cloudwatchLogs: [{ logGroupName: responsesLog.name, roleArn: roles.ruleAction.roleArn }] },
     );
     rule(

@@ -146,7 +146,7 @@ describe("IotStack", () => {
   describe("topic rules", () => {
     test("send device errors, with the thing name from the topic, to the alert handler", () => {
       const rule = byName("aws_iot_topic_rule", "shf_dev_device_errors")!;
-      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
+      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT id, command, code, message, at, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
       expect(rule.lambda[0].function_arn).toMatch(/aws_lambda_function\.alert-handler_function_.+\.arn/);
     });
 
