@@ -91,6 +91,10 @@ export function resourceNames(config: EnvironmentConfig) {
     provisioningHookFunction: `${p}-provisioning-hook`,
     /** Log metric and alarm counting the hook's denials (a leaked claim certificate raises it). */
     provisioningDenials: `${p}-provisioning-denials`,
+    /** Log metric counting the hook's allows (the fleet dashboard charts them next to the denials). */
+    provisioningAllows: `${p}-provisioning-allows`,
+    /** Log metric counting the controller's heartbeat lines in its log group. */
+    controllerHeartbeatMetricFilter: `${p}-controller-heartbeat`,
     registerDeviceFunction: `${p}-register-device`,
     alertHandlerFunction: `${p}-alert-handler`,
     offlineDetectorFunction: `${p}-offline-detector`,

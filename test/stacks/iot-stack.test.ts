@@ -212,7 +212,7 @@ describe("IotStack", () => {
 
     test("every alarm notifies the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.length).toBe(14);
+      expect(alarms.length).toBe(17);
       for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
     });
 
