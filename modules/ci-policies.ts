@@ -303,11 +303,19 @@ export function controllerDeployStatements(s: CiScope): PolicyStatement[] {
   ];
 }
 
+/**
+ * GitHub environment of the scheduled drift check (.github/workflows/drift.yml). A scheduled run's
+ * OIDC subject would otherwise be the branch's (`ref:refs/heads/main`), shared with every push job;
+ * the environment gives it a subject of its own, trusted only by the read-only drift role.
+ */
+export const DRIFT_ENVIRONMENT = "drift";
+
 /** The OIDC subject each CI role trusts: one role, one subject. */
-export function githubSubjects(config: EnvironmentConfig): { plan: string; apply: string; controllerDeploy: string } {
+export function githubSubjects(config: EnvironmentConfig): { plan: string; apply: string; controllerDeploy: string; drift: string } {
   const repo = `repo:${config.github.owner}/${config.github.repository}`;
   return {
     plan: `${repo}:pull_request`,
+    drift: `${repo}:environment:${DRIFT_ENVIRONMENT}`,
     apply: `${repo}:environment:${config.github.environment}`,
     controllerDeploy: `${repo}:environment:${config.github.controllerEnvironment}`,
   };
