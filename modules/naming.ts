@@ -1,5 +1,8 @@
 import { EnvironmentConfig } from "../config";
 
+/** What a function's async-failure queue name adds to the function name (scripts/redrive.ts reads it back). */
+export const ASYNC_FAILURE_SUFFIX = "-async-failures";
+
 /**
  * Every physical name derived from the config, in one place. Stacks that run before the resource
  * exists (e.g. roles, deployed before ECR and IoT) grant on these names, so they must never drift.
@@ -151,9 +154,9 @@ export function resourceNames(config: EnvironmentConfig) {
     // operations: dashboard, pages, async failure destinations (every function name starts with `${p}-`).
     fleetDashboard: `${p}-fleet`,
     /** Encrypted SQS queue that receives a function's failed asynchronous invocations (Lambda's on-failure record). */
-    asyncFailureQueue: (functionName: string) => `${functionName}-async-failures`,
+    asyncFailureQueue: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
     /** Alarm on the first message in a function's async-failure queue. */
-    asyncFailureAlarm: (functionName: string) => `${functionName}-async-failures`,
+    asyncFailureAlarm: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
     /** Alarm on AWS/IoT `Failure` of one topic rule (IoT rule names use `_`; alarms keep them as they are). */
     ruleFailuresAlarm: (ruleName: string) => `${p}-rule-failures-${ruleName}`,
     controllerStatusCheckAlarm: `${p}-controller-status-check`,
