@@ -1,15 +1,18 @@
 import { Construct } from "constructs";
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
-import { CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 import { LOG_METRICS_NAMESPACE, notifyingAlarm } from "./alarms";
 import { TopicRef } from "./refs";
 
 export interface ControllerDownAlarmsProps {
   /** The controller instance (ec2 stack `instanceId`). */
   readonly instanceId: string;
-  /** Environment name: the dimension value of the controller's custom metrics. */
+  /** Environment name: the dimension value of the container-health metric. */
   readonly environment: string;
+  /** The host agent's container-health metric (1 healthy, 0 not): functions/shared/fleet-metrics.ts in the app. */
+  readonly containerHealth: { readonly namespace: string; readonly metricName: string; readonly dimensionName: string };
+  /** CloudWatch Logs filter pattern of one heartbeat line of the controller. */
+  readonly heartbeatFilterPattern: string;
   /** The controller container's log group (awslogs driver), where its heartbeat lines land. */
   readonly logGroupName: string;
   /** Name of the heartbeat's metric filter and of its metric in LOG_METRICS_NAMESPACE (modules/naming.ts). */
@@ -43,7 +46,7 @@ export class ControllerDownAlarms extends Construct {
       throw new Error(`ControllerDownAlarms "${id}": minutes must be a whole number from 1 to 60, got ${minutes}`);
     }
     const paging = { ...notifyingAlarm(props.topic), evaluationPeriods: minutes, period: 60, treatMissingData: "breaching" };
-    const environment = { [CONTROLLER_METRICS.environmentDimension]: props.environment };
+    const health = props.containerHealth;
 
     // Status check metrics come every minute at no cost (basic monitoring).
     this.statusCheck = new CloudwatchMetricAlarm(this, "status-check", {
@@ -62,9 +65,9 @@ export class ControllerDownAlarms extends Construct {
       ...paging,
       alarmName: props.containerAlarmName,
       alarmDescription: `The controller container was not running and healthy (or the instance reported nothing) for ${minutes} minutes`,
-      namespace: CONTROLLER_METRICS.namespace,
-      metricName: CONTROLLER_METRICS.containerHealthy,
-      dimensions: environment,
+      namespace: health.namespace,
+      metricName: health.metricName,
+      dimensions: { [health.dimensionName]: props.environment },
       statistic: "Minimum",
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
@@ -73,7 +76,7 @@ export class ControllerDownAlarms extends Construct {
     new CloudwatchLogMetricFilter(this, "heartbeat-filter", {
       name: props.heartbeatFilterName,
       logGroupName: props.logGroupName,
-      pattern: CONTROLLER_METRICS.heartbeatFilterPattern,
+      pattern: props.heartbeatFilterPattern,
       // Metric filter dimensions must come from log fields, so the metric is per environment by name.
       metricTransformation: { name: props.heartbeatFilterName, namespace: LOG_METRICS_NAMESPACE, value: "1", unit: "Count" },
     });

@@ -52,6 +52,8 @@ export class OpsStack extends FleetStack {
     new ControllerDownAlarms(this, "controller-down", {
       instanceId,
       environment: config.name,
+      containerHealth: { namespace: CONTROLLER_METRICS.namespace, metricName: CONTROLLER_METRICS.containerHealthy, dimensionName: CONTROLLER_METRICS.environmentDimension },
+      heartbeatFilterPattern: CONTROLLER_METRICS.heartbeatFilterPattern,
       logGroupName: names.controllerLogGroup,
       heartbeatFilterName: names.controllerHeartbeatMetricFilter,
       statusCheckAlarmName: names.controllerStatusCheckAlarm,
