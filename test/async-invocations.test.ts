@@ -129,6 +129,20 @@ describe.each(["dev", "prod"])("GIVEN the whole app synthesized for %s", (envNam
     expect(missing).toEqual([]);
   });
 
+  test("THEN every SQS queue of the app (dead letters, async failures) is encrypted and pages when it is not empty", () => {
+    const unwatched = stacks.flatMap(([id, tf]) => {
+      const alarmed = new Set(
+        entries(tf, "aws_cloudwatch_metric_alarm")
+          .filter(([, a]) => a.namespace === "AWS/SQS" && a.metric_name === "ApproximateNumberOfMessagesVisible" && a.threshold === 1 && a.comparison_operator === "GreaterThanOrEqualToThreshold")
+          .map(([, a]) => String((a.dimensions as Body | undefined)?.QueueName)),
+      );
+      return entries(tf, "aws_sqs_queue")
+        .filter(([name, q]) => q.sqs_managed_sse_enabled !== true || !alarmed.has(`\${aws_sqs_queue.${name}.name}`))
+        .map(([name]) => `${id}/${name}`);
+    });
+    expect(unwatched).toEqual([]);
+  });
+
   test("THEN every Lambda permission's caller is known to be synchronous or asynchronous (a new service is classified here first)", () => {
     const unknown = stacks.flatMap(([id, tf]) =>
       entries(tf, "aws_lambda_permission")
