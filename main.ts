@@ -11,8 +11,8 @@ import { FleetProvisioningStack } from "./stacks/fleet-provisioning-stack";
 import { ApiStack } from "./stacks/api-stack";
 import { OtaStack } from "./stacks/ota-stack";
 import { TelemetryStack } from "./stacks/telemetry-stack";
-import { applyPendingSuppressions } from "./stacks/pending-suppressions";
 import { PolicyGate, formatSummary } from "./modules/policy-gate/gate";
+import { OpsStack } from "./stacks/ops-stack";
 
 export interface FleetAppOptions {
   readonly config: EnvironmentConfig;
@@ -54,9 +54,10 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign, alarmTopic: iot.alarmTopic });
   const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
 
-  applyPendingSuppressions({ iot, telemetry }); // TEMPORARY: until issue 14 is merged
+  // Last: the dashboard and the pages look at every stack before it.
+  const ops = new OpsStack(app, "ops", { ...props, alarmTopic: iot.alarmTopic, controllerInstanceId: ec2.instanceId, watched: [ec2, iot, fleet, api, ota, telemetry] });
 
-  return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry };
+  return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry, ops };
 }
 
 export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {

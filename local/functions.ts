@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { AsyncFailureQueues, onFailureRecord } from "./async-failures";
 
 export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates";
 
@@ -38,6 +39,12 @@ export interface LocalFunctionSettings {
   readonly memoryMiB: number;
   /** The function's own Lambda environment; set only while its module loads. */
   readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Its synthesized `aws_lambda_function_event_invoke_config`: retries of a failed async invocation
+   * and the queue that then receives Lambda's on-failure record.
+   * @default Lambda's defaults: 2 retries, no destination (the event is dropped)
+   */
+  readonly asyncInvoke?: { readonly maximumRetryAttempts: number; readonly onFailureQueue?: string };
 }
 
 /** What happened in one invocation (emitted as `invoked`). */
@@ -53,7 +60,7 @@ export interface Invocation {
 
 export interface LocalFunctions {
   on(event: "invoked", listener: (invocation: Invocation) => void): this;
-  /** An async invocation failed on every attempt (Lambda would send it to the on-failure destination). */
+  /** An async invocation failed on every attempt (its record then goes to the on-failure destination, {@link LocalFunctions.asyncFailures}). */
   on(event: "failed", listener: (invocation: Invocation) => void): this;
 }
 
@@ -78,6 +85,8 @@ export class LocalFunctions extends EventEmitter {
   private readonly previousEnv = new Map<string, string | undefined>();
   private readonly pending = new Set<Promise<void>>();
   private readonly retryDelaysMs: readonly number[];
+  /** The on-failure destinations (SQS stand-in) async invocations end in after their last retry. */
+  readonly asyncFailures = new AsyncFailureQueues();
 
   /** Set the shared environment, then load each handler module with its own environment. */
   constructor(private readonly options: LocalFunctionsOptions) {
@@ -100,8 +109,7 @@ export class LocalFunctions extends EventEmitter {
   }
 
   /** Synchronous invocation: the handler's answer, or its error thrown. */
-  async invoke<T = unknown>(functionName: FunctionName, event: unknown, attempt = 1): Promise<T> {
-    const requestId = randomUUID();
+  async invoke<T = unknown>(functionName: FunctionName, event: unknown, attempt = 1, requestId: string = randomUUID()): Promise<T> {
     const startedAt = Date.now();
     const settings = this.options.functions[functionName];
     const deadline = startedAt + settings.timeoutSeconds * 1000;
@@ -128,27 +136,44 @@ export class LocalFunctions extends EventEmitter {
     }
   }
 
-  /** Asynchronous invocation with Lambda's two retries; never throws. */
+  /**
+   * Asynchronous invocation with the function's retries (Lambda's default: two); never throws. After
+   * the last failed attempt the on-failure record goes to the function's destination queue, if any.
+   */
   invokeAsync(functionName: FunctionName, event: unknown): void {
+    const settings = this.options.functions[functionName];
+    const retries = settings.asyncInvoke?.maximumRetryAttempts ?? 2;
+    const requestId = randomUUID();
     const run = (async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.invoke(functionName, event, attempt);
+          // Every attempt of one async invocation carries the same request id, as on Lambda.
+          await this.invoke(functionName, event, attempt, requestId);
           return;
         } catch (err) {
-          const delay = this.retryDelaysMs[attempt - 1];
-          if (delay === undefined) {
-            this.emit("failed", {
-              functionName,
-              requestId: "",
-              event,
-              attempt,
-              error: err instanceof Error ? err.message : String(err),
-              durationMs: 0,
-            } satisfies Invocation);
+          if (attempt > retries) {
+            const failed: Invocation = { functionName, requestId, event, attempt, error: err instanceof Error ? err.message : String(err), durationMs: 0 };
+            this.emit("failed", failed);
+            const queue = settings.asyncInvoke?.onFailureQueue;
+            if (queue) {
+              this.asyncFailures.send(
+                queue,
+                onFailureRecord({
+                  requestId,
+                  functionArn: `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${settings.functionName}`,
+                  event,
+                  attempts: attempt,
+                  errorMessage: failed.error!,
+                  errorType: err instanceof Error ? err.name : "Error",
+                  at: new Date(),
+                }),
+              );
+            }
             return;
           }
-          await new Promise((r) => setTimeout(r, delay));
+          // Lambda waits about 1 then 2 minutes; the twin's delays are shorter (retryDelaysMs).
+          const delays = this.retryDelaysMs;
+          await new Promise((r) => setTimeout(r, delays[Math.min(attempt - 1, delays.length - 1)] ?? 0));
         }
       }
     })();

@@ -20,6 +20,7 @@ import type { ContractSpec, FunctionContract } from "../functions/shared/contrac
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
 import { FAKE_AWS_ENV } from "./dynamo";
+import type { SynthesizedAsyncInvokeConfig } from "./rules/synthesized-rules";
 import { LocalFunctions, type FunctionName, type Invocation, type LocalFunctionSettings } from "./functions";
 
 /** What the twin counts from the functions' results. */
@@ -46,10 +47,15 @@ export interface TwinFunctionsOptions {
   readonly offlineGraceSeconds?: number;
   readonly counters: FunctionCounters;
   readonly note: (tag: string, text: string) => void;
+  /**
+   * The synthesized async invoke configs (retries, on-failure queue) by physical function name.
+   * @default Lambda's defaults (2 retries, no destination)
+   */
+  readonly asyncInvokeConfigs?: ReadonlyMap<string, SynthesizedAsyncInvokeConfig>;
 }
 
 /** The twin's resources, named as the stacks name them. */
-export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds">;
+export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs">;
 
 /**
  * Each function the twin runs, with the settings its stack deploys: timeout, memory and environment
@@ -78,7 +84,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
   const common = { environment: config.name };
   const registry = { ...common, registryTableName: names.registryTable };
   const devices = { ...registry, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix };
-  return {
+  const settings: Record<FunctionName, LocalFunctionSettings> = {
     "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], { ...devices, leaseSeconds: config.provisioning.leaseSeconds, rotationTemplateName: names.rotationTemplate }),
     "register-device": settingsOf(REGISTER_DEVICE, physical["register-device"], devices),
     "alert-handler": settingsOf(ALERT_HANDLER, physical["alert-handler"], {
@@ -93,6 +99,11 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
     "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
     "revoke-certificates": settingsOf(REVOKE_CERTIFICATES, physical["revoke-certificates"], { ...registry, namePrefix: config.namePrefix }),
   };
+  for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
+    const asyncInvoke = o.asyncInvokeConfigs?.get(s.functionName);
+    if (asyncInvoke) settings[handler] = { ...s, asyncInvoke: { maximumRetryAttempts: asyncInvoke.maximumRetryAttempts, onFailureQueue: asyncInvoke.onFailureQueue } };
+  }
+  return settings;
 }
 
 function settingsOf<T extends ContractSpec>(
@@ -126,6 +137,7 @@ export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
     o.counters.functionFailures++;
     o.note(inv.functionName, `FAILED after ${inv.attempt} attempts: ${inv.error}`);
   });
+  fns.asyncFailures.on("message", (queue, record) => o.note("dlq", `${queue}: ${record.requestContext.functionArn} gave up after ${record.requestContext.approximateInvokeCount} attempts (redrive: README)`));
   return fns;
 }
 

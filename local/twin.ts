@@ -255,6 +255,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
       counters: this.stats,
       note: (tag, text) => this.note(tag, text),
+      asyncInvokeConfigs: iot.synthesized.topicRules.asyncInvokeConfigs,
     });
     // dynalite has no streams: the registry's stream is emulated by polling and drives the real revoker.
     this.registryStream = await RegistryStream.start({

@@ -96,7 +96,7 @@ function stateReadStatements(s: CiScope): PolicyStatement[] {
 export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   state: ["s3:ListBucket", "s3:GetObject", "dynamodb:GetItem"],
   apigateway: ["apigateway:GET"],
-  cloudwatch: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+  cloudwatch: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
   "cognito-idp": ["cognito-idp:DescribeUserPool", "cognito-idp:DescribeUserPoolClient", "cognito-idp:GetUserPoolMfaConfig"],
   dynamodb: ["dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"],
   ec2: ["ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeInternetGateways", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeAddresses", "ec2:DescribeFlowLogs", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeVolumes", "ec2:DescribeTags"],
@@ -106,7 +106,7 @@ export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   iam: ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetInstanceProfile", "iam:GetOpenIDConnectProvider"],
   iot: ["iot:DescribeEndpoint", "iot:GetPolicy", "iot:DescribeCertificate", "iot:DescribeThing", "iot:DescribeThingType", "iot:DescribeThingGroup", "iot:ListThingPrincipals", "iot:ListAttachedPolicies", "iot:GetTopicRule", "iot:DescribeProvisioningTemplate", "iot:GetV2LoggingOptions", "iot:GetIndexingConfiguration", "iot:ListTagsForResource"],
   kms: ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases"],
-  lambda: ["lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction", "lambda:GetPolicy", "lambda:GetFunctionConcurrency", "lambda:GetEventSourceMapping", "lambda:ListTags"],
+  lambda: ["lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction", "lambda:GetPolicy", "lambda:GetFunctionConcurrency", "lambda:GetEventSourceMapping", "lambda:GetFunctionEventInvokeConfig", "lambda:ListTags"],
   logs: ["logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:DescribeMetricFilters", "logs:ListTagsForResource"],
   scheduler: ["scheduler:GetSchedule"],
   secretsmanager: ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
@@ -241,6 +241,8 @@ export function applyRoleStatements(s: CiScope, projectTag: string): PolicyState
     { sid: "DashboardUserPools", actions: ["cognito-idp:CreateUserPool", "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPoolDomain"], resources: ["*"], conditions: inRegion },
     { sid: "Scheduler", actions: ["scheduler:*"], resources: [arn("scheduler", `schedule/*/${p}`)] },
     { sid: "Alarms", actions: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource"], resources: [arn("cloudwatch", `alarm:${p}`)] },
+    // Dashboards are global: their ARNs carry no region.
+    { sid: "Dashboards", actions: ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"], resources: [`arn:aws:cloudwatch::${config.accountId}:dashboard/${p}`] },
     // Only the app's roles (path /): the boundary then insists that each of them carries it.
     { sid: "Roles", actions: ["iam:*"], resources: [iamArn(s, `role/${p}`), iamArn(s, `instance-profile/${p}`)] },
     {
@@ -301,11 +303,19 @@ export function controllerDeployStatements(s: CiScope): PolicyStatement[] {
   ];
 }
 
+/**
+ * GitHub environment of the scheduled drift check (.github/workflows/drift.yml). A scheduled run's
+ * OIDC subject would otherwise be the branch's (`ref:refs/heads/main`), shared with every push job;
+ * the environment gives it a subject of its own, trusted only by the read-only drift role.
+ */
+export const DRIFT_ENVIRONMENT = "drift";
+
 /** The OIDC subject each CI role trusts: one role, one subject. */
-export function githubSubjects(config: EnvironmentConfig): { plan: string; apply: string; controllerDeploy: string } {
+export function githubSubjects(config: EnvironmentConfig): { plan: string; apply: string; controllerDeploy: string; drift: string } {
   const repo = `repo:${config.github.owner}/${config.github.repository}`;
   return {
     plan: `${repo}:pull_request`,
+    drift: `${repo}:environment:${DRIFT_ENVIRONMENT}`,
     apply: `${repo}:environment:${config.github.environment}`,
     controllerDeploy: `${repo}:environment:${config.github.controllerEnvironment}`,
   };

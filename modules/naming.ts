@@ -1,5 +1,8 @@
 import { EnvironmentConfig } from "../config";
 
+/** What a function's async-failure queue name adds to the function name (scripts/redrive.ts reads it back). */
+export const ASYNC_FAILURE_SUFFIX = "-async-failures";
+
 /**
  * Every physical name derived from the config, in one place. Stacks that run before the resource
  * exists (e.g. roles, deployed before ECR and IoT) grant on these names, so they must never drift.
@@ -99,6 +102,10 @@ export function resourceNames(config: EnvironmentConfig) {
     provisioningHookFunction: `${p}-provisioning-hook`,
     /** Log metric and alarm counting the hook's denials (a leaked claim certificate raises it). */
     provisioningDenials: `${p}-provisioning-denials`,
+    /** Log metric counting the hook's allows (the fleet dashboard charts them next to the denials). */
+    provisioningAllows: `${p}-provisioning-allows`,
+    /** Log metric counting the controller's heartbeat lines in its log group. */
+    controllerHeartbeatMetricFilter: `${p}-controller-heartbeat`,
     registerDeviceFunction: `${p}-register-device`,
     alertHandlerFunction: `${p}-alert-handler`,
     offlineDetectorFunction: `${p}-offline-detector`,
@@ -152,6 +159,20 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryHttpApi: `${p}-telemetry`,
     telemetryWebSocketApi: `${p}-telemetry-live`,
     telemetryHttpAccessLogGroup: `/${p}/api/telemetry-access`,
+    // operations: dashboard, pages, async failure destinations (every function name starts with `${p}-`).
+    fleetDashboard: `${p}-fleet`,
+    /** Encrypted SQS queue that receives a function's failed asynchronous invocations (Lambda's on-failure record). */
+    asyncFailureQueue: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
+    /** Alarm on the first message in a function's async-failure queue. */
+    asyncFailureAlarm: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
+    /** Alarm on AWS/IoT `Failure` of one topic rule (IoT rule names use `_`; alarms keep them as they are). */
+    ruleFailuresAlarm: (ruleName: string) => `${p}-rule-failures-${ruleName}`,
+    controllerStatusCheckAlarm: `${p}-controller-status-check`,
+    controllerContainerAlarm: `${p}-controller-container-unhealthy`,
+    controllerHeartbeatAlarm: `${p}-controller-heartbeat-missing`,
+    /** IAM role the scheduled drift check assumes (GitHub environment `drift`), read-only like the plan role. */
+    ciDriftRole: `${p}-ci-drift`,
+    ciDriftRoleArn: iam(`role/ci/${p}-ci-drift`),
     telemetryWebSocketAccessLogGroup: `/${p}/api/telemetry-live-access`,
   };
 }

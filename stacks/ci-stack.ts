@@ -6,6 +6,7 @@ import { FleetStack, FleetStackProps, PROJECT_TAG } from "./fleet-stack";
 import {
   applyRoleStatements,
   controllerDeployStatements,
+  DRIFT_ENVIRONMENT,
   GITHUB_OIDC_HOST,
   githubSubjects,
   permissionsBoundaryStatements,
@@ -22,6 +23,8 @@ export interface GithubRoles {
   readonly apply: RoleRef;
   /** Container CD: push to ECR and redeploy the controller through SSM Run Command. */
   readonly containerDeploy: RoleRef;
+  /** Read-only like plan: the scheduled drift check (GitHub environment `drift`). */
+  readonly drift: RoleRef;
 }
 
 /**
@@ -77,6 +80,18 @@ export class CiStack extends FleetStack {
       permissionsBoundaryArn: false,
     });
 
+    // The scheduled drift check plans against real state exactly as a pull request does: same reads,
+    // same denies, but its own subject, so neither workflow can borrow the other's role.
+    const driftRole = new ServiceRole(this, "github-drift-role", {
+      roleName: names.ciDriftRole,
+      path: names.ciIamPath,
+      description: "GitHub Actions: scheduled drift check, terraform plan of every stack (state and configuration reads only)",
+      trust: githubTrust("github-drift-trust", subjects.drift),
+      managedPolicies: ["ReadOnlyAccess"],
+      statements: planRoleStatements(scopeOf),
+      permissionsBoundaryArn: false,
+    });
+
     const applyRole = new ServiceRole(this, "github-apply-role", {
       roleName: names.ciApplyRole,
       path: names.ciIamPath,
@@ -102,6 +117,7 @@ export class CiStack extends FleetStack {
       plan: ref(planRole, names.ciPlanRole, names.ciPlanRoleArn),
       apply: ref(applyRole, names.ciApplyRole, names.ciApplyRoleArn),
       containerDeploy: ref(deployRole, names.ciControllerDeployRole, names.ciControllerDeployRoleArn),
+      drift: ref(driftRole, names.ciDriftRole, names.ciDriftRoleArn),
     };
 
     new TerraformOutput(this, "github-plan-role-arn", {
@@ -115,6 +131,10 @@ export class CiStack extends FleetStack {
     new TerraformOutput(this, "github-container-deploy-role-arn", {
       value: deployRole.roleArn,
       description: `Variable AWS_DEPLOY_ROLE_ARN of GitHub environment ${this.config.github.controllerEnvironment}`,
+    });
+    new TerraformOutput(this, "github-drift-role-arn", {
+      value: driftRole.roleArn,
+      description: `Repository variable AWS_DRIFT_ROLE_ARN_${this.config.name.toUpperCase()} (scheduled drift check in GitHub environment ${DRIFT_ENVIRONMENT})`,
     });
     new TerraformOutput(this, "permissions-boundary-arn", {
       value: boundary.arn,

@@ -9,6 +9,7 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { InstanceProfileRef, NetworkRef, RepositoryRef } from "../modules/refs";
+import { CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 
 /** Latest Amazon Linux 2023 for arm64, resolved by EC2 at launch: no data-source call at plan time. */
 export const AL2023_ARM64_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
@@ -43,6 +44,7 @@ export class Ec2Stack extends FleetStack {
       identityParameter: this.names.controllerIdentityParameter,
       logGroup: this.names.controllerLogGroup,
       initialImageTag: controller.initialImageTag,
+      environment: this.config.name,
     });
 
     const template = new LaunchTemplate(this, "controller-template", {
@@ -123,6 +125,8 @@ export interface ControllerUserDataInput {
   readonly identityParameter: string;
   readonly logGroup: string;
   readonly initialImageTag: string;
+  /** Environment name: the dimension value of the container-health metric. */
+  readonly environment: string;
 }
 
 /** The first-boot script with the deploy and identity scripts embedded (base64, so no quoting can break them). */
@@ -130,6 +134,7 @@ export function controllerUserData(input: ControllerUserDataInput): string {
   const assets = join(__dirname, "assets");
   const deployScript = readFileSync(join(assets, "deploy-controller.sh"), "utf8");
   const identityScript = readFileSync(join(assets, "controller-identity.sh"), "utf8");
+  const healthScript = readFileSync(join(assets, "controller-health.sh"), "utf8");
   const values: Record<string, string> = {
     AWS_REGION: input.region,
     REPOSITORY_URL: input.repositoryUrl,
@@ -139,6 +144,11 @@ export function controllerUserData(input: ControllerUserDataInput): string {
     INITIAL_IMAGE_TAG: input.initialImageTag,
     DEPLOY_SCRIPT_BASE64: Buffer.from(deployScript).toString("base64"),
     IDENTITY_SCRIPT_BASE64: Buffer.from(identityScript).toString("base64"),
+    HEALTH_SCRIPT_BASE64: Buffer.from(healthScript).toString("base64"),
+    ENVIRONMENT: input.environment,
+    HEALTH_METRIC_NAMESPACE: CONTROLLER_METRICS.namespace,
+    HEALTH_METRIC_NAME: CONTROLLER_METRICS.containerHealthy,
+    HEALTH_METRIC_DIMENSION: CONTROLLER_METRICS.environmentDimension,
   };
   return readFileSync(join(assets, "controller-user-data.sh"), "utf8").replace(/@@([A-Z0-9_]+)@@/g, (_match, key: string) => {
     const value = values[key];

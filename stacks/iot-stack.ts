@@ -13,6 +13,7 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
+import { AsyncFailureDestination } from "../modules/async-failures";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "../modules/csr-identity";
@@ -24,6 +25,7 @@ import { FleetTable } from "../modules/iot-table";
 import { CertificateRevoker } from "../modules/certificate-revoker";
 import { ALERT_FORWARDER, channelsSetting } from "../functions/alert-forwarder/contract";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
+import { DEVICE_ERROR_FIELDS, DEVICE_RESPONSE_FIELDS, deviceMessageSql } from "../functions/shared/device-messages";
 import { HEALTH_CHECK } from "../functions/health-check/contract";
 import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
 import { REVOCATION_STREAM_FILTERS, REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
@@ -176,8 +178,20 @@ export class IotStack extends FleetStack {
       });
     }
 
-    for (const fn of [alertHandler, offlineDetector, healthCheck]) {
+    const asyncInvoked: [BundledFunction, string][] = [
+      [alertHandler, names.alertHandlerFunction],
+      [offlineDetector, names.offlineDetectorFunction],
+      [healthCheck, names.healthCheckFunction],
+    ];
+    for (const [fn, functionName] of asyncInvoked) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });
+      // Rules and schedules invoke these asynchronously: what fails after Lambda's retries is kept.
+      new AsyncFailureDestination(this, `${fn.node.id}-async-failures`, {
+        function: fn,
+        queueName: names.asyncFailureQueue(functionName),
+        alarmName: names.asyncFailureAlarm(functionName),
+        topic: alarms,
+      });
     }
 
     new CertificateRevoker(this, "certificate-revoker", {
@@ -218,7 +232,7 @@ export class IotStack extends FleetStack {
       "device-errors-rule",
       names.errorsRule,
       "Device errors to the alert handler",
-      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'",
+      deviceMessageSql(DEVICE_ERROR_FIELDS, "devices/+/errors"),
       { lambda: [{ functionArn: alertHandler.functionArn }] },
       alertHandler,
     );
@@ -226,7 +240,7 @@ export class IotStack extends FleetStack {
       "device-responses-rule",
       names.responsesRule,
       "Device responses to CloudWatch Logs",
-      "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/responses'",
+      deviceMessageSql(DEVICE_RESPONSE_FIELDS, "devices/+/responses"),
       { cloudwatchLogs: [{ logGroupName: responsesLog.name, roleArn: roles.ruleAction.roleArn }] },
     );
     rule(

@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { InstanceProfileRef, IotServiceRoles, RoleRef } from "../modules/refs";
@@ -51,6 +52,13 @@ export class RolesStack extends FleetStack {
           sid: "WriteControllerLogs",
           actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
           resources: [this.arn("logs", `log-group:${names.controllerLogGroup}:*`)],
+        },
+        {
+          // The host agent's container-health metric; PutMetricData has no resource, so the namespace is the scope.
+          sid: "PutControllerHealthMetric",
+          actions: ["cloudwatch:PutMetricData"],
+          resources: ["*"],
+          conditions: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [CONTROLLER_METRICS.namespace] }],
         },
       ],
     });

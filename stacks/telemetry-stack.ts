@@ -19,6 +19,7 @@ import { FleetStack, FleetStackProps } from "./fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms, notifyingAlarm } from "../modules/alarms";
+import { AsyncFailureDestination } from "../modules/async-failures";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/iot-table";
@@ -364,6 +365,13 @@ export class TelemetryStack extends FleetStack {
     for (const fn of [apiFn, authorizerFn, connectionsFn, broadcastFn]) {
       new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: props.alarmTopic });
     }
+    // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
+    new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {
+      function: broadcastFn,
+      queueName: names.asyncFailureQueue(names.telemetryBroadcastFunction),
+      alarmName: names.asyncFailureAlarm(names.telemetryBroadcastFunction),
+      topic: props.alarmTopic,
+    });
 
     // --- Topic rules: storage (hot + warm), live updates, thresholds. Failed actions are logged.
     const ruleErrorsLog = new CloudwatchLogGroup(this, "rule-errors-log-group", { name: names.telemetryRuleErrorsLogGroup, retentionInDays: config.logRetentionDays });

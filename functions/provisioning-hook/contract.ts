@@ -30,3 +30,6 @@ export const PROVISIONING_HOOK = defineContract({
  * exactly one line with `allowProvisioning` (see index.ts), so this counts denials.
  */
 export const HOOK_DENIAL_LOG_PATTERN = "{ $.allowProvisioning IS FALSE }";
+
+/** Filter pattern of one decision line that allowed a device (the fleet dashboard counts them). */
+export const HOOK_ALLOW_LOG_PATTERN = "{ $.allowProvisioning IS TRUE }";

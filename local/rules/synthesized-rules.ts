@@ -55,6 +55,17 @@ export interface SynthesizedTopicRules {
   readonly logGroups: ReadonlySet<string>;
   /** Every Lambda function name the stacks define (a rule may target another stack's). */
   readonly functionNames: ReadonlySet<string>;
+  /** Each function's `aws_lambda_function_event_invoke_config`, by function name. */
+  readonly asyncInvokeConfigs: ReadonlyMap<string, SynthesizedAsyncInvokeConfig>;
+}
+
+/** How Lambda handles a function's asynchronous invocations (the rules' Lambda actions, schedules). */
+export interface SynthesizedAsyncInvokeConfig {
+  readonly functionName: string;
+  /** @default 2 (Lambda's) */
+  readonly maximumRetryAttempts: number;
+  /** Name of the SQS queue of `destination_config.on_failure`. */
+  readonly onFailureQueue?: string;
 }
 
 type Resources = Readonly<Record<string, Readonly<Record<string, Record<string, unknown>>>>>;
@@ -76,7 +87,8 @@ export function rulesOfStack(stackId: string, resources: Resources | undefined, 
     if (!m) return resolve(value, what);
     const target = resources?.[type]?.[m[1]!];
     if (!target) throw new Error(`${stackId}: ${what} references missing ${type}.${m[1]}`);
-    return resolve(target[type === "aws_lambda_function" ? "function_name" : "bucket"], `${type}.${m[1]}`);
+    const nameArgument: Record<string, string> = { aws_lambda_function: "function_name", aws_sqs_queue: "name" };
+    return resolve(target[nameArgument[type] ?? "bucket"], `${type}.${m[1]}`);
   };
   const action = (block: string, a: Record<string, unknown>, what: string): RuleAction => {
     switch (block) {
@@ -149,7 +161,19 @@ export function rulesOfStack(stackId: string, resources: Resources | undefined, 
 
   const logGroups = all("aws_cloudwatch_log_group").map(([id, g]) => resolve(g.name, `aws_cloudwatch_log_group.${id}.name`));
   const functionNames = all("aws_lambda_function").map(([id, f]) => resolve(f.function_name, `aws_lambda_function.${id}.function_name`));
-  return { rules, tables, deliveryStreams, logGroups, functionNames };
+  const asyncInvokeConfigs: SynthesizedAsyncInvokeConfig[] = all("aws_lambda_function_event_invoke_config").map(([id, c]) => {
+    const what = `aws_lambda_function_event_invoke_config.${id}`;
+    const onFailure = ((c.destination_config as Record<string, unknown> | undefined)?.on_failure as Record<string, unknown> | undefined)?.destination;
+    if (onFailure !== undefined && !/^\$\{aws_sqs_queue\./.test(String(onFailure))) {
+      throw new Error(`${stackId}: ${what} sends failures to ${String(onFailure)}; the twin delivers to SQS queues of the same stack only`);
+    }
+    return {
+      functionName: refName(c.function_name, "aws_lambda_function", "function_name", `${what}.function_name`),
+      maximumRetryAttempts: typeof c.maximum_retry_attempts === "number" ? c.maximum_retry_attempts : 2,
+      onFailureQueue: onFailure === undefined ? undefined : refName(onFailure, "aws_sqs_queue", "arn", `${what}.destination_config.on_failure.destination`),
+    };
+  });
+  return { rules, tables, deliveryStreams, logGroups, functionNames, asyncInvokeConfigs };
 }
 
 /** Collects {@link rulesOfStack} over every stack. */
@@ -160,5 +184,6 @@ export function mergeRules(perStack: readonly ReturnType<typeof rulesOfStack>[])
     deliveryStreams: new Map(perStack.flatMap((s) => s.deliveryStreams).map((d) => [d.name, d])),
     logGroups: new Set(perStack.flatMap((s) => s.logGroups)),
     functionNames: new Set(perStack.flatMap((s) => s.functionNames)),
+    asyncInvokeConfigs: new Map(perStack.flatMap((s) => s.asyncInvokeConfigs).map((c) => [c.functionName, c])),
   };
 }

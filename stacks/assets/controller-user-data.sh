@@ -26,6 +26,16 @@ base64 -d >/usr/local/bin/controller-identity <<'SCRIPT'
 @@IDENTITY_SCRIPT_BASE64@@
 SCRIPT
 chmod 0755 /usr/local/bin/controller-identity
+base64 -d >/usr/local/bin/controller-health <<'SCRIPT'
+@@HEALTH_SCRIPT_BASE64@@
+SCRIPT
+chmod 0755 /usr/local/bin/controller-health
+cat >/etc/controller/health.env <<'ENV'
+ENVIRONMENT=@@ENVIRONMENT@@
+METRIC_NAMESPACE=@@HEALTH_METRIC_NAMESPACE@@
+METRIC_NAME=@@HEALTH_METRIC_NAME@@
+METRIC_DIMENSION=@@HEALTH_METRIC_DIMENSION@@
+ENV
 
 # On every boot: /run is empty again, so fetch the certificate and key and restart the container. Until
 # the iot stack has published the certificate (it is deployed after this one) and a key matches it,
@@ -68,7 +78,29 @@ OnUnitActiveSec=2min
 [Install]
 WantedBy=timers.target
 UNIT
+# Container health as the instance sees it, every minute (the controller-down alarms read it).
+cat >/etc/systemd/system/controller-health.service <<'UNIT'
+[Unit]
+Description=Report the controller container's health to CloudWatch
+After=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/controller-health
+UNIT
+cat >/etc/systemd/system/controller-health.timer <<'UNIT'
+[Unit]
+Description=Report the controller container's health every minute
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=1min
+
+[Install]
+WantedBy=timers.target
+UNIT
 systemctl daemon-reload
 systemctl enable controller-deploy.service
 systemctl enable --now controller-identity-refresh.timer
+systemctl enable --now controller-health.timer
 systemctl start --no-block controller-deploy.service

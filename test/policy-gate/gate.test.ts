@@ -93,17 +93,9 @@ describe.each(["dev", "prod"])("the real app (%s)", (envName) => {
     defineStacks(app, { config: loadConfig(envName), offline: true });
     app.synth();
     const report = PolicyGate.report(app);
-    expect(report.stacks.map((s) => s.stack).sort()).toEqual(["api", "ci", "ec2", "ecr", "fleet", "iot", "ota", "roles", "state", "telemetry", "vpc"]);
+    expect(report.stacks.map((s) => s.stack).sort()).toEqual(["api", "ci", "ec2", "ecr", "fleet", "iot", "ops", "ota", "roles", "state", "telemetry", "vpc"]);
     expect(report.stacks.flatMap((s) => s.violations)).toEqual([]);
     expect(report.stacks.flatMap((s) => s.unused)).toEqual([]);
-    // TEMPORARY (stacks/pending-suppressions.ts): issue 14 delivers these; then this list is empty.
-    expect(report.stacks.flatMap((s) => s.suppressed.map((f) => `${f.rule.id} ${f.stack} ${f.address.split("_function_")[0]}: ${f.reason}`)).sort()).toEqual([
-      "IOT-RULE-EXPLICIT-FIELDS iot aws_iot_topic_rule.device-errors-rule: pending issue-14 merge",
-      "IOT-RULE-EXPLICIT-FIELDS iot aws_iot_topic_rule.device-responses-rule: pending issue-14 merge",
-      "LAMBDA-ASYNC-ON-FAILURE iot aws_lambda_function.alert-handler: pending issue-14 merge",
-      "LAMBDA-ASYNC-ON-FAILURE iot aws_lambda_function.health-check: pending issue-14 merge",
-      "LAMBDA-ASYNC-ON-FAILURE iot aws_lambda_function.offline-detector: pending issue-14 merge",
-      "LAMBDA-ASYNC-ON-FAILURE telemetry aws_lambda_function.telemetry-broadcast: pending issue-14 merge",
-    ]);
+    expect(report.stacks.flatMap((s) => s.suppressed)).toEqual([]);
   });
 });

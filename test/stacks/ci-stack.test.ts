@@ -119,7 +119,11 @@ describe("CiStack plan role (any pull-request branch)", () => {
 
   test("it keeps AWS's ReadOnlyAccess for configuration reads", () => {
     const attachments = Object.values(resourcesOf(stack, "aws_iam_role_policy_attachment")).map((a) => [a.role, a.policy_arn]);
-    expect(attachments).toEqual([["${aws_iam_role.github-plan-role_D4200C0B.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess"]]);
+    expect(attachments).toEqual(
+      expect.arrayContaining([["${aws_iam_role.github-plan-role_D4200C0B.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess"]]),
+    );
+    // The only other role with ReadOnlyAccess is the drift role (same statements, its own subject).
+    expect(attachments.filter(([role]) => !String(role).includes("github-plan-role") && !String(role).includes("github-drift-role"))).toEqual([]);
   });
 });
 
@@ -136,7 +140,7 @@ describe("CiStack apply role and permissions boundary", () => {
     "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary",
     "iam:PutRolePermissionsBoundary", "iam:DeleteRole", "iam:UpdateRole", "iam:TagRole", "iam:PassRole",
   ])("fails when it changes, or hands to a service, its own role or another CI role (%s)", (action) => {
-    for (const arn of [names.ciApplyRoleArn, names.ciPlanRoleArn, names.ciControllerDeployRoleArn]) {
+    for (const arn of [names.ciApplyRoleArn, names.ciPlanRoleArn, names.ciControllerDeployRoleArn, names.ciDriftRoleArn]) {
       expect([arn, may(action, arn, withBoundary(names.permissionsBoundaryArn))]).toEqual([arn, false]);
     }
   });
@@ -222,7 +226,7 @@ describe("CiStack trust", () => {
 
   test("no two roles trust the same OIDC subject", () => {
     const subjects = trusts.flatMap(([, doc]) => subjectOf(doc));
-    expect(trusts).toHaveLength(3);
+    expect(trusts).toHaveLength(4);
     expect(new Set(subjects).size).toBe(subjects.length);
   });
 
@@ -230,6 +234,7 @@ describe("CiStack trust", () => {
     ["github-plan-trust", "repo:smart-home/smart-home-fleet-iac:pull_request"],
     ["github-apply-trust", "repo:smart-home/smart-home-fleet-iac:environment:dev"],
     ["github-deploy-trust", "repo:smart-home/smart-home-fleet-iac:environment:dev-controller"],
+    ["github-drift-trust", "repo:smart-home/smart-home-fleet-iac:environment:drift"],
   ])("%s trusts only %s with the STS audience", (doc, subject) => {
     expect(subjectOf(docs[doc])).toEqual([subject]);
     expect(docs[doc].statement[0].condition).toEqual(expect.arrayContaining([expect.objectContaining({ variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] })]));
@@ -237,14 +242,14 @@ describe("CiStack trust", () => {
 
   test("the CI roles live under /ci/, outside every role/<prefix>-* grant", () => {
     expect(Object.values(roles).map((r) => [r.name, r.path])).toEqual(
-      expect.arrayContaining([[names.ciPlanRole, "/ci/"], [names.ciApplyRole, "/ci/"], [names.ciControllerDeployRole, "/ci/"]]),
+      expect.arrayContaining([[names.ciPlanRole, "/ci/"], [names.ciApplyRole, "/ci/"], [names.ciControllerDeployRole, "/ci/"], [names.ciDriftRole, "/ci/"]]),
     );
     expect(allows(applyIdentity, { action: "iam:PutRolePolicy", resource: names.ciApplyRoleArn })).toBe(false);
   });
 
   test("every output says which GitHub variable it fills", () => {
     const outputs = stack.tf.output ?? {};
-    expect(Object.keys(outputs).sort()).toEqual(["github-apply-role-arn", "github-container-deploy-role-arn", "github-plan-role-arn", "permissions-boundary-arn"]);
+    expect(Object.keys(outputs).sort()).toEqual(["github-apply-role-arn", "github-container-deploy-role-arn", "github-drift-role-arn", "github-plan-role-arn", "permissions-boundary-arn"]);
     for (const output of Object.values(outputs)) expect(output.description).toBeTruthy();
     expect(outputs["github-container-deploy-role-arn"].description).toContain("dev-controller");
   });
@@ -268,5 +273,24 @@ describe("CI policies and IAM's size quotas", () => {
     for (const statements of [planRoleStatements(scope), applyRoleStatements(scope, PROJECT_TAG), controllerDeployStatements(scope)]) {
       expect(iamJson(statements)).toBeLessThan(10240);
     }
+  });
+});
+
+describe("CiStack drift role (scheduled drift check)", () => {
+  const drift = statementsOf("github-drift-role_permissions");
+
+  test("GIVEN the drift role THEN its own statements are exactly the plan role's (as narrow, same denies)", () => {
+    expect(drift).toEqual(plan);
+  });
+
+  test("GIVEN the drift role THEN it keeps ReadOnlyAccess and no permissions boundary, like the plan role", () => {
+    const attachments = Object.values(resourcesOf(stack, "aws_iam_role_policy_attachment")).filter((a) => String(a.role).includes("github-drift-role"));
+    expect(attachments.map((a) => a.policy_arn)).toEqual(["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+    expect(roleNamed(names.ciDriftRole).permissions_boundary).toBeUndefined();
+  });
+
+  test("GIVEN the drift role WHEN it reads a secret value or writes state THEN it is denied", () => {
+    expect(explicitlyDenied(drift, { action: "secretsmanager:GetSecretValue", resource: secret(names.controllerSecret) })).toBe(true);
+    expect(explicitlyDenied(drift, { action: "s3:PutObject", resource: stateObject })).toBe(true);
   });
 });

@@ -13,7 +13,7 @@ const refs = {
 const synth = () => synthStack((app, props) => new Ec2Stack(app, "ec2", { ...props, ...refs }));
 const template = () => Object.values(resourcesOf(synth(), "aws_launch_template"))[0];
 const userData = () =>
-  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/public/controller-identity", logGroup: "/shf-dev/controller", initialImageTag: "v1" });
+  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/public/controller-identity", logGroup: "/shf-dev/controller", initialImageTag: "v1", environment: "dev" });
 
 describe("Ec2Stack", () => {
   test("runs a t4g.nano on Amazon Linux 2023 arm64 resolved by EC2, not by a data source", () => {

@@ -148,7 +148,7 @@ describe("IotStack", () => {
   describe("topic rules", () => {
     test("send device errors, with the thing name from the topic, to the alert handler", () => {
       const rule = byName("aws_iot_topic_rule", "shf_dev_device_errors")!;
-      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT *, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
+      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT id, command, code, message, at, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
       expect(rule.lambda[0].function_arn).toMatch(/aws_lambda_function\.alert-handler_function_.+\.arn/);
     });
 
@@ -215,8 +215,8 @@ describe("IotStack", () => {
 
     test("every alarm notifies the alarm topic", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      // 14, plus the alert forwarder's dead-letter alarm and its errors, throttles and duration alarms.
-      expect(alarms.length).toBe(18);
+      // 14, the alert forwarder's dead-letter, errors, throttles and duration alarms, and three async-failure alarms.
+      expect(alarms.length).toBe(21);
       for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
     });
 

@@ -37,6 +37,6 @@ describe.each(stacks)("stack %s", (stack) => {
 });
 
 test("the app defines stacks in the documented deployment order", () => {
-  const documented = ["state", "ci", "vpc", "roles", "ecr", "ec2", "iot", "fleet", "api", "ota", "telemetry"];
+  const documented = ["state", "ci", "vpc", "roles", "ecr", "ec2", "iot", "fleet", "api", "ota", "telemetry", "ops"];
   expect(documented.filter((id) => stacks.includes(id))).toEqual(stacks.filter((id) => documented.includes(id)));
 });

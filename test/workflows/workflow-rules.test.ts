@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { environmentNames, loadConfig } from "../../config";
+import { DRIFT_ENVIRONMENT, githubSubjects } from "../../modules/ci-policies";
 import { Job, readWorkflow, REPO_ROOT, stepsOf, stringsIn, Workflow, WORKFLOW_DIR, workflowFiles } from "./helpers";
 
 const workflows: [string, Workflow][] = workflowFiles().map((file) => [file, readWorkflow(file)]);
@@ -117,4 +118,38 @@ test("the deploy script targets the controller by its Role tag and runs deploy-c
   expect(script).toContain("--document-name AWS-RunShellScript");
   expect(script).toContain("DEPLOY_COMMAND=/usr/local/bin/deploy-controller");
   expect(stringsIn(readWorkflow("controller-cd.yml")).some((s) => s.text.includes("ssm-deploy-controller.sh"))).toBe(true);
+});
+
+describe("drift.yml (scheduled drift check)", () => {
+  const drift = readWorkflow("drift.yml");
+
+  test("runs on a schedule (and by hand), never on pushes or pull requests", () => {
+    expect(Object.keys(drift.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
+  });
+
+  test("plans inside the drift environment, so its OIDC subject is the one only the drift role trusts", () => {
+    expect(drift.jobs.plan.environment).toBe(DRIFT_ENVIRONMENT);
+    expect(githubSubjects(loadConfig("dev")).drift).toBe(`repo:${loadConfig("dev").github.owner}/${loadConfig("dev").github.repository}:environment:${DRIFT_ENVIRONMENT}`);
+    const role = stepsOf(drift).find(({ step }) => step.uses?.startsWith(CONFIGURE_AWS))!.step;
+    expect(role.with?.["role-to-assume"]).toBe("${{ vars[format('AWS_DRIFT_ROLE_ARN_{0}', matrix.environment)] }}");
+  });
+
+  test("plans exactly the config's environments with the shared plan script, and the verdict expects all of them", () => {
+    expect(drift.jobs.plan.strategy?.matrix?.environment).toEqual(environmentNames());
+    const plan = stepsOf(drift).find(({ step }) => step.run?.includes("scripts/ci-terraform.ts plan"));
+    expect(plan).toBeDefined();
+    const verdict = stepsOf(drift).find(({ step }) => step.run?.includes("scripts/drift-report.ts"))!.step.run!;
+    expect(verdict).toContain(`--expect ${environmentNames().join(",")}`);
+  });
+
+  test("notifies from a separate job that holds no AWS role: the webhook secret and a GitHub issue, also after a failed plan", () => {
+    const notify = drift.jobs.notify;
+    expect(notify.needs).toBe("plan");
+    expect(notify.if).toBe("${{ !cancelled() }}");
+    expect(notify.permissions).toEqual({ contents: "read", issues: "write" });
+    const text = readFileSync(join(WORKFLOW_DIR, "drift.yml"), "utf8");
+    expect(text).toContain("secrets.DRIFT_WEBHOOK_URL");
+    expect(text).toMatch(/gh issue create/);
+    expect(text).toMatch(/gh issue comment/);
+  });
 });
