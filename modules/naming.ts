@@ -145,6 +145,11 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryWebSocketApi: `${p}-telemetry-live`,
     telemetryHttpAccessLogGroup: `/${p}/api/telemetry-access`,
     telemetryWebSocketAccessLogGroup: `/${p}/api/telemetry-live-access`,
+    /** Athena over the warm store: Glue names allow only lower-case letters, digits and underscores. */
+    telemetryGlueDatabase: `${rulePrefix}_telemetry`.toLowerCase(),
+    telemetryGlueTable: "readings",
+    telemetryAthenaWorkgroup: `${p}-telemetry`,
+    telemetryQueryResultsBucket: `${p}-telemetry-queries-${config.accountId}`,
   };
 }
 
