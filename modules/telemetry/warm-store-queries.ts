@@ -104,7 +104,8 @@ export class WarmStoreQueries extends FlatScope {
         "projection.hour.type": "integer",
         "projection.hour.range": "0,23",
         "projection.hour.digits": "2",
-        "storage.location.template": `${location}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`,
+        // `$${...}` is Terraform's escape: Athena receives `${year}` literally.
+        "storage.location.template": `${location}year=$\${year}/month=$\${month}/day=$\${day}/hour=$\${hour}/`,
       },
       partitionKeys: WARM_PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type })),
       storageDescriptor: {

@@ -329,7 +329,7 @@ describe("TelemetryStack: warm store queries (Glue + Athena)", () => {
       "projection.enabled": "true",
       "projection.hour.range": "0,23",
       "projection.hour.digits": "2",
-      "storage.location.template": "s3://${aws_s3_bucket.warm-bucket_499F4934.bucket}/telemetry/year=${year}/month=${month}/day=${day}/hour=${hour}/",
+      "storage.location.template": "s3://${aws_s3_bucket.warm-bucket_499F4934.bucket}/telemetry/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/",
     });
     expect(table.storage_descriptor.ser_de_info.serialization_library).toBe("org.openx.data.jsonserde.JsonSerDe");
   });
@@ -337,7 +337,7 @@ describe("TelemetryStack: warm store queries (Glue + Athena)", () => {
   test("the table's location and template follow the Firehose prefix", () => {
     const firehose = all(stack, "aws_kinesis_firehose_delivery_stream")[0]!.extended_s3_configuration;
     const template = one(stack, "aws_glue_catalog_table", "glue-table").parameters["storage.location.template"] as string;
-    const asFirehose = template.replace(/^s3:\/\/[^/]+\//, "").replace("${year}", "!{timestamp:yyyy}").replace("${month}", "!{timestamp:MM}").replace("${day}", "!{timestamp:dd}").replace("${hour}", "!{timestamp:HH}");
+    const asFirehose = template.replace(/^s3:\/\/[^/]+\//, "").replace("$${year}", "!{timestamp:yyyy}").replace("$${month}", "!{timestamp:MM}").replace("$${day}", "!{timestamp:dd}").replace("$${hour}", "!{timestamp:HH}");
     expect(asFirehose).toBe(firehose.prefix);
   });
 
