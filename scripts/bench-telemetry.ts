@@ -13,6 +13,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
+import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import { FAKE_AWS_ENV, createTables, startDynalite, startDynaliteProcess } from "../local/dynamo";
 import { TELEMETRY_TABLES, createTelemetryTables } from "../test/functions/telemetry-helpers";
 import { putAll, seedLatest, seedReadings } from "../test/support/telemetry-seed";
@@ -59,15 +60,15 @@ async function main(): Promise<void> {
   const inProcess = process.argv.includes("--in-process");
   const db = inProcess ? await startDynalite() : await startDynaliteProcess();
   console.log(`dynalite ${inProcess ? "in this process" : "in a child process"} on ${db.endpoint}`);
-  Object.assign(process.env, FAKE_AWS_ENV, {
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-    TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-    TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
-    REGISTRY_TABLE_NAME: "device-registry",
-    ENVIRONMENT: "bench",
-    LOG_LEVEL: "warn",
-  });
-  await createTables(db.client, "device-registry", "alert-state");
+  // The handler's environment from its contract, as the stack sets it.
+  const registryTableName = "device-registry";
+  Object.assign(process.env, FAKE_AWS_ENV, { AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, LOG_LEVEL: "warn" }, TELEMETRY_API.environment({
+    environment: "bench",
+    telemetryTableName: TELEMETRY_TABLES.telemetry,
+    latestTableName: TELEMETRY_TABLES.latest,
+    registryTableName,
+  }));
+  await createTables(db.client, registryTableName, "alert-state");
   await createTelemetryTables(db.client);
   // Loaded after the environment is set: the handler reads its configuration at module load.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   const things = Array.from({ length: buildingDevices }, (_, i) => `BENCH${String(i).padStart(5, "0")}`);
   const metrics = (d: number, k: number) => ({ co2_ppm: 400 + d + (k % 60), temperature_c: 20 + (k % 10) / 10, humidity_pct: 45, occupancy: (k + d) % 3 === 0 });
   let started = performance.now();
-  await putAll(db.client, "device-registry", things.map((serialNumber) => ({ serialNumber, thingName: serialNumber, status: "PROVISIONED", metadata: { buildingId: "bench" } })));
+  await putAll(db.client, registryTableName, things.map((serialNumber) => ({ serialNumber, thingName: serialNumber, status: "PROVISIONED", metadata: { buildingId: "bench" } })));
   const written = await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: 7 * 144, metrics });
   await seedLatest(db.client, TELEMETRY_TABLES.latest, "bench", things, day0 + 7 * DAY);
   console.log(`seeded ${written} readings of ${things.length} devices in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
