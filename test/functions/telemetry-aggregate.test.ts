@@ -211,3 +211,71 @@ describe("telemetry API: CSV", () => {
     expect(json.headers["Content-Type"]).toBe("application/json");
   });
 });
+
+describe("telemetry API: aggregates under a throttled table", () => {
+  /** A proxy before dynalite that answers a hot-table Query with DynamoDB's throttling error when `throttle(attempt of this same request)` says so. */
+  async function throttlingProxy(throttle: (attempt: number) => boolean) {
+    const http = await import("node:http");
+    let queries = 0;
+    const attempts = new Map<string, number>();
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const isHotQuery = String(req.headers["x-amz-target"]).endsWith(".Query") && JSON.parse(body.toString("utf8")).TableName === TELEMETRY_TABLES.telemetry;
+        const attempt = (attempts.get(body.toString("utf8")) ?? 0) + 1;
+        attempts.set(body.toString("utf8"), attempt);
+        if (isHotQuery) queries++;
+        if (isHotQuery && throttle(attempt)) {
+          res.writeHead(400, { "content-type": "application/x-amz-json-1.0" });
+          res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "Rate of requests exceeds the allowed throughput." }));
+          return;
+        }
+        const upstream = http.request(`${db.endpoint}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 500, r.headers);
+          r.pipe(res);
+        });
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as import("node:net").AddressInfo;
+    return { endpoint: `http://127.0.0.1:${port}`, queries: () => queries, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  }
+
+  const handlerAt = (endpoint: string) =>
+    loadWith<ApiModule>("../../functions/telemetry-api", {
+      TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
+      TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+      REGISTRY_TABLE_NAME: db.registryTableName,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    }).mod.handler;
+
+  test("gives the exact building numbers when every hot-table query is throttled once (the SDK retries)", async () => {
+    // GIVEN a table that throttles the first attempt of every query
+    const proxy = await throttlingProxy((attempt) => attempt === 1);
+    try {
+      const throttled = handlerAt(proxy.endpoint);
+      // WHEN the building's day is aggregated
+      const result = await throttled(buildingAggregate(building, `building-${building}`, { ...day, interval: "1d", metrics: "co2_ppm", stats: "count" }));
+      // THEN no reading is lost or counted twice
+      expect(result.statusCode).toBe(200);
+      expect(JSON.parse(result.body as string).points[0].metrics.co2_ppm.count).toBe(DEVICES * (READINGS - 6));
+      expect(proxy.queries()).toBe(2 * DEVICES);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("fails when the table stays throttled: 500 asking for a retry, never a partial answer", async () => {
+    const proxy = await throttlingProxy(() => true);
+    try {
+      const result = await handlerAt(proxy.endpoint)(buildingAggregate(building, `building-${building}`, day));
+      expect(result.statusCode).toBe(500);
+      expect(JSON.parse(result.body as string)).toEqual({ message: "internal error; the request may be retried" });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
