@@ -11,12 +11,14 @@
  * | `POST /commands/{thingName}` `{"command", "params"?}` `?wait=<seconds>` | the twin's command sender (publishes on `devices/<thing>/commands`, waits for the answer) |
  * | `GET /alerts` | the messages the local SNS sink received |
  * | `POST /health-check` | the twin runs the REAL health-check function now (its summary goes to the SNS sink) |
+ * | the telemetry stack's dashboard routes (`GET /buildings...`, `GET /devices/{thingName}/telemetry[/aggregate]`) | the telemetry-api handler, payload 2.0; building groups from `x-twin-groups` (dashboard-api-event.ts) |
  * | `GET /` | a short description of these routes (no key needed) |
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { matchDashboardRoute, toDashboardEvent, type DashboardHandler } from "./dashboard-api-event";
 
 /** API Gateway's request body limit is 10 MB; registrations are tiny, so less is plenty here. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -47,6 +49,8 @@ export interface LocalApiServerOptions {
   readonly registerHandler: ProxyHandler;
   readonly commands?: CommandSender;
   readonly alerts?: () => readonly unknown[];
+  /** The REAL telemetry-api handler behind the dashboard routes. @default those routes answer 404 */
+  readonly dashboardHandler?: DashboardHandler;
   /** Runs the daily health check now (`POST /health-check`). */
   readonly healthCheck?: () => Promise<unknown>;
   /** @default a random free port */
@@ -221,6 +225,13 @@ export class LocalApiServer {
       return writeProxyResult(res, result);
     }
 
+    const dashboardRoute = this.options.dashboardHandler ? matchDashboardRoute(req.method ?? "GET", path) : undefined;
+    if (dashboardRoute) {
+      const event = toDashboardEvent({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, sourceIp: req.socket.remoteAddress }, dashboardRoute);
+      const result = await this.options.dashboardHandler!(event);
+      return writeProxyResult(res, { statusCode: result.statusCode ?? 200, headers: result.headers as Record<string, string> | undefined, body: String(result.body ?? "") });
+    }
+
     const command = /^\/commands\/([^/]+)$/.exec(path);
     if (command && this.options.commands) {
       if (req.method !== "POST") return sendJson(res, 405, { message: "use POST" }, { Allow: "POST" });
@@ -267,6 +278,9 @@ export class LocalApiServer {
         "POST /commands/{thingName} {command, params?} ?wait=<seconds, default 10>",
         "GET /alerts",
         "POST /health-check (the daily summary, now)",
+        ...(this.options.dashboardHandler
+          ? ["GET /buildings, /buildings/{buildingId}/devices, /buildings/{buildingId}/telemetry/aggregate, /devices/{thingName}/telemetry[/aggregate] (header x-twin-groups: building-<id> ...; Accept: text/csv for CSV)"]
+          : []),
       ],
     };
   }

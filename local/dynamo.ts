@@ -11,7 +11,9 @@
  * await db.close();
  * ```
  */
+import { spawn } from "node:child_process";
 import type { Server } from "node:http";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
@@ -92,4 +94,35 @@ export async function createTables(client: DynamoDBClient, registry: string, ale
       KeySchema: [{ AttributeName: "alertKey", KeyType: "HASH" }],
     }),
   );
+}
+
+/**
+ * dynalite in a child process (its own core): for benchmarks, so dynalite's CPU time does not queue on
+ * the event loop of the code being measured. Killed on close or when this process exits.
+ */
+export async function startDynaliteProcess(options: StartDynaliteOptions = {}): Promise<DynaliteServer> {
+  const script = `
+    const server = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    server.listen(${options.port ?? 0}, "127.0.0.1", () => process.send(server.address().port));
+    process.on("disconnect", () => process.exit(0));`;
+  const child = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, ".."), stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m) => resolve(Number(m)));
+    child.once("exit", (code) => reject(new Error(`dynalite child exited with ${code}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: options.region ?? FAKE_AWS_ENV.AWS_REGION,
+    credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+  });
+  return {
+    endpoint,
+    port,
+    client,
+    close: async () => {
+      client.destroy();
+      child.kill();
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AsyncFailureQueues, onFailureRecord } from "./async-failures";
 
-export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates";
+export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates" | "telemetry-api";
 
 type Handler = (event: any, context?: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -28,6 +28,7 @@ const LOADERS: Record<FunctionName, () => Handler> = {
   "offline-detector": () => (require("../functions/offline-detector") as { handler: Handler }).handler,
   "health-check": () => (require("../functions/health-check") as { handler: Handler }).handler,
   "revoke-certificates": () => (require("../functions/revoke-certificates") as { handler: Handler }).handler,
+  "telemetry-api": () => (require("../functions/telemetry-api") as { handler: Handler }).handler,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

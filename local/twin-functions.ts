@@ -16,6 +16,7 @@ import { OFFLINE_DETECTOR } from "../functions/offline-detector/contract";
 import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
 import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
+import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../modules/naming";
@@ -70,6 +71,7 @@ export function twinFunctionNames(names: TwinResources["names"]): Record<Functio
     "offline-detector": names.offlineDetectorFunction,
     "health-check": names.healthCheckFunction,
     "revoke-certificates": names.revokeCertificatesFunction,
+    "telemetry-api": names.telemetryApiFunction,
   };
 }
 
@@ -98,6 +100,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
     "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
     "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
     "revoke-certificates": settingsOf(REVOKE_CERTIFICATES, physical["revoke-certificates"], { ...registry, namePrefix: config.namePrefix }),
+    "telemetry-api": settingsOf(TELEMETRY_API, physical["telemetry-api"], { ...registry, telemetryTableName: names.telemetryTable, latestTableName: names.telemetryLatestTable }),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
     const asyncInvoke = o.asyncInvokeConfigs?.get(s.functionName);

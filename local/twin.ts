@@ -11,6 +11,7 @@
  * | EventBridge schedule -> offline sweep | a timer invoking the real `offline-detector` with `{"detail-type": "Scheduled Event"}` |
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
+ * | Dashboard HTTP API (Cognito JWT) -> telemetry-api | the same server: payload-2.0 events for the real `telemetry-api`; building groups from `x-twin-groups` instead of a token; no broadcaster, so the latest-reading table stays empty |
  * | The controller | {@link CommandChannel}: the controller certificate, as the controller thing |
  * | Device Shadow | {@link ShadowService}: classic shadows on the reserved topics; serves the fleet index's `shadow.*` fields |
  * | IoT Jobs | {@link JobsService} (MQTT Jobs API, twin-service identity) + the Jobs operations of the control-plane stand-in (local/twin-jobs.ts); firmware from s3rver through presigned URLs |
@@ -38,7 +39,7 @@ import { RegistryStream } from "./registry-stream";
 import { createTwinFunctions, scheduledEvent, type FunctionCounters } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
-import { TwinRules, type RuleCounters } from "./twin-rules";
+import { TwinRules, createSynthesizedTable, type RuleCounters } from "./twin-rules";
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
 
@@ -266,6 +267,9 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     });
 
     const note = (tag: string, text: string) => this.note(tag, text);
+    // The dashboard API reads the latest-reading table (keys as the telemetry stack's); the twin runs no
+    // broadcaster, which fills it on AWS, so building listings and aggregates see no devices here.
+    await createSynthesizedTable(this.db.client, { tableName: this.names.telemetryLatestTable, hashKey: "buildingId", rangeKey: "thingName", attributes: { buildingId: "S", thingName: "S" } });
     this.rules = await TwinRules.start({ iot, functions: this.fns, dynamodb: this.db.client, config: this.config, names: this.names, workDir, counters: this.stats, note });
     // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
@@ -307,8 +311,9 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       commands: this,
       alerts: () => this.snsMessages,
       healthCheck: () => this.healthCheck(),
+      dashboardHandler: (event) => this.functions.invoke("telemetry-api", event),
     });
-    this.note("twin", `registration API ${this.api.url} (x-api-key required)`);
+    this.note("twin", `registration API ${this.api.url} (x-api-key required); dashboard read API on it too (x-twin-groups: building-<id>)`);
 
     if ((o.sweepIntervalSeconds ?? 0) > 0) {
       this.sweepTimer = setInterval(() => void this.sweep().catch(() => undefined), o.sweepIntervalSeconds! * 1000);

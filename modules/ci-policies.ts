@@ -14,7 +14,7 @@ export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 /** Services whose every action the boundary leaves to identity policies (AmazonSSMManagedInstanceCore: ssm, ssmmessages, ec2messages). */
 export const BOUNDARY_SERVICES = [
   "apigateway", "cloudwatch", "cognito-idp", "dynamodb", "ec2", "ec2messages", "ecr", "events", "execute-api", "firehose",
-  "iot", "kms", "lambda", "logs", "s3", "scheduler", "secretsmanager", "sns", "sqs", "ssm", "ssmmessages",
+  "athena", "glue", "iot", "kms", "lambda", "logs", "s3", "scheduler", "secretsmanager", "sns", "sqs", "ssm", "ssmmessages",
 ] as const;
 
 /** IAM writes that could change who a role is or what it may do. */
@@ -96,6 +96,7 @@ function stateReadStatements(s: CiScope): PolicyStatement[] {
 export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   state: ["s3:ListBucket", "s3:GetObject", "dynamodb:GetItem"],
   apigateway: ["apigateway:GET"],
+  athena: ["athena:GetWorkGroup", "athena:GetNamedQuery", "athena:ListNamedQueries", "athena:ListTagsForResource"],
   cloudwatch: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
   "cognito-idp": ["cognito-idp:DescribeUserPool", "cognito-idp:DescribeUserPoolClient", "cognito-idp:GetUserPoolMfaConfig"],
   dynamodb: ["dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"],
@@ -103,6 +104,7 @@ export const PLAN_REFRESH_READS: Readonly<Record<string, readonly string[]>> = {
   ecr: ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"],
   events: ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"],
   firehose: ["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"],
+  glue: ["glue:GetDatabase", "glue:GetTable", "glue:GetTags"],
   iam: ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:GetInstanceProfile", "iam:GetOpenIDConnectProvider"],
   iot: ["iot:DescribeEndpoint", "iot:GetPolicy", "iot:DescribeCertificate", "iot:DescribeThing", "iot:DescribeThingType", "iot:DescribeThingGroup", "iot:ListThingPrincipals", "iot:ListAttachedPolicies", "iot:GetTopicRule", "iot:DescribeProvisioningTemplate", "iot:GetV2LoggingOptions", "iot:GetIndexingConfiguration", "iot:ListTagsForResource"],
   kms: ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases"],
@@ -236,6 +238,13 @@ export function applyRoleStatements(s: CiScope, projectTag: string): PolicyState
     { sid: "Api", actions: ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE", "apigateway:TagResource", "apigateway:UntagResource"], resources: [`arn:aws:apigateway:${region}::/*`] },
     { sid: "Schedules", actions: ["events:*"], resources: [arn("events", `rule/${p}`)] },
     { sid: "TelemetryDelivery", actions: ["firehose:*"], resources: [arn("firehose", `deliverystream/${p}`)] },
+    // The warm store's Glue catalog entries (the catalog itself is named in every Glue authorization) and its Athena workgroup.
+    {
+      sid: "WarmStoreCatalog",
+      actions: ["glue:*"],
+      resources: [arn("glue", "catalog"), arn("glue", `database/${names.telemetryGlueDatabase}`), arn("glue", `table/${names.telemetryGlueDatabase}/*`)],
+    },
+    { sid: "WarmStoreQueries", actions: ["athena:*"], resources: [arn("athena", `workgroup/${names.telemetryAthenaWorkgroup}`)] },
     // User pool ids are random, so pools are scoped to this account and region rather than by name.
     { sid: "DashboardUsers", actions: ["cognito-idp:*"], resources: [arn("cognito-idp", "userpool/*")] },
     { sid: "DashboardUserPools", actions: ["cognito-idp:CreateUserPool", "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPoolDomain"], resources: ["*"], conditions: inRegion },

@@ -13,10 +13,31 @@ export interface GrantableTable extends TableRef {
   grant(grantee: Grantee, actions: readonly string[]): void;
 }
 
+/** A key attribute: its name and DynamoDB scalar type. */
+export interface TableKey {
+  readonly name: string;
+  /** @default "S" (string) */
+  readonly type?: "S" | "N";
+}
+
+/** A global secondary index (on-demand, so no capacity settings). */
+export interface TableIndex {
+  readonly indexName: string;
+  readonly partitionKey: string | TableKey;
+  /** @default no sort key */
+  readonly sortKey?: string | TableKey;
+  /** @default "KEYS_ONLY" */
+  readonly projection?: "KEYS_ONLY" | "ALL";
+}
+
 export interface FleetTableProps {
   readonly tableName: string;
-  /** String partition key, e.g. `serialNumber`. */
-  readonly partitionKey: string;
+  /** Partition key, e.g. `serialNumber` (a string) or `{ name: "ts", type: "N" }`. */
+  readonly partitionKey: string | TableKey;
+  /** @default no sort key */
+  readonly sortKey?: string | TableKey;
+  /** @default no indexes */
+  readonly globalSecondaryIndexes?: readonly TableIndex[];
   /** Number attribute (epoch seconds) DynamoDB deletes expired items by. @default no TTL */
   readonly ttlAttribute?: string;
   /** Refuse deletion through the API (and so through `terraform destroy`). @default true */
@@ -25,6 +46,7 @@ export interface FleetTableProps {
   readonly stream?: boolean;
 }
 
+const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,254}$/;
 const READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"];
 const WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
 
@@ -34,6 +56,7 @@ const WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Dele
  * `registry.grantReadWrite(hookFunction)`.
  *
  * @example new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber" })
+ * @example new FleetTable(this, "telemetry-table", { tableName: names.telemetryTable, partitionKey: "thingName", sortKey: { name: "ts", type: "N" }, ttlAttribute: "expiresAt" })
  */
 export class FleetTable extends Construct implements GrantableTable {
   readonly table: DynamodbTable;
@@ -52,17 +75,34 @@ export class FleetTable extends Construct implements GrantableTable {
     if (!/^[A-Za-z0-9_.-]{3,255}$/.test(props.tableName)) {
       throw new Error(`FleetTable "${id}": tableName "${props.tableName}" must be 3-255 characters [A-Za-z0-9_.-]`);
     }
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(props.partitionKey)) {
-      throw new Error(`FleetTable "${id}": partitionKey "${props.partitionKey}" must be an attribute name starting with a letter`);
-    }
-    if (props.ttlAttribute !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(props.ttlAttribute)) {
+    if (props.ttlAttribute !== undefined && !ATTRIBUTE_NAME.test(props.ttlAttribute)) {
       throw new Error(`FleetTable "${id}": ttlAttribute "${props.ttlAttribute}" must be an attribute name starting with a letter`);
     }
+    // Every key attribute once, in order of first use; one attribute cannot have two types.
+    const attributes = new Map<string, "S" | "N">();
+    const key = (what: string, k: string | TableKey): string => {
+      const { name, type = "S" } = typeof k === "string" ? { name: k } : k;
+      if (!ATTRIBUTE_NAME.test(name)) throw new Error(`FleetTable "${id}": ${what} "${name}" must be an attribute name starting with a letter`);
+      const known = attributes.get(name);
+      if (known && known !== type) throw new Error(`FleetTable "${id}": ${what} "${name}" is type ${type} here and ${known} elsewhere; use one type`);
+      attributes.set(name, type);
+      return name;
+    };
+    const hashKey = key("partitionKey", props.partitionKey);
+    const rangeKey = props.sortKey === undefined ? undefined : key("sortKey", props.sortKey);
+    const indexes = (props.globalSecondaryIndexes ?? []).map((index) => ({
+      name: index.indexName,
+      hashKey: key(`index ${index.indexName} partitionKey`, index.partitionKey),
+      ...(index.sortKey === undefined ? {} : { rangeKey: key(`index ${index.indexName} sortKey`, index.sortKey) }),
+      projectionType: index.projection ?? "KEYS_ONLY",
+    }));
     this.table = new DynamodbTable(this, "table", {
       name: props.tableName,
       billingMode: "PAY_PER_REQUEST",
-      hashKey: props.partitionKey,
-      attribute: [{ name: props.partitionKey, type: "S" }],
+      hashKey,
+      rangeKey,
+      attribute: [...attributes].map(([name, type]) => ({ name, type })),
+      globalSecondaryIndex: indexes.length > 0 ? indexes : undefined,
       serverSideEncryption: { enabled: true },
       pointInTimeRecovery: { enabled: true },
       deletionProtectionEnabled: props.deletionProtection ?? true,

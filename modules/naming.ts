@@ -174,6 +174,11 @@ export function resourceNames(config: EnvironmentConfig) {
     ciDriftRole: `${p}-ci-drift`,
     ciDriftRoleArn: iam(`role/ci/${p}-ci-drift`),
     telemetryWebSocketAccessLogGroup: `/${p}/api/telemetry-live-access`,
+    /** Athena over the warm store: Glue names allow only lower-case letters, digits and underscores. */
+    telemetryGlueDatabase: `${rulePrefix}_telemetry`.toLowerCase(),
+    telemetryGlueTable: "readings",
+    telemetryAthenaWorkgroup: `${p}-telemetry`,
+    telemetryQueryResultsBucket: `${p}-telemetry-queries-${config.accountId}`,
   };
 }
 

@@ -3,6 +3,10 @@
  *   GET /buildings                             the caller's building ids (from `building-<id>` groups)
  *   GET /buildings/{buildingId}/devices        devices of one of the caller's buildings, latest reading each
  *   GET /devices/{thingName}/telemetry         readings of a device in one of the caller's buildings
+ *   GET /devices/{thingName}/telemetry/aggregate     per-interval aggregates of one device (aggregate.ts)
+ *   GET /buildings/{buildingId}/telemetry/aggregate  the same over every device of a building
+ * Every route answers CSV instead of JSON when the request prefers it (`Accept: text/csv`, csv.ts);
+ * errors are always JSON.
  * API Gateway has verified the token before the function runs; the function authorizes per building.
  * Errors are JSON `{message, errors?}`: 400 bad input, 403 not your building, 404 unknown route, 500.
  */
@@ -12,7 +16,9 @@ import { buildingsFromClaims } from "../shared/buildings";
 import { loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { preview } from "../shared/registry";
+import { aggregateBuildingTelemetry, aggregateDeviceTelemetry } from "./aggregate";
 import { TELEMETRY_API as C } from "./contract";
+import { bodyToCsv, wantsCsv } from "./csv";
 import { errorResult, listBuildingDevices, readDeviceTelemetry, type ApiResult, type QueryDeps } from "./queries";
 
 const config = loadConfig(() => ({
@@ -41,6 +47,10 @@ async function dispatch(event: Event): Promise<ApiResult> {
       return listBuildingDevices(deps, buildings, event.pathParameters?.buildingId, query);
     case "GET /devices/{thingName}/telemetry":
       return readDeviceTelemetry(deps, buildings, event.pathParameters?.thingName, query);
+    case "GET /devices/{thingName}/telemetry/aggregate":
+      return aggregateDeviceTelemetry(deps, buildings, event.pathParameters?.thingName, query);
+    case "GET /buildings/{buildingId}/telemetry/aggregate":
+      return aggregateBuildingTelemetry(deps, buildings, event.pathParameters?.buildingId, query);
     default:
       return errorResult(404, `no route for ${preview(event.routeKey, 100) ?? "(no route)"}`);
   }
@@ -65,9 +75,24 @@ export async function handler(event: APIGatewayProxyEventV2WithJWTAuthorizer, co
     durationMs: Date.now() - startedAt,
     ...(result.statusCode >= 400 ? { error: result.body } : {}),
   });
+  const csv = result.statusCode === 200 && wantsCsv(e.headers?.accept) ? bodyToCsv(e.routeKey ?? "", result.body as Record<string, unknown>) : undefined;
+  if (csv !== undefined) {
+    const nextToken = (result.body as { nextToken?: unknown }).nextToken;
+    return {
+      statusCode: 200,
+      headers: {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Cache-Control": "no-store",
+        Vary: "Accept",
+        // A CSV body has no room for the page token; it travels in a header instead.
+        ...(typeof nextToken === "string" ? { "X-Next-Token": nextToken } : {}),
+      },
+      body: csv,
+    };
+  }
   return {
     statusCode: result.statusCode,
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", Vary: "Accept" },
     body: JSON.stringify(result.body),
   };
 }

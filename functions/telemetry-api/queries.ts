@@ -28,14 +28,14 @@ export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 export const MAX_DEVICES_PAGE = 100;
 /** Readings are stamped by AWS IoT on arrival, so nothing lies further ahead than clock skew. */
-const MAX_FUTURE_MS = 24 * 3600 * 1000;
+export const MAX_FUTURE_MS = 24 * 3600 * 1000;
 
 export function errorResult(statusCode: number, message: string, errors?: { path: string; message: string }[]): ApiResult {
   return { statusCode, body: errors ? { message, errors } : { message } };
 }
 
 /** Epoch milliseconds (digits) or an ISO 8601 date-time with a zone (`2026-11-22T10:00:00Z`). */
-const timeParam = z
+export const timeParam = z
   .string()
   .max(40, "must be at most 40 characters")
   .transform((raw, ctx) => {
@@ -211,7 +211,7 @@ export async function listBuildingDevices(
 }
 
 /** Registry rows by serial number (BatchGetItem, unprocessed keys retried a few times). */
-async function registryRows(deps: QueryDeps, serials: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+export async function registryRows(deps: QueryDeps, serials: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
   const rows = new Map<string, Record<string, unknown>>();
   let keys: Record<string, unknown>[] = [...new Set(serials)].map((serialNumber) => ({ serialNumber }));
   for (let attempt = 0; keys.length > 0; attempt++) {
@@ -234,7 +234,7 @@ async function registryRows(deps: QueryDeps, serials: readonly string[]): Promis
   return rows;
 }
 
-function definedOnly(query: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function definedOnly(query: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) out[key] = value;
   return out;

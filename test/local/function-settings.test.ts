@@ -43,7 +43,7 @@ beforeAll(() => {
 });
 afterAll(() => twin.restoreEnvironment());
 
-const TWIN_FUNCTIONS: readonly FunctionName[] = ["provisioning-hook", "register-device", "alert-handler", "offline-detector", "health-check", "revoke-certificates"];
+const TWIN_FUNCTIONS: readonly FunctionName[] = ["provisioning-hook", "register-device", "alert-handler", "offline-detector", "health-check", "revoke-certificates", "telemetry-api"];
 const variableNames = (env: Readonly<Record<string, string>> | undefined) => Object.keys(env ?? {}).sort();
 
 test("GIVEN the synthesized app THEN every function of functions/ is deployed exactly once, and nothing else", () => {

@@ -172,6 +172,6 @@ const sample = {
   telemetryRuleName: "r",
   deadLetterQueueNames: ["q"],
   provisioning: { namespace: "n", allowsMetric: "a", denialsMetric: "d" },
-  alerts: { namespace: "n", dimension: "Environment", environment: "dev", sent: "s", suppressed: "u" },
+  alerts: { namespace: "n", dimension: "Environment", environment: "dev", metrics: { sent: "s", suppressed: "u" } },
   controller: { instanceId: "i", healthNamespace: "h", healthDimension: "Environment", containerHealthyMetric: "c", heartbeatNamespace: "n", heartbeatMetric: "b", alarmArns: ["a"] },
 };

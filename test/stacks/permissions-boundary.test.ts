@@ -56,6 +56,8 @@ const REFRESH_SERVICE: readonly [RegExp, string][] = [
   [/^aws_(vpc|subnet|route_table|internet_gateway|security_group|default_security_group|eip|flow_log|launch_template|instance)/, "ec2"],
   [/^aws_ecr_/, "ecr"],
   [/^aws_kinesis_firehose_/, "firehose"],
+  [/^aws_athena_/, "athena"],
+  [/^aws_glue_/, "glue"],
   [/^aws_iam_/, "iam"],
   [/^aws_iot_/, "iot"],
   [/^aws_kms_/, "kms"],

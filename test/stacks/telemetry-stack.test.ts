@@ -5,7 +5,9 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import { loadConfig, validateConfig } from "../../config";
 import type { EnvironmentConfig, TelemetryConfig } from "../../config/types";
-import { TelemetryStack, storeSql, thresholdSql } from "../../stacks/telemetry-stack";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { SAVED_QUERIES_DIR, TelemetryStack, storeSql, thresholdSql } from "../../stacks/telemetry-stack";
 import { resourcesOf, synthStack, type SynthesizedStack } from "../support/synth";
 import { alarmTopic, registryTable } from "./fleet-refs";
 
@@ -20,6 +22,9 @@ type Body = Record<string, any>;
 const all = (stack: SynthesizedStack, type: string): Body[] => Object.values(resourcesOf(stack, type));
 const one = (stack: SynthesizedStack, type: string, name: string): Body => resourcesOf(stack, type)[name];
 const rule = (stack: SynthesizedStack, name: string): Body => all(stack, "aws_iot_topic_rule").find((r) => r.name === name)!;
+/** The lifecycle configuration of the bucket whose construct id starts with `bucketId`. */
+const lifecycleOf = (stack: SynthesizedStack, bucketId: string): Body =>
+  Object.values(resourcesOf(stack, "aws_s3_bucket_lifecycle_configuration")).find((l) => String(l.bucket).includes(`aws_s3_bucket.${bucketId}_`))!;
 /** The statements of the inline policy whose resource name contains `fragment`. */
 function statementsOf(stack: SynthesizedStack, fragment: string): { actions: string[]; resources?: string[] }[] {
   const [, policy] = Object.entries(resourcesOf(stack, "aws_iam_role_policy")).find(([name]) => name.includes(fragment))!;
@@ -99,19 +104,20 @@ describe("TelemetryStack: warm store", () => {
   });
 
   test("keeps warm objects two years, in Glacier Instant Retrieval after the hot window, alongside the bucket's own rule", () => {
-    const [lifecycle] = all(stack, "aws_s3_bucket_lifecycle_configuration");
+    const lifecycle = lifecycleOf(stack, "warm-bucket");
     expect(lifecycle.rule.map((r: Body) => r.id)).toEqual(["expire-noncurrent-versions", "warm-store-retention"]);
     expect(lifecycle.rule[1]).toMatchObject({ expiration: [{ days: 730 }], transition: [{ days: 90, storage_class: "GLACIER_IR" }] });
   });
 
   test("derives the warm retention from config and skips the transition when both windows are equal", () => {
-    const [lifecycle] = all(synth({ hotRetentionDays: 60, warmRetentionDays: 60 }), "aws_s3_bucket_lifecycle_configuration");
+    const lifecycle = lifecycleOf(synth({ hotRetentionDays: 60, warmRetentionDays: 60 }), "warm-bucket");
     expect(lifecycle.rule[1].expiration).toEqual([{ days: 60 }]);
     expect(lifecycle.rule[1].transition).toBeUndefined();
   });
 
   test("writes to a private, encrypted bucket named for the account", () => {
-    expect(all(stack, "aws_s3_bucket")[0]).toMatchObject({ bucket: "shf-dev-telemetry-111111111111" });
+    expect(Object.keys(resourcesOf(stack, "aws_s3_bucket")).find((k) => k.startsWith("warm-bucket_"))).toBeDefined();
+    expect(all(stack, "aws_s3_bucket").map((b) => b.bucket)).toContain("shf-dev-telemetry-111111111111");
     expect(all(stack, "aws_s3_bucket_public_access_block")[0]).toMatchObject({ block_public_policy: true, restrict_public_buckets: true });
   });
 
@@ -209,7 +215,13 @@ describe("TelemetryStack: dashboard read API", () => {
 
   test("puts every route behind the JWT authorizer", () => {
     const routes = all(stack, "aws_apigatewayv2_route").filter((r) => r.api_id === "${aws_apigatewayv2_api.http-api.id}");
-    expect(routes.map((r) => r.route_key).sort()).toEqual(["GET /buildings", "GET /buildings/{buildingId}/devices", "GET /devices/{thingName}/telemetry"]);
+    expect(routes.map((r) => r.route_key).sort()).toEqual([
+      "GET /buildings",
+      "GET /buildings/{buildingId}/devices",
+      "GET /buildings/{buildingId}/telemetry/aggregate",
+      "GET /devices/{thingName}/telemetry",
+      "GET /devices/{thingName}/telemetry/aggregate",
+    ]);
     for (const route of routes) expect(route).toMatchObject({ authorization_type: "JWT", authorizer_id: "${aws_apigatewayv2_authorizer.http-jwt-authorizer.id}" });
   });
 
@@ -231,7 +243,9 @@ describe("TelemetryStack: dashboard read API", () => {
     expect(arns.sort()).toEqual([
       "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/buildings",
       "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/buildings/*/devices",
+      "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/buildings/*/telemetry/aggregate",
       "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/devices/*/telemetry",
+      "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/devices/*/telemetry/aggregate",
     ]);
   });
 
@@ -301,6 +315,62 @@ describe("TelemetryStack: operations", () => {
 
   test("offline, reads nothing from AWS: its only data sources are local policy documents", () => {
     expect(Object.keys(synth({}, true).tf.data ?? {})).toEqual(["aws_iam_policy_document"]);
+  });
+});
+
+describe("TelemetryStack: warm store queries (Glue + Athena)", () => {
+  test("catalogs the Firehose output as a Glue table with partition projection over its Hive prefix, no crawler", () => {
+    expect(all(stack, "aws_glue_crawler")).toEqual([]);
+    const table = one(stack, "aws_glue_catalog_table", "glue-table");
+    expect(table).toMatchObject({ name: "readings", database_name: "${aws_glue_catalog_database.glue-database.name}", table_type: "EXTERNAL_TABLE" });
+    expect(one(stack, "aws_glue_catalog_database", "glue-database").name).toBe("shf_dev_telemetry");
+    expect(table.partition_keys.map((k: Body) => `${k.name}:${k.type}`)).toEqual(["year:int", "month:int", "day:int", "hour:int"]);
+    expect(table.parameters).toMatchObject({
+      "projection.enabled": "true",
+      "projection.hour.range": "0,23",
+      "projection.hour.digits": "2",
+      "storage.location.template": "s3://${aws_s3_bucket.warm-bucket_499F4934.bucket}/telemetry/year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/",
+    });
+    expect(table.storage_descriptor.ser_de_info.serialization_library).toBe("org.openx.data.jsonserde.JsonSerDe");
+  });
+
+  test("the table's location and template follow the Firehose prefix", () => {
+    const firehose = all(stack, "aws_kinesis_firehose_delivery_stream")[0]!.extended_s3_configuration;
+    const template = one(stack, "aws_glue_catalog_table", "glue-table").parameters["storage.location.template"] as string;
+    const asFirehose = template.replace(/^s3:\/\/[^/]+\//, "").replace("$${year}", "!{timestamp:yyyy}").replace("$${month}", "!{timestamp:MM}").replace("$${day}", "!{timestamp:dd}").replace("$${hour}", "!{timestamp:HH}");
+    expect(asFirehose).toBe(firehose.prefix);
+  });
+
+  test("runs queries in a workgroup that enforces encrypted results and a bytes-scanned cap", () => {
+    const workgroup = one(stack, "aws_athena_workgroup", "athena-workgroup");
+    expect(workgroup.name).toBe("shf-dev-telemetry");
+    expect(workgroup.configuration).toMatchObject({
+      enforce_workgroup_configuration: true,
+      bytes_scanned_cutoff_per_query: 1024 ** 3,
+      result_configuration: { encryption_configuration: { encryption_option: "SSE_S3" }, output_location: expect.stringMatching(/^s3:\/\/\$\{aws_s3_bucket\.query-results-bucket_/) },
+    });
+  });
+
+  test("expires old query results in their own private bucket", () => {
+    expect(all(stack, "aws_s3_bucket").map((b) => b.bucket)).toContain("shf-dev-telemetry-queries-111111111111");
+    expect(lifecycleOf(stack, "query-results-bucket").rule).toContainEqual(expect.objectContaining({ id: "expire-query-results", expiration: [{ days: 7 }] }));
+  });
+
+  test("saves the seed's three questions as named queries from the SQL files in the repository", () => {
+    const queries = all(stack, "aws_athena_named_query");
+    expect(queries.map((q) => q.name).sort()).toEqual(["avg-co2-temperature-by-device-24h", "occupancy-trend-hourly-7d", "recent-telemetry"]);
+    const avg = queries.find((q) => q.name === "avg-co2-temperature-by-device-24h")!;
+    expect(avg.query).toBe(readFileSync(path.join(SAVED_QUERIES_DIR, "avg-co2-temperature-by-device-24h.sql"), "utf8"));
+    expect(avg).toMatchObject({ workgroup: "${aws_athena_workgroup.athena-workgroup.name}", database: "${aws_glue_catalog_database.glue-database.name}" });
+    expect(avg.description).toMatch(/^Average CO2 and temperature by device/);
+  });
+});
+
+describe("TelemetryStack: Terraform addresses", () => {
+  test("keeps every resource address the stack had before it was split into modules/telemetry constructs", () => {
+    const before: string[] = JSON.parse(readFileSync(path.join(__dirname, "..", "fixtures", "telemetry-addresses-dev.json"), "utf8"));
+    const now = new Set(Object.entries(stack.tf.resource ?? {}).flatMap(([type, byName]) => Object.keys(byName as object).map((name) => `${type}.${name}`)));
+    expect(before.filter((address) => !now.has(address))).toEqual([]);
   });
 });
 

@@ -1,0 +1,258 @@
+/**
+ * Aggregates of the hot store per interval, computed on read (scripts/bench-telemetry.ts measures it):
+ *   GET /devices/{thingName}/telemetry/aggregate    one device
+ *   GET /buildings/{buildingId}/telemetry/aggregate every device the building's latest-reading table lists
+ * Query: `from`, `to` (default: the last 24 hours), `interval` 5m|15m|1h|1d (default 1h),
+ * `metrics` (comma list; default every metric seen), `stats` (comma list of avg,min,max,count; default all).
+ * Intervals start at multiples of the interval since the epoch (UTC: days start at midnight UTC); every
+ * interval of the range is in the answer, with `metrics: {}` when nothing was read in it. Numbers get
+ * the chosen stats; booleans get `count` and `trueShare` (share of `true`, 0..1).
+ */
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
+import { buildingOfItem } from "../shared/buildings";
+import { describeIssues, serialNumberSchema } from "../shared/registry";
+import { DEFAULT_WINDOW_MS, MAX_FUTURE_MS, definedOnly, errorResult, registryRows, timeParam, type ApiResult, type QueryDeps } from "./queries";
+
+export const INTERVALS = { "5m": 5 * 60_000, "15m": 15 * 60_000, "1h": 3_600_000, "1d": 86_400_000 } as const;
+export type IntervalName = keyof typeof INTERVALS;
+export const STATS = ["avg", "min", "max", "count"] as const;
+export type StatName = (typeof STATS)[number];
+/** Points (intervals) per answer: 7 days at 15 minutes, or 28 days hourly. */
+export const MAX_POINTS = 672;
+/** Metrics per request, and devices a building aggregate reads. */
+export const MAX_METRICS = 20;
+export const MAX_BUILDING_DEVICES = 200;
+/** Device queries a building aggregate runs at once (DynamoDB on-demand absorbs this easily). */
+const DEVICE_CONCURRENCY = 10;
+const METRIC_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+const commaList = <T extends string>(item: z.ZodType<T, string>, max: number) =>
+  z
+    .string()
+    .max(1000, "must be at most 1000 characters")
+    .transform((raw) => raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(item).min(1, "must name at least one").max(max, `must name at most ${max}`));
+
+export const aggregateQuerySchema = z
+  .object({
+    from: timeParam.optional(),
+    to: timeParam.optional(),
+    interval: z.enum(Object.keys(INTERVALS) as [IntervalName, ...IntervalName[]], { message: "must be one of 5m, 15m, 1h, 1d" }).optional(),
+    metrics: commaList(z.string().regex(METRIC_NAME, "each metric must be a name like co2_ppm"), MAX_METRICS).optional(),
+    stats: commaList(z.enum(STATS, { message: "each stat must be one of avg, min, max, count" }), STATS.length).optional(),
+  })
+  .strict();
+
+interface Range {
+  from: number;
+  to: number;
+  interval: IntervalName;
+  metrics?: readonly string[];
+  stats: readonly StatName[];
+}
+
+/** Numbers: count/sum/min/max; booleans: count/trues. Within an interval a metric keeps the kind of its first reading. */
+interface Acc {
+  kind: "number" | "boolean";
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  trues: number;
+}
+
+export type MetricAggregate = { count?: number; avg?: number; min?: number; max?: number; trueShare?: number };
+export interface AggregatePoint {
+  start: number;
+  metrics: Record<string, MetricAggregate>;
+}
+
+/** Buckets for [from, to]: each reading lands in floor(ts / interval). */
+export class Aggregator {
+  private readonly step: number;
+  private readonly first: number;
+  private readonly buckets: Map<string, Acc>[];
+  private readonly wanted?: ReadonlySet<string>;
+  readonly seen = new Set<string>();
+  /** Readings of a metric whose type differs from the metric's first reading (skipped). */
+  mismatched = 0;
+
+  constructor(private readonly range: Range) {
+    this.step = INTERVALS[range.interval];
+    this.first = Math.floor(range.from / this.step) * this.step;
+    this.buckets = Array.from({ length: pointCount(range) }, () => new Map());
+    this.wanted = range.metrics ? new Set(range.metrics) : undefined;
+  }
+
+  add(ts: number, metrics: Record<string, unknown> | undefined): void {
+    const bucket = this.buckets[Math.floor((ts - this.first) / this.step)];
+    if (!bucket || !metrics) return;
+    for (const [name, value] of Object.entries(metrics)) {
+      if (this.wanted && !this.wanted.has(name)) continue;
+      const kind = typeof value === "number" && Number.isFinite(value) ? "number" : typeof value === "boolean" ? "boolean" : undefined;
+      if (!kind) continue;
+      let acc = bucket.get(name);
+      if (!acc) bucket.set(name, (acc = { kind, count: 0, sum: 0, min: Infinity, max: -Infinity, trues: 0 }));
+      if (acc.kind !== kind) {
+        this.mismatched++;
+        continue;
+      }
+      this.seen.add(name);
+      acc.count++;
+      if (kind === "boolean") acc.trues += value === true ? 1 : 0;
+      else {
+        const n = value as number;
+        acc.sum += n;
+        if (n < acc.min) acc.min = n;
+        if (n > acc.max) acc.max = n;
+      }
+    }
+  }
+
+  points(): AggregatePoint[] {
+    const stats = new Set(this.range.stats);
+    return this.buckets.map((bucket, i) => {
+      const metrics: Record<string, MetricAggregate> = {};
+      for (const [name, acc] of [...bucket].sort(([a], [b]) => a.localeCompare(b))) {
+        if (acc.count === 0) continue;
+        const out: MetricAggregate = {};
+        if (stats.has("count")) out.count = acc.count;
+        if (acc.kind === "boolean") out.trueShare = acc.trues / acc.count;
+        else {
+          if (stats.has("avg")) out.avg = acc.sum / acc.count;
+          if (stats.has("min")) out.min = acc.min;
+          if (stats.has("max")) out.max = acc.max;
+        }
+        metrics[name] = out;
+      }
+      return { start: this.first + i * this.step, metrics };
+    });
+  }
+}
+
+export function pointCount(range: Pick<Range, "from" | "to" | "interval">): number {
+  const step = INTERVALS[range.interval];
+  return Math.floor(range.to / step) - Math.floor(range.from / step) + 1;
+}
+
+/** Parses and checks the query; a 400 naming the bad parameter, or the range to aggregate. */
+function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | undefined>>): ApiResult | Range {
+  const query = aggregateQuerySchema.safeParse(definedOnly(rawQuery));
+  // Name the parameter (`stats`), not the list item (`stats.1`).
+  if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error).map((e) => ({ ...e, path: e.path.split(".")[0]! })));
+  const now = deps.now();
+  const to = query.data.to ?? now;
+  const from = query.data.from ?? to - DEFAULT_WINDOW_MS;
+  const interval = query.data.interval ?? "1h";
+  const bad = (path: string, message: string) => errorResult(400, "invalid query parameters", [{ path, message }]);
+  if (from > to) return bad("from", "must not be after to");
+  if (to > now + MAX_FUTURE_MS) return bad("to", "must not be more than a day in the future");
+  const points = pointCount({ from, to, interval });
+  if (points > MAX_POINTS) return bad("interval", `gives ${points} points for this range, more than ${MAX_POINTS}: choose a longer interval or a shorter range`);
+  return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
+}
+
+/** Every reading of one device in [from, to], page by page, into the aggregator. */
+async function readInto(deps: QueryDeps, thingName: string, range: Range, agg: Aggregator): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.telemetryTableName,
+        KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
+        ProjectionExpression: "#ts, #metrics",
+        ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
+        ExpressionAttributeValues: { ":thing": thingName, ":from": range.from, ":to": range.to },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) agg.add(Number(item.ts), item.metrics as Record<string, unknown> | undefined);
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
+
+function answer(range: Range, agg: Aggregator, extra: Record<string, unknown>): ApiResult {
+  return {
+    statusCode: 200,
+    body: {
+      ...extra,
+      from: range.from,
+      to: range.to,
+      interval: range.interval,
+      intervalMs: INTERVALS[range.interval],
+      stats: range.stats,
+      metrics: range.metrics ?? [...agg.seen].sort(),
+      points: agg.points(),
+      ...(agg.mismatched > 0 ? { skippedReadings: agg.mismatched } : {}),
+    },
+  };
+}
+
+/** `GET /devices/{thingName}/telemetry/aggregate`: unknown devices and other buildings' devices both answer 403. */
+export async function aggregateDeviceTelemetry(
+  deps: QueryDeps,
+  callerBuildings: readonly string[],
+  rawThingName: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>>,
+): Promise<ApiResult> {
+  const thing = serialNumberSchema.safeParse(rawThingName ?? "");
+  if (!thing.success) return errorResult(400, "invalid thing name in path", describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })));
+  const range = parseRange(deps, rawQuery);
+  if ("statusCode" in range) return range;
+  const notAllowed = errorResult(403, `you may not read device ${thing.data}: it is not in one of your buildings`);
+  if (callerBuildings.length === 0) return notAllowed;
+  const building = await buildingOfDevice(deps.ddb, deps.registryTableName, thing.data);
+  if (!building || !callerBuildings.includes(building)) return notAllowed;
+  const agg = new Aggregator(range);
+  await readInto(deps, thing.data, range, agg);
+  return answer(range, agg, { thingName: thing.data, buildingId: building });
+}
+
+/**
+ * `GET /buildings/{buildingId}/telemetry/aggregate`: one series over every device of the building
+ * (those with a latest reading there whose registry row still names the building).
+ */
+export async function aggregateBuildingTelemetry(
+  deps: QueryDeps,
+  callerBuildings: readonly string[],
+  rawBuildingId: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>>,
+): Promise<ApiResult> {
+  const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
+  if (!building.success) return errorResult(400, "invalid building id in path", describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })));
+  const range = parseRange(deps, rawQuery);
+  if ("statusCode" in range) return range;
+  if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
+
+  const all = await buildingDevices(deps, building.data);
+  const listed = all.slice(0, MAX_BUILDING_DEVICES);
+  const registry = await registryRows(deps, listed);
+  const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.data);
+  const agg = new Aggregator(range);
+  for (let i = 0; i < devices.length; i += DEVICE_CONCURRENCY) {
+    await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => readInto(deps, thing, range, agg)));
+  }
+  return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(all.length > listed.length ? { devicesTruncated: true } : {}) });
+}
+
+/** Thing names the latest-reading table lists under a building (stops after MAX_BUILDING_DEVICES + 1). */
+async function buildingDevices(deps: QueryDeps, buildingId: string): Promise<string[]> {
+  const things: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.latestTableName,
+        KeyConditionExpression: "buildingId = :building",
+        ProjectionExpression: "thingName",
+        ExpressionAttributeValues: { ":building": buildingId },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) things.push(String(item.thingName));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && things.length <= MAX_BUILDING_DEVICES);
+  return things;
+}

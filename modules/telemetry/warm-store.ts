@@ -1,0 +1,97 @@
+/**
+ * The warm store: Kinesis Data Firehose writes telemetry to S3 as GZIP JSON lines under Hive-style
+ * time partitions (`telemetry/year=/month=/day=/hour=/`), moved to Glacier Instant Retrieval when
+ * readings leave the hot window and deleted after the warm window. Queried with Athena
+ * (WarmStoreQueries).
+ *
+ * @example const warm = new WarmStore(stack, "warm-store", { names, hotRetentionDays: 90, warmRetentionDays: 730, logRetentionDays: 30, accountId })
+ */
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stream";
+import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
+import type { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import type { Construct } from "constructs";
+import { FlatScope } from "../flat-scope";
+import type { ResourceNames } from "../naming";
+import { serviceTrust } from "../policy-document";
+import { SecureBucket } from "../secure-bucket";
+import { ServiceRole } from "../service-role";
+
+/** Where Firehose writes readings in the bucket; the Glue table's location and partitions follow it. */
+export const WARM_DATA_PREFIX = "telemetry/";
+/** Firehose: a file every 5 minutes (or 5 MiB), GZIP JSON lines, Hive-style time partitions for Athena. */
+const WARM_BUFFER = { intervalSeconds: 300, sizeMiB: 5 } as const;
+const WARM_PREFIX = `${WARM_DATA_PREFIX}year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/`;
+const WARM_ERROR_PREFIX = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
+
+export interface WarmStoreProps {
+  readonly names: Pick<ResourceNames, "telemetryBucket" | "telemetryFirehoseLogGroup" | "telemetryFirehoseRole" | "telemetryDeliveryStream">;
+  readonly hotRetentionDays: number;
+  readonly warmRetentionDays: number;
+  readonly logRetentionDays: number;
+  /** Only Firehose of this account may assume the delivery role. */
+  readonly accountId: string;
+}
+
+export class WarmStore extends FlatScope {
+  readonly bucket: SecureBucket;
+  readonly deliveryStreamName: string;
+  readonly deliveryStreamArn: string;
+
+  constructor(scope: Construct, id: string, props: WarmStoreProps) {
+    super(scope, id);
+    const { names } = props;
+    this.bucket = new SecureBucket(this, "warm-bucket", {
+      bucketName: names.telemetryBucket,
+      // Objects are written once; an expired object's version should not linger for months.
+      noncurrentVersionExpiryDays: 1,
+      lifecycleRules: [warmRetention(props.hotRetentionDays, props.warmRetentionDays)],
+    });
+    const log = new CloudwatchLogGroup(this, "firehose-log-group", { name: names.telemetryFirehoseLogGroup, retentionInDays: props.logRetentionDays });
+    const logStream = new CloudwatchLogStream(this, "firehose-log-stream", { name: "S3Delivery", logGroupName: log.name });
+    const sourceAccount = [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }];
+    const role = new ServiceRole(this, "firehose-role", {
+      roleName: names.telemetryFirehoseRole,
+      description: "Kinesis Data Firehose: telemetry to the warm-store bucket",
+      trust: serviceTrust(this, "firehose-trust", "firehose.amazonaws.com", sourceAccount),
+      statements: [
+        { sid: "WriteWarmStore", actions: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"], resources: [`${this.bucket.bucketArn}/*`] },
+        { sid: "ListWarmStore", actions: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], resources: [this.bucket.bucketArn] },
+        { sid: "WriteDeliveryLogs", actions: ["logs:PutLogEvents"], resources: [`${log.arn}:*`] },
+      ],
+    });
+    const stream = new KinesisFirehoseDeliveryStream(this, "warm-stream", {
+      name: names.telemetryDeliveryStream,
+      destination: "extended_s3",
+      serverSideEncryption: { enabled: true, keyType: "AWS_OWNED_CMK" },
+      extendedS3Configuration: {
+        roleArn: role.roleArn,
+        bucketArn: this.bucket.bucketArn,
+        prefix: WARM_PREFIX,
+        errorOutputPrefix: WARM_ERROR_PREFIX,
+        bufferingInterval: WARM_BUFFER.intervalSeconds,
+        bufferingSize: WARM_BUFFER.sizeMiB,
+        compressionFormat: "GZIP",
+        fileExtension: ".json.gz",
+        cloudwatchLoggingOptions: { enabled: true, logGroupName: log.name, logStreamName: logStream.name },
+      },
+      // Firehose checks on creation that it can use the role.
+      dependsOn: [role.inlinePolicy],
+    });
+    this.deliveryStreamName = stream.name;
+    this.deliveryStreamArn = stream.arn;
+  }
+}
+
+/** Past the hot window files are read rarely (history, Athena); deleted after the warm window. */
+function warmRetention(hotDays: number, warmDays: number): S3BucketLifecycleConfigurationRule {
+  return {
+    id: "warm-store-retention",
+    status: "Enabled",
+    filter: [{ prefix: "" }],
+    // Glacier Instant Retrieval keeps millisecond reads at a lower storage price. S3 skips objects
+    // under 128 KiB by default.
+    transition: warmDays > hotDays ? [{ days: hotDays, storageClass: "GLACIER_IR" }] : undefined,
+    expiration: [{ days: warmDays }],
+  };
+}

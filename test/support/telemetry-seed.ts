@@ -1,0 +1,57 @@
+/**
+ * Seeds the telemetry hot store and latest-reading table with known readings (tests and
+ * scripts/bench-telemetry.ts): `BatchWriteItem` 25 at a time, a few batches in flight, unprocessed
+ * items retried.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+export type Metrics = Record<string, number | boolean>;
+
+export interface SeedPlan {
+  readonly telemetryTable: string;
+  readonly things: readonly string[];
+  /** Epoch ms of reading 0. */
+  readonly start: number;
+  readonly stepMs: number;
+  readonly count: number;
+  /** Metrics of device `d` (index in `things`) at reading `k`; undefined = no reading (a gap). */
+  readonly metrics: (d: number, k: number) => Metrics | undefined;
+}
+
+export async function putAll(client: DynamoDBClient, table: string, items: readonly Record<string, unknown>[], inFlight = 4): Promise<void> {
+  const ddb = DynamoDBDocumentClient.from(client);
+  const batches: Record<string, unknown>[][] = [];
+  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      let pending = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 10) throw new Error(`${table}: ${pending.length} items stayed unprocessed`);
+        const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}
+
+/** Writes the planned readings; resolves to how many were written. */
+export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Promise<number> {
+  const items: Record<string, unknown>[] = [];
+  plan.things.forEach((thingName, d) => {
+    for (let k = 0; k < plan.count; k++) {
+      const metrics = plan.metrics(d, k);
+      const ts = plan.start + k * plan.stepMs;
+      if (metrics) items.push({ thingName, ts, deviceTs: new Date(ts).toISOString(), metrics, expiresAt: Math.floor(ts / 1000) + 90 * 86400 });
+    }
+  });
+  await putAll(client, plan.telemetryTable, items);
+  return items.length;
+}
+
+/** One latest-reading row per device under its building (what the broadcaster keeps). */
+export async function seedLatest(client: DynamoDBClient, latestTable: string, buildingId: string, things: readonly string[], ts: number): Promise<void> {
+  await putAll(client, latestTable, things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })));
+}
