@@ -1,5 +1,7 @@
 import { Construct } from "constructs";
-import { BundledFunction, Grantee, handlerEntry } from "./bundled-function";
+import { BundledFunction } from "./bundled-function";
+import { handlerEntry } from "./bundling/bundle";
+import type { Grantee } from "./grantee";
 
 /** A setting's value: lists become comma-separated. */
 export type SettingValue = string | number | readonly string[];

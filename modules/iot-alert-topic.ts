@@ -4,7 +4,7 @@ import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { TopicRef } from "./refs";
-import { Grantee } from "./bundled-function";
+import type { Grantee } from "./grantee";
 import { policyDocument } from "./policy-document";
 
 /** A topic that grants publishing on itself: an AlertTopic, or a TopicRef handed over by another stack. */

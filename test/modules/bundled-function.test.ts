@@ -3,7 +3,8 @@ import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { Testing, TerraformStack } from "cdktf";
-import { BundledFunction, BundledFunctionProps, bundleHandler, forgetBundlesInMemory } from "../../modules/bundled-function";
+import { BundledFunction, BundledFunctionProps } from "../../modules/bundled-function";
+import { bundleHandler, forgetBundlesInMemory } from "../../modules/bundling/bundle";
 import { scratchDir } from "../support/scratch";
 
 const HELLO = join(__dirname, "..", "fixtures", "handlers", "hello", "index.ts");

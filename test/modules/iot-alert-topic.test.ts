@@ -1,5 +1,5 @@
 import { Testing, TerraformStack } from "cdktf";
-import { Grantee } from "../../modules/bundled-function";
+import type { Grantee } from "../../modules/grantee";
 import { AlertTopic, AlertTopicProps } from "../../modules/iot-alert-topic";
 import { PolicyStatement } from "../../modules/policy-document";
 

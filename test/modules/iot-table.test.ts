@@ -1,5 +1,5 @@
 import { Testing, TerraformStack } from "cdktf";
-import { Grantee } from "../../modules/bundled-function";
+import type { Grantee } from "../../modules/grantee";
 import { PolicyStatement } from "../../modules/policy-document";
 import { FleetTable, FleetTableProps } from "../../modules/iot-table";
 
