@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import type { ResourceNames } from "../modules/naming";
+import type { ResourceNames } from "../stacks/shared/naming";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import type { TwinIotCore } from "./twin-iot";
 

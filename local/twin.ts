@@ -21,7 +21,7 @@ import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { loadConfig, type EnvironmentConfig } from "../config";
-import { resourceNames } from "../modules/naming";
+import { resourceNames } from "../stacks/shared/naming";
 import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
 import { createTables, startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";

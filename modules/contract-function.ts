@@ -37,7 +37,7 @@ type SettingOf<C extends FunctionContractLike> = keyof C["env"] & string;
 export interface ContractFunctionProps<C extends FunctionContractLike> {
   /** The function's contract: handler, timeout, memory, reserved concurrency and settings come from it. */
   readonly contract: C;
-  /** Physical function name (modules/naming.ts). */
+  /** Physical function name (stacks/shared/naming.ts). */
   readonly functionName: string;
   readonly description?: string;
   /** Days CloudWatch keeps the function's logs (config.logRetentionDays). */

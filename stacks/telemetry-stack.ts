@@ -15,7 +15,7 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms, notifyingAlarm } from "../modules/alarms";
@@ -39,7 +39,7 @@ export interface TelemetryStackProps extends FleetStackProps {
   /**
    * The device-error alert handler (iot stack) the threshold rules invoke, so its per-device cooldown
    * and e-mail formatting apply to telemetry alerts too.
-   * @default the iot stack's function, by its config-derived name (modules/naming.ts)
+   * @default the iot stack's function, by its config-derived name (stacks/shared/naming.ts)
    */
   readonly alertHandler?: FunctionRef;
 }

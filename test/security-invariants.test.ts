@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { assertLeastPrivilege } from "../modules/policy-document";
 import { synthOfflineApp } from "./support/offline-app";
 import { loadConfig } from "../config";
-import { resourceNames } from "../modules/naming";
+import { resourceNames } from "../stacks/shared/naming";
 
 type Block = Record<string, Record<string, Record<string, unknown>>>;
 interface StackJson {

@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
+import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../stacks/shared/identity";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { throwawayCsr } from "../support/identity-csrs";
 import { throwawayEcKeyPem } from "../support/pem";

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { CreateSecretCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
-import { identityCsrFile } from "../../modules/identity";
+import { identityCsrFile } from "../../stacks/shared/identity";
 import { IdentityRefusal, runIdentityCommand } from "../../scripts/identity/commands";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { main } from "../../scripts/identity";

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
-import { FleetStack, FleetStackProps } from "../../stacks/fleet-stack";
+import { FleetStack, FleetStackProps } from "../../stacks/shared/fleet-stack";
 import { synthStack } from "../support/synth";
 
 class ProbeStack extends FleetStack {

@@ -12,7 +12,7 @@ import { loadConfig } from "../../config";
 import { DeviceConfig, DeviceConfigInput, resolveConfig } from "../../device/config";
 import { Logger, createLogger } from "../../device/log";
 import { ThingRecord } from "../../device/provision";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { MqttTestClient } from "../../local/broker";
 import { MosquittoBackend } from "../../local/iot-core/backend";
 import { LocalIdentityPlane, PreProvisioningHook, PreProvisioningHookEvent } from "../../local/iot-core/identity-plane";

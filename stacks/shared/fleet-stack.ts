@@ -1,9 +1,9 @@
 import { Construct } from "constructs";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { EnvironmentConfig } from "../config";
-import { resourceNames, ResourceNames } from "../modules/naming";
-import { PermissionsBoundary } from "../modules/permissions-boundary";
+import { EnvironmentConfig } from "../../config";
+import { resourceNames, ResourceNames } from "./naming";
+import { PermissionsBoundary } from "../../modules/permissions-boundary";
 
 export interface FleetStackProps {
   readonly config: EnvironmentConfig;

@@ -1,4 +1,4 @@
-import { EnvironmentConfig } from "../config";
+import { EnvironmentConfig } from "../../config";
 
 /**
  * Every physical name derived from the config, in one place. Stacks that run before the resource
