@@ -4,9 +4,10 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
-import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import type { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { bundleHandler, type BundleResult } from "./bundling/bundle";
 import type { Grantee } from "./grantee";
+import { invokePermission, type InvokePermission } from "./invoke-permission";
 import { PolicyStatement, policyDocument, serviceTrust } from "./policy-document";
 import { PermissionsBoundary } from "./permissions-boundary";
 
@@ -15,6 +16,7 @@ export interface BundledFunctionProps {
   readonly entry: string;
   /** Physical function name (also the role name and the log group `/aws/lambda/<name>`). */
   readonly functionName: string;
+  /** @default none */
   readonly description?: string;
   /** Days CloudWatch keeps the function's logs (config.logRetentionDays). */
   readonly logRetentionDays: number;
@@ -28,15 +30,6 @@ export interface BundledFunctionProps {
   readonly reservedConcurrency?: number;
   /** Ship a source map and enable it at runtime. @default false */
   readonly sourceMap?: boolean;
-}
-
-export interface InvokePermission {
-  /** Service principal that invokes the function, e.g. `iot.amazonaws.com`. */
-  readonly principal: string;
-  /** The one resource allowed to invoke (rule, template, API route...): required. */
-  readonly sourceArn: string;
-  /** Account that owns `sourceArn`: required (confused-deputy protection). */
-  readonly sourceAccount: string;
 }
 
 const RESERVED_ENVIRONMENT = new Set([
@@ -145,30 +138,9 @@ export class BundledFunction extends Construct implements Grantee {
     new IamRolePolicy(this.grants, name, { name, role: this.role.id, policy: document.json });
   }
 
-  /**
-   * Lets one AWS service resource invoke the function. Both `sourceArn` and `sourceAccount` are
-   * required: a permission without them lets any account's resource of that service invoke it.
-   */
+  /** Lets one AWS service resource invoke the function (see {@link invokePermission}). */
   allowInvoke(id: string, permission: InvokePermission): LambdaPermission {
-    const where = `BundledFunction "${this.node.id}" allowInvoke("${id}")`;
-    if (!/^[A-Za-z0-9-_]{1,100}$/.test(id)) throw new Error(`${where}: id must be 1-100 characters [A-Za-z0-9-_]`);
-    if (!/^[a-z0-9.-]+\.amazonaws\.com$/.test(permission.principal ?? "")) {
-      throw new Error(`${where}: principal "${permission.principal}" must be an AWS service principal such as iot.amazonaws.com`);
-    }
-    if (typeof permission.sourceArn !== "string" || permission.sourceArn.trim() === "") {
-      throw new Error(`${where}: sourceArn is required, so only that one resource may invoke the function`);
-    }
-    if (typeof permission.sourceAccount !== "string" || permission.sourceAccount.trim() === "") {
-      throw new Error(`${where}: sourceAccount is required, so no other account's resource may invoke the function`);
-    }
-    return new LambdaPermission(this.permissions, id, {
-      statementId: id,
-      action: "lambda:InvokeFunction",
-      functionName: this.function.functionName,
-      principal: permission.principal,
-      sourceArn: permission.sourceArn,
-      sourceAccount: permission.sourceAccount,
-    });
+    return invokePermission(this.permissions, id, this.function.functionName, permission, `BundledFunction "${this.node.id}" allowInvoke("${id}")`);
   }
 }
 

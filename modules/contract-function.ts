@@ -15,6 +15,7 @@ export interface FunctionContractLike {
   readonly handler: string;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** @default none: the account's unreserved pool */
   readonly reservedConcurrency?: number;
   readonly env: Readonly<Record<string, string>>;
   environment(values: Readonly<Record<string, SettingValue>>): Record<string, string>;
@@ -39,14 +40,15 @@ export interface ContractFunctionProps<C extends FunctionContractLike> {
   readonly contract: C;
   /** Physical function name (stacks/shared/naming.ts). */
   readonly functionName: string;
+  /** @default none */
   readonly description?: string;
   /** Days CloudWatch keeps the function's logs (config.logRetentionDays). */
   readonly logRetentionDays: number;
-  /** Plain settings (no grant): names, numbers, lists. Settings with a contract default may be left out. */
+  /** Plain settings (no grant): names, numbers, lists. Settings with a contract default may be left out. @default none */
   readonly settings?: Partial<Record<SettingOf<C>, SettingValue>>;
-  /** Settings that name a table: set and granted together. */
+  /** Settings that name a table: set and granted together. @default none */
   readonly tables?: Partial<Record<SettingOf<C>, TableBinding>>;
-  /** Settings that name a topic: set and granted together. */
+  /** Settings that name a topic: set and granted together. @default none */
   readonly topics?: Partial<Record<SettingOf<C>, TopicBinding>>;
   /** Ship a source map and enable it at runtime. @default false */
   readonly sourceMap?: boolean;

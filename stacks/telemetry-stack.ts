@@ -13,13 +13,14 @@ import { CognitoUserPoolClient } from "@cdktf/provider-aws/lib/cognito-user-pool
 import { DynamodbTable, DynamodbTableConfig } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
-import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import type { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { TelemetryThreshold } from "../config/types";
 import { FunctionAlarms, notifyingAlarm } from "../modules/alarms";
 import { BundledFunction } from "../modules/bundled-function";
+import { ImportedFunction } from "../modules/imported-function";
 import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/iot-table";
 import { serviceTrust } from "../modules/policy-document";
@@ -408,18 +409,18 @@ export class TelemetryStack extends FleetStack {
       { lambda: [{ functionArn: broadcastFn.functionArn }] },
       [livePermission],
     );
+    const alertHandlerFn = ImportedFunction.fromFunctionRef(this, "alert-handler", alertHandler);
     for (const threshold of telemetry.thresholds) {
       const ruleName = names.telemetryThresholdRule(threshold.metric, threshold.operator);
       const ruleId = `threshold-${kebab(threshold.metric)}-${ruleName.slice(ruleName.lastIndexOf("_") + 1)}`;
       // The alert handler belongs to the iot stack; this stack adds the one permission its rule needs.
-      const permission = new LambdaPermission(this, `${ruleId}-permission`, {
-        statementId: `telemetry-${ruleId}`,
-        action: "lambda:InvokeFunction",
-        functionName: alertHandler.functionName,
+      const permission = alertHandlerFn.allowInvoke(`telemetry-${ruleId}`, {
         principal: "iot.amazonaws.com",
         sourceArn: this.arn("iot", `rule/${ruleName}`),
         sourceAccount: config.accountId,
       });
+      // Deployed as a stack-level resource before the function was imported (issue 11).
+      permission.moveFromId(`aws_lambda_permission.${ruleId}-permission`);
       rule(`${ruleId}-rule`, ruleName, `Alert when ${threshold.metric} ${threshold.operator} ${threshold.value}`, thresholdSql(threshold), {
         lambda: [{ functionArn: alertHandler.functionArn }],
       }, [permission]);
