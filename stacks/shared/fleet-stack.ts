@@ -45,6 +45,11 @@ export abstract class FleetStack extends TerraformStack {
   readonly offline: boolean;
   readonly names: ResourceNames;
   readonly stackId: string;
+  /**
+   * What this stack was handed beyond the common props: the typed references from earlier stacks
+   * (scripts/architecture.ts draws them in the README).
+   */
+  readonly references: Readonly<Record<string, unknown>>;
 
   protected constructor(scope: Construct, id: string, props: FleetStackProps, options: FleetStackOptions = {}) {
     super(scope, id);
@@ -53,6 +58,8 @@ export abstract class FleetStack extends TerraformStack {
     this.offline = props.offline ?? false;
     this.names = resourceNames(props.config);
     this.stackId = id;
+    const { config: _config, offline: _offline, identityRoot: _identityRoot, ...references } = props as FleetStackProps & Record<string, unknown>;
+    this.references = references;
     // Every role of the app carries the boundary the apply role must put on it (the ci stack owns it).
     PermissionsBoundary.of(this).apply(this.names.permissionsBoundaryArn);
 
