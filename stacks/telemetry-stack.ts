@@ -45,8 +45,6 @@ export interface TelemetryStackProps extends FleetStackProps {
   readonly alertHandler?: FunctionRef;
 }
 
-/** Cognito groups `building-<buildingId>` give a dashboard user a building (functions/shared/buildings.ts). */
-export const BUILDING_GROUP_PREFIX = "building-";
 /** Stage of the live-updates WebSocket API (part of its URL and of the callback URL). */
 export const WEBSOCKET_STAGE = "live";
 /** Index of the connections table by connection id (used on `$disconnect`). */

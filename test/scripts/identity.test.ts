@@ -17,6 +17,7 @@ const CSR_FILE = identityCsrFile("dev", "controller");
 const LEGACY_JSON = JSON.stringify({ certificatePem: "-----BEGIN CERTIFICATE-----", privateKey: throwawayRsaKeyPem(), endpoint: "x", thingName: "y" });
 
 // The module object itself (not an import-star copy), so spies see the command's calls.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const fs = require("node:fs") as typeof import("node:fs");
 
 const spkiSha256 = (privateKeyPem: string) =>

@@ -51,7 +51,7 @@ export interface ReceivedMessage {
   readonly topic: string;
   readonly text: string;
   /** Parsed JSON, or undefined when the payload is not JSON. */
-  readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly json: any;
 }
 
 /** A service-identity client that records every message on the topics it subscribed to. */
