@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { FunctionAlarms } from "./alarms";
 import { ContractFunction, FunctionContractLike } from "./contract-function";
-import { FleetTable } from "./iot-table";
+import { FleetTable } from "./fleet-table";
 import { TopicRef } from "./refs";
 import { StreamConsumer } from "./stream-consumer";
 

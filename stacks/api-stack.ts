@@ -20,7 +20,7 @@ import { TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { ContractFunction } from "../modules/contract-function";
 import { serviceTrust } from "../modules/policy-document";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { ServiceRole } from "../modules/service-role";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
 

@@ -9,7 +9,7 @@ import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "./shared/csr-identity";
 import { identityLocations, loadIdentityCsr } from "./shared/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { HOOK_DENIAL_LOG_PATTERN, PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 
 export interface FleetProvisioningStackProps extends FleetStackProps {

@@ -22,7 +22,7 @@ import { FunctionAlarms, notifyingAlarm } from "../modules/alarms";
 import { BundledFunction } from "../modules/bundled-function";
 import { ImportedFunction } from "../modules/imported-function";
 import { ContractFunction } from "../modules/contract-function";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { serviceTrust } from "../modules/policy-document";
 import { SecureBucket } from "../modules/secure-bucket";
 import { ServiceRole } from "../modules/service-role";

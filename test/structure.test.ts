@@ -51,3 +51,15 @@ test("stacks import provider classes by deep path, never the barrel", () => {
   );
   expect(barrel).toEqual([]);
 });
+
+test("a file in modules/ or stacks/ that holds one class is named after it", () => {
+  const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+  const misnamed = ["modules", "stacks"].flatMap((folder) =>
+    sourceFiles(join(ROOT, folder)).flatMap((file) => {
+      const classes = [...readFileSync(file, "utf8").matchAll(/^export (?:abstract )?class (\w+)/gm)].map((m) => m[1]);
+      const base = file.split("/").pop()!.replace(/\.ts$/, "");
+      return classes.length === 1 && kebab(classes[0]) !== base ? [`${relative(ROOT, file)} holds ${classes[0]}`] : [];
+    }),
+  );
+  expect(misnamed).toEqual([]);
+});
