@@ -42,17 +42,18 @@ export interface DeviceAgentOptions {
 /** Error codes on `devices/<thing>/errors`. */
 export type DeviceErrorCode = "BAD_PAYLOAD" | "UNKNOWN_COMMAND" | "HANDLER_ERROR" | "TIMEOUT" | string;
 
-export interface DeviceAgent {
-  on(event: "connected", listener: (info: { sessionPresent: boolean }) => void): this;
-  on(event: "disconnected", listener: (info: { error: string }) => void): this;
+/** The events of {@link DeviceAgent} and their listener arguments. */
+export interface DeviceAgentEvents {
+  connected: [info: { sessionPresent: boolean }];
+  disconnected: [info: { error: string }];
   /** The command and jobs subscriptions of the current connection are in place. */
-  on(event: "subscribed", listener: () => void): this;
+  subscribed: [];
   /** A queued message was acknowledged by the broker and left the journal. */
-  on(event: "delivered", listener: (entry: OutboxEntry) => void): this;
-  on(event: "queued", listener: (entry: OutboxEntry) => void): this;
+  delivered: [entry: OutboxEntry];
+  queued: [entry: OutboxEntry];
 }
 
-export class DeviceAgent extends EventEmitter {
+export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
   readonly thingName: string;
   readonly registry: CommandRegistry;
   readonly outbox: Outbox;

@@ -133,7 +133,7 @@ export function registerBuiltins(registry: CommandRegistry): CommandRegistry {
 export function loadHandlerModules(registry: CommandRegistry, modules: readonly string[], log: Logger): void {
   for (const modulePath of modules) {
     const resolved = path.resolve(modulePath);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module the device config names, loaded at run time
     const mod = require(resolved) as { register?: (r: CommandRegistry) => void; default?: unknown };
     const register = mod.register ?? (typeof mod.default === "function" ? (mod.default as (r: CommandRegistry) => void) : undefined);
     if (!register) throw new Error(`handler module ${resolved} exports no register(registry) function`);

@@ -38,7 +38,7 @@ interface LoadedSensor {
 export function loadSensorModules(modules: readonly string[], ctx: SensorContext, log: Logger): LoadedSensor[] {
   return modules.map((modulePath) => {
     const resolved = path.resolve(modulePath);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module the device config names, loaded at run time
     const mod = require(resolved) as { createSensor?: (c: SensorContext) => Sensor };
     if (typeof mod.createSensor !== "function") throw new Error(`sensor module ${resolved} exports no createSensor(ctx) function`);
     const sensor = mod.createSensor(ctx);

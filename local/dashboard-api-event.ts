@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { HTTP_ROUTES } from "../modules/telemetry/dashboard-api";
+import { HTTP_ROUTES } from "../stacks/telemetry/dashboard-api";
 
 export type DashboardHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<APIGatewayProxyStructuredResultV2>;
 

@@ -110,12 +110,13 @@ export type PiState = "new" | "provisioning" | "provisioned" | "denied" | "faile
 /** One parsed JSON log line of the device client. */
 export type DeviceLogRecord = Record<string, unknown> & { msg?: string; level?: string };
 
-export interface SimulatedPi {
-  on(event: "log", listener: (record: DeviceLogRecord) => void): this;
-  on(event: "exit", listener: (info: { phase: "provision" | "run"; code: number | null; signal: string | null }) => void): this;
+/** The events of {@link SimulatedPi} and their listener arguments. */
+export interface SimulatedPiEvents {
+  log: [record: DeviceLogRecord];
+  exit: [info: { phase: "provision" | "run"; code: number | null; signal: string | null }];
 }
 
-export class SimulatedPi extends EventEmitter {
+export class SimulatedPi extends EventEmitter<SimulatedPiEvents> {
   readonly serialNumber: string;
   readonly configPath: string;
   readonly dataDir: string;

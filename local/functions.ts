@@ -17,10 +17,10 @@ import { AsyncFailureQueues, onFailureRecord } from "./async-failures";
 
 export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates" | "telemetry-api";
 
-type Handler = (event: any, context?: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A Lambda handler as the runner calls it: the event and context are the handler's to check. */
+type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-/** Required only when asked: each module reads its configuration at load. */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded only when asked, after the function's environment is set: each handler module reads its configuration at load */
 const LOADERS: Record<FunctionName, () => Handler> = {
   "provisioning-hook": () => (require("../functions/provisioning-hook") as { handler: Handler }).handler,
   "register-device": () => (require("../functions/register-device") as { handler: Handler }).handler,
@@ -30,7 +30,7 @@ const LOADERS: Record<FunctionName, () => Handler> = {
   "revoke-certificates": () => (require("../functions/revoke-certificates") as { handler: Handler }).handler,
   "telemetry-api": () => (require("../functions/telemetry-api") as { handler: Handler }).handler,
 };
-/* eslint-enable @typescript-eslint/no-require-imports */
+/* eslint-enable @typescript-eslint/no-require-imports -- end of the lazy loaders */
 
 /** How one function runs: what its contract says, as the stack deploys it. */
 export interface LocalFunctionSettings {
@@ -59,10 +59,11 @@ export interface Invocation {
   readonly durationMs: number;
 }
 
-export interface LocalFunctions {
-  on(event: "invoked", listener: (invocation: Invocation) => void): this;
+/** The events of {@link LocalFunctions} and their listener arguments. */
+export interface LocalFunctionsEvents {
+  invoked: [invocation: Invocation];
   /** An async invocation failed on every attempt (its record then goes to the on-failure destination, {@link LocalFunctions.asyncFailures}). */
-  on(event: "failed", listener: (invocation: Invocation) => void): this;
+  failed: [invocation: Invocation];
 }
 
 export interface LocalFunctionsOptions {
@@ -81,7 +82,7 @@ export interface LocalFunctionsOptions {
   readonly retryDelaysMs?: readonly number[];
 }
 
-export class LocalFunctions extends EventEmitter {
+export class LocalFunctions extends EventEmitter<LocalFunctionsEvents> {
   private readonly handlers: Record<FunctionName, Handler>;
   private readonly previousEnv = new Map<string, string | undefined>();
   private readonly pending = new Set<Promise<void>>();

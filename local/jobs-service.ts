@@ -58,13 +58,14 @@ export interface JobsServiceOptions {
   readonly resolveDocument?: (execution: JobExecution) => Promise<unknown>;
 }
 
-export interface JobsService {
-  on(event: "execution-updated", listener: (execution: JobExecution) => void): this;
+/** The events of {@link JobsService} and their listener arguments. */
+export interface JobsServiceEvents {
+  "execution-updated": [execution: JobExecution];
 }
 
 const seconds = (ms = Date.now()): number => Math.floor(ms / 1000);
 
-export class JobsService extends EventEmitter {
+export class JobsService extends EventEmitter<JobsServiceEvents> {
   static async start(options: JobsServiceOptions): Promise<JobsService> {
     const { client } = options;
     const service = new JobsService(client, options.resolveDocument);

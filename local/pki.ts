@@ -76,11 +76,6 @@ export function commonNameOf(certPem: string): string | undefined {
   return cert.subjectName.getField("CN")[0];
 }
 
-/** DER SubjectPublicKeyInfo of a certificate, for comparing it with a key. */
-export function publicKeySpkiOf(certPem: string): Buffer {
-  return Buffer.from(new x509.X509Certificate(certPem).publicKey.rawData);
-}
-
 function toPrivateKeyPem(pkcs8: ArrayBuffer): string {
   return x509.PemConverter.encode(pkcs8, "PRIVATE KEY");
 }
@@ -172,7 +167,7 @@ export class LocalCa {
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
     } catch (err) {
-      throw new Error(`CSR is not a valid PKCS#10 request: ${(err as Error).message}`);
+      throw new Error(`CSR is not a valid PKCS#10 request: ${(err as Error).message}`, { cause: err });
     }
     if (!(await csr.verify())) throw new Error("CSR signature is invalid");
     const commonName = options.commonName ?? csr.subjectName.getField("CN")[0];

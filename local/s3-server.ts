@@ -13,7 +13,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { FAKE_AWS_ENV } from "./dynamo";
 
 // s3rver ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- s3rver ships no types
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => { run(): Promise<{ port: number }>; close(): Promise<void> };
 
 /** The only credentials s3rver accepts. */

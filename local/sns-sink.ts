@@ -44,8 +44,9 @@ export interface SnsSinkOptions {
   readonly port?: number;
 }
 
-export interface SnsSink {
-  on(event: "publish", listener: (message: SnsMessage) => void): this;
+/** The events of {@link SnsSink} and their listener arguments. */
+export interface SnsSinkEvents {
+  publish: [message: SnsMessage];
 }
 
 /** An error answer of the query protocol. */
@@ -56,7 +57,7 @@ interface SnsError {
   readonly message: string;
 }
 
-export class SnsSink extends EventEmitter {
+export class SnsSink extends EventEmitter<SnsSinkEvents> {
   static async start(options: SnsSinkOptions = {}): Promise<SnsSink> {
     const sink = new SnsSink(options);
     await new Promise<void>((resolve, reject) => {

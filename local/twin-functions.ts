@@ -19,7 +19,7 @@ import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
-import type { resourceNames } from "../modules/naming";
+import type { resourceNames } from "../stacks/shared/naming";
 import { FAKE_AWS_ENV } from "./dynamo";
 import type { SynthesizedAsyncInvokeConfig } from "./rules/synthesized-rules";
 import { LocalFunctions, type FunctionName, type Invocation, type LocalFunctionSettings } from "./functions";
@@ -60,7 +60,7 @@ export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "ale
 
 /**
  * Each function the twin runs, with the settings its stack deploys: timeout, memory and environment
- * from its contract, filled in like its stack fills them (resource names from modules/naming.ts).
+ * from its contract, filled in like its stack fills them (resource names from stacks/shared/naming.ts).
  */
 /** The stack's physical name of each function the twin runs. */
 export function twinFunctionNames(names: TwinResources["names"]): Record<FunctionName, string> {

@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EnvironmentConfig } from "../config";
-import type { resourceNames } from "../modules/naming";
+import type { resourceNames } from "../stacks/shared/naming";
 import type { FunctionName, LocalFunctions } from "./functions";
 import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { hostedFunctions } from "./twin-functions";

@@ -22,7 +22,7 @@ import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { loadConfig, type EnvironmentConfig } from "../config";
-import { resourceNames } from "../modules/naming";
+import { resourceNames } from "../stacks/shared/naming";
 import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
 import { createTables, startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";
@@ -34,51 +34,17 @@ import { startTwinJobs } from "./twin-jobs";
 import { ShadowService } from "./shadow-service";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
-import { CommandChannel, withTimeout, type CommandAnswer, type CommandCounters } from "./twin-commands";
+import { CommandChannel, withTimeout, type CommandAnswer } from "./twin-commands";
 import { RegistryStream } from "./registry-stream";
-import { createTwinFunctions, scheduledEvent, type FunctionCounters } from "./twin-functions";
+import { createTwinFunctions, scheduledEvent } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
-import { TwinRules, createSynthesizedTable, type RuleCounters } from "./twin-rules";
+import { TwinRules, createSynthesizedTable } from "./twin-rules";
+import { writeTwinJson } from "./twin-json";
+import { newTwinStats, type LocalTwinOptions, type TwinStats } from "./twin-options";
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
-
-export interface LocalTwinOptions {
-  /** Everything the twin writes (certificates, registry, mosquitto, Pis). Created if missing. */
-  readonly workDir: string;
-  /** Environment in config/ whose names and stacks the twin uses. @default process.env.IOT_ENV ?? "dev" */
-  readonly envName?: string;
-  /** @default a random free port */
-  readonly apiPort?: number;
-  /** @default a random key */
-  readonly apiKey?: string;
-  /** The offline detector's grace period (seconds). @default 60 (deployed: its contract default) */
-  readonly offlineGraceSeconds?: number;
-  /** The alert handler's cooldown. @default its contract default (as deployed) */
-  readonly alertCooldownSeconds?: number;
-  /** Run the offline sweep every so many seconds, like the EventBridge schedule; 0 = never. @default 0 */
-  readonly sweepIntervalSeconds?: number;
-  /** LOG_LEVEL of the in-process functions (their JSON lines go to stdout). @default "warn" */
-  readonly functionLogLevel?: "debug" | "info" | "warn" | "error" | "silent";
-  /** Log level of the device processes (their logs go to `<pi dir>/device.log`). @default "info" */
-  readonly deviceLogLevel?: "debug" | "info" | "warn" | "error";
-  /** Device telemetry interval. @default 0 (off) */
-  readonly telemetryIntervalSeconds?: number;
-  /** Device reconnect backoff. @default 200..2000 ms */
-  readonly deviceReconnect?: { minDelayMs: number; maxDelayMs: number; resetAfterMs: number };
-  /** Where readable progress lines go. @default console.log */
-  readonly print?: (line: string) => void;
-  /** Print each command and its answer. @default true */
-  readonly printCommands?: boolean;
-}
-
-/** Counters of what happened, for summaries and tests. */
-export interface TwinStats extends CommandCounters, FunctionCounters, RuleCounters {
-  registered: number;
-  hookAllowed: number;
-  hookDenied: number;
-  snsMessages: number;
-}
+export type { LocalTwinOptions, TwinStats } from "./twin-options";
 
 /** Client id of the jobs stand-in (twin-service identity; its policy allows `local-twin-service*`). */
 const JOBS_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-jobs`;
@@ -102,28 +68,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   readonly names: ReturnType<typeof resourceNames>;
   readonly apiKey: string;
   readonly alertTopicArn: string;
-  readonly stats: TwinStats = {
-    registered: 0,
-    hookAllowed: 0,
-    hookDenied: 0,
-    commandsSent: 0,
-    commandsNotAccepted: 0,
-    answered: 0,
-    duplicateAnswers: 0,
-    unsolicitedAnswers: 0,
-    errorsRouted: 0,
-    telemetryStored: 0,
-    thresholdAlerts: 0,
-    thresholdSuppressed: 0,
-    ruleActionFailures: 0,
-    unhostedInvocations: 0,
-    alertsSent: 0,
-    alertsSuppressed: 0,
-    offlineAlerted: 0,
-    sweeps: 0,
-    functionFailures: 0,
-    snsMessages: 0,
-  };
+  readonly stats: TwinStats = newTwinStats();
 
   private readonly print: (line: string) => void;
   private iotCore?: TwinIotCore;
@@ -319,26 +264,15 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       this.sweepTimer = setInterval(() => void this.sweep().catch(() => undefined), o.sweepIntervalSeconds! * 1000);
       this.sweepTimer.unref();
     }
-    await this.writeTwinJson(workDir);
-  }
-
-  /** `<workDir>/twin.json` (0600: it holds the API key): what a developer or a test needs to reach the twin. */
-  private async writeTwinJson(workDir: string): Promise<void> {
-    const iot = this.iot;
-    const twinJson = {
+    await writeTwinJson(workDir, {
+      iot,
+      names: this.names,
       apiUrl: this.apiUrl,
       apiKey: this.apiKey,
-      endpoint: { ...iot.endpoint, url: iot.url },
-      iotControlPlaneUrl: iot.controlPlaneUrl,
-      claim: iot.identityFiles(CLAIM_IDENTITY),
-      controller: { clientId: this.names.controllerThing, ...iot.identityFiles(CONTROLLER_IDENTITY) },
-      service: { clientIdPrefix: TWIN_SERVICE_IDENTITY, ...iot.identityFiles(TWIN_SERVICE_IDENTITY) },
       dynamodbEndpoint: this.dynamoEndpoint,
-      snsEndpoint: this.sink?.endpoint ?? "",
-      s3Endpoint: this.rules?.s3.endpoint ?? "",
-      templateName: this.names.provisioningTemplate,
-    };
-    await fs.writeFile(path.join(workDir, "twin.json"), JSON.stringify(twinJson, null, 2) + "\n", { mode: 0o600 });
+      snsEndpoint: this.sink.endpoint,
+      s3Endpoint: this.rules.s3.endpoint,
+    });
   }
 
   // --- the functions and what they say -------------------------------------------------------------

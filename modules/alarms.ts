@@ -126,7 +126,7 @@ export interface LogPatternAlarmProps {
   readonly logGroupName: string;
   /** CloudWatch Logs filter pattern of one counted line, e.g. `{ $.allowProvisioning IS FALSE }`. */
   readonly filterPattern: string;
-  /** Name of the metric filter, the metric (in LOG_METRICS_NAMESPACE) and the alarm, from modules/naming.ts. */
+  /** Name of the metric filter, the metric (in LOG_METRICS_NAMESPACE) and the alarm, from stacks/shared/naming.ts. */
   readonly name: string;
   readonly description: string;
   /** Matching lines per period that raise the alarm (whole number >= 1). */

@@ -1,8 +1,7 @@
 import { Construct } from "constructs";
 import { FunctionAlarms } from "./alarms";
 import { ContractFunction, FunctionContractLike } from "./contract-function";
-import { FleetTable } from "./iot-table";
-import { ResourceNames } from "./naming";
+import { FleetTable } from "./fleet-table";
 import { TopicRef } from "./refs";
 import { StreamConsumer } from "./stream-consumer";
 
@@ -18,7 +17,12 @@ export interface CertificateRevokerProps {
   readonly filterPatterns: readonly string[];
   /** The device registry; it must have been created with `stream: true`. */
   readonly registry: FleetTable;
-  readonly names: ResourceNames;
+  /** Physical name of the function (and its role and log group). */
+  readonly functionName: string;
+  /** Queue that keeps the stream batches the function could not handle. */
+  readonly deadLetterQueueName: string;
+  /** Alarm on the first dead letter. */
+  readonly deadLetterAlarmName: string;
   /** `ENVIRONMENT` of the function (config.name). */
   readonly environment: string;
   readonly namePrefix: string;
@@ -42,13 +46,13 @@ export class CertificateRevoker extends Construct {
 
   constructor(scope: Construct, id: string, props: CertificateRevokerProps) {
     super(scope, id);
-    const { names, registry } = props;
+    const { registry } = props;
     if (!registry.streamArn) {
-      throw new Error(`CertificateRevoker "${id}": the registry table ${names.registryTable} has no stream; create it with stream: true`);
+      throw new Error(`CertificateRevoker "${id}": the registry table ${registry.tableName} has no stream; create it with stream: true`);
     }
     this.function = new ContractFunction(this, "function", {
       contract: props.contract,
-      functionName: names.revokeCertificatesFunction,
+      functionName: props.functionName,
       description: "Registry stream: revokes and detaches the IoT certificates of revoked and re-provisioned devices",
       logRetentionDays: props.logRetentionDays,
       settings: { environment: props.environment, namePrefix: props.namePrefix },
@@ -61,8 +65,8 @@ export class CertificateRevoker extends Construct {
     this.stream = new StreamConsumer(this, "stream", {
       function: this.function,
       streamArn: registry.streamArn,
-      deadLetterQueueName: names.revokeCertificatesDeadLetterQueue,
-      deadLetterAlarmName: names.revokeCertificatesDeadLetterAlarm,
+      deadLetterQueueName: props.deadLetterQueueName,
+      deadLetterAlarmName: props.deadLetterAlarmName,
       topic: props.alarmTopic,
       filterPatterns: props.filterPatterns,
     });

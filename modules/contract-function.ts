@@ -1,5 +1,7 @@
 import { Construct } from "constructs";
-import { BundledFunction, Grantee, handlerEntry } from "./bundled-function";
+import { BundledFunction } from "./bundled-function";
+import { handlerEntry } from "./bundling/bundle";
+import type { Grantee } from "./grantee";
 
 /** A setting's value: lists become comma-separated. */
 export type SettingValue = string | number | readonly string[];
@@ -13,6 +15,7 @@ export interface FunctionContractLike {
   readonly handler: string;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** @default none: the account's unreserved pool */
   readonly reservedConcurrency?: number;
   readonly env: Readonly<Record<string, string>>;
   environment(values: Readonly<Record<string, SettingValue>>): Record<string, string>;
@@ -35,16 +38,17 @@ type SettingOf<C extends FunctionContractLike> = keyof C["env"] & string;
 export interface ContractFunctionProps<C extends FunctionContractLike> {
   /** The function's contract: handler, timeout, memory, reserved concurrency and settings come from it. */
   readonly contract: C;
-  /** Physical function name (modules/naming.ts). */
+  /** Physical function name (stacks/shared/naming.ts). */
   readonly functionName: string;
+  /** @default none */
   readonly description?: string;
   /** Days CloudWatch keeps the function's logs (config.logRetentionDays). */
   readonly logRetentionDays: number;
-  /** Plain settings (no grant): names, numbers, lists. Settings with a contract default may be left out. */
+  /** Plain settings (no grant): names, numbers, lists. Settings with a contract default may be left out. @default none */
   readonly settings?: Partial<Record<SettingOf<C>, SettingValue>>;
-  /** Settings that name a table: set and granted together. */
+  /** Settings that name a table: set and granted together. @default none */
   readonly tables?: Partial<Record<SettingOf<C>, TableBinding>>;
-  /** Settings that name a topic: set and granted together. */
+  /** Settings that name a topic: set and granted together. @default none */
   readonly topics?: Partial<Record<SettingOf<C>, TopicBinding>>;
   /** Ship a source map and enable it at runtime. @default false */
   readonly sourceMap?: boolean;

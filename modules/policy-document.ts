@@ -2,14 +2,18 @@ import { Construct } from "constructs";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 
 export interface PolicyStatement {
+  /** @default none */
   readonly sid?: string;
   /** @default "Allow" */
   readonly effect?: "Allow" | "Deny";
   readonly actions: readonly string[];
+  /** @default none (then `notResources`) */
   readonly resources?: readonly string[];
-  /** Every resource but these (Deny statements that carve out an exception, e.g. the state objects). */
+  /** Every resource but these (Deny statements that carve out an exception, e.g. the state objects). @default none */
   readonly notResources?: readonly string[];
+  /** Only in resource policies and trusts. @default none */
   readonly principals?: readonly { readonly type: string; readonly identifiers: readonly string[] }[];
+  /** @default none */
   readonly conditions?: readonly { readonly test: string; readonly variable: string; readonly values: readonly string[] }[];
 }
 

@@ -6,6 +6,7 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import type { Grantee } from "./grantee";
 import { PolicyStatement, policyDocument } from "./policy-document";
 
 export interface SecureBucketProps {
@@ -24,7 +25,7 @@ export interface SecureBucketProps {
    * @default none
    */
   readonly lifecycleRules?: readonly S3BucketLifecycleConfigurationRule[];
-  /** Extra bucket-policy statements (the TLS-only deny is always present). */
+  /** Extra bucket-policy statements (the TLS-only deny is always present). @default none */
   readonly policyStatements?: readonly PolicyStatement[];
 }
 
@@ -104,8 +105,18 @@ export class SecureBucket extends Construct {
     new S3BucketPolicy(this, "policy", { bucket: this.bucket.id, policy: policy.json, dependsOn: [publicAccess] });
   }
 
-  /** Read access to objects for a role (e.g. the IoT jobs presign role). */
-  grantReadStatement(): PolicyStatement {
-    return { actions: ["s3:GetObject"], resources: [`${this.bucketArn}/*`] };
+  /**
+   * Lets `grantee` read objects whose keys match `keyPattern` (e.g. `firmware/*`), as its inline policy
+   * `policyName`.
+   */
+  grantRead(grantee: Grantee, keyPattern = "*", policyName = `read-${this.node.id}`): void {
+    grantee.addToRolePolicy(policyName, [{ sid: "ReadObjects", actions: ["s3:GetObject"], resources: [`${this.bucketArn}/${keyPattern}`] }]);
+  }
+
+  /** Lets `grantee` write objects whose keys match `keyPattern` (multipart uploads included). */
+  grantWrite(grantee: Grantee, keyPattern = "*", policyName = `write-${this.node.id}`): void {
+    grantee.addToRolePolicy(policyName, [
+      { sid: "WriteObjects", actions: ["s3:PutObject", "s3:AbortMultipartUpload"], resources: [`${this.bucketArn}/${keyPattern}`] },
+    ]);
   }
 }

@@ -4,6 +4,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { PolicyStatement, policyDocument } from "./policy-document";
+import type { Grantee } from "./grantee";
 import { PermissionsBoundary } from "./permissions-boundary";
 
 export interface ServiceRoleProps {
@@ -11,9 +12,9 @@ export interface ServiceRoleProps {
   readonly description: string;
   /** Who may assume the role. */
   readonly trust: DataAwsIamPolicyDocument;
-  /** Inline permissions, checked for least privilege by policyDocument(). */
+  /** Inline permissions, checked for least privilege by policyDocument(). @default none (grants may add policies) */
   readonly statements?: readonly PolicyStatement[];
-  /** AWS-managed policies by name (e.g. `AmazonSSMManagedInstanceCore`). */
+  /** AWS-managed policies by name (e.g. `AmazonSSMManagedInstanceCore`). @default none */
   readonly managedPolicies?: readonly string[];
   /** @default 3600 */
   readonly maxSessionSeconds?: number;
@@ -33,7 +34,7 @@ export interface ServiceRoleProps {
  *
  * @example new ServiceRole(this, "rule-action", { roleName: "shf-dev-iot-rules", description: "...", trust, statements })
  */
-export class ServiceRole extends Construct {
+export class ServiceRole extends Construct implements Grantee {
   readonly role: IamRole;
   readonly roleName: string;
   readonly roleArn: string;
@@ -71,5 +72,16 @@ export class ServiceRole extends Construct {
   get inlinePolicy(): IamRolePolicy {
     if (!this.policy) throw new Error(`ServiceRole "${this.node.id}" has no inline policy`);
     return this.policy;
+  }
+
+  /**
+   * One more inline policy named `name` (what grants on tables, topics and buckets call), beside the
+   * role's `permissions` policy.
+   */
+  addToRolePolicy(name: string, statements: readonly PolicyStatement[]): void {
+    if (name === "permissions" || this.node.tryFindChild(`grant-${name}`)) {
+      throw new Error(`ServiceRole "${this.node.id}" already has a policy named "${name}": grant once, or use another name`);
+    }
+    new IamRolePolicy(this, `grant-${name}`, { role: this.role.id, name, policy: policyDocument(this, `grant-${name}-document`, statements).json });
   }
 }

@@ -12,9 +12,9 @@ export interface StreamConsumerProps {
   readonly function: BundledFunction;
   /** The DynamoDB stream (FleetTable `streamArn`). */
   readonly streamArn: string;
-  /** Dead-letter queue name (modules/naming.ts). */
+  /** Dead-letter queue name (stacks/shared/naming.ts). */
   readonly deadLetterQueueName: string;
-  /** Alarm on the first dead letter (modules/naming.ts). */
+  /** Alarm on the first dead letter (stacks/shared/naming.ts). */
   readonly deadLetterAlarmName: string;
   /** Where the alarm notifies. */
   readonly topic: TopicRef;

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bundleHandler, forgetBundlesInMemory, handlerEntry } from "../modules/bundled-function";
+import { bundleHandler, forgetBundlesInMemory, handlerEntry } from "../modules/bundling/bundle";
 
 const TARGET_ZIP_BYTES = 250 * 1024;
 const functionsDir = resolve(__dirname, "..", "functions");

@@ -222,7 +222,7 @@ async function main(): Promise<void> {
       }),
     );
     // Configuration is read at module load: load the handler only now.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded once the environment is set: the module reads its configuration at load
     const { handler } = require("../functions/provisioning-hook") as { handler: Hook };
 
     const warmup = Array.from({ length: 50 }, (_, i) => `WARM${String(i).padStart(6, "0")}`);

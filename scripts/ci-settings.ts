@@ -8,7 +8,7 @@
  * controller-environment (controller CD).
  */
 import { EnvironmentConfig, loadConfig } from "../config";
-import { resourceNames } from "../modules/naming";
+import { resourceNames } from "../stacks/shared/naming";
 
 export function ciSettings(config: EnvironmentConfig): Record<string, string> {
   const names = resourceNames(config);

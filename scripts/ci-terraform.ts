@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { orderViolations } from "./stack-order";
 import { stackDependencies } from "./stack-summary";
 import { writeCliConfig } from "./terraform-harness";
-import { ADMINISTERED_MARKER } from "../stacks/fleet-stack";
+import { ADMINISTERED_MARKER } from "../stacks/shared/fleet-stack";
 import { EnvironmentReport, hasChanges, PlanSummary, StackReport, summarizePlan, TerraformShowJson } from "./pr-comment";
 
 export interface TerraformResult {

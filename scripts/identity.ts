@@ -13,8 +13,8 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { loadConfig } from "../config";
-import { identityLocations, isIdentityKind, REPOSITORY_ROOT } from "../modules/identity";
-import { resourceNames } from "../modules/naming";
+import { identityLocations, isIdentityKind, REPOSITORY_ROOT } from "../stacks/shared/identity";
+import { resourceNames } from "../stacks/shared/naming";
 import { IDENTITY_VERBS, IdentityRefusal, IdentityVerb, runIdentityCommand } from "./identity/commands";
 
 const USAGE = `usage: npm run identity -- <${IDENTITY_VERBS.join("|")}> <controller|claim>   (IOT_ENV selects the environment, default dev)`;

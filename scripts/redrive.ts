@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 
-import { ASYNC_FAILURE_SUFFIX } from "../modules/naming";
+import { ASYNC_FAILURE_SUFFIX } from "../stacks/shared/naming";
 
 export interface RedriveOptions {
   readonly sqs: SQSClient;

@@ -15,16 +15,21 @@ export function deploymentOrder(app: App): string[] {
   return app.node.children.filter((child): child is TerraformStack => TerraformStack.isStack(child)).map((stack) => stack.node.id);
 }
 
-/** Builds the app (without synthesizing it) and returns its deployment order. */
-export function appDeploymentOrder(envName?: string): string[] {
+/** Builds the app offline (without synthesizing it) in a temporary outdir and hands it to `use`. */
+export function withApp<T>(envName: string | undefined, use: (app: App) => T): T {
   const outdir = mkdtempSync(join(tmpdir(), "shf-order-"));
   try {
     const app = new App({ outdir });
     defineStacks(app, { config: loadConfig(envName), offline: true });
-    return deploymentOrder(app);
+    return use(app);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** Builds the app (without synthesizing it) and returns its deployment order. */
+export function appDeploymentOrder(envName?: string): string[] {
+  return withApp(envName, deploymentOrder);
 }
 
 /** Every stack's dependencies (from the synthesized manifest) must come before it in `order`. */

@@ -15,12 +15,12 @@ import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
 import { ApiGatewayUsagePlan } from "@cdktf/provider-aws/lib/api-gateway-usage-plan";
 import { ApiGatewayUsagePlanKey } from "@cdktf/provider-aws/lib/api-gateway-usage-plan-key";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { ContractFunction } from "../modules/contract-function";
 import { serviceTrust } from "../modules/policy-document";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { ServiceRole } from "../modules/service-role";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
 

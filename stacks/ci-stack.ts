@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
-import { FleetStack, FleetStackProps, PROJECT_TAG } from "./fleet-stack";
+import { FleetStack, FleetStackProps, PROJECT_TAG } from "./shared/fleet-stack";
 import {
   applyRoleStatements,
   controllerDeployStatements,
@@ -11,7 +11,7 @@ import {
   githubSubjects,
   permissionsBoundaryStatements,
   planRoleStatements,
-} from "../modules/ci-policies";
+} from "./shared/ci-policies";
 import { RoleRef } from "../modules/refs";
 import { policyDocument } from "../modules/policy-document";
 import { ServiceRole } from "../modules/service-role";
@@ -138,7 +138,7 @@ export class CiStack extends FleetStack {
     });
     new TerraformOutput(this, "permissions-boundary-arn", {
       value: boundary.arn,
-      description: "Permissions boundary every role of the app carries (modules/naming.ts permissionsBoundaryArn)",
+      description: "Permissions boundary every role of the app carries (stacks/shared/naming.ts permissionsBoundaryArn)",
     });
   }
 }

@@ -7,8 +7,9 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { EipAssociation } from "@cdktf/provider-aws/lib/eip-association";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { InstanceProfileRef, NetworkRef, RepositoryRef } from "../modules/refs";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
+import { InstanceProfileRef, RepositoryRef } from "../modules/refs";
+import { NetworkRef } from "./shared/refs";
 import { CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 
 /** Latest Amazon Linux 2023 for arm64, resolved by EC2 at launch: no data-source call at plan time. */

@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { RepositoryRef } from "../modules/refs";
 
 /**

@@ -1,14 +1,15 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { IotProvisioningTemplate } from "@cdktf/provider-aws/lib/iot-provisioning-template";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
+import { TableRef, TopicRef } from "../modules/refs";
+import { IotServiceRoles } from "./shared/refs";
 import { FunctionAlarms, LogPatternAlarm } from "../modules/alarms";
 import { ContractFunction } from "../modules/contract-function";
-import { CsrIdentity } from "../modules/csr-identity";
-import { identityLocations, loadIdentityCsr } from "../modules/identity";
+import { CsrIdentity } from "./shared/csr-identity";
+import { identityLocations, loadIdentityCsr } from "./shared/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { HOOK_DENIAL_LOG_PATTERN, PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 
 export interface FleetProvisioningStackProps extends FleetStackProps {

@@ -10,18 +10,19 @@ import { IotThing } from "@cdktf/provider-aws/lib/iot-thing";
 import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
 import { IotThingType } from "@cdktf/provider-aws/lib/iot-thing-type";
 import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { FunctionRef, IotServiceRoles, TableRef, TopicRef } from "../modules/refs";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
+import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
+import { IotServiceRoles } from "./shared/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { AsyncFailureDestination } from "../modules/async-failures";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
-import { CsrIdentity } from "../modules/csr-identity";
-import { identityLocations, loadIdentityCsr } from "../modules/identity";
+import { CsrIdentity } from "./shared/csr-identity";
+import { identityLocations, loadIdentityCsr } from "./shared/identity";
+import { AlertTopic } from "../modules/alert-topic";
 import { AlertForwarder } from "../modules/alert-forwarder";
-import { AlertTopic } from "../modules/iot-alert-topic";
 import { IotPolicy, controllerPolicyStatements, devicePolicyStatements } from "../modules/iot-policy";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { CertificateRevoker } from "../modules/certificate-revoker";
 import { ALERT_FORWARDER, channelsSetting } from "../functions/alert-forwarder/contract";
 import { ALERT_HANDLER } from "../functions/alert-handler/contract";
@@ -198,7 +199,9 @@ export class IotStack extends FleetStack {
       contract: REVOKE_CERTIFICATES,
       filterPatterns: REVOCATION_STREAM_FILTERS,
       registry,
-      names,
+      functionName: names.revokeCertificatesFunction,
+      deadLetterQueueName: names.revokeCertificatesDeadLetterQueue,
+      deadLetterAlarmName: names.revokeCertificatesDeadLetterAlarm,
       environment: config.name,
       namePrefix: config.namePrefix,
       logRetentionDays: config.logRetentionDays,

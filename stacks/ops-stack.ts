@@ -5,7 +5,7 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { IotTopicRule } from "@cdktf/provider-aws/lib/iot-topic-rule";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TopicRef } from "../modules/refs";
 import { LOG_METRICS_NAMESPACE, notifyingAlarm } from "../modules/alarms";
 import { ControllerDownAlarms } from "../modules/controller-alarms";

@@ -3,7 +3,7 @@ import { TerraformOutput } from "cdktf";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { notifyingAlarm } from "../modules/alarms";
 import { IotThingGroup } from "@cdktf/provider-aws/lib/iot-thing-group";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { RoleRef, TopicRef } from "../modules/refs";
 import { SecureBucket } from "../modules/secure-bucket";
 

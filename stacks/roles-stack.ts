@@ -1,14 +1,15 @@
 import { Construct } from "constructs";
 import { CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { InstanceProfileRef, IotServiceRoles, RoleRef } from "../modules/refs";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
+import { InstanceProfileRef, RoleRef } from "../modules/refs";
+import { IotServiceRoles } from "./shared/refs";
 import { PolicyStatement, serviceTrust } from "../modules/policy-document";
 import { ServiceRole } from "../modules/service-role";
 
 /**
  * Cross-cutting IAM, deployed before the resources it grants on (so grants name resources by their
- * config-derived names from modules/naming.ts): the controller's instance role and the roles AWS IoT
+ * config-derived names from stacks/shared/naming.ts): the controller's instance role and the roles AWS IoT
  * assumes, each inside the permissions boundary (FleetStack). The CI identities live in the `ci` stack,
  * which CI never applies. No long-lived keys anywhere.
  */

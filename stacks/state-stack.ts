@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { SecureBucket } from "../modules/secure-bucket";
 
 /**

@@ -1,28 +1,28 @@
 import * as path from "node:path";
 import { TerraformElement, TerraformOutput } from "cdktf";
 import type { Construct, Node } from "constructs";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
 import { AsyncFailureDestination } from "../modules/async-failures";
 import { FlatAddresses } from "../modules/flat-scope";
 import { ContractFunction } from "../modules/contract-function";
-import { FleetTable } from "../modules/iot-table";
+import { FleetTable } from "../modules/fleet-table";
 import { SecureBucket } from "../modules/secure-bucket";
-import { DashboardApi } from "../modules/telemetry/dashboard-api";
-import { CONNECTIONS_BY_CONNECTION_INDEX, LiveUpdates } from "../modules/telemetry/live-updates";
-import { TelemetryRules } from "../modules/telemetry/telemetry-rules";
-import { WarmStore } from "../modules/telemetry/warm-store";
-import { WarmStoreQueries, loadSavedQueries } from "../modules/telemetry/warm-store-queries";
+import { DashboardApi } from "./telemetry/dashboard-api";
+import { CONNECTIONS_BY_CONNECTION_INDEX, LiveUpdates } from "./telemetry/live-updates";
+import { TelemetryRules } from "./telemetry/telemetry-rules";
+import { WarmStore } from "./telemetry/warm-store";
+import { WarmStoreQueries, loadSavedQueries } from "./telemetry/warm-store-queries";
 
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
 import { TELEMETRY_CONNECTIONS } from "../functions/telemetry-connections/contract";
 import { TELEMETRY_WS_AUTHORIZER } from "../functions/telemetry-ws-authorizer/contract";
 
-export { HTTP_ROUTES } from "../modules/telemetry/dashboard-api";
-export { CONNECTIONS_BY_CONNECTION_INDEX, WEBSOCKET_STAGE } from "../modules/telemetry/live-updates";
-export { TELEMETRY_TOPIC_FILTER, liveSql, storeSql, thresholdSql } from "../modules/telemetry/rule-sql";
+export { HTTP_ROUTES } from "./telemetry/dashboard-api";
+export { CONNECTIONS_BY_CONNECTION_INDEX, WEBSOCKET_STAGE } from "./telemetry/live-updates";
+export { TELEMETRY_TOPIC_FILTER, liveSql, storeSql, thresholdSql } from "./telemetry/rule-sql";
 
 export interface TelemetryStackProps extends FleetStackProps {
   /** Device registry (iot stack): a device's building is `metadata.buildingId` of its row. */
@@ -32,7 +32,7 @@ export interface TelemetryStackProps extends FleetStackProps {
   /**
    * The device-error alert handler (iot stack) the threshold rules invoke, so its per-device cooldown
    * and e-mail formatting apply to telemetry alerts too.
-   * @default the iot stack's function, by its config-derived name (modules/naming.ts)
+   * @default the iot stack's function, by its config-derived name (stacks/shared/naming.ts)
    */
   readonly alertHandler?: FunctionRef;
 }
@@ -44,7 +44,7 @@ const WARM_STORE_FIRST_YEAR = 2026;
 
 /**
  * Telemetry from `devices/<thing>/telemetry` (docs/contracts.md), without Timestream, composed of
- * constructs in modules/telemetry/ (FlatScopes: their resources keep the addresses they had when this
+ * constructs in stacks/telemetry/ (FlatScopes: their resources keep the addresses they had when this
  * stack held them directly):
  *
  * - **Hot store** (dashboard reads): DynamoDB `<prefix>-telemetry`, key `thingName` + `ts` (epoch ms,

@@ -13,8 +13,8 @@ import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { FleetStack, FleetStackProps } from "./fleet-stack";
-import { NetworkRef } from "../modules/refs";
+import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
+import { NetworkRef } from "./shared/refs";
 import { policyDocument, serviceTrust } from "../modules/policy-document";
 import { PermissionsBoundary } from "../modules/permissions-boundary";
 

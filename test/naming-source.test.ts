@@ -1,5 +1,5 @@
 /**
- * One source per name: every AWS name derived from `namePrefix` is built in modules/naming.ts
+ * One source per name: every AWS name derived from `namePrefix` is built in stacks/shared/naming.ts
  * (`resourceNames`). Anywhere else in the app, the scripts and the twin, the prefix may be passed on
  * as a value (e.g. to the functions' reserved-serial check) but never turned into a name.
  */
@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 
 const ROOT = join(__dirname, "..");
 const SCANNED = ["main.ts", "stacks", "modules", "scripts", "local"];
-const NAMING_MODULE = "modules/naming.ts";
+const NAMING_MODULE = "stacks/shared/naming.ts";
 
 function sourceFiles(path: string): string[] {
   if (!statSync(path).isDirectory()) return path.endsWith(".ts") ? [path] : [];

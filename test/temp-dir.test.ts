@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { removeScratchDirs, scratchDir } from "./support/scratch";
 
-// Plain JavaScript (Jest loads them untransformed), so required rather than imported.
+/* eslint-disable @typescript-eslint/no-require-imports -- plain JavaScript (Jest loads them untransformed), so required rather than imported */
 const TempDirEnvironment = require("./support/temp-dir-environment.js");
 const globalHooks = require("./support/temp-dir-global.js") as { setup(): Promise<void>; teardown(): Promise<void> };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const RUN_DIR = process.env.SHF_TEST_RUN_TMPDIR!;
 

@@ -62,7 +62,7 @@ export async function handleDeviceError(deps: AlertDeps, error: DeviceError): Pr
   const nowSeconds = Math.floor(now / 1000);
   const claimId = deps.newClaimId();
 
-  let suppressedBefore = 0;
+  let suppressedBefore: number;
   try {
     const result = await deps.ddb.send(
       new PutCommand({

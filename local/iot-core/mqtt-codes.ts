@@ -51,7 +51,7 @@ export function effectiveKeepAlive(requestedSeconds: number): number {
 
 /** A topic name a client may publish to: non-empty, no wildcards, no NUL. */
 export function isValidTopicName(topic: string): boolean {
-  return topic.length > 0 && !/[+#\u0000]/.test(topic);
+  return topic.length > 0 && !/[+#]/.test(topic) && !topic.includes("\u0000");
 }
 
 /** A topic filter: `+` only as a whole level, `#` only as the whole last level. */

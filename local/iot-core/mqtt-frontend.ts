@@ -47,13 +47,14 @@ export interface FrontendConnection {
   readonly certificateId: string;
 }
 
-export interface MqttFrontend {
+/** The events of {@link MqttFrontend} and their listener arguments. */
+export interface MqttFrontendEvents {
   /** AWS lifecycle events (`$aws/events/presence/connected|disconnected/<clientId>` payloads). */
-  on(event: "lifecycle", listener: (event: LifecycleEvent) => void): this;
+  lifecycle: [event: LifecycleEvent];
 }
 
 /** The TLS + MQTT front end (see the module comment). */
-export class MqttFrontend extends EventEmitter {
+export class MqttFrontend extends EventEmitter<MqttFrontendEvents> {
   static async start(options: MqttFrontendOptions): Promise<MqttFrontend> {
     const host = options.host ?? "127.0.0.1";
     const ownsBackend = options.backend === undefined;

@@ -48,7 +48,7 @@ export function parsePolicyDocument(json: string): IotPolicyDocument {
   try {
     doc = JSON.parse(json);
   } catch (err) {
-    throw new Error(`policy document is not JSON: ${(err as Error).message}`);
+    throw new Error(`policy document is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const statements = (doc as { Statement?: unknown })?.Statement;
   const list = Array.isArray(statements) ? statements : statements ? [statements] : [];

@@ -58,9 +58,10 @@ export interface ActionFailure {
   readonly errorActionFailed?: string;
 }
 
-export interface RulesEngine {
-  on(event: "matched", listener: (match: RuleMatch) => void): this;
-  on(event: "action-failed", listener: (failure: ActionFailure) => void): this;
+/** The events of {@link RulesEngine} and their listener arguments. */
+export interface RulesEngineEvents {
+  matched: [match: RuleMatch];
+  "action-failed": [failure: ActionFailure];
 }
 
 export interface RulesEngineOptions {
@@ -75,7 +76,7 @@ interface CompiledRule {
   readonly query: IotSqlQuery;
 }
 
-export class RulesEngine extends EventEmitter {
+export class RulesEngine extends EventEmitter<RulesEngineEvents> {
   private readonly compiled: CompiledRule[];
   private readonly pending = new Set<Promise<void>>();
 

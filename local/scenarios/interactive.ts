@@ -54,6 +54,6 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
     "Ctrl-C stops every Pi, the IoT endpoint and its broker.",
     "",
   ];
-  for (const line of lines) twin.options.print ? twin.options.print(line) : console.log(line);
+  for (const line of lines) (twin.options.print ?? console.log)(line);
   await options.until;
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { IdentityKind, IdentityLocations, identityCommand, identityCsrFile, identitySecretDescription } from "../../modules/identity";
+import { IdentityKind, IdentityLocations, identityCommand, identityCsrFile, identitySecretDescription } from "../../stacks/shared/identity";
 import { certificateFingerprint, GeneratedIdentity, generateIdentity } from "./keys";
 import { CURRENT, KeyVersion, listKeyVersions, PENDING, PREVIOUS, withStage } from "./key-versions";
 import { readPublishedIdentity } from "./published";

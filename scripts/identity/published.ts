@@ -1,6 +1,6 @@
 /** Reads the public half of an identity, as Terraform published it in its SSM String parameter. */
 import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
-import { PublishedIdentity } from "../../modules/identity";
+import { PublishedIdentity } from "../../stacks/shared/identity";
 
 /** The published identity, or undefined when Terraform has not published one yet. */
 export async function readPublishedIdentity(client: SSMClient, parameterName: string): Promise<PublishedIdentity | undefined> {

@@ -11,7 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { EnvironmentConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 
 export interface JobDocument {
   readonly operation: "firmware-update";

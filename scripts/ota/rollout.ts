@@ -22,7 +22,7 @@ import {
   ResourceAlreadyExistsException,
 } from "@aws-sdk/client-iot";
 import { EnvironmentConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { JobDocument } from "./firmware";
 
 export interface RolloutSettings {

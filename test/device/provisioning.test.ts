@@ -169,8 +169,8 @@ describe("device provisioning (CSR flow)", () => {
   it("GIVEN a lost RegisterThing answer WHEN the device retries THEN it keeps its certificate and ownership token and is provisioned", async () => {
     // GIVEN: the first RegisterThing is answered only after the device gave that attempt up
     const serial = "lostanswer01";
-    let proc: DeviceProcess | undefined;
-    const retries = () => (proc?.logs() ?? []).filter((r) => r.msg === "provisioning attempt failed; retrying").length;
+    const started: { proc?: DeviceProcess } = {};
+    const retries = () => (started.proc?.logs() ?? []).filter((r) => r.msg === "provisioning attempt failed; retrying").length;
     let calls = 0;
     customHooks.set(serial, async () => {
       calls += 1;
@@ -186,7 +186,8 @@ describe("device provisioning (CSR flow)", () => {
     });
 
     // WHEN
-    proc = new DeviceProcess(["provision", "--config", configPath]);
+    const proc = new DeviceProcess(["provision", "--config", configPath]);
+    started.proc = proc;
 
     // THEN it is provisioned, every RegisterThing named the same certificate, and that is the one on disk
     expect(await proc.exitCode()).toBe(EXIT.OK);

@@ -25,9 +25,9 @@ export function loadWith<T>(modulePath: string, env: Record<string, string | und
   let mod: T | undefined;
   const extra: Record<string, unknown> = {};
   jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded once the environment is set: the module reads its configuration at load
     for (const name of alsoLoad) extra[name] = require(name);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded once the environment is set: the module reads its configuration at load
     mod = require(modulePath) as T;
   });
   return { mod: mod as T, extra };
@@ -186,7 +186,7 @@ export function useHandler<T>(
 
 /** {@link useHandler} for a handler that publishes to SNS. */
 export interface SnsHandlerHarness<T> extends HandlerHarness<T> {
-  readonly snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly snsMock: AwsStub<any, any, any>;
   /** Inputs of every SNS Publish in the current test. */
   publishes(): { TopicArn: string; Subject: string; Message: string }[];
 }
@@ -198,7 +198,7 @@ export function useSnsHandler<T>(
   options: { beforeEachTest?: (db: RunningDynalite) => Promise<void> } = {},
 ): SnsHandlerHarness<T> {
   const base = useHandler<T>(modulePath, env, options);
-  let snsMock: AwsStub<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  let snsMock: AwsStub<any, any, any>;
   beforeAll(() => {
     snsMock = mockClient(base.sns.SNSClient);
   });

@@ -23,7 +23,7 @@ describe("local API server", () => {
     process.env.LOG_LEVEL = "silent";
     process.env.NAME_PREFIX = "shf-local";
     // The handler reads its configuration at load, so it is required after the environment is set.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded once the environment is set: the module reads its configuration at load
     const { handler } = require("../../functions/register-device") as { handler: ProxyHandler };
     seen = [];
     api = await LocalApiServer.start({

@@ -6,7 +6,7 @@
  */
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import type { OnFailureRecord } from "../../local/async-failures";
 import { createTables, startDynalite, type DynaliteServer } from "../../local/dynamo";
 import type { LocalFunctions } from "../../local/functions";

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import type { FunctionName, LocalFunctions } from "../../local/functions";
 import { createTwinFunctions } from "../../local/twin-functions";
 import { allContracts } from "../support/contracts";

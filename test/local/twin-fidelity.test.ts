@@ -111,7 +111,7 @@ function writeDeviceFiles(device: Provisioned): { certFile: string; keyFile: str
 }
 
 describe("twin.json", () => {
-  const twinJson = () => JSON.parse(fs.readFileSync(path.join(workDir, "twin.json"), "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const twinJson = () => JSON.parse(fs.readFileSync(path.join(workDir, "twin.json"), "utf8")) as Record<string, any>;
 
   test("GIVEN a started twin THEN its endpoint is the IoT front end", () => {
     expect(twinJson().endpoint).toEqual({ host: "127.0.0.1", port: twin.iot.frontend.port, caFile: twin.endpoint.caFile, url: twin.iot.frontend.url });

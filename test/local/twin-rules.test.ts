@@ -1,6 +1,6 @@
 /** Where the twin sends a topic rule's Lambda action (the rest of the rules is in test/local/rules/). */
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { routeLambda } from "../../local/twin-rules";
 import { hostedFunctions } from "../../local/twin-functions";
 

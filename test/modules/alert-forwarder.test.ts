@@ -1,7 +1,7 @@
 import { Testing, TerraformStack } from "cdktf";
 import { AlertForwarder, AlertForwarderProps } from "../../modules/alert-forwarder";
 import { ALERT_FORWARDER, channelsSetting } from "../../functions/alert-forwarder/contract";
-import { FleetTable } from "../../modules/iot-table";
+import { FleetTable } from "../../modules/fleet-table";
 
 const names = {
   alertForwarderFunction: "shf-test-alert-forwarder",

@@ -3,7 +3,8 @@ import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { Testing, TerraformStack } from "cdktf";
-import { BundledFunction, BundledFunctionProps, bundleHandler, forgetBundlesInMemory } from "../../modules/bundled-function";
+import { BundledFunction, BundledFunctionProps } from "../../modules/bundled-function";
+import { bundleHandler, forgetBundlesInMemory } from "../../modules/bundling/bundle";
 import { scratchDir } from "../support/scratch";
 
 const HELLO = join(__dirname, "..", "fixtures", "handlers", "hello", "index.ts");
@@ -90,6 +91,7 @@ describe("bundleHandler", () => {
     const js = unzip(readFileSync(result.zipPath)).get("index.js")!.toString("utf8");
     const builtinsOnly = (id: string) => {
       if (!builtinModules.includes(id.replace(/^node:/, ""))) throw new Error(`not bundled: ${id}`);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the sandbox's require: built-ins only
       return require(id);
     };
     const module = { exports: {} as Record<string, unknown> };

@@ -4,7 +4,7 @@
  * alarms. Synthesis only (no Terraform run); `terraform validate` of the stack covers the provider.
  */
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { IotStack } from "../../stacks/iot-stack";
 import { REVOCATION_STREAM_FILTERS, REVOKE_CERTIFICATES } from "../../functions/revoke-certificates/contract";
 import { resourcesOf, synthStack } from "../support/synth";

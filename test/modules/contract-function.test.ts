@@ -1,8 +1,8 @@
 import { Testing, TerraformStack } from "cdktf";
 import { defineContract } from "../../functions/shared/contract";
 import { ContractFunction, ContractFunctionProps } from "../../modules/contract-function";
-import { AlertTopic } from "../../modules/iot-alert-topic";
-import { FleetTable } from "../../modules/iot-table";
+import { AlertTopic } from "../../modules/alert-topic";
+import { FleetTable } from "../../modules/fleet-table";
 
 /** A contract of its own (on a real handler), so every value below visibly comes from it. */
 const CONTRACT = defineContract({

@@ -14,8 +14,8 @@ import { synthesizeIot } from "../../local/iot-core/synthesized-iot";
 import { RulesEngine } from "../../local/rules/engine";
 import { LocalFirehose } from "../../local/rules/firehose";
 import { startS3Server, type S3Server } from "../../local/s3-server";
-import { WARM_PARTITION_KEYS, WARM_TABLE_COLUMNS, loadSavedQueries, type SavedQuery } from "../../modules/telemetry/warm-store-queries";
-import { resourceNames } from "../../modules/naming";
+import { WARM_PARTITION_KEYS, WARM_TABLE_COLUMNS, loadSavedQueries, type SavedQuery } from "../../stacks/telemetry/warm-store-queries";
+import { resourceNames } from "../../stacks/shared/naming";
 import { SAVED_QUERIES_DIR } from "../../stacks/telemetry-stack";
 import { scratchDir } from "../support/scratch";
 

@@ -32,7 +32,7 @@ describe("fleet CLI", () => {
     }
     let handler: ProxyHandler | undefined;
     jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded once the environment is set: the module reads its configuration at load
       handler = (require("../../functions/register-device") as { handler: ProxyHandler }).handler;
     });
     api = await LocalApiServer.start({ apiKey: API_KEY, registerHandler: (event) => handler!(event) });

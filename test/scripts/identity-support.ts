@@ -15,8 +15,8 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
-import { identityLocations } from "../../modules/identity";
-import { resourceNames } from "../../modules/naming";
+import { identityLocations } from "../../stacks/shared/identity";
+import { resourceNames } from "../../stacks/shared/naming";
 import { loadConfig } from "../../config";
 import { IdentityContext } from "../../scripts/identity/commands";
 import { generateIdentity } from "../../scripts/identity/keys";

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { CreateSecretCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
-import { identityCsrFile } from "../../modules/identity";
+import { identityCsrFile } from "../../stacks/shared/identity";
 import { IdentityRefusal, runIdentityCommand } from "../../scripts/identity/commands";
 import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
 import { main } from "../../scripts/identity";
@@ -17,6 +17,7 @@ const CSR_FILE = identityCsrFile("dev", "controller");
 const LEGACY_JSON = JSON.stringify({ certificatePem: "-----BEGIN CERTIFICATE-----", privateKey: throwawayRsaKeyPem(), endpoint: "x", thingName: "y" });
 
 // The module object itself (not an import-star copy), so spies see the command's calls.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const fs = require("node:fs") as typeof import("node:fs");
 
 const spkiSha256 = (privateKeyPem: string) =>

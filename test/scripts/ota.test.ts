@@ -24,7 +24,7 @@ import { loadConfig } from "../../config";
 import { otaCli } from "../../scripts/ota";
 import { scratchDir } from "../support/scratch";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- s3rver ships no types
 const S3rver = require("s3rver");
 
 const config = loadConfig("dev");

@@ -21,6 +21,7 @@ interface Prerequisite {
 
 const ROOT = join(__dirname, "..", "..");
 const PREFLIGHT = join(ROOT, "scripts", "preflight.js");
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain CommonJS script, no types to import
 const preflight = require(PREFLIGHT) as {
   loadPrerequisites(): Prerequisite[];
   isInstalled(prerequisite: Prerequisite, env: NodeJS.ProcessEnv, executable: (path: string) => boolean): boolean;

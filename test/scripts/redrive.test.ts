@@ -6,7 +6,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { onFailureRecord } from "../../local/async-failures";
 import { parseRecord, redrive } from "../../scripts/redrive";
 

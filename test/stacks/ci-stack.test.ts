@@ -4,10 +4,10 @@
  * nothing; the apply role cannot leave its boundary or touch the CI identities; one subject per role.
  */
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
-import { applyRoleStatements, controllerDeployStatements, permissionsBoundaryStatements, planRoleStatements, PLAN_REFRESH_READS } from "../../modules/ci-policies";
+import { resourceNames } from "../../stacks/shared/naming";
+import { applyRoleStatements, controllerDeployStatements, permissionsBoundaryStatements, planRoleStatements, PLAN_REFRESH_READS } from "../../stacks/shared/ci-policies";
 import { PolicyStatement } from "../../modules/policy-document";
-import { PROJECT_TAG } from "../../stacks/fleet-stack";
+import { PROJECT_TAG } from "../../stacks/shared/fleet-stack";
 import { CiStack } from "../../stacks/ci-stack";
 import { allows, allowsWithin, explicitlyDenied, SynthStatement } from "../support/iam-eval";
 import { resourcesOf, synthStack } from "../support/synth";

@@ -80,7 +80,7 @@ describe("Ec2Stack", () => {
     expect(Buffer.byteLength(userData())).toBeLessThan(16 * 1024);
   });
 
-  test("the stack passes the controller's secret and identity parameter names from modules/naming.ts", () => {
+  test("the stack passes the controller's secret and identity parameter names from stacks/shared/naming.ts", () => {
     const encoded = (template().user_data as string).match(/base64encode\("(.*)"\)/s);
     const text = encoded ? encoded[1] : JSON.stringify(template().user_data);
     expect(text).toContain("SECRET_ID=shf-dev/controller-certificate");

@@ -4,7 +4,7 @@ import { alarmTopic, iotDataEndpoint, iotServiceRoles, registryTable, wildcardAc
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identityCsrFile } from "../../modules/identity";
+import { identityCsrFile } from "../../stacks/shared/identity";
 import { identityRootWithCsrs } from "../support/identity-csrs";
 
 const identityRoot = identityRootWithCsrs(["dev"]);

@@ -1,5 +1,6 @@
 /** Stand-ins for what earlier stacks hand to the iot, fleet and api stacks in their unit tests. */
-import { IotServiceRoles, RoleRef, TableRef, TopicRef } from "../../modules/refs";
+import { RoleRef, TableRef, TopicRef } from "../../modules/refs";
+import { IotServiceRoles } from "../../stacks/shared/refs";
 
 const role = (name: string): RoleRef => ({ roleName: name, roleArn: `arn:aws:iam::111111111111:role/${name}` });
 

@@ -1,6 +1,8 @@
+import { Testing } from "cdktf";
 import { Construct } from "constructs";
+import { loadConfig } from "../../config";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
-import { FleetStack, FleetStackProps } from "../../stacks/fleet-stack";
+import { FleetStack, FleetStackProps } from "../../stacks/shared/fleet-stack";
 import { synthStack } from "../support/synth";
 
 class ProbeStack extends FleetStack {
@@ -40,8 +42,8 @@ describe("FleetStack", () => {
   });
 
   test("offline, hands placeholders to later stacks instead of references", () => {
-    const app = require("cdktf").Testing.app();
-    const probe = new ProbeStack(app, "probe", { config: require("../../config").loadConfig("dev"), offline: true });
+    const app = Testing.app();
+    const probe = new ProbeStack(app, "probe", { config: loadConfig("dev"), offline: true });
     expect(probe.shared).toBe("arn:aws:sns:eu-west-1:111111111111:placeholder");
   });
 });

@@ -6,7 +6,7 @@ import { policyStatements, resourcesOf, synthStack, SynthesizedStack } from "../
 import { iotServiceRoles, wildcardActions } from "./fleet-refs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { identityCsrFile, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
+import { identityCsrFile, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../stacks/shared/identity";
 import { identityRootWithCsrs } from "../support/identity-csrs";
 import { tmpdir } from "node:os";
 

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { LOG_METRICS_NAMESPACE } from "../../modules/alarms";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../../functions/shared/fleet-metrics";
 import { fleetDashboardBody } from "../../modules/fleet-dashboard";

@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../config";
-import { resourceNames } from "../../modules/naming";
-import { PLAN_REFRESH_READS } from "../../modules/ci-policies";
+import { resourceNames } from "../../stacks/shared/naming";
+import { PLAN_REFRESH_READS } from "../../stacks/shared/ci-policies";
 import { allows, SynthStatement } from "../support/iam-eval";
 import { synthOfflineApp } from "../support/offline-app";
 

@@ -2,6 +2,8 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Route } from "@cdktf/provider-aws/lib/route";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
+import { Testing } from "cdktf";
+import { loadConfig } from "../../config";
 import { VpcStack } from "../../stacks/vpc-stack";
 import { resourcesOf, synthStack } from "../support/synth";
 
@@ -47,8 +49,7 @@ describe("VpcStack", () => {
   });
 
   test("offline, hands placeholder network ids to later stacks", () => {
-    const { Testing } = require("cdktf");
-    const stack = new VpcStack(Testing.app(), "vpc", { config: require("../../config").loadConfig("dev"), offline: true });
+    const stack = new VpcStack(Testing.app(), "vpc", { config: loadConfig("dev"), offline: true });
     expect(stack.network.publicSubnetIds).toHaveLength(2);
     expect(stack.network.vpcId).toMatch(/^vpc-/);
   });

@@ -12,7 +12,7 @@ import { loadConfig } from "../../config";
 import { DeviceConfig, DeviceConfigInput, resolveConfig } from "../../device/config";
 import { Logger, createLogger } from "../../device/log";
 import { ThingRecord } from "../../device/provision";
-import { resourceNames } from "../../modules/naming";
+import { resourceNames } from "../../stacks/shared/naming";
 import { MqttTestClient } from "../../local/broker";
 import { MosquittoBackend } from "../../local/iot-core/backend";
 import { LocalIdentityPlane, PreProvisioningHook, PreProvisioningHookEvent } from "../../local/iot-core/identity-plane";
@@ -51,7 +51,7 @@ export interface ReceivedMessage {
   readonly topic: string;
   readonly text: string;
   /** Parsed JSON, or undefined when the payload is not JSON. */
-  readonly json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly json: any;
 }
 
 /** A service-identity client that records every message on the topics it subscribed to. */

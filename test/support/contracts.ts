@@ -15,7 +15,7 @@ export function handlerFolders(): string[] {
 
 /** The contract exported by `functions/<name>/contract.ts` (the export with a handler and an environment builder). */
 export function contractOf(name: string): FunctionContract {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- each function's contract, by path
   const moduleExports = require(join(FUNCTIONS_DIR, name, "contract.ts")) as Record<string, unknown>;
   const contracts = Object.values(moduleExports).filter(
     (v): v is FunctionContract => typeof v === "object" && v !== null && typeof (v as FunctionContract).handler === "string" && typeof (v as FunctionContract).environment === "function",

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { IDENTITY_KINDS, identityCsrFile } from "../../modules/identity";
+import { IDENTITY_KINDS, identityCsrFile } from "../../stacks/shared/identity";
 import { scratchDir } from "./scratch";
 
 /** A syntactically valid CSR for a fresh P-256 key (openssl; the key goes to /dev/null). */

@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 import { Construct } from "constructs";
 import { loadConfig } from "../../config";
-import { FleetStackProps } from "../../stacks/fleet-stack";
+import { FleetStackProps } from "../../stacks/shared/fleet-stack";
 
 export interface SynthesizedStack {
   readonly json: string;

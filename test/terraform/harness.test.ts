@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { loadConfig } from "../../config";
-import { FleetStack, FleetStackProps } from "../../stacks/fleet-stack";
+import { FleetStack, FleetStackProps } from "../../stacks/shared/fleet-stack";
 import { checkStack, findProviderMirror, pinnedAwsProviderVersion, writeCliConfig } from "../../scripts/terraform-harness";
 import { scratchDir } from "../support/scratch";
 import { PolicyGate } from "../../modules/policy-gate/gate";

@@ -170,7 +170,7 @@ describe("provenance of a prebuilt build context (artifact)", () => {
 
   test("fails when the run pushed another branch of the controller repository", async () => {
     const { outcome } = await provenanceOf(artifactRequest(), { ...base, [runPath()]: run({ head_branch: "release-candidate" }) });
-    expect(!outcome.ok && String(outcome.error)).toMatch(/the build context artifact is not trusted:\n  - run 4242 ran on branch release-candidate, not on the default branch main$/);
+    expect(!outcome.ok && String(outcome.error)).toMatch(/the build context artifact is not trusted:\n {2}- run 4242 ran on branch release-candidate, not on the default branch main$/);
   });
 
   test("fails when the run built another commit than the requested SHA", async () => {

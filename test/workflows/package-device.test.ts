@@ -65,7 +65,7 @@ test("fails with a message naming every missing device file", async () => {
   const root = fakeDeviceRoot({ install: false, unit: false });
   await expect(packageDevice({ root, version: "x" })).rejects.toThrow(MissingDeviceFilesError);
   await expect(packageDevice({ root, version: "x" })).rejects.toThrow(
-    /missing:\n  - device\/install.sh \(installs the package on the Pi\)\n  - device\/systemd\/smart-home-device\.service/,
+    /missing:\n {2}- device\/install.sh \(installs the package on the Pi\)\n {2}- device\/systemd\/smart-home-device\.service/,
   );
 });
 

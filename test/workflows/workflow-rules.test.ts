@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { environmentNames, loadConfig } from "../../config";
-import { DRIFT_ENVIRONMENT, githubSubjects } from "../../modules/ci-policies";
+import { DRIFT_ENVIRONMENT, githubSubjects } from "../../stacks/shared/ci-policies";
 import { Job, readWorkflow, REPO_ROOT, stepsOf, stringsIn, Workflow, WORKFLOW_DIR, workflowFiles } from "./helpers";
 
 const workflows: [string, Workflow][] = workflowFiles().map((file) => [file, readWorkflow(file)]);

@@ -15,7 +15,7 @@ import { FAKE_AWS_ENV } from "../../../local/dynamo";
 import { S3Server, startS3Server } from "../../../local/s3-server";
 import { startTwinJobs } from "../../../local/twin-jobs";
 import { JobsService } from "../../../local/jobs-service";
-import { resourceNames } from "../../../modules/naming";
+import { resourceNames } from "../../../stacks/shared/naming";
 import { otaCli } from "../../../scripts/ota";
 import { TestEnv, createTestEnv, memoryLogger, waitFor } from "../../support/broker";
 

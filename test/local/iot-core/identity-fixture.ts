@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { loadConfig } from "../../../config";
 import { createKeyAndCsr } from "../../../device/provision";
-import { resourceNames } from "../../../modules/naming";
+import { resourceNames } from "../../../stacks/shared/naming";
 import { LocalIdentityPlane, LocalIdentityPlaneOptions, PreProvisioningHook } from "../../../local/iot-core/identity-plane";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY } from "../../../local/iot-core/stack-identities";
 import { SynthesizedIot, synthesizeIot } from "../../../local/iot-core/synthesized-iot";

@@ -11,7 +11,7 @@ import { DeleteTableCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { loadConfig } from "../../../config";
-import { resourceNames } from "../../../modules/naming";
+import { resourceNames } from "../../../stacks/shared/naming";
 import { startDynalite, type DynaliteServer } from "../../../local/dynamo";
 import { synthesizeIot } from "../../../local/iot-core/synthesized-iot";
 import { TwinRuleTargets, logFilePath } from "../../../local/rules/actions";

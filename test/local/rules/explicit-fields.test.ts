@@ -5,7 +5,7 @@
  * synthesize, run by the twin's rules engine.
  */
 import { loadConfig } from "../../../config";
-import { resourceNames } from "../../../modules/naming";
+import { resourceNames } from "../../../stacks/shared/naming";
 import { deviceErrorSchema } from "../../../functions/alert-handler/alerts";
 import { DEVICE_ERROR_FIELDS, DEVICE_RESPONSE_FIELDS, RULE_DERIVED_FIELDS, deviceMessageSql } from "../../../functions/shared/device-messages";
 import { synthesizeIot } from "../../../local/iot-core/synthesized-iot";

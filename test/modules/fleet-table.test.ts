@@ -1,7 +1,7 @@
 import { Testing, TerraformStack } from "cdktf";
-import { Grantee } from "../../modules/bundled-function";
+import type { Grantee } from "../../modules/grantee";
 import { PolicyStatement } from "../../modules/policy-document";
-import { FleetTable, FleetTableProps } from "../../modules/iot-table";
+import { FleetTable, FleetTableProps } from "../../modules/fleet-table";
 
 /** Records what a grant asks for, instead of a real function role. */
 class RecordingGrantee implements Grantee {

@@ -11,11 +11,11 @@ import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stre
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import type { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import type { Construct } from "constructs";
-import { FlatScope } from "../flat-scope";
-import type { ResourceNames } from "../naming";
-import { serviceTrust } from "../policy-document";
-import { SecureBucket } from "../secure-bucket";
-import { ServiceRole } from "../service-role";
+import { FlatScope } from "../../modules/flat-scope";
+import type { ResourceNames } from "../shared/naming";
+import { serviceTrust } from "../../modules/policy-document";
+import { SecureBucket } from "../../modules/secure-bucket";
+import { ServiceRole } from "../../modules/service-role";
 
 /** Where Firehose writes readings in the bucket; the Glue table's location and partitions follow it. */
 export const WARM_DATA_PREFIX = "telemetry/";

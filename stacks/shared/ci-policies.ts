@@ -5,9 +5,9 @@
  * - apply (GitHub environment `<env>`): manage the app's resources inside the permissions boundary;
  * - controller deploy (GitHub environment `<env>-controller`): push the image, run the deploy script.
  */
-import { EnvironmentConfig } from "../config";
+import { EnvironmentConfig } from "../../config";
 import { ResourceNames } from "./naming";
-import { PolicyStatement } from "./policy-document";
+import { PolicyStatement } from "../../modules/policy-document";
 
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 

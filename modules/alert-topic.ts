@@ -5,7 +5,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { TopicRef } from "./refs";
-import { Grantee } from "./bundled-function";
+import type { Grantee } from "./grantee";
 import { policyDocument } from "./policy-document";
 
 /** A topic that grants publishing on itself: an AlertTopic, or a TopicRef handed over by another stack. */

@@ -13,9 +13,10 @@ import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config/types";
-import type { BundledFunction, Grantee } from "../bundled-function";
-import { FlatScope } from "../flat-scope";
-import type { ResourceNames } from "../naming";
+import type { BundledFunction } from "../../modules/bundled-function";
+import type { Grantee } from "../../modules/grantee";
+import { FlatScope } from "../../modules/flat-scope";
+import type { ResourceNames } from "../shared/naming";
 
 /** Stage of the live-updates WebSocket API (part of its URL and of the callback URL). */
 export const WEBSOCKET_STAGE = "live";

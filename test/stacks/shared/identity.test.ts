@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../modules/identity";
-import { csrCommonName, csrFingerprint } from "../../scripts/identity/keys";
-import { throwawayCsr } from "../support/identity-csrs";
-import { throwawayEcKeyPem } from "../support/pem";
-import { scratchDir } from "../support/scratch";
+import { identityCsrFile, loadIdentityCsr, PLACEHOLDER_CSR_FILE, REPOSITORY_ROOT } from "../../../stacks/shared/identity";
+import { csrCommonName, csrFingerprint } from "../../../scripts/identity/keys";
+import { throwawayCsr } from "../../support/identity-csrs";
+import { throwawayEcKeyPem } from "../../support/pem";
+import { scratchDir } from "../../support/scratch";
 
 const placeholder = readFileSync(join(REPOSITORY_ROOT, PLACEHOLDER_CSR_FILE), "utf8");
 

@@ -1,10 +1,10 @@
 import { Construct } from "constructs";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { EnvironmentConfig } from "../config";
-import { resourceNames, ResourceNames } from "../modules/naming";
-import { PermissionsBoundary } from "../modules/permissions-boundary";
-import { PolicyGate } from "../modules/policy-gate/gate";
+import { EnvironmentConfig } from "../../config";
+import { resourceNames, ResourceNames } from "./naming";
+import { PermissionsBoundary } from "../../modules/permissions-boundary";
+import { PolicyGate } from "../../modules/policy-gate/gate";
 
 export interface FleetStackProps {
   readonly config: EnvironmentConfig;
@@ -46,6 +46,11 @@ export abstract class FleetStack extends TerraformStack {
   readonly offline: boolean;
   readonly names: ResourceNames;
   readonly stackId: string;
+  /**
+   * What this stack was handed beyond the common props: the typed references from earlier stacks
+   * (scripts/architecture.ts draws them in the README).
+   */
+  readonly references: Readonly<Record<string, unknown>>;
 
   protected constructor(scope: Construct, id: string, props: FleetStackProps, options: FleetStackOptions = {}) {
     super(scope, id);
@@ -54,6 +59,8 @@ export abstract class FleetStack extends TerraformStack {
     this.offline = props.offline ?? false;
     this.names = resourceNames(props.config);
     this.stackId = id;
+    const { config: _config, offline: _offline, identityRoot: _identityRoot, ...references } = props as FleetStackProps & Record<string, unknown>;
+    this.references = references;
     // Every role of the app carries the boundary the apply role must put on it (the ci stack owns it).
     PermissionsBoundary.of(this).apply(this.names.permissionsBoundaryArn);
     // Every stack passes the rule pack at synth time (README "Policy gate").

@@ -9,7 +9,7 @@ import { IdentityKind, IdentityLocations, identitySecretDescription } from "./id
 
 export interface CsrIdentityProps {
   readonly kind: IdentityKind;
-  /** The committed CSR (modules/identity.ts `loadIdentityCsr`). */
+  /** The committed CSR (stacks/shared/identity.ts `loadIdentityCsr`). */
   readonly csrPem: string;
   readonly locations: IdentityLocations;
   /** The account's `iot:Data-ATS` endpoint, published with the certificate. */

@@ -15,9 +15,9 @@ import { CognitoUserPool } from "@cdktf/provider-aws/lib/cognito-user-pool";
 import { CognitoUserPoolClient } from "@cdktf/provider-aws/lib/cognito-user-pool-client";
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config/types";
-import type { BundledFunction } from "../bundled-function";
-import { FlatScope } from "../flat-scope";
-import type { ResourceNames } from "../naming";
+import type { BundledFunction } from "../../modules/bundled-function";
+import { FlatScope } from "../../modules/flat-scope";
+import type { ResourceNames } from "../shared/naming";
 
 /** Routes of the dashboard read API, all behind the Cognito JWT authorizer. */
 export const HTTP_ROUTES = {

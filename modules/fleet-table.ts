@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { TableRef } from "./refs";
-import { Grantee } from "./bundled-function";
+import type { Grantee } from "./grantee";
 
 /** A table that grants access on itself: a FleetTable, or a TableRef handed over by another stack. */
 export interface GrantableTable extends TableRef {

@@ -1,4 +1,4 @@
-import { EnvironmentConfig } from "../config";
+import { EnvironmentConfig } from "../../config";
 
 /** What a function's async-failure queue name adds to the function name (scripts/redrive.ts reads it back). */
 export const ASYNC_FAILURE_SUFFIX = "-async-failures";

@@ -1,6 +1,6 @@
 import { Testing, TerraformStack } from "cdktf";
-import { Grantee } from "../../modules/bundled-function";
-import { AlertTopic, AlertTopicProps } from "../../modules/iot-alert-topic";
+import type { Grantee } from "../../modules/grantee";
+import { AlertTopic, AlertTopicProps } from "../../modules/alert-topic";
 import { PolicyStatement } from "../../modules/policy-document";
 
 function synthTopic(props: Partial<AlertTopicProps> = {}) {

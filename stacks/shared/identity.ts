@@ -18,7 +18,7 @@ export function isIdentityKind(value: string): value is IdentityKind {
 }
 
 /** Repository root: where `identity/` lives unless a caller says otherwise (tests). */
-export const REPOSITORY_ROOT = join(__dirname, "..");
+export const REPOSITORY_ROOT = join(__dirname, "..", "..");
 
 /**
  * CSR used only by offline synth (tests, offline plans) when an environment has none yet. Its key was

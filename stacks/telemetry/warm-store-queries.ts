@@ -13,9 +13,9 @@ import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
 import { GlueCatalogTable } from "@cdktf/provider-aws/lib/glue-catalog-table";
 import type { Construct } from "constructs";
-import { FlatScope } from "../flat-scope";
-import type { ResourceNames } from "../naming";
-import { SecureBucket } from "../secure-bucket";
+import { FlatScope } from "../../modules/flat-scope";
+import type { ResourceNames } from "../shared/naming";
+import { SecureBucket } from "../../modules/secure-bucket";
 import { WARM_DATA_PREFIX, type WarmStore } from "./warm-store";
 
 /**

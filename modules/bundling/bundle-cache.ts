@@ -1,0 +1,78 @@
+/**
+ * The bundle caches' bookkeeping: manifests on disk (content hashes of every input) and cheap
+ * size:mtime checks for the in-memory cache.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { BundleResult } from "./bundle";
+
+/** Repository root: handlers live in `<root>/functions/<name>/index.ts`. */
+export const REPO_ROOT = resolve(__dirname, "..", "..");
+
+export interface CacheManifest {
+  readonly codeHash: string;
+  readonly zipFile: string;
+  readonly jsBytes: number;
+  readonly zipBytes: number;
+  /** input path (relative to the repo root) -> sha256 hex of its content */
+  readonly inputs: Readonly<Record<string, string>>;
+}
+
+export interface MemoryEntry {
+  readonly result: BundleResult;
+  /** input path -> "size:mtimeMs" when the entry was cached: a cheap check that nothing changed. */
+  readonly stats: ReadonlyMap<string, string>;
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export function readManifest(path: string): CacheManifest | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as CacheManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+export function inputsUnchanged(inputs: Readonly<Record<string, string>>): boolean {
+  for (const [path, hash] of Object.entries(inputs)) {
+    try {
+      if (sha256Hex(readFileSync(resolve(REPO_ROOT, path))) !== hash) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+export function statsOf(inputs: readonly string[]): Map<string, string> {
+  const stats = new Map<string, string>();
+  for (const input of inputs) stats.set(input, statKey(input));
+  return stats;
+}
+
+export function statsUnchanged(stats: ReadonlyMap<string, string>): boolean {
+  for (const [input, recorded] of stats) if (statKey(input) !== recorded) return false;
+  return true;
+}
+
+function statKey(input: string): string {
+  try {
+    const s = statSync(resolve(REPO_ROOT, input));
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/** Writes through a temporary file and a rename, so parallel test workers never read half a file. */
+export function writeAtomically(path: string, data: Buffer): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
