@@ -4,7 +4,7 @@
  * request at QoS 1, resolve with the first answer. AWS sends the answer on the requesting connection only.
  */
 import { mqtt5 } from "aws-iot-device-sdk-v2";
-import { isPubackFailure } from "./mqtt";
+import { publishJson } from "./mqtt";
 
 export interface ExchangeAnswer {
   readonly accepted: boolean;
@@ -48,8 +48,7 @@ export class MqttExchange {
       cancel = () => settle(() => resolve({ accepted: false, body: {} }));
     });
     try {
-      const res = await client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
-      if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
+      await publishJson(client, topic, body);
     } catch (err) {
       cancel();
       throw err;
