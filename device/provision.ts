@@ -28,7 +28,7 @@ import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { backoffDelayMs, sleep } from "./backoff";
 import { DeviceConfig, readProvisioningToken } from "./config";
 import { readJsonSync, writeFileAtomicSync } from "./files";
-import { Logger } from "./log";
+import { Logger, errorMessage } from "./log";
 import { PendingCertificate, discardPendingCertificate, loadReusablePendingCertificate, savePendingCertificate } from "./pending-certificate";
 import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
 import { readSerialNumber } from "./serial";
@@ -354,7 +354,7 @@ function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): 
       },
       (err: unknown) => {
         clearTimeout(timer);
-        reject(new TransientProvisioningError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`));
+        reject(new TransientProvisioningError(`${what} failed: ${errorMessage(err)}`));
       },
     );
   });
