@@ -1,12 +1,12 @@
 /**
  * `run`: the provisioned device at work.
  *
- * Connects as the thing (client id = thing name) with the device certificate, subscribes to
+ * Connects as the thing with the device certificate (device/thing-connection.ts), subscribes to
  * `devices/<thing>/commands`, the jobs and the shadow topics, routes each message to its part, and shuts
  * down cleanly. The parts: commands (device/command-dispatch.ts) answer on `devices/<thing>/responses` and
  * `devices/<thing>/errors` through the durable outbox (device/outbox-publisher.ts); telemetry
  * (device/telemetry-publisher.ts); OTA jobs (device/jobs.ts); the shadow (device/shadow.ts); certificate
- * rotation (device/agent-rotation.ts), which replaces the MQTT client held here.
+ * rotation (device/agent-rotation.ts), which switches the connection to the new certificate.
  */
 import { EventEmitter } from "node:events";
 import * as path from "node:path";
@@ -18,14 +18,15 @@ import { readJsonSync, writeFileAtomicSync } from "./files";
 import { JobsAgent } from "./jobs";
 import { DeviceShadow } from "./shadow";
 import { Logger, createLogger, errorMessage } from "./log";
-import { createMqttClient, payloadText, publishJson, shutdownMqttClient } from "./mqtt";
+import { publishJson } from "./mqtt";
 import { Outbox, OutboxEntry } from "./outbox";
 import { OutboxPublisher } from "./outbox-publisher";
 import { ThingRecord } from "./provision";
 import type { IdentityPaths } from "./identity-files";
 import { RotationSession } from "./agent-rotation";
-import { ExchangeAnswer, MqttExchange } from "./mqtt-exchange";
+import { ExchangeAnswer } from "./mqtt-exchange";
 import { TelemetryPublisher } from "./telemetry-publisher";
+import { ThingConnection } from "./thing-connection";
 
 export type { DeviceErrorCode } from "./command-dispatch";
 
@@ -54,7 +55,7 @@ export class DeviceAgent extends EventEmitter {
   readonly outbox: Outbox;
   readonly state: DeviceState;
   private readonly log: Logger;
-  private client: mqtt5.Mqtt5Client;
+  private readonly connection: ThingConnection;
   private readonly rotation: RotationSession;
   private readonly jobs: JobsAgent;
   private readonly shadow: DeviceShadow;
@@ -62,7 +63,6 @@ export class DeviceAgent extends EventEmitter {
   private readonly commands: CommandDispatcher;
   private readonly publisher: OutboxPublisher;
   private readonly telemetry: TelemetryPublisher;
-  private isConnected = false;
   private isSubscribed = false;
   private stopping?: Promise<void>;
   private firmwareVersion: string;
@@ -80,8 +80,8 @@ export class DeviceAgent extends EventEmitter {
     this.registry = registerBuiltins(new CommandRegistry());
     loadHandlerModules(this.registry, config.handlerModules, this.log);
     options.configure?.(this.registry);
-    const connected = (): boolean => this.isConnected;
-    const client = (): mqtt5.Mqtt5Client => this.client;
+    const connected = (): boolean => this.connection.connected;
+    const client = (): mqtt5.Mqtt5Client => this.connection.client;
     this.telemetry = new TelemetryPublisher({
       config,
       thingName: this.thingName,
@@ -161,58 +161,31 @@ export class DeviceAgent extends EventEmitter {
     this.registry.register("rotate-certificate", async () => ({ certificateId: await this.rotation.rotate("command") }), {
       description: "Rotate the device certificate now (new key and CSR on the device, RegisterThing with the rotation template)",
     });
-    this.client = this.createClient({ certFile: config.certFile, keyFile: config.keyFile });
-  }
-
-  /** The MQTT client for one identity; events of a replaced client are ignored. */
-  private createClient(identity: IdentityPaths): mqtt5.Mqtt5Client {
-    const config = this.options.config;
-    const client = createMqttClient({
-      host: config.endpoint,
-      port: config.port,
-      caFile: config.caFile,
-      certFile: identity.certFile,
-      keyFile: identity.keyFile,
-      clientId: this.thingName,
-      keepAliveSeconds: config.keepAliveSeconds,
-      sessionExpirySeconds: config.sessionExpirySeconds,
-      minReconnectDelayMs: config.reconnect.minDelayMs,
-      maxReconnectDelayMs: config.reconnect.maxDelayMs,
-      resetReconnectDelayAfterMs: config.reconnect.resetAfterMs,
-    });
-    const current = (): boolean => client === this.client;
-    client.on("connectionSuccess", (e) => {
-      if (!current()) return;
-      this.rotation.onConnectionSuccess();
-      this.onConnected(e.connack.sessionPresent);
-    });
-    client.on("connectionFailure", (e) => {
-      if (!current()) return;
-      this.log.warn("connection attempt failed", { error: e.error.toString() });
-      this.rotation.onConnectionFailure();
-    });
-    client.on("disconnection", (e) => {
-      if (!current()) return;
-      this.isConnected = false;
-      this.isSubscribed = false;
-      this.log.warn("disconnected", { error: e.error.toString() });
-      this.emit("disconnected", { error: e.error.toString() });
-    });
-    client.on("messageReceived", (e) => {
-      if (current()) this.onMessage(e.message.topicName, payloadText(e.message.payload));
-    });
-    client.on("error", (e) => this.log.error("mqtt client error", { error: e.toString() }));
-    return client;
+    this.connection = new ThingConnection(
+      {
+        config,
+        thingName: this.thingName,
+        log: this.log,
+        onConnected: (sessionPresent) => {
+          this.rotation.onConnectionSuccess();
+          this.onConnected(sessionPresent);
+        },
+        onConnectionFailure: () => this.rotation.onConnectionFailure(),
+        onDisconnected: (error) => {
+          this.isSubscribed = false;
+          this.emit("disconnected", { error });
+        },
+        onMessage: (topic, text) => this.onMessage(topic, text),
+      },
+      { certFile: config.certFile, keyFile: config.keyFile },
+    );
   }
 
   /** Reconnect with another certificate (same client id): the old connection closes first. */
   private async switchIdentity(identity: IdentityPaths): Promise<void> {
-    const old = this.client;
-    this.isConnected = false;
     this.isSubscribed = false;
-    this.client = this.createClient(identity);
-    await shutdownMqttClient(old);
-    if (!this.stopping) this.client.start();
+    await this.connection.replace(identity);
+    if (!this.stopping) this.connection.start();
   }
 
   /** Rotate the certificate now (what the `rotate-certificate` command and job do); resolves once the new one connected. */
@@ -220,27 +193,24 @@ export class DeviceAgent extends EventEmitter {
     return this.rotation.rotate("command");
   }
 
-  /** `<topic>/accepted|rejected` answers of AWS IoT's MQTT provisioning API on this connection (rotation). */
-  private readonly answers = new MqttExchange();
-
   /** One provisioning-API request on the current connection (see MqttExchange.request). */
   exchange(topic: string, body: unknown, timeoutMs = 30_000): Promise<ExchangeAnswer> {
-    return this.answers.request(this.client, topic, body, timeoutMs);
+    return this.connection.exchange(topic, body, timeoutMs);
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.connection.connected;
   }
 
   /** Connected and subscribed: commands sent now will be received. */
   get ready(): boolean {
-    return this.isConnected && this.isSubscribed;
+    return this.connection.connected && this.isSubscribed;
   }
 
   /** Start connecting (and keep reconnecting) and start telemetry. */
   start(): this {
     this.log.info("starting", { endpoint: this.options.config.endpoint, port: this.options.config.port, firmwareVersion: this.firmwareVersion });
-    this.client.start();
+    this.connection.start();
     this.scheduleTelemetry();
     return this;
   }
@@ -251,7 +221,7 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private publishNow(topic: string, body: unknown): Promise<void> {
-    return publishJson(this.client, topic, body);
+    return publishJson(this.connection.client, topic, body);
   }
 
   /**
@@ -272,8 +242,7 @@ export class DeviceAgent extends EventEmitter {
     this.rotation.stop();
     await this.commands.stop(Math.max(0, deadline - Date.now()) / 2);
     await this.publisher.flush(Math.max(0, deadline - Date.now()));
-    await shutdownMqttClient(this.client);
-    this.isConnected = false;
+    await this.connection.shutdown();
     this.outbox.close();
     this.log.info("stopped", { undelivered: this.outbox.size });
   }
@@ -283,7 +252,7 @@ export class DeviceAgent extends EventEmitter {
     return {
       thingName: this.thingName,
       firmwareVersion: this.firmwareVersion,
-      connected: this.isConnected,
+      connected: this.connection.connected,
       queuedMessages: this.outbox.size,
       currentJobId: this.jobs.currentJobId ?? null,
       telemetryIntervalSeconds: this.shadow.settings.telemetryIntervalSeconds,
@@ -292,11 +261,10 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private onConnected(sessionPresent: boolean): void {
-    this.isConnected = true;
     this.log.info("connected", { sessionPresent, queued: this.outbox.size });
     this.emit("connected", { sessionPresent });
     // Always (re)subscribe: cheap, idempotent, and covers a broker that lost our session.
-    this.client
+    this.connection.client
       .subscribe({
         subscriptions: [this.commandsTopic, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
       })
@@ -316,7 +284,6 @@ export class DeviceAgent extends EventEmitter {
   }
 
   private onMessage(topic: string, text: string): void {
-    if (this.answers.handle(topic, text)) return;
     if (topic === this.commandsTopic) {
       this.commands.dispatch(text);
       return;
