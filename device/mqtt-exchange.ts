@@ -11,6 +11,18 @@ export interface ExchangeAnswer {
   readonly body: unknown;
 }
 
+/** What a `/rejected` answer says (`{statusCode, errorCode, errorMessage}`), with a message naming the operation. */
+export interface Rejection {
+  readonly message: string;
+  readonly statusCode?: number;
+  readonly errorCode?: string;
+}
+
+export function describeRejection(operation: string, body: unknown): Rejection {
+  const e = (body ?? {}) as { statusCode?: number; errorCode?: string; errorMessage?: string };
+  return { message: `${operation} rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`, statusCode: e.statusCode, errorCode: e.errorCode };
+}
+
 export class MqttExchange {
   private readonly waiters = new Map<string, (payload: string) => void>();
 
