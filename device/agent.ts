@@ -1,34 +1,34 @@
 /**
  * `run`: the provisioned device at work.
  *
- * Connects as the thing (client id = thing name) with the device certificate, subscribes to
- * `devices/<thing>/commands` and the jobs topics, dispatches commands to the {@link CommandRegistry},
- * publishes results to `devices/<thing>/responses` and failures to `devices/<thing>/errors` (QoS 1,
- * through the durable {@link Outbox}), publishes telemetry, runs OTA jobs, and shuts down cleanly.
+ * Connects as the thing with the device certificate (device/thing-connection.ts), subscribes to
+ * `devices/<thing>/commands`, the jobs and the shadow topics, routes each message to its part, and shuts
+ * down cleanly. The parts: commands (device/command-dispatch.ts) answer on `devices/<thing>/responses` and
+ * `devices/<thing>/errors` through the durable outbox (device/outbox-publisher.ts); telemetry
+ * (device/telemetry-publisher.ts); OTA jobs (device/jobs.ts); the shadow (device/shadow.ts); certificate
+ * rotation (device/agent-rotation.ts), which switches the connection to the new certificate.
  */
 import { EventEmitter } from "node:events";
 import * as path from "node:path";
 import { mqtt5 } from "aws-iot-device-sdk-v2";
-import { CommandContext, CommandError, CommandRegistry, DeviceState, loadHandlerModules, registerBuiltins, systemStatus } from "./commands";
+import { CommandRegistry, DeviceState, loadHandlerModules, registerBuiltins, systemStatus } from "./commands";
+import { CommandDispatcher } from "./command-dispatch";
 import { DeviceConfig } from "./config";
 import { readJsonSync, writeFileAtomicSync } from "./files";
 import { JobsAgent } from "./jobs";
 import { DeviceShadow } from "./shadow";
-import { Logger, createLogger } from "./log";
-import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
+import { Logger, createLogger, errorMessage } from "./log";
+import { publishJson } from "./mqtt";
 import { Outbox, OutboxEntry } from "./outbox";
+import { OutboxPublisher } from "./outbox-publisher";
 import { ThingRecord } from "./provision";
-import { loadSensorModules, readSensors } from "./sensors";
 import type { IdentityPaths } from "./identity-files";
 import { RotationSession } from "./agent-rotation";
-import { ExchangeAnswer, MqttExchange } from "./mqtt-exchange";
-import { PI_METRIC_NAMES, collectMetrics } from "./telemetry";
+import { ExchangeAnswer } from "./mqtt-exchange";
+import { TelemetryPublisher } from "./telemetry-publisher";
+import { ThingConnection } from "./thing-connection";
 
-/** Messages handed to the SDK at once; the rest wait in the journal. */
-const PUBLISH_WINDOW = 16;
-/** Correlation ids remembered to drop QoS 1 redeliveries of a command. */
-const SEEN_COMMAND_IDS = 512;
-const RESERVED_METRICS: ReadonlySet<string> = new Set(PI_METRIC_NAMES);
+export type { DeviceErrorCode } from "./command-dispatch";
 
 export interface DeviceAgentOptions {
   readonly config: DeviceConfig;
@@ -38,9 +38,6 @@ export interface DeviceAgentOptions {
   /** Extra handlers on top of the built-ins and `handlerModules`. */
   readonly configure?: (registry: CommandRegistry) => void;
 }
-
-/** Error codes on `devices/<thing>/errors`. */
-export type DeviceErrorCode = "BAD_PAYLOAD" | "UNKNOWN_COMMAND" | "HANDLER_ERROR" | "TIMEOUT" | string;
 
 /** The events of {@link DeviceAgent} and their listener arguments. */
 export interface DeviceAgentEvents {
@@ -59,19 +56,14 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
   readonly outbox: Outbox;
   readonly state: DeviceState;
   private readonly log: Logger;
-  private client: mqtt5.Mqtt5Client;
+  private readonly connection: ThingConnection;
   private readonly rotation: RotationSession;
   private readonly jobs: JobsAgent;
   private readonly shadow: DeviceShadow;
-  private readonly topics: { commands: string; responses: string; errors: string; telemetry: string };
-  private readonly inflight = new Set<number>();
-  private readonly running = new Set<Promise<void>>();
-  private readonly seen: string[] = [];
-  private readonly sensors: ReturnType<typeof loadSensorModules>;
-  private readonly shutdown = new AbortController();
-  private telemetryTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
-  private isConnected = false;
+  private readonly commandsTopic: string;
+  private readonly commands: CommandDispatcher;
+  private readonly publisher: OutboxPublisher;
+  private readonly telemetry: TelemetryPublisher;
   private isSubscribed = false;
   private stopping?: Promise<void>;
   private firmwareVersion: string;
@@ -82,20 +74,48 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     this.thingName = thing.thingName;
     this.log = (options.log ?? createLogger({ level: config.logLevel })).child({ thingName: this.thingName });
     const base = `devices/${this.thingName}`;
-    this.topics = { commands: `${base}/commands`, responses: `${base}/responses`, errors: `${base}/errors`, telemetry: `${base}/telemetry` };
+    this.commandsTopic = `${base}/commands`;
     this.state = new DeviceState(path.join(config.dataDir, "state.json"));
     this.firmwareVersion = readJsonSync<{ version: string }>(path.join(config.dataDir, "firmware.json"))?.version ?? config.firmwareVersion;
 
     this.registry = registerBuiltins(new CommandRegistry());
     loadHandlerModules(this.registry, config.handlerModules, this.log);
     options.configure?.(this.registry);
-    this.sensors = loadSensorModules(config.sensorModules, { thingName: this.thingName, deviceType: config.deviceType, settings: config.sensorSettings }, this.log.child({ component: "sensors" }));
+    const connected = (): boolean => this.connection.connected;
+    const client = (): mqtt5.Mqtt5Client => this.connection.client;
+    this.telemetry = new TelemetryPublisher({
+      config,
+      thingName: this.thingName,
+      topic: `${base}/telemetry`,
+      log: this.log,
+      client,
+      connected,
+      queuedMessages: () => this.outbox.size,
+    });
 
     this.outbox = new Outbox(config.dataDir, {
       maxEntries: config.outboxMaxEntries,
       onDrop: (e) => this.log.error("outbox full; dropped the oldest message", { topic: e.topic, seq: e.seq }),
     });
     if (this.outbox.size > 0) this.log.info("undelivered messages from a previous run", { count: this.outbox.size });
+    this.publisher = new OutboxPublisher({
+      outbox: this.outbox,
+      client,
+      connected,
+      log: this.log,
+      onQueued: (entry) => this.emit("queued", entry),
+      onDelivered: (entry) => this.emit("delivered", entry),
+    });
+    this.commands = new CommandDispatcher({
+      thingName: this.thingName,
+      registry: this.registry,
+      state: this.state,
+      log: this.log,
+      commandTimeoutMs: config.commandTimeoutMs,
+      topics: { responses: `${base}/responses`, errors: `${base}/errors` },
+      status: () => this.status(),
+      publish: (topic, body) => this.publisher.enqueue(topic, body),
+    });
 
     this.jobs = new JobsAgent({
       thingName: this.thingName,
@@ -108,7 +128,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       currentVersion: () => this.firmwareVersion,
       maxFirmwareBytes: config.maxFirmwareBytes,
       log: this.log.child({ component: "jobs" }),
-      publishDurable: (topic, body) => this.enqueue(topic, body),
+      publishDurable: (topic, body) => this.publisher.enqueue(topic, body),
       publishNow: (topic, body) => this.publishNow(topic, body),
       operations: { "rotate-certificate": async () => ({ certificateId: await this.rotation.rotate("job") }) },
       onInstalled: (version) => {
@@ -137,63 +157,36 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       log: this.log.child({ component: "rotation" }),
       exchange: (topic, body) => this.exchange(topic, body),
       switchIdentity: (identity) => this.switchIdentity(identity),
-      connected: () => this.isConnected,
+      connected,
     });
     this.registry.register("rotate-certificate", async () => ({ certificateId: await this.rotation.rotate("command") }), {
       description: "Rotate the device certificate now (new key and CSR on the device, RegisterThing with the rotation template)",
     });
-    this.client = this.createClient({ certFile: config.certFile, keyFile: config.keyFile });
-  }
-
-  /** The MQTT client for one identity; events of a replaced client are ignored. */
-  private createClient(identity: IdentityPaths): mqtt5.Mqtt5Client {
-    const config = this.options.config;
-    const client = createMqttClient({
-      host: config.endpoint,
-      port: config.port,
-      caFile: config.caFile,
-      certFile: identity.certFile,
-      keyFile: identity.keyFile,
-      clientId: this.thingName,
-      keepAliveSeconds: config.keepAliveSeconds,
-      sessionExpirySeconds: config.sessionExpirySeconds,
-      minReconnectDelayMs: config.reconnect.minDelayMs,
-      maxReconnectDelayMs: config.reconnect.maxDelayMs,
-      resetReconnectDelayAfterMs: config.reconnect.resetAfterMs,
-    });
-    const current = (): boolean => client === this.client;
-    client.on("connectionSuccess", (e) => {
-      if (!current()) return;
-      this.rotation.onConnectionSuccess();
-      this.onConnected(e.connack.sessionPresent);
-    });
-    client.on("connectionFailure", (e) => {
-      if (!current()) return;
-      this.log.warn("connection attempt failed", { error: e.error.toString() });
-      this.rotation.onConnectionFailure();
-    });
-    client.on("disconnection", (e) => {
-      if (!current()) return;
-      this.isConnected = false;
-      this.isSubscribed = false;
-      this.log.warn("disconnected", { error: e.error.toString() });
-      this.emit("disconnected", { error: e.error.toString() });
-    });
-    client.on("messageReceived", (e) => {
-      if (current()) this.onMessage(e.message.topicName, payloadText(e.message.payload));
-    });
-    client.on("error", (e) => this.log.error("mqtt client error", { error: e.toString() }));
-    return client;
+    this.connection = new ThingConnection(
+      {
+        config,
+        thingName: this.thingName,
+        log: this.log,
+        onConnected: (sessionPresent) => {
+          this.rotation.onConnectionSuccess();
+          this.onConnected(sessionPresent);
+        },
+        onConnectionFailure: () => this.rotation.onConnectionFailure(),
+        onDisconnected: (error) => {
+          this.isSubscribed = false;
+          this.emit("disconnected", { error });
+        },
+        onMessage: (topic, text) => this.onMessage(topic, text),
+      },
+      { certFile: config.certFile, keyFile: config.keyFile },
+    );
   }
 
   /** Reconnect with another certificate (same client id): the old connection closes first. */
   private async switchIdentity(identity: IdentityPaths): Promise<void> {
-    const old = this.client;
-    this.isConnected = false;
     this.isSubscribed = false;
-    this.client = this.createClient(identity);
-    await shutdownMqttClient(old);
-    if (!this.stopping) this.client.start();
+    await this.connection.replace(identity);
+    if (!this.stopping) this.connection.start();
   }
 
   /** Rotate the certificate now (what the `rotate-certificate` command and job do); resolves once the new one connected. */
@@ -201,42 +194,35 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     return this.rotation.rotate("command");
   }
 
-  /** `<topic>/accepted|rejected` answers of AWS IoT's MQTT provisioning API on this connection (rotation). */
-  private readonly answers = new MqttExchange();
-
   /** One provisioning-API request on the current connection (see MqttExchange.request). */
   exchange(topic: string, body: unknown, timeoutMs = 30_000): Promise<ExchangeAnswer> {
-    return this.answers.request(this.client, topic, body, timeoutMs);
+    return this.connection.exchange(topic, body, timeoutMs);
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.connection.connected;
   }
 
   /** Connected and subscribed: commands sent now will be received. */
   get ready(): boolean {
-    return this.isConnected && this.isSubscribed;
+    return this.connection.connected && this.isSubscribed;
   }
 
   /** Start connecting (and keep reconnecting) and start telemetry. */
   start(): this {
     this.log.info("starting", { endpoint: this.options.config.endpoint, port: this.options.config.port, firmwareVersion: this.firmwareVersion });
-    this.client.start();
+    this.connection.start();
     this.scheduleTelemetry();
     return this;
   }
 
   /** (Re)start the telemetry timer at the effective interval (config, or the shadow's desired value). */
   private scheduleTelemetry(): void {
-    clearInterval(this.telemetryTimer);
-    this.telemetryTimer = undefined;
-    const seconds = this.shadow.settings.telemetryIntervalSeconds;
-    if (seconds > 0 && !this.stopping) this.telemetryTimer = setInterval(() => void this.publishTelemetry(), seconds * 1000);
+    this.telemetry.schedule(this.shadow.settings.telemetryIntervalSeconds);
   }
 
-  private async publishNow(topic: string, body: unknown): Promise<void> {
-    const res = await this.client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
-    if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
+  private publishNow(topic: string, body: unknown): Promise<void> {
+    return publishJson(this.connection.client, topic, body);
   }
 
   /**
@@ -251,18 +237,13 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
   private async doStop(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     this.log.info("stopping");
-    clearInterval(this.telemetryTimer);
-    clearTimeout(this.retryTimer);
+    this.telemetry.stop();
+    this.publisher.stop();
     this.jobs.stop();
     this.rotation.stop();
-    await waitUntil(() => this.running.size === 0, Math.max(0, deadline - Date.now()) / 2);
-    this.shutdown.abort();
-    if (this.isConnected) {
-      this.pump();
-      await waitUntil(() => this.outbox.size === 0 || !this.isConnected, Math.max(0, deadline - Date.now()));
-    }
-    await shutdownMqttClient(this.client);
-    this.isConnected = false;
+    await this.commands.stop(Math.max(0, deadline - Date.now()) / 2);
+    await this.publisher.flush(Math.max(0, deadline - Date.now()));
+    await this.connection.shutdown();
     this.outbox.close();
     this.log.info("stopped", { undelivered: this.outbox.size });
   }
@@ -272,7 +253,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     return {
       thingName: this.thingName,
       firmwareVersion: this.firmwareVersion,
-      connected: this.isConnected,
+      connected: this.connection.connected,
       queuedMessages: this.outbox.size,
       currentJobId: this.jobs.currentJobId ?? null,
       telemetryIntervalSeconds: this.shadow.settings.telemetryIntervalSeconds,
@@ -281,173 +262,35 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
   }
 
   private onConnected(sessionPresent: boolean): void {
-    this.isConnected = true;
     this.log.info("connected", { sessionPresent, queued: this.outbox.size });
     this.emit("connected", { sessionPresent });
     // Always (re)subscribe: cheap, idempotent, and covers a broker that lost our session.
-    this.client
+    this.connection.client
       .subscribe({
-        subscriptions: [this.topics.commands, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
+        subscriptions: [this.commandsTopic, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
       })
       .then((suback) => {
         const refused = suback.reasonCodes.filter((c) => c >= 0x80);
         if (refused.length > 0) this.log.error("subscriptions refused", { reasonCodes: suback.reasonCodes });
         this.isSubscribed = true;
-        this.log.info("subscribed", { topics: [this.topics.commands, ...this.jobs.subscriptions()] });
+        this.log.info("subscribed", { topics: [this.commandsTopic, ...this.jobs.subscriptions()] });
         this.emit("subscribed");
         this.jobs.requestNext();
         this.shadow.onConnected();
         this.rotation.onReady();
       })
       .catch((err: unknown) => this.log.warn("subscribe failed", { error: errorMessage(err) }));
-    this.pump();
-    this.publishTelemetry();
+    this.publisher.pump();
+    void this.telemetry.publish();
   }
 
   private onMessage(topic: string, text: string): void {
-    if (this.answers.handle(topic, text)) return;
-    if (topic === this.topics.commands) {
-      const run = this.handleCommand(text).catch((err: unknown) => this.log.error("command dispatch failed", { error: errorMessage(err) }));
-      this.running.add(run);
-      void run.finally(() => this.running.delete(run));
+    if (topic === this.commandsTopic) {
+      this.commands.dispatch(text);
       return;
     }
     if (this.jobs.handleMessage(topic, text)) return;
     if (this.shadow.handleMessage(topic, text)) return;
     this.log.debug("message on an unexpected topic", { topic });
   }
-
-  private async handleCommand(text: string): Promise<void> {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      this.publishError(null, null, "BAD_PAYLOAD", "command payload is not valid JSON");
-      return;
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      this.publishError(null, null, "BAD_PAYLOAD", "command payload must be a JSON object");
-      return;
-    }
-    const { id, command, params } = body as { id?: unknown; command?: unknown; params?: unknown };
-    const cid = typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
-    const name = typeof command === "string" && command.length > 0 ? command : null;
-    if (!cid) return this.publishError(null, name, "BAD_PAYLOAD", "command needs an \"id\" (string, 1-128 chars)");
-    if (!name) return this.publishError(cid, null, "BAD_PAYLOAD", "command needs a \"command\" name");
-    if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) {
-      return this.publishError(cid, name, "BAD_PAYLOAD", "\"params\" must be a JSON object");
-    }
-    if (this.seen.includes(cid)) {
-      this.log.info("duplicate command ignored", { id: cid, command: name });
-      return;
-    }
-    this.seen.push(cid);
-    if (this.seen.length > SEEN_COMMAND_IDS) this.seen.shift();
-
-    const handler = this.registry.get(name);
-    if (!handler) return this.publishError(cid, name, "UNKNOWN_COMMAND", `unknown command "${name}"`);
-    const log = this.log.child({ id: cid, command: name });
-    const timeout = new AbortController();
-    const onShutdown = (): void => timeout.abort();
-    this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-    const ctx: CommandContext = {
-      thingName: this.thingName,
-      id: cid,
-      log,
-      state: this.state,
-      signal: timeout.signal,
-      status: () => this.status(),
-    };
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
-        Promise.resolve().then(() => handler((params as Record<string, unknown> | undefined) ?? {}, ctx)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            timeout.abort();
-            reject(new CommandError("TIMEOUT", `handler did not finish within ${this.options.config.commandTimeoutMs} ms`));
-          }, this.options.config.commandTimeoutMs);
-        }),
-      ]);
-      this.enqueue(this.topics.responses, {
-        id: cid,
-        command: name,
-        status: "ok",
-        result: result === undefined ? {} : result,
-        thingName: this.thingName,
-        completedAt: new Date().toISOString(),
-      });
-      log.info("command handled");
-    } catch (err) {
-      // CommandError, or (from plain-JS handler modules) any Error named "CommandError" with a string code.
-      const named = err instanceof Error && err.name === "CommandError" && typeof (err as { code?: unknown }).code === "string";
-      const code = err instanceof CommandError || named ? (err as CommandError).code : "HANDLER_ERROR";
-      log.warn("command failed", { code, error: errorMessage(err) });
-      this.publishError(cid, name, code, errorMessage(err));
-    } finally {
-      clearTimeout(timer);
-      this.shutdown.signal.removeEventListener("abort", onShutdown);
-    }
-  }
-
-  private publishError(id: string | null, command: string | null, code: DeviceErrorCode, message: string): void {
-    this.enqueue(this.topics.errors, { id, command, code, message, thingName: this.thingName, at: new Date().toISOString() });
-  }
-
-  /** Queue durably, then try to send. */
-  private enqueue(topic: string, body: unknown): void {
-    const entry = this.outbox.enqueue(topic, JSON.stringify(body));
-    this.emit("queued", entry);
-    this.pump();
-  }
-
-  /** Hand pending journal entries to the SDK, at most PUBLISH_WINDOW at a time. */
-  private pump(): void {
-    if (!this.isConnected) return;
-    for (const entry of this.outbox.values()) {
-      if (this.inflight.size >= PUBLISH_WINDOW) break;
-      if (this.inflight.has(entry.seq)) continue;
-      this.inflight.add(entry.seq);
-      this.client.publish({ topicName: entry.topic, payload: entry.payload, qos: mqtt5.QoS.AtLeastOnce }).then(
-        (result) => {
-          this.inflight.delete(entry.seq);
-          if (isPubackFailure(result)) {
-            // Retrying cannot help (e.g. not authorised): drop it rather than block the queue forever.
-            this.log.error("broker refused a queued message; dropping it", { topic: entry.topic, reasonCode: result!.reasonCode });
-          }
-          this.outbox.ack(entry.seq);
-          this.emit("delivered", entry);
-          this.pump();
-        },
-        (err: unknown) => {
-          this.inflight.delete(entry.seq);
-          if (this.stopping) return;
-          this.log.warn("publish failed; will retry", { topic: entry.topic, seq: entry.seq, error: errorMessage(err) });
-          clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.pump(), 1000);
-        },
-      );
-    }
-  }
-
-  private async publishTelemetry(): Promise<void> {
-    if (!this.isConnected || this.stopping) return;
-    const own = { ...collectMetrics(this.options.config.dataDir), queuedMessages: this.outbox.size };
-    // The Pi's own metrics keep their names; sensors add theirs beside them.
-    const readings = this.sensors.length > 0 ? await readSensors(this.sensors, RESERVED_METRICS, this.log) : {};
-    if (!this.isConnected || this.stopping) return;
-    const body = { thingName: this.thingName, ts: new Date().toISOString(), metrics: { ...readings, ...own } };
-    this.client
-      .publish({ topicName: this.topics.telemetry, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce })
-      .catch((err: unknown) => this.log.debug("telemetry not sent", { error: errorMessage(err) }));
-  }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }

@@ -1,4 +1,4 @@
-/** Capped exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"). */
+/** Waiting: capped exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"), sleeps, polls. */
 
 export interface BackoffOptions {
   readonly baseMs: number;
@@ -23,4 +23,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** Poll `predicate` every 50 ms until it holds or `timeoutMs` passed (resolves either way). */
+export async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }

@@ -29,7 +29,7 @@ import { readJsonSync, writeFileAtomicSync } from "./files";
 import { readPrefixedMessage } from "./topic-message";
 import { download } from "./firmware-download";
 import { FirmwareImages, JobFailure, UpdateJournal, UpdateJournalEntry, UpdatePhase, exitText, runCommand, waitUntilHealthy } from "./firmware-steps";
-import { Logger } from "./log";
+import { Logger, errorMessage } from "./log";
 
 /** What an OTA job document must contain. */
 export interface FirmwareJobDocument {
@@ -151,7 +151,7 @@ export class JobsAgent {
     if (this.stopped) return;
     if (this.busyJobId) return; // asked again when the running job finishes
     this.options.publishNow(`${this.prefix}/start-next`, { clientToken: randomUUID() }).catch((err: unknown) => {
-      this.options.log.warn("start-next not sent", { error: err instanceof Error ? err.message : String(err) });
+      this.options.log.warn("start-next not sent", { error: errorMessage(err) });
     });
   }
 
@@ -275,7 +275,7 @@ export class JobsAgent {
       log.info("firmware installed and healthy", { version: doc.version });
       this.finish(jobId, "SUCCEEDED", { version: doc.version, previousVersion });
     } catch (err) {
-      const failure = err instanceof JobFailure ? err : new JobFailure(err instanceof Error ? err.message : String(err));
+      const failure = err instanceof JobFailure ? err : new JobFailure(errorMessage(err));
       if (this.stopped) {
         // Shutdown or power loss: the job stays IN_PROGRESS with the journal; start-next hands it back after the restart.
         log.warn("firmware update interrupted by shutdown", { reason: failure.reason, phase });

@@ -20,6 +20,11 @@ export interface LoggerOptions {
   readonly fields?: Record<string, unknown>;
 }
 
+/** An error's message for a log field or an error topic (anything thrown, not only Errors). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 function errorFields(value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, ...(value.stack ? { stack: value.stack } : {}) };
   return value;

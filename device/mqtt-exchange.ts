@@ -4,11 +4,23 @@
  * request at QoS 1, resolve with the first answer. AWS sends the answer on the requesting connection only.
  */
 import { mqtt5 } from "aws-iot-device-sdk-v2";
-import { isPubackFailure } from "./mqtt";
+import { publishJson } from "./mqtt";
 
 export interface ExchangeAnswer {
   readonly accepted: boolean;
   readonly body: unknown;
+}
+
+/** What a `/rejected` answer says (`{statusCode, errorCode, errorMessage}`), with a message naming the operation. */
+export interface Rejection {
+  readonly message: string;
+  readonly statusCode?: number;
+  readonly errorCode?: string;
+}
+
+export function describeRejection(operation: string, body: unknown): Rejection {
+  const e = (body ?? {}) as { statusCode?: number; errorCode?: string; errorMessage?: string };
+  return { message: `${operation} rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`, statusCode: e.statusCode, errorCode: e.errorCode };
 }
 
 export class MqttExchange {
@@ -48,8 +60,7 @@ export class MqttExchange {
       cancel = () => settle(() => resolve({ accepted: false, body: {} }));
     });
     try {
-      const res = await client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
-      if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
+      await publishJson(client, topic, body);
     } catch (err) {
       cancel();
       throw err;

@@ -96,3 +96,9 @@ export function payloadText(payload: unknown): string {
 export function isPubackFailure(result: mqtt5.PublishCompletionResult): boolean {
   return result !== undefined && result.reasonCode >= 0x80;
 }
+
+/** Publish `body` as JSON at QoS 1 now (not journaled); rejects when the broker refuses it in the PUBACK. */
+export async function publishJson(client: mqtt5.Mqtt5Client, topic: string, body: unknown): Promise<void> {
+  const res = await client.publish({ topicName: topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce });
+  if (isPubackFailure(res)) throw new Error(`publish to ${topic} refused (reason code ${res!.reasonCode})`);
+}

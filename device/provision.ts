@@ -28,9 +28,10 @@ import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { backoffDelayMs, sleep } from "./backoff";
 import { DeviceConfig, readProvisioningToken } from "./config";
 import { readJsonSync, writeFileAtomicSync } from "./files";
-import { Logger } from "./log";
+import { Logger, errorMessage } from "./log";
 import { PendingCertificate, discardPendingCertificate, loadReusablePendingCertificate, savePendingCertificate } from "./pending-certificate";
 import { createMqttClient, isPubackFailure, payloadText, shutdownMqttClient } from "./mqtt";
+import { describeRejection } from "./mqtt-exchange";
 import { readSerialNumber } from "./serial";
 
 x509.cryptoProvider.set(webcrypto);
@@ -142,12 +143,6 @@ export async function createKeyAndCsr(commonName: string): Promise<KeyMaterial> 
   return { keyPem: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"), csrPem: csr.toString("pem") };
 }
 
-interface ProvisioningErrorResponse {
-  statusCode?: number;
-  errorCode?: string;
-  errorMessage?: string;
-}
-
 function isTransientStatus(statusCode: number | undefined): boolean {
   return statusCode === undefined || statusCode === 429 || statusCode >= 500;
 }
@@ -229,15 +224,14 @@ async function provisionOnce(config: DeviceConfig, serialNumber: string, provisi
     await publishJson(client, registerTopic, { certificateOwnershipToken: pending.certificateOwnershipToken, parameters }, remaining());
     const registered = await registerResponse;
     if (!registered.accepted) {
-      const e = registered.body as ProvisioningErrorResponse;
-      const message = `RegisterThing rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
+      const e = describeRejection("RegisterThing", registered.body);
       if (reused && e.errorCode === "InvalidCertificateOwnershipToken") {
         // The token expired (e.g. the clock was wrong): the next attempt asks for a new certificate.
         discardPendingCertificate(config);
-        throw new TransientProvisioningError(message);
+        throw new TransientProvisioningError(e.message);
       }
-      if (e.statusCode === 429 || (e.statusCode !== undefined && e.statusCode >= 500)) throw new TransientProvisioningError(message);
-      throw new ProvisioningDeniedError(message, e.statusCode, e.errorCode);
+      if (e.statusCode === 429 || (e.statusCode !== undefined && e.statusCode >= 500)) throw new TransientProvisioningError(e.message);
+      throw new ProvisioningDeniedError(e.message, e.statusCode, e.errorCode);
     }
     const certificateId = pending.certificateId;
     const { thingName, deviceConfiguration } = registered.body as { thingName?: string; deviceConfiguration?: Record<string, string> };
@@ -279,10 +273,9 @@ async function createCertificate(
   await publishJson(client, csrTopic, { certificateSigningRequest: csrPem }, remaining());
   const created = await csrResponse;
   if (!created.accepted) {
-    const e = created.body as ProvisioningErrorResponse;
-    const message = `CreateCertificateFromCsr rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
-    if (isTransientStatus(e.statusCode)) throw new TransientProvisioningError(message);
-    throw new ProvisioningDeniedError(message, e.statusCode, e.errorCode);
+    const e = describeRejection("CreateCertificateFromCsr", created.body);
+    if (isTransientStatus(e.statusCode)) throw new TransientProvisioningError(e.message);
+    throw new ProvisioningDeniedError(e.message, e.statusCode, e.errorCode);
   }
   const { certificateId, certificatePem, certificateOwnershipToken } = created.body as {
     certificateId?: string;
@@ -354,7 +347,7 @@ function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): 
       },
       (err: unknown) => {
         clearTimeout(timer);
-        reject(new TransientProvisioningError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`));
+        reject(new TransientProvisioningError(`${what} failed: ${errorMessage(err)}`));
       },
     );
   });

@@ -18,6 +18,7 @@ import { X509Certificate } from "node:crypto";
 import { DeviceConfig } from "./config";
 import { PendingRotation, installRotatedIdentity, loadPendingRotation, pairMatches, rotationPath, savePendingRotation } from "./identity-files";
 import { Logger } from "./log";
+import { describeRejection } from "./mqtt-exchange";
 import { PENDING_REUSE_MS } from "./pending-certificate";
 import { ThingRecord, createKeyAndCsr } from "./provision";
 import * as fs from "node:fs";
@@ -74,13 +75,12 @@ export async function rotateCertificate(o: RotateOptions): Promise<string> {
       parameters: { SerialNumber: thing.serialNumber },
     });
     if (!answer.accepted) {
-      const e = (answer.body ?? {}) as { statusCode?: number; errorCode?: string; errorMessage?: string };
-      const message = `RegisterThing (rotation) rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
-      if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) {
+      const e = describeRejection("RegisterThing (rotation)", answer.body);
+      if (isDenial(e.statusCode)) {
         fs.rmSync(rotationPath(config), { force: true });
-        throw new RotationDeniedError(message, e.statusCode, e.errorCode);
+        throw new RotationDeniedError(e.message, e.statusCode, e.errorCode);
       }
-      throw new Error(message);
+      throw new Error(e.message);
     }
     pending = { ...pending, registered: true };
     savePendingRotation(config, pending);
@@ -96,10 +96,9 @@ async function requestCertificate(o: RotateOptions): Promise<PendingRotation> {
   const { keyPem, csrPem } = await createKeyAndCsr(o.thing.serialNumber);
   const answer = await o.exchange(CSR_TOPIC, { certificateSigningRequest: csrPem });
   if (!answer.accepted) {
-    const e = (answer.body ?? {}) as { statusCode?: number; errorCode?: string; errorMessage?: string };
-    const message = `CreateCertificateFromCsr rejected: ${e.statusCode} ${e.errorCode}: ${e.errorMessage}`;
-    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) throw new RotationDeniedError(message, e.statusCode, e.errorCode);
-    throw new Error(message);
+    const e = describeRejection("CreateCertificateFromCsr", answer.body);
+    if (isDenial(e.statusCode)) throw new RotationDeniedError(e.message, e.statusCode, e.errorCode);
+    throw new Error(e.message);
   }
   const { certificateId, certificatePem, certificateOwnershipToken } = (answer.body ?? {}) as Record<string, string | undefined>;
   if (!certificateId || !certificatePem || !certificateOwnershipToken) throw new Error("CreateCertificateFromCsr accepted without certificateId/certificatePem/certificateOwnershipToken");
@@ -117,6 +116,11 @@ async function requestCertificate(o: RotateOptions): Promise<PendingRotation> {
   savePendingRotation(o.config, pending);
   o.log.info("new device certificate issued", { certificateId });
   return pending;
+}
+
+/** A 4xx other than 429 (the hook or AWS said no) is final; anything else may pass when tried again. */
+function isDenial(statusCode: number | undefined): boolean {
+  return statusCode !== undefined && statusCode >= 400 && statusCode < 500 && statusCode !== 429;
 }
 
 /** Is the certificate in `certFile` at least `maxAgeDays` old (by its notBefore)? */

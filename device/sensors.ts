@@ -15,7 +15,7 @@
  * is skipped for that message and logged, and the telemetry still goes out.
  */
 import * as path from "node:path";
-import type { Logger } from "./log";
+import { type Logger, errorMessage } from "./log";
 
 export type SensorReadings = Record<string, number | boolean>;
 
@@ -62,7 +62,7 @@ export async function readSensors(sensors: readonly LoadedSensor[], reserved: Re
         else log.warn("sensor reading skipped", { module, name });
       }
     } catch (err) {
-      log.warn("sensor read failed", { module, error: err instanceof Error ? err.message : String(err) });
+      log.warn("sensor read failed", { module, error: errorMessage(err) });
     }
   }
   return readings;

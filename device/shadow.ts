@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { readJsonSync, writeFileAtomicSync } from "./files";
 import { readPrefixedMessage } from "./topic-message";
-import { Logger } from "./log";
+import { Logger, errorMessage } from "./log";
 
 /** Settings an operator may change through `desired`. */
 export interface ShadowSettings {
@@ -116,7 +116,7 @@ export class DeviceShadow {
 
   private send(action: string, body: unknown): void {
     this.options.publish(`${this.prefix}/${action}`, body).catch((err: unknown) => {
-      this.options.log.warn("shadow publish failed", { action, error: err instanceof Error ? err.message : String(err) });
+      this.options.log.warn("shadow publish failed", { action, error: errorMessage(err) });
     });
   }
 }
