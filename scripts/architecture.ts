@@ -38,10 +38,14 @@ export function stackReferences(stacks: readonly FleetStack[]): StackReference[]
   return stacks.flatMap((consumer, index) =>
     Object.entries(consumer.references)
       .filter(([, value]) => value !== undefined)
-      .map(([prop, value]) => {
+      .flatMap(([prop, value]): StackReference[] => {
+        // A list of whole stacks (the ops stack watches what they synthesize): one arrow from each.
+        if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof FleetStack && stacks.indexOf(v) < index && stacks.indexOf(v) >= 0)) {
+          return (value as FleetStack[]).map((producer) => ({ from: producer.stackId, field: "(stack)", to: consumer.stackId, prop }));
+        }
         for (const producer of stacks.slice(0, index)) {
           const field = produced(producer).find(([, v]) => v === value)?.[0];
-          if (field) return { from: producer.stackId, field, to: consumer.stackId, prop };
+          if (field) return [{ from: producer.stackId, field, to: consumer.stackId, prop }];
         }
         throw new Error(`stack "${consumer.stackId}": its prop "${prop}" is not a field of any earlier stack; hand it a reference (main.ts)`);
       }),
@@ -56,7 +60,8 @@ export function architectureMermaid(order: readonly string[], references: readon
   const edges = new Map<string, string[]>();
   for (const r of references) {
     const key = `${r.from} ${r.to}`;
-    edges.set(key, [...(edges.get(key) ?? []), r.field === r.prop ? r.field : `${r.field} as ${r.prop}`]);
+    const label = r.field === "(stack)" ? `whole stack as ${r.prop}` : r.field === r.prop ? r.field : `${r.field} as ${r.prop}`;
+    edges.set(key, [...(edges.get(key) ?? []), label]);
   }
   for (const [key, labels] of edges) {
     const [from, to] = key.split(" ");
