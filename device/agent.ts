@@ -28,7 +28,6 @@ import { ExchangeAnswer } from "./mqtt-exchange";
 import { TelemetryPublisher } from "./telemetry-publisher";
 import { ThingConnection } from "./thing-connection";
 
-export type { DeviceErrorCode } from "./command-dispatch";
 
 export interface DeviceAgentOptions {
   readonly config: DeviceConfig;

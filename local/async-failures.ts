@@ -55,12 +55,13 @@ export function onFailureRecord(failed: FailedInvocation): OnFailureRecord {
   };
 }
 
-export interface AsyncFailureQueues {
-  on(event: "message", listener: (queueName: string, record: OnFailureRecord) => void): this;
+/** The events of {@link AsyncFailureQueues} and their listener arguments. */
+export interface AsyncFailureQueuesEvents {
+  message: [queueName: string, record: OnFailureRecord];
 }
 
 /** In-memory queues by name; messages stay until {@link AsyncFailureQueues.drain} (a redrive) takes them. */
-export class AsyncFailureQueues extends EventEmitter {
+export class AsyncFailureQueues extends EventEmitter<AsyncFailureQueuesEvents> {
   private readonly queues = new Map<string, OnFailureRecord[]>();
 
   send(queueName: string, record: OnFailureRecord): void {

@@ -20,9 +20,7 @@ import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
 import { TELEMETRY_CONNECTIONS } from "../functions/telemetry-connections/contract";
 import { TELEMETRY_WS_AUTHORIZER } from "../functions/telemetry-ws-authorizer/contract";
 
-export { HTTP_ROUTES } from "./telemetry/dashboard-api";
-export { CONNECTIONS_BY_CONNECTION_INDEX, WEBSOCKET_STAGE } from "./telemetry/live-updates";
-export { TELEMETRY_TOPIC_FILTER, liveSql, storeSql, thresholdSql } from "./telemetry/rule-sql";
+export { storeSql, thresholdSql } from "./telemetry/rule-sql";
 
 export interface TelemetryStackProps extends FleetStackProps {
   /** Device registry (iot stack): a device's building is `metadata.buildingId` of its row. */

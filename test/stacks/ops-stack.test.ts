@@ -13,7 +13,7 @@ import { fleetDashboardBody } from "../../modules/fleet-dashboard";
 import { OFFLINE_INSTANCE_ID } from "../../stacks/ops-stack";
 import { synthOfflineApp } from "../support/offline-app";
 
-type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Body = Record<string, any>;
 interface StackJson {
   resource?: Record<string, Record<string, Body>>;
   data?: Record<string, Record<string, Body>>;
