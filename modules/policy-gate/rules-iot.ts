@@ -29,6 +29,31 @@ const isDevicePolicy = (p: IotPolicy) => connectResources(p).some((r) => THING.t
 /** Claim policies: any client id matching a prefix pattern may connect (the certificate is shared by a batch). */
 const isClaimPolicy = (p: IotPolicy) => connectResources(p).some((r) => !THING.test(r) && /\*/.test(tail(r)) && tail(r) !== "*");
 
+/**
+ * Templates a device may use to rotate its own certificate: the app's provisioning templates that no
+ * claim policy reaches. Their topics, like `$aws/certificates/create-from-csr/json`, carry no thing
+ * name (AWS answers only on the asking connection), so no policy variable can narrow them; the
+ * template's hook checks the caller's current certificate instead.
+ */
+function rotationTemplates(view: StackView): Set<string> {
+  const all = view.app().flatMap((v) => v.resources("aws_iot_provisioning_template").map((t) => String(t.body.name)));
+  const claimed = new Set(
+    view
+      .app()
+      .flatMap((v) => iotPolicies(v).filter(isClaimPolicy).flatMap(dataResources))
+      .map((r) => /^\$aws\/provisioning-templates\/([^/]+)\/provision\//.exec(tail(r))?.[1])
+      .filter((t): t is string => t !== undefined),
+  );
+  return new Set(all.filter((t) => !claimed.has(t)));
+}
+
+/** Exactly the JSON create-from-csr topics or a rotation template's JSON provisioning topics: no wildcard. */
+function isRotationApiTopic(topic: string, rotation: ReadonlySet<string>): boolean {
+  if (/^\$aws\/certificates\/create-from-csr\/json(\/(accepted|rejected))?$/.test(topic)) return true;
+  const template = /^\$aws\/provisioning-templates\/([^/*+#]+)\/provision\/json(\/(accepted|rejected))?$/.exec(topic)?.[1];
+  return template !== undefined && rotation.has(template);
+}
+
 const EVERYTHING = new Set(["*", "#", "+", "*/*", "#/*"]);
 
 export const iotRules: Rule[] = [
@@ -75,12 +100,18 @@ export const iotRules: Rule[] = [
     why: "one compromised Pi must not read or command its neighbours",
     fix: "write every Publish/Subscribe/Receive/shadow resource with ${iot:Connection.Thing.ThingName} in the thing's position",
     equivalents: equivalents({ deviceDefender: "IOT_POLICY_OVERLY_PERMISSIVE_CHECK" }),
-    check: (view) =>
-      iotPolicies(view).flatMap((p) => {
+    check: (view) => {
+      const rotation = rotationTemplates(view);
+      return iotPolicies(view).flatMap((p) => {
         const everything = dataResources(p).filter((r) => r === "*" || EVERYTHING.has(tail(r))).map((r) => finding(p.policy, `data-plane access to every topic (${r})`));
-        const foreign = isDevicePolicy(p) ? dataResources(p).filter((r) => !THING.test(r) && !(r === "*" || EVERYTHING.has(tail(r)))).map((r) => finding(p.policy, `a device policy reaches ${r}, which is not scoped to the thing`)) : [];
+        const foreign = isDevicePolicy(p)
+          ? dataResources(p)
+              .filter((r) => !THING.test(r) && !(r === "*" || EVERYTHING.has(tail(r))) && !isRotationApiTopic(tail(r), rotation))
+              .map((r) => finding(p.policy, `a device policy reaches ${r}, which is not scoped to the thing`))
+          : [];
         return [...everything, ...foreign];
-      }),
+      });
+    },
   },
   {
     id: "IOT-CLAIM-PROVISIONING-ONLY",
