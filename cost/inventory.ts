@@ -112,7 +112,7 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
       memoryMiB: r.memory_size ?? 128,
       arm64: (r.architectures ?? []).includes("arm64"),
     })),
-    topicRules: all<{ name: string; sql: string } & Record<string, unknown>>("aws_iot_topic_rule").map(({ stack, r }) => ruleInfo(stack, r)),
+    topicRules: all<{ name: string; sql: string } & Record<string, unknown>>("aws_iot_topic_rule").map(({ stack, r }) => ruleInfo(stack, r, stacks[stack].resource ?? {})),
     alarmMetrics: { standard, highResolution },
     alarmCount: alarms.length,
     dashboards: count("aws_cloudwatch_dashboard"),
@@ -159,10 +159,17 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
 
 const ACTION_TYPES = ["lambda", "dynamodbv2", "dynamodb", "firehose", "cloudwatch_logs", "cloudwatch_metric", "sns", "sqs", "republish", "s3", "kinesis", "step_functions", "http", "timestream"];
 
-function ruleInfo(stack: string, r: { name: string; sql: string } & Record<string, unknown>): TopicRuleInfo {
+function ruleInfo(stack: string, r: { name: string; sql: string } & Record<string, unknown>, resources: Resources): TopicRuleInfo {
   const from = /\bFROM\s+'([^']*)'/i.exec(r.sql)?.[1] ?? "";
+  // A target in the same stack is a Terraform reference (`${aws_dynamodb_table.<id>.name}`): resolve it to the name.
+  const resolve = (value: unknown): string | undefined => {
+    if (typeof value !== "string") return undefined;
+    const ref = /^\$\{(aws_[a-z0-9_]+)\.([^.}]+)\.[a-z_]+\}$/.exec(value);
+    const target = ref ? resources[ref[1]]?.[ref[2]] : undefined;
+    return target ? String(target.function_name ?? target.name ?? value) : value;
+  };
   const actions = ACTION_TYPES.flatMap((type) =>
-    ((r[type] as Record<string, unknown>[] | undefined) ?? []).map((a) => ({ type, target: (a.function_arn ?? a.table_name ?? a.delivery_stream_name ?? a.log_group_name) as string | undefined })),
+    ((r[type] as Record<string, unknown>[] | undefined) ?? []).map((a) => ({ type, target: resolve(a.function_arn ?? a.table_name ?? (a.put_item as { table_name?: string } | undefined)?.table_name ?? a.delivery_stream_name ?? a.log_group_name) })),
   );
   return { stack, name: r.name, from, hasWhere: /\bWHERE\b/i.test(r.sql), actions };
 }

@@ -4,7 +4,7 @@
  */
 import prices from "./prices.eu-west-1.json";
 import { Inventory, TopicRuleInfo } from "./inventory";
-import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
+import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, FunctionProfile, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
 
 export type PriceKey = keyof typeof prices.prices;
 export type Service =
@@ -67,14 +67,21 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-export function costOf(inventory: Inventory, fleet: FleetParameters): CostReport {
+/** Overrides for what-if designs (cost/what-if.ts): function profiles and workload figures. */
+export interface ModelOptions {
+  readonly profiles?: Readonly<Record<string, FunctionProfile>>;
+  readonly workload?: { readonly [K in keyof typeof WORKLOAD]?: number };
+}
+
+export function costOf(inventory: Inventory, fleet: FleetParameters, options: ModelOptions = {}): CostReport {
   validateFleet(fleet);
+  const profiles = { ...FUNCTION_PROFILES, ...options.profiles };
   const items: LineItem[] = [];
   const add = (service: Service, item: string, quantity: number, unit: string, key: PriceKey, perUnits = 1) => {
     items.push({ service, item, quantity, unit, usdPerMonth: (quantity / perUnits) * price(key), price: key });
   };
   const n = fleet.devices;
-  const w = WORKLOAD;
+  const w = { ...WORKLOAD, ...options.workload };
   const readings = (n * MINUTES_PER_MONTH) / fleet.intervalMinutes;
   const buildings = Math.ceil(n / w.devicesPerBuilding);
   const users = Math.max(w.minDashboardUsers, Math.ceil(buildings / w.buildingsPerDashboardUser));
@@ -142,7 +149,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters): CostReport
   let gbSeconds = 0;
   for (const [name, count] of invocations) {
     const fn = inventory.functions.find((f) => f.name === name)!;
-    const profile = profileOf(name);
+    const profile = profileOf(profiles, name);
     lambdaRequests += count;
     gbSeconds += count * (profile.durationMs / 1000) * (fn.memoryMiB / 1024);
     lambdaReads += count * profile.readUnits;
@@ -161,7 +168,11 @@ export function costOf(inventory: Inventory, fleet: FleetParameters): CostReport
   const hotDays = hotRetentionDays(inventory);
   const hotGb = (ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes / GB + (n * 2 * w.registryItemBytes) / GB;
   add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
-  if (inventory.tables.some((t) => t.pitr)) add("DynamoDB", "point-in-time recovery", hotGb, "GB-months", "dynamodb.pitrPerGbMonth");
+  // Point-in-time recovery is billed on the size of each table that has it on.
+  const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
+  const hotPitr = inventory.tables.some((t) => t.pitr && ruleTables.has(t.name));
+  const pitrGb = (hotPitr ? hotGb : 0) + (inventory.tables.some((t) => t.pitr && !ruleTables.has(t.name)) ? (n * 2 * w.registryItemBytes) / GB : 0);
+  add("DynamoDB", `point-in-time recovery${hotPitr ? " (incl. hot store)" : ""}`, pitrGb, "GB-months", "dynamodb.pitrPerGbMonth");
 
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.
   if (inventory.firehoseStreams > 0) add("Firehose", "ingestion (5 KB per record)", (firehoseRecords * 5 * KB) / GB, "GB", "firehose.ingestPerGb");
@@ -236,9 +247,9 @@ export function costOf(inventory: Inventory, fleet: FleetParameters): CostReport
 }
 
 /** Cost with no devices (what the stacks cost standing still) and the average cost each device adds. */
-export function fixedAndPerDevice(inventory: Inventory, fleet: FleetParameters): { fixedUsdPerMonth: number; perDeviceUsdPerMonth: number } {
-  const fixed = costOf(inventory, { ...fleet, devices: 0 }).totalUsdPerMonth;
-  const total = costOf(inventory, fleet).totalUsdPerMonth;
+export function fixedAndPerDevice(inventory: Inventory, fleet: FleetParameters, options: ModelOptions = {}): { fixedUsdPerMonth: number; perDeviceUsdPerMonth: number } {
+  const fixed = costOf(inventory, { ...fleet, devices: 0 }, options).totalUsdPerMonth;
+  const total = costOf(inventory, fleet, options).totalUsdPerMonth;
   return { fixedUsdPerMonth: fixed, perDeviceUsdPerMonth: fleet.devices > 0 ? round((total - fixed) / fleet.devices, 5) : 0 };
 }
 
@@ -297,8 +308,8 @@ function invokeBySuffix(inventory: Inventory, suffix: string, count: number, inv
   if (name) invoke(name, count);
 }
 
-function profileOf(functionName: string) {
-  const profile = FUNCTION_PROFILES[suffixOf(functionName)];
+function profileOf(profiles: Readonly<Record<string, FunctionProfile>>, functionName: string): FunctionProfile {
+  const profile = profiles[suffixOf(functionName)];
   if (!profile) throw new Error(`function ${functionName} has no profile in cost/workload.ts FUNCTION_PROFILES: add its duration and DynamoDB work`);
   return profile;
 }

@@ -8,6 +8,7 @@ import { inventoryOf, synthesizeStacks } from "../cost/inventory";
 import { costOf, fixedAndPerDevice, unconfirmedPrices } from "../cost/model";
 import { costChartSvg } from "../cost/chart";
 import { SEED_ESTIMATES } from "../cost/seeds";
+import { whatIf } from "../cost/what-if";
 
 const program = new Command()
   .name("cost")
@@ -29,10 +30,12 @@ const comparisons = [20, 10000].map((devices) => ({
   seeds: SEED_ESTIMATES.filter((s) => s.devices === devices),
 }));
 
+const designChanges = whatIf(inventory, [20, 10000].map((devices) => ({ ...fleet, devices })));
+
 if (opts.chart) writeFileSync(opts.chart, costChartSvg(inventory, fleet.intervalMinutes));
 
 if (opts.json) {
-  console.log(JSON.stringify({ ...report, ...split, comparisons, unconfirmedPrices: unconfirmedPrices() }, null, 2));
+  console.log(JSON.stringify({ ...report, ...split, comparisons, designChanges, unconfirmedPrices: unconfirmedPrices() }, null, 2));
 } else {
   const usd = (v: number) => `$${v.toFixed(2)}`;
   console.log(`Monthly cost, environment "${report.environment}", ${report.devices} devices, a reading every ${report.intervalMinutes} min`);
@@ -47,6 +50,8 @@ if (opts.json) {
   console.log("Beside the seeds' estimates:");
   for (const c of comparisons) {
     console.log(`  ${String(c.devices).padStart(6)} devices: ours ${usd(c.oursUsdPerMonth)}/month`);
-    for (const s of c.seeds) console.log(`                  seed ${s.seed}: ${s.figure} (~${usd(s.usdPerMonth)}/month) — ${s.scope}`);
+    for (const s of c.seeds) console.log(`                  seed ${s.seed}: ${s.figure}${s.usdPerMonth > 0 ? ` (~${usd(s.usdPerMonth)}/month)` : ""} — ${s.scope}`);
   }
+  console.log("\nDesign changes priced by the same model (cumulative), 20 and 10,000 devices:");
+  for (const step of designChanges) console.log(`  ${usd(step.usdPerMonth[20]).padStart(8)} ${usd(step.usdPerMonth[10000]).padStart(9)}  ${step.change}`);
 }

@@ -5,6 +5,7 @@ import prices from "../../cost/prices.eu-west-1.json";
 import { Inventory, inventoryOf, schedulePerMonth, synthesizeStacks } from "../../cost/inventory";
 import { costOf, fixedAndPerDevice, topicMatches } from "../../cost/model";
 import { costChartSvg } from "../../cost/chart";
+import { whatIf, withBasicIngest } from "../../cost/what-if";
 
 /** Budgets of issue 15: the whole backend, a reading every 10 minutes. */
 const BUDGETS = { smallFleet: { devices: 20, usd: 15 }, largeFleet: { devices: 10000, usd: 150 } };
@@ -73,6 +74,20 @@ describe("the model", () => {
     expect(item(after, "telemetry messages")).toBe(0);
     expect(item(before, "telemetry messages")).toBe(1000 * 43800 / 10);
     expect(item(after, "rules triggered")).toBeLessThan(item(before, "rules triggered"));
+  });
+
+  test("each priced design change lowers the 10,000-device cost, starting from the synthesized design", () => {
+    const steps = whatIf(dev, [{ devices: 10000, intervalMinutes: 10 }]);
+    expect(steps[0].usdPerMonth[10000]).toBe(costOf(dev, { devices: 10000, intervalMinutes: 10 }).totalUsdPerMonth);
+    for (let i = 1; i < steps.length; i++) expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
+  });
+
+  test("Basic Ingest leaves one telemetry rule, reached through its $aws/rules topic only", () => {
+    const basic = withBasicIngest(dev);
+    const store = basic.topicRules.find((r) => r.name === basic.basicIngestRules[0])!;
+    expect(store.from).toBe("");
+    expect(store.actions.map((a) => a.type).sort()).toEqual(["dynamodbv2", "firehose", "lambda"]);
+    expect(basic.topicRules.filter((r) => r.from !== "" && topicMatches(r.from, "devices/pi-1/telemetry"))).toEqual([]);
   });
 
   test("fails when the fleet parameters are not numbers of devices and minutes", () => {
