@@ -1,0 +1,69 @@
+/**
+ * `npm run bench [-- --quick] [-- --only synth,hook,lambdas,device,twin]`: prints a table and writes
+ * bench/results.json. Every figure is the median of 5 runs (1 with --quick, a smoke test of the
+ * command only), beside the usual way of doing the same thing measured in the same run.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { deviceClient, hookVsRaw, lambdas, ROOT, synthVsBarrel, twinProvisioning } from "./bench/sections";
+
+const SECTIONS = ["synth", "hook", "lambdas", "device", "twin"] as const;
+type Section = (typeof SECTIONS)[number];
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const onlyArg = args[args.indexOf("--only") + 1];
+const only = new Set<Section>(args.includes("--only") ? (onlyArg.split(",") as Section[]) : SECTIONS);
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only ${s}: use one or more of ${SECTIONS.join(",")}`);
+const runs = quick ? 1 : 5;
+const outFile = process.env.BENCH_RESULTS ?? join(ROOT, "bench", "results.json");
+
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  runsPerFigure: runs,
+  machine: {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10,
+  },
+};
+const section = <T>(name: Section, run: () => T) => {
+  if (!only.has(name)) return;
+  const started = Date.now();
+  results[name] = run();
+  process.stderr.write(`bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+};
+
+section("synth", () => synthVsBarrel(runs));
+section("hook", () => hookVsRaw(runs, quick ? 20 : 300));
+section("lambdas", () => lambdas(runs));
+section("device", () => deviceClient(runs, quick ? 3 : 15));
+section("twin", () => twinProvisioning(runs, quick ? [2] : [50, 200]));
+
+mkdirSync(join(outFile, ".."), { recursive: true });
+writeFileSync(outFile, JSON.stringify(results, null, 2) + "\n");
+for (const line of table(results)) console.log(line);
+console.log(`\nwritten to ${outFile}`);
+
+function table(r: Record<string, any>): string[] {
+  const m = r.machine;
+  const lines = [`Benchmarks ${r.date.slice(0, 16)}Z, ${m.cpu} x${m.cores}, ${m.memoryGiB} GiB, Node ${m.node}, load ${m.loadAverage1m}; median of ${r.runsPerFigure} run(s)`, ""];
+  lines.push("| measure | ours | the usual way | ratio |", "|---|---|---|---|");
+  if (r.synth) {
+    lines.push(`| synth: \`${r.synth.command}\` (warm cache) vs \`require("@cdktf/provider-aws")\` | ${r.synth.synthSeconds} s, ${r.synth.synthPeakMiB} MiB peak | ${r.synth.barrelSeconds} s, ${r.synth.barrelPeakMiB} MiB peak | ${r.synth.ratio}x |`);
+  }
+  if (r.hook) lines.push(`| provisioning hook vs its raw DynamoDB calls (dynalite, p50) | ${r.hook.hookP50Ms} ms (${r.hook.hookPerSecond}/s) | ${r.hook.rawP50Ms} ms (${r.hook.rawPerSecond}/s) | ${r.hook.ratio}x |`);
+  if (r.lambdas) {
+    for (const f of r.lambdas.functions) {
+      lines.push(`| Lambda ${f.name}: zip, module load vs DynamoDB-client-only bundle (${r.lambdas.dynamodbClientOnlyZipKiB} KiB) | ${f.zipKiB} KiB, ${f.loadMs} ms | ${f.dynamodbClientOnlyMs} ms | ${f.ratio}x |`);
+    }
+  }
+  if (r.device) lines.push(`| device client: steady RSS, start to first answered command (twin front end) | ${r.device.steadyRssMiB} MiB, ${r.device.firstAnswerMs} ms | — | — |`);
+  if (r.twin) for (const t of r.twin) lines.push(`| twin: Pis provisioned per second, ${t.devices} Pis | ${t.pisPerSecond} /s | — | — |`);
+  return lines;
+}
