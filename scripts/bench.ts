@@ -3,7 +3,7 @@
  * bench/results.json. Every figure is the median of 5 runs (1 with --quick, a smoke test of the
  * command only), beside the usual way of doing the same thing measured in the same run.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { deviceClient, hookVsRaw, lambdas, ROOT, synthVsBarrel, twinProvisioning } from "./bench/sections";
@@ -19,7 +19,10 @@ for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only ${s}: u
 const runs = quick ? 1 : 5;
 const outFile = process.env.BENCH_RESULTS ?? join(ROOT, "bench", "results.json");
 
+// `--only` re-measures those sections and keeps the others' last figures.
+const previous: Record<string, unknown> = args.includes("--only") && existsSync(outFile) ? JSON.parse(readFileSync(outFile, "utf8")) : {};
 const results: Record<string, unknown> = {
+  ...Object.fromEntries(Object.entries(previous).filter(([k]) => (SECTIONS as readonly string[]).includes(k))),
   date: new Date().toISOString(),
   quick,
   runsPerFigure: runs,
@@ -32,11 +35,20 @@ const results: Record<string, unknown> = {
     loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10,
   },
 };
+let failed = false;
+// Each section on its own: one that fails is recorded with its error and the others still run.
 const section = <T>(name: Section, run: () => T) => {
   if (!only.has(name)) return;
   const started = Date.now();
-  results[name] = run();
+  try {
+    results[name] = run();
+  } catch (error) {
+    failed = true;
+    results[name] = { error: error instanceof Error ? error.message.slice(0, 2000) : String(error) };
+  }
   process.stderr.write(`bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  mkdirSync(join(outFile, ".."), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(results, null, 2) + "\n");
 };
 
 section("synth", () => synthVsBarrel(runs));
@@ -45,25 +57,29 @@ section("lambdas", () => lambdas(runs));
 section("device", () => deviceClient(runs, quick ? 3 : 15));
 section("twin", () => twinProvisioning(runs, quick ? [2] : [50, 200]));
 
-mkdirSync(join(outFile, ".."), { recursive: true });
-writeFileSync(outFile, JSON.stringify(results, null, 2) + "\n");
 for (const line of table(results)) console.log(line);
 console.log(`\nwritten to ${outFile}`);
+if (failed) {
+  console.error("some sections failed; their errors are in the results file");
+  process.exitCode = 1;
+}
 
 function table(r: Record<string, any>): string[] {
   const m = r.machine;
   const lines = [`Benchmarks ${r.date.slice(0, 16)}Z, ${m.cpu} x${m.cores}, ${m.memoryGiB} GiB, Node ${m.node}, load ${m.loadAverage1m}; median of ${r.runsPerFigure} run(s)`, ""];
   lines.push("| measure | ours | the usual way | ratio |", "|---|---|---|---|");
-  if (r.synth) {
+  for (const [name, value] of Object.entries(r)) if (value && typeof value === "object" && "error" in value) lines.push(`| ${name}: FAILED | ${String(value.error).split("\n")[0].slice(0, 200)} | | |`);
+  const ok = (v: any) => v && !("error" in v);
+  if (ok(r.synth)) {
     lines.push(`| synth: \`${r.synth.command}\` (warm cache) vs \`require("@cdktf/provider-aws")\` | ${r.synth.synthSeconds} s, ${r.synth.synthPeakMiB} MiB peak | ${r.synth.barrelSeconds} s, ${r.synth.barrelPeakMiB} MiB peak | ${r.synth.ratio}x |`);
   }
-  if (r.hook) lines.push(`| provisioning hook vs its raw DynamoDB calls (dynalite, p50) | ${r.hook.hookP50Ms} ms (${r.hook.hookPerSecond}/s) | ${r.hook.rawP50Ms} ms (${r.hook.rawPerSecond}/s) | ${r.hook.ratio}x |`);
-  if (r.lambdas) {
+  if (ok(r.hook)) lines.push(`| provisioning hook vs its raw DynamoDB calls (dynalite, p50) | ${r.hook.hookP50Ms} ms (${r.hook.hookPerSecond}/s)${r.hook.everyRunCorrect ? "" : " (some decisions missed the deadline: machine overloaded)"} | ${r.hook.rawP50Ms} ms (${r.hook.rawPerSecond}/s) | ${r.hook.ratio}x |`);
+  if (ok(r.lambdas)) {
     for (const f of r.lambdas.functions) {
       lines.push(`| Lambda ${f.name}: zip, module load vs DynamoDB-client-only bundle (${r.lambdas.dynamodbClientOnlyZipKiB} KiB) | ${f.zipKiB} KiB, ${f.loadMs} ms | ${f.dynamodbClientOnlyMs} ms | ${f.ratio}x |`);
     }
   }
-  if (r.device) lines.push(`| device client: steady RSS, start to first answered command (twin front end) | ${r.device.steadyRssMiB} MiB, ${r.device.firstAnswerMs} ms | — | — |`);
-  if (r.twin) for (const t of r.twin) lines.push(`| twin: Pis provisioned per second, ${t.devices} Pis | ${t.pisPerSecond} /s | — | — |`);
+  if (ok(r.device)) lines.push(`| device client: steady RSS, start to first answered command (twin front end) | ${r.device.steadyRssMiB} MiB, ${r.device.firstAnswerMs} ms | — | — |`);
+  if (Array.isArray(r.twin)) for (const t of r.twin) lines.push(`| twin: Pis provisioned per second, ${t.devices} Pis | ${t.pisPerSecond} /s | — | — |`);
   return lines;
 }

@@ -9,7 +9,7 @@ export interface Timed {
 }
 
 /** Runs `command args` to completion; fails with its stderr when it exits non-zero. */
-export function timed(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Timed {
+export function timed(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; allowFailure?: boolean }): Timed & { exitCode: number } {
   const result = spawnSync("/usr/bin/time", ["-f", "__TIME__ %e %M", command, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -17,10 +17,10 @@ export function timed(command: string, args: readonly string[], options: { cwd: 
     maxBuffer: 64 * 1024 * 1024,
   });
   const line = /__TIME__ ([\d.]+) (\d+)/.exec(result.stderr ?? "");
-  if (result.status !== 0 || !line) {
+  if ((result.status !== 0 && !options.allowFailure) || !line) {
     throw new Error(`${command} ${args.join(" ")} failed (exit ${result.status}): ${(result.stderr ?? "").slice(-2000)}`);
   }
-  return { seconds: Number(line[1]), peakMiB: Number(line[2]) / 1024, stdout: result.stdout };
+  return { seconds: Number(line[1]), peakMiB: Number(line[2]) / 1024, stdout: result.stdout, exitCode: result.status ?? -1 };
 }
 
 export function median(values: readonly number[]): number {
