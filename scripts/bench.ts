@@ -55,7 +55,10 @@ section("synth", () => synthVsBarrel(runs));
 section("hook", () => hookVsRaw(runs, quick ? 20 : 300));
 section("lambdas", () => lambdas(runs));
 section("device", () => deviceClient(runs, quick ? 3 : 15));
-section("twin", () => twinProvisioning(runs, quick ? [2] : [50, 200]));
+// `--twin-fleets 50,200` (the default): fleet sizes of the twin section.
+const fleetsArg = args.includes("--twin-fleets") ? args[args.indexOf("--twin-fleets") + 1].split(",").map(Number) : [50, 200];
+if (fleetsArg.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--twin-fleets ${fleetsArg.join(",")}: give whole numbers of Pis, e.g. 50,200`);
+section("twin", () => twinProvisioning(runs, quick ? [2] : fleetsArg));
 
 for (const line of table(results)) console.log(line);
 console.log(`\nwritten to ${outFile}`);
