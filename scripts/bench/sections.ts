@@ -120,14 +120,15 @@ export function twinProvisioning(runs: number, fleets: readonly number[]) {
     const rates = Array.from({ length: runs }, () => {
       const workDir = mkdtempSync(join(tmpdir(), "bench-twin-"));
       try {
-        const out = timed(process.execPath, [TSX, join(ROOT, "local", "cli.ts"), "--scenario", "smoke", "--devices", String(devices), "--work-dir", workDir], { cwd: ROOT });
-        const result = lastJson<{ ok: boolean; provisionMs: number; error?: string }>(out.stdout);
-        if (!result.ok) throw new Error(`twin smoke with ${devices} Pis failed: ${result.error ?? out.stdout.slice(-500)}`);
-        return (devices / result.provisionMs) * 1000;
+        // The rate needs every Pi provisioned; later smoke steps (e.g. offline detection) may time out on an overloaded machine.
+        const out = timed(process.execPath, [TSX, join(ROOT, "local", "cli.ts"), "--scenario", "smoke", "--devices", String(devices), "--work-dir", workDir], { cwd: ROOT, allowFailure: true });
+        const result = lastJson<{ ok: boolean; provisioned?: number; provisionMs: number; error?: string }>(out.stdout);
+        if (result.provisioned !== devices || !result.provisionMs) throw new Error(`twin smoke provisioned ${result.provisioned ?? "?"} of ${devices} Pis: ${result.error ?? out.stdout.slice(-500)}`);
+        return { rate: (devices / result.provisionMs) * 1000, scenarioOk: result.ok };
       } finally {
         rmSync(workDir, { recursive: true, force: true });
       }
     });
-    return { devices, pisPerSecond: round(median(rates)) };
+    return { devices, pisPerSecond: round(median(rates.map((r) => r.rate))), everySmokeRunOk: rates.every((r) => r.scenarioOk) };
   });
 }
