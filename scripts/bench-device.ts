@@ -60,6 +60,7 @@ async function parent(): Promise<void> {
     else if (topic === `devices/${thingName}/telemetry`) telemetry++;
   });
 
+  const forkedAt = Date.now();
   const device = fork(__filename, ["--child", configPath], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const samples: Sample[] = [];
   await new Promise<void>((resolve) =>
@@ -68,6 +69,11 @@ async function parent(): Promise<void> {
       if (msg.type === "sample" && msg.sample) samples.push(msg.sample);
     }),
   );
+  // Start to first answered command: process start, connect, subscribe, one ping answered.
+  void driver.publish(`devices/${thingName}/commands`, { id: "first", command: "ping", params: {}, issuedAt: new Date().toISOString() });
+  while (responses < 1 && Date.now() - forkedAt < 60_000) await new Promise((r) => setTimeout(r, 5));
+  const firstAnswerMs = Date.now() - forkedAt;
+  responses = 0;
   samples.length = 0; // start-up is not steady state
   let sent = 0;
   const started = Date.now();
@@ -95,6 +101,8 @@ async function parent(): Promise<void> {
   console.log(`  steady RSS      median ${fmt(median(rss))}  (min ${fmt(Math.min(...rss))}, max ${fmt(Math.max(...rss))})`);
   console.log(`  steady heapUsed median ${fmt(median(steady.map((s) => s.heapUsed)))}  heapTotal ${fmt(median(steady.map((s) => s.heapTotal)))}  external ${fmt(median(steady.map((s) => s.external)))}`);
   console.log(`  first-half -> second-half RSS drift ${fmt(median(rss) - median(samples.slice(0, Math.floor(samples.length / 2)).map((s) => s.rss)))}; max queued ${Math.max(...samples.map((s) => s.queued))}`);
+  console.log(`  start to first answered command ${firstAnswerMs} ms`);
+  if (process.env.BENCH_JSON === "1") console.log(JSON.stringify({ steadyRssMiB: median(rss) / MB, firstAnswerMs, sent, responses }));
   // aws-crt's native handles keep the event loop alive for a while after close (awslabs/aws-crt-nodejs#600).
   process.exit(0);
 }

@@ -267,6 +267,11 @@ async function main(): Promise<void> {
     );
     report(`with tokens (${tokened.length} calls, token hash read + conditional write)`, tokenResult);
 
+    if (process.env.BENCH_JSON === "1") {
+      const p50 = (r: RoundResult) => percentile([...r.latenciesMs].sort((a, b) => a - b), 50);
+      const perSecond = (r: RoundResult) => (r.latenciesMs.length / r.wallMs) * 1000;
+      console.log(JSON.stringify({ rawP50Ms: p50(baselineResult), hookP50Ms: p50(distinctResult), rawPerSecond: perSecond(baselineResult), hookPerSecond: perSecond(distinctResult) }));
+    }
     const wrong = [...raceResult.allowsBySerial].filter(([, allows]) => allows !== 1);
     const missing = [...distinctResult.allowsBySerial, ...tokenResult.allowsBySerial].filter(([, allows]) => allows !== 1);
     console.log(

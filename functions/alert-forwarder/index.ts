@@ -10,7 +10,7 @@
  */
 import type { Context } from "aws-lambda";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { createDocumentClient } from "../shared/aws";
 import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
@@ -42,15 +42,15 @@ const snsEventSchema = z.object({
     .array(
       z.object({
         Sns: z.object({
-          MessageId: z.string().min(1).max(128),
+          MessageId: z.string().check(z.minLength(1), z.maxLength(128)),
           TopicArn: z.string(),
-          Subject: z.string().nullable().optional(),
+          Subject: z.optional(z.nullable(z.string())),
           Message: z.string(),
           Timestamp: z.string(),
         }),
       }),
     )
-    .min(1),
+    .check(z.minLength(1)),
 });
 
 export type AlertForwarderResult = { status: "forwarded"; channels: ChannelOutcome[] } | { status: "dropped" };

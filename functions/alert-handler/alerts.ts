@@ -7,7 +7,7 @@
  */
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { serialNumberSchema } from "../shared/registry";
@@ -16,17 +16,13 @@ import { refundBudget, takeFromBudget, type BudgetDecision, type BudgetWindow } 
 /** The device's error payload (docs/contracts.md) plus what the IoT rule adds. */
 export const deviceErrorSchema = z.object({
   thingName: serialNumberSchema,
-  code: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_.:-]+$/, "must be 1 to 64 characters [A-Za-z0-9_.:-]"),
-  message: z.string().max(100_000).optional(),
-  id: z.string().max(256).nullable().optional(),
-  command: z.string().max(256).nullable().optional(),
-  at: z.string().max(64).optional(),
+  code: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_.:-]+$/, "must be 1 to 64 characters [A-Za-z0-9_.:-]")),
+  message: z.optional(z.string().check(z.maxLength(100_000))),
+  id: z.optional(z.nullable(z.string().check(z.maxLength(256)))),
+  command: z.optional(z.nullable(z.string().check(z.maxLength(256)))),
+  at: z.optional(z.string().check(z.maxLength(64))),
   /** epoch ms, added by the IoT rule (`timestamp() AS receivedAt`) */
-  receivedAt: z.number().int().nonnegative().optional(),
+  receivedAt: z.optional(z.int().check(z.nonnegative())),
 });
 
 export type DeviceError = z.infer<typeof deviceErrorSchema>;

@@ -7,7 +7,7 @@
  * Malformed events are logged and dropped; transient failures throw so Lambda retries.
  */
 import type { Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { createDocumentClient, createSnsClient } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";

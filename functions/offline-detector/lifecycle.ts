@@ -6,20 +6,20 @@
  * any claim holder may connect under any such id.
  */
 import { UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { SERIAL_NUMBER_PATTERN, isClaimClientId, type RegistryItem } from "../shared/registry";
 
 export const lifecycleEventSchema = z.object({
-  clientId: z.string().min(1).max(256),
+  clientId: z.string().check(z.minLength(1), z.maxLength(256)),
   /** epoch ms */
-  timestamp: z.number().int().nonnegative(),
+  timestamp: z.int().check(z.nonnegative()),
   eventType: z.enum(["connected", "disconnected"]),
-  sessionIdentifier: z.string().optional(),
-  principalIdentifier: z.string().optional(),
-  versionNumber: z.number().optional(),
-  disconnectReason: z.string().max(64).optional(),
-  clientInitiatedDisconnect: z.boolean().optional(),
+  sessionIdentifier: z.optional(z.string()),
+  principalIdentifier: z.optional(z.string()),
+  versionNumber: z.optional(z.number()),
+  disconnectReason: z.optional(z.string().check(z.maxLength(64))),
+  clientInitiatedDisconnect: z.optional(z.boolean()),
 });
 
 export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;

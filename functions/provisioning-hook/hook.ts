@@ -11,7 +11,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import {
   PROVISIONING_TOKEN_SHA256_PATTERN,
@@ -84,19 +84,17 @@ export function toHookResponse(decision: HookDecision): HookResponse {
 export const CERTIFICATE_ID_PATTERN = /^[A-Za-z0-9]{1,128}$/;
 
 const hookEventSchema = z.object({
-  clientId: z.string().min(1).max(128),
-  certificateId: z.string().max(128).regex(CERTIFICATE_ID_PATTERN, "must be 1 to 128 letters or digits"),
+  clientId: z.string().check(z.minLength(1), z.maxLength(128)),
+  certificateId: z.string().check(z.maxLength(128), z.regex(CERTIFICATE_ID_PATTERN, "must be 1 to 128 letters or digits")),
   parameters: z.record(z.string(), z.unknown()),
 });
 
 /** Longest accepted `ProvisioningToken`; ours are 43 characters (32 random bytes, base64url). */
 export const PROVISIONING_TOKEN_MAX_LENGTH = 512;
 
-const provisioningTokenSchema = z
-  .string()
-  .min(1, "must not be empty")
-  .max(PROVISIONING_TOKEN_MAX_LENGTH, `must be at most ${PROVISIONING_TOKEN_MAX_LENGTH} characters`)
-  .optional();
+const provisioningTokenSchema = z.optional(
+  z.string().check(z.minLength(1, "must not be empty"), z.maxLength(PROVISIONING_TOKEN_MAX_LENGTH, `must be at most ${PROVISIONING_TOKEN_MAX_LENGTH} characters`)),
+);
 
 export interface HookRules {
   allowedDeviceTypes: readonly string[];

@@ -12,7 +12,7 @@
  * A lost answer retried with the same new certificate is allowed again (idempotent).
  */
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { describeIssues, preview, reservedSerialReason, serialNumberSchema, type RegistryItem } from "../shared/registry";
 import { CERTIFICATE_ID_PATTERN, deny, errorSummary, type HookDecision, type ReserveDeps } from "./hook";
@@ -25,7 +25,7 @@ export interface RotationRequest {
   newCertificateId: string;
 }
 
-const certificateId = z.string().max(128).regex(CERTIFICATE_ID_PATTERN, "must be 1 to 128 letters or digits");
+const certificateId = z.string().check(z.maxLength(128), z.regex(CERTIFICATE_ID_PATTERN, "must be 1 to 128 letters or digits"));
 const rotationEventSchema = z.object({
   claimCertificateId: certificateId,
   certificateId,

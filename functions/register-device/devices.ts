@@ -3,7 +3,7 @@
  * registry. Every write is conditional, so concurrent calls for one serial cannot overwrite each other.
  */
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import {
   describeReservedSerial,
@@ -41,22 +41,24 @@ const METADATA_MAX_KEYS = 20;
 
 export const metadataSchema = z
   .record(
-    z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "metadata keys must be 1 to 64 characters [A-Za-z0-9_.:-]"),
-    z.string().max(256, "metadata values must be strings of at most 256 characters"),
+    z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_.:-]+$/, "metadata keys must be 1 to 64 characters [A-Za-z0-9_.:-]")),
+    z.string().check(z.maxLength(256, "metadata values must be strings of at most 256 characters")),
   )
-  .refine((m) => Object.keys(m).length <= METADATA_MAX_KEYS, { message: `at most ${METADATA_MAX_KEYS} metadata keys` });
+  .check(z.refine((m: Record<string, string>) => Object.keys(m).length <= METADATA_MAX_KEYS, { error: `at most ${METADATA_MAX_KEYS} metadata keys` }));
 
 /** `namePrefix` is `config.namePrefix`: serials that collide with our own names are refused. */
 export function registerBodySchema(allowedDeviceTypes: readonly string[], namePrefix: string) {
   return z.strictObject({
-    serialNumber: serialNumberSchema.superRefine((serial, ctx) => {
-      const reserved = reservedSerialReason(serial, namePrefix);
-      if (reserved) ctx.addIssue({ code: "custom", message: describeReservedSerial(reserved, namePrefix) });
-    }),
+    serialNumber: serialNumberSchema.check(
+      z.superRefine((serial: string, ctx) => {
+        const reserved = reservedSerialReason(serial, namePrefix);
+        if (reserved) ctx.addIssue({ code: "custom", message: describeReservedSerial(reserved, namePrefix), input: serial });
+      }),
+    ),
     deviceType: deviceTypeSchema(allowedDeviceTypes),
-    metadata: metadataSchema.optional(),
+    metadata: z.optional(metadataSchema),
     /** SHA-256 of the device's provisioning token; then the hook requires that token. */
-    provisioningTokenSha256: provisioningTokenSha256Schema.optional(),
+    provisioningTokenSha256: z.optional(provisioningTokenSha256Schema),
   });
 }
 

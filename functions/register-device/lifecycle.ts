@@ -5,7 +5,7 @@
  * answers 200 and changes nothing.
  */
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import {
   describeReservedSerial,
@@ -18,18 +18,20 @@ import { AUTOMATIC_REVOCATION_MESSAGE, errorResult, publicItem, readItem, type A
 
 export const reprovisionBodySchema = z.strictObject({
   /** A new provisioning token hash for the new SD card; absent keeps the registered one. */
-  provisioningTokenSha256: provisioningTokenSha256Schema.optional(),
+  provisioningTokenSha256: z.optional(provisioningTokenSha256Schema),
 });
 export type ReprovisionInput = z.infer<typeof reprovisionBodySchema>;
 
 export function replaceBodySchema(namePrefix: string) {
   return z.strictObject({
-    newSerialNumber: serialNumberSchema.superRefine((serial, ctx) => {
-      const reserved = reservedSerialReason(serial, namePrefix);
-      if (reserved) ctx.addIssue({ code: "custom", message: describeReservedSerial(reserved, namePrefix) });
-    }),
+    newSerialNumber: serialNumberSchema.check(
+      z.superRefine((serial: string, ctx) => {
+        const reserved = reservedSerialReason(serial, namePrefix);
+        if (reserved) ctx.addIssue({ code: "custom", message: describeReservedSerial(reserved, namePrefix), input: serial });
+      }),
+    ),
     /** The new Pi's provisioning token hash; absent: the new serial needs no token. */
-    provisioningTokenSha256: provisioningTokenSha256Schema.optional(),
+    provisioningTokenSha256: z.optional(provisioningTokenSha256Schema),
   });
 }
 export type ReplaceInput = z.infer<ReturnType<typeof replaceBodySchema>>;

@@ -7,7 +7,7 @@
  * Scan pages and may answer fewer than `limit` items with a `nextToken`: keep following it until absent.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { DEVICE_STATUSES, deviceTypeSchema, serialNumberSchema, type RegistryItem } from "../shared/registry";
 import { errorResult, publicItem, type ApiResult, type DevicesDeps } from "./devices";
 
@@ -19,21 +19,25 @@ const SCAN_PAGE_ITEMS = 200;
 
 export function listQuerySchema(allowedDeviceTypes: readonly string[]) {
   return z.strictObject({
-    status: z.enum(DEVICE_STATUSES, { message: `must be one of: ${DEVICE_STATUSES.join(", ")}` }).optional(),
-    deviceType: deviceTypeSchema(allowedDeviceTypes).optional(),
-    limit: z.coerce.number().int("must be a whole number").min(1, "must be at least 1").max(LIST_MAX_LIMIT, `must be at most ${LIST_MAX_LIMIT}`).default(LIST_DEFAULT_LIMIT),
-    nextToken: z
-      .string()
-      .max(200, "is not a token this API issued")
-      .transform((token, ctx) => {
-        const serial = decodeToken(token);
-        if (!serial) {
-          ctx.addIssue({ code: "custom", message: "is not a token this API issued" });
-          return z.NEVER;
-        }
-        return serial;
-      })
-      .optional(),
+    status: z.optional(z.enum(DEVICE_STATUSES, { error: `must be one of: ${DEVICE_STATUSES.join(", ")}` })),
+    deviceType: z.optional(deviceTypeSchema(allowedDeviceTypes)),
+    limit: z._default(
+      z.pipe(z.coerce.number(), z.int({ error: "must be a whole number" }).check(z.gte(1, "must be at least 1"), z.lte(LIST_MAX_LIMIT, `must be at most ${LIST_MAX_LIMIT}`))),
+      LIST_DEFAULT_LIMIT,
+    ),
+    nextToken: z.optional(
+      z.pipe(
+        z.string().check(z.maxLength(200, "is not a token this API issued")),
+        z.transform((token: string, ctx) => {
+          const serial = decodeToken(token);
+          if (!serial) {
+            ctx.issues.push({ code: "custom", message: "is not a token this API issued", input: token });
+            return z.NEVER;
+          }
+          return serial;
+        }),
+      ),
+    ),
   });
 }
 export type ListQuery = z.infer<ReturnType<typeof listQuerySchema>>;

@@ -3,11 +3,16 @@
  * `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SNS` variables point them at local servers.
  * A client is created once per module (connection reuse across invocations); it holds no state
  * that one invocation can leak into the next.
+ *
+ * Credentials come from the environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN: what Lambda sets from the execution role; the twin and the tests set them too),
+ * never from the SDK's whole provider chain, which the bundles leave out (no-credential-chain.ts).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { IoTClient } from "@aws-sdk/client-iot";
+import { fromEnv } from "@aws-sdk/credential-provider-env";
 
 export interface ClientTimeouts {
   /** TCP/TLS connect timeout. @default 1000 */
@@ -22,7 +27,7 @@ export interface ClientTimeouts {
  * The `requestHandler` options-object form makes the SDK build its own NodeHttpHandler, so the
  * functions do not import @smithy/node-http-handler (a transitive dependency) directly.
  */
-function requestHandlerOptions(t: ClientTimeouts) {
+export function requestHandlerOptions(t: ClientTimeouts) {
   return {
     connectionTimeout: t.connectionTimeoutMs ?? 1000,
     requestTimeout: t.requestTimeoutMs ?? 3000,
@@ -30,10 +35,14 @@ function requestHandlerOptions(t: ClientTimeouts) {
   };
 }
 
+/** The credentials every function client uses: Lambda's environment variables, read when first needed. */
+export const environmentCredentials = fromEnv();
+
 export function createDocumentClient(timeouts: ClientTimeouts = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     maxAttempts: timeouts.maxAttempts ?? 3,
     requestHandler: requestHandlerOptions(timeouts),
+    credentials: environmentCredentials,
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
@@ -44,6 +53,7 @@ export function createSnsClient(timeouts: ClientTimeouts = {}): SNSClient {
   return new SNSClient({
     maxAttempts: timeouts.maxAttempts ?? 3,
     requestHandler: requestHandlerOptions(timeouts),
+    credentials: environmentCredentials,
   });
 }
 
@@ -52,6 +62,7 @@ export function createIotClient(timeouts: ClientTimeouts = {}): IoTClient {
   return new IoTClient({
     maxAttempts: timeouts.maxAttempts ?? 3,
     requestHandler: requestHandlerOptions(timeouts),
+    credentials: environmentCredentials,
   });
 }
 

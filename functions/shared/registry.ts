@@ -1,5 +1,5 @@
 /** The device registry item and the validation rules shared by every handler (docs/contracts.md). */
-import { z } from "zod";
+import * as z from "./schema";
 
 export const DEVICE_STATUSES = ["REGISTERED", "PROVISIONING", "PROVISIONED", "REVOKED"] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
@@ -9,16 +9,16 @@ export const SERIAL_NUMBER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$/;
 
 export const serialNumberSchema = z
   .string()
-  .max(64, "must be at most 64 characters")
-  .regex(SERIAL_NUMBER_PATTERN, "must be 4 to 64 characters [A-Za-z0-9_-], starting with a letter or digit");
+  .check(z.maxLength(64, "must be at most 64 characters"), z.regex(SERIAL_NUMBER_PATTERN, "must be 4 to 64 characters [A-Za-z0-9_-], starting with a letter or digit"));
 
 /** Device types are compared trimmed and lower-cased; the registry stores the normalised form. */
 export function deviceTypeSchema(allowed: readonly string[]) {
   return z
-    .string()
-    .max(64, "must be at most 64 characters")
-    .transform((s) => s.trim().toLowerCase())
-    .refine((s) => allowed.includes(s), { message: `must be one of: ${allowed.join(", ")}` });
+    .pipe(
+      z.string().check(z.maxLength(64, "must be at most 64 characters")),
+      z.transform((s: string) => s.trim().toLowerCase()),
+    )
+    .check(z.refine((s: string) => allowed.includes(s), { error: `must be one of: ${allowed.join(", ")}` }));
 }
 
 /**
@@ -55,10 +55,10 @@ export function describeReservedSerial(reason: ReservedSerialReason, namePrefix:
 /** SHA-256 of a device's provisioning token: 64 hex characters, stored lower-case. */
 export const PROVISIONING_TOKEN_SHA256_PATTERN = /^[0-9a-fA-F]{64}$/;
 
-export const provisioningTokenSha256Schema = z
-  .string()
-  .regex(PROVISIONING_TOKEN_SHA256_PATTERN, "must be the SHA-256 of the device's provisioning token: 64 hex characters")
-  .transform((s) => s.toLowerCase());
+export const provisioningTokenSha256Schema = z.pipe(
+  z.string().check(z.regex(PROVISIONING_TOKEN_SHA256_PATTERN, "must be the SHA-256 of the device's provisioning token: 64 hex characters")),
+  z.transform((s: string) => s.toLowerCase()),
+);
 
 export interface RegistryItem {
   serialNumber: string;
@@ -106,7 +106,7 @@ export interface RegistryItem {
 }
 
 /** Zod issues as `{path, message}` pairs, at most `limit`, for API responses and log lines. */
-export function describeIssues(error: z.ZodError, limit = 10): { path: string; message: string }[] {
+export function describeIssues(error: z.SchemaIssues, limit = 10): { path: string; message: string }[] {
   return error.issues.slice(0, limit).map((issue) => ({
     path: issue.path.map(String).join(".") || "(root)",
     message: issue.message,

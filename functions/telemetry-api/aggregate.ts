@@ -9,7 +9,7 @@
  * the chosen stats; booleans get `count` and `trueShare` (share of `true`, 0..1).
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues, serialNumberSchema } from "../shared/registry";
@@ -28,22 +28,27 @@ export const MAX_BUILDING_DEVICES = 200;
 const DEVICE_CONCURRENCY = 10;
 const METRIC_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
-const commaList = <T extends string>(item: z.ZodType<T, string>, max: number) =>
-  z
-    .string()
-    .max(1000, "must be at most 1000 characters")
-    .transform((raw) => raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
-    .pipe(z.array(item).min(1, "must name at least one").max(max, `must name at most ${max}`));
+const commaList = <T extends string>(item: z.ZodMiniType<T, string>, max: number) =>
+  z.pipe(
+    z.pipe(
+      z.string().check(z.maxLength(1000, "must be at most 1000 characters")),
+      z.transform((raw: string) =>
+        raw
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      ),
+    ),
+    z.array(item).check(z.minLength(1, "must name at least one"), z.maxLength(max, `must name at most ${max}`)),
+  );
 
-export const aggregateQuerySchema = z
-  .object({
-    from: timeParam.optional(),
-    to: timeParam.optional(),
-    interval: z.enum(Object.keys(INTERVALS) as [IntervalName, ...IntervalName[]], { message: "must be one of 5m, 15m, 1h, 1d" }).optional(),
-    metrics: commaList(z.string().regex(METRIC_NAME, "each metric must be a name like co2_ppm"), MAX_METRICS).optional(),
-    stats: commaList(z.enum(STATS, { message: "each stat must be one of avg, min, max, count" }), STATS.length).optional(),
-  })
-  .strict();
+export const aggregateQuerySchema = z.strictObject({
+  from: z.optional(timeParam),
+  to: z.optional(timeParam),
+  interval: z.optional(z.enum(Object.keys(INTERVALS) as [IntervalName, ...IntervalName[]], { error: "must be one of 5m, 15m, 1h, 1d" })),
+  metrics: z.optional(commaList(z.string().check(z.regex(METRIC_NAME, "each metric must be a name like co2_ppm")), MAX_METRICS)),
+  stats: z.optional(commaList(z.enum(STATS, { error: "each stat must be one of avg, min, max, count" }), STATS.length)),
+});
 
 interface Range {
   from: number;

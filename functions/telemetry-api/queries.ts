@@ -4,7 +4,7 @@
  * latest-reading table (`<prefix>-telemetry-latest`, key buildingId + thingName).
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues, serialNumberSchema } from "../shared/registry";
@@ -35,42 +35,37 @@ export function errorResult(statusCode: number, message: string, errors?: { path
 }
 
 /** Epoch milliseconds (digits) or an ISO 8601 date-time with a zone (`2026-11-22T10:00:00Z`). */
-export const timeParam = z
-  .string()
-  .max(40, "must be at most 40 characters")
-  .transform((raw, ctx) => {
+export const timeParam = z.pipe(
+  z.string().check(z.maxLength(40, "must be at most 40 characters")),
+  z.transform((raw: string, ctx) => {
     if (/^\d{1,15}$/.test(raw)) return Number(raw);
     if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
       const ms = Date.parse(raw);
       if (Number.isFinite(ms)) return ms;
     }
-    ctx.addIssue({ code: "custom", message: "must be epoch milliseconds or an ISO 8601 date-time with a time zone, e.g. 2026-11-22T10:00:00Z" });
+    ctx.issues.push({ code: "custom", message: "must be epoch milliseconds or an ISO 8601 date-time with a time zone, e.g. 2026-11-22T10:00:00Z", input: raw });
     return z.NEVER;
-  });
+  }),
+);
 
 const limitParam = (max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,5}$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().min(1, "must be at least 1").max(max, `must be at most ${max}`));
+  z.pipe(
+    z.pipe(z.string().check(z.regex(/^\d{1,5}$/, "must be a whole number")), z.transform(Number)),
+    z.number().check(z.gte(1, "must be at least 1"), z.lte(max, `must be at most ${max}`)),
+  );
 
-export const telemetryQuerySchema = z
-  .object({
-    from: timeParam.optional(),
-    to: timeParam.optional(),
-    limit: limitParam(MAX_LIMIT).optional(),
-    order: z.enum(["asc", "desc"], { message: "must be asc or desc" }).optional(),
-    nextToken: z.string().max(512, "must be at most 512 characters").optional(),
-  })
-  .strict();
+export const telemetryQuerySchema = z.strictObject({
+  from: z.optional(timeParam),
+  to: z.optional(timeParam),
+  limit: z.optional(limitParam(MAX_LIMIT)),
+  order: z.optional(z.enum(["asc", "desc"], { error: "must be asc or desc" })),
+  nextToken: z.optional(z.string().check(z.maxLength(512, "must be at most 512 characters"))),
+});
 
-export const devicesQuerySchema = z
-  .object({
-    limit: limitParam(MAX_DEVICES_PAGE).optional(),
-    nextToken: z.string().max(512, "must be at most 512 characters").optional(),
-  })
-  .strict();
+export const devicesQuerySchema = z.strictObject({
+  limit: z.optional(limitParam(MAX_DEVICES_PAGE)),
+  nextToken: z.optional(z.string().check(z.maxLength(512, "must be at most 512 characters"))),
+});
 
 /** Opaque page tokens: base64url JSON of the few key fields a page continues from. */
 export function encodeToken(value: Record<string, unknown>): string {

@@ -6,7 +6,7 @@
  */
 import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { buildingOfDevice } from "../shared/building-registry";
 import { serialNumberSchema } from "../shared/registry";
@@ -15,10 +15,10 @@ import { serialNumberSchema } from "../shared/registry";
 export const telemetryEventSchema = z.object({
   thingName: serialNumberSchema,
   /** epoch ms, `timestamp()` of the IoT rule: when AWS IoT received the reading */
-  ts: z.number().int().nonnegative(),
+  ts: z.int().check(z.nonnegative()),
   /** the device's own `ts`, as it sent it */
-  deviceTs: z.union([z.string().max(64), z.number()]).optional(),
-  metrics: z.record(z.string().max(128), z.unknown()).optional(),
+  deviceTs: z.optional(z.union([z.string().check(z.maxLength(64)), z.number()])),
+  metrics: z.optional(z.record(z.string().check(z.maxLength(128)), z.unknown())),
 });
 
 export type TelemetryReading = z.infer<typeof telemetryEventSchema>;

@@ -9,7 +9,7 @@
  */
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { Context } from "aws-lambda";
-import { createDocumentClient } from "../shared/aws";
+import { createDocumentClient, environmentCredentials } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
@@ -35,6 +35,7 @@ const api = config.ok
       endpoint: config.value.callbackUrl,
       maxAttempts: 2,
       requestHandler: { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true },
+      credentials: environmentCredentials,
     })
   : undefined;
 

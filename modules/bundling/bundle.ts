@@ -93,6 +93,8 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
     // ESM builds of the AWS SDK tree-shake far better than their CommonJS builds.
     mainFields: ["module", "main"],
     external: [],
+    // Functions take credentials from the environment only (functions/shared/aws.ts): leave the SDK's default chain out.
+    alias: { "@aws-sdk/credential-provider-node": resolve(REPO_ROOT, "functions", "shared", "no-credential-chain.ts") },
     sourcemap: sourceMap ? "external" : false,
     sourcesContent: false,
     legalComments: "none",
@@ -134,5 +136,5 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
 }
 
 /** Bump when the bundle options or the zip layout change, so old cache entries are not reused. */
-const BUNDLE_FORMAT_VERSION = 1;
+const BUNDLE_FORMAT_VERSION = 2;
 
