@@ -52,10 +52,20 @@ export function defineStacks(app: App, options: FleetAppOptions) {
   });
   const api = new ApiStack(app, "api", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic });
   const ota = new OtaStack(app, "ota", { ...props, jobsPresignRole: roles.iotServiceRoles.jobsPresign, alarmTopic: iot.alarmTopic });
-  const telemetry = new TelemetryStack(app, "telemetry", { ...props, registryTable: iot.registryTable, alarmTopic: iot.alarmTopic, alertHandler: iot.alertHandler });
+  const telemetry = new TelemetryStack(app, "telemetry", {
+    ...props,
+    registryTable: iot.registryTable,
+    alarmTopic: iot.alarmTopic,
+    alertHandler: iot.alertHandler,
+  });
 
   // Last: the dashboard and the pages look at every stack before it.
-  const ops = new OpsStack(app, "ops", { ...props, alarmTopic: iot.alarmTopic, controllerInstanceId: ec2.instanceId, watched: [ec2, iot, fleet, api, ota, telemetry] });
+  const ops = new OpsStack(app, "ops", {
+    ...props,
+    alarmTopic: iot.alarmTopic,
+    controllerInstanceId: ec2.instanceId,
+    watched: [ec2, iot, fleet, api, ota, telemetry],
+  });
 
   return { state, ci, vpc, roles, ecr, ec2, iot, fleet, api, ota, telemetry, ops };
 }

@@ -99,10 +99,16 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
   const instances = all<{ instance_type?: string; launch_template?: unknown }>("aws_instance").map(({ stack, r }) => {
     const template = templates.find((t) => t.stack === stack)?.r;
     const ebs = template?.block_device_mappings?.[0]?.ebs;
-    return { instanceType: r.instance_type ?? template?.instance_type ?? "unknown", rootGiB: Number(ebs?.volume_size ?? 8), volumeType: ebs?.volume_type ?? "gp3" };
+    return {
+      instanceType: r.instance_type ?? template?.instance_type ?? "unknown",
+      rootGiB: Number(ebs?.volume_size ?? 8),
+      volumeType: ebs?.volume_type ?? "gp3",
+    };
   });
 
-  const indexing = all<{ thing_indexing_configuration?: { thing_connectivity_indexing_mode?: string; thing_indexing_mode?: string } }>("aws_iot_indexing_configuration")[0];
+  const indexing = all<{ thing_indexing_configuration?: { thing_connectivity_indexing_mode?: string; thing_indexing_mode?: string } }>(
+    "aws_iot_indexing_configuration",
+  )[0];
   const logging = all<{ default_log_level?: string; disable_all_logs?: boolean }>("aws_iot_logging_options")[0];
 
   return {
@@ -112,21 +118,29 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
       memoryMiB: r.memory_size ?? 128,
       arm64: (r.architectures ?? []).includes("arm64"),
     })),
-    topicRules: all<{ name: string; sql: string } & Record<string, unknown>>("aws_iot_topic_rule").map(({ stack, r }) => ruleInfo(stack, r, stacks[stack].resource ?? {})),
+    topicRules: all<{ name: string; sql: string } & Record<string, unknown>>("aws_iot_topic_rule").map(({ stack, r }) =>
+      ruleInfo(stack, r, stacks[stack].resource ?? {}),
+    ),
     alarmMetrics: { standard, highResolution },
     alarmCount: alarms.length,
     dashboards: count("aws_cloudwatch_dashboard"),
-    logGroups: all<{ name: string; retention_in_days?: number }>("aws_cloudwatch_log_group").map(({ r }) => ({ name: r.name, retentionDays: r.retention_in_days ?? 0 })),
-    tables: all<{ name: string; billing_mode?: string; point_in_time_recovery?: { enabled?: boolean }; ttl?: { attribute_name?: string } }>("aws_dynamodb_table").map(({ r }) => ({
+    logGroups: all<{ name: string; retention_in_days?: number }>("aws_cloudwatch_log_group").map(({ r }) => ({
+      name: r.name,
+      retentionDays: r.retention_in_days ?? 0,
+    })),
+    tables: all<{ name: string; billing_mode?: string; point_in_time_recovery?: { enabled?: boolean }; ttl?: { attribute_name?: string } }>(
+      "aws_dynamodb_table",
+    ).map(({ r }) => ({
       name: r.name,
       onDemand: r.billing_mode === "PAY_PER_REQUEST",
       pitr: r.point_in_time_recovery?.enabled === true,
       ttlAttribute: r.ttl?.attribute_name,
     })),
     buckets: count("aws_s3_bucket"),
-    lifecycles: all<{ bucket: string; rule: { transition?: { days?: number; storage_class?: string }[]; expiration?: { days?: number }[]; status?: string }[] }>(
-      "aws_s3_bucket_lifecycle_configuration",
-    ).map(({ r }) => {
+    lifecycles: all<{
+      bucket: string;
+      rule: { transition?: { days?: number; storage_class?: string }[]; expiration?: { days?: number }[]; status?: string }[];
+    }>("aws_s3_bucket_lifecycle_configuration").map(({ r }) => {
       const enabled = r.rule.filter((rule) => rule.status !== "Disabled");
       const glacier = enabled.flatMap((rule) => rule.transition ?? []).find((t) => t.storage_class === "GLACIER_IR");
       const expiry = enabled.flatMap((rule) => rule.expiration ?? []).find((e) => typeof e.days === "number");
@@ -157,7 +171,22 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
   };
 }
 
-const ACTION_TYPES = ["lambda", "dynamodbv2", "dynamodb", "firehose", "cloudwatch_logs", "cloudwatch_metric", "sns", "sqs", "republish", "s3", "kinesis", "step_functions", "http", "timestream"];
+const ACTION_TYPES = [
+  "lambda",
+  "dynamodbv2",
+  "dynamodb",
+  "firehose",
+  "cloudwatch_logs",
+  "cloudwatch_metric",
+  "sns",
+  "sqs",
+  "republish",
+  "s3",
+  "kinesis",
+  "step_functions",
+  "http",
+  "timestream",
+];
 
 function ruleInfo(stack: string, r: { name: string; sql: string } & Record<string, unknown>, resources: Resources): TopicRuleInfo {
   const from = /\bFROM\s+'([^']*)'/i.exec(r.sql)?.[1] ?? "";
@@ -169,7 +198,12 @@ function ruleInfo(stack: string, r: { name: string; sql: string } & Record<strin
     return target ? String(target.function_name ?? target.name ?? value) : value;
   };
   const actions = ACTION_TYPES.flatMap((type) =>
-    ((r[type] as Record<string, unknown>[] | undefined) ?? []).map((a) => ({ type, target: resolve(a.function_arn ?? a.table_name ?? (a.put_item as { table_name?: string } | undefined)?.table_name ?? a.delivery_stream_name ?? a.log_group_name) })),
+    ((r[type] as Record<string, unknown>[] | undefined) ?? []).map((a) => ({
+      type,
+      target: resolve(
+        a.function_arn ?? a.table_name ?? (a.put_item as { table_name?: string } | undefined)?.table_name ?? a.delivery_stream_name ?? a.log_group_name,
+      ),
+    })),
   );
   return { stack, name: r.name, from, hasWhere: /\bWHERE\b/i.test(r.sql), actions };
 }
@@ -183,9 +217,11 @@ export function schedulePerMonth(expression: string): number {
   }
   const cron = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+)(?: (\S+))?\)$/.exec(expression);
   if (cron) {
-    const perField = (field: string, range: number) => (field === "*" ? range : field.startsWith("*/") ? Math.ceil(range / Number(field.slice(2))) : field.split(",").length);
+    const perField = (field: string, range: number) =>
+      field === "*" ? range : field.startsWith("*/") ? Math.ceil(range / Number(field.slice(2))) : field.split(",").length;
     const perDay = perField(cron[1], 60) * perField(cron[2], 24);
-    const daysPerMonth = cron[3] === "*" || cron[3] === "?" ? (cron[5] === "*" || cron[5] === "?" ? 30.42 : (perField(cron[5], 7) * 30.42) / 7) : cron[3].split(",").length;
+    const daysPerMonth =
+      cron[3] === "*" || cron[3] === "?" ? (cron[5] === "*" || cron[5] === "?" ? 30.42 : (perField(cron[5], 7) * 30.42) / 7) : cron[3].split(",").length;
     return Math.round(perDay * daysPerMonth);
   }
   throw new Error(`schedule "${expression}" is neither rate(...) nor cron(...): the cost model cannot count its invocations`);

@@ -120,7 +120,14 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   // --- IoT Core: connectivity, messages (Basic Ingest publishes are not messages), rules, shadow, index.
   add("IoT Core", "connectivity (devices always on)", n * MINUTES_PER_MONTH, "connection-minutes", "iot.connectivityPerMillionMinutes", 1e6);
   const telemetryMessages = telemetryTopic.basicIngest ? 0 : readings;
-  add("IoT Core", telemetryTopic.basicIngest ? "telemetry messages (Basic Ingest: none)" : "telemetry messages", telemetryMessages, "messages", "iot.messagesPerMillion", 1e6);
+  add(
+    "IoT Core",
+    telemetryTopic.basicIngest ? "telemetry messages (Basic Ingest: none)" : "telemetry messages",
+    telemetryMessages,
+    "messages",
+    "iot.messagesPerMillion",
+    1e6,
+  );
   // A command: controller publish + delivery; a response: device publish + delivery to the controller.
   add("IoT Core", "command, response, error and lifecycle messages", commands * 4 + errors + presence, "messages", "iot.messagesPerMillion", 1e6);
   add("IoT Core", "rules triggered", rulesTriggered, "rules", "iot.rulesTriggeredPerMillion", 1e6);
@@ -166,7 +173,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", "writes by functions", lambdaWrites, "write units", "dynamodb.writeRequestsPerMillion", 1e6);
   add("DynamoDB", "reads by functions (incl. registry scans)", lambdaReads, "read units", "dynamodb.readRequestsPerMillion", 1e6);
   const hotDays = hotRetentionDays(inventory);
-  const hotGb = (ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes / GB + (n * 2 * w.registryItemBytes) / GB;
+  const hotGb = ((ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes) / GB + (n * 2 * w.registryItemBytes) / GB;
   add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
   // Point-in-time recovery is billed on the size of each table that has it on.
   const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
@@ -181,7 +188,13 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   if (warm) {
     const expire = warm.expireAfterDays ?? 3650;
     add("S3", `warm store, Standard (first ${warm.glacierIrAfterDays} days)`, warmGbPerDay * warm.glacierIrAfterDays!, "GB-months", "s3.standardPerGbMonth");
-    add("S3", `warm store, Glacier IR (to day ${expire}, steady state)`, warmGbPerDay * (expire - warm.glacierIrAfterDays!), "GB-months", "s3.glacierInstantPerGbMonth");
+    add(
+      "S3",
+      `warm store, Glacier IR (to day ${expire}, steady state)`,
+      warmGbPerDay * (expire - warm.glacierIrAfterDays!),
+      "GB-months",
+      "s3.glacierInstantPerGbMonth",
+    );
   }
   // Firehose writes one object per buffer interval (5 minutes) when readings flow.
   const warmObjects = firehoseRecords > 0 ? MINUTES_PER_MONTH / 5 : 0;
@@ -225,9 +238,22 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   const liveShare = (w.liveMinutesPerUserPerDay * w.workingDaysPerMonth) / MINUTES_PER_MONTH;
   const wsMessages = inventory.webSocketApis > 0 ? (invocations.get(bySuffix(inventory, "telemetry-broadcast") ?? "") ?? 0) * followers * liveShare : 0;
   add("API Gateway", "live-update WebSocket messages", wsMessages, "messages", "apigateway.websocketMessagesPerMillion", 1e6);
-  add("API Gateway", "live-update connection minutes", inventory.webSocketApis > 0 ? users * w.liveMinutesPerUserPerDay * w.workingDaysPerMonth : 0, "minutes", "apigateway.websocketConnectionMinutesPerMillion", 1e6);
+  add(
+    "API Gateway",
+    "live-update connection minutes",
+    inventory.webSocketApis > 0 ? users * w.liveMinutesPerUserPerDay * w.workingDaysPerMonth : 0,
+    "minutes",
+    "apigateway.websocketConnectionMinutesPerMillion",
+    1e6,
+  );
   for (const pool of inventory.userPools) {
-    add("Cognito", `dashboard users (${pool.tier.toLowerCase()} tier)`, users, "monthly active users", pool.tier === "LITE" ? "cognito.litePerMau" : "cognito.essentialsPerMau");
+    add(
+      "Cognito",
+      `dashboard users (${pool.tier.toLowerCase()} tier)`,
+      users,
+      "monthly active users",
+      pool.tier === "LITE" ? "cognito.litePerMau" : "cognito.essentialsPerMau",
+    );
   }
   add("ECR", "controller images", inventory.ecrRepositories * w.ecrImageGb, "GB-months", "ecr.storagePerGbMonth");
 
@@ -247,7 +273,11 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
 }
 
 /** Cost with no devices (what the stacks cost standing still) and the average cost each device adds. */
-export function fixedAndPerDevice(inventory: Inventory, fleet: FleetParameters, options: ModelOptions = {}): { fixedUsdPerMonth: number; perDeviceUsdPerMonth: number } {
+export function fixedAndPerDevice(
+  inventory: Inventory,
+  fleet: FleetParameters,
+  options: ModelOptions = {},
+): { fixedUsdPerMonth: number; perDeviceUsdPerMonth: number } {
   const fixed = costOf(inventory, { ...fleet, devices: 0 }, options).totalUsdPerMonth;
   const total = costOf(inventory, fleet, options).totalUsdPerMonth;
   return { fixedUsdPerMonth: fixed, perDeviceUsdPerMonth: fleet.devices > 0 ? round((total - fixed) / fleet.devices, 5) : 0 };

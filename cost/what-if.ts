@@ -37,9 +37,18 @@ export function whatIf(inventory: Inventory, fleets: readonly FleetParameters[])
   return [
     { change: "as synthesized today", usdPerMonth: priced(inventory, {}) },
     { change: "Basic Ingest for telemetry into one rule (store + live actions; thresholds checked by the broadcaster)", usdPerMonth: priced(basic, {}) },
-    { change: "+ one DynamoDB write per reading (no latest-reading table; the API reads each device's newest hot-store item)", usdPerMonth: priced(basic, oneWrite) },
-    { change: "+ no point-in-time recovery on the hot store (the warm store already holds every reading)", usdPerMonth: priced(withoutHotPitr(basic), oneWrite) },
-    { change: "+ Lambda JSON logs at WARN (no START/END/REPORT or info lines for successful invocations)", usdPerMonth: priced(withoutHotPitr(basic), quietLogs) },
+    {
+      change: "+ one DynamoDB write per reading (no latest-reading table; the API reads each device's newest hot-store item)",
+      usdPerMonth: priced(basic, oneWrite),
+    },
+    {
+      change: "+ no point-in-time recovery on the hot store (the warm store already holds every reading)",
+      usdPerMonth: priced(withoutHotPitr(basic), oneWrite),
+    },
+    {
+      change: "+ Lambda JSON logs at WARN (no START/END/REPORT or info lines for successful invocations)",
+      usdPerMonth: priced(withoutHotPitr(basic), quietLogs),
+    },
   ];
 }
 

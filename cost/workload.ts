@@ -87,5 +87,6 @@ export const FUNCTION_PROFILES: Record<string, FunctionProfile> = {
 
 export function validateFleet(fleet: FleetParameters): void {
   if (!Number.isFinite(fleet.devices) || fleet.devices < 0) throw new Error(`--devices ${fleet.devices}: must be a number of devices >= 0`);
-  if (!Number.isFinite(fleet.intervalMinutes) || fleet.intervalMinutes < 1) throw new Error(`--interval ${fleet.intervalMinutes}: must be minutes between readings, >= 1`);
+  if (!Number.isFinite(fleet.intervalMinutes) || fleet.intervalMinutes < 1)
+    throw new Error(`--interval ${fleet.intervalMinutes}: must be minutes between readings, >= 1`);
 }

@@ -85,7 +85,8 @@ export class RotationSession {
 
   /** Rotate now (one at a time); resolves to the new certificate id once it connected. */
   rotate(reason: RotationReason): Promise<string> {
-    if (!this.o.config.certificateRotation.templateName) return Promise.reject(new Error("certificate rotation is not configured (certificateRotation.templateName)"));
+    if (!this.o.config.certificateRotation.templateName)
+      return Promise.reject(new Error("certificate rotation is not configured (certificateRotation.templateName)"));
     if (!this.o.connected()) return Promise.reject(new Error("not connected"));
     this.inflight ??= this.run(reason).finally(() => {
       this.inflight = undefined;

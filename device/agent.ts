@@ -28,7 +28,6 @@ import { ExchangeAnswer } from "./mqtt-exchange";
 import { TelemetryPublisher } from "./telemetry-publisher";
 import { ThingConnection } from "./thing-connection";
 
-
 export interface DeviceAgentOptions {
   readonly config: DeviceConfig;
   readonly thing: ThingRecord;
@@ -132,11 +131,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       operations: { "rotate-certificate": async () => ({ certificateId: await this.rotation.rotate("job") }) },
       onInstalled: (version) => {
         this.firmwareVersion = version;
-        writeFileAtomicSync(
-          path.join(config.dataDir, "firmware.json"),
-          JSON.stringify({ version, installedAt: new Date().toISOString() }) + "\n",
-          0o600,
-        );
+        writeFileAtomicSync(path.join(config.dataDir, "firmware.json"), JSON.stringify({ version, installedAt: new Date().toISOString() }) + "\n", 0o600);
         this.shadow.report();
       },
     });
@@ -266,7 +261,10 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     // Always (re)subscribe: cheap, idempotent, and covers a broker that lost our session.
     this.connection.client
       .subscribe({
-        subscriptions: [this.commandsTopic, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({ topicFilter, qos: mqtt5.QoS.AtLeastOnce })),
+        subscriptions: [this.commandsTopic, ...this.jobs.subscriptions(), ...this.shadow.subscriptions()].map((topicFilter) => ({
+          topicFilter,
+          qos: mqtt5.QoS.AtLeastOnce,
+        })),
       })
       .then((suback) => {
         const refused = suback.reasonCodes.filter((c) => c >= 0x80);

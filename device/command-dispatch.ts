@@ -61,10 +61,10 @@ export class CommandDispatcher {
     const { id, command, params } = body as { id?: unknown; command?: unknown; params?: unknown };
     const cid = typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
     const name = typeof command === "string" && command.length > 0 ? command : null;
-    if (!cid) return this.publishError(null, name, "BAD_PAYLOAD", "command needs an \"id\" (string, 1-128 chars)");
-    if (!name) return this.publishError(cid, null, "BAD_PAYLOAD", "command needs a \"command\" name");
+    if (!cid) return this.publishError(null, name, "BAD_PAYLOAD", 'command needs an "id" (string, 1-128 chars)');
+    if (!name) return this.publishError(cid, null, "BAD_PAYLOAD", 'command needs a "command" name');
     if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) {
-      return this.publishError(cid, name, "BAD_PAYLOAD", "\"params\" must be a JSON object");
+      return this.publishError(cid, name, "BAD_PAYLOAD", '"params" must be a JSON object');
     }
     if (this.seen.includes(cid)) {
       this.o.log.info("duplicate command ignored", { id: cid, command: name });

@@ -104,11 +104,9 @@ export class CommandRegistry {
 /** Register `ping`, `get-status` and `set-state`. */
 export function registerBuiltins(registry: CommandRegistry): CommandRegistry {
   registry.register("ping", () => ({ pong: true, at: new Date().toISOString() }), { description: "Liveness check" });
-  registry.register(
-    "get-status",
-    (_params, ctx) => ({ ...ctx.status(), state: ctx.state.get(), commands: registry.list().map((c) => c.name) }),
-    { description: "Firmware, uptime, queue depth, state" },
-  );
+  registry.register("get-status", (_params, ctx) => ({ ...ctx.status(), state: ctx.state.get(), commands: registry.list().map((c) => c.name) }), {
+    description: "Firmware, uptime, queue depth, state",
+  });
   registry.register(
     "set-state",
     (params, ctx) => {

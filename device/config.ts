@@ -54,7 +54,11 @@ const configSchema = z
     rollbackCommand: z.array(z.string().min(1)).min(1).optional(),
     /** Firmware version reported until an OTA job installs another. */
     firmwareVersion: z.string().min(1).default("0.0.0"),
-    maxFirmwareBytes: z.number().int().min(1).default(256 * 1024 * 1024),
+    maxFirmwareBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(256 * 1024 * 1024),
     /** CommonJS modules that add command handlers (see device/README.md). */
     handlerModules: z.array(z.string().min(1)).default([]),
     /** CommonJS modules whose readings join each telemetry message's metrics (see device/sensors.ts). */

@@ -145,10 +145,14 @@ export async function waitUntilHealthy(options: HealthCheckOptions): Promise<str
     last = `exited with ${exitText(result)}${result.output ? ` (${result.output.slice(-200)})` : ""}`;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.min(options.intervalMs, Math.max(0, deadline - Date.now())));
-      options.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      options.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
     if (options.signal.aborted) throw new JobFailure("interrupted during the health check");
   }

@@ -64,9 +64,14 @@ export function loadPendingRotation(c: Pick<DeviceConfig, "dataDir">): PendingRo
   }
   if (!p) return undefined;
   const complete =
-    typeof p.serialNumber === "string" && typeof p.fromCertificateId === "string" && typeof p.certificateId === "string" &&
-    typeof p.certificatePem === "string" && typeof p.keyPem === "string" && typeof p.certificateOwnershipToken === "string" &&
-    typeof p.issuedAt === "number" && typeof p.registered === "boolean";
+    typeof p.serialNumber === "string" &&
+    typeof p.fromCertificateId === "string" &&
+    typeof p.certificateId === "string" &&
+    typeof p.certificatePem === "string" &&
+    typeof p.keyPem === "string" &&
+    typeof p.certificateOwnershipToken === "string" &&
+    typeof p.issuedAt === "number" &&
+    typeof p.registered === "boolean";
   if (!complete || !pairMatches(p.certificatePem!, p.keyPem!)) {
     removeFile(rotationPath(c));
     return undefined;

@@ -261,7 +261,11 @@ export class JobsAgent {
       }
       if (phase === "downloading" || phase === "installing") {
         enter("installing", "installing");
-        const result = await runCommand([...this.options.installCommand, image], { env: { ...this.firmwareEnv(doc.version, jobId, image), FIRMWARE_SHA256: doc.sha256 }, timeoutMs: this.options.installTimeoutMs ?? 15 * 60_000, signal: this.abort.signal });
+        const result = await runCommand([...this.options.installCommand, image], {
+          env: { ...this.firmwareEnv(doc.version, jobId, image), FIRMWARE_SHA256: doc.sha256 },
+          timeoutMs: this.options.installTimeoutMs ?? 15 * 60_000,
+          signal: this.abort.signal,
+        });
         log.info("install command finished", { code: result.code, signal: result.signal, output: result.output });
         if (this.stopped) throw new JobFailure("interrupted during install");
         if (result.code !== 0) throw new JobFailure(`install command exited with ${exitText(result)}`, result.output ? { output: result.output } : {});

@@ -43,25 +43,28 @@ export class OutboxPublisher {
       if (this.inflight.size >= PUBLISH_WINDOW) break;
       if (this.inflight.has(entry.seq)) continue;
       this.inflight.add(entry.seq);
-      this.o.client().publish({ topicName: entry.topic, payload: entry.payload, qos: mqtt5.QoS.AtLeastOnce }).then(
-        (result) => {
-          this.inflight.delete(entry.seq);
-          if (isPubackFailure(result)) {
-            // Retrying cannot help (e.g. not authorised): drop it rather than block the queue forever.
-            this.o.log.error("broker refused a queued message; dropping it", { topic: entry.topic, reasonCode: result!.reasonCode });
-          }
-          this.o.outbox.ack(entry.seq);
-          this.o.onDelivered(entry);
-          this.pump();
-        },
-        (err: unknown) => {
-          this.inflight.delete(entry.seq);
-          if (this.stopping) return;
-          this.o.log.warn("publish failed; will retry", { topic: entry.topic, seq: entry.seq, error: errorMessage(err) });
-          clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.pump(), 1000);
-        },
-      );
+      this.o
+        .client()
+        .publish({ topicName: entry.topic, payload: entry.payload, qos: mqtt5.QoS.AtLeastOnce })
+        .then(
+          (result) => {
+            this.inflight.delete(entry.seq);
+            if (isPubackFailure(result)) {
+              // Retrying cannot help (e.g. not authorised): drop it rather than block the queue forever.
+              this.o.log.error("broker refused a queued message; dropping it", { topic: entry.topic, reasonCode: result!.reasonCode });
+            }
+            this.o.outbox.ack(entry.seq);
+            this.o.onDelivered(entry);
+            this.pump();
+          },
+          (err: unknown) => {
+            this.inflight.delete(entry.seq);
+            if (this.stopping) return;
+            this.o.log.warn("publish failed; will retry", { topic: entry.topic, seq: entry.seq, error: errorMessage(err) });
+            clearTimeout(this.retryTimer);
+            this.retryTimer = setTimeout(() => this.pump(), 1000);
+          },
+        );
     }
   }
 

@@ -101,7 +101,8 @@ async function requestCertificate(o: RotateOptions): Promise<PendingRotation> {
     throw new Error(e.message);
   }
   const { certificateId, certificatePem, certificateOwnershipToken } = (answer.body ?? {}) as Record<string, string | undefined>;
-  if (!certificateId || !certificatePem || !certificateOwnershipToken) throw new Error("CreateCertificateFromCsr accepted without certificateId/certificatePem/certificateOwnershipToken");
+  if (!certificateId || !certificatePem || !certificateOwnershipToken)
+    throw new Error("CreateCertificateFromCsr accepted without certificateId/certificatePem/certificateOwnershipToken");
   if (!pairMatches(certificatePem, keyPem)) throw new Error(`issued certificate ${certificateId} does not carry this device's new public key`);
   const pending: PendingRotation = {
     serialNumber: o.thing.serialNumber,

@@ -18,7 +18,16 @@ export interface PiMetrics {
 
 /** Names of the Pi's own metrics (and the outbox size): sensor readings never take them, present or not. */
 export const PI_METRIC_NAMES: readonly string[] = [
-  "uptimeSeconds", "load1", "load5", "load15", "memTotalBytes", "memAvailableBytes", "processRssBytes", "cpuTemperatureC", "diskFreeBytes", "queuedMessages",
+  "uptimeSeconds",
+  "load1",
+  "load5",
+  "load15",
+  "memTotalBytes",
+  "memAvailableBytes",
+  "processRssBytes",
+  "cpuTemperatureC",
+  "diskFreeBytes",
+  "queuedMessages",
 ] satisfies readonly (keyof PiMetrics | "queuedMessages")[];
 
 /** MemAvailable from /proc/meminfo (what the kernel could give without swapping); os.freemem() otherwise. */

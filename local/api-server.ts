@@ -91,7 +91,10 @@ export function matchResource(path: string): { resource: string; pathParameters:
 }
 
 /** Build the Lambda proxy event API Gateway (REST) would send for this request. */
-export function toApiGatewayEvent(req: PlainRequest, options: { stage?: string; accountId?: string; requestId?: string; now?: number } = {}): APIGatewayProxyEvent {
+export function toApiGatewayEvent(
+  req: PlainRequest,
+  options: { stage?: string; accountId?: string; requestId?: string; now?: number } = {},
+): APIGatewayProxyEvent {
   const url = new URL(req.url, "http://localhost");
   const path = url.pathname;
   const matched = matchResource(path);
@@ -227,9 +230,16 @@ export class LocalApiServer {
 
     const dashboardRoute = this.options.dashboardHandler ? matchDashboardRoute(req.method ?? "GET", path) : undefined;
     if (dashboardRoute) {
-      const event = toDashboardEvent({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, sourceIp: req.socket.remoteAddress }, dashboardRoute);
+      const event = toDashboardEvent(
+        { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, sourceIp: req.socket.remoteAddress },
+        dashboardRoute,
+      );
       const result = await this.options.dashboardHandler!(event);
-      return writeProxyResult(res, { statusCode: result.statusCode ?? 200, headers: result.headers as Record<string, string> | undefined, body: String(result.body ?? "") });
+      return writeProxyResult(res, {
+        statusCode: result.statusCode ?? 200,
+        headers: result.headers as Record<string, string> | undefined,
+        body: String(result.body ?? ""),
+      });
     }
 
     const command = /^\/commands\/([^/]+)$/.exec(path);
@@ -279,7 +289,9 @@ export class LocalApiServer {
         "GET /alerts",
         "POST /health-check (the daily summary, now)",
         ...(this.options.dashboardHandler
-          ? ["GET /buildings, /buildings/{buildingId}/devices, /buildings/{buildingId}/telemetry/aggregate, /devices/{thingName}/telemetry[/aggregate] (header x-twin-groups: building-<id> ...; Accept: text/csv for CSV)"]
+          ? [
+              "GET /buildings, /buildings/{buildingId}/devices, /buildings/{buildingId}/telemetry/aggregate, /devices/{thingName}/telemetry[/aggregate] (header x-twin-groups: building-<id> ...; Accept: text/csv for CSV)",
+            ]
           : []),
       ],
     };

@@ -166,7 +166,9 @@ async function main(): Promise<number> {
       await twin.stop();
       if (!lifecycle) return 130;
       for (const line of formatLifecycleSummary(lifecycle)) console.log(line);
-      console.log(JSON.stringify({ ...lifecycle.counts, ok: lifecycle.ok, takesEffectSeconds: lifecycle.takesEffectSeconds, durationMs: lifecycle.durationMs }));
+      console.log(
+        JSON.stringify({ ...lifecycle.counts, ok: lifecycle.ok, takesEffectSeconds: lifecycle.takesEffectSeconds, durationMs: lifecycle.durationMs }),
+      );
       return lifecycle.ok ? 0 : 1;
     }
     const run = options.scenario === "smoke" ? runSmoke(twin, options) : runChaos(twin, options);
@@ -175,16 +177,42 @@ async function main(): Promise<number> {
     if (!result) return 130;
     if ("expected" in result) {
       for (const line of formatSmokeSummary(result, options.devices)) console.log(line);
-      console.log(JSON.stringify({ scenario: "smoke", devices: options.devices, ok: result.ok, ...result.counts, durationMs: result.durationMs, provisionMs: result.provisionMs, deviceRssMiB: result.deviceRssMiB ?? null }));
+      console.log(
+        JSON.stringify({
+          scenario: "smoke",
+          devices: options.devices,
+          ok: result.ok,
+          ...result.counts,
+          durationMs: result.durationMs,
+          provisionMs: result.provisionMs,
+          deviceRssMiB: result.deviceRssMiB ?? null,
+        }),
+      );
     } else {
       for (const line of formatChaosSummary(result)) console.log(line);
-      console.log(JSON.stringify({ scenario: "chaos", devices: options.devices, ok: result.ok, ...result.counts, restarts: result.restarts, durationMs: result.durationMs }));
+      console.log(
+        JSON.stringify({
+          scenario: "chaos",
+          devices: options.devices,
+          ok: result.ok,
+          ...result.counts,
+          restarts: result.restarts,
+          durationMs: result.durationMs,
+        }),
+      );
     }
     return result.ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`local twin failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     await twin?.stop().catch(() => undefined);
-    console.log(JSON.stringify({ scenario: options.scenario ?? "dev", ok: false, error: err instanceof Error ? err.message : String(err), durationMs: Date.now() - startedAt }));
+    console.log(
+      JSON.stringify({
+        scenario: options.scenario ?? "dev",
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+        durationMs: Date.now() - startedAt,
+      }),
+    );
     return 1;
   } finally {
     if (liveDeviceProcesses() > 0) process.stderr.write(`warning: ${liveDeviceProcesses()} device process(es) still running at exit; killing them\n`);

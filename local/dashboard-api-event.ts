@@ -53,7 +53,8 @@ export function toDashboardEvent(
 ): APIGatewayProxyEventV2WithJWTAuthorizer {
   const url = new URL(req.url, "http://localhost");
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const groups = (headers[TWIN_GROUPS_HEADER] ?? "").split(/[\s,]+/).filter((g) => g.length > 0);
@@ -81,7 +82,10 @@ export function toDashboardEvent(
       authorizer: {
         principalId: "",
         integrationLatency: 0,
-        jwt: { claims: { sub: "local-twin-user", token_use: "access", ...(groups.length > 0 ? { "cognito:groups": `[${groups.join(" ")}]` } : {}) }, scopes: null },
+        jwt: {
+          claims: { sub: "local-twin-user", token_use: "access", ...(groups.length > 0 ? { "cognito:groups": `[${groups.join(" ")}]` } : {}) },
+          scopes: null,
+        },
       },
     },
   } as APIGatewayProxyEventV2WithJWTAuthorizer;

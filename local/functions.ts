@@ -15,7 +15,8 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AsyncFailureQueues, onFailureRecord } from "./async-failures";
 
-export type FunctionName = "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates" | "telemetry-api";
+export type FunctionName =
+  "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates" | "telemetry-api";
 
 /** A Lambda handler as the runner calls it: the event and context are the handler's to check. */
 type Handler = (event: unknown, context?: unknown) => Promise<unknown>;

@@ -114,7 +114,9 @@ export class JobsService extends EventEmitter<JobsServiceEvents> {
 
   /** Every thing's execution of a job, in creation order. */
   executionsOf(jobId: string): JobExecution[] {
-    return [...this.executions.values()].flatMap((forThing) => [...forThing.values()].filter((e) => e.jobId === jobId)).sort((a, b) => a.executionNumber - b.executionNumber);
+    return [...this.executions.values()]
+      .flatMap((forThing) => [...forThing.values()].filter((e) => e.jobId === jobId))
+      .sort((a, b) => a.executionNumber - b.executionNumber);
   }
 
   /** CancelJob for one execution: QUEUED ones, and IN_PROGRESS ones only with `force`; false when left alone. */
@@ -218,7 +220,14 @@ export class JobsService extends EventEmitter<JobsServiceEvents> {
     const token = clientToken !== undefined ? { clientToken } : {};
     if (m[2] === "get") {
       const all = [...(this.executions.get(thingName)?.values() ?? [])];
-      const summary = (e: JobExecution) => ({ jobId: e.jobId, queuedAt: e.queuedAt, startedAt: e.startedAt, lastUpdatedAt: e.lastUpdatedAt, versionNumber: e.versionNumber, executionNumber: e.executionNumber });
+      const summary = (e: JobExecution) => ({
+        jobId: e.jobId,
+        queuedAt: e.queuedAt,
+        startedAt: e.startedAt,
+        lastUpdatedAt: e.lastUpdatedAt,
+        versionNumber: e.versionNumber,
+        executionNumber: e.executionNumber,
+      });
       await this.client.publish(`${topic}/accepted`, {
         inProgressJobs: all.filter((e) => e.status === "IN_PROGRESS").map(summary),
         queuedJobs: all.filter((e) => e.status === "QUEUED").map(summary),

@@ -97,7 +97,11 @@ export class RegistryStream {
     try {
       const response = await this.options.consumer({ Records: records.map((r) => r.record) });
       const failed = response?.batchItemFailures?.[0]?.itemIdentifier;
-      if (failed) failedAt = Math.max(0, records.findIndex((r) => r.record.dynamodb?.SequenceNumber === failed));
+      if (failed)
+        failedAt = Math.max(
+          0,
+          records.findIndex((r) => r.record.dynamodb?.SequenceNumber === failed),
+        );
     } catch (error) {
       failedAt = 0;
       this.options.note?.(`consumer failed, the batch is delivered again: ${(error as Error).message}`);

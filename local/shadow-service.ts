@@ -47,7 +47,10 @@ export class ShadowService {
     const s = this.shadows.get(thingName);
     if (!s) return undefined;
     const delta = deltaOf(s);
-    return { state: { ...(s.desired ? { desired: s.desired } : {}), ...(s.reported ? { reported: s.reported } : {}), ...(delta ? { delta } : {}) }, version: s.version };
+    return {
+      state: { ...(s.desired ? { desired: s.desired } : {}), ...(s.reported ? { reported: s.reported } : {}), ...(delta ? { delta } : {}) },
+      version: s.version,
+    };
   }
 
   /** What an app's UpdateThingShadow with `{state: {desired}}` does. */
@@ -109,7 +112,8 @@ export class ShadowService {
     const state = body.state;
     if (!isObject(state) || (state.desired === undefined && state.reported === undefined)) return { code: 400, message: "Missing required node: state" };
     for (const section of ["desired", "reported"] as const) {
-      if (state[section] !== undefined && state[section] !== null && !isObject(state[section])) return { code: 400, message: `Invalid JSON: state.${section} must be an object` };
+      if (state[section] !== undefined && state[section] !== null && !isObject(state[section]))
+        return { code: 400, message: `Invalid JSON: state.${section} must be an object` };
     }
     const before = this.shadows.get(thingName);
     if (body.version !== undefined && body.version !== (before?.version ?? 0)) return { code: 409, message: "Version conflict" };
@@ -125,14 +129,20 @@ export class ShadowService {
       }
       const merged = mergeWithNulls(shadow[section] ?? {}, change as Json);
       shadow[section] = merged;
-      shadow.metadata[section] = { ...(shadow.metadata[section] ?? {}), ...Object.fromEntries(Object.keys(change as Json).map((k) => [k, { timestamp: now }])) };
+      shadow.metadata[section] = {
+        ...(shadow.metadata[section] ?? {}),
+        ...Object.fromEntries(Object.keys(change as Json).map((k) => [k, { timestamp: now }])),
+      };
     }
     shadow.version++;
     this.shadows.set(thingName, shadow);
     const token = clientToken ? { clientToken } : {};
     const prefix = `$aws/things/${thingName}/shadow/update`;
     await this.client.publish(`${prefix}/accepted`, { state, metadata: shadow.metadata, version: shadow.version, timestamp: now, ...token });
-    const view = (s: Shadow | undefined) => (s ? { state: { ...(s.desired ? { desired: s.desired } : {}), ...(s.reported ? { reported: s.reported } : {}) }, metadata: s.metadata, version: s.version } : null);
+    const view = (s: Shadow | undefined) =>
+      s
+        ? { state: { ...(s.desired ? { desired: s.desired } : {}), ...(s.reported ? { reported: s.reported } : {}) }, metadata: s.metadata, version: s.version }
+        : null;
     await this.client.publish(`${prefix}/documents`, { previous: view(before), current: view(shadow), timestamp: now, ...token });
     const delta = deltaOf(shadow);
     if (delta) {

@@ -100,7 +100,11 @@ export class SnsSink extends EventEmitter<SnsSinkEvents> {
       return sendXml(res, 413, errorXml({ status: 413, type: "Sender", code: "RequestEntityTooLarge", message: "Request is too large" }, requestId));
     }
     if (req.method !== "POST") {
-      return sendXml(res, 405, errorXml({ status: 405, type: "Sender", code: "InvalidAction", message: "Use POST with a form-encoded query API request" }, requestId));
+      return sendXml(
+        res,
+        405,
+        errorXml({ status: 405, type: "Sender", code: "InvalidAction", message: "Use POST with a form-encoded query API request" }, requestId),
+      );
     }
     const params = new URLSearchParams(body);
     const result = this.handle(params);
@@ -112,7 +116,14 @@ export class SnsSink extends EventEmitter<SnsSinkEvents> {
   private handle(params: URLSearchParams): { message: SnsMessage } | { error: SnsError } {
     const action = params.get("Action");
     if (action !== "Publish") {
-      return { error: { status: 400, type: "Sender", code: "InvalidAction", message: `The action ${action ?? "(none)"} is not valid for this local SNS stand-in (only Publish)` } };
+      return {
+        error: {
+          status: 400,
+          type: "Sender",
+          code: "InvalidAction",
+          message: `The action ${action ?? "(none)"} is not valid for this local SNS stand-in (only Publish)`,
+        },
+      };
     }
     const topicArn = params.get("TopicArn") ?? params.get("TargetArn");
     if (!topicArn) return { error: invalidParameter("TopicArn or TargetArn Reason: no value for required parameter") };

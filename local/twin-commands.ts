@@ -67,7 +67,11 @@ export class CommandChannel {
    * Publish a command (QoS 1). `accepted` resolves when the broker acknowledged it (counted in
    * `commandsSent`), `answer` when a response or error with its id arrives.
    */
-  publishCommand(thingName: string, command: string, params: Record<string, unknown> = {}): { id: string; accepted: Promise<boolean>; answer: Promise<CommandAnswer> } {
+  publishCommand(
+    thingName: string,
+    command: string,
+    params: Record<string, unknown> = {},
+  ): { id: string; accepted: Promise<boolean>; answer: Promise<CommandAnswer> } {
     const id = randomUUID();
     this.issuedIds.add(id);
     const answer = new Promise<CommandAnswer>((resolve) => {

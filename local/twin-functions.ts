@@ -56,7 +56,10 @@ export interface TwinFunctionsOptions {
 }
 
 /** The twin's resources, named as the stacks name them. */
-export type TwinResources = Pick<TwinFunctionsOptions, "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs">;
+export type TwinResources = Pick<
+  TwinFunctionsOptions,
+  "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs"
+>;
 
 /**
  * Each function the twin runs, with the settings its stack deploys: timeout, memory and environment
@@ -87,7 +90,11 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
   const registry = { ...common, registryTableName: names.registryTable };
   const devices = { ...registry, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix };
   const settings: Record<FunctionName, LocalFunctionSettings> = {
-    "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], { ...devices, leaseSeconds: config.provisioning.leaseSeconds, rotationTemplateName: names.rotationTemplate }),
+    "provisioning-hook": settingsOf(PROVISIONING_HOOK, physical["provisioning-hook"], {
+      ...devices,
+      leaseSeconds: config.provisioning.leaseSeconds,
+      rotationTemplateName: names.rotationTemplate,
+    }),
     "register-device": settingsOf(REGISTER_DEVICE, physical["register-device"], devices),
     "alert-handler": settingsOf(ALERT_HANDLER, physical["alert-handler"], {
       ...common,
@@ -97,14 +104,23 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       budgetPerDevice: config.alerts.budget.alertsPerDevice,
       budgetWindowSeconds: config.alerts.budget.windowMinutes * 60,
     }),
-    "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], { ...registry, alertTopicArn: o.alertTopicArn, graceSeconds: o.offlineGraceSeconds }),
+    "offline-detector": settingsOf(OFFLINE_DETECTOR, physical["offline-detector"], {
+      ...registry,
+      alertTopicArn: o.alertTopicArn,
+      graceSeconds: o.offlineGraceSeconds,
+    }),
     "health-check": settingsOf(HEALTH_CHECK, physical["health-check"], { ...registry, alertTopicArn: o.alertTopicArn }),
     "revoke-certificates": settingsOf(REVOKE_CERTIFICATES, physical["revoke-certificates"], { ...registry, namePrefix: config.namePrefix }),
-    "telemetry-api": settingsOf(TELEMETRY_API, physical["telemetry-api"], { ...registry, telemetryTableName: names.telemetryTable, latestTableName: names.telemetryLatestTable }),
+    "telemetry-api": settingsOf(TELEMETRY_API, physical["telemetry-api"], {
+      ...registry,
+      telemetryTableName: names.telemetryTable,
+      latestTableName: names.telemetryLatestTable,
+    }),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
     const asyncInvoke = o.asyncInvokeConfigs?.get(s.functionName);
-    if (asyncInvoke) settings[handler] = { ...s, asyncInvoke: { maximumRetryAttempts: asyncInvoke.maximumRetryAttempts, onFailureQueue: asyncInvoke.onFailureQueue } };
+    if (asyncInvoke)
+      settings[handler] = { ...s, asyncInvoke: { maximumRetryAttempts: asyncInvoke.maximumRetryAttempts, onFailureQueue: asyncInvoke.onFailureQueue } };
   }
   return settings;
 }
@@ -140,7 +156,9 @@ export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
     o.counters.functionFailures++;
     o.note(inv.functionName, `FAILED after ${inv.attempt} attempts: ${inv.error}`);
   });
-  fns.asyncFailures.on("message", (queue, record) => o.note("dlq", `${queue}: ${record.requestContext.functionArn} gave up after ${record.requestContext.approximateInvokeCount} attempts (redrive: README)`));
+  fns.asyncFailures.on("message", (queue, record) =>
+    o.note("dlq", `${queue}: ${record.requestContext.functionArn} gave up after ${record.requestContext.approximateInvokeCount} attempts (redrive: README)`),
+  );
   return fns;
 }
 

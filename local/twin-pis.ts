@@ -101,7 +101,10 @@ export class PiLauncher {
   async start(pi: SimulatedPi, timeoutMs = 60_000): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => {
       let connectedTimer: NodeJS.Timeout | undefined;
-      const timer = setTimeout(() => done(new Error(`${pi.serialNumber} did not connect within ${timeoutMs} ms:\n${pi.recent.slice(-10).join("\n")}`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`${pi.serialNumber} did not connect within ${timeoutMs} ms:\n${pi.recent.slice(-10).join("\n")}`)),
+        timeoutMs,
+      );
       const onLog = (record: { msg?: string }): void => {
         if (record.msg === "subscribed") done();
         // Clients that do not log "subscribed": give the SUBSCRIBE a moment after CONNACK.

@@ -78,7 +78,11 @@ export class TwinRules {
       if (table) await createSynthesizedTable(options.dynamodb, table);
     }
     const streams = new Map([...topicRules.deliveryStreams].filter(([name]) => used.some((a) => a.type === "firehose" && a.deliveryStreamName === name)));
-    const s3 = await startS3Server({ directory: path.join(options.workDir, "s3"), buckets: [...new Set([...streams.values()].map((s) => s.bucketName))], region: options.config.region });
+    const s3 = await startS3Server({
+      directory: path.join(options.workDir, "s3"),
+      buckets: [...new Set([...streams.values()].map((s) => s.bucketName))],
+      region: options.config.region,
+    });
     try {
       const client = await options.iot.connect(TWIN_SERVICE_IDENTITY, RULES_CLIENT_ID, 3600);
       return await new TwinRules(options, s3, streams, client).subscribe();

@@ -214,8 +214,22 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const note = (tag: string, text: string) => this.note(tag, text);
     // The dashboard API reads the latest-reading table (keys as the telemetry stack's); the twin runs no
     // broadcaster, which fills it on AWS, so building listings and aggregates see no devices here.
-    await createSynthesizedTable(this.db.client, { tableName: this.names.telemetryLatestTable, hashKey: "buildingId", rangeKey: "thingName", attributes: { buildingId: "S", thingName: "S" } });
-    this.rules = await TwinRules.start({ iot, functions: this.fns, dynamodb: this.db.client, config: this.config, names: this.names, workDir, counters: this.stats, note });
+    await createSynthesizedTable(this.db.client, {
+      tableName: this.names.telemetryLatestTable,
+      hashKey: "buildingId",
+      rangeKey: "thingName",
+      attributes: { buildingId: "S", thingName: "S" },
+    });
+    this.rules = await TwinRules.start({
+      iot,
+      functions: this.fns,
+      dynamodb: this.db.client,
+      config: this.config,
+      names: this.names,
+      workDir,
+      counters: this.stats,
+      note,
+    });
     // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
       client: await iot.connect(CONTROLLER_IDENTITY, this.names.controllerThing, 3600),
@@ -292,7 +306,11 @@ export class LocalTwin extends EventEmitter implements CommandSender {
    * Publish a command (QoS 1) as the controller. `accepted` resolves when the endpoint acknowledged it
    * (counted in `stats.commandsSent`), `answer` when a response or error with its id arrives.
    */
-  publishCommand(thingName: string, command: string, params: Record<string, unknown> = {}): { id: string; accepted: Promise<boolean>; answer: Promise<CommandAnswer> } {
+  publishCommand(
+    thingName: string,
+    command: string,
+    params: Record<string, unknown> = {},
+  ): { id: string; accepted: Promise<boolean>; answer: Promise<CommandAnswer> } {
     if (!this.controller) throw new Error("the twin is not started");
     return this.controller.publishCommand(thingName, command, params);
   }

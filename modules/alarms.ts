@@ -60,7 +60,9 @@ export class FunctionAlarms extends Construct {
     const timeoutMs = props.function.timeoutSeconds * 1000;
     const durationThresholdMs = props.durationThresholdMs ?? Math.floor(timeoutMs * 0.8);
     if (!Number.isFinite(durationThresholdMs) || durationThresholdMs <= 0 || durationThresholdMs > timeoutMs) {
-      throw new Error(`FunctionAlarms "${id}": durationThresholdMs must be above 0 and at most the function's timeout (${timeoutMs} ms), got ${durationThresholdMs}`);
+      throw new Error(
+        `FunctionAlarms "${id}": durationThresholdMs must be above 0 and at most the function's timeout (${timeoutMs} ms), got ${durationThresholdMs}`,
+      );
     }
     const periodMinutes = props.periodMinutes ?? 5;
     if (!Number.isInteger(periodMinutes) || periodMinutes < 1) {

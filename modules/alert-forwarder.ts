@@ -61,7 +61,8 @@ export class AlertForwarder<C extends FunctionContractLike> extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertForwarderProps<C>) {
     super(scope, id);
-    if (props.channels.length === 0) throw new Error(`AlertForwarder "${id}": channels is empty; leave the forwarder out when no Slack or webhook channel is configured`);
+    if (props.channels.length === 0)
+      throw new Error(`AlertForwarder "${id}": channels is empty; leave the forwarder out when no Slack or webhook channel is configured`);
 
     const secrets = props.channels.map((channel) => {
       const secret = new SecretsmanagerSecret(this, `secret-${channel.name}`, {

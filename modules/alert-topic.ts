@@ -28,9 +28,25 @@ export interface AlertTopicProps {
 
 /** Customer-managed key administration for the account (delegated to IAM), without `kms:*`. */
 const KEY_ADMIN_ACTIONS = [
-  "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
-  "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-  "kms:RotateKeyOnDemand", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+  "kms:Create*",
+  "kms:Describe*",
+  "kms:Enable*",
+  "kms:List*",
+  "kms:Put*",
+  "kms:Update*",
+  "kms:Revoke*",
+  "kms:Disable*",
+  "kms:Get*",
+  "kms:Delete*",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:ScheduleKeyDeletion",
+  "kms:CancelKeyDeletion",
+  "kms:RotateKeyOnDemand",
+  "kms:Encrypt",
+  "kms:Decrypt",
+  "kms:ReEncrypt*",
+  "kms:GenerateDataKey*",
 ];
 
 /**
@@ -70,7 +86,12 @@ export class AlertTopic extends Construct implements GrantableTopic {
     if (props.cloudWatchAlarms) {
       const { accountId, keyAlias } = props.cloudWatchAlarms;
       const keyPolicy = policyDocument(this, "key-policy", [
-        { sid: "AccountAdministersKey", actions: KEY_ADMIN_ACTIONS, resources: ["*"], principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }] },
+        {
+          sid: "AccountAdministersKey",
+          actions: KEY_ADMIN_ACTIONS,
+          resources: ["*"],
+          principals: [{ type: "AWS", identifiers: [`arn:aws:iam::${accountId}:root`] }],
+        },
         {
           sid: "CloudWatchAlarmsPublish",
           actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -111,7 +132,17 @@ export class AlertTopic extends Construct implements GrantableTopic {
     const document = policyDocument(this, "topic-policy", [
       {
         sid: "OwnerAccount",
-        actions: ["SNS:Publish", "SNS:Subscribe", "SNS:Receive", "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:ListSubscriptionsByTopic"],
+        actions: [
+          "SNS:Publish",
+          "SNS:Subscribe",
+          "SNS:Receive",
+          "SNS:GetTopicAttributes",
+          "SNS:SetTopicAttributes",
+          "SNS:AddPermission",
+          "SNS:RemovePermission",
+          "SNS:DeleteTopic",
+          "SNS:ListSubscriptionsByTopic",
+        ],
         resources: [this.topic.arn],
         principals: [{ type: "AWS", identifiers: ["*"] }],
         conditions: [{ test: "StringEquals", variable: "AWS:SourceOwner", values: [this.topic.owner] }],

@@ -51,7 +51,8 @@ export class FlatAddresses {
     // The default scheme reads only `scopes` (the path from the root), so a node-shaped view suffices.
     const id = this.pinned.get(node.path) ?? (scopes.length === node.scopes.length ? allocate(node) : allocate({ scopes } as unknown as Node));
     const owner = this.seen.get(id);
-    if (owner !== undefined && owner !== node.path) throw new Error(`${stack.node.id}: ${node.path} and ${owner} would share the Terraform address ${id}; rename one`);
+    if (owner !== undefined && owner !== node.path)
+      throw new Error(`${stack.node.id}: ${node.path} and ${owner} would share the Terraform address ${id}; rename one`);
     this.seen.set(id, node.path);
     return id;
   }

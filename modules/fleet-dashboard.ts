@@ -106,7 +106,13 @@ export function fleetDashboardBody(p: FleetDashboardProps): { widgets: Record<st
       period: 60,
       metrics: [
         ["AWS/EC2", "StatusCheckFailed", "InstanceId", p.controller.instanceId, { stat: "Maximum", label: "StatusCheckFailed" }],
-        [p.controller.healthNamespace, p.controller.containerHealthyMetric, p.controller.healthDimension, p.alerts.environment, { stat: "Minimum", label: "ContainerHealthy" }],
+        [
+          p.controller.healthNamespace,
+          p.controller.containerHealthyMetric,
+          p.controller.healthDimension,
+          p.alerts.environment,
+          { stat: "Minimum", label: "ContainerHealthy" },
+        ],
         [p.controller.heartbeatNamespace, p.controller.heartbeatMetric, { stat: "Sum", label: "Heartbeats" }],
       ],
     },
@@ -137,9 +143,15 @@ export function fleetDashboardBody(p: FleetDashboardProps): { widgets: Record<st
   );
 
   row(
-    { title: "Rule failures (a failed action; see the rule-errors log groups)", metrics: p.ruleNames.map((r) => ["AWS/IoT", "Failure", "RuleName", r, { label: r }]) },
+    {
+      title: "Rule failures (a failed action; see the rule-errors log groups)",
+      metrics: p.ruleNames.map((r) => ["AWS/IoT", "Failure", "RuleName", r, { label: r }]),
+    },
     { title: "Rule messages throttled", metrics: p.ruleNames.map((r) => ["AWS/IoT", "RuleMessageThrottled", "RuleName", r, { label: r }]) },
-    { title: "Telemetry messages (store rule matches)", metrics: [["AWS/IoT", "TopicMatch", "RuleName", p.telemetryRuleName, { label: "telemetry messages" }]] },
+    {
+      title: "Telemetry messages (store rule matches)",
+      metrics: [["AWS/IoT", "TopicMatch", "RuleName", p.telemetryRuleName, { label: "telemetry messages" }]],
+    },
   );
 
   const a = p.alerts;
@@ -176,10 +188,17 @@ export class FleetDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: FleetDashboardProps) {
     super(scope, id);
-    for (const [what, list] of [["functionNames", props.functionNames], ["ruleNames", props.ruleNames], ["deadLetterQueueNames", props.deadLetterQueueNames]] as const) {
+    for (const [what, list] of [
+      ["functionNames", props.functionNames],
+      ["ruleNames", props.ruleNames],
+      ["deadLetterQueueNames", props.deadLetterQueueNames],
+    ] as const) {
       if (list.length === 0) throw new Error(`FleetDashboard "${id}": ${what} is empty; the dashboard would show an empty widget`);
     }
-    const dashboard = new CloudwatchDashboard(this, "dashboard", { dashboardName: props.dashboardName, dashboardBody: JSON.stringify(fleetDashboardBody(props)) });
+    const dashboard = new CloudwatchDashboard(this, "dashboard", {
+      dashboardName: props.dashboardName,
+      dashboardBody: JSON.stringify(fleetDashboardBody(props)),
+    });
     this.dashboardName = dashboard.dashboardName;
     this.dashboardUrl = `https://${props.region}.console.aws.amazon.com/cloudwatch/home?region=${props.region}#dashboards:name=${props.dashboardName}`;
   }

@@ -133,7 +133,9 @@ function tableGrants(tableArn: string, label: string): Pick<GrantableTable, "gra
     grant: (grantee, actions) => {
       const foreign = actions.filter((a) => !/^dynamodb:[A-Za-z]+$/.test(a));
       if (actions.length === 0 || foreign.length > 0) {
-        throw new Error(`Table grant "${label}": name one or more dynamodb actions such as dynamodb:GetItem${foreign.length > 0 ? `, not ${foreign.join(", ")}` : ""}`);
+        throw new Error(
+          `Table grant "${label}": name one or more dynamodb actions such as dynamodb:GetItem${foreign.length > 0 ? `, not ${foreign.join(", ")}` : ""}`,
+        );
       }
       grantee.addToRolePolicy(`${label}-access`, [{ actions: [...actions], resources }]);
     },

@@ -36,7 +36,9 @@ export class IotPolicy extends Construct {
     }
     for (const s of props.statements) {
       if (s.actions.some((a) => !a.startsWith("iot:") && !a.startsWith("greengrass:"))) {
-        throw new Error(`IotPolicy "${id}": statement ${s.sid ?? JSON.stringify(s.actions)} has non-IoT actions; an IoT policy grants only iot:* data-plane actions`);
+        throw new Error(
+          `IotPolicy "${id}": statement ${s.sid ?? JSON.stringify(s.actions)} has non-IoT actions; an IoT policy grants only iot:* data-plane actions`,
+        );
       }
     }
     const document = policyDocument(this, "document", props.statements);

@@ -22,7 +22,12 @@ export interface PolicyStatement {
  * evaluated locally (no API call), so plans stay offline-safe. Refuses the two shapes of an
  * over-broad grant: `Action: "*"`, and `service:*` on `Resource: "*"`.
  */
-export function policyDocument(scope: Construct, id: string, statements: readonly PolicyStatement[], options: PolicyDocumentOptions = {}): DataAwsIamPolicyDocument {
+export function policyDocument(
+  scope: Construct,
+  id: string,
+  statements: readonly PolicyStatement[],
+  options: PolicyDocumentOptions = {},
+): DataAwsIamPolicyDocument {
   if (statements.length === 0) throw new Error(`Policy document "${id}" has no statements`);
   for (const s of statements) assertLeastPrivilege(id, s, options);
   return new DataAwsIamPolicyDocument(scope, id, {
@@ -63,7 +68,5 @@ export function assertLeastPrivilege(documentId: string, statement: PolicyStatem
 
 /** Trust policy for an AWS service principal, e.g. `iot.amazonaws.com`. */
 export function serviceTrust(scope: Construct, id: string, service: string, conditions?: PolicyStatement["conditions"]): DataAwsIamPolicyDocument {
-  return policyDocument(scope, id, [
-    { actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: [service] }], conditions },
-  ]);
+  return policyDocument(scope, id, [{ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: [service] }], conditions }]);
 }

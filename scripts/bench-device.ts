@@ -99,8 +99,12 @@ async function parent(): Promise<void> {
   console.log(`device client benchmark: ${elapsed.toFixed(0)} s, ${rate} commands/s, telemetry every 1 s (Node ${process.version}, ${os.arch()})`);
   console.log(`  commands sent ${sent}, responses received ${responses}, telemetry messages ${telemetry}`);
   console.log(`  steady RSS      median ${fmt(median(rss))}  (min ${fmt(Math.min(...rss))}, max ${fmt(Math.max(...rss))})`);
-  console.log(`  steady heapUsed median ${fmt(median(steady.map((s) => s.heapUsed)))}  heapTotal ${fmt(median(steady.map((s) => s.heapTotal)))}  external ${fmt(median(steady.map((s) => s.external)))}`);
-  console.log(`  first-half -> second-half RSS drift ${fmt(median(rss) - median(samples.slice(0, Math.floor(samples.length / 2)).map((s) => s.rss)))}; max queued ${Math.max(...samples.map((s) => s.queued))}`);
+  console.log(
+    `  steady heapUsed median ${fmt(median(steady.map((s) => s.heapUsed)))}  heapTotal ${fmt(median(steady.map((s) => s.heapTotal)))}  external ${fmt(median(steady.map((s) => s.external)))}`,
+  );
+  console.log(
+    `  first-half -> second-half RSS drift ${fmt(median(rss) - median(samples.slice(0, Math.floor(samples.length / 2)).map((s) => s.rss)))}; max queued ${Math.max(...samples.map((s) => s.queued))}`,
+  );
   console.log(`  start to first answered command ${firstAnswerMs} ms`);
   if (process.env.BENCH_JSON === "1") console.log(JSON.stringify({ steadyRssMiB: median(rss) / MB, firstAnswerMs, sent, responses }));
   // aws-crt's native handles keep the event loop alive for a while after close (awslabs/aws-crt-nodejs#600).

@@ -238,7 +238,11 @@ async function main(): Promise<void> {
         `${((performance.now() - t0) / 1000).toFixed(2)} s (+${tokened.length} with token hashes); node ${process.version}; concurrency ${options.concurrency}`,
     );
 
-    await runRound(handler, warmup.map((serial) => ({ serial, clientId: `warm-${serial}` })), options.concurrency);
+    await runRound(
+      handler,
+      warmup.map((serial) => ({ serial, clientId: `warm-${serial}` })),
+      options.concurrency,
+    );
 
     const ddb = createDocumentClient({ connectionTimeoutMs: 500, requestTimeoutMs: 1000, maxAttempts: 2 });
     const direct: Hook = async (event) => {
@@ -249,11 +253,19 @@ async function main(): Promise<void> {
       );
       return { allowProvisioning: decision.allow };
     };
-    const baselineResult = await runRound(direct, baseline.map((serial) => ({ serial, clientId: `claim-${serial}` })), options.concurrency);
+    const baselineResult = await runRound(
+      direct,
+      baseline.map((serial) => ({ serial, clientId: `claim-${serial}` })),
+      options.concurrency,
+    );
     report(`baseline: the conditional write alone (${options.serials} calls)`, baselineResult);
     ddb.destroy();
 
-    const distinctResult = await runRound(handler, distinct.map((serial) => ({ serial, clientId: `claim-${serial}` })), options.concurrency);
+    const distinctResult = await runRound(
+      handler,
+      distinct.map((serial) => ({ serial, clientId: `claim-${serial}` })),
+      options.concurrency,
+    );
     report(`distinct serials (${options.serials} calls)`, distinctResult);
 
     const raceCalls = shuffle(contended.flatMap((serial) => Array.from({ length: options.racers }, (_, r) => ({ serial, clientId: `racer-${r}` }))));
@@ -268,9 +280,20 @@ async function main(): Promise<void> {
     report(`with tokens (${tokened.length} calls, token hash read + conditional write)`, tokenResult);
 
     if (process.env.BENCH_JSON === "1") {
-      const p50 = (r: RoundResult) => percentile([...r.latenciesMs].sort((a, b) => a - b), 50);
+      const p50 = (r: RoundResult) =>
+        percentile(
+          [...r.latenciesMs].sort((a, b) => a - b),
+          50,
+        );
       const perSecond = (r: RoundResult) => (r.latenciesMs.length / r.wallMs) * 1000;
-      console.log(JSON.stringify({ rawP50Ms: p50(baselineResult), hookP50Ms: p50(distinctResult), rawPerSecond: perSecond(baselineResult), hookPerSecond: perSecond(distinctResult) }));
+      console.log(
+        JSON.stringify({
+          rawP50Ms: p50(baselineResult),
+          hookP50Ms: p50(distinctResult),
+          rawPerSecond: perSecond(baselineResult),
+          hookPerSecond: perSecond(distinctResult),
+        }),
+      );
     }
     const wrong = [...raceResult.allowsBySerial].filter(([, allows]) => allows !== 1);
     const missing = [...distinctResult.allowsBySerial, ...tokenResult.allowsBySerial].filter(([, allows]) => allows !== 1);

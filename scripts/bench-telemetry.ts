@@ -62,12 +62,17 @@ async function main(): Promise<void> {
   console.log(`dynalite ${inProcess ? "in this process" : "in a child process"} on ${db.endpoint}`);
   // The handler's environment from its contract, as the stack sets it.
   const registryTableName = "device-registry";
-  Object.assign(process.env, FAKE_AWS_ENV, { AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, LOG_LEVEL: "warn" }, TELEMETRY_API.environment({
-    environment: "bench",
-    telemetryTableName: TELEMETRY_TABLES.telemetry,
-    latestTableName: TELEMETRY_TABLES.latest,
-    registryTableName,
-  }));
+  Object.assign(
+    process.env,
+    FAKE_AWS_ENV,
+    { AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, LOG_LEVEL: "warn" },
+    TELEMETRY_API.environment({
+      environment: "bench",
+      telemetryTableName: TELEMETRY_TABLES.telemetry,
+      latestTableName: TELEMETRY_TABLES.latest,
+      registryTableName,
+    }),
+  );
   await createTables(db.client, registryTableName, "alert-state");
   await createTelemetryTables(db.client);
   // Loaded after the environment is set: the handler reads its configuration at module load.
@@ -76,9 +81,18 @@ async function main(): Promise<void> {
 
   const day0 = Math.floor((Date.now() - 8 * DAY) / DAY) * DAY;
   const things = Array.from({ length: buildingDevices }, (_, i) => `BENCH${String(i).padStart(5, "0")}`);
-  const metrics = (d: number, k: number) => ({ co2_ppm: 400 + d + (k % 60), temperature_c: 20 + (k % 10) / 10, humidity_pct: 45, occupancy: (k + d) % 3 === 0 });
+  const metrics = (d: number, k: number) => ({
+    co2_ppm: 400 + d + (k % 60),
+    temperature_c: 20 + (k % 10) / 10,
+    humidity_pct: 45,
+    occupancy: (k + d) % 3 === 0,
+  });
   const started = performance.now();
-  await putAll(db.client, registryTableName, things.map((serialNumber) => ({ serialNumber, thingName: serialNumber, status: "PROVISIONED", metadata: { buildingId: "bench" } })));
+  await putAll(
+    db.client,
+    registryTableName,
+    things.map((serialNumber) => ({ serialNumber, thingName: serialNumber, status: "PROVISIONED", metadata: { buildingId: "bench" } })),
+  );
   const written = await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: 7 * 144, metrics });
   await seedLatest(db.client, TELEMETRY_TABLES.latest, "bench", things, day0 + 7 * DAY);
   console.log(`seeded ${written} readings of ${things.length} devices in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
@@ -93,7 +107,12 @@ async function main(): Promise<void> {
   const counted = (body: { points: { metrics: Record<string, { count?: number }> }[] }) => body.points.reduce((n, p) => n + (p.metrics.co2_ppm?.count ?? 0), 0);
 
   // Round 1: one device, 24 hours, hourly.
-  const deviceEvent = event("GET /devices/{thingName}/telemetry/aggregate", { thingName: things[0]! }, { from: String(day0 + 6 * DAY), to: String(day0 + 7 * DAY - 1), interval: "1h" }, "bench");
+  const deviceEvent = event(
+    "GET /devices/{thingName}/telemetry/aggregate",
+    { thingName: things[0]! },
+    { from: String(day0 + 6 * DAY), to: String(day0 + 7 * DAY - 1), interval: "1h" },
+    "bench",
+  );
   await run(deviceEvent); // warm-up: module, SDK client and connection set-up, as a warm Lambda has them
   const deviceLatencies: number[] = [];
   let last = await run(deviceEvent);
@@ -104,7 +123,12 @@ async function main(): Promise<void> {
   report("device aggregate, 24 h hourly", "p99 <= 200 ms", deviceLatencies, last.body.points.length, counted(last.body));
 
   // Round 2: the building, 7 days, hourly.
-  const buildingEvent = event("GET /buildings/{buildingId}/telemetry/aggregate", { buildingId: "bench" }, { from: String(day0), to: String(day0 + 7 * DAY - 1), interval: "1h" }, "bench");
+  const buildingEvent = event(
+    "GET /buildings/{buildingId}/telemetry/aggregate",
+    { buildingId: "bench" },
+    { from: String(day0), to: String(day0 + 7 * DAY - 1), interval: "1h" },
+    "bench",
+  );
   const buildingLatencies: number[] = [];
   for (let i = 0; i < buildingRuns; i++) {
     last = await run(buildingEvent);

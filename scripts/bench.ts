@@ -67,22 +67,37 @@ if (failed) {
   process.exitCode = 1;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object is the open-ended JSON the sections wrote, read field by field for the table
 function table(r: Record<string, any>): string[] {
   const m = r.machine;
-  const lines = [`Benchmarks ${r.date.slice(0, 16)}Z, ${m.cpu} x${m.cores}, ${m.memoryGiB} GiB, Node ${m.node}, load ${m.loadAverage1m}; median of ${r.runsPerFigure} run(s)`, ""];
+  const lines = [
+    `Benchmarks ${r.date.slice(0, 16)}Z, ${m.cpu} x${m.cores}, ${m.memoryGiB} GiB, Node ${m.node}, load ${m.loadAverage1m}; median of ${r.runsPerFigure} run(s)`,
+    "",
+  ];
   lines.push("| measure | ours | the usual way | ratio |", "|---|---|---|---|");
-  for (const [name, value] of Object.entries(r)) if (value && typeof value === "object" && "error" in value) lines.push(`| ${name}: FAILED | ${String(value.error).split("\n")[0].slice(0, 200)} | | |`);
-  const ok = (v: any) => v && !("error" in v);
+  for (const [name, value] of Object.entries(r))
+    if (value && typeof value === "object" && "error" in value) lines.push(`| ${name}: FAILED | ${String(value.error).split("\n")[0].slice(0, 200)} | | |`);
+  const ok = (v: unknown): boolean => typeof v === "object" && v !== null && !("error" in v);
   if (ok(r.synth)) {
-    lines.push(`| synth: \`${r.synth.command}\` (warm cache) vs \`require("@cdktf/provider-aws")\` | ${r.synth.synthSeconds} s, ${r.synth.synthPeakMiB} MiB peak | ${r.synth.barrelSeconds} s, ${r.synth.barrelPeakMiB} MiB peak | ${r.synth.ratio}x |`);
+    lines.push(
+      `| synth: \`${r.synth.command}\` (warm cache) vs \`require("@cdktf/provider-aws")\` | ${r.synth.synthSeconds} s, ${r.synth.synthPeakMiB} MiB peak | ${r.synth.barrelSeconds} s, ${r.synth.barrelPeakMiB} MiB peak | ${r.synth.ratio}x |`,
+    );
   }
-  if (ok(r.hook)) lines.push(`| provisioning hook vs its raw DynamoDB calls (dynalite, p50) | ${r.hook.hookP50Ms} ms (${r.hook.hookPerSecond}/s)${r.hook.everyRunCorrect ? "" : " (some decisions missed the deadline: machine overloaded)"} | ${r.hook.rawP50Ms} ms (${r.hook.rawPerSecond}/s) | ${r.hook.ratio}x |`);
+  if (ok(r.hook))
+    lines.push(
+      `| provisioning hook vs its raw DynamoDB calls (dynalite, p50) | ${r.hook.hookP50Ms} ms (${r.hook.hookPerSecond}/s)${r.hook.everyRunCorrect ? "" : " (some decisions missed the deadline: machine overloaded)"} | ${r.hook.rawP50Ms} ms (${r.hook.rawPerSecond}/s) | ${r.hook.ratio}x |`,
+    );
   if (ok(r.lambdas)) {
     for (const f of r.lambdas.functions) {
-      lines.push(`| Lambda ${f.name}: zip, module load vs DynamoDB-client-only bundle (${r.lambdas.dynamodbClientOnlyZipKiB} KiB) | ${f.zipKiB} KiB, ${f.loadMs} ms | ${f.dynamodbClientOnlyMs} ms | ${f.ratio}x |`);
+      lines.push(
+        `| Lambda ${f.name}: zip, module load vs DynamoDB-client-only bundle (${r.lambdas.dynamodbClientOnlyZipKiB} KiB) | ${f.zipKiB} KiB, ${f.loadMs} ms | ${f.dynamodbClientOnlyMs} ms | ${f.ratio}x |`,
+      );
     }
   }
-  if (ok(r.device)) lines.push(`| device client: steady RSS, start to first answered command (twin front end) | ${r.device.steadyRssMiB} MiB, ${r.device.firstAnswerMs} ms | — | — |`);
+  if (ok(r.device))
+    lines.push(
+      `| device client: steady RSS, start to first answered command (twin front end) | ${r.device.steadyRssMiB} MiB, ${r.device.firstAnswerMs} ms | — | — |`,
+    );
   if (Array.isArray(r.twin)) for (const t of r.twin) lines.push(`| twin: Pis provisioned per second, ${t.devices} Pis | ${t.pisPerSecond} /s | — | — |`);
   return lines;
 }

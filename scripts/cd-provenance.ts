@@ -49,7 +49,8 @@ export function githubRestApi(apiUrl: string, token: string): GithubApi {
 }
 
 type Json = Record<string, unknown>;
-const field = (body: unknown, ...path: string[]): unknown => path.reduce<unknown>((value, key) => (value && typeof value === "object" ? (value as Json)[key] : undefined), body);
+const field = (body: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((value, key) => (value && typeof value === "object" ? (value as Json)[key] : undefined), body);
 const sameRepository = (a: unknown, b: string) => typeof a === "string" && a.toLowerCase() === b.toLowerCase();
 
 async function getJson(api: GithubApi, path: string, notFound: string): Promise<Json> {
@@ -57,7 +58,9 @@ async function getJson(api: GithubApi, path: string, notFound: string): Promise<
   if (status === 404) throw new ProvenanceError(notFound);
   if (status !== 200 || !body || typeof body !== "object") {
     const message = field(body, "message");
-    throw new ProvenanceError(`GitHub answered ${status} to GET ${path}${typeof message === "string" ? `: ${message}` : ""}; refusing to build without proof of where the commit comes from`);
+    throw new ProvenanceError(
+      `GitHub answered ${status} to GET ${path}${typeof message === "string" ? `: ${message}` : ""}; refusing to build without proof of where the commit comes from`,
+    );
   }
   return body as Json;
 }
@@ -66,7 +69,8 @@ async function getJson(api: GithubApi, path: string, notFound: string): Promise<
 export function runProblems(run: Json, repository: string, defaultBranch: string, sha: string): string[] {
   const problems: string[] = [];
   const id = String(field(run, "id") ?? "?");
-  if (!sameRepository(field(run, "repository", "full_name"), repository)) problems.push(`run ${id} belongs to ${String(field(run, "repository", "full_name"))}, not ${repository}`);
+  if (!sameRepository(field(run, "repository", "full_name"), repository))
+    problems.push(`run ${id} belongs to ${String(field(run, "repository", "full_name"))}, not ${repository}`);
   const head = field(run, "head_repository", "full_name");
   if (!sameRepository(head, repository)) problems.push(`run ${id} built code from ${String(head)} (a fork), not from ${repository}`);
   const event = field(run, "event");
@@ -92,7 +96,9 @@ export async function checkProvenance(request: CdRequest, api: GithubApi): Promi
   );
   const status = field(compare, "status");
   if (status !== "behind" && status !== "identical") {
-    throw new ProvenanceError(`commit ${request.sha} is not on ${repo}'s default branch ${defaultBranch} (compare status: ${String(status)}); only commits merged there are deployed`);
+    throw new ProvenanceError(
+      `commit ${request.sha} is not on ${repo}'s default branch ${defaultBranch} (compare status: ${String(status)}); only commits merged there are deployed`,
+    );
   }
 
   if (request.source === "artifact") {

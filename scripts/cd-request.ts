@@ -55,7 +55,9 @@ export function parseCdRequest(raw: Readonly<Record<string, unknown>>): CdReques
 
   const repository = text("repository") || config?.github.controllerRepository || "";
   if (config && repository !== config.github.controllerRepository) {
-    problems.push(`repository: "${repository}" is not the controller repository of ${environment} (${config.github.controllerRepository}, config/${environment}.ts)`);
+    problems.push(
+      `repository: "${repository}" is not the controller repository of ${environment} (${config.github.controllerRepository}, config/${environment}.ts)`,
+    );
   }
 
   const sha = text("sha").toLowerCase();
@@ -119,7 +121,9 @@ async function main(): Promise<void> {
 if (require.main === module) {
   main().catch((error: unknown) => {
     const title = error instanceof ProvenanceError ? "Refused: controller CD provenance" : "Invalid container CD request";
-    console.log(`::error title=${title}::${(error instanceof Error ? error.message : String(error)).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A")}`);
+    console.log(
+      `::error title=${title}::${(error instanceof Error ? error.message : String(error)).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A")}`,
+    );
     process.exit(1);
   });
 }

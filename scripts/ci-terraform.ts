@@ -52,7 +52,11 @@ interface Manifest {
 }
 
 /** Problems that make `order` unusable for the synthesized app in `outdir` (empty when it is fine). */
-export function orderProblems(order: readonly string[], manifestStacks: readonly string[], dependencies: Readonly<Record<string, readonly string[]>>): string[] {
+export function orderProblems(
+  order: readonly string[],
+  manifestStacks: readonly string[],
+  dependencies: Readonly<Record<string, readonly string[]>>,
+): string[] {
   const problems: string[] = [];
   const missing = manifestStacks.filter((id) => !order.includes(id));
   const unknown = order.filter((id) => !manifestStacks.includes(id));
@@ -235,7 +239,14 @@ export function renderApplySummary(environment: string, results: readonly ApplyR
     lines.push(`| ${index + 1} | \`${r.stack}\` | ${text[r.outcome]} |`);
   });
   if (failedAt) {
-    lines.push("", `**Stopped at \`${failedAt.stack}\`** (\`terraform ${failedAt.error?.step}\` failed); the stacks after it were not touched.`, "", "```text", failedAt.error?.message ?? "", "```");
+    lines.push(
+      "",
+      `**Stopped at \`${failedAt.stack}\`** (\`terraform ${failedAt.error?.step}\` failed); the stacks after it were not touched.`,
+      "",
+      "```text",
+      failedAt.error?.message ?? "",
+      "```",
+    );
   } else {
     lines.push("", `All stacks of \`${environment}\` are up to date.`);
   }
@@ -318,19 +329,31 @@ async function main(): Promise<number> {
     writePlanFiles(reportDir, report.stacks);
     for (const s of report.stacks.filter((s) => s.status === "failed")) {
       const how = s.blockedBy?.length ? "warning" : "error";
-      console.log(`::${how} title=terraform ${s.error?.step} failed::${environment}/${s.stack}${s.blockedBy?.length ? ` (waits for ${s.blockedBy.join(", ")})` : ""}`);
+      console.log(
+        `::${how} title=terraform ${s.error?.step} failed::${environment}/${s.stack}${s.blockedBy?.length ? ` (waits for ${s.blockedBy.join(", ")})` : ""}`,
+      );
     }
     return planFailed(report) ? 1 : 0;
   }
 
   const results = await applyAll(stacks, terraform);
-  writeFileSync(join(reportDir, "apply.json"), JSON.stringify(results.map(({ planText: _omit, ...rest }) => rest), null, 2));
+  writeFileSync(
+    join(reportDir, "apply.json"),
+    JSON.stringify(
+      results.map(({ planText: _omit, ...rest }) => rest),
+      null,
+      2,
+    ),
+  );
   writePlanFiles(reportDir, results);
   const summary = renderApplySummary(environment, results);
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, summary);
   process.stdout.write(summary);
   const failed = results.find((r) => r.outcome === "failed");
-  if (failed) console.log(`::error title=Terraform apply stopped at ${environment}/${failed.stack}::terraform ${failed.error?.step} failed for ${failed.stack}; later stacks were not applied`);
+  if (failed)
+    console.log(
+      `::error title=Terraform apply stopped at ${environment}/${failed.stack}::terraform ${failed.error?.step} failed for ${failed.stack}; later stacks were not applied`,
+    );
   return applySucceeded(results) ? 0 : 1;
 }
 

@@ -30,7 +30,10 @@ const comparisons = [20, 10000].map((devices) => ({
   seeds: SEED_ESTIMATES.filter((s) => s.devices === devices),
 }));
 
-const designChanges = whatIf(inventory, [20, 10000].map((devices) => ({ ...fleet, devices })));
+const designChanges = whatIf(
+  inventory,
+  [20, 10000].map((devices) => ({ ...fleet, devices })),
+);
 
 if (opts.chart) writeFileSync(opts.chart, costChartSvg(inventory, fleet.intervalMinutes));
 
@@ -39,18 +42,23 @@ if (opts.json) {
 } else {
   const usd = (v: number) => `$${v.toFixed(2)}`;
   console.log(`Monthly cost, environment "${report.environment}", ${report.devices} devices, a reading every ${report.intervalMinutes} min`);
-  console.log(`${report.region} list prices read ${report.pricesRead}, no free tier; ${unconfirmedPrices().length} prices not confirmed for the region (cost/prices.eu-west-1.json)\n`);
+  console.log(
+    `${report.region} list prices read ${report.pricesRead}, no free tier; ${unconfirmedPrices().length} prices not confirmed for the region (cost/prices.eu-west-1.json)\n`,
+  );
   for (const [service, usdPerMonth] of Object.entries(report.byService).sort(([, a], [, b]) => b - a)) {
     console.log(`  ${service.padEnd(16)} ${usd(usdPerMonth).padStart(10)}`);
     for (const item of report.items.filter((i) => i.service === service && i.usdPerMonth >= 0.005)) {
       console.log(`      ${item.item.padEnd(52)} ${usd(item.usdPerMonth).padStart(9)}   ${item.quantity.toLocaleString("en-US")} ${item.unit}`);
     }
   }
-  console.log(`  ${"TOTAL".padEnd(16)} ${usd(report.totalUsdPerMonth).padStart(10)}  (fixed ${usd(split.fixedUsdPerMonth)} + ${usd(split.perDeviceUsdPerMonth)} per device)\n`);
+  console.log(
+    `  ${"TOTAL".padEnd(16)} ${usd(report.totalUsdPerMonth).padStart(10)}  (fixed ${usd(split.fixedUsdPerMonth)} + ${usd(split.perDeviceUsdPerMonth)} per device)\n`,
+  );
   console.log("Beside the seeds' estimates:");
   for (const c of comparisons) {
     console.log(`  ${String(c.devices).padStart(6)} devices: ours ${usd(c.oursUsdPerMonth)}/month`);
-    for (const s of c.seeds) console.log(`                  seed ${s.seed}: ${s.figure}${s.usdPerMonth > 0 ? ` (~${usd(s.usdPerMonth)}/month)` : ""} — ${s.scope}`);
+    for (const s of c.seeds)
+      console.log(`                  seed ${s.seed}: ${s.figure}${s.usdPerMonth > 0 ? ` (~${usd(s.usdPerMonth)}/month)` : ""} — ${s.scope}`);
   }
   console.log("\nDesign changes priced by the same model (cumulative), 20 and 10,000 devices:");
   for (const step of designChanges) console.log(`  ${usd(step.usdPerMonth[20]).padStart(8)} ${usd(step.usdPerMonth[10000]).padStart(9)}  ${step.change}`);

@@ -45,7 +45,9 @@ export function driftVerdict(reports: readonly EnvironmentReport[], expected: re
         const s = stack.summary;
         const addresses = s.resources.slice(0, 10).map((r) => `\`${r.address}\` (${r.action})`);
         const more = s.resources.length > 10 ? `, and ${s.resources.length - 10} more` : "";
-        lines.push(`- **${report.environment}/${stack.stack}**: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy, ${s.replace} to replace${addresses.length ? `: ${addresses.join(", ")}${more}` : ""}`);
+        lines.push(
+          `- **${report.environment}/${stack.stack}**: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy, ${s.replace} to replace${addresses.length ? `: ${addresses.join(", ")}${more}` : ""}`,
+        );
       }
     }
   }

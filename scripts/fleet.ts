@@ -83,7 +83,11 @@ export function buildProgram(deps: FleetCliDeps = defaultDeps): Command {
     .option("--json", "print JSON")
     .action(async (serial: string, o: { json?: boolean }) => {
       const device = await api().show(serial);
-      print(!!o.json, device, () => Object.entries(device).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n"));
+      print(!!o.json, device, () =>
+        Object.entries(device)
+          .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+          .join("\n"),
+      );
     });
 
   program
@@ -123,7 +127,11 @@ export function buildProgram(deps: FleetCliDeps = defaultDeps): Command {
       const device = await api().show(serial);
       const iot = deps.iot();
       try {
-        const result = await requestRotation(iot, { serialNumber: device.serialNumber, thingName: device.thingName ?? device.serialNumber, status: device.status });
+        const result = await requestRotation(iot, {
+          serialNumber: device.serialNumber,
+          thingName: device.thingName ?? device.serialNumber,
+          status: device.status,
+        });
         print(!!o.json, result, () => `${serial}: rotation job ${result.jobId} created`);
       } finally {
         iot.destroy();
@@ -141,11 +149,16 @@ export function buildProgram(deps: FleetCliDeps = defaultDeps): Command {
       const iot = deps.iot();
       const results: PurgeResult[] = [];
       try {
-        for (const t of targets) results.push(await purgeDevice(iot, { serialNumber: t.serialNumber, thingName: t.thingName ?? t.serialNumber, status: t.status }, { dryRun: o.dryRun }));
+        for (const t of targets)
+          results.push(
+            await purgeDevice(iot, { serialNumber: t.serialNumber, thingName: t.thingName ?? t.serialNumber, status: t.status }, { dryRun: o.dryRun }),
+          );
       } finally {
         iot.destroy();
       }
-      print(!!o.json, { dryRun: !!o.dryRun, results }, () => (results.length === 0 ? "no revoked devices" : results.map((r) => purgeLine(r, !!o.dryRun)).join("\n")));
+      print(!!o.json, { dryRun: !!o.dryRun, results }, () =>
+        results.length === 0 ? "no revoked devices" : results.map((r) => purgeLine(r, !!o.dryRun)).join("\n"),
+      );
     });
 
   return program;

@@ -44,19 +44,39 @@ export interface OtaCliDeps {
 /** A refusal of the operator's input: exit code 2 and the reasons. */
 class UsageError extends Error {}
 
-const integer = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got "${value}"`);
-  return n;
-};
+const integer =
+  (flag: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got "${value}"`);
+    return n;
+  };
 
 function rolloutOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("--rollout-per-minute <n>", "executions started per minute").argParser(integer("--rollout-per-minute")).default(DEFAULT_ROLLOUT.rolloutPerMinute))
-    .addOption(new Option("--abort-failed-percent <p>", "cancel the job when this share failed or timed out").argParser(integer("--abort-failed-percent")).default(DEFAULT_ROLLOUT.abortFailedPercent))
-    .addOption(new Option("--abort-min-executed <n>", "executions finished before the abort threshold applies").argParser(integer("--abort-min-executed")).default(DEFAULT_ROLLOUT.abortMinExecuted))
-    .addOption(new Option("--in-progress-timeout-minutes <m>", "an execution still IN_PROGRESS after this is TIMED_OUT").argParser(integer("--in-progress-timeout-minutes")).default(DEFAULT_ROLLOUT.inProgressTimeoutMinutes))
-    .addOption(new Option("--retries <n>", "automatic retries of FAILED / TIMED_OUT executions (0-10)").argParser(integer("--retries")).default(DEFAULT_ROLLOUT.retries));
+    .addOption(
+      new Option("--rollout-per-minute <n>", "executions started per minute")
+        .argParser(integer("--rollout-per-minute"))
+        .default(DEFAULT_ROLLOUT.rolloutPerMinute),
+    )
+    .addOption(
+      new Option("--abort-failed-percent <p>", "cancel the job when this share failed or timed out")
+        .argParser(integer("--abort-failed-percent"))
+        .default(DEFAULT_ROLLOUT.abortFailedPercent),
+    )
+    .addOption(
+      new Option("--abort-min-executed <n>", "executions finished before the abort threshold applies")
+        .argParser(integer("--abort-min-executed"))
+        .default(DEFAULT_ROLLOUT.abortMinExecuted),
+    )
+    .addOption(
+      new Option("--in-progress-timeout-minutes <m>", "an execution still IN_PROGRESS after this is TIMED_OUT")
+        .argParser(integer("--in-progress-timeout-minutes"))
+        .default(DEFAULT_ROLLOUT.inProgressTimeoutMinutes),
+    )
+    .addOption(
+      new Option("--retries <n>", "automatic retries of FAILED / TIMED_OUT executions (0-10)").argParser(integer("--retries")).default(DEFAULT_ROLLOUT.retries),
+    );
 }
 
 function settingsOf(o: Record<string, unknown>): RolloutSettings {
@@ -93,7 +113,11 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
       const problems = validateUpload(o.file, o.version);
       if (problems.length > 0) throw new UsageError(`Cannot upload firmware:\n  - ${problems.join("\n  - ")}`);
       const r = await uploadFirmware(deps.config, o.file, o.version, deps.s3);
-      print(!!o.json, { version: o.version, objectKey: r.objectKey, sha256: r.document.sha256, size: r.document.size }, `uploaded ${o.version}: ${r.objectKey} sha256 ${r.document.sha256} (${r.document.size} bytes)`);
+      print(
+        !!o.json,
+        { version: o.version, objectKey: r.objectKey, sha256: r.document.sha256, size: r.document.size },
+        `uploaded ${o.version}: ${r.objectKey} sha256 ${r.document.sha256} (${r.document.size} bytes)`,
+      );
     });
 
   rolloutOptions(
@@ -103,7 +127,9 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
       .requiredOption("--version <semver>", "an uploaded firmware version")
       .requiredOption("--target <group>", "thing group of the fleet")
       .option("--canary <group>", "thing group updated first")
-      .addOption(new Option("--promote-when-succeeded <percent>", "canary success needed to promote").argParser(integer("--promote-when-succeeded")).default(100))
+      .addOption(
+        new Option("--promote-when-succeeded <percent>", "canary success needed to promote").argParser(integer("--promote-when-succeeded")).default(100),
+      )
       .option("--no-wait", "create the canary and exit; run promote later")
       .addOption(new Option("--watch-timeout-minutes <m>", "give up watching the canary after this").argParser(integer("--watch-timeout-minutes")).default(60))
       .addOption(new Option("--poll-seconds <s>", "canary polling interval").argParser(integer("--poll-seconds")).default(15))
@@ -120,12 +146,28 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
     const json = !!o.json;
     if (!canary) {
       const jobId = rolloutJobId(document.version, now(), "single");
-      await deps.iot.send(new CreateJobCommand(createJobInput(deps.config, { jobId, targets: [groupArn(deps.config, target)], continuous: true, document, settings, stage: "single" })));
+      await deps.iot.send(
+        new CreateJobCommand(
+          createJobInput(deps.config, { jobId, targets: [groupArn(deps.config, target)], continuous: true, document, settings, stage: "single" }),
+        ),
+      );
       print(json, { jobId, version: document.version, target }, `created ${jobId} for ${target}`);
       return;
     }
     const canaryJobId = rolloutJobId(document.version, now(), "canary");
-    await deps.iot.send(new CreateJobCommand(createJobInput(deps.config, { jobId: canaryJobId, targets: [groupArn(deps.config, canary)], continuous: false, document, settings, stage: "canary", fleetTarget: target })));
+    await deps.iot.send(
+      new CreateJobCommand(
+        createJobInput(deps.config, {
+          jobId: canaryJobId,
+          targets: [groupArn(deps.config, canary)],
+          continuous: false,
+          document,
+          settings,
+          stage: "canary",
+          fleetTarget: target,
+        }),
+      ),
+    );
     if (!json) deps.out(`created canary ${canaryJobId} for ${canary}`);
     if (o.wait === false) {
       print(json, { canaryJobId, promoted: false }, `run later: npm run ota -- promote ${canaryJobId}`);
@@ -140,7 +182,11 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
     });
     if (watched.verdict !== "met") {
       exitCode = 1;
-      print(json, { canaryJobId, promoted: false, verdict: watched.verdict, canary: watched.summary }, `canary ${watched.verdict === "failed" ? "failed" : "still running"}: not promoted (status: npm run ota -- status ${canaryJobId})`);
+      print(
+        json,
+        { canaryJobId, promoted: false, verdict: watched.verdict, canary: watched.summary },
+        `canary ${watched.verdict === "failed" ? "failed" : "still running"}: not promoted (status: npm run ota -- status ${canaryJobId})`,
+      );
       return;
     }
     const p = await promote(deps.iot, deps.config, canaryJobId, { target, settings });
@@ -185,17 +231,22 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
       .option("--json", "machine-readable output"),
   ).action(async (canaryJob: string, o: Record<string, unknown>) => {
     const p = await promote(deps.iot, deps.config, canaryJob, { target: o.target as string | undefined, settings: settingsOf(o) });
-    print(!!o.json, { canaryJobId: canaryJob, fleetJobId: p.jobId, target: p.target, alreadyPromoted: p.alreadyPromoted }, `${p.alreadyPromoted ? "already promoted" : "promoted"}: ${p.jobId} for ${p.target}`);
+    print(
+      !!o.json,
+      { canaryJobId: canaryJob, fleetJobId: p.jobId, target: p.target, alreadyPromoted: p.alreadyPromoted },
+      `${p.alreadyPromoted ? "already promoted" : "promoted"}: ${p.jobId} for ${p.target}`,
+    );
   });
 
   rolloutOptions(
-    program
-      .command("retry <job>")
-      .description("a new job for the things whose executions FAILED or TIMED_OUT")
-      .option("--json", "machine-readable output"),
+    program.command("retry <job>").description("a new job for the things whose executions FAILED or TIMED_OUT").option("--json", "machine-readable output"),
   ).action(async (job: string, o: Record<string, unknown>) => {
     const r = await retryFailed(deps.iot, deps.config, job, { settings: settingsOf(o), now: now() });
-    print(!!o.json, r, r.jobId ? `created ${r.jobId} for ${r.things.length} thing(s): ${r.things.join(", ")}` : `nothing to retry: no FAILED or TIMED_OUT executions in ${job}`);
+    print(
+      !!o.json,
+      r,
+      r.jobId ? `created ${r.jobId} for ${r.things.length} thing(s): ${r.things.join(", ")}` : `nothing to retry: no FAILED or TIMED_OUT executions in ${job}`,
+    );
   });
 
   return {
@@ -210,7 +261,8 @@ export function otaCli(deps: OtaCliDeps): { run(argv: readonly string[]): Promis
         const code = err instanceof UsageError ? 2 : 1;
         deps.err(message);
         // Scripts that asked for JSON get the failure as JSON too.
-        if (argv.includes("--json")) deps.out(JSON.stringify({ ok: false, error: message, ...(err instanceof Error && code === 1 ? { errorType: err.name } : {}) }));
+        if (argv.includes("--json"))
+          deps.out(JSON.stringify({ ok: false, error: message, ...(err instanceof Error && code === 1 ? { errorType: err.name } : {}) }));
         return code;
       }
     },

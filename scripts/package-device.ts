@@ -86,7 +86,13 @@ function deviceInputs(root: string) {
       `cannot package the device client; missing:\n  - ${missing.join("\n  - ")}\nThese are part of the device client in device/; add them, then run this again.`,
     );
   }
-  return { entry: inputs.entry.path, installScript: inputs.installScript.path, unit: inputs.unit.path, readme: inputs.readme.path, configExample: inputs.configExample.path };
+  return {
+    entry: inputs.entry.path,
+    installScript: inputs.installScript.path,
+    unit: inputs.unit.path,
+    readme: inputs.readme.path,
+    configExample: inputs.configExample.path,
+  };
 }
 
 /**

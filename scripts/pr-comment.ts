@@ -68,8 +68,7 @@ export function summarizePlan(plan: TerraformShowJson): PlanSummary {
     if (rc.mode !== undefined && rc.mode !== "managed") continue;
     const action = classify(rc.change.actions);
     if (!action) continue;
-    const replacedBecauseOf =
-      action === "replace" && rc.change.replace_paths?.length ? rc.change.replace_paths.map((path) => path.join(".")) : undefined;
+    const replacedBecauseOf = action === "replace" && rc.change.replace_paths?.length ? rc.change.replace_paths.map((path) => path.join(".")) : undefined;
     resources.push({ address: rc.address, action, ...(replacedBecauseOf ? { replacedBecauseOf } : {}) });
   }
   const count = (action: ChangeAction) => resources.filter((r) => r.action === action).length;
@@ -157,7 +156,8 @@ export function renderComment(input: CommentInput): string {
   const maxLength = input.maxLength ?? GITHUB_COMMENT_LIMIT;
   const head = renderHead(input);
   const sections = input.environments.map((env) => ({ env, table: renderEnvironmentTable(env), folds: foldsOf(env) }));
-  const footer = "\n<sub>Plans of later stacks read the current outputs of earlier stacks; the apply on merge plans each stack again after the ones before it are applied.</sub>\n";
+  const footer =
+    "\n<sub>Plans of later stacks read the current outputs of earlier stacks; the apply on merge plans each stack again after the ones before it are applied.</sub>\n";
 
   const assemble = (bodies: Map<Fold, string> | undefined): string => {
     const parts = [head];
@@ -208,10 +208,7 @@ function renderHead(input: CommentInput): string {
     failed.length ? `❌ **${failed.length} failed**` : "",
     blocked.length ? `⏳ ${blocked.length} waiting for an earlier stack's apply` : "",
   ].filter(Boolean);
-  const meta = [
-    input.commitSha ? `commit \`${input.commitSha.slice(0, 12)}\`` : "",
-    input.runUrl ? `[workflow run](${input.runUrl})` : "",
-  ].filter(Boolean);
+  const meta = [input.commitSha ? `commit \`${input.commitSha.slice(0, 12)}\`` : "", input.runUrl ? `[workflow run](${input.runUrl})` : ""].filter(Boolean);
   const missing = (input.missingEnvironments ?? []).map(
     (env) => `> [!CAUTION]\n> \`${env}\`: no plan. The plan job stopped before planning (synth, credentials or the stack order check); see the workflow run.\n`,
   );
@@ -272,7 +269,14 @@ function foldsOf(env: EnvironmentReport): Fold[] {
   return env.stacks.flatMap((s): Fold[] => {
     if (s.status === "bootstrap" || s.status === "administrator") return [];
     if (s.status === "failed") {
-      return [{ title: `${env.environment} · ${s.stack} — plan failed at ${s.error?.step ?? "plan"}`, body: s.error?.message ?? "(no error text)", fenceLanguage: "text", artifact: env.artifact }];
+      return [
+        {
+          title: `${env.environment} · ${s.stack} — plan failed at ${s.error?.step ?? "plan"}`,
+          body: s.error?.message ?? "(no error text)",
+          fenceLanguage: "text",
+          artifact: env.artifact,
+        },
+      ];
     }
     const summary = s.summary;
     const counts = summary ? `${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy` : "";

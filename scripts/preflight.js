@@ -35,7 +35,8 @@ function isInstalled(prerequisite, env = process.env, executable = isExecutable)
   if (prerequisite.env && env[prerequisite.env]) return executable(env[prerequisite.env]);
   const dirs = prerequisite.searchPath === false ? [] : (env.PATH ?? "").split(delimiter).filter(Boolean);
   return prerequisite.commands.every(
-    (command) => dirs.some((dir) => executable(join(dir, command))) || (prerequisite.paths ?? []).some((path) => path.endsWith(`/${command}`) && executable(path)),
+    (command) =>
+      dirs.some((dir) => executable(join(dir, command))) || (prerequisite.paths ?? []).some((path) => path.endsWith(`/${command}`) && executable(path)),
   );
 }
 

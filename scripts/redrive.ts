@@ -55,7 +55,8 @@ export function parseRecord(body: string | undefined, expectedFunction: string):
 
 export async function redrive(o: RedriveOptions): Promise<RedriveResult> {
   const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  if (!o.queueName.endsWith(ASYNC_FAILURE_SUFFIX)) throw new Error(`queue ${o.queueName} is not an async-failure queue (its name ends with ${ASYNC_FAILURE_SUFFIX})`);
+  if (!o.queueName.endsWith(ASYNC_FAILURE_SUFFIX))
+    throw new Error(`queue ${o.queueName} is not an async-failure queue (its name ends with ${ASYNC_FAILURE_SUFFIX})`);
   const functionName = o.queueName.slice(0, -ASYNC_FAILURE_SUFFIX.length);
   const max = o.max ?? 1000;
   const { QueueUrl } = await o.sqs.send(new GetQueueUrlCommand({ QueueName: o.queueName }));
@@ -79,7 +80,9 @@ export async function redrive(o: RedriveOptions): Promise<RedriveResult> {
         continue;
       }
       try {
-        const answer = await o.lambda.send(new InvokeCommand({ FunctionName: parsed.functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(parsed.event)) }));
+        const answer = await o.lambda.send(
+          new InvokeCommand({ FunctionName: parsed.functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(parsed.event)) }),
+        );
         if (answer.StatusCode !== 202) throw new Error(`Lambda answered ${answer.StatusCode} instead of 202`);
       } catch (error) {
         counts.failed++;
@@ -90,7 +93,9 @@ export async function redrive(o: RedriveOptions): Promise<RedriveResult> {
       counts.replayed++;
     }
   }
-  log(`${o.queueName}: ${counts.seen} read, ${counts.replayed} replayed to ${functionName}, ${counts.rejected} left as not replayable, ${counts.failed} kept after a failed invoke${o.dryRun ? " (dry run)" : ""}`);
+  log(
+    `${o.queueName}: ${counts.seen} read, ${counts.replayed} replayed to ${functionName}, ${counts.rejected} left as not replayable, ${counts.failed} kept after a failed invoke${o.dryRun ? " (dry run)" : ""}`,
+  );
   return counts;
 }
 
@@ -102,7 +107,13 @@ async function main(): Promise<number> {
   const max = values.max === undefined ? undefined : Number(values.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`--max must be a whole number >= 1, got ${values.max}`);
   const region = values.region ?? process.env.AWS_REGION;
-  const result = await redrive({ sqs: new SQSClient({ region }), lambda: new LambdaClient({ region }), queueName: values.queue, max, dryRun: values["dry-run"] });
+  const result = await redrive({
+    sqs: new SQSClient({ region }),
+    lambda: new LambdaClient({ region }),
+    queueName: values.queue,
+    max,
+    dryRun: values["dry-run"],
+  });
   return result.failed > 0 ? 1 : 0;
 }
 

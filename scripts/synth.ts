@@ -26,7 +26,9 @@ try {
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
 const peakMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-console.log(`Synthesized environment "${config.name}" (${offline ? "offline" : "S3 backend"}) into ${outdir} in ${seconds.toFixed(2)} s (peak memory ${peakMiB} MiB)\n`);
+console.log(
+  `Synthesized environment "${config.name}" (${offline ? "offline" : "S3 backend"}) into ${outdir} in ${seconds.toFixed(2)} s (peak memory ${peakMiB} MiB)\n`,
+);
 for (const summary of summarizeSynthesized(outdir, deploymentOrder(app))) {
   console.log(`${summary.stack}  (${summary.resourceCount} resources, ${summary.outputs.length} outputs)`);
   for (const [type, count] of Object.entries(summary.resourcesByType)) console.log(`    ${String(count).padStart(3)}  ${type}`);

@@ -25,9 +25,7 @@ export function movedBlocks(stack: StackJson): Map<string, string> {
 /** The stack JSON files of one synthesized app folder, by stack id. */
 export function readSynthesizedStacks(outdir: string): Map<string, StackJson> {
   const stacksDir = join(outdir, "stacks");
-  return new Map(
-    readdirSync(stacksDir).map((id) => [id, JSON.parse(readFileSync(join(stacksDir, id, "cdk.tf.json"), "utf8")) as StackJson]),
-  );
+  return new Map(readdirSync(stacksDir).map((id) => [id, JSON.parse(readFileSync(join(stacksDir, id, "cdk.tf.json"), "utf8")) as StackJson]));
 }
 
 export interface AddressLine {

@@ -46,7 +46,9 @@ export function findProviderMirror(version: string = pinnedAwsProviderVersion(),
 
 function holdsProvider(dir: string, version: string): boolean {
   // Unpacked layout (<host>/<ns>/<type>/<version>/<os_arch>/) or packed zips (<host>/<ns>/<type>/terraform-provider-aws_<version>_<os_arch>.zip).
-  return existsSync(join(dir, AWS_PROVIDER, version)) || existsSync(join(dir, AWS_PROVIDER, `terraform-provider-aws_${version}_${process.platform}_${goArch()}.zip`));
+  return (
+    existsSync(join(dir, AWS_PROVIDER, version)) || existsSync(join(dir, AWS_PROVIDER, `terraform-provider-aws_${version}_${process.platform}_${goArch()}.zip`))
+  );
 }
 
 function goArch(): string {

@@ -100,7 +100,10 @@ export class ApiStack extends FleetStack {
       logRetentionDays: config.logRetentionDays,
       settings: { environment: config.name, allowedDeviceTypes: config.deviceTypes, namePrefix: config.namePrefix },
       tables: {
-        registryTableName: { table: FleetTable.fromTableRef(props.registryTable, "registry-table"), actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"] },
+        registryTableName: {
+          table: FleetTable.fromTableRef(props.registryTable, "registry-table"),
+          actions: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+        },
       },
     });
     new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });
@@ -175,7 +178,17 @@ export class ApiStack extends FleetStack {
     const deployment = new ApiGatewayDeployment(this, "deployment", {
       restApiId: api.id,
       description: "Registration API routes",
-      triggers: { redeployment: routesHash({ routes: routes.map(({ id, method, path, model }) => ({ id, method, path, model: model !== undefined })), REGISTER_BODY_SCHEMA, REPROVISION_BODY_SCHEMA, REPLACE_BODY_SCHEMA, apiKeyRequired: true, integration: "AWS_PROXY", function: names.registerDeviceFunction }) },
+      triggers: {
+        redeployment: routesHash({
+          routes: routes.map(({ id, method, path, model }) => ({ id, method, path, model: model !== undefined })),
+          REGISTER_BODY_SCHEMA,
+          REPROVISION_BODY_SCHEMA,
+          REPLACE_BODY_SCHEMA,
+          apiKeyRequired: true,
+          integration: "AWS_PROXY",
+          function: names.registerDeviceFunction,
+        }),
+      },
       lifecycle: { createBeforeDestroy: true },
       dependsOn: [...deployed, validator, registerModel, reprovisionModel, replaceModel],
     });
@@ -197,7 +210,11 @@ export class ApiStack extends FleetStack {
       settings: { throttlingRateLimit: LIMITS.stageRatePerSecond, throttlingBurstLimit: LIMITS.stageBurst, metricsEnabled: true, loggingLevel: "OFF" },
     });
 
-    const key = new ApiGatewayApiKey(this, "ci-api-key", { name: names.registrationApiKey, description: "CI and operators: device registration", enabled: true });
+    const key = new ApiGatewayApiKey(this, "ci-api-key", {
+      name: names.registrationApiKey,
+      description: "CI and operators: device registration",
+      enabled: true,
+    });
     const plan = new ApiGatewayUsagePlan(this, "usage-plan", {
       name: names.registrationUsagePlan,
       description: "Registration API: throttle and daily quota per key",
@@ -211,7 +228,8 @@ export class ApiStack extends FleetStack {
     this.invokeUrl = stage.invokeUrl;
     new TerraformOutput(this, "invoke-url", {
       value: `${stage.invokeUrl}/devices`,
-      description: "POST here to register a serial number, GET to list; GET or DELETE <url>/<serialNumber>; POST <url>/<serialNumber>/reprovision or /replace (header x-api-key)",
+      description:
+        "POST here to register a serial number, GET to list; GET or DELETE <url>/<serialNumber>; POST <url>/<serialNumber>/reprovision or /replace (header x-api-key)",
     });
     new TerraformOutput(this, "api-key-id", {
       value: key.id,
@@ -230,7 +248,15 @@ export class ApiStack extends FleetStack {
       statements: [
         {
           sid: "WriteApiLogs",
-          actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
+          actions: [
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:DescribeLogGroups",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+            "logs:GetLogEvents",
+            "logs:FilterLogEvents",
+          ],
           resources: [this.arn("logs", "log-group:*")],
         },
       ],

@@ -112,7 +112,8 @@ export class CiStack extends FleetStack {
       permissionsBoundaryArn: false,
     });
 
-    const ref = (role: ServiceRole, roleName: string, roleArn: string): RoleRef => this.share<RoleRef>({ roleName: role.roleName, roleArn: role.roleArn }, { roleName, roleArn });
+    const ref = (role: ServiceRole, roleName: string, roleArn: string): RoleRef =>
+      this.share<RoleRef>({ roleName: role.roleName, roleArn: role.roleArn }, { roleName, roleArn });
     this.githubRoles = {
       plan: ref(planRole, names.ciPlanRole, names.ciPlanRoleArn),
       apply: ref(applyRole, names.ciApplyRole, names.ciApplyRoleArn),

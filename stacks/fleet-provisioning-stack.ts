@@ -140,10 +140,22 @@ export class FleetProvisioningStack extends FleetStack {
     this.hookFunctionName = hook.functionName;
     this.rotationTemplateName = rotation.name;
 
-    new TerraformOutput(this, "provisioning-template-name", { value: template.name, description: "Fleet provisioning template devices run with their serial number and device type" });
-    new TerraformOutput(this, "rotation-template-name", { value: rotation.name, description: "Provisioning template provisioned devices run to rotate their certificate" });
-    new TerraformOutput(this, "claim-certificate-id", { value: claim.certificateId, description: "Claim certificate id (deactivate it to stop all new provisioning)" });
-    new TerraformOutput(this, "claim-secret-arn", { value: claim.secretArn, description: "Secrets Manager secret with the claim private key only (written by npm run identity, never by Terraform)" });
+    new TerraformOutput(this, "provisioning-template-name", {
+      value: template.name,
+      description: "Fleet provisioning template devices run with their serial number and device type",
+    });
+    new TerraformOutput(this, "rotation-template-name", {
+      value: rotation.name,
+      description: "Provisioning template provisioned devices run to rotate their certificate",
+    });
+    new TerraformOutput(this, "claim-certificate-id", {
+      value: claim.certificateId,
+      description: "Claim certificate id (deactivate it to stop all new provisioning)",
+    });
+    new TerraformOutput(this, "claim-secret-arn", {
+      value: claim.secretArn,
+      description: "Secrets Manager secret with the claim private key only (written by npm run identity, never by Terraform)",
+    });
     new TerraformOutput(this, "claim-identity-parameter", {
       value: claim.parameterName,
       description: "SSM String parameter with the claim certificate PEM and id, IoT endpoint and template name",

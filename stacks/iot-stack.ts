@@ -94,7 +94,10 @@ export class IotStack extends FleetStack {
     });
 
     // --- Device identity: policy, thing types and groups per device type.
-    const devicePolicy = new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn, names.rotationTemplate) });
+    const devicePolicy = new IotPolicy(this, "device-policy", {
+      policyName: names.devicePolicy,
+      statements: devicePolicyStatements(iotArn, names.rotationTemplate),
+    });
     for (const deviceType of config.deviceTypes) {
       const scope = new Construct(this, `device-type-${deviceType}`);
       new IotThingType(scope, "thing-type", {
@@ -239,13 +242,9 @@ export class IotStack extends FleetStack {
       { lambda: [{ functionArn: alertHandler.functionArn }] },
       alertHandler,
     );
-    rule(
-      "device-responses-rule",
-      names.responsesRule,
-      "Device responses to CloudWatch Logs",
-      deviceMessageSql(DEVICE_RESPONSE_FIELDS, "devices/+/responses"),
-      { cloudwatchLogs: [{ logGroupName: responsesLog.name, roleArn: roles.ruleAction.roleArn }] },
-    );
+    rule("device-responses-rule", names.responsesRule, "Device responses to CloudWatch Logs", deviceMessageSql(DEVICE_RESPONSE_FIELDS, "devices/+/responses"), {
+      cloudwatchLogs: [{ logGroupName: responsesLog.name, roleArn: roles.ruleAction.roleArn }],
+    });
     rule(
       "lifecycle-events-rule",
       names.lifecycleRule,
@@ -302,7 +301,10 @@ export class IotStack extends FleetStack {
       value: controller.secretArn,
       description: "Secrets Manager secret with the controller's private key only (written by npm run identity, never by Terraform)",
     });
-    new TerraformOutput(this, "controller-certificate-id", { value: controller.certificateId, description: "Controller certificate id (from identity/<env>/controller.csr.pem)" });
+    new TerraformOutput(this, "controller-certificate-id", {
+      value: controller.certificateId,
+      description: "Controller certificate id (from identity/<env>/controller.csr.pem)",
+    });
     new TerraformOutput(this, "controller-identity-parameter", {
       value: controller.parameterName,
       description: "SSM String parameter with the controller's certificate PEM and id, IoT endpoint and thing name",

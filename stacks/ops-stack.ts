@@ -52,7 +52,11 @@ export class OpsStack extends FleetStack {
     new ControllerDownAlarms(this, "controller-down", {
       instanceId,
       environment: config.name,
-      containerHealth: { namespace: CONTROLLER_METRICS.namespace, metricName: CONTROLLER_METRICS.containerHealthy, dimensionName: CONTROLLER_METRICS.environmentDimension },
+      containerHealth: {
+        namespace: CONTROLLER_METRICS.namespace,
+        metricName: CONTROLLER_METRICS.containerHealthy,
+        dimensionName: CONTROLLER_METRICS.environmentDimension,
+      },
       heartbeatFilterPattern: CONTROLLER_METRICS.heartbeatFilterPattern,
       logGroupName: names.controllerLogGroup,
       heartbeatFilterName: names.controllerHeartbeatMetricFilter,
@@ -113,6 +117,9 @@ export class OpsStack extends FleetStack {
     this.dashboardUrl = dashboard.dashboardUrl;
 
     new TerraformOutput(this, "dashboard-url", { value: dashboard.dashboardUrl, description: "CloudWatch console address of the fleet dashboard" });
-    new TerraformOutput(this, "dashboard-name", { value: dashboard.dashboardName, description: "CloudWatch dashboard of the fleet (devices, provisioning, rules, alerts, functions, controller, dead letters)" });
+    new TerraformOutput(this, "dashboard-name", {
+      value: dashboard.dashboardName,
+      description: "CloudWatch dashboard of the fleet (devices, provisioning, rules, alerts, functions, controller, dead letters)",
+    });
   }
 }

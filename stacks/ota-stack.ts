@@ -58,6 +58,9 @@ export class OtaStack extends FleetStack {
 
     new TerraformOutput(this, "firmware-bucket-name", { value: this.firmwareBucket.bucketName, description: "Bucket the OTA publisher uploads firmware to" });
     new TerraformOutput(this, "jobs-presign-role-arn", { value: props.jobsPresignRole.roleArn, description: "Role IoT Jobs assumes to presign firmware URLs" });
-    new TerraformOutput(this, "canary-thing-group", { value: canary.name, description: "Canary group: npm run ota -- deploy --canary <name> --target <fleet group>" });
+    new TerraformOutput(this, "canary-thing-group", {
+      value: canary.name,
+      description: "Canary group: npm run ota -- deploy --canary <name> --target <fleet group>",
+    });
   }
 }

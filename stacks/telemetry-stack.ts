@@ -80,9 +80,20 @@ export class TelemetryStack extends FleetStack {
     const registry = FleetTable.fromTableRef(props.registryTable, "registry-table");
 
     // --- State: hot store, latest reading per device (by building), live connections (by building).
-    const hot = this.table("telemetry-table", { tableName: names.telemetryTable, partitionKey: "thingName", sortKey: { name: "ts", type: "N" }, ttlAttribute: "expiresAt" });
+    const hot = this.table("telemetry-table", {
+      tableName: names.telemetryTable,
+      partitionKey: "thingName",
+      sortKey: { name: "ts", type: "N" },
+      ttlAttribute: "expiresAt",
+    });
     // Derived from readings: the next reading of each device rebuilds it.
-    const latest = this.table("latest-table", { tableName: names.telemetryLatestTable, partitionKey: "buildingId", sortKey: "thingName", ttlAttribute: "expiresAt", deletionProtection: false });
+    const latest = this.table("latest-table", {
+      tableName: names.telemetryLatestTable,
+      partitionKey: "buildingId",
+      sortKey: "thingName",
+      ttlAttribute: "expiresAt",
+      deletionProtection: false,
+    });
     const connections = this.table("connections-table", {
       tableName: names.telemetryConnectionsTable,
       partitionKey: "buildingId",
@@ -100,7 +111,12 @@ export class TelemetryStack extends FleetStack {
       accountId: config.accountId,
     });
     this.warmBucket = warm.bucket;
-    const queries = new WarmStoreQueries(this, "warm-store-queries", { names, warmStore: warm, queries: loadSavedQueries(SAVED_QUERIES_DIR), firstYear: WARM_STORE_FIRST_YEAR });
+    const queries = new WarmStoreQueries(this, "warm-store-queries", {
+      names,
+      warmStore: warm,
+      queries: loadSavedQueries(SAVED_QUERIES_DIR),
+      firstYear: WARM_STORE_FIRST_YEAR,
+    });
 
     // --- Functions: settings from each one's contract (functions/<name>/contract.ts), exactly the table actions each uses.
     const settings = { environment: config.name };
@@ -159,7 +175,15 @@ export class TelemetryStack extends FleetStack {
       topic: props.alarmTopic,
     });
 
-    new TelemetryRules(this, "telemetry-rules", { names, config, hotTable: hot, warmStore: warm, broadcaster: broadcastFn, alertHandler, alarmTopic: props.alarmTopic });
+    new TelemetryRules(this, "telemetry-rules", {
+      names,
+      config,
+      hotTable: hot,
+      warmStore: warm,
+      broadcaster: broadcastFn,
+      alertHandler,
+      alarmTopic: props.alarmTopic,
+    });
 
     // --- What others use.
     this.telemetryTable = { tableName: hot.tableName, tableArn: hot.tableArn };
@@ -168,13 +192,31 @@ export class TelemetryStack extends FleetStack {
     this.httpApiUrl = dashboard.httpApiUrl;
     this.webSocketUrl = live.webSocketUrl;
 
-    new TerraformOutput(this, "dashboard-api-url", { value: dashboard.httpApiUrl, description: "Dashboard read API base URL (Authorization: Bearer <Cognito access token>)" });
-    new TerraformOutput(this, "live-updates-url", { value: live.webSocketUrl, description: "Live-updates WebSocket URL; connect with ?token=<Cognito access token>[&buildingId=<id>]" });
-    new TerraformOutput(this, "user-pool-id", { value: dashboard.userPoolId, description: "Dashboard Cognito user pool (create users and building-<id> groups here)" });
+    new TerraformOutput(this, "dashboard-api-url", {
+      value: dashboard.httpApiUrl,
+      description: "Dashboard read API base URL (Authorization: Bearer <Cognito access token>)",
+    });
+    new TerraformOutput(this, "live-updates-url", {
+      value: live.webSocketUrl,
+      description: "Live-updates WebSocket URL; connect with ?token=<Cognito access token>[&buildingId=<id>]",
+    });
+    new TerraformOutput(this, "user-pool-id", {
+      value: dashboard.userPoolId,
+      description: "Dashboard Cognito user pool (create users and building-<id> groups here)",
+    });
     new TerraformOutput(this, "user-pool-client-id", { value: dashboard.userPoolClientId, description: "Dashboard app client id (SRP sign-in, no secret)" });
-    new TerraformOutput(this, "telemetry-table-name", { value: hot.tableName, description: `Hot store: DynamoDB, key thingName + ts, ${telemetry.hotRetentionDays}-day TTL` });
-    new TerraformOutput(this, "warm-bucket-name", { value: warm.bucket.bucketName, description: `Warm store: GZIP JSON lines under telemetry/year=/month=/day=/hour=/, kept ${telemetry.warmRetentionDays} days` });
-    new TerraformOutput(this, "athena-workgroup-name", { value: queries.workgroupName, description: `Athena workgroup for the warm store (database ${names.telemetryGlueDatabase}, table ${names.telemetryGlueTable}; saved queries in it)` });
+    new TerraformOutput(this, "telemetry-table-name", {
+      value: hot.tableName,
+      description: `Hot store: DynamoDB, key thingName + ts, ${telemetry.hotRetentionDays}-day TTL`,
+    });
+    new TerraformOutput(this, "warm-bucket-name", {
+      value: warm.bucket.bucketName,
+      description: `Warm store: GZIP JSON lines under telemetry/year=/month=/day=/hour=/, kept ${telemetry.warmRetentionDays} days`,
+    });
+    new TerraformOutput(this, "athena-workgroup-name", {
+      value: queries.workgroupName,
+      description: `Athena workgroup for the warm store (database ${names.telemetryGlueDatabase}, table ${names.telemetryGlueTable}; saved queries in it)`,
+    });
   }
 
   /** Addresses leave out the FlatScope constructs (modules/flat-scope.ts). */

@@ -26,7 +26,7 @@ test("GIVEN the app WHEN the diagram is drawn THEN the README holds exactly that
 
 test("GIVEN the app THEN every stack is in the diagram in deployment order and ec2 gets the network from vpc", () => {
   const diagram = appArchitecture();
-  expect(diagram).toContain('  state ~~~ ci ~~~ vpc ~~~ roles ~~~ ecr ~~~ ec2 ~~~ iot ~~~ fleet ~~~ api ~~~ ota ~~~ telemetry');
+  expect(diagram).toContain("  state ~~~ ci ~~~ vpc ~~~ roles ~~~ ecr ~~~ ec2 ~~~ iot ~~~ fleet ~~~ api ~~~ ota ~~~ telemetry");
   expect(diagram).toContain('  vpc -->|"network"| ec2');
 });
 

@@ -15,7 +15,14 @@ interface StackJson {
 }
 
 /** Services that invoke Lambda with InvocationType Event (AWS: "Invoking Lambda with events from other AWS services"). */
-const ASYNC_PRINCIPALS = new Set(["iot.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com", "s3.amazonaws.com", "scheduler.amazonaws.com", "logs.amazonaws.com"]);
+const ASYNC_PRINCIPALS = new Set([
+  "iot.amazonaws.com",
+  "events.amazonaws.com",
+  "sns.amazonaws.com",
+  "s3.amazonaws.com",
+  "scheduler.amazonaws.com",
+  "logs.amazonaws.com",
+]);
 /** Synchronous callers: API Gateway, and the provisioning template's pre-provisioning hook (IoT waits for its answer). */
 const SYNC_PRINCIPALS = new Set(["apigateway.amazonaws.com"]);
 
@@ -54,19 +61,22 @@ export function asyncTriggers(stacks: [string, StackJson][]): AsyncTrigger[] {
   const found: AsyncTrigger[] = [];
   for (const [id, tf] of stacks) {
     for (const [name, rule] of entries(tf, "aws_iot_topic_rule")) {
-      for (const action of list(rule.lambda)) found.push({ where: `${id}/${name} (IoT rule)`, functionName: functionNameOf(tf, action.function_arn, `${id}/${name}`) });
+      for (const action of list(rule.lambda))
+        found.push({ where: `${id}/${name} (IoT rule)`, functionName: functionNameOf(tf, action.function_arn, `${id}/${name}`) });
       for (const action of list(rule.error_action).flatMap((e) => list(e.lambda))) {
         found.push({ where: `${id}/${name} (IoT rule error action)`, functionName: functionNameOf(tf, action.function_arn, `${id}/${name}`) });
       }
     }
     for (const [name, target] of entries(tf, "aws_cloudwatch_event_target")) {
-      if (String(target.arn).includes("lambda")) found.push({ where: `${id}/${name} (EventBridge)`, functionName: functionNameOf(tf, target.arn, `${id}/${name}`) });
+      if (String(target.arn).includes("lambda"))
+        found.push({ where: `${id}/${name} (EventBridge)`, functionName: functionNameOf(tf, target.arn, `${id}/${name}`) });
     }
     for (const [name, sub] of entries(tf, "aws_sns_topic_subscription")) {
       if (sub.protocol === "lambda") found.push({ where: `${id}/${name} (SNS)`, functionName: functionNameOf(tf, sub.endpoint, `${id}/${name}`) });
     }
     for (const [name, n] of entries(tf, "aws_s3_bucket_notification")) {
-      for (const fn of list(n.lambda_function)) found.push({ where: `${id}/${name} (S3)`, functionName: functionNameOf(tf, fn.lambda_function_arn, `${id}/${name}`) });
+      for (const fn of list(n.lambda_function))
+        found.push({ where: `${id}/${name} (S3)`, functionName: functionNameOf(tf, fn.lambda_function_arn, `${id}/${name}`) });
     }
     for (const [name, s] of entries(tf, "aws_scheduler_schedule")) {
       for (const t of list(s.target)) {
@@ -89,7 +99,10 @@ export function protections(stacks: [string, StackJson][]): Map<string, Protecti
   for (const [id, tf] of stacks) {
     const alarmedQueues = new Set(
       entries(tf, "aws_cloudwatch_metric_alarm")
-        .filter(([, a]) => a.namespace === "AWS/SQS" && a.metric_name === "ApproximateNumberOfMessagesVisible" && Array.isArray(a.alarm_actions) && a.alarm_actions.length > 0)
+        .filter(
+          ([, a]) =>
+            a.namespace === "AWS/SQS" && a.metric_name === "ApproximateNumberOfMessagesVisible" && Array.isArray(a.alarm_actions) && a.alarm_actions.length > 0,
+        )
         .map(([, a]) => String((a.dimensions as Body | undefined)?.QueueName)),
     );
     for (const [name, config] of entries(tf, "aws_lambda_function_event_invoke_config")) {
@@ -133,7 +146,13 @@ describe.each(["dev", "prod"])("GIVEN the whole app synthesized for %s", (envNam
     const unwatched = stacks.flatMap(([id, tf]) => {
       const alarmed = new Set(
         entries(tf, "aws_cloudwatch_metric_alarm")
-          .filter(([, a]) => a.namespace === "AWS/SQS" && a.metric_name === "ApproximateNumberOfMessagesVisible" && a.threshold === 1 && a.comparison_operator === "GreaterThanOrEqualToThreshold")
+          .filter(
+            ([, a]) =>
+              a.namespace === "AWS/SQS" &&
+              a.metric_name === "ApproximateNumberOfMessagesVisible" &&
+              a.threshold === 1 &&
+              a.comparison_operator === "GreaterThanOrEqualToThreshold",
+          )
           .map(([, a]) => String((a.dimensions as Body | undefined)?.QueueName)),
       );
       return entries(tf, "aws_sqs_queue")
@@ -171,7 +190,9 @@ describe("the walk itself", () => {
   const fn = { aws_lambda_function: { f: { function_name: "shf-dev-f" } } };
 
   test("fails when an IoT rule invokes a function that has no on-failure destination", () => {
-    const stacks: [string, StackJson][] = [["x", { resource: { ...fn, aws_iot_topic_rule: { r: { lambda: [{ function_arn: "${aws_lambda_function.f.arn}" }] } } } }]];
+    const stacks: [string, StackJson][] = [
+      ["x", { resource: { ...fn, aws_iot_topic_rule: { r: { lambda: [{ function_arn: "${aws_lambda_function.f.arn}" }] } } } }],
+    ];
     const p = protections(stacks);
     expect(asyncTriggers(stacks).filter((t) => !p.get(t.functionName))).toEqual([{ where: "x/r (IoT rule)", functionName: "shf-dev-f" }]);
   });
@@ -185,7 +206,11 @@ describe("the walk itself", () => {
             ...fn,
             aws_sqs_queue: { q: { name: "shf-dev-f-async-failures", sqs_managed_sse_enabled: true } },
             aws_lambda_function_event_invoke_config: {
-              c: { function_name: "${aws_lambda_function.f.function_name}", maximum_retry_attempts: 2, destination_config: { on_failure: { destination: "${aws_sqs_queue.q.arn}" } } },
+              c: {
+                function_name: "${aws_lambda_function.f.function_name}",
+                maximum_retry_attempts: 2,
+                destination_config: { on_failure: { destination: "${aws_sqs_queue.q.arn}" } },
+              },
             },
           },
         },

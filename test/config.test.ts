@@ -33,7 +33,11 @@ describe("validateConfig", () => {
     ["an alert e-mail", { alertEmails: ["not-an-address"] }, /alertEmails\[0\]: "not-an-address" is not an e-mail address/],
     ["deviceTypes", { deviceTypes: ["Bad Type"] }, /deviceTypes\[0\]: "Bad Type"/],
     ["instanceType", { controller: { ...dev.controller, instanceType: "t3.nano" } }, /controller.instanceType: "t3.nano" must be a Graviton \(arm64\) type/],
-    ["provisioning.leaseSeconds", { provisioning: { ...dev.provisioning, leaseSeconds: 7200 } }, /provisioning.leaseSeconds: 7200 must be a whole number of seconds from 60 to 3600/],
+    [
+      "provisioning.leaseSeconds",
+      { provisioning: { ...dev.provisioning, leaseSeconds: 7200 } },
+      /provisioning.leaseSeconds: 7200 must be a whole number of seconds from 60 to 3600/,
+    ],
     [
       "provisioning.denialAlarm.threshold",
       { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 0, periodMinutes: 5 } } },
@@ -44,20 +48,52 @@ describe("validateConfig", () => {
       { provisioning: { ...dev.provisioning, denialAlarm: { threshold: 20, periodMinutes: 2.5 } } },
       /provisioning.denialAlarm.periodMinutes: 2.5 must be a whole number of minutes from 1 to 1440/,
     ],
-    ["an alert channel kind", { alerts: { ...dev.alerts, channels: [{ kind: "sms", name: "ops" }] } }, /alerts.channels\[0\].kind: "sms" must be slack or webhook/],
-    ["an alert channel name", { alerts: { ...dev.alerts, channels: [{ kind: "slack", name: "Ops Team" }] } }, /alerts.channels\[0\].name: "Ops Team" must be 1-32 characters \[a-z0-9-\]/],
+    [
+      "an alert channel kind",
+      { alerts: { ...dev.alerts, channels: [{ kind: "sms", name: "ops" }] } },
+      /alerts.channels\[0\].kind: "sms" must be slack or webhook/,
+    ],
+    [
+      "an alert channel name",
+      { alerts: { ...dev.alerts, channels: [{ kind: "slack", name: "Ops Team" }] } },
+      /alerts.channels\[0\].name: "Ops Team" must be 1-32 characters \[a-z0-9-\]/,
+    ],
     [
       "a repeated alert channel name",
-      { alerts: { ...dev.alerts, channels: [{ kind: "slack", name: "ops" }, { kind: "webhook", name: "ops" }] } },
+      {
+        alerts: {
+          ...dev.alerts,
+          channels: [
+            { kind: "slack", name: "ops" },
+            { kind: "webhook", name: "ops" },
+          ],
+        },
+      },
       /alerts.channels\[1\].name: "ops" is used twice/,
     ],
-    ["alerts.budget.alertsPerDevice", { alerts: { ...dev.alerts, budget: { alertsPerDevice: 0, windowMinutes: 60 } } }, /alerts.budget.alertsPerDevice: 0 must be a whole number from 1 to 10000/],
-    ["alerts.budget.windowMinutes", { alerts: { ...dev.alerts, budget: { alertsPerDevice: 20, windowMinutes: 0.5 } } }, /alerts.budget.windowMinutes: 0.5 must be a whole number of minutes from 1 to 10080/],
+    [
+      "alerts.budget.alertsPerDevice",
+      { alerts: { ...dev.alerts, budget: { alertsPerDevice: 0, windowMinutes: 60 } } },
+      /alerts.budget.alertsPerDevice: 0 must be a whole number from 1 to 10000/,
+    ],
+    [
+      "alerts.budget.windowMinutes",
+      { alerts: { ...dev.alerts, budget: { alertsPerDevice: 20, windowMinutes: 0.5 } } },
+      /alerts.budget.windowMinutes: 0.5 must be a whole number of minutes from 1 to 10080/,
+    ],
     ["logRetentionDays", { logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch retention/],
     ["namePrefix", { namePrefix: "Shf_Dev" }, /namePrefix: "Shf_Dev"/],
     ["tags", { tags: { "aws:owner": "x" } }, /tags.aws:owner: tag keys .* may not start with aws:/],
-    ["controllerEnvironment (the apply environment)", { github: { ...dev.github, controllerEnvironment: "DEV" } }, /github.controllerEnvironment: "DEV" must differ from github.environment/],
-    ["controllerEnvironment (not a name)", { github: { ...dev.github, controllerEnvironment: "dev controller" } }, /github.controllerEnvironment: must be a GitHub environment name/],
+    [
+      "controllerEnvironment (the apply environment)",
+      { github: { ...dev.github, controllerEnvironment: "DEV" } },
+      /github.controllerEnvironment: "DEV" must differ from github.environment/,
+    ],
+    [
+      "controllerEnvironment (not a name)",
+      { github: { ...dev.github, controllerEnvironment: "dev controller" } },
+      /github.controllerEnvironment: must be a GitHub environment name/,
+    ],
   ])("fails when %s is bad, naming the setting", (_name, override, message) => {
     expect(() => validateConfig({ ...dev, ...override } as typeof dev)).toThrow(message);
   });

@@ -47,7 +47,9 @@ test("the app's wiring (names, refs between stacks, the stack base class) lives 
 
 test("stacks import provider classes by deep path, never the barrel", () => {
   const barrel = ["stacks", "modules"].flatMap((folder) =>
-    sourceFiles(join(ROOT, folder)).filter((file) => importsOf(file).includes("@cdktf/provider-aws")).map((file) => relative(ROOT, file)),
+    sourceFiles(join(ROOT, folder))
+      .filter((file) => importsOf(file).includes("@cdktf/provider-aws"))
+      .map((file) => relative(ROOT, file)),
   );
   expect(barrel).toEqual([]);
 });

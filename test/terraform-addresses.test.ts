@@ -13,12 +13,17 @@ const expected = parseAddressLines(readFileSync(FIXTURE, "utf8"));
 
 function lostAddresses(envName: string): string[] {
   const stacks = readSynthesizedStacks(synthOfflineApp(envName).outdir);
-  return unkeptAddresses(expected.filter((line) => line.env === envName), stacks).map(({ stack, address }) => `${envName} ${stack} ${address}`);
+  return unkeptAddresses(
+    expected.filter((line) => line.env === envName),
+    stacks,
+  ).map(({ stack, address }) => `${envName} ${stack} ${address}`);
 }
 
 test("the fixture covers both environments and every stack of the starting commit", () => {
   expect(new Set(expected.map((line) => line.env))).toEqual(new Set(["dev", "prod"]));
-  expect(new Set(expected.map((line) => line.stack))).toEqual(new Set(["state", "ci", "vpc", "roles", "ecr", "ec2", "iot", "fleet", "api", "ota", "telemetry"]));
+  expect(new Set(expected.map((line) => line.stack))).toEqual(
+    new Set(["state", "ci", "vpc", "roles", "ecr", "ec2", "iot", "fleet", "api", "ota", "telemetry"]),
+  );
 });
 
 test.each(["dev", "prod"])("every %s address of the starting commit still exists or is moved within its stack", (envName) => {

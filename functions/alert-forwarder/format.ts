@@ -38,7 +38,10 @@ function sections(message: string): Record<string, unknown>[] {
   for (let i = 0; i < body.length && parts.length < SLACK_MAX_SECTIONS; i += room) parts.push(body.slice(i, i + room));
   const blocks: Record<string, unknown>[] = parts.map((p) => ({ type: "section", text: { type: "mrkdwn", text: `\`\`\`${p}\`\`\`` } }));
   if (body.length > room * SLACK_MAX_SECTIONS) {
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `(cut after ${room * SLACK_MAX_SECTIONS} characters; the e-mail has the whole text)` }] });
+    blocks.push({
+      type: "context",
+      elements: [{ type: "mrkdwn", text: `(cut after ${room * SLACK_MAX_SECTIONS} characters; the e-mail has the whole text)` }],
+    });
   }
   return blocks;
 }

@@ -177,10 +177,7 @@ export function formatDeviceErrorAlert(
 }
 
 /** The one notice a device gets when it uses up its budget; everything else in the window is only counted. */
-export function formatMutedNotice(
-  error: DeviceError,
-  options: { environment: string; budgetPerDevice: number; window: BudgetWindow; now: number },
-): Alert {
+export function formatMutedNotice(error: DeviceError, options: { environment: string; budgetPerDevice: number; window: BudgetWindow; now: number }): Alert {
   const windowLength = formatDuration((options.window.endsAt - options.window.startsAt) * 1000);
   const until = isoOrUnknown(options.window.endsAt * 1000);
   return {

@@ -9,10 +9,9 @@ import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../share
 import { buildingHeadline, groupByBuilding, groupedLines, type BuildingGroup } from "../shared/building-outages";
 import { DEVICE_STATUSES, type DeviceStatus, type RegistryItem } from "../shared/registry";
 
-export type HealthRow = Pick<
-  RegistryItem,
-  "serialNumber" | "deviceType" | "status" | "connected" | "lastSeen" | "provisioningStartedAt" | "metadata"
-> & { lastDisconnectReason?: string };
+export type HealthRow = Pick<RegistryItem, "serialNumber" | "deviceType" | "status" | "connected" | "lastSeen" | "provisioningStartedAt" | "metadata"> & {
+  lastDisconnectReason?: string;
+};
 
 export interface FleetSummary {
   total: number;
@@ -67,8 +66,7 @@ export async function scanRegistry(deps: Pick<HealthDeps, "ddb" | "tableName" | 
     const page = await deps.ddb.send(
       new ScanCommand({
         TableName: deps.tableName,
-        ProjectionExpression:
-          "serialNumber, deviceType, #status, connected, lastSeen, provisioningStartedAt, metadata, lastDisconnectReason",
+        ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, provisioningStartedAt, metadata, lastDisconnectReason",
         ExpressionAttributeNames: { "#status": "status" },
         ExclusiveStartKey: startKey,
         Limit: deps.scanPageSize,
@@ -90,15 +88,22 @@ export async function runHealthCheck(deps: HealthDeps): Promise<{ summary: Fleet
 const MAX_LISTED = 200;
 
 function deviceLine(row: HealthRow, detail: string): string {
-  const meta = row.metadata && Object.keys(row.metadata).length > 0
-    ? `  ${Object.entries(row.metadata).map(([k, v]) => `${k}=${v}`).join(" ")}`
-    : "";
+  const meta =
+    row.metadata && Object.keys(row.metadata).length > 0
+      ? `  ${Object.entries(row.metadata)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ")}`
+      : "";
   return `  ${row.serialNumber}  ${row.deviceType ?? "?"}  ${detail}${meta}`;
 }
 
 function offlineSection(title: string, summary: FleetSummary, detail: (r: HealthRow) => string, now: number): string[] {
   if (summary.offline.length === 0) return [];
-  return ["", `${title} (${summary.offline.length}):`, ...groupedLines(summary.offlineByBuilding, (r) => deviceLine(r, detail(r)).trimStart(), now, MAX_LISTED)];
+  return [
+    "",
+    `${title} (${summary.offline.length}):`,
+    ...groupedLines(summary.offlineByBuilding, (r) => deviceLine(r, detail(r)).trimStart(), now, MAX_LISTED),
+  ];
 }
 
 function listSection(title: string, rows: HealthRow[], detail: (r: HealthRow) => string): string[] {
@@ -108,11 +113,7 @@ function listSection(title: string, rows: HealthRow[], detail: (r: HealthRow) =>
   return ["", `${title} (${rows.length}):`, ...lines];
 }
 
-export function formatHealthSummary(
-  summary: FleetSummary,
-  options: { thresholdSeconds: number; environment: string },
-  now: number,
-): Alert {
+export function formatHealthSummary(summary: FleetSummary, options: { thresholdSeconds: number; environment: string }, now: number): Alert {
   const threshold = formatDuration(options.thresholdSeconds * 1000);
   const active = summary.total - summary.byStatus.REVOKED;
   const problems = summary.offline.length + summary.stalledProvisioning.length;
@@ -126,7 +127,9 @@ export function formatHealthSummary(
         : `[${options.environment}] Fleet health: ${[
             summary.offline.length > 0 ? `${summary.offline.length} offline > ${threshold}` : "",
             summary.stalledProvisioning.length > 0 ? `${summary.stalledProvisioning.length} stuck provisioning` : "",
-          ].filter(Boolean).join(", ")} (of ${active} active)${outageNote}`;
+          ]
+            .filter(Boolean)
+            .join(", ")} (of ${active} active)${outageNote}`;
   const counts = [...DEVICE_STATUSES, "OTHER" as const]
     .filter((s) => s !== "OTHER" || summary.byStatus.OTHER > 0)
     .map((s) => `${s} ${summary.byStatus[s]}`)
@@ -136,13 +139,22 @@ export function formatHealthSummary(
     "",
     `Devices: ${summary.total} (${counts})`,
     `Connected now: ${summary.connected}`,
-    ...(outages.length > 0 ? ["", "Buildings with every device offline (likely power or network, not the devices):", ...outages.map((g) => `  ${buildingHeadline(g, now)}`)] : []),
-    ...offlineSection(`Offline for longer than ${threshold}`, summary, (r) => {
-      const reason = r.lastDisconnectReason ? `, ${r.lastDisconnectReason}` : "";
-      return `offline ${formatDuration(now - (r.lastSeen ?? now))} (last seen ${isoOrUnknown(r.lastSeen)}${reason})`;
-    }, now),
-    ...listSection(`Provisioning not completed after ${threshold}`, summary.stalledProvisioning, (r) =>
-      `allowed ${formatDuration(now - (r.provisioningStartedAt ?? now))} ago, never connected with its certificate`,
+    ...(outages.length > 0
+      ? ["", "Buildings with every device offline (likely power or network, not the devices):", ...outages.map((g) => `  ${buildingHeadline(g, now)}`)]
+      : []),
+    ...offlineSection(
+      `Offline for longer than ${threshold}`,
+      summary,
+      (r) => {
+        const reason = r.lastDisconnectReason ? `, ${r.lastDisconnectReason}` : "";
+        return `offline ${formatDuration(now - (r.lastSeen ?? now))} (last seen ${isoOrUnknown(r.lastSeen)}${reason})`;
+      },
+      now,
+    ),
+    ...listSection(
+      `Provisioning not completed after ${threshold}`,
+      summary.stalledProvisioning,
+      (r) => `allowed ${formatDuration(now - (r.provisioningStartedAt ?? now))} ago, never connected with its certificate`,
     ),
     "",
     problems === 0 ? "All active devices are healthy." : "Devices listed above need attention.",

@@ -17,10 +17,7 @@ import { OFFLINE_DETECTOR as C } from "./contract";
 import { lifecycleEventSchema, recordLifecycleEvent, type LifecycleOutcome } from "./lifecycle";
 import { sweepOfflineDevices } from "./sweep";
 
-export type OfflineDetectorResult =
-  | { status: LifecycleOutcome }
-  | { status: "swept"; alerted: string[] }
-  | { status: "dropped" };
+export type OfflineDetectorResult = { status: LifecycleOutcome } | { status: "swept"; alerted: string[] } | { status: "dropped" };
 
 const environment = optionalString(process.env, C.env.environment, C.defaults.environment);
 

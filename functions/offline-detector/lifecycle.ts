@@ -62,8 +62,7 @@ export async function recordLifecycleEvent(deps: LifecycleDeps, event: Lifecycle
         UpdateExpression: connected
           ? "SET connected = :connected, lastSeen = :ts, lastLifecycleTimestamp = :ts, updatedAt = :nowIso REMOVE offlineAlertedAt, lastDisconnectReason"
           : "SET connected = :connected, lastSeen = :ts, lastLifecycleTimestamp = :ts, updatedAt = :nowIso, lastDisconnectReason = :reason",
-        ConditionExpression:
-          "attribute_exists(serialNumber) AND (attribute_not_exists(lastLifecycleTimestamp) OR lastLifecycleTimestamp < :ts)",
+        ConditionExpression: "attribute_exists(serialNumber) AND (attribute_not_exists(lastLifecycleTimestamp) OR lastLifecycleTimestamp < :ts)",
         ExpressionAttributeValues: {
           ":connected": connected,
           ":ts": event.timestamp,

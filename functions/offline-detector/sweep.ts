@@ -104,8 +104,7 @@ async function markAlerted(deps: SweepDeps, serialNumber: string, cutoff: number
         TableName: deps.tableName,
         Key: { serialNumber },
         UpdateExpression: "SET offlineAlertedAt = :now",
-        ConditionExpression:
-          "connected = :false AND lastSeen <= :cutoff AND attribute_not_exists(offlineAlertedAt) AND #status <> :revoked",
+        ConditionExpression: "connected = :false AND lastSeen <= :cutoff AND attribute_not_exists(offlineAlertedAt) AND #status <> :revoked",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: { ":now": now, ":false": false, ":cutoff": cutoff, ":revoked": "REVOKED" },
       }),
@@ -141,14 +140,22 @@ export function formatOfflineAlert(
   now: number,
 ): Alert {
   const sortedGroups = buildings.map((g) => ({ ...g, devices: [...g.devices].sort((a, b) => (a.lastSeen ?? 0) - (b.lastSeen ?? 0)) }));
-  const lines = groupedLines(sortedGroups, (d) => {
-    const since = d.lastSeen ? `offline ${formatDuration(now - d.lastSeen)} (since ${isoOrUnknown(d.lastSeen)})` : "offline";
-    const reason = d.lastDisconnectReason ? `, ${d.lastDisconnectReason}` : "";
-    const where = d.metadata && Object.keys(d.metadata).length > 0
-      ? `  ${Object.entries(d.metadata).map(([k, v]) => `${k}=${v}`).join(" ")}`
-      : "";
-    return `${d.serialNumber}  ${d.deviceType ?? "?"}  ${since}${reason}${where}`;
-  }, now, MAX_LISTED);
+  const lines = groupedLines(
+    sortedGroups,
+    (d) => {
+      const since = d.lastSeen ? `offline ${formatDuration(now - d.lastSeen)} (since ${isoOrUnknown(d.lastSeen)})` : "offline";
+      const reason = d.lastDisconnectReason ? `, ${d.lastDisconnectReason}` : "";
+      const where =
+        d.metadata && Object.keys(d.metadata).length > 0
+          ? `  ${Object.entries(d.metadata)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" ")}`
+          : "";
+      return `${d.serialNumber}  ${d.deviceType ?? "?"}  ${since}${reason}${where}`;
+    },
+    now,
+    MAX_LISTED,
+  );
   const devices = sortedGroups.flatMap((g) => g.devices);
   const count = devices.length;
   const outages = sortedGroups.filter((g) => g.likelyOutage);

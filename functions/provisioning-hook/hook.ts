@@ -64,8 +64,7 @@ export type AllowReason = "reserved" | "retry-within-lease" | "lease-expired" | 
 
 export type HookDecision =
   /** `deviceType` is the override for the claim template; rotation overrides nothing. */
-  | { allow: true; reason: AllowReason; deviceType?: string }
-  | { allow: false; reason: DenyReason; detail?: unknown };
+  { allow: true; reason: AllowReason; deviceType?: string } | { allow: false; reason: DenyReason; detail?: unknown };
 
 export function deny(reason: DenyReason, detail?: unknown): HookDecision {
   return { allow: false, reason, detail };
@@ -93,7 +92,9 @@ const hookEventSchema = z.object({
 export const PROVISIONING_TOKEN_MAX_LENGTH = 512;
 
 const provisioningTokenSchema = z.optional(
-  z.string().check(z.minLength(1, "must not be empty"), z.maxLength(PROVISIONING_TOKEN_MAX_LENGTH, `must be at most ${PROVISIONING_TOKEN_MAX_LENGTH} characters`)),
+  z
+    .string()
+    .check(z.minLength(1, "must not be empty"), z.maxLength(PROVISIONING_TOKEN_MAX_LENGTH, `must be at most ${PROVISIONING_TOKEN_MAX_LENGTH} characters`)),
 );
 
 export interface HookRules {
@@ -239,12 +240,7 @@ export async function reserveSerial(deps: ReserveDeps, request: ProvisioningRequ
       { abortSignal: deps.abortSignal },
     );
     const old = (result.Attributes ?? {}) as Partial<RegistryItem>;
-    const reason: AllowReason =
-      old.status === "REGISTERED"
-        ? "reserved"
-        : old.certificateId === request.certificateId
-          ? "retry-within-lease"
-          : "lease-expired";
+    const reason: AllowReason = old.status === "REGISTERED" ? "reserved" : old.certificateId === request.certificateId ? "retry-within-lease" : "lease-expired";
     return { allow: true, reason, deviceType: request.deviceType };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) return deny("dynamodb-error", errorSummary(error));
@@ -256,10 +252,9 @@ export async function reserveSerial(deps: ReserveDeps, request: ProvisioningRequ
 async function explainRefusal(deps: ReserveDeps, request: ProvisioningRequest): Promise<HookDecision> {
   let item: Partial<RegistryItem> | undefined;
   try {
-    const result = await deps.ddb.send(
-      new GetCommand({ TableName: deps.tableName, Key: { serialNumber: request.serialNumber }, ConsistentRead: true }),
-      { abortSignal: deps.abortSignal },
-    );
+    const result = await deps.ddb.send(new GetCommand({ TableName: deps.tableName, Key: { serialNumber: request.serialNumber }, ConsistentRead: true }), {
+      abortSignal: deps.abortSignal,
+    });
     item = result.Item as Partial<RegistryItem> | undefined;
   } catch (error) {
     return deny("not-provisionable", { readError: errorSummary(error) });
@@ -283,7 +278,5 @@ async function explainRefusal(deps: ReserveDeps, request: ProvisioningRequest): 
 }
 
 export function errorSummary(error: unknown): { name: string; message: string } {
-  return error instanceof Error
-    ? { name: error.name, message: error.message.slice(0, 300) }
-    : { name: typeof error, message: String(error).slice(0, 300) };
+  return error instanceof Error ? { name: error.name, message: error.message.slice(0, 300) } : { name: typeof error, message: String(error).slice(0, 300) };
 }

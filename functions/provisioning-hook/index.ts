@@ -62,10 +62,7 @@ async function decide(event: unknown, signal: AbortSignal): Promise<HookDecision
   }
   const parsed = parseHookEvent(event, config.value);
   if (!parsed.ok) return parsed.decision;
-  return reserveSerial(
-    { ddb, tableName: config.value.tableName, leaseSeconds: config.value.leaseSeconds, now: Date.now, abortSignal: signal },
-    parsed.request,
-  );
+  return reserveSerial({ ddb, tableName: config.value.tableName, leaseSeconds: config.value.leaseSeconds, now: Date.now, abortSignal: signal }, parsed.request);
 }
 
 export async function handler(event: unknown, context?: HookContext): Promise<HookResponse> {

@@ -65,8 +65,7 @@ export async function rotateCertificate(deps: Omit<ReserveDeps, "leaseSeconds">,
         UpdateExpression: "SET certificateId = :new, rotatedFromCertificateId = :current, rotationStartedAt = :now, updatedAt = :nowIso",
         // The caller's certificate is the row's: a rotation. Or the row already moved to this very new
         // certificate from the caller's: a retry after a lost answer. A missing row fails both.
-        ConditionExpression:
-          "#status = :provisioned AND (certificateId = :current OR (certificateId = :new AND rotatedFromCertificateId = :current))",
+        ConditionExpression: "#status = :provisioned AND (certificateId = :current OR (certificateId = :new AND rotatedFromCertificateId = :current))",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
           ":provisioned": "PROVISIONED",
@@ -90,10 +89,9 @@ export async function rotateCertificate(deps: Omit<ReserveDeps, "leaseSeconds">,
 async function explainRotationRefusal(deps: Omit<ReserveDeps, "leaseSeconds">, request: RotationRequest): Promise<HookDecision> {
   let item: Partial<RegistryItem> | undefined;
   try {
-    const result = await deps.ddb.send(
-      new GetCommand({ TableName: deps.tableName, Key: { serialNumber: request.serialNumber }, ConsistentRead: true }),
-      { abortSignal: deps.abortSignal },
-    );
+    const result = await deps.ddb.send(new GetCommand({ TableName: deps.tableName, Key: { serialNumber: request.serialNumber }, ConsistentRead: true }), {
+      abortSignal: deps.abortSignal,
+    });
     item = result.Item as Partial<RegistryItem> | undefined;
   } catch (error) {
     return deny("not-provisionable", { readError: errorSummary(error) });

@@ -86,9 +86,7 @@ export async function registerDevice(deps: DevicesDeps, input: RegisterInput): P
     ...(input.provisioningTokenSha256 ? { provisioningTokenSha256: input.provisioningTokenSha256 } : {}),
   };
   try {
-    await deps.ddb.send(
-      new PutCommand({ TableName: deps.tableName, Item: item, ConditionExpression: "attribute_not_exists(serialNumber)" }),
-    );
+    await deps.ddb.send(new PutCommand({ TableName: deps.tableName, Item: item, ConditionExpression: "attribute_not_exists(serialNumber)" }));
     return { statusCode: 201, body: publicItem(item), headers: { Location: `/devices/${encodeURIComponent(item.serialNumber)}` } };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
@@ -131,9 +129,7 @@ function compareRegistration(existing: RegistryItem, input: RegisterInput): { pa
 }
 
 export async function readItem(deps: DevicesDeps, serialNumber: string): Promise<RegistryItem | undefined> {
-  const result = await deps.ddb.send(
-    new GetCommand({ TableName: deps.tableName, Key: { serialNumber }, ConsistentRead: true }),
-  );
+  const result = await deps.ddb.send(new GetCommand({ TableName: deps.tableName, Key: { serialNumber }, ConsistentRead: true }));
   return result.Item as RegistryItem | undefined;
 }
 

@@ -18,15 +18,7 @@ import { describeIssues, preview, serialNumberSchema } from "../shared/registry"
 import { REGISTER_DEVICE as C } from "./contract";
 import { listDevices, listQueryInput, listQuerySchema } from "./listing";
 import { replaceBodySchema, replaceDevice, reprovisionBodySchema, reprovisionDevice } from "./lifecycle";
-import {
-  errorResult,
-  getDevice,
-  registerBodySchema,
-  registerDevice,
-  revokeDevice,
-  type ApiResult,
-  type DevicesDeps,
-} from "./devices";
+import { errorResult, getDevice, registerBodySchema, registerDevice, revokeDevice, type ApiResult, type DevicesDeps } from "./devices";
 
 /** Largest accepted request body; a registration is a few hundred bytes. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -129,7 +121,11 @@ async function dispatch(event: APIGatewayProxyEvent): Promise<ApiResult> {
 
   const serial = serialNumberSchema.safeParse(route.serialNumber);
   if (!serial.success) {
-    return errorResult(400, "invalid serial number in path", describeIssues(serial.error).map((e) => ({ ...e, path: "serialNumber" })));
+    return errorResult(
+      400,
+      "invalid serial number in path",
+      describeIssues(serial.error).map((e) => ({ ...e, path: "serialNumber" })),
+    );
   }
   if (route.name === "operation") {
     if (route.operation === "reprovision") {

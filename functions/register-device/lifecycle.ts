@@ -7,13 +7,7 @@
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
-import {
-  describeReservedSerial,
-  provisioningTokenSha256Schema,
-  reservedSerialReason,
-  serialNumberSchema,
-  type RegistryItem,
-} from "../shared/registry";
+import { describeReservedSerial, provisioningTokenSha256Schema, reservedSerialReason, serialNumberSchema, type RegistryItem } from "../shared/registry";
 import { AUTOMATIC_REVOCATION_MESSAGE, errorResult, publicItem, readItem, type ApiResult, type DevicesDeps } from "./devices";
 
 export const reprovisionBodySchema = z.strictObject({
@@ -37,7 +31,17 @@ export function replaceBodySchema(namePrefix: string) {
 export type ReplaceInput = z.infer<ReturnType<typeof replaceBodySchema>>;
 
 /** Attributes of a provisioned (or provisioning, or revoked) device that a fresh registration does not have. */
-const PROVISIONING_STATE = ["certificateId", "provisioningClientId", "provisioningStartedAt", "provisionedAt", "revokedAt", "connected", "lastSeen", "lastLifecycleTimestamp", "offlineAlertedAt"] as const;
+const PROVISIONING_STATE = [
+  "certificateId",
+  "provisioningClientId",
+  "provisioningStartedAt",
+  "provisionedAt",
+  "revokedAt",
+  "connected",
+  "lastSeen",
+  "lastLifecycleTimestamp",
+  "offlineAlertedAt",
+] as const;
 
 /**
  * Back to REGISTERED, from any status (REVOKED included: a recovered Pi): the provisioning state is
@@ -64,7 +68,13 @@ export async function reprovisionDevice(deps: DevicesDeps, serialNumber: string,
       }),
     );
     const item = result.Attributes as RegistryItem;
-    return { statusCode: 200, body: { message: `serial number ${serialNumber} is registered again and may provision with a new certificate. ${AUTOMATIC_REVOCATION_MESSAGE}`, device: publicItem(item) } };
+    return {
+      statusCode: 200,
+      body: {
+        message: `serial number ${serialNumber} is registered again and may provision with a new certificate. ${AUTOMATIC_REVOCATION_MESSAGE}`,
+        device: publicItem(item),
+      },
+    };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }
@@ -87,7 +97,13 @@ async function setToken(deps: DevicesDeps, existing: RegistryItem, token: string
         ReturnValues: "ALL_NEW",
       }),
     );
-    return { statusCode: 200, body: { message: `serial number ${existing.serialNumber} waits for provisioning with the new token`, device: publicItem(result.Attributes as RegistryItem) } };
+    return {
+      statusCode: 200,
+      body: {
+        message: `serial number ${existing.serialNumber} waits for provisioning with the new token`,
+        device: publicItem(result.Attributes as RegistryItem),
+      },
+    };
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
     return errorResult(409, `serial number ${existing.serialNumber} changed while re-provisioning; retry`);
@@ -103,7 +119,8 @@ async function setToken(deps: DevicesDeps, existing: RegistryItem, token: string
  */
 export async function replaceDevice(deps: DevicesDeps, oldSerial: string, input: ReplaceInput): Promise<ApiResult> {
   const newSerial = input.newSerialNumber;
-  if (newSerial === oldSerial) return errorResult(400, "invalid replacement request", [{ path: "newSerialNumber", message: "must differ from the serial being replaced" }]);
+  if (newSerial === oldSerial)
+    return errorResult(400, "invalid replacement request", [{ path: "newSerialNumber", message: "must differ from the serial being replaced" }]);
   const old = await readItem(deps, oldSerial);
   if (!old) return errorResult(404, `serial number ${oldSerial} is not registered`);
   if (old.replacedBy && old.replacedBy !== newSerial) {

@@ -22,7 +22,10 @@ export function listQuerySchema(allowedDeviceTypes: readonly string[]) {
     status: z.optional(z.enum(DEVICE_STATUSES, { error: `must be one of: ${DEVICE_STATUSES.join(", ")}` })),
     deviceType: z.optional(deviceTypeSchema(allowedDeviceTypes)),
     limit: z._default(
-      z.pipe(z.coerce.number(), z.int({ error: "must be a whole number" }).check(z.gte(1, "must be at least 1"), z.lte(LIST_MAX_LIMIT, `must be at most ${LIST_MAX_LIMIT}`))),
+      z.pipe(
+        z.coerce.number(),
+        z.int({ error: "must be a whole number" }).check(z.gte(1, "must be at least 1"), z.lte(LIST_MAX_LIMIT, `must be at most ${LIST_MAX_LIMIT}`)),
+      ),
       LIST_DEFAULT_LIMIT,
     ),
     nextToken: z.optional(
@@ -101,10 +104,22 @@ export async function listDevices(deps: DevicesDeps, query: ListQuery): Promise<
 }
 
 /** API Gateway's query string parameters as the schema reads them; a repeated parameter is refused. */
-export function listQueryInput(single: Record<string, string | undefined> | null | undefined, multi: Record<string, string[] | undefined> | null | undefined): { ok: true; value: Record<string, string> } | { ok: false; result: ApiResult } {
-  const repeated = Object.entries(multi ?? {}).filter(([, v]) => (v?.length ?? 0) > 1).map(([k]) => k);
+export function listQueryInput(
+  single: Record<string, string | undefined> | null | undefined,
+  multi: Record<string, string[] | undefined> | null | undefined,
+): { ok: true; value: Record<string, string> } | { ok: false; result: ApiResult } {
+  const repeated = Object.entries(multi ?? {})
+    .filter(([, v]) => (v?.length ?? 0) > 1)
+    .map(([k]) => k);
   if (repeated.length > 0) {
-    return { ok: false, result: errorResult(400, "invalid listing request", repeated.map((path) => ({ path, message: "must be given once" }))) };
+    return {
+      ok: false,
+      result: errorResult(
+        400,
+        "invalid listing request",
+        repeated.map((path) => ({ path, message: "must be given once" })),
+      ),
+    };
   }
   const value: Record<string, string> = {};
   for (const [k, v] of Object.entries(single ?? {})) if (v !== undefined) value[k] = v;

@@ -22,9 +22,7 @@ export interface Alert {
 }
 
 export async function publishAlert(sns: SNSClient, topicArn: string, alert: Alert): Promise<string | undefined> {
-  const result = await sns.send(
-    new PublishCommand({ TopicArn: topicArn, Subject: toSnsSubject(alert.subject), Message: alert.message }),
-  );
+  const result = await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: toSnsSubject(alert.subject), Message: alert.message }));
   return result.MessageId;
 }
 

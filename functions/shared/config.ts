@@ -37,12 +37,7 @@ export function optionalString(env: Env, name: string, fallback: string): string
 }
 
 /** A whole number of seconds (or other unit) within [min, max]; `fallback` when unset. */
-export function integerInRange(
-  env: Env,
-  name: string,
-  fallback: number,
-  range: { min: number; max: number },
-): number {
+export function integerInRange(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(`environment variable ${name} must be a whole number, got "${raw}"`);

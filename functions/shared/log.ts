@@ -47,10 +47,7 @@ export function safeStringify(value: unknown): string {
   }
 }
 
-export function createLogger(
-  base: LogFields,
-  options: { level?: LogLevel | "silent"; sink?: LogSink } = {},
-): Logger {
+export function createLogger(base: LogFields, options: { level?: LogLevel | "silent"; sink?: LogSink } = {}): Logger {
   const minRank = LEVEL_RANK[options.level ?? parseLogLevel(process.env.LOG_LEVEL)];
   const sink = options.sink ?? stdoutSink;
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {

@@ -9,7 +9,10 @@ export const SERIAL_NUMBER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$/;
 
 export const serialNumberSchema = z
   .string()
-  .check(z.maxLength(64, "must be at most 64 characters"), z.regex(SERIAL_NUMBER_PATTERN, "must be 4 to 64 characters [A-Za-z0-9_-], starting with a letter or digit"));
+  .check(
+    z.maxLength(64, "must be at most 64 characters"),
+    z.regex(SERIAL_NUMBER_PATTERN, "must be 4 to 64 characters [A-Za-z0-9_-], starting with a letter or digit"),
+  );
 
 /** Device types are compared trimmed and lower-cased; the registry stores the normalised form. */
 export function deviceTypeSchema(allowed: readonly string[]) {

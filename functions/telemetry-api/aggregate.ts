@@ -146,7 +146,12 @@ export function pointCount(range: Pick<Range, "from" | "to" | "interval">): numb
 function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | undefined>>): ApiResult | Range {
   const query = aggregateQuerySchema.safeParse(definedOnly(rawQuery));
   // Name the parameter (`stats`), not the list item (`stats.1`).
-  if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error).map((e) => ({ ...e, path: e.path.split(".")[0]! })));
+  if (!query.success)
+    return errorResult(
+      400,
+      "invalid query parameters",
+      describeIssues(query.error).map((e) => ({ ...e, path: e.path.split(".")[0]! })),
+    );
   const now = deps.now();
   const to = query.data.to ?? now;
   const from = query.data.from ?? to - DEFAULT_WINDOW_MS;
@@ -155,7 +160,8 @@ function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | 
   if (from > to) return bad("from", "must not be after to");
   if (to > now + MAX_FUTURE_MS) return bad("to", "must not be more than a day in the future");
   const points = pointCount({ from, to, interval });
-  if (points > MAX_POINTS) return bad("interval", `gives ${points} points for this range, more than ${MAX_POINTS}: choose a longer interval or a shorter range`);
+  if (points > MAX_POINTS)
+    return bad("interval", `gives ${points} points for this range, more than ${MAX_POINTS}: choose a longer interval or a shorter range`);
   return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
 }
 
@@ -203,7 +209,12 @@ export async function aggregateDeviceTelemetry(
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
   const thing = serialNumberSchema.safeParse(rawThingName ?? "");
-  if (!thing.success) return errorResult(400, "invalid thing name in path", describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })));
+  if (!thing.success)
+    return errorResult(
+      400,
+      "invalid thing name in path",
+      describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })),
+    );
   const range = parseRange(deps, rawQuery);
   if ("statusCode" in range) return range;
   const notAllowed = errorResult(403, `you may not read device ${thing.data}: it is not in one of your buildings`);
@@ -226,7 +237,12 @@ export async function aggregateBuildingTelemetry(
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
   const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
-  if (!building.success) return errorResult(400, "invalid building id in path", describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })));
+  if (!building.success)
+    return errorResult(
+      400,
+      "invalid building id in path",
+      describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
+    );
   const range = parseRange(deps, rawQuery);
   if ("statusCode" in range) return range;
   if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);

@@ -50,18 +50,41 @@ function metricNames(rows: readonly { metrics?: unknown }[]): string[] {
 
 /** The CSV of a successful answer body of one route; undefined for a body this module does not know. */
 export function bodyToCsv(routeKey: string, body: Record<string, unknown>): string | undefined {
-  if (routeKey === "GET /buildings") return toCsv(["buildingId"], ((body.buildingIds as string[]) ?? []).map((b) => [b]));
+  if (routeKey === "GET /buildings")
+    return toCsv(
+      ["buildingId"],
+      ((body.buildingIds as string[]) ?? []).map((b) => [b]),
+    );
   if (routeKey === "GET /devices/{thingName}/telemetry") {
     const items = (body.items as { ts: number; deviceTs?: unknown; metrics: Record<string, Cell> }[]) ?? [];
     const names = metricNames(items);
-    return toCsv(["time", "ts", "deviceTs", ...names], items.map((i) => [iso(i.ts), i.ts, stringOf(i.deviceTs), ...names.map((n) => cellOf(i.metrics[n]))]));
+    return toCsv(
+      ["time", "ts", "deviceTs", ...names],
+      items.map((i) => [iso(i.ts), i.ts, stringOf(i.deviceTs), ...names.map((n) => cellOf(i.metrics[n]))]),
+    );
   }
   if (routeKey === "GET /buildings/{buildingId}/devices") {
-    const devices = (body.devices as { thingName: string; deviceType?: string; status?: string; connected?: boolean; lastSeen?: unknown; latest: { ts: number; metrics: Record<string, Cell> } }[]) ?? [];
+    const devices =
+      (body.devices as {
+        thingName: string;
+        deviceType?: string;
+        status?: string;
+        connected?: boolean;
+        lastSeen?: unknown;
+        latest: { ts: number; metrics: Record<string, Cell> };
+      }[]) ?? [];
     const names = metricNames(devices.map((d) => d.latest));
     return toCsv(
       ["thingName", "deviceType", "status", "connected", "lastSeen", "latestTime", ...names],
-      devices.map((d) => [d.thingName, d.deviceType, d.status, d.connected, stringOf(d.lastSeen), iso(d.latest.ts), ...names.map((n) => cellOf(d.latest.metrics[n]))]),
+      devices.map((d) => [
+        d.thingName,
+        d.deviceType,
+        d.status,
+        d.connected,
+        stringOf(d.lastSeen),
+        iso(d.latest.ts),
+        ...names.map((n) => cellOf(d.latest.metrics[n])),
+      ]),
     );
   }
   if (routeKey.endsWith("/telemetry/aggregate")) return aggregateCsv(body);

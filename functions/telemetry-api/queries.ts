@@ -97,7 +97,12 @@ export async function readDeviceTelemetry(
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
   const thing = serialNumberSchema.safeParse(rawThingName ?? "");
-  if (!thing.success) return errorResult(400, "invalid thing name in path", describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })));
+  if (!thing.success)
+    return errorResult(
+      400,
+      "invalid thing name in path",
+      describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })),
+    );
   const query = telemetryQuerySchema.safeParse(definedOnly(rawQuery));
   if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
 
@@ -162,7 +167,12 @@ export async function listBuildingDevices(
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
   const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
-  if (!building.success) return errorResult(400, "invalid building id in path", describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })));
+  if (!building.success)
+    return errorResult(
+      400,
+      "invalid building id in path",
+      describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
+    );
   const query = devicesQuerySchema.safeParse(definedOnly(rawQuery));
   if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
 
@@ -184,7 +194,10 @@ export async function listBuildingDevices(
     }),
   );
   const latest = page.Items ?? [];
-  const registry = await registryRows(deps, latest.map((item) => String(item.thingName)));
+  const registry = await registryRows(
+    deps,
+    latest.map((item) => String(item.thingName)),
+  );
   const devices = latest
     .filter((item) => buildingOfItem(registry.get(String(item.thingName))) === building.data)
     .map((item) => {
@@ -218,7 +231,14 @@ export async function registryRows(deps: QueryDeps, serials: readonly string[]):
             Keys: keys,
             // Every name through a placeholder: several (e.g. metrics, status) are DynamoDB reserved words.
             ProjectionExpression: "#serial, #type, #status, #connected, #lastSeen, #metadata",
-            ExpressionAttributeNames: { "#serial": "serialNumber", "#type": "deviceType", "#status": "status", "#connected": "connected", "#lastSeen": "lastSeen", "#metadata": "metadata" },
+            ExpressionAttributeNames: {
+              "#serial": "serialNumber",
+              "#type": "deviceType",
+              "#status": "status",
+              "#connected": "connected",
+              "#lastSeen": "lastSeen",
+              "#metadata": "metadata",
+            },
           },
         },
       }),

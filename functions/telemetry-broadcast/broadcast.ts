@@ -36,8 +36,7 @@ export interface BroadcastDeps {
 }
 
 export type BroadcastOutcome =
-  | { outcome: "no-building" }
-  | { outcome: "broadcast"; buildingId: string; latestUpdated: boolean; delivered: number; gone: number; failed: number };
+  { outcome: "no-building" } | { outcome: "broadcast"; buildingId: string; latestUpdated: boolean; delivered: number; gone: number; failed: number };
 
 /** A building with more followers than this gets the reading on the first ones only (and a warning in the log). */
 export const MAX_CONNECTIONS_PER_BUILDING = 2000;

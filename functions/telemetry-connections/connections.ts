@@ -27,9 +27,7 @@ export interface ConnectRequest {
   sub?: string;
 }
 
-export type ConnectOutcome =
-  | { statusCode: 200; buildings: string[] }
-  | { statusCode: 400 | 403; message: string };
+export type ConnectOutcome = { statusCode: 200; buildings: string[] } | { statusCode: 400 | 403; message: string };
 
 /** API Gateway connection ids are short base64-like strings such as `L0SM9cOFvHcCIhw=`. */
 export const CONNECTION_ID_PATTERN = /^[A-Za-z0-9+/=_-]{1,128}$/;
@@ -75,7 +73,10 @@ export async function disconnect(deps: ConnectionsDeps, connectionId: string): P
     for (const item of page.Items ?? []) keys.push({ buildingId: String(item.buildingId), connectionId });
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  await batchWrite(deps, keys.map((Key) => ({ DeleteRequest: { Key } })));
+  await batchWrite(
+    deps,
+    keys.map((Key) => ({ DeleteRequest: { Key } })),
+  );
   return keys.length;
 }
 

@@ -4,11 +4,42 @@
 // `<img onerror=...>` in a field shows as those characters.
 
 // The shapes of local/console/fleet-view.ts as they arrive in JSON (that file is Node-side).
-interface PiView { thingName: string; deviceType: string; status: string; connected: boolean; lastSeen: number | null; firmware: string | null; building: string | null }
-interface TelemetryPoint { thingName: string; receivedAt: number; metrics: Record<string, number> }
-interface AlertView { messageId: string; subject: string | null; message: string; receivedAt: number }
-interface CommandView { id: string; thingName: string; command: string; status: "answered" | "pending"; topic?: string; answer?: unknown; latencyMs?: number; sentAt: number }
-interface Snapshot { pis: PiView[]; telemetry: Record<string, TelemetryPoint[]>; alerts: AlertView[]; commands: CommandView[] }
+interface PiView {
+  thingName: string;
+  deviceType: string;
+  status: string;
+  connected: boolean;
+  lastSeen: number | null;
+  firmware: string | null;
+  building: string | null;
+}
+interface TelemetryPoint {
+  thingName: string;
+  receivedAt: number;
+  metrics: Record<string, number>;
+}
+interface AlertView {
+  messageId: string;
+  subject: string | null;
+  message: string;
+  receivedAt: number;
+}
+interface CommandView {
+  id: string;
+  thingName: string;
+  command: string;
+  status: "answered" | "pending";
+  topic?: string;
+  answer?: unknown;
+  latencyMs?: number;
+  sentAt: number;
+}
+interface Snapshot {
+  pis: PiView[];
+  telemetry: Record<string, TelemetryPoint[]>;
+  alerts: AlertView[];
+  commands: CommandView[];
+}
 
 (() => {
   const TOKEN = document.querySelector('meta[name="console-token"]')?.getAttribute("content") ?? "";
@@ -59,7 +90,8 @@ interface Snapshot { pis: PiView[]; telemetry: Record<string, TelemetryPoint[]>;
     let row = rowOf(pi.thingName);
     if (!row) {
       row = el("tr", { "data-thing": pi.thingName }) as HTMLTableRowElement;
-      for (const name of ["thing", "type", "building", "status", "connection", "last-seen", "firmware", "spark", "value", "actions"]) row.append(el("td", { class: name }));
+      for (const name of ["thing", "type", "building", "status", "connection", "last-seen", "firmware", "spark", "value", "actions"])
+        row.append(el("td", { class: name }));
       row.cells[0]!.textContent = pi.thingName;
       const ping = el("button", { type: "button", class: "link" }, "ping");
       ping.addEventListener("click", () => void sendCommand(pi.thingName, "ping", {}));
@@ -131,13 +163,23 @@ interface Snapshot { pis: PiView[]; telemetry: Record<string, TelemetryPoint[]>;
   function drawSpark(thing: string): void {
     const row = rowOf(thing);
     if (!row) return;
-    const width = 160, height = 30, pad = 2;
+    const width = 160,
+      height = 30,
+      pad = 2;
     const metric = state.metric;
     const values = (state.telemetry.get(thing) ?? []).map((p) => (metric ? p.metrics[metric] : undefined)).filter((v): v is number => typeof v === "number");
-    const chart = svg("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${metric ?? "telemetry"} of ${thing}` });
+    const chart = svg("svg", {
+      class: "spark",
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": `${metric ?? "telemetry"} of ${thing}`,
+    });
     chart.append(svg("line", { class: "base", x1: 0, y1: height - pad, x2: width, y2: height - pad }));
     if (values.length > 0) {
-      const min = Math.min(...values), max = Math.max(...values);
+      const min = Math.min(...values),
+        max = Math.max(...values);
       const span = max - min || 1;
       // A short history fills the first third, then the line grows to the full window and scrolls.
       const step = values.length > 1 ? (width - 2 * pad) / (Math.max(values.length, POINTS / 3) - 1) : 0;
@@ -159,10 +201,16 @@ interface Snapshot { pis: PiView[]; telemetry: Record<string, TelemetryPoint[]>;
 
   function addAlert(alert: AlertView): void {
     state.alerts++;
-    prependCapped($("alerts"), el("li", { "data-message-id": alert.messageId },
-      el("span", { class: "when" }, clock(alert.receivedAt)),
-      el("span", { class: "subject" }, alert.subject ?? "(no subject)"),
-      el("div", { class: "body" }, alert.message)));
+    prependCapped(
+      $("alerts"),
+      el(
+        "li",
+        { "data-message-id": alert.messageId },
+        el("span", { class: "when" }, clock(alert.receivedAt)),
+        el("span", { class: "subject" }, alert.subject ?? "(no subject)"),
+        el("div", { class: "body" }, alert.message),
+      ),
+    );
     $("alert-count").textContent = String(state.alerts);
     $("no-alerts").hidden = true;
   }
@@ -170,11 +218,17 @@ interface Snapshot { pis: PiView[]; telemetry: Record<string, TelemetryPoint[]>;
   function addCommand(outcome: CommandView): void {
     state.commands++;
     const answer = outcome.status === "answered" ? `${outcome.topic}: ${JSON.stringify(outcome.answer)}` : "no answer yet";
-    prependCapped($("commands"), el("li", { "data-command-id": outcome.id, "data-status": outcome.status },
-      el("span", { class: "when" }, clock(outcome.sentAt)),
-      el("span", { class: "subject" }, `${outcome.command} → ${outcome.thingName}`),
-      outcome.latencyMs === undefined ? "" : el("span", { class: "when" }, ` ${outcome.latencyMs} ms`),
-      el("div", { class: "body" }, answer)));
+    prependCapped(
+      $("commands"),
+      el(
+        "li",
+        { "data-command-id": outcome.id, "data-status": outcome.status },
+        el("span", { class: "when" }, clock(outcome.sentAt)),
+        el("span", { class: "subject" }, `${outcome.command} → ${outcome.thingName}`),
+        outcome.latencyMs === undefined ? "" : el("span", { class: "when" }, ` ${outcome.latencyMs} ms`),
+        el("div", { class: "body" }, answer),
+      ),
+    );
     $("command-count").textContent = String(state.commands);
   }
 

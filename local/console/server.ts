@@ -160,7 +160,8 @@ export class ConsoleServer {
       return sendJson(res, 400, { message: "request body is not valid JSON" });
     }
     const { command, params } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { command?: unknown; params?: unknown };
-    if (typeof command !== "string" || !COMMAND_RE.test(command)) return sendJson(res, 400, { message: 'body needs "command": 1-64 characters [A-Za-z0-9_.:-]' });
+    if (typeof command !== "string" || !COMMAND_RE.test(command))
+      return sendJson(res, 400, { message: 'body needs "command": 1-64 characters [A-Za-z0-9_.:-]' });
     if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params))) {
       return sendJson(res, 400, { message: '"params" must be a JSON object' });
     }

@@ -10,7 +10,12 @@ import * as x509 from "@peculiar/x509";
 /** Subject CN of certificates AWS IoT creates for CreateKeysAndCertificate. */
 export const AWS_ISSUED_COMMON_NAME = "AWS IoT Certificate";
 
-const RSA_2048: webcrypto.RsaHashedKeyGenParams = { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" };
+const RSA_2048: webcrypto.RsaHashedKeyGenParams = {
+  name: "RSASSA-PKCS1-v1_5",
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: "SHA-256",
+};
 
 export async function createRsaKeysAndCertificate(ca: LocalCa, validDays?: number): Promise<{ certificatePem: string; privateKeyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(RSA_2048, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;

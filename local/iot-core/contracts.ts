@@ -11,13 +11,7 @@
  */
 
 /** AWS IoT certificate statuses (DescribeCertificate `status`). */
-export type CertificateStatus =
-  | "ACTIVE"
-  | "INACTIVE"
-  | "REVOKED"
-  | "PENDING_TRANSFER"
-  | "REGISTER_INACTIVE"
-  | "PENDING_ACTIVATION";
+export type CertificateStatus = "ACTIVE" | "INACTIVE" | "REVOKED" | "PENDING_TRANSFER" | "REGISTER_INACTIVE" | "PENDING_ACTIVATION";
 
 export interface CertificateRecord {
   /** Lower-case hex SHA-256 of the certificate's DER, as AWS IoT computes it. */

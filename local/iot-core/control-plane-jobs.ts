@@ -62,7 +62,8 @@ export class JobsControlPlane {
   private retryIfConfigured(e: JobExecution): void {
     const job = this.jobs.get(e.jobId);
     if (!job || job.status !== "IN_PROGRESS" || (e.status !== "FAILED" && e.status !== "TIMED_OUT")) return;
-    const criteria = (job.settings.jobExecutionsRetryConfig as { criteriaList?: Array<{ failureType?: string; numberOfRetries?: number }> } | undefined)?.criteriaList ?? [];
+    const criteria =
+      (job.settings.jobExecutionsRetryConfig as { criteriaList?: Array<{ failureType?: string; numberOfRetries?: number }> } | undefined)?.criteriaList ?? [];
     const allowed = criteria.find((c) => c.failureType === e.status || c.failureType === "ALL")?.numberOfRetries ?? 0;
     if (e.retryAttempt < allowed) setImmediate(() => this.service?.retry(e.thingName, e.jobId));
   }
@@ -80,7 +81,14 @@ export class JobsControlPlane {
         const page = paginate(all, req.query.get("nextToken"), req.query.get("maxResults"));
         return {
           body: {
-            jobs: page.items.map((j) => ({ jobArn: j.jobArn, jobId: j.jobId, targetSelection: j.targetSelection, status: j.status, createdAt: epoch(j.createdAt), lastUpdatedAt: epoch(j.lastUpdatedAt) })),
+            jobs: page.items.map((j) => ({
+              jobArn: j.jobArn,
+              jobId: j.jobId,
+              targetSelection: j.targetSelection,
+              status: j.status,
+              createdAt: epoch(j.createdAt),
+              lastUpdatedAt: epoch(j.lastUpdatedAt),
+            })),
             nextToken: page.next,
           },
         };
@@ -103,7 +111,15 @@ export class JobsControlPlane {
         const status = req.query.get("status");
         const rows = this.executions(job.jobId).filter((e) => !status || e.status === status);
         const page = paginate(rows, req.query.get("nextToken"), req.query.get("maxResults"));
-        return { body: { executionSummaries: page.items.map((e) => ({ thingArn: this.options.registry.requireThing(e.thingName).thingArn, jobExecutionSummary: summary(e) })), nextToken: page.next } };
+        return {
+          body: {
+            executionSummaries: page.items.map((e) => ({
+              thingArn: this.options.registry.requireThing(e.thingName).thingArn,
+              jobExecutionSummary: summary(e),
+            })),
+            nextToken: page.next,
+          },
+        };
       }),
       route("GET", "/things/{}/jobs/{}", (_req, [thingName, jobId]) => {
         this.require(jobId!);
@@ -111,7 +127,14 @@ export class JobsControlPlane {
         if (!e) throw new IotError("ResourceNotFoundException", `Job execution ${jobId} for ${thingName} does not exist`);
         return {
           body: {
-            execution: { jobId: e.jobId, thingArn: this.options.registry.requireThing(e.thingName).thingArn, status: e.status, statusDetails: { detailsMap: e.statusDetails }, ...summary(e), versionNumber: e.versionNumber },
+            execution: {
+              jobId: e.jobId,
+              thingArn: this.options.registry.requireThing(e.thingName).thingArn,
+              status: e.status,
+              statusDetails: { detailsMap: e.statusDetails },
+              ...summary(e),
+              versionNumber: e.versionNumber,
+            },
           },
         };
       }),
@@ -129,7 +152,10 @@ export class JobsControlPlane {
         const counts = new Map<string, number>();
         const values = this.options.fieldValues(field);
         for (const v of values) if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
-        const buckets = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, max).map(([keyValue, count]) => ({ keyValue, count }));
+        const buckets = [...counts.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, max)
+          .map(([keyValue, count]) => ({ keyValue, count }));
         return { body: { totalCount: values.filter((v) => v !== undefined).length, buckets } };
       }),
     ];
@@ -140,7 +166,8 @@ export class JobsControlPlane {
     if (!this.service) throw new IotError("ServiceUnavailableException", "The twin's jobs service is not started");
     if (this.jobs.has(jobId)) throw new IotError("ResourceAlreadyExistsException", `Job ${jobId} already exists`);
     const document = body.document;
-    if (typeof document !== "string" || Buffer.byteLength(document) > MAX_DOCUMENT_BYTES) throw new IotError("InvalidRequestException", `document is required and at most ${MAX_DOCUMENT_BYTES} bytes`);
+    if (typeof document !== "string" || Buffer.byteLength(document) > MAX_DOCUMENT_BYTES)
+      throw new IotError("InvalidRequestException", `document is required and at most ${MAX_DOCUMENT_BYTES} bytes`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(document);
@@ -148,13 +175,15 @@ export class JobsControlPlane {
       throw new IotError("InvalidRequestException", "document is not valid JSON");
     }
     const targets = body.targets;
-    if (!Array.isArray(targets) || targets.length === 0 || targets.some((t) => typeof t !== "string")) throw new IotError("InvalidRequestException", "targets must be a non-empty list of ARNs");
+    if (!Array.isArray(targets) || targets.length === 0 || targets.some((t) => typeof t !== "string"))
+      throw new IotError("InvalidRequestException", "targets must be a non-empty list of ARNs");
     const things = [...new Set((targets as string[]).flatMap((t) => this.resolveTarget(t)))];
     const presigned = body.presignedUrlConfig as StoredJob["presignedUrlConfig"];
     if (presigned?.expiresInSec !== undefined && !(presigned.expiresInSec >= 60 && presigned.expiresInSec <= 3600)) {
       throw new IotError("InvalidRequestException", "presignedUrlConfig.expiresInSec must be 60-3600");
     }
-    if (document.includes("${aws:iot:s3-presigned-url:") && !presigned?.roleArn) throw new IotError("InvalidRequestException", "A document with a presigned-URL placeholder needs presignedUrlConfig.roleArn");
+    if (document.includes("${aws:iot:s3-presigned-url:") && !presigned?.roleArn)
+      throw new IotError("InvalidRequestException", "A document with a presigned-URL placeholder needs presignedUrlConfig.roleArn");
     const now = new Date().toISOString();
     const jobArn = `${this.options.registry.requireThing(things[0] ?? "").thingArn.replace(/:thing\/.*$/, "")}:job/${jobId}`;
     const { targets: _t, document: _d, description, targetSelection, tags, presignedUrlConfig: _p, ...settings } = body;
@@ -184,7 +213,10 @@ export class JobsControlPlane {
     const [, kind, name] = m;
     if (kind === "thing") return [this.options.registry.requireThing(name!).thingName];
     if (!this.options.registry.hasThingGroup(name!)) throw new IotError("ResourceNotFoundException", `Thing group ${name} does not exist`);
-    const members = this.options.registry.listThings().filter((t) => t.thingGroups.includes(name!)).map((t) => t.thingName);
+    const members = this.options.registry
+      .listThings()
+      .filter((t) => t.thingGroups.includes(name!))
+      .map((t) => t.thingName);
     if (members.length === 0) throw new IotError("InvalidRequestException", `Thing group ${name} has no things`);
     return members;
   }
@@ -242,5 +274,12 @@ export class JobsControlPlane {
 }
 
 function summary(e: JobExecution): Record<string, unknown> {
-  return { status: e.status, queuedAt: e.queuedAt, ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}), lastUpdatedAt: e.lastUpdatedAt, executionNumber: e.executionNumber, retryAttempt: e.retryAttempt };
+  return {
+    status: e.status,
+    queuedAt: e.queuedAt,
+    ...(e.startedAt !== undefined ? { startedAt: e.startedAt } : {}),
+    lastUpdatedAt: e.lastUpdatedAt,
+    executionNumber: e.executionNumber,
+    retryAttempt: e.retryAttempt,
+  };
 }

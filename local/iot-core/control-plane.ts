@@ -97,7 +97,18 @@ export class IotControlPlane {
         const sorted = r.listCertificates();
         if (req.query.get("isAscendingOrder") !== "true") sorted.reverse();
         const page = paginate(sorted, req.query.get("marker"), req.query.get("pageSize"));
-        return { body: { certificates: page.items.map((c) => ({ certificateArn: c.certificateArn, certificateId: c.certificateId, status: c.status, certificateMode: "DEFAULT", creationDate: epoch(c.creationDate) })), nextMarker: page.next } };
+        return {
+          body: {
+            certificates: page.items.map((c) => ({
+              certificateArn: c.certificateArn,
+              certificateId: c.certificateId,
+              status: c.status,
+              certificateMode: "DEFAULT",
+              creationDate: epoch(c.creationDate),
+            })),
+            nextMarker: page.next,
+          },
+        };
       }),
       route("GET", "/certificates/{}", (_req, [id]) => ({ body: { certificateDescription: this.describeCertificate(certificateId(id!)) } })),
       route("PUT", "/certificates/{}", (req, [id]) => {
@@ -127,7 +138,17 @@ export class IotControlPlane {
       }),
       route("GET", "/things/{}", (_req, [name]) => {
         const t = r.requireThing(name!);
-        return { body: { defaultClientId: t.thingName, thingName: t.thingName, thingId: t.thingId, thingArn: t.thingArn, thingTypeName: t.thingTypeName, attributes: t.attributes, version: t.version } };
+        return {
+          body: {
+            defaultClientId: t.thingName,
+            thingName: t.thingName,
+            thingId: t.thingId,
+            thingArn: t.thingArn,
+            thingTypeName: t.thingTypeName,
+            attributes: t.attributes,
+            version: t.version,
+          },
+        };
       }),
       route("DELETE", "/things/{}", (req, [name]) => {
         const expected = req.query.get("expectedVersion");
@@ -174,7 +195,17 @@ export class IotControlPlane {
       route("GET", "/policies/{}", (_req, [policyName]) => {
         const p = r.requirePolicy(policyName!);
         const created = epoch(p.creationDate);
-        return { body: { policyName: p.policyName, policyArn: p.policyArn, policyDocument: p.policyDocument, defaultVersionId: "1", creationDate: created, lastModifiedDate: created, generationId: "1" } };
+        return {
+          body: {
+            policyName: p.policyName,
+            policyArn: p.policyArn,
+            policyDocument: p.policyDocument,
+            defaultVersionId: "1",
+            creationDate: created,
+            lastModifiedDate: created,
+            generationId: "1",
+          },
+        };
       }),
     ];
   }
@@ -209,7 +240,10 @@ export class IotControlPlane {
         return send(res, 403, { message: "Missing Authentication Token" }, "MissingAuthenticationTokenException");
       }
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      const segments = url.pathname.split("/").filter(Boolean).map((s) => decodeURIComponent(s));
+      const segments = url.pathname
+        .split("/")
+        .filter(Boolean)
+        .map((s) => decodeURIComponent(s));
       const match = this.match(req.method ?? "GET", segments);
       if (!match) return send(res, 404, { message: `The twin's IoT stand-in does not serve ${req.method} ${url.pathname}` }, "UnknownOperationException");
       const body = await readJson(req);
@@ -234,7 +268,11 @@ export class IotControlPlane {
 
 function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
   const text = body === undefined ? "" : JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...(errorType ? { "x-amzn-ErrorType": errorType } : {}) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...(errorType ? { "x-amzn-ErrorType": errorType } : {}),
+  });
   res.end(text);
 }
 

@@ -72,14 +72,21 @@ function principals(list: NonNullable<IamPolicyDocumentConfig["statement"]>[numb
   return sortKeys(raw);
 }
 
-function conditions(list: NonNullable<NonNullable<IamPolicyDocumentConfig["statement"]>[number]["condition"]>, vars: (v: readonly string[]) => string[]): unknown {
+function conditions(
+  list: NonNullable<NonNullable<IamPolicyDocumentConfig["statement"]>[number]["condition"]>,
+  vars: (v: readonly string[]) => string[],
+): unknown {
   const raw: Record<string, Record<string, string[]>> = {};
   for (const c of list) {
     const block = (raw[c.test] ??= {});
     block[c.variable] = [...(block[c.variable] ?? []), ...vars(c.values)];
   }
   // Go marshals maps with sorted keys; one value is flattened to a string, as IAM writes it.
-  return sortKeys(Object.fromEntries(Object.entries(raw).map(([test, block]) => [test, sortKeys(Object.fromEntries(Object.entries(block).map(([k, v]) => [k, v.length === 1 ? v[0]! : v])))])));
+  return sortKeys(
+    Object.fromEntries(
+      Object.entries(raw).map(([test, block]) => [test, sortKeys(Object.fromEntries(Object.entries(block).map(([k, v]) => [k, v.length === 1 ? v[0]! : v])))]),
+    ),
+  );
 }
 
 function sortKeys<T>(record: Record<string, T>): Record<string, T> {

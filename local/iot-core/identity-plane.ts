@@ -85,7 +85,10 @@ const RESOURCE_KIND: Readonly<Record<DataPlaneAction, string>> = {
   "iot:Subscribe": "topicfilter",
 };
 
-const rejected = (statusCode: number, errorCode: string, errorMessage: string): { ok: false; error: ProvisioningError } => ({ ok: false, error: { statusCode, errorCode, errorMessage } });
+const rejected = (statusCode: number, errorCode: string, errorMessage: string): { ok: false; error: ProvisioningError } => ({
+  ok: false,
+  error: { statusCode, errorCode, errorMessage },
+});
 
 export class LocalIdentityPlane implements IdentityPlane {
   static async start(options: LocalIdentityPlaneOptions): Promise<LocalIdentityPlane> {
@@ -120,7 +123,11 @@ export class LocalIdentityPlane implements IdentityPlane {
     const certificate = this.registry.getCertificate(request.certificateId);
     if (!certificate) return { allowed: false, reason: "certificate-unknown" };
     if (certificate.status !== "ACTIVE") return { allowed: false, reason: "certificate-not-active" };
-    const context: ConnectionContext = { clientId: request.clientId, certificateId: request.certificateId, thing: this.attachedThing(request.clientId, certificate.certificateArn) };
+    const context: ConnectionContext = {
+      clientId: request.clientId,
+      certificateId: request.certificateId,
+      thing: this.attachedThing(request.clientId, certificate.certificateArn),
+    };
     const policies = this.registry.attachedPolicies(certificate.certificateArn).map((p) => this.parsed(p.policyName, p.policyDocument));
     const resourceArn = this.registry.arn(`${RESOURCE_KIND[request.action]}/${request.resource}`);
     const verdict = evaluatePolicies(policies, request.action, resourceArn, context);
@@ -171,7 +178,11 @@ export class LocalIdentityPlane implements IdentityPlane {
     // A retry after a lost answer finds the certificate ACTIVE; a certificate an operator deactivated or
     // revoked since must not come back to life through a replayed token.
     if (certificate.status !== "PENDING_ACTIVATION" && certificate.status !== "ACTIVE") {
-      return rejected(400, "InvalidCertificateOwnershipToken", `The certificate ${certificate.certificateId} is ${certificate.status} and cannot be provisioned.`);
+      return rejected(
+        400,
+        "InvalidCertificateOwnershipToken",
+        `The certificate ${certificate.certificateId} is ${certificate.status} and cannot be provisioned.`,
+      );
     }
 
     let finalParameters: Readonly<Record<string, string>> = parameters.value;
@@ -251,7 +262,8 @@ export class LocalIdentityPlane implements IdentityPlane {
     } finally {
       clearTimeout(timer);
     }
-    if (result?.allowProvisioning !== true) return rejected(403, "AccessDenied", "Pre-provisioning hook did not allow provisioning (allowProvisioning is not true).");
+    if (result?.allowProvisioning !== true)
+      return rejected(403, "AccessDenied", "Pre-provisioning hook did not allow provisioning (allowProvisioning is not true).");
     const overrides = stringMap(result.parameterOverrides ?? {});
     if (!overrides.ok) return rejected(500, "InternalFailure", `Pre-provisioning hook returned invalid parameterOverrides: ${overrides.message}`);
     return { ok: true, value: overrides.value };
@@ -268,7 +280,8 @@ export class LocalIdentityPlane implements IdentityPlane {
     if (plan.thing.thingTypeName !== undefined && !this.registry.hasThingType(plan.thing.thingTypeName)) {
       throw new IotError("ResourceNotFoundException", `Thing type ${plan.thing.thingTypeName} does not exist`);
     }
-    for (const group of plan.thing.thingGroups) if (!this.registry.hasThingGroup(group)) throw new IotError("ResourceNotFoundException", `Thing group ${group} does not exist`);
+    for (const group of plan.thing.thingGroups)
+      if (!this.registry.hasThingGroup(group)) throw new IotError("ResourceNotFoundException", `Thing group ${group} does not exist`);
   }
 
   /** Thing, attachments, then activation last: the certificate can connect only once it is fully bound. */
@@ -293,8 +306,18 @@ function thingUpdate(wanted: NonNullable<ProvisioningPlan["thing"]>, existing: S
   return {
     thingName: wanted.thingName,
     thingTypeName: overrides.thingTypeName === "DO_NOTHING" ? existing.thingTypeName : wanted.thingTypeName,
-    attributes: overrides.attributes === "REPLACE" ? wanted.attributes : overrides.attributes === "MERGE" ? { ...existing.attributes, ...wanted.attributes } : existing.attributes,
-    thingGroups: overrides.thingGroups === "REPLACE" ? wanted.thingGroups : overrides.thingGroups === "MERGE" ? [...new Set([...existing.thingGroups, ...wanted.thingGroups])] : existing.thingGroups,
+    attributes:
+      overrides.attributes === "REPLACE"
+        ? wanted.attributes
+        : overrides.attributes === "MERGE"
+          ? { ...existing.attributes, ...wanted.attributes }
+          : existing.attributes,
+    thingGroups:
+      overrides.thingGroups === "REPLACE"
+        ? wanted.thingGroups
+        : overrides.thingGroups === "MERGE"
+          ? [...new Set([...existing.thingGroups, ...wanted.thingGroups])]
+          : existing.thingGroups,
   };
 }
 

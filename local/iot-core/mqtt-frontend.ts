@@ -182,7 +182,15 @@ export class MqttFrontend extends EventEmitter<MqttFrontendEvents> {
     this.lastTimestamp.set(clientId, timestamp);
     const event: LifecycleEvent =
       eventType === "connected"
-        ? { clientId, timestamp, eventType, sessionIdentifier: identity.sessionIdentifier, principalIdentifier: identity.certificateId, ipAddress: identity.ipAddress, versionNumber }
+        ? {
+            clientId,
+            timestamp,
+            eventType,
+            sessionIdentifier: identity.sessionIdentifier,
+            principalIdentifier: identity.certificateId,
+            ipAddress: identity.ipAddress,
+            versionNumber,
+          }
         : {
             clientId,
             timestamp,

@@ -215,7 +215,11 @@ export class MqttSession {
       ({ sessionPresent } = await backend.connect(packet.clean !== false));
     } catch {
       backend.destroy();
-      this.write(v5 ? { cmd: "connack", sessionPresent: false, reasonCode: Reason.ServerUnavailable } : { cmd: "connack", sessionPresent: false, returnCode: ConnectReturnCode311.ServerUnavailable });
+      this.write(
+        v5
+          ? { cmd: "connack", sessionPresent: false, reasonCode: Reason.ServerUnavailable }
+          : { cmd: "connack", sessionPresent: false, returnCode: ConnectReturnCode311.ServerUnavailable },
+      );
       return this.close("SERVER_INITIATED_DISCONNECT");
     }
     if (this.state !== "connecting") return;
@@ -339,7 +343,14 @@ export class MqttSession {
     this.writePublish(topic, payload, qos, false, undefined, undefined);
   }
 
-  private writePublish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean, properties: mqtt.IPublishPacket["properties"], backendId: number | undefined): void {
+  private writePublish(
+    topic: string,
+    payload: Buffer,
+    qos: 0 | 1,
+    retain: boolean,
+    properties: mqtt.IPublishPacket["properties"],
+    backendId: number | undefined,
+  ): void {
     const packet: mqtt.IPublishPacket = { cmd: "publish", topic, payload, qos, retain, dup: false };
     if (this.protocolVersion === 5 && properties) packet.properties = forwardableProperties(properties);
     if (qos === 1) {

@@ -14,7 +14,8 @@ export interface OwnershipGrant {
   readonly expiresAt: number;
 }
 
-export type TokenCheck = { readonly ok: true; readonly grant: OwnershipGrant } | { readonly ok: false; readonly reason: "empty" | "unknown" | "expired" | "other-claim-certificate" };
+export type TokenCheck =
+  { readonly ok: true; readonly grant: OwnershipGrant } | { readonly ok: false; readonly reason: "empty" | "unknown" | "expired" | "other-claim-certificate" };
 
 export class OwnershipTokens {
   private readonly grants = new Map<string, OwnershipGrant>();

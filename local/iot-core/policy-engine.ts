@@ -59,7 +59,8 @@ export function parsePolicyDocument(json: string): IotPolicyDocument {
     if (!st.Action && !st.NotAction) throw new Error(`Statement[${i}] has neither Action nor NotAction`);
     if (!st.Resource && !st.NotResource) throw new Error(`Statement[${i}] has neither Resource nor NotResource`);
     for (const operator of Object.keys(st.Condition ?? {})) {
-      if (!isSupportedOperator(operator)) throw new Error(`Statement[${i}] uses condition operator ${operator}, which the twin's policy engine does not evaluate`);
+      if (!isSupportedOperator(operator))
+        throw new Error(`Statement[${i}] uses condition operator ${operator}, which the twin's policy engine does not evaluate`);
     }
   }
   return doc as IotPolicyDocument;

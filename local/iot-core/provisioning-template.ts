@@ -51,7 +51,11 @@ interface TemplateBody {
  * The plan for one RegisterThing. `parameters` are the device's parameters with the hook's overrides
  * applied; `system` are AWS's own (`AWS::IoT::Certificate::Id`, ...), which a device cannot override.
  */
-export function evaluateProvisioningTemplate(templateBody: string, parameters: Readonly<Record<string, string>>, system: Readonly<Record<string, string>>): ProvisioningPlan {
+export function evaluateProvisioningTemplate(
+  templateBody: string,
+  parameters: Readonly<Record<string, string>>,
+  system: Readonly<Record<string, string>>,
+): ProvisioningPlan {
   let body: TemplateBody;
   try {
     body = JSON.parse(templateBody) as TemplateBody;
@@ -76,22 +80,30 @@ export function evaluateProvisioningTemplate(templateBody: string, parameters: R
       case "AWS::IoT::Thing": {
         const override = (field: string): OverrideMode => {
           const mode = resource.OverrideSettings?.[field] ?? "DO_NOTHING";
-          if (mode !== "MERGE" && mode !== "REPLACE" && mode !== "DO_NOTHING") throw new TemplateError("InvalidTemplate", `${logicalId}: OverrideSettings.${field} = ${mode}`);
+          if (mode !== "MERGE" && mode !== "REPLACE" && mode !== "DO_NOTHING")
+            throw new TemplateError("InvalidTemplate", `${logicalId}: OverrideSettings.${field} = ${mode}`);
           return mode;
         };
         plan.thing = {
           thingName: asString(props.ThingName, `${logicalId}.ThingName`),
           thingTypeName: props.ThingTypeName === undefined ? undefined : asString(props.ThingTypeName, `${logicalId}.ThingTypeName`),
           thingGroups: asArray(props.ThingGroups ?? [], `${logicalId}.ThingGroups`).map((g, i) => asString(g, `${logicalId}.ThingGroups[${i}]`)),
-          attributes: Object.fromEntries(Object.entries(asObject(props.AttributePayload ?? {}, `${logicalId}.AttributePayload`)).map(([k, v]) => [k, asString(v, `${logicalId}.AttributePayload.${k}`)])),
+          attributes: Object.fromEntries(
+            Object.entries(asObject(props.AttributePayload ?? {}, `${logicalId}.AttributePayload`)).map(([k, v]) => [
+              k,
+              asString(v, `${logicalId}.AttributePayload.${k}`),
+            ]),
+          ),
           overrides: { attributes: override("AttributePayload"), thingTypeName: override("ThingTypeName"), thingGroups: override("ThingGroups") },
         };
         break;
       }
       case "AWS::IoT::Certificate": {
-        if (props.CertificateId === undefined) throw new TemplateError("InvalidTemplate", `${logicalId}: the twin provisions certificates by CertificateId only`);
+        if (props.CertificateId === undefined)
+          throw new TemplateError("InvalidTemplate", `${logicalId}: the twin provisions certificates by CertificateId only`);
         const status = String(props.Status ?? "ACTIVE").toUpperCase();
-        if (status !== "ACTIVE" && status !== "INACTIVE") throw new TemplateError("InvalidTemplate", `${logicalId}: Status ${status} must be Active or Inactive`);
+        if (status !== "ACTIVE" && status !== "INACTIVE")
+          throw new TemplateError("InvalidTemplate", `${logicalId}: Status ${status} must be Active or Inactive`);
         plan.certificate = { certificateId: asString(props.CertificateId, `${logicalId}.CertificateId`), status };
         break;
       }
@@ -104,7 +116,10 @@ export function evaluateProvisioningTemplate(templateBody: string, parameters: R
     }
   }
   const deviceConfiguration = Object.fromEntries(
-    Object.entries(asObject(evaluator.value(body.DeviceConfiguration ?? {}) ?? {}, "DeviceConfiguration")).map(([k, v]) => [k, asString(v, `DeviceConfiguration.${k}`)]),
+    Object.entries(asObject(evaluator.value(body.DeviceConfiguration ?? {}) ?? {}, "DeviceConfiguration")).map(([k, v]) => [
+      k,
+      asString(v, `DeviceConfiguration.${k}`),
+    ]),
   );
   return { ...plan, deviceConfiguration };
 }
@@ -140,7 +155,9 @@ class Evaluator {
         return this.condition(asString(arg, "Condition"));
       case "Fn::Join": {
         const [sep, items] = asArray(arg, fn);
-        return asArray(this.value(items), fn).map((v) => asString(v, fn)).join(asString(sep, fn));
+        return asArray(this.value(items), fn)
+          .map((v) => asString(v, fn))
+          .join(asString(sep, fn));
       }
       case "Fn::Select": {
         const [index, items] = asArray(arg, fn);

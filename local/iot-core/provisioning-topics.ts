@@ -57,9 +57,7 @@ export function decodePayload(format: PayloadFormat, payload: Buffer): Record<st
   } catch {
     return undefined;
   }
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 export function encodePayload(format: PayloadFormat, value: object): Buffer {
@@ -107,7 +105,8 @@ export async function answerProvisioningRequest(
 }
 
 function stringMap(value: unknown): Record<string, string> | undefined {
-  const entries = value instanceof Map ? [...value.entries()] : typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
+  const entries =
+    value instanceof Map ? [...value.entries()] : typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
   if (!entries || !entries.every(([k, v]) => typeof k === "string" && typeof v === "string")) return undefined;
   return Object.fromEntries(entries) as Record<string, string>;
 }

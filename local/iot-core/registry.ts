@@ -100,9 +100,17 @@ export class IotRegistry extends EventEmitter {
   /** Registers a certificate (id = SHA-256 of its DER). Fails when it is already registered. */
   addCertificate(certificatePem: string, status: CertificateStatus): CertificateRecord {
     const certificateId = certificateIdOf(certificatePem);
-    if (this.state.certificates[certificateId]) throw new IotError("ResourceAlreadyExistsException", `The certificate is already provisioned or registered: ${certificateId}`);
+    if (this.state.certificates[certificateId])
+      throw new IotError("ResourceAlreadyExistsException", `The certificate is already provisioned or registered: ${certificateId}`);
     const now = new Date().toISOString();
-    const record: CertificateRecord = { certificateId, certificateArn: this.certificateArn(certificateId), certificatePem, status, creationDate: now, lastModifiedDate: now };
+    const record: CertificateRecord = {
+      certificateId,
+      certificateArn: this.certificateArn(certificateId),
+      certificatePem,
+      status,
+      creationDate: now,
+      lastModifiedDate: now,
+    };
     this.state.certificates[certificateId] = record;
     this.save();
     return record;
@@ -119,7 +127,9 @@ export class IotRegistry extends EventEmitter {
   }
 
   listCertificates(): CertificateRecord[] {
-    return Object.values(this.state.certificates).sort((a, b) => a.creationDate.localeCompare(b.creationDate) || a.certificateId.localeCompare(b.certificateId));
+    return Object.values(this.state.certificates).sort(
+      (a, b) => a.creationDate.localeCompare(b.creationDate) || a.certificateId.localeCompare(b.certificateId),
+    );
   }
 
   /**
@@ -128,8 +138,10 @@ export class IotRegistry extends EventEmitter {
    */
   setCertificateStatus(certificateId: string, status: CertificateStatus): void {
     const record = this.requireCertificate(certificateId);
-    if (!SETTABLE_STATUSES.includes(status)) throw new IotError("InvalidRequestException", `Invalid certificate status ${status}: only ACTIVE, INACTIVE and REVOKED can be set`);
-    if (record.status === "REVOKED" && status !== "REVOKED") throw new IotError("CertificateStateException", `Certificate ${certificateId} is revoked and cannot change status`);
+    if (!SETTABLE_STATUSES.includes(status))
+      throw new IotError("InvalidRequestException", `Invalid certificate status ${status}: only ACTIVE, INACTIVE and REVOKED can be set`);
+    if (record.status === "REVOKED" && status !== "REVOKED")
+      throw new IotError("CertificateStateException", `Certificate ${certificateId} is revoked and cannot change status`);
     if (record.status === status) return;
     this.state.certificates[certificateId] = { ...record, status, lastModifiedDate: new Date().toISOString() };
     this.save();
@@ -139,8 +151,10 @@ export class IotRegistry extends EventEmitter {
   /** DeleteCertificate: refused while ACTIVE (406), while a thing is attached, or (unless forced) a policy. */
   deleteCertificate(certificateId: string, forceDelete = false): void {
     const record = this.requireCertificate(certificateId);
-    if (record.status === "ACTIVE") throw new IotError("CertificateStateException", `Certificate must be deactivated (not ACTIVE) before deletion. Id: ${certificateId}`);
-    if (this.principalThings(record.certificateArn).length > 0) throw new IotError("DeleteConflictException", `Certificate ${certificateId} is attached to one or more things`);
+    if (record.status === "ACTIVE")
+      throw new IotError("CertificateStateException", `Certificate must be deactivated (not ACTIVE) before deletion. Id: ${certificateId}`);
+    if (this.principalThings(record.certificateArn).length > 0)
+      throw new IotError("DeleteConflictException", `Certificate ${certificateId} is attached to one or more things`);
     const policies = this.attachedPolicies(record.certificateArn);
     if (policies.length > 0 && !forceDelete) throw new IotError("DeleteConflictException", `Certificate ${certificateId} has one or more policies attached`);
     this.state.policyTargets = this.state.policyTargets.filter(([, target]) => target !== record.certificateArn);
@@ -170,7 +184,8 @@ export class IotRegistry extends EventEmitter {
 
   /** Creates the thing, or replaces the given fields of an existing one (version + 1). */
   putThing(input: PutThingInput): StoredThing {
-    if (!isValidThingName(input.thingName)) throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(input.thingName)} must match [a-zA-Z0-9:_-]{1,128}`);
+    if (!isValidThingName(input.thingName))
+      throw new IotError("InvalidRequestException", `Thing name ${JSON.stringify(input.thingName)} must match [a-zA-Z0-9:_-]{1,128}`);
     if (input.thingTypeName !== undefined && !this.state.thingTypes.includes(input.thingTypeName)) {
       throw new IotError("ResourceNotFoundException", `Thing type ${input.thingTypeName} does not exist`);
     }
@@ -221,7 +236,8 @@ export class IotRegistry extends EventEmitter {
     if (expectedVersion !== undefined && expectedVersion !== thing.version) {
       throw new IotError("VersionConflictException", `The version for thing ${thingName} does not match the expected version.`);
     }
-    if (this.thingPrincipals(thingName).length > 0) throw new IotError("InvalidRequestException", `Cannot delete. Thing ${thingName} is still attached to one or more principals`);
+    if (this.thingPrincipals(thingName).length > 0)
+      throw new IotError("InvalidRequestException", `Cannot delete. Thing ${thingName} is still attached to one or more principals`);
     delete this.state.things[thingName];
     this.save();
   }
@@ -260,7 +276,12 @@ export class IotRegistry extends EventEmitter {
   /** Stores a policy (from the synthesized stacks) under its name; replaces the document on a restart. */
   putPolicy(policyName: string, policyDocument: string): PolicyRecord {
     const existing = this.state.policies[policyName];
-    const record: PolicyRecord = { policyName, policyArn: this.arn(`policy/${policyName}`), policyDocument, creationDate: existing?.creationDate ?? new Date().toISOString() };
+    const record: PolicyRecord = {
+      policyName,
+      policyArn: this.arn(`policy/${policyName}`),
+      policyDocument,
+      creationDate: existing?.creationDate ?? new Date().toISOString(),
+    };
     this.state.policies[policyName] = record;
     this.save();
     return record;

@@ -120,7 +120,12 @@ export class RulesEngine extends EventEmitter<RulesEngineEvents> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async run(rule: SynthesizedTopicRule, action: RuleAction, output: SqlValue | Buffer, message: { topic: string; payload: Buffer; timestamp: number; clientId?: string }): Promise<void> {
+  private async run(
+    rule: SynthesizedTopicRule,
+    action: RuleAction,
+    output: SqlValue | Buffer,
+    message: { topic: string; payload: Buffer; timestamp: number; clientId?: string },
+  ): Promise<void> {
     try {
       await runAction(action, output, this.options.targets, message.timestamp);
       return;
@@ -134,7 +139,13 @@ export class RulesEngine extends EventEmitter<RulesEngineEvents> {
           cloudwatchTraceId: randomUUID(),
           clientId: message.clientId ?? "",
           base64OriginalPayload: message.payload.toString("base64"),
-          failures: [{ failedAction: action.type === "unsupported" ? action.action : FAILED_ACTION_NAMES[action.type], failedResource: actionResource(action), errorMessage: error }],
+          failures: [
+            {
+              failedAction: action.type === "unsupported" ? action.action : FAILED_ACTION_NAMES[action.type],
+              failedResource: actionResource(action),
+              errorMessage: error,
+            },
+          ],
         };
         try {
           await runAction(rule.errorAction, errorPayload, this.options.targets, message.timestamp);

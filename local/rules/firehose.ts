@@ -61,7 +61,8 @@ export function expandPrefix(prefix: string, arrival: Date, errorOutputType?: st
     throw new FirehoseError(`prefix ${prefix}: ${whole} is not valid here`);
   });
   // Without expressions Firehose adds its default time prefix.
-  if (!prefix.includes("!{")) return `${prefix}${arrival.getUTCFullYear()}/${pad(arrival.getUTCMonth() + 1)}/${pad(arrival.getUTCDate())}/${pad(arrival.getUTCHours())}/`;
+  if (!prefix.includes("!{"))
+    return `${prefix}${arrival.getUTCFullYear()}/${pad(arrival.getUTCMonth() + 1)}/${pad(arrival.getUTCDate())}/${pad(arrival.getUTCHours())}/`;
   if (expanded.includes("!{")) throw new FirehoseError(`prefix ${prefix}: an expression is malformed`);
   return expanded;
 }
@@ -102,7 +103,8 @@ export class LocalFirehose {
       // Fail at start, not at the first record, when a prefix uses what the twin cannot evaluate.
       expandPrefix(stream.prefix, new Date(0));
       if (stream.errorOutputPrefix !== undefined) expandPrefix(stream.errorOutputPrefix, new Date(0), "processing-failed");
-      if (!["GZIP", "UNCOMPRESSED"].includes(stream.compressionFormat)) throw new FirehoseError(`${stream.name}: compression ${stream.compressionFormat} is not supported by the twin`);
+      if (!["GZIP", "UNCOMPRESSED"].includes(stream.compressionFormat))
+        throw new FirehoseError(`${stream.name}: compression ${stream.compressionFormat} is not supported by the twin`);
     }
     const interval = options.flushIntervalMs ?? 1000;
     if (interval > 0) {

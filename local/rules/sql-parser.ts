@@ -119,7 +119,8 @@ export class Parser {
       this.i++;
       where = this.expr();
     }
-    if (this.peek().type !== "end") throw new UnsupportedSqlError(`'${this.peek().text}' at ${this.peek().pos} is not supported after the ${where ? "WHERE" : "FROM"} clause`);
+    if (this.peek().type !== "end")
+      throw new UnsupportedSqlError(`'${this.peek().text}' at ${this.peek().pos} is not supported after the ${where ? "WHERE" : "FROM"} clause`);
     return { items, from: from.text, where };
   }
 
@@ -170,7 +171,8 @@ export class Parser {
       this.i++;
       return { kind: "binary", op: t.text === "!=" ? "<>" : t.text, left, right: this.additive() };
     }
-    if (t.type === "ident" && ["IN", "LIKE", "IS", "BETWEEN"].includes(t.text.toUpperCase())) throw new UnsupportedSqlError(`operator ${t.text.toUpperCase()} is not supported`);
+    if (t.type === "ident" && ["IN", "LIKE", "IS", "BETWEEN"].includes(t.text.toUpperCase()))
+      throw new UnsupportedSqlError(`operator ${t.text.toUpperCase()} is not supported`);
     return left;
   }
   private additive(): Expr {
@@ -244,4 +246,3 @@ export class Parser {
     return { kind: "path", segments };
   }
 }
-

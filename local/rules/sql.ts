@@ -172,7 +172,11 @@ function evaluate(e: Expr, s: Scope): SqlValue {
       return COMPARISONS.has(e.op) ? compare(e.op, l, r) : arithmetic(e.op, l, r);
     }
     case "call":
-      return call(e.name, e.args.map((a) => evaluate(a, s)), s.message);
+      return call(
+        e.name,
+        e.args.map((a) => evaluate(a, s)),
+        s.message,
+      );
   }
 }
 

@@ -74,8 +74,25 @@ export type Resolve = (value: unknown, what: string) => string;
 
 /** The action blocks of `aws_iot_topic_rule` the twin runs; any other block present is `unsupported`. */
 const RULE_ACTION_BLOCKS = [
-  "cloudwatch_alarm", "cloudwatch_logs", "cloudwatch_metric", "dynamodb", "dynamodbv2", "elasticsearch", "firehose", "http",
-  "iot_analytics", "iot_events", "kafka", "kinesis", "lambda", "republish", "s3", "sns", "sqs", "step_functions", "timestream",
+  "cloudwatch_alarm",
+  "cloudwatch_logs",
+  "cloudwatch_metric",
+  "dynamodb",
+  "dynamodbv2",
+  "elasticsearch",
+  "firehose",
+  "http",
+  "iot_analytics",
+  "iot_events",
+  "kafka",
+  "kinesis",
+  "lambda",
+  "republish",
+  "s3",
+  "sns",
+  "sqs",
+  "step_functions",
+  "timestream",
 ];
 
 /** The rules and their targets of one stack; `resolve` reads literal strings and whole references. */
@@ -131,7 +148,9 @@ export function rulesOfStack(stackId: string, resources: Resources | undefined, 
       sqlVersion: typeof r.sql_version === "string" ? r.sql_version : "2015-10-08",
       enabled: r.enabled !== false,
       actions,
-      errorAction: errorBlock ? action(errorBlock[0], (Array.isArray(errorBlock[1]) ? errorBlock[1][0] : errorBlock[1]) as Record<string, unknown>, `${what}.error_action`) : undefined,
+      errorAction: errorBlock
+        ? action(errorBlock[0], (Array.isArray(errorBlock[1]) ? errorBlock[1][0] : errorBlock[1]) as Record<string, unknown>, `${what}.error_action`)
+        : undefined,
     });
   }
 
@@ -146,7 +165,11 @@ export function rulesOfStack(stackId: string, resources: Resources | undefined, 
     const what = `aws_kinesis_firehose_delivery_stream.${id}`;
     const c = (s.extended_s3_configuration ?? {}) as Record<string, unknown>;
     if (s.destination !== "extended_s3") throw new Error(`${stackId}: ${what} has destination ${String(s.destination)}; the twin delivers extended_s3 only`);
-    if (c.dynamic_partitioning_configuration !== undefined || c.processing_configuration !== undefined || c.data_format_conversion_configuration !== undefined) {
+    if (
+      c.dynamic_partitioning_configuration !== undefined ||
+      c.processing_configuration !== undefined ||
+      c.data_format_conversion_configuration !== undefined
+    ) {
       throw new Error(`${stackId}: ${what} uses dynamic partitioning, processing or format conversion, which the twin does not emulate`);
     }
     return {

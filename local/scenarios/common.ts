@@ -67,7 +67,9 @@ export async function bringUpFleet(twin: LocalTwin, serials: readonly string[], 
     const res = await twin.registerDevice(serial, types[i % types.length]!, { metadata: options.metadata?.(serial, i) });
     if (res.status === 201) registered.push(serial);
   });
-  const pis = await Promise.all(serials.map((serial, i) => twin.createPi(serial, types[i % types.length]!, { handlerModules: options.handlerModules, ...options.piOptions?.(serial, i) })));
+  const pis = await Promise.all(
+    serials.map((serial, i) => twin.createPi(serial, types[i % types.length]!, { handlerModules: options.handlerModules, ...options.piOptions?.(serial, i) })),
+  );
   const failed = new Map<string, number | null>();
   const running: SimulatedPi[] = [];
   const startedAt = Date.now();

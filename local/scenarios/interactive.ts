@@ -18,7 +18,11 @@ export async function runInteractive(twin: LocalTwin, options: InteractiveOption
   const serials = Array.from({ length: options.devices }, (_, i) => serialFor(i + 1));
   const fleet = await Promise.race([
     // Two buildings, so the console and the offline sweep's grouping have something to show.
-    bringUpFleet(twin, serials, { concurrency: options.concurrency, handlerModules: Object.values(twin.handlerModules), metadata: (_, i) => ({ buildingId: i % 2 === 0 ? "hq" : "annex" }) }),
+    bringUpFleet(twin, serials, {
+      concurrency: options.concurrency,
+      handlerModules: Object.values(twin.handlerModules),
+      metadata: (_, i) => ({ buildingId: i % 2 === 0 ? "hq" : "annex" }),
+    }),
     options.until.then(() => undefined),
   ]);
   if (!fleet) return;

@@ -55,9 +55,22 @@ export async function runLifecycle(twin: LocalTwin): Promise<LifecycleResult> {
   const newSerial = serialFor(3, "11fe");
   const problems: string[] = [];
   const took: Record<string, number> = {};
-  const counts: LifecycleCounts = { revokedCutOff: false, reprovisioned: false, replaced: false, rotated: false, oldCertificateRefused: false, lost: 0, commandsSent: 0 };
+  const counts: LifecycleCounts = {
+    revokedCutOff: false,
+    reprovisioned: false,
+    replaced: false,
+    rotated: false,
+    oldCertificateRefused: false,
+    lost: 0,
+    commandsSent: 0,
+  };
 
-  const iot = new IoTClient({ endpoint: twin.iot.controlPlaneUrl, region: twin.config.region, credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! }, maxAttempts: 2 });
+  const iot = new IoTClient({
+    endpoint: twin.iot.controlPlaneUrl,
+    region: twin.config.region,
+    credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+    maxAttempts: 2,
+  });
   const fleet = async (...argv: string[]): Promise<Record<string, unknown>> => {
     const out: string[] = [];
     const err: string[] = [];
@@ -120,13 +133,21 @@ export async function runLifecycle(twin: LocalTwin): Promise<LifecycleResult> {
     const [oldRow, newRow] = [await row(replacedSerial), await row(newSerial)];
     took.replace = seconds(t);
     counts.replaced =
-      oldRow.status === "REVOKED" && oldRow.replacedBy === newSerial && newRow.replaces === replacedSerial && newRow.deviceType === deviceType &&
-      (newRow.metadata as Record<string, string> | undefined)?.buildingId === BUILDING && connectionOf(successor.serialNumber) !== undefined;
+      oldRow.status === "REVOKED" &&
+      oldRow.replacedBy === newSerial &&
+      newRow.replaces === replacedSerial &&
+      newRow.deviceType === deviceType &&
+      (newRow.metadata as Record<string, string> | undefined)?.buildingId === BUILDING &&
+      connectionOf(successor.serialNumber) !== undefined;
 
     // 5. Rotate through a job.
     const rotatedPi = pis[2]!;
     const before = connectionOf(rotatedSerial)?.certificateId;
-    const oldPair = { certPem: await fs.readFile(path.join(rotatedPi.dataDir, "device.cert.pem"), "utf8"), keyPem: await fs.readFile(path.join(rotatedPi.dataDir, "device.key.pem"), "utf8"), certificateId: before ?? "" };
+    const oldPair = {
+      certPem: await fs.readFile(path.join(rotatedPi.dataDir, "device.cert.pem"), "utf8"),
+      keyPem: await fs.readFile(path.join(rotatedPi.dataDir, "device.key.pem"), "utf8"),
+      certificateId: before ?? "",
+    };
     t = Date.now();
     await fleet("rotate", rotatedSerial);
     const after = await pollUntil(() => {
@@ -188,6 +209,11 @@ async function refused(twin: LocalTwin, credentials: { certPem: string; keyPem: 
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10;
 
 export function formatLifecycleSummary(result: LifecycleResult): string[] {
-  const effects = Object.entries(result.takesEffectSeconds).map(([k, v]) => `${k} ${v} s`).join(", ");
-  return [`lifecycle: ${result.ok ? "OK" : "FAILED"} in ${Math.round(result.durationMs / 100) / 10} s (took effect: ${effects})`, ...result.problems.map((p) => `  - ${p}`)];
+  const effects = Object.entries(result.takesEffectSeconds)
+    .map(([k, v]) => `${k} ${v} s`)
+    .join(", ");
+  return [
+    `lifecycle: ${result.ok ? "OK" : "FAILED"} in ${Math.round(result.durationMs / 100) / 10} s (took effect: ${effects})`,
+    ...result.problems.map((p) => `  - ${p}`),
+  ];
 }

@@ -64,7 +64,13 @@ export async function runOta(twin: LocalTwin, options: { devices: number; concur
     const slot = path.join(workDir, "slots", serial);
     await fs.mkdir(slot, { recursive: true });
     const pi = await twin.createPi(serial, deviceType, {
-      deviceConfig: { installCommand: [tools.install, slot], healthCheckCommand: [tools.health, slot], healthCheckTimeoutSeconds: 3, healthCheckIntervalSeconds: 0.5, firmwareVersion: "1.0.0" },
+      deviceConfig: {
+        installCommand: [tools.install, slot],
+        healthCheckCommand: [tools.health, slot],
+        healthCheckTimeoutSeconds: 3,
+        healthCheckIntervalSeconds: 0.5,
+        firmwareVersion: "1.0.0",
+      },
     });
     const code = await twin.provisionPi(pi);
     if (code !== 0) throw new Error(`provisioning ${serial} failed (exit ${code})`);
@@ -75,13 +81,18 @@ export async function runOta(twin: LocalTwin, options: { devices: number; concur
   const registry = twin.iot.plane.registry;
   for (const group of [PROBE_CORRUPT_GROUP, PROBE_BROKEN_GROUP]) registry.defineThingGroup(group);
   const thing = (i: number) => pis[i]!.serialNumber;
-  const member = (i: number, extra: string[]) => registry.putThing({ thingName: thing(i), thingGroups: [...new Set([...registry.requireThing(thing(i)).thingGroups, ...extra])] });
+  const member = (i: number, extra: string[]) =>
+    registry.putThing({ thingName: thing(i), thingGroups: [...new Set([...registry.requireThing(thing(i)).thingGroups, ...extra])] });
   member(0, [canaryGroup]);
   member(1, [canaryGroup]);
   member(2, [PROBE_CORRUPT_GROUP]);
   member(pis.length - 1, [PROBE_BROKEN_GROUP]);
 
-  const iot = new IoTClient({ endpoint: twin.iot.controlPlaneUrl, region: twin.config.region, credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! } });
+  const iot = new IoTClient({
+    endpoint: twin.iot.controlPlaneUrl,
+    region: twin.config.region,
+    credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+  });
   const s3 = twin.topicRules.s3.client;
   const ota = async (...argv: string[]): Promise<Record<string, unknown>> => {
     const out: string[] = [];
@@ -96,8 +107,20 @@ export async function runOta(twin: LocalTwin, options: { devices: number; concur
   try {
     // 2. Canary, then the fleet.
     await ota("upload", "--file", await image(workDir, "1.1.0", "good"), "--version", "1.1.0");
-    const deployed = await ota("deploy", "--version", "1.1.0", "--canary", canaryGroup, "--target", fleetGroup, "--poll-seconds", "1", "--watch-timeout-minutes", "5");
-    counts.canarySucceeded = ((deployed.canary as { succeeded?: number } | undefined)?.succeeded ?? 0);
+    const deployed = await ota(
+      "deploy",
+      "--version",
+      "1.1.0",
+      "--canary",
+      canaryGroup,
+      "--target",
+      fleetGroup,
+      "--poll-seconds",
+      "1",
+      "--watch-timeout-minutes",
+      "5",
+    );
+    counts.canarySucceeded = (deployed.canary as { succeeded?: number } | undefined)?.succeeded ?? 0;
     counts.promoted = deployed.promoted === true;
     if (counts.promoted) counts.fleetSucceeded = (await terminal(deployed.fleetJobId as string)).filter((e) => e.status === "SUCCEEDED").length;
 
@@ -107,13 +130,16 @@ export async function runOta(twin: LocalTwin, options: { devices: number; concur
     const corruptJob = await ota("deploy", "--version", "1.2.0", "--target", PROBE_CORRUPT_GROUP);
     const corrupted = await terminal(corruptJob.jobId as string);
     counts.corruptFailed = corrupted.filter((e) => e.status === "FAILED" && e.statusDetails.reason === "checksum mismatch").length;
-    if ((await fs.readFile(path.join(workDir, "slots", thing(2), "slot-version"), "utf8")) !== "1.1.0") problems.push("the corrupted image changed the Pi's firmware slot");
+    if ((await fs.readFile(path.join(workDir, "slots", thing(2), "slot-version"), "utf8")) !== "1.1.0")
+      problems.push("the corrupted image changed the Pi's firmware slot");
 
     // 4. A build whose health check fails.
     await ota("upload", "--file", await image(workDir, "1.3.0-broken", "BROKEN"), "--version", "1.3.0-broken");
     const brokenJob = await ota("deploy", "--version", "1.3.0-broken", "--target", PROBE_BROKEN_GROUP);
     const broken = await terminal(brokenJob.jobId as string);
-    counts.rolledBack = broken.filter((e) => e.status === "FAILED" && e.statusDetails.rolledBack === "true" && e.statusDetails.restoredVersion === "1.1.0").length;
+    counts.rolledBack = broken.filter(
+      (e) => e.status === "FAILED" && e.statusDetails.rolledBack === "true" && e.statusDetails.restoredVersion === "1.1.0",
+    ).length;
 
     // 5. The fleet's versions from the shadows, as status reports them.
     const status = await ota("status", deployed.fleetJobId as string);
@@ -127,7 +153,10 @@ export async function runOta(twin: LocalTwin, options: { devices: number; concur
   expect(`fleetSucceeded ${counts.fleetSucceeded}, expected ${pis.length}`, counts.fleetSucceeded === pis.length);
   expect(`corruptFailed ${counts.corruptFailed}, expected 1`, counts.corruptFailed === 1);
   expect(`rolledBack ${counts.rolledBack}, expected 1`, counts.rolledBack === 1);
-  expect(`versions ${JSON.stringify(counts.versions)}, expected every Pi on 1.1.0`, counts.versions["1.1.0"] === pis.length && Object.keys(counts.versions).length === 1);
+  expect(
+    `versions ${JSON.stringify(counts.versions)}, expected every Pi on 1.1.0`,
+    counts.versions["1.1.0"] === pis.length && Object.keys(counts.versions).length === 1,
+  );
   return { ok: problems.length === 0, counts, problems, durationMs: Date.now() - startedAt };
 }
 
@@ -139,8 +168,16 @@ export function formatOtaSummary(result: OtaResult): string[] {
 async function writeDeviceTools(dir: string): Promise<{ install: string; health: string }> {
   const install = path.join(dir, "install-firmware.sh");
   const health = path.join(dir, "health-check.sh");
-  await fs.writeFile(install, `#!/bin/sh\n# usage: install-firmware.sh <slot dir> <image>\nset -eu\ncp "$2" "$1/slot.bin"\nprintf '%s' "$FIRMWARE_VERSION" > "$1/slot-version"\n`, { mode: 0o755 });
-  await fs.writeFile(health, `#!/bin/sh\n# usage: health-check.sh <slot dir>\nif grep -q BROKEN "$1/slot.bin"; then echo "firmware service did not start"; exit 1; fi\n`, { mode: 0o755 });
+  await fs.writeFile(
+    install,
+    `#!/bin/sh\n# usage: install-firmware.sh <slot dir> <image>\nset -eu\ncp "$2" "$1/slot.bin"\nprintf '%s' "$FIRMWARE_VERSION" > "$1/slot-version"\n`,
+    { mode: 0o755 },
+  );
+  await fs.writeFile(
+    health,
+    `#!/bin/sh\n# usage: health-check.sh <slot dir>\nif grep -q BROKEN "$1/slot.bin"; then echo "firmware service did not start"; exit 1; fi\n`,
+    { mode: 0o755 },
+  );
   return { install, health };
 }
 
@@ -156,5 +193,12 @@ async function corrupt(twin: LocalTwin, s3: LocalTwin["topicRules"]["s3"]["clien
   const original = await fs.readFile(path.join(workDir, `firmware-${version}.bin`));
   const damaged = Buffer.from(original);
   damaged[100] = damaged[100]! ^ 0xff;
-  await s3.send(new PutObjectCommand({ Bucket: twin.names.firmwareBucket, Key: key, Body: damaged, Metadata: { version, sha256: createHash("sha256").update(original).digest("hex") } }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: twin.names.firmwareBucket,
+      Key: key,
+      Body: damaged,
+      Metadata: { version, sha256: createHash("sha256").update(original).digest("hex") },
+    }),
+  );
 }

@@ -62,8 +62,28 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   const startedAt = Date.now();
   const n = options.devices;
   const problems: string[] = [];
-  const expected: SmokeCounts = { registered: n, provisioned: n, denied: 1, commands: n, responses: n, alerts: 1, offline: 1, telemetryStored: n, thresholdAlerts: 1 };
-  const counts: SmokeCounts = { registered: 0, provisioned: 0, denied: 0, commands: 0, responses: 0, alerts: 0, offline: 0, telemetryStored: 0, thresholdAlerts: 0 };
+  const expected: SmokeCounts = {
+    registered: n,
+    provisioned: n,
+    denied: 1,
+    commands: n,
+    responses: n,
+    alerts: 1,
+    offline: 1,
+    telemetryStored: n,
+    thresholdAlerts: 1,
+  };
+  const counts: SmokeCounts = {
+    registered: 0,
+    provisioned: 0,
+    denied: 0,
+    commands: 0,
+    responses: 0,
+    alerts: 0,
+    offline: 0,
+    telemetryStored: 0,
+    thresholdAlerts: 0,
+  };
   const serials = Array.from({ length: n }, (_, i) => serialFor(i + 1));
 
   // 1-3: register, provision (plus the unregistered one), start.
@@ -109,13 +129,20 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
   const deviceRssMiB = averageRssMiB(fleet.running);
 
   // 4b: telemetry through the synthesized rules: every Pi in the hot store, the stuffy room alerted.
-  const stored = await pollUntil(async () => {
-    const things = await storedThings(twin);
-    return twin.stats.thresholdAlerts >= 1 && fleet.running.every((pi) => things.has(pi.serialNumber)) ? things : undefined;
-  }, 30_000, 250);
+  const stored = await pollUntil(
+    async () => {
+      const things = await storedThings(twin);
+      return twin.stats.thresholdAlerts >= 1 && fleet.running.every((pi) => things.has(pi.serialNumber)) ? things : undefined;
+    },
+    30_000,
+    250,
+  );
   counts.telemetryStored = twin.stats.telemetryStored;
   counts.thresholdAlerts = twin.stats.thresholdAlerts;
-  if (!stored) problems.push(`telemetry: not every Pi reached the hot store with a threshold alert within 30 s (rows ${counts.telemetryStored}, threshold alerts ${counts.thresholdAlerts})`);
+  if (!stored)
+    problems.push(
+      `telemetry: not every Pi reached the hot store with a threshold alert within 30 s (rows ${counts.telemetryStored}, threshold alerts ${counts.thresholdAlerts})`,
+    );
   twin.note("smoke", `telemetry: ${counts.telemetryStored} rows in the hot store, ${counts.thresholdAlerts} threshold alert(s)`);
 
   // 5: one error -> one alert; the same error again within the cooldown -> suppressed. Threshold
@@ -127,7 +154,8 @@ export async function runSmoke(twin: LocalTwin, options: SmokeOptions): Promise<
       const c = twin.publishCommand(faulty.serialNumber, "self-destruct", { attempt });
       await c.accepted;
       const a = await withTimeout(c.answer, 30_000);
-      if (!a || a.topic !== "errors" || a.body.code !== "UNKNOWN_COMMAND") problems.push(`${faulty.serialNumber}: expected UNKNOWN_COMMAND, got ${a ? JSON.stringify(a.body) : "nothing"}`);
+      if (!a || a.topic !== "errors" || a.body.code !== "UNKNOWN_COMMAND")
+        problems.push(`${faulty.serialNumber}: expected UNKNOWN_COMMAND, got ${a ? JSON.stringify(a.body) : "nothing"}`);
       await twin.idle();
     }
   }

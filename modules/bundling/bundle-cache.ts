@@ -75,4 +75,3 @@ export function writeAtomically(path: string, data: Buffer): void {
   writeFileSync(tmp, data);
   renameSync(tmp, path);
 }
-

@@ -2,7 +2,17 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { buildSync, version as esbuildVersion } from "esbuild";
-import { REPO_ROOT, inputsUnchanged, readManifest, sha256Hex, statsOf, statsUnchanged, writeAtomically, type CacheManifest, type MemoryEntry } from "./bundle-cache";
+import {
+  REPO_ROOT,
+  inputsUnchanged,
+  readManifest,
+  sha256Hex,
+  statsOf,
+  statsUnchanged,
+  writeAtomically,
+  type CacheManifest,
+  type MemoryEntry,
+} from "./bundle-cache";
 import { deterministicZip } from "./deterministic-zip";
 
 /** Absolute path of a handler entry, `functions/<name>/index.ts`. */
@@ -137,4 +147,3 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
 
 /** Bump when the bundle options or the zip layout change, so old cache entries are not reused. */
 const BUNDLE_FORMAT_VERSION = 2;
-

@@ -68,9 +68,12 @@ export class PolicyGate implements IAspect {
    * synth prints every time. Throws on an unknown rule or an empty reason.
    */
   static suppress(scope: IConstruct, ruleId: string, reason: string): void {
-    if (!ruleById(ruleId)) throw new Error(`PolicyGate.suppress(${scope.node.path}): unknown rule "${ruleId}"; rule ids are listed in the README ("Policy gate")`);
+    if (!ruleById(ruleId))
+      throw new Error(`PolicyGate.suppress(${scope.node.path}): unknown rule "${ruleId}"; rule ids are listed in the README ("Policy gate")`);
     if (typeof reason !== "string" || reason.trim().length < 10) {
-      throw new Error(`PolicyGate.suppress(${scope.node.path}, "${ruleId}"): a suppression needs a written reason (at least 10 characters) saying why the risk is accepted`);
+      throw new Error(
+        `PolicyGate.suppress(${scope.node.path}, "${ruleId}"): a suppression needs a written reason (at least 10 characters) saying why the risk is accepted`,
+      );
     }
     suppressions.set(scope, [...(suppressions.get(scope) ?? []), { ruleId, reason: reason.trim() }]);
   }
@@ -90,7 +93,12 @@ export class PolicyGate implements IAspect {
 function viewOf(stack: TerraformStack, fresh = false): StackView {
   let view = fresh ? undefined : views.get(stack);
   if (!view) {
-    const others = () => stack.node.root.node.findAll().filter(TerraformStack.isStack).filter((s) => s !== stack).map((s) => viewOf(s));
+    const others = () =>
+      stack.node.root.node
+        .findAll()
+        .filter(TerraformStack.isStack)
+        .filter((s) => s !== stack)
+        .map((s) => viewOf(s));
     view = new StackView(stack.node.id, stack.toTerraform() as TerraformJson, others);
     views.set(stack, view);
   }
@@ -110,7 +118,9 @@ function validateStack(stack: TerraformStack): string[] {
   const started = performance.now();
   const view = viewOf(stack, true);
   const findings = evaluate(view);
-  const accepted = stack.node.findAll().flatMap((scope) => (suppressions.get(scope) ?? []).map((s) => ({ ...s, path: scope.node.path, addresses: new Set(addressesUnder(scope)) })));
+  const accepted = stack.node
+    .findAll()
+    .flatMap((scope) => (suppressions.get(scope) ?? []).map((s) => ({ ...s, path: scope.node.path, addresses: new Set(addressesUnder(scope)) })));
   const used = new Set<(typeof accepted)[number]>();
   const violations: GateFinding[] = [];
   const suppressed: SuppressedFinding[] = [];
@@ -134,7 +144,9 @@ export function formatSummary(report: GateReport): string {
   const suppressed = report.stacks.flatMap((s) => s.suppressed);
   const unused = report.stacks.flatMap((s) => s.unused);
   const millis = Math.round(report.stacks.reduce((sum, s) => sum + s.millis, 0));
-  const lines = [`Policy gate: ${report.rulesRun} rules on ${report.stacks.length} stacks, ${violations.length} violations, ${suppressed.length} suppressed (${millis} ms)`];
+  const lines = [
+    `Policy gate: ${report.rulesRun} rules on ${report.stacks.length} stacks, ${violations.length} violations, ${suppressed.length} suppressed (${millis} ms)`,
+  ];
   for (const v of violations) lines.push(`  VIOLATION ${v.rule.id} ${v.stack} ${v.address}: ${v.detail}`);
   for (const s of suppressed) lines.push(`  suppressed ${s.rule.id} ${s.stack} ${s.address}: ${s.reason}`);
   for (const u of unused) lines.push(`  unused suppression ${u.ruleId} at ${u.path} (matches no violation; remove it): ${u.reason}`);

@@ -25,7 +25,10 @@ export interface IamRequest {
 }
 
 function glob(pattern: string, value: string, caseInsensitive: boolean): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`, caseInsensitive ? "i" : "").test(value);
 }
 

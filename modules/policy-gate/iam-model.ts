@@ -19,7 +19,9 @@ export function allDocuments(view: StackView): Document[] {
   const literal = ["aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"].flatMap((type) =>
     view.resources(type).flatMap((r) => (isDataRef(r.body.policy) ? [] : [{ owner: r, statements: view.statements(r.body.policy) ?? [] }])),
   );
-  const trust = view.resources("aws_iam_role").flatMap((r) => (isDataRef(r.body.assume_role_policy) ? [] : [{ owner: r, statements: view.statements(r.body.assume_role_policy) ?? [] }]));
+  const trust = view
+    .resources("aws_iam_role")
+    .flatMap((r) => (isDataRef(r.body.assume_role_policy) ? [] : [{ owner: r, statements: view.statements(r.body.assume_role_policy) ?? [] }]));
   return [...data, ...literal, ...trust];
 }
 
@@ -39,7 +41,10 @@ export function identityDocuments(view: StackView): Document[] {
   const ceilings = boundaryPolicies(view).map((p) => String(p.body.policy));
   const usedAsPolicy = new Set(
     ["aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"].flatMap((type) =>
-      view.resources(type).filter((r) => !ceilings.includes(String(r.body.policy))).map((r) => String(r.body.policy)),
+      view
+        .resources(type)
+        .filter((r) => !ceilings.includes(String(r.body.policy)))
+        .map((r) => String(r.body.policy)),
     ),
   );
   return allDocuments(view).filter((d) => {
@@ -60,9 +65,37 @@ export interface RoleModel {
 /** AWS-managed policies the app attaches, as the actions they allow on every resource (ReadOnlyAccess: reads of every service). */
 const MANAGED: Record<string, Statement[]> = {
   "arn:aws:iam::aws:policy/AdministratorAccess": [{ effect: "Allow", actions: ["*"], resources: ["*"] }],
-  "arn:aws:iam::aws:policy/ReadOnlyAccess": [{ effect: "Allow", actions: ["*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:Query", "*:Scan", "*:Select*", "*:Search*", "*:Lookup*", "*:View*"], resources: ["*"] }],
+  "arn:aws:iam::aws:policy/ReadOnlyAccess": [
+    {
+      effect: "Allow",
+      actions: ["*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:Query", "*:Scan", "*:Select*", "*:Search*", "*:Lookup*", "*:View*"],
+      resources: ["*"],
+    },
+  ],
   "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": [
-    { effect: "Allow", actions: ["ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters", "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory", "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"], resources: ["*"] },
+    {
+      effect: "Allow",
+      actions: [
+        "ssm:DescribeAssociation",
+        "ssm:GetDeployablePatchSnapshotForInstance",
+        "ssm:GetDocument",
+        "ssm:DescribeDocument",
+        "ssm:GetManifest",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:ListAssociations",
+        "ssm:ListInstanceAssociations",
+        "ssm:PutInventory",
+        "ssm:PutComplianceItems",
+        "ssm:PutConfigurePackageResult",
+        "ssm:UpdateAssociationStatus",
+        "ssm:UpdateInstanceAssociationStatus",
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:*",
+        "ec2messages:*",
+      ],
+      resources: ["*"],
+    },
   ],
 };
 
@@ -70,7 +103,10 @@ export function roleModel(view: StackView, role: Element): RoleModel {
   const attached = (type: string) => view.resources(type).filter((p) => refersTo(p.body.role, role) || p.body.role === role.body.name);
   const inline = attached("aws_iam_role_policy").flatMap((p) => view.statements(p.body.policy) ?? []);
   const embedded = ((role.body.inline_policy as { policy?: string }[] | undefined) ?? []).flatMap((p) => view.statements(p.policy) ?? []);
-  const arns = [...attached("aws_iam_role_policy_attachment").map((a) => String(a.body.policy_arn)), ...(((role.body.managed_policy_arns as string[] | undefined) ?? []))];
+  const arns = [
+    ...attached("aws_iam_role_policy_attachment").map((a) => String(a.body.policy_arn)),
+    ...((role.body.managed_policy_arns as string[] | undefined) ?? []),
+  ];
   const managed: Statement[] = [];
   const unknown: string[] = [];
   for (const arn of arns) {
@@ -79,7 +115,12 @@ export function roleModel(view: StackView, role: Element): RoleModel {
     else if (MANAGED[arn]) managed.push(...MANAGED[arn]);
     else unknown.push(arn);
   }
-  return { role, trust: view.statements(role.body.assume_role_policy) ?? [], statements: [...inline, ...embedded, ...managed], unknownManagedPolicies: unknown };
+  return {
+    role,
+    trust: view.statements(role.body.assume_role_policy) ?? [],
+    statements: [...inline, ...embedded, ...managed],
+    unknownManagedPolicies: unknown,
+  };
 }
 
 /** Values of an OIDC claim (`aud`, `sub`) the trust statement requires, with the operator. */

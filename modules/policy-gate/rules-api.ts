@@ -23,7 +23,13 @@ export const apiRules: Rule[] = [
     check: (view) =>
       view
         .resources("aws_api_gateway_method")
-        .filter((m) => m.body.http_method !== "OPTIONS" && (m.body.authorization ?? "NONE") === "NONE" && m.body.api_key_required !== true && m.body.api_key_required !== "true")
+        .filter(
+          (m) =>
+            m.body.http_method !== "OPTIONS" &&
+            (m.body.authorization ?? "NONE") === "NONE" &&
+            m.body.api_key_required !== true &&
+            m.body.api_key_required !== "true",
+        )
         .map((m) => finding(m, `${String(m.body.http_method)} has authorization NONE and no API key`)),
   },
   {
@@ -66,16 +72,23 @@ export const apiRules: Rule[] = [
     equivalents: NONE,
     check: (view) => [
       ...view.resources("aws_api_gateway_stage").flatMap((stage) => {
-        const settings = view.resources("aws_api_gateway_method_settings").filter((m) => refersTo(m.body.stage_name, stage) || m.body.stage_name === stage.body.stage_name);
-        const plans = view.resources("aws_api_gateway_usage_plan").filter((p) => ((p.body.api_stages as Body[]) ?? []).some((s) => refersTo(s.stage, stage) || s.stage === stage.body.stage_name));
+        const settings = view
+          .resources("aws_api_gateway_method_settings")
+          .filter((m) => refersTo(m.body.stage_name, stage) || m.body.stage_name === stage.body.stage_name);
+        const plans = view
+          .resources("aws_api_gateway_usage_plan")
+          .filter((p) => ((p.body.api_stages as Body[]) ?? []).some((s) => refersTo(s.stage, stage) || s.stage === stage.body.stage_name));
         const throttled =
-          settings.some((m) => positive((m.body.settings as Body | undefined)?.throttling_rate_limit) && positive((m.body.settings as Body).throttling_burst_limit)) ||
-          plans.some((p) => positive((p.body.throttle_settings as Body | undefined)?.rate_limit));
+          settings.some(
+            (m) => positive((m.body.settings as Body | undefined)?.throttling_rate_limit) && positive((m.body.settings as Body).throttling_burst_limit),
+          ) || plans.some((p) => positive((p.body.throttle_settings as Body | undefined)?.rate_limit));
         return throttled ? [] : [finding(stage, "no method settings or usage plan throttles the stage")];
       }),
       ...view.resources("aws_apigatewayv2_stage").flatMap((stage) => {
         const route = stage.body.default_route_settings as Body | undefined;
-        return positive(route?.throttling_rate_limit) && positive(route?.throttling_burst_limit) ? [] : [finding(stage, "default_route_settings sets no throttling rate and burst limit")];
+        return positive(route?.throttling_rate_limit) && positive(route?.throttling_burst_limit)
+          ? []
+          : [finding(stage, "default_route_settings sets no throttling rate and burst limit")];
       }),
     ],
   },

@@ -8,11 +8,33 @@ import { Statement } from "./stack-view";
  * be granted on `*` without a condition. Anything else on `*` needs a scoped resource or a condition.
  */
 export const STAR_ONLY_ACTIONS: readonly string[] = [
-  "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "dynamodb:ListStreams", "dynamodb:ListTables",
-  "iot:DescribeEndpoint", "iot:GetIndexingConfiguration", "iot:UpdateIndexingConfiguration", "iot:GetV2LoggingOptions", "iot:SetV2LoggingOptions", "iot:ListTagsForResource",
-  "kms:ListAliases", "kms:ListKeys", "lambda:GetAccountSettings", "lambda:ListFunctions", "lambda:ListEventSourceMappings",
-  "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup", "ssm:DescribeParameters", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations",
-  "ec2:DescribeInstances", "ec2:Describe*", "cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "s3:ListAllMyBuckets",
+  "ecr:GetAuthorizationToken",
+  "sts:GetCallerIdentity",
+  "dynamodb:ListStreams",
+  "dynamodb:ListTables",
+  "iot:DescribeEndpoint",
+  "iot:GetIndexingConfiguration",
+  "iot:UpdateIndexingConfiguration",
+  "iot:GetV2LoggingOptions",
+  "iot:SetV2LoggingOptions",
+  "iot:ListTagsForResource",
+  "kms:ListAliases",
+  "kms:ListKeys",
+  "lambda:GetAccountSettings",
+  "lambda:ListFunctions",
+  "lambda:ListEventSourceMappings",
+  "logs:DescribeLogGroups",
+  "logs:ListTagsForResource",
+  "logs:ListTagsLogGroup",
+  "ssm:DescribeParameters",
+  "ssm:GetCommandInvocation",
+  "ssm:ListCommandInvocations",
+  "ec2:DescribeInstances",
+  "ec2:Describe*",
+  "cloudwatch:PutMetricData",
+  "xray:PutTraceSegments",
+  "xray:PutTelemetryRecords",
+  "s3:ListAllMyBuckets",
 ];
 
 const onEverything = (s: Statement) => !s.resources || s.resources.includes("*");
@@ -20,7 +42,19 @@ const allowed = (s: Statement) => s.effect !== "Deny";
 const isPassRole = (a: string) => /^iam:(\*|pass\*|passrole)$/i.test(a);
 
 /** IAM writes that let a role change what roles may do: who holds them must be inside a boundary. */
-const IAM_WRITES = ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:CreateUser", "iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"];
+const IAM_WRITES = [
+  "iam:CreateRole",
+  "iam:PutRolePolicy",
+  "iam:AttachRolePolicy",
+  "iam:CreatePolicy",
+  "iam:CreatePolicyVersion",
+  "iam:CreateUser",
+  "iam:PutUserPolicy",
+  "iam:AttachUserPolicy",
+  "iam:UpdateAssumeRolePolicy",
+  "iam:DeleteRolePermissionsBoundary",
+  "iam:PutRolePermissionsBoundary",
+];
 
 /** What a pull-request role must never reach: secret values, application data, and any write. */
 const PR_PROBES: readonly [string, string, string][] = [
@@ -45,11 +79,14 @@ export const iamRules: Rule[] = [
   {
     id: "IAM-NO-STAR-ACTION",
     family: "IAM",
-    title: "No policy allows Action \"*\"",
+    title: 'No policy allows Action "*"',
     why: "Action * grants every present and future action of every service: full administrator",
     fix: "name the actions the principal needs",
     equivalents: equivalents({ checkov: "CKV_AWS_1, CKV_AWS_62", trivy: "AVD-AWS-0057", cdkNag: "AwsSolutions-IAM5" }),
-    check: (view) => allDocuments(view).filter((d) => d.statements.some((s) => allowed(s) && (s.actions ?? []).includes("*"))).map((d) => finding(d.owner, "a statement allows Action *")),
+    check: (view) =>
+      allDocuments(view)
+        .filter((d) => d.statements.some((s) => allowed(s) && (s.actions ?? []).includes("*")))
+        .map((d) => finding(d.owner, "a statement allows Action *")),
   },
   {
     id: "IAM-NO-SERVICE-STAR-ON-ALL",
@@ -60,7 +97,9 @@ export const iamRules: Rule[] = [
     equivalents: equivalents({ checkov: "CKV_AWS_355, CKV_AWS_290", trivy: "AVD-AWS-0057", cdkNag: "AwsSolutions-IAM5" }),
     check: (view) =>
       identityDocuments(view).flatMap((d) =>
-        d.statements.filter((s) => allowed(s) && onEverything(s)).flatMap((s) => (s.actions ?? []).filter((a) => /^[a-z0-9-]+:\*$/i.test(a)).map((a) => finding(d.owner, `it allows ${a} on every resource`))),
+        d.statements
+          .filter((s) => allowed(s) && onEverything(s))
+          .flatMap((s) => (s.actions ?? []).filter((a) => /^[a-z0-9-]+:\*$/i.test(a)).map((a) => finding(d.owner, `it allows ${a} on every resource`))),
       ),
   },
   {
@@ -71,12 +110,16 @@ export const iamRules: Rule[] = [
     fix: "list the role ARNs it may pass, and add an iam:PassedToService condition",
     equivalents: equivalents({ checkov: "CKV_AWS_286" }),
     check: (view) =>
-      identityDocuments(view).flatMap((d) => d.statements.filter((s) => allowed(s) && onEverything(s) && (s.actions ?? []).some(isPassRole)).map(() => finding(d.owner, "it allows iam:PassRole on every resource"))),
+      identityDocuments(view).flatMap((d) =>
+        d.statements
+          .filter((s) => allowed(s) && onEverything(s) && (s.actions ?? []).some(isPassRole))
+          .map(() => finding(d.owner, "it allows iam:PassRole on every resource")),
+      ),
   },
   {
     id: "IAM-STAR-RESOURCE-ALLOWLIST",
     family: "IAM",
-    title: "Resource \"*\" without a condition only for actions that accept nothing else (STAR_ONLY_ACTIONS)",
+    title: 'Resource "*" without a condition only for actions that accept nothing else (STAR_ONLY_ACTIONS)',
     why: "every other action can be scoped to the app's own ARNs; * reaches other workloads in the account",
     fix: "scope the resources, add a condition (e.g. aws:ResourceTag or lambda:FunctionArn), or, for an action that truly only takes *, add it to STAR_ONLY_ACTIONS",
     equivalents: equivalents({ checkov: "CKV_AWS_355", trivy: "AVD-AWS-0057", cdkNag: "AwsSolutions-IAM5" }),
@@ -84,7 +127,11 @@ export const iamRules: Rule[] = [
       identityDocuments(view).flatMap((d) =>
         d.statements
           .filter((s) => allowed(s) && onEverything(s) && !s.condition?.length)
-          .flatMap((s) => (s.actions ?? []).filter((a) => !STAR_ONLY_ACTIONS.includes(a) && a !== "*" && !/:\*$/.test(a)).map((a) => finding(d.owner, `it allows ${a} on every resource without a condition`))),
+          .flatMap((s) =>
+            (s.actions ?? [])
+              .filter((a) => !STAR_ONLY_ACTIONS.includes(a) && a !== "*" && !/:\*$/.test(a))
+              .map((a) => finding(d.owner, `it allows ${a} on every resource without a condition`)),
+          ),
       ),
   },
   {
@@ -96,15 +143,19 @@ export const iamRules: Rule[] = [
     equivalents: equivalents({ checkov: "CKV_AWS_358" }),
     check: (view) =>
       view.resources("aws_iam_role").flatMap((role) =>
-        roleModel(view, role).trust.filter(trustsOidc).flatMap((s) => {
-          const aud = oidcClaim(s, "aud");
-          const sub = oidcClaim(s, "sub");
-          const problems: string[] = [];
-          if (!aud.some((c) => c.test === "StringEquals" && c.values.length > 0 && c.values.every((v) => v === "sts.amazonaws.com"))) problems.push("the trust policy does not require aud = sts.amazonaws.com");
-          if (sub.length === 0) problems.push("the trust policy does not restrict the sub claim");
-          for (const c of sub) for (const v of c.values) if (!/^repo:[^*?/:]+\/[^*?/:]+:[^*?]+$/.test(v)) problems.push(`sub ${v} is not one exact repository and context`);
-          return problems.map((p) => finding(role, p));
-        }),
+        roleModel(view, role)
+          .trust.filter(trustsOidc)
+          .flatMap((s) => {
+            const aud = oidcClaim(s, "aud");
+            const sub = oidcClaim(s, "sub");
+            const problems: string[] = [];
+            if (!aud.some((c) => c.test === "StringEquals" && c.values.length > 0 && c.values.every((v) => v === "sts.amazonaws.com")))
+              problems.push("the trust policy does not require aud = sts.amazonaws.com");
+            if (sub.length === 0) problems.push("the trust policy does not restrict the sub claim");
+            for (const c of sub)
+              for (const v of c.values) if (!/^repo:[^*?/:]+\/[^*?/:]+:[^*?]+$/.test(v)) problems.push(`sub ${v} is not one exact repository and context`);
+            return problems.map((p) => finding(role, p));
+          }),
       ),
   },
   {
@@ -118,12 +169,15 @@ export const iamRules: Rule[] = [
       const bySubject = new Map<string, string[]>();
       for (const other of view.app()) {
         for (const role of other.resources("aws_iam_role")) {
-          for (const s of roleModel(other, role).trust.filter(trustsOidc)) for (const c of oidcClaim(s, "sub")) for (const v of c.values) bySubject.set(v, [...(bySubject.get(v) ?? []), `${other.stack}:${role.address}`]);
+          for (const s of roleModel(other, role).trust.filter(trustsOidc))
+            for (const c of oidcClaim(s, "sub")) for (const v of c.values) bySubject.set(v, [...(bySubject.get(v) ?? []), `${other.stack}:${role.address}`]);
         }
       }
       return view.resources("aws_iam_role").flatMap((role) => {
         const me = `${view.stack}:${role.address}`;
-        return [...bySubject.entries()].filter(([, roles]) => roles.includes(me) && roles.length > 1).map(([subject, roles]) => finding(role, `subject ${subject} also opens ${roles.filter((r) => r !== me).join(", ")}`));
+        return [...bySubject.entries()]
+          .filter(([, roles]) => roles.includes(me) && roles.length > 1)
+          .map(([subject, roles]) => finding(role, `subject ${subject} also opens ${roles.filter((r) => r !== me).join(", ")}`));
       });
     },
   },
@@ -152,7 +206,9 @@ export const iamRules: Rule[] = [
     check: (view) =>
       view.resources("aws_iam_role").flatMap((role) => {
         const model = roleModel(view, role);
-        const forPullRequests = model.trust.filter(trustsOidc).some((s) => oidcClaim(s, "sub").some((c) => c.values.some((v) => /:pull_request$/.test(v) || /\*/.test(v))));
+        const forPullRequests = model.trust
+          .filter(trustsOidc)
+          .some((s) => oidcClaim(s, "sub").some((c) => c.values.some((v) => /:pull_request$/.test(v) || /\*/.test(v))));
         if (!forPullRequests) return [];
         const reach = PR_PROBES.filter(([action, resource]) => mayAllow(model.statements, action, resource)).map(([action, , what]) => `${what} (${action})`);
         const unknown = model.unknownManagedPolicies.map((arn) => `attaches ${arn}, which the gate cannot evaluate`);

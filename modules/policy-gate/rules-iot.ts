@@ -19,8 +19,14 @@ function iotPolicies(view: StackView): IotPolicy[] {
 }
 
 const allows = (p: IotPolicy) => p.statements.filter((s) => s.effect !== "Deny");
-const connectResources = (p: IotPolicy) => allows(p).filter((s) => (s.actions ?? []).some((a) => /^iot:connect$/i.test(a))).flatMap((s) => s.resources ?? ["*"]);
-const dataResources = (p: IotPolicy) => allows(p).filter((s) => (s.actions ?? []).some((a) => DATA_PLANE.test(a))).flatMap((s) => s.resources ?? ["*"]);
+const connectResources = (p: IotPolicy) =>
+  allows(p)
+    .filter((s) => (s.actions ?? []).some((a) => /^iot:connect$/i.test(a)))
+    .flatMap((s) => s.resources ?? ["*"]);
+const dataResources = (p: IotPolicy) =>
+  allows(p)
+    .filter((s) => (s.actions ?? []).some((a) => DATA_PLANE.test(a)))
+    .flatMap((s) => s.resources ?? ["*"]);
 /** The part after `:topic/`, `:topicfilter/`, `:client/` or `:thing/`, or the whole resource when it is `*`. */
 const tail = (resource: string) => /:(topic|topicfilter|client|thing)\/(.*)$/.exec(resource)?.[2] ?? resource;
 
@@ -64,7 +70,10 @@ export const iotRules: Rule[] = [
     why: "iot:* lets one stolen device certificate read and write every topic, shadow and job of the fleet",
     fix: "name the data-plane actions (iot:Connect, iot:Publish, iot:Subscribe, iot:Receive)",
     equivalents: equivalents({ deviceDefender: "IOT_POLICY_OVERLY_PERMISSIVE_CHECK" }),
-    check: (view) => iotPolicies(view).filter((p) => allows(p).some((s) => (s.actions ?? []).some((a) => a === "*" || /^iot:\*$/i.test(a)))).map((p) => finding(p.policy, "a statement allows iot:* or *")),
+    check: (view) =>
+      iotPolicies(view)
+        .filter((p) => allows(p).some((s) => (s.actions ?? []).some((a) => a === "*" || /^iot:\*$/i.test(a))))
+        .map((p) => finding(p.policy, "a statement allows iot:* or *")),
   },
   {
     id: "IOT-CONNECT-SCOPED",
@@ -74,7 +83,11 @@ export const iotRules: Rule[] = [
     fix: "allow iot:Connect on client/${iot:Connection.Thing.ThingName}, a fixed client id, or a reserved prefix such as client/provision-*",
     equivalents: equivalents({ deviceDefender: "IOT_POLICY_OVERLY_PERMISSIVE_CHECK, CONFLICTING_CLIENT_IDS_CHECK" }),
     check: (view) =>
-      iotPolicies(view).flatMap((p) => connectResources(p).filter((r) => r === "*" || EVERYTHING.has(tail(r))).map((r) => finding(p.policy, `iot:Connect is allowed on ${r}`))),
+      iotPolicies(view).flatMap((p) =>
+        connectResources(p)
+          .filter((r) => r === "*" || EVERYTHING.has(tail(r)))
+          .map((r) => finding(p.policy, `iot:Connect is allowed on ${r}`)),
+      ),
   },
   {
     id: "IOT-CONNECT-IS-ATTACHED",
@@ -103,7 +116,9 @@ export const iotRules: Rule[] = [
     check: (view) => {
       const rotation = rotationTemplates(view);
       return iotPolicies(view).flatMap((p) => {
-        const everything = dataResources(p).filter((r) => r === "*" || EVERYTHING.has(tail(r))).map((r) => finding(p.policy, `data-plane access to every topic (${r})`));
+        const everything = dataResources(p)
+          .filter((r) => r === "*" || EVERYTHING.has(tail(r)))
+          .map((r) => finding(p.policy, `data-plane access to every topic (${r})`));
         const foreign = isDevicePolicy(p)
           ? dataResources(p)
               .filter((r) => !THING.test(r) && !(r === "*" || EVERYTHING.has(tail(r))) && !isRotationApiTopic(tail(r), rotation))
@@ -160,7 +175,11 @@ export const iotRules: Rule[] = [
     why: "a failing rule action (throttled table, missing permission) is otherwise invisible",
     fix: "set error_action (the app logs rule errors to a CloudWatch log group with an alarm)",
     equivalents: equivalents({}),
-    check: (view) => view.resources("aws_iot_topic_rule").filter((r) => !r.body.error_action).map((r) => finding(r, "it has no error_action")),
+    check: (view) =>
+      view
+        .resources("aws_iot_topic_rule")
+        .filter((r) => !r.body.error_action)
+        .map((r) => finding(r, "it has no error_action")),
   },
   {
     id: "IOT-LOGGING-ENABLED",
@@ -170,7 +189,10 @@ export const iotRules: Rule[] = [
     fix: "aws_iot_logging_options with default_log_level WARN (or INFO/ERROR/DEBUG) and disable_all_logs = false",
     equivalents: equivalents({ deviceDefender: "LOGGING_DISABLED_CHECK" }),
     check: (view) =>
-      view.resources("aws_iot_logging_options").filter((o) => o.body.default_log_level === "DISABLED" || o.body.disable_all_logs === true || o.body.disable_all_logs === "true").map((o) => finding(o, "IoT logging is disabled")),
+      view
+        .resources("aws_iot_logging_options")
+        .filter((o) => o.body.default_log_level === "DISABLED" || o.body.disable_all_logs === true || o.body.disable_all_logs === "true")
+        .map((o) => finding(o, "IoT logging is disabled")),
   },
 ];
 

@@ -9,10 +9,23 @@ type Body = Record<string, unknown>;
  * nodejs20.x reached end of support on 2026-04-30, python3.9 on 2025-12-15 (python3.10 left out: its end falls in 2026). Extend when AWS adds one.
  */
 export const SUPPORTED_RUNTIMES: readonly string[] = [
-  "nodejs22.x", "nodejs24.x",
-  "python3.11", "python3.12", "python3.13", "python3.14",
-  "java8.al2", "java11", "java17", "java21", "java25",
-  "dotnet8", "dotnet10", "ruby3.3", "ruby3.4", "provided.al2", "provided.al2023",
+  "nodejs22.x",
+  "nodejs24.x",
+  "python3.11",
+  "python3.12",
+  "python3.13",
+  "python3.14",
+  "java8.al2",
+  "java11",
+  "java17",
+  "java21",
+  "java25",
+  "dotnet8",
+  "dotnet10",
+  "ruby3.3",
+  "ruby3.4",
+  "provided.al2",
+  "provided.al2023",
 ];
 
 const SECRET_NAME = /(SECRET|PASSWORD|PASSWD|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|TOKEN|CREDENTIAL)/i;
@@ -22,7 +35,8 @@ const POINTER = /^(arn:aws[a-z-]*:|\$\{|\/|[A-Za-z0-9_-]+\/[A-Za-z0-9/_+=.@-]+$)
 function secretInEnvironment(name: string, value: string): string | undefined {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) return `${name} holds a PEM private key`;
   if (/\b(AKIA|ASIA)[0-9A-Z]{16}\b/.test(value)) return `${name} holds an AWS access key id`;
-  if (SECRET_NAME.test(name) && !/_(ARN|NAME|ID|PARAMETER|SECONDS|TTL)$/i.test(name) && value !== "" && !POINTER.test(value)) return `${name} looks like a secret given as a literal value`;
+  if (SECRET_NAME.test(name) && !/_(ARN|NAME|ID|PARAMETER|SECONDS|TTL)$/i.test(name) && value !== "" && !POINTER.test(value))
+    return `${name} looks like a secret given as a literal value`;
   return undefined;
 }
 
@@ -37,10 +51,13 @@ function asyncInvokers(view: StackView, fn: Element): string[] {
       if (lambdas.some((l) => namesFunction(l.function_arn, fn))) found.push(`${other.stack} ${rule.address}`);
     }
     for (const target of other.resources("aws_cloudwatch_event_target")) if (namesFunction(target.body.arn, fn)) found.push(`${other.stack} ${target.address}`);
-    for (const schedule of other.resources("aws_scheduler_schedule")) if (namesFunction((schedule.body.target as Body | undefined)?.arn, fn)) found.push(`${other.stack} ${schedule.address}`);
-    for (const sub of other.resources("aws_sns_topic_subscription")) if (sub.body.protocol === "lambda" && namesFunction(sub.body.endpoint, fn)) found.push(`${other.stack} ${sub.address}`);
+    for (const schedule of other.resources("aws_scheduler_schedule"))
+      if (namesFunction((schedule.body.target as Body | undefined)?.arn, fn)) found.push(`${other.stack} ${schedule.address}`);
+    for (const sub of other.resources("aws_sns_topic_subscription"))
+      if (sub.body.protocol === "lambda" && namesFunction(sub.body.endpoint, fn)) found.push(`${other.stack} ${sub.address}`);
     for (const n of other.resources("aws_s3_bucket_notification")) {
-      if (((n.body.lambda_function as Body[] | undefined) ?? []).some((l) => namesFunction(l.lambda_function_arn, fn))) found.push(`${other.stack} ${n.address}`);
+      if (((n.body.lambda_function as Body[] | undefined) ?? []).some((l) => namesFunction(l.lambda_function_arn, fn)))
+        found.push(`${other.stack} ${n.address}`);
     }
   }
   return found;
@@ -51,7 +68,9 @@ function hasOnFailure(view: StackView, fn: Element): boolean {
   return view
     .app()
     .flatMap((v) => v.resources("aws_lambda_function_event_invoke_config"))
-    .some((c) => namesFunction(c.body.function_name, fn) && Boolean(((c.body.destination_config as Body | undefined)?.on_failure as Body | undefined)?.destination));
+    .some(
+      (c) => namesFunction(c.body.function_name, fn) && Boolean(((c.body.destination_config as Body | undefined)?.on_failure as Body | undefined)?.destination),
+    );
 }
 
 export const lambdaRules: Rule[] = [
@@ -63,7 +82,10 @@ export const lambdaRules: Rule[] = [
     fix: "move the function to a runtime in SUPPORTED_RUNTIMES (the app's contract uses nodejs22.x)",
     equivalents: equivalents({ checkov: "CKV_AWS_363", cdkNag: "AwsSolutions-L1" }),
     check: (view) =>
-      view.resources("aws_lambda_function").filter((f) => f.body.package_type !== "Image" && !SUPPORTED_RUNTIMES.includes(String(f.body.runtime))).map((f) => finding(f, `runtime ${String(f.body.runtime)} is not supported`)),
+      view
+        .resources("aws_lambda_function")
+        .filter((f) => f.body.package_type !== "Image" && !SUPPORTED_RUNTIMES.includes(String(f.body.runtime)))
+        .map((f) => finding(f, `runtime ${String(f.body.runtime)} is not supported`)),
   },
   {
     id: "LAMBDA-PERMISSION-SCOPED",
@@ -77,7 +99,8 @@ export const lambdaRules: Rule[] = [
         const principal = String(p.body.principal);
         if (principal === "*") return [finding(p, "principal is * (anyone)")];
         if (typeof p.body.source_arn !== "string" || p.body.source_arn === "") return [finding(p, `principal ${principal} has no source_arn`)];
-        if (principal.endsWith(".amazonaws.com") && typeof p.body.source_account !== "string") return [finding(p, `service principal ${principal} has no source_account`)];
+        if (principal.endsWith(".amazonaws.com") && typeof p.body.source_account !== "string")
+          return [finding(p, `service principal ${principal} has no source_account`)];
         return [];
       }),
   },
@@ -106,7 +129,9 @@ export const lambdaRules: Rule[] = [
     check: (view) =>
       view.resources("aws_lambda_function").flatMap((fn) => {
         const invokers = asyncInvokers(view, fn);
-        return invokers.length && !hasOnFailure(view, fn) ? [finding(fn, `it is invoked asynchronously by ${invokers.join(", ")} and has no on-failure destination`)] : [];
+        return invokers.length && !hasOnFailure(view, fn)
+          ? [finding(fn, `it is invoked asynchronously by ${invokers.join(", ")} and has no on-failure destination`)]
+          : [];
       }),
   },
   {

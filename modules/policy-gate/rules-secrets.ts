@@ -5,7 +5,7 @@ import { Body, StackView } from "./stack-view";
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 function everyBlock(view: StackView): { address: string; body: Body }[] {
-  const outputs = Object.entries(((view.tf as { output?: Record<string, Body> }).output ?? {})).map(([name, body]) => ({ address: `output.${name}`, body }));
+  const outputs = Object.entries((view.tf as { output?: Record<string, Body> }).output ?? {}).map(([name, body]) => ({ address: `output.${name}`, body }));
   const data = Object.keys(view.tf.data ?? {}).flatMap((type) => view.data(type));
   return [...view.allResources(), ...data, ...outputs];
 }
@@ -19,7 +19,10 @@ export const secretsRules: Rule[] = [
     fix: "generate the key where it is used (npm run identity, or the Pi) and pass only the CSR (CsrIdentity does)",
     equivalents: NONE,
     check: (view) =>
-      view.resources("aws_iot_certificate").filter((c) => !/^-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(String(c.body.csr ?? "")) && !c.body.certificate_pem).map((c) => finding(c, "it has no CSR, so AWS generates the key and Terraform keeps it in state")),
+      view
+        .resources("aws_iot_certificate")
+        .filter((c) => !/^-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(String(c.body.csr ?? "")) && !c.body.certificate_pem)
+        .map((c) => finding(c, "it has no CSR, so AWS generates the key and Terraform keeps it in state")),
   },
   {
     id: "SECRETS-NO-TLS-PRIVATE-KEY",
@@ -40,8 +43,14 @@ export const secretsRules: Rule[] = [
     check: (view) => [
       ...view.resources("aws_secretsmanager_secret_version").map((v) => finding(v, "Terraform writes a secret value")),
       ...view.data("aws_secretsmanager_secret_version").map((v) => finding(v, "Terraform reads a secret value into state")),
-      ...view.resources("aws_ssm_parameter").filter((p) => p.body.type === "SecureString").map((p) => finding(p, "Terraform writes a SecureString value")),
-      ...view.data("aws_ssm_parameter").filter((p) => p.body.with_decryption !== false).map((p) => finding(p, "Terraform reads a decrypted parameter into state (set with_decryption = false for public values)")),
+      ...view
+        .resources("aws_ssm_parameter")
+        .filter((p) => p.body.type === "SecureString")
+        .map((p) => finding(p, "Terraform writes a SecureString value")),
+      ...view
+        .data("aws_ssm_parameter")
+        .filter((p) => p.body.with_decryption !== false)
+        .map((p) => finding(p, "Terraform reads a decrypted parameter into state (set with_decryption = false for public values)")),
     ],
   },
   {
@@ -51,6 +60,9 @@ export const secretsRules: Rule[] = [
     why: "the synthesized JSON is committed to plans, state and CI logs",
     fix: "remove the key; keep it in Secrets Manager, written outside Terraform",
     equivalents: equivalents({ checkov: "CKV_SECRET_13 (private key, secrets scan)", trivy: "private-key (secret scanning)" }),
-    check: (view) => everyBlock(view).filter((b) => PRIVATE_KEY.test(JSON.stringify(b.body))).map((b) => finding(b.address, "it contains a PEM private key")),
+    check: (view) =>
+      everyBlock(view)
+        .filter((b) => PRIVATE_KEY.test(JSON.stringify(b.body)))
+        .map((b) => finding(b.address, "it contains a PEM private key")),
   },
 ];

@@ -26,7 +26,11 @@ export const storageRules: Rule[] = [
     check: (view) =>
       view.resources("aws_s3_bucket").flatMap((bucket) => {
         const blocks = bucketParts(view, "aws_s3_bucket_public_access_block", bucket);
-        const complete = blocks.some((b) => ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].every((k) => b.body[k] === true || b.body[k] === "true"));
+        const complete = blocks.some((b) =>
+          ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].every(
+            (k) => b.body[k] === true || b.body[k] === "true",
+          ),
+        );
         return complete ? [] : [finding(bucket, blocks.length ? "its public access block leaves a setting off" : "it has no public access block")];
       }),
   },
@@ -38,7 +42,10 @@ export const storageRules: Rule[] = [
     fix: "add aws_s3_bucket_server_side_encryption_configuration for the bucket (SecureBucket does)",
     equivalents: equivalents({ checkov: "CKV_AWS_19", trivy: "AVD-AWS-0088" }),
     check: (view) =>
-      view.resources("aws_s3_bucket").filter((b) => bucketParts(view, "aws_s3_bucket_server_side_encryption_configuration", b).length === 0).map((b) => finding(b, "it has no server-side encryption configuration")),
+      view
+        .resources("aws_s3_bucket")
+        .filter((b) => bucketParts(view, "aws_s3_bucket_server_side_encryption_configuration", b).length === 0)
+        .map((b) => finding(b, "it has no server-side encryption configuration")),
   },
   {
     id: "S3-VERSIONING",
@@ -49,7 +56,9 @@ export const storageRules: Rule[] = [
     equivalents: equivalents({ checkov: "CKV_AWS_21", trivy: "AVD-AWS-0090" }),
     check: (view) =>
       view.resources("aws_s3_bucket").flatMap((bucket) => {
-        const enabled = bucketParts(view, "aws_s3_bucket_versioning", bucket).some((v) => (v.body.versioning_configuration as { status?: string } | undefined)?.status === "Enabled");
+        const enabled = bucketParts(view, "aws_s3_bucket_versioning", bucket).some(
+          (v) => (v.body.versioning_configuration as { status?: string } | undefined)?.status === "Enabled",
+        );
         return enabled ? [] : [finding(bucket, "versioning is not enabled")];
       }),
   },
@@ -75,9 +84,13 @@ export const storageRules: Rule[] = [
     equivalents: equivalents({ checkov: "CKV2_AWS_65" }),
     check: (view) =>
       view.resources("aws_s3_bucket").flatMap((bucket) => {
-        const enforced = bucketParts(view, "aws_s3_bucket_ownership_controls", bucket).some((o) => (o.body.rule as { object_ownership?: string } | undefined)?.object_ownership === "BucketOwnerEnforced");
+        const enforced = bucketParts(view, "aws_s3_bucket_ownership_controls", bucket).some(
+          (o) => (o.body.rule as { object_ownership?: string } | undefined)?.object_ownership === "BucketOwnerEnforced",
+        );
         const acls = bucketParts(view, "aws_s3_bucket_acl", bucket);
-        return enforced && acls.length === 0 ? [] : [finding(bucket, acls.length ? "an aws_s3_bucket_acl grants access" : "object ownership is not BucketOwnerEnforced")];
+        return enforced && acls.length === 0
+          ? []
+          : [finding(bucket, acls.length ? "an aws_s3_bucket_acl grants access" : "object ownership is not BucketOwnerEnforced")];
       }),
   },
   {
@@ -88,7 +101,10 @@ export const storageRules: Rule[] = [
     fix: "set point_in_time_recovery { enabled = true } (IotTable does)",
     equivalents: equivalents({ checkov: "CKV_AWS_28", trivy: "AVD-AWS-0024", cdkNag: "AwsSolutions-DDB3" }),
     check: (view) =>
-      view.resources("aws_dynamodb_table").filter((t) => !truthy((t.body.point_in_time_recovery as Record<string, unknown> | undefined)?.enabled)).map((t) => finding(t, "point-in-time recovery is off")),
+      view
+        .resources("aws_dynamodb_table")
+        .filter((t) => !truthy((t.body.point_in_time_recovery as Record<string, unknown> | undefined)?.enabled))
+        .map((t) => finding(t, "point-in-time recovery is off")),
   },
   {
     id: "DYNAMODB-ENCRYPTION",
@@ -98,7 +114,10 @@ export const storageRules: Rule[] = [
     fix: "set server_side_encryption { enabled = true } (optionally with kms_key_arn)",
     equivalents: equivalents({ checkov: "CKV_AWS_119", trivy: "AVD-AWS-0025" }),
     check: (view) =>
-      view.resources("aws_dynamodb_table").filter((t) => !truthy((t.body.server_side_encryption as Record<string, unknown> | undefined)?.enabled)).map((t) => finding(t, "server-side encryption with a KMS key is not enabled")),
+      view
+        .resources("aws_dynamodb_table")
+        .filter((t) => !truthy((t.body.server_side_encryption as Record<string, unknown> | undefined)?.enabled))
+        .map((t) => finding(t, "server-side encryption with a KMS key is not enabled")),
   },
   {
     id: "ECR-SCAN-ON-PUSH",
@@ -108,7 +127,10 @@ export const storageRules: Rule[] = [
     fix: "set image_scanning_configuration { scan_on_push = true }",
     equivalents: equivalents({ checkov: "CKV_AWS_163", trivy: "AVD-AWS-0030" }),
     check: (view) =>
-      view.resources("aws_ecr_repository").filter((r) => !truthy((r.body.image_scanning_configuration as Record<string, unknown> | undefined)?.scan_on_push)).map((r) => finding(r, "scan on push is off")),
+      view
+        .resources("aws_ecr_repository")
+        .filter((r) => !truthy((r.body.image_scanning_configuration as Record<string, unknown> | undefined)?.scan_on_push))
+        .map((r) => finding(r, "scan on push is off")),
   },
   {
     id: "ECR-IMMUTABLE-TAGS",
@@ -118,7 +140,10 @@ export const storageRules: Rule[] = [
     fix: "set image_tag_mutability = IMMUTABLE",
     equivalents: equivalents({ checkov: "CKV_AWS_51", trivy: "AVD-AWS-0031" }),
     check: (view) =>
-      view.resources("aws_ecr_repository").filter((r) => !String(r.body.image_tag_mutability ?? "MUTABLE").startsWith("IMMUTABLE")).map((r) => finding(r, `image_tag_mutability is ${String(r.body.image_tag_mutability ?? "MUTABLE (the default)")}`)),
+      view
+        .resources("aws_ecr_repository")
+        .filter((r) => !String(r.body.image_tag_mutability ?? "MUTABLE").startsWith("IMMUTABLE"))
+        .map((r) => finding(r, `image_tag_mutability is ${String(r.body.image_tag_mutability ?? "MUTABLE (the default)")}`)),
   },
   {
     id: "SNS-ENCRYPTION",
@@ -127,7 +152,11 @@ export const storageRules: Rule[] = [
     why: "alert messages name devices, buildings and failures; at rest they stay encrypted",
     fix: "set kms_master_key_id (AlertTopic uses alias/aws/sns, or its own key when CloudWatch alarms publish)",
     equivalents: equivalents({ checkov: "CKV_AWS_26", trivy: "AVD-AWS-0095", cdkNag: "AwsSolutions-SNS2" }),
-    check: (view) => view.resources("aws_sns_topic").filter((t) => !t.body.kms_master_key_id).map((t) => finding(t, "kms_master_key_id is not set")),
+    check: (view) =>
+      view
+        .resources("aws_sns_topic")
+        .filter((t) => !t.body.kms_master_key_id)
+        .map((t) => finding(t, "kms_master_key_id is not set")),
   },
   {
     id: "SNS-TLS-ONLY",
@@ -150,7 +179,10 @@ export const storageRules: Rule[] = [
     fix: "set retention_in_days (the app's defaults live in modules/bundled-function.ts and the stacks' log groups)",
     equivalents: equivalents({ checkov: "CKV_AWS_66", trivy: "none", cdkNag: "none" }),
     check: (view) =>
-      view.resources("aws_cloudwatch_log_group").filter((g) => typeof g.body.retention_in_days !== "number" || g.body.retention_in_days <= 0).map((g) => finding(g, "retention_in_days is not a positive number (0 or unset keeps logs forever)")),
+      view
+        .resources("aws_cloudwatch_log_group")
+        .filter((g) => typeof g.body.retention_in_days !== "number" || g.body.retention_in_days <= 0)
+        .map((g) => finding(g, "retention_in_days is not a positive number (0 or unset keeps logs forever)")),
   },
   {
     id: "SSM-PUBLIC-PARAMETERS-ONLY",

@@ -9,7 +9,11 @@ export interface Timed {
 }
 
 /** Runs `command args` to completion; fails with its stderr when it exits non-zero. */
-export function timed(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; allowFailure?: boolean }): Timed & { exitCode: number } {
+export function timed(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; allowFailure?: boolean },
+): Timed & { exitCode: number } {
   const result = spawnSync("/usr/bin/time", ["-f", "__TIME__ %e %M", command, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },

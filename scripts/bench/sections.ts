@@ -96,7 +96,13 @@ export function lambdas(runs: number) {
       }
       const loadMsMedian = median(own);
       const baselineMs = median(yardstick);
-      return { name, zipKiB: round(bundle.zipBytes / 1024, 1), loadMs: round(loadMsMedian, 1), dynamodbClientOnlyMs: round(baselineMs, 1), ratio: round(loadMsMedian / baselineMs) };
+      return {
+        name,
+        zipKiB: round(bundle.zipBytes / 1024, 1),
+        loadMs: round(loadMsMedian, 1),
+        dynamodbClientOnlyMs: round(baselineMs, 1),
+        ratio: round(loadMsMedian / baselineMs),
+      };
     });
     return { dynamodbClientOnlyZipKiB: round(baseline.zipBytes / 1024, 1), functions: rows };
   } finally {
@@ -108,10 +114,17 @@ export function lambdas(runs: number) {
 export function deviceClient(runs: number, seconds: number) {
   const results = Array.from({ length: runs }, () =>
     lastJson<{ steadyRssMiB: number; firstAnswerMs: number }>(
-      timed(process.execPath, [TSX, join(ROOT, "scripts", "bench-device.ts")], { cwd: ROOT, env: { BENCH_JSON: "1", BENCH_SECONDS: String(seconds), BENCH_RATE: "10" } }).stdout,
+      timed(process.execPath, [TSX, join(ROOT, "scripts", "bench-device.ts")], {
+        cwd: ROOT,
+        env: { BENCH_JSON: "1", BENCH_SECONDS: String(seconds), BENCH_RATE: "10" },
+      }).stdout,
     ),
   );
-  return { secondsPerRun: seconds, steadyRssMiB: round(median(results.map((r) => r.steadyRssMiB)), 1), firstAnswerMs: round(median(results.map((r) => r.firstAnswerMs)), 0) };
+  return {
+    secondsPerRun: seconds,
+    steadyRssMiB: round(median(results.map((r) => r.steadyRssMiB)), 1),
+    firstAnswerMs: round(median(results.map((r) => r.firstAnswerMs)), 0),
+  };
 }
 
 /** 5. The twin: Pis provisioned per second (smoke scenario: claim -> certificate -> RegisterThing -> first connection). */
@@ -121,9 +134,13 @@ export function twinProvisioning(runs: number, fleets: readonly number[]) {
       const workDir = mkdtempSync(join(tmpdir(), "bench-twin-"));
       try {
         // The rate needs every Pi provisioned; later smoke steps (e.g. offline detection) may time out on an overloaded machine.
-        const out = timed(process.execPath, [TSX, join(ROOT, "local", "cli.ts"), "--scenario", "smoke", "--devices", String(devices), "--work-dir", workDir], { cwd: ROOT, allowFailure: true });
+        const out = timed(process.execPath, [TSX, join(ROOT, "local", "cli.ts"), "--scenario", "smoke", "--devices", String(devices), "--work-dir", workDir], {
+          cwd: ROOT,
+          allowFailure: true,
+        });
         const result = lastJson<{ ok: boolean; provisioned?: number; provisionMs: number; error?: string }>(out.stdout);
-        if (result.provisioned !== devices || !result.provisionMs) throw new Error(`twin smoke provisioned ${result.provisioned ?? "?"} of ${devices} Pis: ${result.error ?? out.stdout.slice(-500)}`);
+        if (result.provisioned !== devices || !result.provisionMs)
+          throw new Error(`twin smoke provisioned ${result.provisioned ?? "?"} of ${devices} Pis: ${result.error ?? out.stdout.slice(-500)}`);
         return { rate: (devices / result.provisionMs) * 1000, scenarioOk: result.ok };
       } finally {
         rmSync(workDir, { recursive: true, force: true });

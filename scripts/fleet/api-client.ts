@@ -48,7 +48,9 @@ export class FleetApi {
     try {
       url = new URL(options.baseUrl);
     } catch {
-      throw new Error(`the API URL ${JSON.stringify(options.baseUrl)} is not a URL; give the stage URL, e.g. https://<id>.execute-api.<region>.amazonaws.com/v1`);
+      throw new Error(
+        `the API URL ${JSON.stringify(options.baseUrl)} is not a URL; give the stage URL, e.g. https://<id>.execute-api.<region>.amazonaws.com/v1`,
+      );
     }
     if (url.protocol !== "https:" && !["127.0.0.1", "localhost"].includes(url.hostname)) {
       throw new Error(`the API URL must use https (the API key travels with every request), got ${url.protocol}//${url.host}`);
@@ -93,7 +95,10 @@ export class FleetApi {
   }
 
   async replace(serial: string, newSerialNumber: string, provisioningTokenSha256?: string): Promise<unknown> {
-    return this.request("POST", `/devices/${encodeURIComponent(serial)}/replace`, { newSerialNumber, ...(provisioningTokenSha256 ? { provisioningTokenSha256 } : {}) });
+    return this.request("POST", `/devices/${encodeURIComponent(serial)}/replace`, {
+      newSerialNumber,
+      ...(provisioningTokenSha256 ? { provisioningTokenSha256 } : {}),
+    });
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {

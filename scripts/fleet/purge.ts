@@ -5,11 +5,7 @@
  * denying the serial). Per certificate: revoke (if not yet), detach its policies and the thing, delete
  * it; then delete the thing. Idempotent: a second run finds nothing left.
  */
-import {
-  DeleteCertificateCommand,
-  DeleteThingCommand,
-  type IoTClient,
-} from "@aws-sdk/client-iot";
+import { DeleteCertificateCommand, DeleteThingCommand, type IoTClient } from "@aws-sdk/client-iot";
 import { listThingPrincipals, revokeCertificate } from "../../functions/revoke-certificates/revoke";
 
 export interface PurgeTarget {

@@ -43,10 +43,13 @@ export type Stage = "canary" | "fleet" | "retry" | "single";
 /** Every problem with rollout settings, each naming the flag to fix. */
 export function validateRollout(s: RolloutSettings): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(s.rolloutPerMinute) || s.rolloutPerMinute < 1 || s.rolloutPerMinute > 1000) problems.push(`--rollout-per-minute must be an integer 1-1000, got ${s.rolloutPerMinute}`);
+  if (!Number.isInteger(s.rolloutPerMinute) || s.rolloutPerMinute < 1 || s.rolloutPerMinute > 1000)
+    problems.push(`--rollout-per-minute must be an integer 1-1000, got ${s.rolloutPerMinute}`);
   if (!(s.abortFailedPercent > 0 && s.abortFailedPercent <= 100)) problems.push(`--abort-failed-percent must be in (0, 100], got ${s.abortFailedPercent}`);
-  if (!Number.isInteger(s.abortMinExecuted) || s.abortMinExecuted < 1) problems.push(`--abort-min-executed must be a positive integer, got ${s.abortMinExecuted}`);
-  if (!Number.isInteger(s.inProgressTimeoutMinutes) || s.inProgressTimeoutMinutes < 1 || s.inProgressTimeoutMinutes > 10080) problems.push(`--in-progress-timeout-minutes must be an integer 1-10080, got ${s.inProgressTimeoutMinutes}`);
+  if (!Number.isInteger(s.abortMinExecuted) || s.abortMinExecuted < 1)
+    problems.push(`--abort-min-executed must be a positive integer, got ${s.abortMinExecuted}`);
+  if (!Number.isInteger(s.inProgressTimeoutMinutes) || s.inProgressTimeoutMinutes < 1 || s.inProgressTimeoutMinutes > 10080)
+    problems.push(`--in-progress-timeout-minutes must be an integer 1-10080, got ${s.inProgressTimeoutMinutes}`);
   if (!Number.isInteger(s.retries) || s.retries < 0 || s.retries > 10) problems.push(`--retries must be an integer 0-10, got ${s.retries}`);
   return problems;
 }
@@ -62,7 +65,10 @@ const thingNameOf = (thingArnValue: string): string => thingArnValue.slice(thing
 
 /** `firmware-<version>-<yyyymmddhhmmss>[-stage]`, within the 64 characters Jobs allows. */
 export function rolloutJobId(version: string, now: Date, stage?: Stage): string {
-  const base = `firmware-${version.replace(/[^A-Za-z0-9_-]/g, "_")}-${now.toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}`;
+  const base = `firmware-${version.replace(/[^A-Za-z0-9_-]/g, "_")}-${now
+    .toISOString()
+    .replace(/[-:.TZ]/g, "")
+    .slice(0, 14)}`;
   return (stage && stage !== "single" ? `${base}-${stage}` : base).slice(0, 64);
 }
 
@@ -93,11 +99,20 @@ export function createJobInput(config: EnvironmentConfig, r: JobRequest): Create
     presignedUrlConfig: { roleArn: names.iotJobsPresignRoleArn, expiresInSec: 3600 },
     jobExecutionsRolloutConfig: { maximumPerMinute: r.settings.rolloutPerMinute },
     abortConfig: {
-      criteriaList: (["FAILED", "TIMED_OUT"] as const).map((failureType) => ({ failureType, action: "CANCEL" as const, thresholdPercentage: r.settings.abortFailedPercent, minNumberOfExecutedThings: r.settings.abortMinExecuted })),
+      criteriaList: (["FAILED", "TIMED_OUT"] as const).map((failureType) => ({
+        failureType,
+        action: "CANCEL" as const,
+        thresholdPercentage: r.settings.abortFailedPercent,
+        minNumberOfExecutedThings: r.settings.abortMinExecuted,
+      })),
     },
     timeoutConfig: { inProgressTimeoutInMinutes: r.settings.inProgressTimeoutMinutes },
     ...(r.settings.retries > 0
-      ? { jobExecutionsRetryConfig: { criteriaList: (["FAILED", "TIMED_OUT"] as const).map((failureType) => ({ failureType, numberOfRetries: r.settings.retries })) } }
+      ? {
+          jobExecutionsRetryConfig: {
+            criteriaList: (["FAILED", "TIMED_OUT"] as const).map((failureType) => ({ failureType, numberOfRetries: r.settings.retries })),
+          },
+        }
       : {}),
     tags: [{ Key: "ota:stage", Value: r.stage }, ...(r.fleetTarget ? [{ Key: "ota:fleet-target", Value: r.fleetTarget }] : [])],
   };
@@ -138,7 +153,11 @@ export async function listExecutions(iot: IoTClient, jobId: string): Promise<Exe
   do {
     const page = await iot.send(new ListJobExecutionsForJobCommand({ jobId, maxResults: 250, nextToken }));
     for (const s of page.executionSummaries ?? []) {
-      rows.push({ thingName: thingNameOf(s.thingArn ?? ""), status: s.jobExecutionSummary?.status ?? "UNKNOWN", retryAttempt: s.jobExecutionSummary?.retryAttempt });
+      rows.push({
+        thingName: thingNameOf(s.thingArn ?? ""),
+        status: s.jobExecutionSummary?.status ?? "UNKNOWN",
+        retryAttempt: s.jobExecutionSummary?.retryAttempt,
+      });
     }
     nextToken = page.nextToken;
   } while (nextToken);
@@ -203,7 +222,8 @@ export async function watchCanary(
     const summary = summarize(rows);
     options.onProgress?.(summary);
     if (summary.total > 0 && summary.successPercent >= options.percent) return { verdict: "met", summary };
-    const bestCase = summary.total === 0 ? 0 : (100 * (summary.total - rows.filter((r) => FINAL_STATES.has(r.status) && r.status !== "SUCCEEDED").length)) / summary.total;
+    const bestCase =
+      summary.total === 0 ? 0 : (100 * (summary.total - rows.filter((r) => FINAL_STATES.has(r.status) && r.status !== "SUCCEEDED").length)) / summary.total;
     const job = await iot.send(new DescribeJobCommand({ jobId }));
     if (summary.total > 0 && bestCase < options.percent) return { verdict: "failed", summary };
     if (job.job?.status === "CANCELED" || job.job?.status === "DELETION_IN_PROGRESS") return { verdict: "failed", summary };
@@ -231,7 +251,11 @@ export async function promote(
   const document = safeJson(doc.document) as JobDocument;
   const jobId = fleetJobId(canaryJobId);
   try {
-    await iot.send(new CreateJobCommand(createJobInput(config, { jobId, targets: [groupArn(config, target)], continuous: true, document, settings: options.settings, stage: "fleet" })));
+    await iot.send(
+      new CreateJobCommand(
+        createJobInput(config, { jobId, targets: [groupArn(config, target)], continuous: true, document, settings: options.settings, stage: "fleet" }),
+      ),
+    );
     return { jobId, target, alreadyPromoted: false };
   } catch (err) {
     if (err instanceof ResourceAlreadyExistsException) return { jobId, target, alreadyPromoted: true };
@@ -258,12 +282,25 @@ export async function retryFailed(
   if (things.length === 0) return { things };
   const doc = safeJson((await iot.send(new GetJobDocumentCommand({ jobId }))).document) as JobDocument;
   const retryId = rolloutJobId(doc.version, options.now, "retry");
-  await iot.send(new CreateJobCommand(createJobInput(config, { jobId: retryId, targets: things.map((t) => thingArn(config, t)), continuous: false, document: doc, settings: options.settings, stage: "retry" })));
+  await iot.send(
+    new CreateJobCommand(
+      createJobInput(config, {
+        jobId: retryId,
+        targets: things.map((t) => thingArn(config, t)),
+        continuous: false,
+        document: doc,
+        settings: options.settings,
+        stage: "retry",
+      }),
+    ),
+  );
   return { jobId: retryId, things };
 }
 
 export async function cancelJob(iot: IoTClient, jobId: string, options: { force: boolean; comment?: string }): Promise<void> {
-  await iot.send(new CancelJobCommand({ jobId, force: options.force, reasonCode: "OPERATOR_CANCELED", comment: options.comment ?? "canceled with npm run ota -- cancel" }));
+  await iot.send(
+    new CancelJobCommand({ jobId, force: options.force, reasonCode: "OPERATOR_CANCELED", comment: options.comment ?? "canceled with npm run ota -- cancel" }),
+  );
 }
 
 export async function listFirmwareJobs(iot: IoTClient, status?: string): Promise<Array<{ jobId: string; status: string; createdAt?: string }>> {
@@ -272,7 +309,8 @@ export async function listFirmwareJobs(iot: IoTClient, status?: string): Promise
   do {
     const page = await iot.send(new ListJobsCommand({ maxResults: 250, nextToken, ...(status ? { status: status as never } : {}) }));
     for (const j of page.jobs ?? []) {
-      if (j.jobId?.startsWith("firmware-")) jobs.push({ jobId: j.jobId, status: j.status ?? "UNKNOWN", ...(j.createdAt ? { createdAt: j.createdAt.toISOString() } : {}) });
+      if (j.jobId?.startsWith("firmware-"))
+        jobs.push({ jobId: j.jobId, status: j.status ?? "UNKNOWN", ...(j.createdAt ? { createdAt: j.createdAt.toISOString() } : {}) });
     }
     nextToken = page.nextToken;
   } while (nextToken);

@@ -77,14 +77,22 @@ export class CsrIdentity extends Construct {
 
   /** Attaches an IoT policy to the certificate (replaced with it, the new attachment first). */
   attachPolicy(policyName: string): IotPolicyAttachment {
-    const attachment = new IotPolicyAttachment(this, "policy-attachment", { policy: policyName, target: this.certificateArn, lifecycle: { createBeforeDestroy: true } });
+    const attachment = new IotPolicyAttachment(this, "policy-attachment", {
+      policy: policyName,
+      target: this.certificateArn,
+      lifecycle: { createBeforeDestroy: true },
+    });
     keepAddress(attachment, `${this.kind}-policy-certificate`);
     return attachment;
   }
 
   /** Attaches the certificate to a thing (replaced with it, the new attachment first). */
   attachToThing(thingName: string): IotThingPrincipalAttachment {
-    const attachment = new IotThingPrincipalAttachment(this, "thing-attachment", { thing: thingName, principal: this.certificateArn, lifecycle: { createBeforeDestroy: true } });
+    const attachment = new IotThingPrincipalAttachment(this, "thing-attachment", {
+      thing: thingName,
+      principal: this.certificateArn,
+      lifecycle: { createBeforeDestroy: true },
+    });
     keepAddress(attachment, `${this.kind}-thing-certificate`);
     return attachment;
   }

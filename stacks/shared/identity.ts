@@ -102,7 +102,9 @@ export function loadIdentityCsr(options: LoadIdentityCsrOptions): IdentityCsr {
   const pem = readFileSync(join(root, file), "utf8");
   const der = csrDer(pem, file);
   if (der.equals(csrDer(placeholderPem, PLACEHOLDER_CSR_FILE)) && !options.offline) {
-    throw new Error(`${file} is the offline placeholder CSR (its key was discarded); run \`${identityCommand("rotate", options.kind, options.envName)}\` to replace it.`);
+    throw new Error(
+      `${file} is the offline placeholder CSR (its key was discarded); run \`${identityCommand("rotate", options.kind, options.envName)}\` to replace it.`,
+    );
   }
   return { pem, placeholder: false };
 }

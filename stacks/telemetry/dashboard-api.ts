@@ -93,7 +93,10 @@ export class DashboardApi extends FlatScope {
     this.userPoolClientId = userPoolClient.id;
     this.issuer = `https://${userPool.endpoint}`;
 
-    const accessLog = new CloudwatchLogGroup(this, "http-access-log-group", { name: names.telemetryHttpAccessLogGroup, retentionInDays: config.logRetentionDays });
+    const accessLog = new CloudwatchLogGroup(this, "http-access-log-group", {
+      name: names.telemetryHttpAccessLogGroup,
+      retentionInDays: config.logRetentionDays,
+    });
     const httpApi = new Apigatewayv2Api(this, "http-api", {
       name: names.telemetryHttpApi,
       description: "Dashboard read API: telemetry and devices per building (Cognito JWT)",
@@ -158,5 +161,8 @@ const HTTP_ACCESS_LOG_FORMAT = {
 };
 
 export function kebab(text: string): string {
-  return text.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/_/g, "-").toLowerCase();
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .replace(/_/g, "-")
+    .toLowerCase();
 }

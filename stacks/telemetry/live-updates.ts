@@ -49,7 +49,10 @@ export class LiveUpdates extends FlatScope {
     const authorizerFn = (this.authorizerFunction = props.authorizerFunction);
     const connectionsFn = (this.connectionsFunction = props.connectionsFunction);
 
-    const accessLog = new CloudwatchLogGroup(this, "ws-access-log-group", { name: names.telemetryWebSocketAccessLogGroup, retentionInDays: config.logRetentionDays });
+    const accessLog = new CloudwatchLogGroup(this, "ws-access-log-group", {
+      name: names.telemetryWebSocketAccessLogGroup,
+      retentionInDays: config.logRetentionDays,
+    });
     const wsApi = new Apigatewayv2Api(this, "ws-api", {
       name: names.telemetryWebSocketApi,
       description: "Live telemetry for the dashboard, per building (Cognito token on connect)",
@@ -105,7 +108,9 @@ export class LiveUpdates extends FlatScope {
 
   /** Lets a function post to (and so drop) this API's connections: the broadcaster. */
   grantPostToConnections(grantee: Grantee): void {
-    grantee.addToRolePolicy("post-to-connections", [{ sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [this.connectionsArn] }]);
+    grantee.addToRolePolicy("post-to-connections", [
+      { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [this.connectionsArn] },
+    ]);
   }
 }
 

@@ -42,7 +42,10 @@ export class TelemetryRules extends FlatScope {
     const ruleArn = (name: string) => `arn:aws:iot:${config.region}:${config.accountId}:rule/${name}`;
     const sourceAccount = [{ test: "StringEquals", variable: "aws:SourceAccount", values: [config.accountId] }];
 
-    const errorsLog = new CloudwatchLogGroup(this, "rule-errors-log-group", { name: names.telemetryRuleErrorsLogGroup, retentionInDays: config.logRetentionDays });
+    const errorsLog = new CloudwatchLogGroup(this, "rule-errors-log-group", {
+      name: names.telemetryRuleErrorsLogGroup,
+      retentionInDays: config.logRetentionDays,
+    });
     const role = new ServiceRole(this, "rule-action-role", {
       roleName: names.telemetryRuleActionsRole,
       description: "IoT topic rules: telemetry to the hot table and the warm-store stream, rule errors to logs",
@@ -55,20 +58,42 @@ export class TelemetryRules extends FlatScope {
     });
     const errorAction: IotTopicRuleConfig["errorAction"] = { cloudwatchLogs: { logGroupName: errorsLog.name, roleArn: role.roleArn } };
     const rule = (ruleId: string, name: string, description: string, sql: string, actions: Partial<IotTopicRuleConfig>, dependsOn: LambdaPermission[] = []) =>
-      new IotTopicRule(this, ruleId, { name, description, enabled: true, sql, sqlVersion: "2016-03-23", errorAction, ...actions, dependsOn: [role.inlinePolicy, ...dependsOn] });
+      new IotTopicRule(this, ruleId, {
+        name,
+        description,
+        enabled: true,
+        sql,
+        sqlVersion: "2016-03-23",
+        errorAction,
+        ...actions,
+        dependsOn: [role.inlinePolicy, ...dependsOn],
+      });
 
     const hotRetentionSeconds = config.telemetry.hotRetentionDays * 86400;
-    const storeRule = rule("telemetry-store-rule", names.telemetryStoreRule, "Telemetry to the hot table (DynamoDB) and the warm store (Firehose to S3)", storeSql(hotRetentionSeconds), {
-      dynamodbv2: [{ roleArn: role.roleArn, putItem: { tableName: hotTable.tableName } }],
-      firehose: [{ roleArn: role.roleArn, deliveryStreamName: warmStore.deliveryStreamName, separator: "\n", batchMode: false }],
-    });
+    const storeRule = rule(
+      "telemetry-store-rule",
+      names.telemetryStoreRule,
+      "Telemetry to the hot table (DynamoDB) and the warm store (Firehose to S3)",
+      storeSql(hotRetentionSeconds),
+      {
+        dynamodbv2: [{ roleArn: role.roleArn, putItem: { tableName: hotTable.tableName } }],
+        firehose: [{ roleArn: role.roleArn, deliveryStreamName: warmStore.deliveryStreamName, separator: "\n", batchMode: false }],
+      },
+    );
     this.storeRuleName = storeRule.name;
     const livePermission = props.broadcaster.allowInvoke("iot-rule-telemetry-live", {
       principal: "iot.amazonaws.com",
       sourceArn: ruleArn(names.telemetryLiveRule),
       sourceAccount: config.accountId,
     });
-    rule("telemetry-live-rule", names.telemetryLiveRule, "Telemetry to the live-updates broadcaster", liveSql(), { lambda: [{ functionArn: props.broadcaster.functionArn }] }, [livePermission]);
+    rule(
+      "telemetry-live-rule",
+      names.telemetryLiveRule,
+      "Telemetry to the live-updates broadcaster",
+      liveSql(),
+      { lambda: [{ functionArn: props.broadcaster.functionArn }] },
+      [livePermission],
+    );
 
     for (const threshold of config.telemetry.thresholds) {
       const ruleName = names.telemetryThresholdRule(threshold.metric, threshold.operator);
@@ -82,9 +107,16 @@ export class TelemetryRules extends FlatScope {
         sourceArn: ruleArn(ruleName),
         sourceAccount: config.accountId,
       });
-      rule(`${ruleId}-rule`, ruleName, `Alert when ${threshold.metric} ${threshold.operator} ${threshold.value}`, thresholdSql(threshold), {
-        lambda: [{ functionArn: alertHandler.functionArn }],
-      }, [permission]);
+      rule(
+        `${ruleId}-rule`,
+        ruleName,
+        `Alert when ${threshold.metric} ${threshold.operator} ${threshold.value}`,
+        thresholdSql(threshold),
+        {
+          lambda: [{ functionArn: alertHandler.functionArn }],
+        },
+        [permission],
+      );
     }
 
     new CloudwatchMetricAlarm(this, "store-rule-failures-alarm", {

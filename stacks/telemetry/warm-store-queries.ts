@@ -68,9 +68,12 @@ export class WarmStoreQueries extends FlatScope {
     const cutoff = props.bytesScannedCutoffPerQuery ?? 1024 ** 3;
     const resultDays = props.resultRetentionDays ?? 7;
     // Athena's own lower bound for the cutoff is 10 MB.
-    if (!Number.isInteger(cutoff) || cutoff < 10_000_000) throw new Error(`WarmStoreQueries "${id}": bytesScannedCutoffPerQuery must be a whole number >= 10000000, got ${cutoff}`);
-    if (!Number.isInteger(resultDays) || resultDays < 1) throw new Error(`WarmStoreQueries "${id}": resultRetentionDays must be a whole number >= 1, got ${resultDays}`);
-    if (!Number.isInteger(props.firstYear) || props.firstYear < 2000) throw new Error(`WarmStoreQueries "${id}": firstYear must be a year such as 2026, got ${props.firstYear}`);
+    if (!Number.isInteger(cutoff) || cutoff < 10_000_000)
+      throw new Error(`WarmStoreQueries "${id}": bytesScannedCutoffPerQuery must be a whole number >= 10000000, got ${cutoff}`);
+    if (!Number.isInteger(resultDays) || resultDays < 1)
+      throw new Error(`WarmStoreQueries "${id}": resultRetentionDays must be a whole number >= 1, got ${resultDays}`);
+    if (!Number.isInteger(props.firstYear) || props.firstYear < 2000)
+      throw new Error(`WarmStoreQueries "${id}": firstYear must be a year such as 2026, got ${props.firstYear}`);
 
     this.resultsBucket = new SecureBucket(this, "query-results-bucket", {
       bucketName: names.telemetryQueryResultsBucket,

@@ -72,14 +72,15 @@ describe("the model", () => {
     const item = (r: typeof before, name: string) => r.items.find((i) => i.item.startsWith(name))?.quantity ?? 0;
     // THEN no telemetry message is charged and each reading triggers exactly one rule.
     expect(item(after, "telemetry messages")).toBe(0);
-    expect(item(before, "telemetry messages")).toBe(1000 * 43800 / 10);
+    expect(item(before, "telemetry messages")).toBe((1000 * 43800) / 10);
     expect(item(after, "rules triggered")).toBeLessThan(item(before, "rules triggered"));
   });
 
   test("each priced design change lowers the 10,000-device cost, starting from the synthesized design", () => {
     const steps = whatIf(dev, [{ devices: 10000, intervalMinutes: 10 }]);
     expect(steps[0].usdPerMonth[10000]).toBe(costOf(dev, { devices: 10000, intervalMinutes: 10 }).totalUsdPerMonth);
-    for (let i = 1; i < steps.length; i++) expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
+    for (let i = 1; i < steps.length; i++)
+      expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
   });
 
   test("Basic Ingest leaves one telemetry rule, reached through its $aws/rules topic only", () => {
@@ -102,7 +103,10 @@ describe("the model", () => {
   });
 
   test("fails when a rule invokes a function the stacks do not define", () => {
-    const rules = dev.topicRules.map((r) => ({ ...r, actions: r.actions.map((a) => (a.type === "lambda" ? { ...a, target: "arn:aws:lambda:eu-west-1:1:function:ghost" } : a)) }));
+    const rules = dev.topicRules.map((r) => ({
+      ...r,
+      actions: r.actions.map((a) => (a.type === "lambda" ? { ...a, target: "arn:aws:lambda:eu-west-1:1:function:ghost" } : a)),
+    }));
     expect(() => costOf({ ...dev, topicRules: rules }, { devices: 1, intervalMinutes: 10 })).toThrow(/ghost/);
   });
 });
@@ -138,11 +142,15 @@ describe("price table and chart", () => {
   });
 
   test("npm run cost --json prints one object with the total and the breakdown", () => {
-    const out = execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "cost.ts"), "--devices", "20", "--interval", "10", "--json"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      env: { ...process.env, IOT_ENV: "dev" },
-    });
+    const out = execFileSync(
+      process.execPath,
+      [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "cost.ts"), "--devices", "20", "--interval", "10", "--json"],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, IOT_ENV: "dev" },
+      },
+    );
     const report = JSON.parse(out);
     expect(report.totalUsdPerMonth).toBe(costOf(dev, { devices: 20, intervalMinutes: 10 }).totalUsdPerMonth);
     expect(Object.keys(report.byService)).toEqual(expect.arrayContaining(["IoT Core", "DynamoDB", "Lambda", "CloudWatch", "EC2 + EBS"]));

@@ -57,9 +57,12 @@ describe("claim crosstalk isolation", () => {
       expect(new X509Certificate(certPem).checkPrivateKey(createPrivateKey(await fs.readFile(config.keyFile)))).toBe(true);
     }
     // the hook saw each device's own MQTT client id
-    expect(env.hookEvents.filter((e) => serials.includes(e.parameters.SerialNumber ?? "")).map((e) => [e.parameters.SerialNumber, e.clientId]).sort()).toEqual(
-      serials.map((s) => [s, `provision-${s}`]),
-    );
+    expect(
+      env.hookEvents
+        .filter((e) => serials.includes(e.parameters.SerialNumber ?? ""))
+        .map((e) => [e.parameters.SerialNumber, e.clientId])
+        .sort(),
+    ).toEqual(serials.map((s) => [s, `provision-${s}`]));
     // and no other claim connection received any of the answers
     expect(overheard).toEqual([]);
   });

@@ -89,7 +89,10 @@ describe("GIVEN the unpacked CI artifact WHEN install.sh install runs as root", 
   test("THEN /opt/smart-home-device holds the client, its aws-crt binary, the manifest, README and build info", () => {
     expect(readdirSync(installed(run, "opt/smart-home-device")).sort()).toEqual(["BUILD-INFO.json", "README.md", "cli.js", "native", "package.json"]);
     expect(readdirSync(installed(run, "opt/smart-home-device/native"))).toEqual(["aws-crt-nodejs.node"]);
-    expect(JSON.parse(readFileSync(installed(run, "opt/smart-home-device/package.json"), "utf8"))).toMatchObject({ name: PACKAGE_NAME, version: "install-test" });
+    expect(JSON.parse(readFileSync(installed(run, "opt/smart-home-device/package.json"), "utf8"))).toMatchObject({
+      name: PACKAGE_NAME,
+      version: "install-test",
+    });
   });
 
   test("THEN the installed client starts and loads aws-crt from its own native/ (no node_modules above it)", () => {
@@ -177,7 +180,9 @@ test("GIVEN install.sh bundle WHEN run from another directory THEN it writes the
     env: { ...process.env, ARCH: hostArch() },
   });
   expect(result.status).toBe(0);
-  expect(readdirSync(out).filter((file) => !file.endsWith(".LEGAL.txt")).sort()).toEqual(
-    [...new Set(Object.values(PACKAGE_LAYOUT).map((file) => file.split("/")[0]))].sort(),
-  );
+  expect(
+    readdirSync(out)
+      .filter((file) => !file.endsWith(".LEGAL.txt"))
+      .sort(),
+  ).toEqual([...new Set(Object.values(PACKAGE_LAYOUT).map((file) => file.split("/")[0]))].sort());
 }, 120_000);

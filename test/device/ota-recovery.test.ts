@@ -152,7 +152,10 @@ describe("OTA recovery on the device", () => {
     // GIVEN the journal a power cut leaves behind after a completed install
     const { config, thing, t } = await device("otars02");
     jobs.createJob(thing.thingName, "fw-after-cut", job("5.0.0"));
-    await fs.writeFile(path.join(config.dataDir, "ota-inflight.json"), JSON.stringify({ jobId: "fw-after-cut", version: "5.0.0", previousVersion: "0.0.0", phase: "checking" }));
+    await fs.writeFile(
+      path.join(config.dataDir, "ota-inflight.json"),
+      JSON.stringify({ jobId: "fw-after-cut", version: "5.0.0", previousVersion: "0.0.0", phase: "checking" }),
+    );
 
     // WHEN
     const agent = await startAgent(config, thing);
@@ -185,7 +188,10 @@ describe("OTA recovery on the device", () => {
     await fs.mkdir(path.join(config.dataDir, "firmware"), { recursive: true });
     await fs.writeFile(path.join(config.dataDir, "firmware", "current.bin"), "image of 1.0.0");
     await fs.writeFile(path.join(config.dataDir, "firmware.json"), JSON.stringify({ version: "1.0.0" }));
-    await fs.writeFile(path.join(config.dataDir, "ota-inflight.json"), JSON.stringify({ jobId: "fw-gone", version: "6.0.0-broken", previousVersion: "1.0.0", phase: "checking" }));
+    await fs.writeFile(
+      path.join(config.dataDir, "ota-inflight.json"),
+      JSON.stringify({ jobId: "fw-gone", version: "6.0.0-broken", previousVersion: "1.0.0", phase: "checking" }),
+    );
 
     // WHEN
     const agent = await startAgent(config, thing);
@@ -199,7 +205,10 @@ describe("OTA recovery on the device", () => {
 
   it("GIVEN the same power cut but a healthy build WHEN the Pi comes back with nothing handed back THEN it keeps and reports the new version", async () => {
     const { config, thing } = await device("otaorph2");
-    await fs.writeFile(path.join(config.dataDir, "ota-inflight.json"), JSON.stringify({ jobId: "fw-gone-2", version: "6.1.0", previousVersion: "0.0.0", phase: "checking" }));
+    await fs.writeFile(
+      path.join(config.dataDir, "ota-inflight.json"),
+      JSON.stringify({ jobId: "fw-gone-2", version: "6.1.0", previousVersion: "0.0.0", phase: "checking" }),
+    );
 
     const agent = await startAgent(config, thing);
 

@@ -63,7 +63,13 @@ describe("OTA firmware update jobs", () => {
 
   it("GIVEN a firmware-update job WHEN the download matches its SHA-256 THEN the installer runs with the file and the job SUCCEEDS", async () => {
     // WHEN
-    jobs.createJob(thingName, "fw-1-2-3", { operation: "firmware-update", version: "1.2.3", url: `${baseUrl}/firmware.bin?X-Amz-Signature=abc`, sha256, size: firmware.length });
+    jobs.createJob(thingName, "fw-1-2-3", {
+      operation: "firmware-update",
+      version: "1.2.3",
+      url: `${baseUrl}/firmware.bin?X-Amz-Signature=abc`,
+      sha256,
+      size: firmware.length,
+    });
     const done = await jobs.waitForTerminal(thingName, "fw-1-2-3");
 
     // THEN

@@ -27,7 +27,11 @@ exports.register = (registry) => {
 };
 `;
 
-const exists = (file: string): Promise<boolean> => fs.stat(file).then(() => true, () => false);
+const exists = (file: string): Promise<boolean> =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
 
 describe("results survive outages", () => {
   let env: TestEnv;

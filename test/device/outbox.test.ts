@@ -23,7 +23,10 @@ describe("Outbox journal", () => {
     outbox.close();
 
     const reopened = new Outbox(dir);
-    expect(reopened.pending().map((e) => [e.topic, e.payload])).toEqual([["t/b", "2"], ["t/c", "3"]]);
+    expect(reopened.pending().map((e) => [e.topic, e.payload])).toEqual([
+      ["t/b", "2"],
+      ["t/c", "3"],
+    ]);
     expect(reopened.enqueue("t/d", "4").seq).toBeGreaterThan(3);
     reopened.close();
   });

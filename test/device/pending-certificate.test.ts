@@ -47,7 +47,11 @@ function pending(overrides: Partial<PendingCertificate> = {}): PendingCertificat
 }
 
 const load = () => loadReusablePendingCertificate({ dataDir }, SERIAL, NOW, memoryLogger().log);
-const exists = () => fs.stat(pendingCertificatePath({ dataDir })).then(() => true, () => false);
+const exists = () =>
+  fs.stat(pendingCertificatePath({ dataDir })).then(
+    () => true,
+    () => false,
+  );
 
 test("GIVEN a pending certificate WHEN it is saved THEN only the device's user can read it (0600)", async () => {
   savePendingCertificate({ dataDir }, pending());
@@ -76,7 +80,7 @@ test.each<[string, () => Partial<PendingCertificate>]>([
 });
 
 test("GIVEN a torn or corrupted record WHEN the device starts THEN it is discarded without an error", async () => {
-  await fs.writeFile(pendingCertificatePath({ dataDir }), "{\"serialNumber\": \"1000", { mode: 0o600 });
+  await fs.writeFile(pendingCertificatePath({ dataDir }), '{"serialNumber": "1000', { mode: 0o600 });
   expect(load()).toBeUndefined();
   expect(await exists()).toBe(false);
 });

@@ -103,7 +103,9 @@ describe("certificate rotation on the device", () => {
   test("fails when a stolen claim certificate publishes to the rotation template: its policy refuses it and the hook is never called", async () => {
     const claim = await env.connectAs(CLAIM_IDENTITY, "provision-ROT-THIEF-01");
     const hookCalls = env.hookEvents.length;
-    await expect(claim.publish(registerTopic(ROTATION), { certificateOwnershipToken: "x", parameters: { SerialNumber: "ROT-HAPPY-0001" } })).rejects.toThrow(/refused/);
+    await expect(claim.publish(registerTopic(ROTATION), { certificateOwnershipToken: "x", parameters: { SerialNumber: "ROT-HAPPY-0001" } })).rejects.toThrow(
+      /refused/,
+    );
     expect(env.hookEvents.length).toBe(hookCalls);
   });
 

@@ -41,7 +41,16 @@ test("GIVEN readings that are not finite numbers or booleans WHEN merged THEN th
 });
 
 test("GIVEN a sensor that throws WHEN read THEN the others' readings still go out", async () => {
-  const readings = await readSensors([sensor(() => { throw new Error("i2c timeout"); }), sensor(async () => ({ temperature_c: 21.5 }))], reserved, silent);
+  const readings = await readSensors(
+    [
+      sensor(() => {
+        throw new Error("i2c timeout");
+      }),
+      sensor(async () => ({ temperature_c: 21.5 })),
+    ],
+    reserved,
+    silent,
+  );
   expect(readings).toEqual({ temperature_c: 21.5 });
 });
 

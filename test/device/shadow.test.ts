@@ -84,7 +84,11 @@ describe("device shadow", () => {
     // WHEN
     await shadows.desire(thing.thingName, { telemetryIntervalSeconds: -5, ledColour: "red" });
     await shadows.desire(thing.thingName, { firmwareVersion: "1.0.0" }); // a valid no-op after the bad ones, as a marker
-    await waitFor(() => shadows.get(thing.thingName)?.state.delta?.firmwareVersion === undefined && shadows.get(thing.thingName)?.state.desired?.firmwareVersion === "1.0.0", "the marker");
+    await waitFor(
+      () =>
+        shadows.get(thing.thingName)?.state.delta?.firmwareVersion === undefined && shadows.get(thing.thingName)?.state.desired?.firmwareVersion === "1.0.0",
+      "the marker",
+    );
 
     // THEN
     expect(agent.status().telemetryIntervalSeconds).toBe(60);

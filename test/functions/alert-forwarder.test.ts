@@ -128,7 +128,9 @@ describe("alert forwarder: delivery", () => {
     expect(post.body.text).toBe("[test] SN0001 error SENSOR_FAILURE: probe &lt;@channel&gt; lost");
     const blocks = post.body.blocks as { type: string; text?: { type: string; text: string } }[];
     expect(blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: alert.subject } });
-    expect(blocks[1].text?.text).toBe("```Device SN0001 reported an error in test.\n\nCode:        SENSOR_FAILURE\nMessage:     probe &lt;@channel&gt; lost &amp; gone```");
+    expect(blocks[1].text?.text).toBe(
+      "```Device SN0001 reported an error in test.\n\nCode:        SENSOR_FAILURE\nMessage:     probe &lt;@channel&gt; lost &amp; gone```",
+    );
   });
 
   test("posts the same content to the webhook as versioned JSON with its authorization", async () => {
@@ -183,7 +185,11 @@ describe("alert forwarder: failures are retried, never dropped", () => {
     // WHEN the alert is forwarded
     const first = await forwardAlert(deps(), alert);
     // THEN the webhook fails with the status, Slack is delivered
-    expect(first.find((o) => o.channel === "pager")).toMatchObject({ outcome: "failed", permanent: false, error: expect.stringMatching(/answered 500: internal error$/) });
+    expect(first.find((o) => o.channel === "pager")).toMatchObject({
+      outcome: "failed",
+      permanent: false,
+      error: expect.stringMatching(/answered 500: internal error$/),
+    });
     expect(first.find((o) => o.channel === "ops")).toMatchObject({ outcome: "delivered" });
     // WHEN the webhook recovers and Lambda retries the same notification
     receiver.respond = () => ({ status: 200, body: "ok" });
@@ -233,7 +239,10 @@ describe("alert forwarder: failures are retried, never dropped", () => {
     // WHEN an alert is forwarded
     const [outcome] = await forwardAlert(deps({ channels: [HOOK] }), notification());
     // THEN the error says which secret to fill
-    expect(outcome).toMatchObject({ outcome: "failed", error: `secret ${HOOK.secretId} could not be read (ResourceNotFoundException); put the channel URL into it` });
+    expect(outcome).toMatchObject({
+      outcome: "failed",
+      error: `secret ${HOOK.secretId} could not be read (ResourceNotFoundException); put the channel URL into it`,
+    });
   });
 });
 
@@ -252,7 +261,12 @@ describe("alert forwarder: handler", () => {
   }
 
   const snsEvent = (alert = notification()) => ({
-    Records: [{ EventSource: "aws:sns", Sns: { MessageId: alert.messageId, TopicArn: alert.topicArn, Subject: alert.subject, Message: alert.message, Timestamp: alert.timestamp } }],
+    Records: [
+      {
+        EventSource: "aws:sns",
+        Sns: { MessageId: alert.messageId, TopicArn: alert.topicArn, Subject: alert.subject, Message: alert.message, Timestamp: alert.timestamp },
+      },
+    ],
   });
 
   test("reads each channel's secret at run time and throws when a delivery fails, so Lambda retries and dead-letters", async () => {
@@ -263,12 +277,16 @@ describe("alert forwarder: handler", () => {
     try {
       // WHEN the SNS notification is handled
       // THEN the invocation fails, naming both channels
-      await expect(mod.handler(snsEvent())).rejects.toThrow(/alert delivery failed for ops \(slack\): 127\.0\.0\.1:9: .*; pager \(webhook\): channel URL must be https/);
+      await expect(mod.handler(snsEvent())).rejects.toThrow(
+        /alert delivery failed for ops \(slack\): 127\.0\.0\.1:9: .*; pager \(webhook\): channel URL must be https/,
+      );
       // AND exactly the two configured secrets were read, by id
-      expect(mock.commandCalls(sm.GetSecretValueCommand).map((c) => c.args[0].input).sort((a, b) => String(a.SecretId).localeCompare(String(b.SecretId)))).toEqual([
-        { SecretId: SLACK.secretId },
-        { SecretId: HOOK.secretId },
-      ]);
+      expect(
+        mock
+          .commandCalls(sm.GetSecretValueCommand)
+          .map((c) => c.args[0].input)
+          .sort((a, b) => String(a.SecretId).localeCompare(String(b.SecretId))),
+      ).toEqual([{ SecretId: SLACK.secretId }, { SecretId: HOOK.secretId }]);
     } finally {
       mock.restore();
     }

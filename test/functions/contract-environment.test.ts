@@ -61,7 +61,10 @@ async function logsOf(run: () => Promise<unknown>): Promise<Record<string, unkno
   } finally {
     spy.mockRestore();
   }
-  return lines.flatMap((l) => l.split("\n")).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines
+    .flatMap((l) => l.split("\n"))
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const misconfigured = (logs: Record<string, unknown>[]) => logs.some((l) => l.message === "configuration invalid" || l.reason === "config-invalid");

@@ -71,7 +71,12 @@ describe("function contracts", () => {
 });
 
 describe("a contract's environment builder", () => {
-  const hookValues = { registryTableName: "registry", allowedDeviceTypes: ["thermostat", "smart-plug"], namePrefix: "shf-dev", rotationTemplateName: "shf-dev-pi-rotation" };
+  const hookValues = {
+    registryTableName: "registry",
+    allowedDeviceTypes: ["thermostat", "smart-plug"],
+    namePrefix: "shf-dev",
+    rotationTemplateName: "shf-dev-pi-rotation",
+  };
 
   test("GIVEN only the required settings WHEN the environment is built THEN the defaults are written out", () => {
     expect(PROVISIONING_HOOK.environment(hookValues)).toEqual({
@@ -94,7 +99,9 @@ describe("a contract's environment builder", () => {
   });
 
   test("fails when a required setting is blank", () => {
-    expect(() => ALERT_HANDLER.environment({ alertTopicArn: "  ", alertStateTableName: "alert-state" })).toThrow("setting alertTopicArn (ALERT_TOPIC_ARN) is required");
+    expect(() => ALERT_HANDLER.environment({ alertTopicArn: "  ", alertStateTableName: "alert-state" })).toThrow(
+      "setting alertTopicArn (ALERT_TOPIC_ARN) is required",
+    );
   });
 
   test("fails when a list setting is empty", () => {
@@ -102,11 +109,15 @@ describe("a contract's environment builder", () => {
   });
 
   test("fails when a whole-number setting is above its range", () => {
-    expect(() => PROVISIONING_HOOK.environment({ ...hookValues, leaseSeconds: 86401 })).toThrow("leaseSeconds (PROVISIONING_LEASE_SECONDS) must be a whole number from 1 to 86400, got \"86401\"");
+    expect(() => PROVISIONING_HOOK.environment({ ...hookValues, leaseSeconds: 86401 })).toThrow(
+      'leaseSeconds (PROVISIONING_LEASE_SECONDS) must be a whole number from 1 to 86400, got "86401"',
+    );
   });
 
   test("fails when a whole-number setting is not a whole number", () => {
-    expect(() => ALERT_HANDLER.environment({ alertTopicArn: "arn", alertStateTableName: "t", cooldownSeconds: 1.5 })).toThrow("cooldownSeconds (ALERT_COOLDOWN_SECONDS) must be a whole number");
+    expect(() => ALERT_HANDLER.environment({ alertTopicArn: "arn", alertStateTableName: "t", cooldownSeconds: 1.5 })).toThrow(
+      "cooldownSeconds (ALERT_COOLDOWN_SECONDS) must be a whole number",
+    );
   });
 
   test("fails when a value names no setting of the function", () => {

@@ -44,7 +44,15 @@ async function call(path: string, body?: unknown): Promise<{ status: number; bod
 const row = async (serialNumber: string) => (await getItem(h.db.client, h.db.registryTableName, { serialNumber })) as RegistryItem | undefined;
 const seed = (serial: string, overrides: Record<string, unknown> = {}) => putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, overrides));
 const provisionedRow = (serial: string, overrides: Record<string, unknown> = {}) =>
-  seed(serial, { status: "PROVISIONED", certificateId: CERTIFICATE, provisionedAt: 1, connected: true, lastSeen: 2, metadata: { buildingId: "b-1", room: "hall" }, ...overrides });
+  seed(serial, {
+    status: "PROVISIONED",
+    certificateId: CERTIFICATE,
+    provisionedAt: 1,
+    connected: true,
+    lastSeen: 2,
+    metadata: { buildingId: "b-1", room: "hall" },
+    ...overrides,
+  });
 
 describe("POST /devices/{serial}/reprovision", () => {
   test("GIVEN a provisioned serial WHEN it is re-provisioned THEN the row is REGISTERED again without its certificate or connection state", async () => {
@@ -196,7 +204,10 @@ describe("POST /devices/{serial}/replace", () => {
     const [a, b] = [uniqueSerial("NEWA"), uniqueSerial("NEWB")];
     await provisionedRow(oldSerial);
 
-    const results = await Promise.all([call(`/devices/${oldSerial}/replace`, { newSerialNumber: a }), call(`/devices/${oldSerial}/replace`, { newSerialNumber: b })]);
+    const results = await Promise.all([
+      call(`/devices/${oldSerial}/replace`, { newSerialNumber: a }),
+      call(`/devices/${oldSerial}/replace`, { newSerialNumber: b }),
+    ]);
 
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
     const winner = (await row(oldSerial))?.replacedBy;

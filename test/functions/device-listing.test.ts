@@ -45,7 +45,10 @@ async function allPages(query: Record<string, string>): Promise<{ serials: strin
 
 describe("GET /devices", () => {
   test("GIVEN registered devices WHEN listed with no filter THEN every device is returned, without token hashes", async () => {
-    await seed([["LIST-0001", "REGISTERED", "thermostat"], ["LIST-0002", "PROVISIONED", "smart-plug"]]);
+    await seed([
+      ["LIST-0001", "REGISTERED", "thermostat"],
+      ["LIST-0002", "PROVISIONED", "smart-plug"],
+    ]);
 
     const res = await list(null);
 
@@ -57,7 +60,11 @@ describe("GET /devices", () => {
   });
 
   test("GIVEN devices of several statuses WHEN filtered by status=REVOKED THEN only revoked ones are returned", async () => {
-    await seed([["STAT-0001", "REVOKED", "thermostat"], ["STAT-0002", "PROVISIONED", "thermostat"], ["STAT-0003", "REVOKED", "smart-plug"]]);
+    await seed([
+      ["STAT-0001", "REVOKED", "thermostat"],
+      ["STAT-0002", "PROVISIONED", "thermostat"],
+      ["STAT-0003", "REVOKED", "smart-plug"],
+    ]);
 
     const res = await list({ status: "REVOKED" });
 
@@ -65,7 +72,11 @@ describe("GET /devices", () => {
   });
 
   test("GIVEN devices of several types WHEN filtered by status and deviceType (any case) THEN both filters apply", async () => {
-    await seed([["BOTH-0001", "REVOKED", "thermostat"], ["BOTH-0002", "REVOKED", "smart-plug"], ["BOTH-0003", "PROVISIONED", "smart-plug"]]);
+    await seed([
+      ["BOTH-0001", "REVOKED", "thermostat"],
+      ["BOTH-0002", "REVOKED", "smart-plug"],
+      ["BOTH-0003", "PROVISIONED", "smart-plug"],
+    ]);
 
     const res = await list({ status: "REVOKED", deviceType: "Smart-Plug" });
 
@@ -83,12 +94,20 @@ describe("GET /devices", () => {
   });
 
   test("GIVEN a filter that skips most rows WHEN paged with limit=2 THEN no matching device is skipped or repeated", async () => {
-    const rows = Array.from({ length: 12 }, (_, i) => [`SKIP-${String(i).padStart(4, "0")}`, i % 3 === 0 ? "REVOKED" : "PROVISIONED", "thermostat"] as [string, string, string]);
+    const rows = Array.from(
+      { length: 12 },
+      (_, i) => [`SKIP-${String(i).padStart(4, "0")}`, i % 3 === 0 ? "REVOKED" : "PROVISIONED", "thermostat"] as [string, string, string],
+    );
     await seed(rows);
 
     const { serials } = await allPages({ status: "REVOKED", limit: "2" });
 
-    expect(serials.sort()).toEqual(rows.filter(([, s]) => s === "REVOKED").map(([s]) => s).sort());
+    expect(serials.sort()).toEqual(
+      rows
+        .filter(([, s]) => s === "REVOKED")
+        .map(([s]) => s)
+        .sort(),
+    );
   });
 
   test("fails when status is not a registry status: 400 naming status", async () => {

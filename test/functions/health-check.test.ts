@@ -43,7 +43,9 @@ describe("health check", () => {
     const { Subject, Message, TopicArn } = publishes()[0];
     expect(TopicArn).toBe(TOPIC_ARN);
     expect(Subject).toBe("[test] Fleet health: 2 offline > 1h (of 4 active)");
-    expect(Message).toMatch(/Offline for longer than 1h \(2\):\n {2}HEALTH0001 {2}thermostat {2}offline 3d \(last seen .*, MQTT_KEEP_ALIVE_TIMEOUT\) {2}room=attic\n {2}HEALTH0002/);
+    expect(Message).toMatch(
+      /Offline for longer than 1h \(2\):\n {2}HEALTH0001 {2}thermostat {2}offline 3d \(last seen .*, MQTT_KEEP_ALIVE_TIMEOUT\) {2}room=attic\n {2}HEALTH0002/,
+    );
     expect(Message).not.toContain("HEALTH0003");
   });
 
@@ -158,7 +160,11 @@ describe("health check: offline devices by building", () => {
     expect(publishes()).toHaveLength(1);
     expect(Subject).toBe("[test] Fleet health: 5 offline > 1h (of 7 active); likely power or network out in hq");
     const since = new Date(outageAt).toISOString().slice(11, 16);
-    expect(Message).toContain(`Buildings with every device offline (likely power or network, not the devices):\n  hq: 4 of 4 offline since ${since} UTC — likely power or network`);
-    expect(Message).toMatch(/Offline for longer than 1h \(5\):\n {2}hq: 4 of 4 offline since .* — likely power or network\n {4}HQ30000 .*\n {4}HQ20000 .*\n {4}HQ10000 .*\n {4}HQ00000 .*\n {2}lab: 1 of 3 offline since \d\d:\d\d UTC\n {4}LAB00000 /);
+    expect(Message).toContain(
+      `Buildings with every device offline (likely power or network, not the devices):\n  hq: 4 of 4 offline since ${since} UTC — likely power or network`,
+    );
+    expect(Message).toMatch(
+      /Offline for longer than 1h \(5\):\n {2}hq: 4 of 4 offline since .* — likely power or network\n {4}HQ30000 .*\n {4}HQ20000 .*\n {4}HQ10000 .*\n {4}HQ00000 .*\n {2}lab: 1 of 3 offline since \d\d:\d\d UTC\n {4}LAB00000 /,
+    );
   });
 });

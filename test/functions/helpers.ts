@@ -17,7 +17,11 @@ type SnsModule = typeof import("@aws-sdk/client-sns");
  * together with `alsoLoad` (e.g. an SDK client package), so `mockClient()` on the returned copy
  * intercepts the module's own client.
  */
-export function loadWith<T>(modulePath: string, env: Record<string, string | undefined>, alsoLoad: readonly string[] = []): { mod: T; extra: Record<string, unknown> } {
+export function loadWith<T>(
+  modulePath: string,
+  env: Record<string, string | undefined>,
+  alsoLoad: readonly string[] = [],
+): { mod: T; extra: Record<string, unknown> } {
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
@@ -57,11 +61,7 @@ export async function putItem(client: DynamoDBClient, table: string, item: Recor
   await documentClient(client).send(new PutCommand({ TableName: table, Item: item }));
 }
 
-export async function getItem(
-  client: DynamoDBClient,
-  table: string,
-  key: Record<string, unknown>,
-): Promise<Record<string, unknown> | undefined> {
+export async function getItem(client: DynamoDBClient, table: string, key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
   const result = await documentClient(client).send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
   return result.Item;
 }
@@ -137,7 +137,9 @@ export async function clearTable(client: DynamoDBClient, table: string, keyName:
   const doc = documentClient(client);
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(new ScanCommand({ TableName: table, ProjectionExpression: "#k", ExpressionAttributeNames: { "#k": keyName }, ExclusiveStartKey: startKey }));
+    const page = await doc.send(
+      new ScanCommand({ TableName: table, ProjectionExpression: "#k", ExpressionAttributeNames: { "#k": keyName }, ExclusiveStartKey: startKey }),
+    );
     await Promise.all((page.Items ?? []).map((item) => doc.send(new DeleteCommand({ TableName: table, Key: { [keyName]: item[keyName] } }))));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
@@ -177,10 +179,18 @@ export function useHandler<T>(
   });
   afterEach(() => state.logs.restore());
   return {
-    get db() { return state.db; },
-    get mod() { return state.mod; },
-    get sns() { return state.sns; },
-    get logs() { return state.logs; },
+    get db() {
+      return state.db;
+    },
+    get mod() {
+      return state.mod;
+    },
+    get sns() {
+      return state.sns;
+    },
+    get logs() {
+      return state.logs;
+    },
   };
 }
 
@@ -208,11 +218,21 @@ export function useSnsHandler<T>(
     snsMock.on(base.sns.PublishCommand).resolves({ MessageId: "msg-1" });
   });
   return {
-    get db() { return base.db; },
-    get mod() { return base.mod; },
-    get sns() { return base.sns; },
-    get logs() { return base.logs; },
-    get snsMock() { return snsMock; },
+    get db() {
+      return base.db;
+    },
+    get mod() {
+      return base.mod;
+    },
+    get sns() {
+      return base.sns;
+    },
+    get logs() {
+      return base.logs;
+    },
+    get snsMock() {
+      return snsMock;
+    },
     publishes: () => snsMock.commandCalls(base.sns.PublishCommand).map((c) => c.args[0].input as { TopicArn: string; Subject: string; Message: string }),
   };
 }

@@ -45,7 +45,13 @@ describe("offline detector: claim connections", () => {
     await putItem(
       h.db.client,
       h.db.registryTableName,
-      registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0 - 1000, connected: true, lastSeen: T0 - 1000, lastLifecycleTimestamp: T0 - 1000 }),
+      registeredDevice(serial, {
+        status: "PROVISIONING",
+        provisioningStartedAt: T0 - 1000,
+        connected: true,
+        lastSeen: T0 - 1000,
+        lastLifecycleTimestamp: T0 - 1000,
+      }),
     );
     const before = await registry(serial);
     // WHEN a claim holder connects or disconnects with that client id
@@ -114,7 +120,11 @@ describe("offline detector: lifecycle events", () => {
   test("moves a PROVISIONING device to PROVISIONED on its first connection", async () => {
     // GIVEN a device the hook allowed at T0
     const serial = uniqueSerial();
-    await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0, provisioningClientId: "claim" }));
+    await putItem(
+      h.db.client,
+      h.db.registryTableName,
+      registeredDevice(serial, { status: "PROVISIONING", provisioningStartedAt: T0, provisioningClientId: "claim" }),
+    );
     // WHEN it connects with its new certificate
     const result = await h.mod.handler(lifecycle(serial, "connected", T0 + 2000));
     // THEN it is PROVISIONED from that moment
@@ -156,7 +166,13 @@ describe("offline detector: lifecycle events", () => {
 
   test("clears the offline alert mark when the device reconnects", async () => {
     // GIVEN a device that was alerted as offline
-    const serial = await provisionedDevice({ connected: false, lastSeen: T0, lastLifecycleTimestamp: T0, offlineAlertedAt: T0 + 700_000, lastDisconnectReason: "CONNECTION_LOST" });
+    const serial = await provisionedDevice({
+      connected: false,
+      lastSeen: T0,
+      lastLifecycleTimestamp: T0,
+      offlineAlertedAt: T0 + 700_000,
+      lastDisconnectReason: "CONNECTION_LOST",
+    });
     // WHEN it reconnects
     await h.mod.handler(lifecycle(serial, "connected", T0 + 800_000));
     // THEN the mark and the disconnect reason are gone, re-arming the alert

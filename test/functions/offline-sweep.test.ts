@@ -29,17 +29,28 @@ async function offlineDevice(serial: string, offlineMs: number, overrides: Recor
   await putItem(
     h.db.client,
     h.db.registryTableName,
-    registeredDevice(serial, { status: "PROVISIONED", connected: false, lastSeen, lastLifecycleTimestamp: lastSeen, lastDisconnectReason: "CONNECTION_LOST", ...overrides }),
+    registeredDevice(serial, {
+      status: "PROVISIONED",
+      connected: false,
+      lastSeen,
+      lastLifecycleTimestamp: lastSeen,
+      lastDisconnectReason: "CONNECTION_LOST",
+      ...overrides,
+    }),
   );
 }
 
-const h = useSnsHandler<DetectorModule>(DETECTOR, (db) => ({
-  REGISTRY_TABLE_NAME: db.registryTableName,
-  ALERT_TOPIC_ARN: TOPIC_ARN,
-  OFFLINE_GRACE_SECONDS: String(GRACE_MS / 1000),
-  ENVIRONMENT: "test",
-  AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-}), { beforeEachTest: (db) => clearTable(db.client, db.registryTableName, "serialNumber") });
+const h = useSnsHandler<DetectorModule>(
+  DETECTOR,
+  (db) => ({
+    REGISTRY_TABLE_NAME: db.registryTableName,
+    ALERT_TOPIC_ARN: TOPIC_ARN,
+    OFFLINE_GRACE_SECONDS: String(GRACE_MS / 1000),
+    ENVIRONMENT: "test",
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+  }),
+  { beforeEachTest: (db) => clearTable(db.client, db.registryTableName, "serialNumber") },
+);
 
 describe("offline detector: scheduled sweep", () => {
   test("alerts a device disconnected for longer than the grace period", async () => {
@@ -151,9 +162,24 @@ describe("offline detector: outage triage by building", () => {
     const outageAt = Date.now() - 15 * 60_000;
     for (let i = 0; i < 12; i++) {
       const lastSeen = outageAt - i * 1000;
-      await putItem(h.db.client, h.db.registryTableName, registeredDevice(`HQ${String(i).padStart(4, "0")}`, { status: "PROVISIONED", connected: false, lastSeen, lastLifecycleTimestamp: lastSeen, ...inBuilding("hq") }));
+      await putItem(
+        h.db.client,
+        h.db.registryTableName,
+        registeredDevice(`HQ${String(i).padStart(4, "0")}`, {
+          status: "PROVISIONED",
+          connected: false,
+          lastSeen,
+          lastLifecycleTimestamp: lastSeen,
+          ...inBuilding("hq"),
+        }),
+      );
     }
-    for (let i = 0; i < 3; i++) await putItem(h.db.client, h.db.registryTableName, registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }));
+    for (let i = 0; i < 3; i++)
+      await putItem(
+        h.db.client,
+        h.db.registryTableName,
+        registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }),
+      );
     // WHEN the sweep runs
     const result = await h.mod.handler(SCHEDULE);
     // THEN exactly one message, whose subject is the building's headline
@@ -172,7 +198,12 @@ describe("offline detector: outage triage by building", () => {
     // GIVEN 2 of 5 devices of building lab offline, and one device without a building
     for (let i = 0; i < 5; i++) {
       if (i < 2) await offlineDevice(`LAB${i}000`, 20 * 60_000, inBuilding("lab"));
-      else await putItem(h.db.client, h.db.registryTableName, registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }));
+      else
+        await putItem(
+          h.db.client,
+          h.db.registryTableName,
+          registeredDevice(`LAB${i}000`, { status: "PROVISIONED", connected: true, lastSeen: Date.now(), ...inBuilding("lab") }),
+        );
     }
     await offlineDevice("LOOSE0001", 20 * 60_000);
     // WHEN the sweep runs

@@ -104,7 +104,12 @@ describe("provisioning hook: allow", () => {
     await putItem(
       h.db.client,
       h.db.registryTableName,
-      registeredDevice(serial, { status: "PROVISIONING", provisioningClientId: "client-a", certificateId: CERT_A, provisioningStartedAt: Date.now() - 660_000 }),
+      registeredDevice(serial, {
+        status: "PROVISIONING",
+        provisioningClientId: "client-a",
+        certificateId: CERT_A,
+        provisioningStartedAt: Date.now() - 660_000,
+      }),
     );
     // WHEN certificate B asks
     const response = await hook(hookEvent(serial, { clientId: "client-b", certificateId: CERT_B }));
@@ -255,7 +260,7 @@ describe("provisioning hook: bad input never throws", () => {
     ["the event is null", null, "invalid-event"],
     ["the event is undefined", undefined, "invalid-event"],
     ["the event is a number", 42, "invalid-event"],
-    ["the event is a string", "{\"parameters\":{}}", "invalid-event"],
+    ["the event is a string", '{"parameters":{}}', "invalid-event"],
     ["the event is an array", [valid()], "invalid-event"],
     ["the event is an empty object", {}, "invalid-event"],
     ["parameters are missing", { ...valid(), parameters: undefined }, "invalid-event"],
@@ -293,7 +298,12 @@ describe("provisioning hook: bad input never throws", () => {
 
   test("denies when the event's getters throw", async () => {
     // GIVEN an event whose property access throws
-    const hostile = Object.defineProperty({}, "parameters", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const hostile = Object.defineProperty({}, "parameters", {
+      enumerable: true,
+      get: () => {
+        throw new Error("boom");
+      },
+    });
     // WHEN the hook gets it
     const response = await hook(hostile);
     // THEN it still answers deny
@@ -318,7 +328,10 @@ describe("provisioning hook: races", () => {
     const serial = uniqueSerial("RACE");
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     // WHEN 50 different clients ask at the same time
-    const decisions = await race(serial, Array.from({ length: 50 }, (_, i) => ({ clientId: `racer-${i}`, certificateId: i.toString(16).padStart(64, "0") })));
+    const decisions = await race(
+      serial,
+      Array.from({ length: 50 }, (_, i) => ({ clientId: `racer-${i}`, certificateId: i.toString(16).padStart(64, "0") })),
+    );
     // THEN exactly one is allowed, every other one is told the lease is held, and the row names the winner
     const winners = decisions.flatMap((d, i) => (d.allow ? [i] : []));
     expect(winners).toHaveLength(1);

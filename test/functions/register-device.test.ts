@@ -16,7 +16,6 @@ const baseEnv = (db: RunningDynalite = h.db): Record<string, string | undefined>
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
 });
 
-
 async function call(event: APIGatewayProxyEvent): Promise<{ status: number; body: any; headers: APIGatewayProxyResult["headers"] }> {
   const result = await api(event, { awsRequestId: "req-1", invokedFunctionArn: FUNCTION_ARN });
   return { status: result.statusCode, body: JSON.parse(result.body), headers: result.headers };
@@ -102,9 +101,7 @@ describe("POST /devices", () => {
     // GIVEN an unknown serial
     const serial = uniqueSerial("RACE");
     // WHEN ten identical registrations arrive at once
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () => call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }))),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, () => call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat" }))));
     // THEN one is 201 and the rest are 200 with the same item
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
@@ -143,9 +140,19 @@ describe("POST /devices: bad input writes nothing", () => {
     ["deviceType is not a string", JSON.stringify({ serialNumber: "BADTYPE003", deviceType: ["thermostat"] }), 400, "deviceType"],
     ["an unknown field is sent", JSON.stringify({ serialNumber: "BADFIELD01", deviceType: "thermostat", colour: "red" }), 400, "(root)"],
     ["metadata is not an object", JSON.stringify({ serialNumber: "BADMETA001", deviceType: "thermostat", metadata: "hall" }), 400, "metadata"],
-    ["metadata values are not strings", JSON.stringify({ serialNumber: "BADMETA002", deviceType: "thermostat", metadata: { floor: 2 } }), 400, "metadata.floor"],
+    [
+      "metadata values are not strings",
+      JSON.stringify({ serialNumber: "BADMETA002", deviceType: "thermostat", metadata: { floor: 2 } }),
+      400,
+      "metadata.floor",
+    ],
     ["metadata has too many keys", JSON.stringify({ serialNumber: "BADMETA003", deviceType: "thermostat", metadata: tooMany }), 400, "metadata"],
-    ["the body is larger than 8 KiB", JSON.stringify({ serialNumber: "BADSIZE001", deviceType: "thermostat", metadata: { a: "x".repeat(9000) } }), 413, undefined],
+    [
+      "the body is larger than 8 KiB",
+      JSON.stringify({ serialNumber: "BADSIZE001", deviceType: "thermostat", metadata: { a: "x".repeat(9000) } }),
+      413,
+      undefined,
+    ],
   ])("fails when %s", async (_name, body, status, errorPath) => {
     // GIVEN a malformed registration
     // WHEN it is posted
@@ -154,7 +161,18 @@ describe("POST /devices: bad input writes nothing", () => {
     expect(res.status).toBe(status);
     expect(typeof res.body.message).toBe("string");
     if (errorPath) expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(errorPath);
-    for (const serial of ["BADJSON01", "BADARRAY01", "BADTYPE001", "BADTYPE002", "BADTYPE003", "BADFIELD01", "BADMETA001", "BADMETA002", "BADMETA003", "BADSIZE001"]) {
+    for (const serial of [
+      "BADJSON01",
+      "BADARRAY01",
+      "BADTYPE001",
+      "BADTYPE002",
+      "BADTYPE003",
+      "BADFIELD01",
+      "BADMETA001",
+      "BADMETA002",
+      "BADMETA003",
+      "BADSIZE001",
+    ]) {
       expect(await registry(serial)).toBeUndefined();
     }
   });
@@ -201,7 +219,9 @@ describe("POST /devices: provisioning token hash", () => {
     // GIVEN a registration with an upper-case hex hash
     const serial = uniqueSerial();
     // WHEN it is posted
-    const res = await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256.toUpperCase() }));
+    const res = await call(
+      apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256.toUpperCase() }),
+    );
     // THEN the row has the normalised hash, the response does not
     expect(res.status).toBe(201);
     expect(res.body.hasProvisioningToken).toBe(true);

@@ -188,7 +188,10 @@ describe("revoke-certificates", () => {
       const { serial, certificateId: oldCertificate, row } = await provisioned("REPROVISION");
       const requested = { ...row, status: "REGISTERED" as const, certificateId: undefined, revokeCertificatesRequestedAt: new Date().toISOString() };
       const newCertificate = await provisionDevice(f, serial);
-      await putItem(db.client, db.registryTableName, { ...requested, status: "PROVISIONED", certificateId: newCertificate } as unknown as Record<string, unknown>);
+      await putItem(db.client, db.registryTableName, { ...requested, status: "PROVISIONED", certificateId: newCertificate } as unknown as Record<
+        string,
+        unknown
+      >);
 
       const outcome = await applyChange(deps(), modify(row, requested));
 
@@ -285,7 +288,9 @@ describe("revoke-certificates", () => {
       const deadEndpoint = closed.endpoint;
       await closed.close();
 
-      const result = await loadHandler(deadEndpoint)({ Records: [record("200", first.row, revoked(first.row)), record("201", second.row, revoked(second.row))] });
+      const result = await loadHandler(deadEndpoint)({
+        Records: [record("200", first.row, revoked(first.row)), record("201", second.row, revoked(second.row))],
+      });
 
       expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "200" }] });
       expect([certStatus(first.certificateId), certStatus(second.certificateId)]).toEqual(["ACTIVE", "ACTIVE"]);

@@ -31,7 +31,13 @@ const moved = uniqueSerial("AGM");
 const metricsOf = (d: number, k: number) =>
   Math.floor(k / 6) === GAP_HOUR ? undefined : { co2_ppm: 400 + 10 * d + k, temperature_c: k % 2 === 0 ? 20 : 22, occupancy: k % 3 === 0 };
 
-function request(routeKey: string, groups: string, path: Record<string, string>, query: Record<string, string> = {}, accept?: string): APIGatewayProxyEventV2WithJWTAuthorizer {
+function request(
+  routeKey: string,
+  groups: string,
+  path: Record<string, string>,
+  query: Record<string, string> = {},
+  accept?: string,
+): APIGatewayProxyEventV2WithJWTAuthorizer {
   return {
     version: "2.0",
     routeKey,
@@ -68,12 +74,20 @@ beforeAll(async () => {
     ENVIRONMENT: "test",
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
   }).mod.handler;
-  for (const thing of things) await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
+  for (const thing of things)
+    await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
   await putItem(db.client, db.registryTableName, registeredDevice(outsider, { status: "PROVISIONED", metadata: { buildingId: other } }));
   await putItem(db.client, db.registryTableName, registeredDevice(moved, { status: "PROVISIONED", metadata: { buildingId: other } }));
   await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: READINGS, metrics: metricsOf });
   // Other buildings' devices read 10000 ppm: any leak into this building's numbers shows at once.
-  await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things: [outsider, moved], start: day0, stepMs: STEP, count: READINGS, metrics: () => ({ co2_ppm: 10_000 }) });
+  await seedReadings(db.client, {
+    telemetryTable: TELEMETRY_TABLES.telemetry,
+    things: [outsider, moved],
+    start: day0,
+    stepMs: STEP,
+    count: READINGS,
+    metrics: () => ({ co2_ppm: 10_000 }),
+  });
   await seedLatest(db.client, TELEMETRY_TABLES.latest, building, [...things, moved], day0 + DAY);
   await seedLatest(db.client, TELEMETRY_TABLES.latest, other, [outsider], day0 + DAY);
 }, 120_000);
@@ -92,7 +106,13 @@ describe("telemetry API: device aggregates", () => {
     const { statusCode, body } = await call(deviceAggregate(things[3]!, `building-${building}`, { ...day, interval: "1h" }));
     // THEN there are 24 points, hour h holding readings k = 6h..6h+5
     expect(statusCode).toBe(200);
-    expect(body).toMatchObject({ thingName: things[3], buildingId: building, interval: "1h", intervalMs: HOUR, metrics: ["co2_ppm", "occupancy", "temperature_c"] });
+    expect(body).toMatchObject({
+      thingName: things[3],
+      buildingId: building,
+      interval: "1h",
+      intervalMs: HOUR,
+      metrics: ["co2_ppm", "occupancy", "temperature_c"],
+    });
     expect(body.points).toHaveLength(24);
     expect(body.points[GAP_HOUR]).toEqual({ start: day0 + GAP_HOUR * HOUR, metrics: {} });
     const h = 7;
@@ -107,17 +127,33 @@ describe("telemetry API: device aggregates", () => {
   });
 
   test("aggregates a whole day into one point per day, only the metrics and stats asked for", async () => {
-    const { body } = await call(deviceAggregate(things[0]!, `building-${building}`, { ...day, interval: "1d", metrics: "co2_ppm,occupancy", stats: "avg,count" }));
+    const { body } = await call(
+      deviceAggregate(things[0]!, `building-${building}`, { ...day, interval: "1d", metrics: "co2_ppm,occupancy", stats: "avg,count" }),
+    );
     // 138 readings (144 minus the gap hour): k = 0..143 without 30..35
     const ks = Array.from({ length: READINGS }, (_, k) => k).filter((k) => Math.floor(k / 6) !== GAP_HOUR);
     expect(body.points).toEqual([
-      { start: day0, metrics: { co2_ppm: { count: 138, avg: 400 + ks.reduce((a, b) => a + b, 0) / 138 }, occupancy: { count: 138, trueShare: ks.filter((k) => k % 3 === 0).length / 138 } } },
+      {
+        start: day0,
+        metrics: {
+          co2_ppm: { count: 138, avg: 400 + ks.reduce((a, b) => a + b, 0) / 138 },
+          occupancy: { count: 138, trueShare: ks.filter((k) => k % 3 === 0).length / 138 },
+        },
+      },
     ]);
     expect(body.metrics).toEqual(["co2_ppm", "occupancy"]);
   });
 
   test("keeps empty intervals before and after the readings (5-minute points)", async () => {
-    const { body } = await call(deviceAggregate(things[1]!, `building-${building}`, { from: String(day0 - HOUR), to: String(day0 + 30 * 60_000 - 1), interval: "5m", metrics: "co2_ppm", stats: "count" }));
+    const { body } = await call(
+      deviceAggregate(things[1]!, `building-${building}`, {
+        from: String(day0 - HOUR),
+        to: String(day0 + 30 * 60_000 - 1),
+        interval: "5m",
+        metrics: "co2_ppm",
+        stats: "count",
+      }),
+    );
     expect(body.points).toHaveLength(18);
     expect(body.points.slice(0, 12).every((p: { metrics: object }) => Object.keys(p.metrics).length === 0)).toBe(true);
     expect(body.points.slice(12).map((p: { metrics: { co2_ppm?: { count: number } } }) => p.metrics.co2_ppm?.count ?? 0)).toEqual([1, 0, 1, 0, 1, 0]);
@@ -182,7 +218,9 @@ describe("telemetry API: building aggregates", () => {
 
 describe("telemetry API: CSV", () => {
   test("answers an aggregate as CSV when asked, one row per interval and empty cells for the empty hour", async () => {
-    const { statusCode, body, headers } = await call(deviceAggregate(things[3]!, `building-${building}`, { ...day, interval: "1h", metrics: "co2_ppm,occupancy", stats: "avg,count" }, "text/csv"));
+    const { statusCode, body, headers } = await call(
+      deviceAggregate(things[3]!, `building-${building}`, { ...day, interval: "1h", metrics: "co2_ppm,occupancy", stats: "avg,count" }, "text/csv"),
+    );
     expect(statusCode).toBe(200);
     expect(headers["Content-Type"]).toBe("text/csv; charset=utf-8");
     const lines = (body.text as string).split("\r\n");
@@ -196,9 +234,21 @@ describe("telemetry API: CSV", () => {
     // GIVEN a reading whose device clock field is hostile text and a negative temperature
     const thing = things[5]!;
     const ts = day0 + 2 * DAY - 10 * 60_000;
-    await putItem(db.client, TELEMETRY_TABLES.telemetry, { thingName: thing, ts, deviceTs: '=HYPERLINK("http://x","y")', metrics: { temperature_c: -3.5, label: "+1,2" }, expiresAt: 1 });
+    await putItem(db.client, TELEMETRY_TABLES.telemetry, {
+      thingName: thing,
+      ts,
+      deviceTs: '=HYPERLINK("http://x","y")',
+      metrics: { temperature_c: -3.5, label: "+1,2" },
+      expiresAt: 1,
+    });
     const { body, headers } = await call(
-      request("GET /devices/{thingName}/telemetry", `building-${building}`, { thingName: thing }, { from: String(ts), to: String(ts) }, "text/csv;q=0.9, application/json;q=0.5"),
+      request(
+        "GET /devices/{thingName}/telemetry",
+        `building-${building}`,
+        { thingName: thing },
+        { from: String(ts), to: String(ts) },
+        "text/csv;q=0.9, application/json;q=0.5",
+      ),
     );
     expect(headers["Content-Type"]).toBe("text/csv; charset=utf-8");
     expect(body.text).toBe(`time,ts,deviceTs,label,temperature_c\r\n${new Date(ts).toISOString()},${ts},"'=HYPERLINK(""http://x"",""y"")","'+1,2",-3.5\r\n`);
@@ -229,7 +279,12 @@ describe("telemetry API: aggregates under a throttled table", () => {
         if (isHotQuery) queries++;
         if (isHotQuery && throttle(attempt)) {
           res.writeHead(400, { "content-type": "application/x-amz-json-1.0" });
-          res.end(JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "Rate of requests exceeds the allowed throughput." }));
+          res.end(
+            JSON.stringify({
+              __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+              message: "Rate of requests exceeds the allowed throughput.",
+            }),
+          );
           return;
         }
         const upstream = http.request(`${db.endpoint}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
@@ -241,7 +296,15 @@ describe("telemetry API: aggregates under a throttled table", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as import("node:net").AddressInfo;
-    return { endpoint: `http://127.0.0.1:${port}`, queries: () => queries, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      queries: () => queries,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
   }
 
   const handlerAt = (endpoint: string) =>

@@ -23,7 +23,10 @@ const env = () => ({
 const uniqueBuilding = () => `b${Date.now().toString(36)}${counter++}`;
 
 /** The event API Gateway sends after its JWT authorizer accepted the token; groups as HTTP APIs flatten them. */
-function request(routeKey: string, options: { groups?: string; path?: Record<string, string>; query?: Record<string, string> } = {}): APIGatewayProxyEventV2WithJWTAuthorizer {
+function request(
+  routeKey: string,
+  options: { groups?: string; path?: Record<string, string>; query?: Record<string, string> } = {},
+): APIGatewayProxyEventV2WithJWTAuthorizer {
   const claims: Record<string, string> = { sub: "user-1", token_use: "access" };
   if (options.groups !== undefined) claims["cognito:groups"] = options.groups;
   return {
@@ -49,9 +52,19 @@ async function call(event: APIGatewayProxyEventV2WithJWTAuthorizer): Promise<{ s
 
 async function deviceIn(buildingId: string | undefined, readings: number[] = []): Promise<string> {
   const serial = uniqueSerial("TA");
-  await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", connected: true, lastSeen: 5, ...(buildingId ? { metadata: { buildingId } } : {}) }));
+  await putItem(
+    db.client,
+    db.registryTableName,
+    registeredDevice(serial, { status: "PROVISIONED", connected: true, lastSeen: 5, ...(buildingId ? { metadata: { buildingId } } : {}) }),
+  );
   for (const ts of readings) {
-    await putItem(db.client, TELEMETRY_TABLES.telemetry, { thingName: serial, ts, deviceTs: new Date(ts).toISOString(), metrics: { co2_ppm: ts % 1000 }, expiresAt: 1 });
+    await putItem(db.client, TELEMETRY_TABLES.telemetry, {
+      thingName: serial,
+      ts,
+      deviceTs: new Date(ts).toISOString(),
+      metrics: { co2_ppm: ts % 1000 },
+      expiresAt: 1,
+    });
   }
   return serial;
 }
@@ -187,7 +200,12 @@ describe("telemetry API: device telemetry", () => {
     ["order is neither asc nor desc", "SERIAL0001", { order: "up" }, "order"],
     ["an unknown parameter is given", "SERIAL0001", { fromTime: "1" }, "(root)"],
     ["nextToken is garbage", "SERIAL0001", { nextToken: "%%%" }, "nextToken"],
-    ["nextToken points outside the range", "SERIAL0001", { from: "1000", to: "2000", nextToken: Buffer.from(JSON.stringify({ ts: 5000 })).toString("base64url") }, "nextToken"],
+    [
+      "nextToken points outside the range",
+      "SERIAL0001",
+      { from: "1000", to: "2000", nextToken: Buffer.from(JSON.stringify({ ts: 5000 })).toString("base64url") },
+      "nextToken",
+    ],
   ])("fails when %s: 400", async (_name, thingName, query, field) => {
     // GIVEN a user of the device's building
     const { statusCode, body } = await call(telemetryOf(thingName, "building-x", query as Record<string, string>));
@@ -210,14 +228,27 @@ describe("telemetry API: buildings", () => {
     const first = await deviceIn(building);
     const second = await deviceIn(building);
     for (const thing of [first, second]) {
-      await putItem(db.client, TELEMETRY_TABLES.latest, { buildingId: building, thingName: thing, ts: 42, deviceTs: "2026-11-22T10:00:00Z", metrics: { co2_ppm: 500 }, expiresAt: 1 });
+      await putItem(db.client, TELEMETRY_TABLES.latest, {
+        buildingId: building,
+        thingName: thing,
+        ts: 42,
+        deviceTs: "2026-11-22T10:00:00Z",
+        metrics: { co2_ppm: 500 },
+        expiresAt: 1,
+      });
     }
     // WHEN a user of the building lists it
     const { statusCode, body } = await call(request("GET /buildings/{buildingId}/devices", { groups: `building-${building}`, path: { buildingId: building } }));
     // THEN both devices come back with registry facts and their latest reading
     expect(statusCode).toBe(200);
     expect(body.devices.map((d: { thingName: string }) => d.thingName).sort()).toEqual([first, second].sort());
-    expect(body.devices[0]).toMatchObject({ deviceType: "thermostat", status: "PROVISIONED", connected: true, lastSeen: 5, latest: { ts: 42, metrics: { co2_ppm: 500 } } });
+    expect(body.devices[0]).toMatchObject({
+      deviceType: "thermostat",
+      status: "PROVISIONED",
+      connected: true,
+      lastSeen: 5,
+      latest: { ts: 42, metrics: { co2_ppm: 500 } },
+    });
   });
 
   test("leaves out a device that moved to another building since its last reading", async () => {
@@ -238,7 +269,9 @@ describe("telemetry API: buildings", () => {
     // WHEN listed two at a time
     const route = "GET /buildings/{buildingId}/devices";
     const first = await call(request(route, { groups: `building-${building}`, path: { buildingId: building }, query: { limit: "2" } }));
-    const second = await call(request(route, { groups: `building-${building}`, path: { buildingId: building }, query: { limit: "2", nextToken: first.body.nextToken } }));
+    const second = await call(
+      request(route, { groups: `building-${building}`, path: { buildingId: building }, query: { limit: "2", nextToken: first.body.nextToken } }),
+    );
     // THEN all three come back exactly once
     const listed = [...first.body.devices, ...second.body.devices].map((d: { thingName: string }) => d.thingName);
     expect(listed.sort()).toEqual([...things].sort());

@@ -29,7 +29,11 @@ const uniqueBuilding = () => `bld-${Date.now().toString(36)}-${counter++}`;
 
 async function deviceIn(buildingId: string | undefined): Promise<string> {
   const serial = uniqueSerial("TB");
-  await putItem(db.client, db.registryTableName, registeredDevice(serial, { status: "PROVISIONED", ...(buildingId ? { metadata: { buildingId, room: "2.14" } } : {}) }));
+  await putItem(
+    db.client,
+    db.registryTableName,
+    registeredDevice(serial, { status: "PROVISIONED", ...(buildingId ? { metadata: { buildingId, room: "2.14" } } : {}) }),
+  );
   return serial;
 }
 
@@ -81,7 +85,11 @@ describe("telemetry broadcast", () => {
     const result = await handler(reading(thing));
     // THEN both followers of its building get it, the other building's follower does not
     expect(result).toEqual({ status: "broadcast", delivered: 2, gone: 0, failed: 0 });
-    expect(posts().map((p) => p.ConnectionId).sort()).toEqual(["connA=", "connB="]);
+    expect(
+      posts()
+        .map((p) => p.ConnectionId)
+        .sort(),
+    ).toEqual(["connA=", "connB="]);
   });
 
   test("sends the reading as one JSON message with its building", async () => {
@@ -124,7 +132,9 @@ describe("telemetry broadcast", () => {
     const building = uniqueBuilding();
     const thing = await deviceIn(building);
     await follow(building, "flaky1=", "fine1=");
-    apiMock.on(management.PostToConnectionCommand, { ConnectionId: "flaky1=" }).rejects(Object.assign(new Error("Internal"), { name: "InternalServerError", $metadata: { httpStatusCode: 500 } }));
+    apiMock
+      .on(management.PostToConnectionCommand, { ConnectionId: "flaky1=" })
+      .rejects(Object.assign(new Error("Internal"), { name: "InternalServerError", $metadata: { httpStatusCode: 500 } }));
     // WHEN the device reports
     const result = await handler(reading(thing));
     // THEN the failure is counted, the other follower still gets it, the row stays
@@ -154,17 +164,23 @@ describe("telemetry broadcast", () => {
     // WHEN the older one is processed late
     await handler(older);
     // THEN the row still holds the newer reading
-    expect(await getItem(db.client, TELEMETRY_TABLES.latest, { buildingId: building, thingName: thing })).toMatchObject({ ts: newer.ts, metrics: { co2_ppm: 900 } });
+    expect(await getItem(db.client, TELEMETRY_TABLES.latest, { buildingId: building, thingName: thing })).toMatchObject({
+      ts: newer.ts,
+      metrics: { co2_ppm: 900 },
+    });
   });
 
   test.each([
     ["the device has no building", async () => deviceIn(undefined)],
     ["the device is not in the registry", async () => uniqueSerial("UNKNOWN")],
-    ["the device's building id is malformed", async () => {
-      const serial = uniqueSerial("TB");
-      await putItem(db.client, db.registryTableName, registeredDevice(serial, { metadata: { buildingId: "../everything" } }));
-      return serial;
-    }],
+    [
+      "the device's building id is malformed",
+      async () => {
+        const serial = uniqueSerial("TB");
+        await putItem(db.client, db.registryTableName, registeredDevice(serial, { metadata: { buildingId: "../everything" } }));
+        return serial;
+      },
+    ],
   ])("posts nothing when %s", async (_name, makeDevice) => {
     // GIVEN a device without a (valid) building, and followers elsewhere
     const thing = await makeDevice();

@@ -27,7 +27,9 @@ function connectEvent(connectionId: string, buildingIds: string, query: Record<s
     queryStringParameters: query,
   };
 }
-const disconnectEvent = (connectionId: string) => ({ requestContext: { routeKey: "$disconnect", eventType: "DISCONNECT", connectionId, authorizer: { principalId: "user-1" } } });
+const disconnectEvent = (connectionId: string) => ({
+  requestContext: { routeKey: "$disconnect", eventType: "DISCONNECT", connectionId, authorizer: { principalId: "user-1" } },
+});
 
 async function rowsOf(connectionId: string): Promise<Record<string, unknown>[]> {
   const result = await documentClient(db.client).send(

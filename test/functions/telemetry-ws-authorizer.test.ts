@@ -1,16 +1,7 @@
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 import { authorizeConnection, createVerifier, MAX_TOKEN_LENGTH } from "../../functions/telemetry-ws-authorizer/authorize";
 import { captureStdout } from "./helpers";
-import {
-  TEST_CLIENT_ID,
-  TEST_USER_POOL_ID,
-  accessTokenClaims,
-  jwksOf,
-  loadWith,
-  signJwt,
-  signingKey,
-  type SigningKey,
-} from "./telemetry-helpers";
+import { TEST_CLIENT_ID, TEST_USER_POOL_ID, accessTokenClaims, jwksOf, loadWith, signJwt, signingKey, type SigningKey } from "./telemetry-helpers";
 
 type AuthorizerModule = typeof import("../../functions/telemetry-ws-authorizer");
 const AUTHORIZER = "../../functions/telemetry-ws-authorizer";
@@ -66,25 +57,45 @@ describe("telemetry WebSocket authorizer", () => {
   test.each([
     ["the token has expired", "Token expired", () => signJwt(key, accessTokenClaims({ iat: now - 7200, exp: now - 3600 }))],
     ["the token is signed by another key under the pool's key id", "Invalid signature", () => signJwt(otherKey, accessTokenClaims())],
-    ["the token's payload was altered after signing", "Invalid signature", () => {
-      const [header, , signature] = signJwt(key, accessTokenClaims()).split(".");
-      const forged = Buffer.from(JSON.stringify(accessTokenClaims({ "cognito:groups": ["building-everything"] }))).toString("base64url");
-      return `${header}.${forged}.${signature}`;
-    }],
-    ["the token was issued by another user pool", "issuer not configured", () => signJwt(key, accessTokenClaims({ iss: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_OtherPool" }))],
+    [
+      "the token's payload was altered after signing",
+      "Invalid signature",
+      () => {
+        const [header, , signature] = signJwt(key, accessTokenClaims()).split(".");
+        const forged = Buffer.from(JSON.stringify(accessTokenClaims({ "cognito:groups": ["building-everything"] }))).toString("base64url");
+        return `${header}.${forged}.${signature}`;
+      },
+    ],
+    [
+      "the token was issued by another user pool",
+      "issuer not configured",
+      () => signJwt(key, accessTokenClaims({ iss: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_OtherPool" })),
+    ],
     ["the token was issued to another app client", "Client ID not allowed", () => signJwt(key, accessTokenClaims({ client_id: "someotherclientid000000000" }))],
-    ["an ID token is used instead of an access token", "Token use not allowed: id", () => signJwt(key, accessTokenClaims({ token_use: "id", aud: TEST_CLIENT_ID, client_id: undefined }))],
+    [
+      "an ID token is used instead of an access token",
+      "Token use not allowed: id",
+      () => signJwt(key, accessTokenClaims({ token_use: "id", aud: TEST_CLIENT_ID, client_id: undefined })),
+    ],
     ["the token is not yet valid", "can't be used before", () => signJwt(key, accessTokenClaims({ nbf: now + 3600 }))],
-    ["the token is unsigned (alg none)", "invalid-token", () => {
-      const [, payload] = signJwt(key, accessTokenClaims()).split(".");
-      return `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT", kid: "key-1" })).toString("base64url")}.${payload}.`;
-    }],
+    [
+      "the token is unsigned (alg none)",
+      "invalid-token",
+      () => {
+        const [, payload] = signJwt(key, accessTokenClaims()).split(".");
+        return `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT", kid: "key-1" })).toString("base64url")}.${payload}.`;
+      },
+    ],
     ["the token is not a JWT", "3 parts", () => "not-a-jwt"],
     ["the token is empty", "no-token", () => "   "],
     ["the token is absurdly long", "token-too-long", () => "a".repeat(MAX_TOKEN_LENGTH + 1)],
     ["the user is in no building group", "no-buildings", () => signJwt(key, accessTokenClaims({ "cognito:groups": ["operators"] }))],
     ["the user is in no group at all", "no-buildings", () => signJwt(key, accessTokenClaims({ "cognito:groups": undefined }))],
-    ["the building group names a malformed building id", "no-buildings", () => signJwt(key, accessTokenClaims({ "cognito:groups": ["building-../x", "building-"] }))],
+    [
+      "the building group names a malformed building id",
+      "no-buildings",
+      () => signJwt(key, accessTokenClaims({ "cognito:groups": ["building-../x", "building-"] })),
+    ],
   ])("fails when %s: the connection is denied (403) (%s)", async (_name, why, makeToken) => {
     // GIVEN a token that must not open a connection
     const token = makeToken();

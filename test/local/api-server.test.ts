@@ -136,7 +136,10 @@ describe("local API server", () => {
     });
 
     it("GIVEN a POST without a query THEN the event has the body as text and null query maps", () => {
-      const event = toApiGatewayEvent({ method: "post", url: "/devices", headers: { "x-api-key": "k", "content-type": "application/json" }, body: "{}" }, { now: 1, requestId: "r" });
+      const event = toApiGatewayEvent(
+        { method: "post", url: "/devices", headers: { "x-api-key": "k", "content-type": "application/json" }, body: "{}" },
+        { now: 1, requestId: "r" },
+      );
       expect(event).toMatchObject({
         resource: "/devices",
         httpMethod: "POST",

@@ -71,13 +71,20 @@ const attempts: string[] = [];
 const publishError = (payload: Record<string, unknown>) => Buffer.from(JSON.stringify(payload));
 
 test("GIVEN the synthesized stacks THEN the twin runs the alert handler with their retries and on-failure queue", () => {
-  expect(rules.asyncInvokeConfigs.get(names.alertHandlerFunction)).toEqual({ functionName: names.alertHandlerFunction, maximumRetryAttempts: 2, onFailureQueue: QUEUE });
+  expect(rules.asyncInvokeConfigs.get(names.alertHandlerFunction)).toEqual({
+    functionName: names.alertHandlerFunction,
+    maximumRetryAttempts: 2,
+    onFailureQueue: QUEUE,
+  });
   expect(fns.settings("alert-handler").asyncInvoke).toEqual({ maximumRetryAttempts: 2, onFailureQueue: QUEUE });
 });
 
 test("GIVEN SNS refuses every publish WHEN a device reports an error THEN after 3 attempts Lambda's on-failure record is in the queue", async () => {
   fns.on("invoked", (inv) => inv.functionName === "alert-handler" && attempts.push(inv.error ?? "ok"));
-  await engine.dispatch(`devices/${THING}/errors`, publishError({ id: "c-1", command: "reboot", code: "DISK_FULL", message: "no space left", at: "2026-11-26T09:00:00Z" }));
+  await engine.dispatch(
+    `devices/${THING}/errors`,
+    publishError({ id: "c-1", command: "reboot", code: "DISK_FULL", message: "no space left", at: "2026-11-26T09:00:00Z" }),
+  );
   await fns.idle();
 
   expect(attempts).toHaveLength(3);

@@ -41,7 +41,14 @@ const telemetry = (metrics: unknown): Buffer => Buffer.from(JSON.stringify({ thi
 
 describe("FleetView", () => {
   beforeAll(async () => {
-    await putRow({ serialNumber: "10000000aaaa0001", deviceType: "thermostat", status: "PROVISIONED", connected: true, lastSeen: 1_700_000_000_000, metadata: { buildingId: "hq" } });
+    await putRow({
+      serialNumber: "10000000aaaa0001",
+      deviceType: "thermostat",
+      status: "PROVISIONED",
+      connected: true,
+      lastSeen: 1_700_000_000_000,
+      metadata: { buildingId: "hq" },
+    });
     await putRow({ serialNumber: "10000000aaaa0002", deviceType: "smart-plug", status: "REGISTERED", metadata: { buildingId: "not a valid id!" } });
   });
 
@@ -49,7 +56,15 @@ describe("FleetView", () => {
     const { view, events } = viewWith({ "10000000aaaa0001": { firmwareVersion: "2.0.1" } });
     await view.refresh();
     expect(view.snapshot().pis).toEqual<PiView[]>([
-      { thingName: "10000000aaaa0001", deviceType: "thermostat", status: "PROVISIONED", connected: true, lastSeen: 1_700_000_000_000, firmware: "2.0.1", building: "hq" },
+      {
+        thingName: "10000000aaaa0001",
+        deviceType: "thermostat",
+        status: "PROVISIONED",
+        connected: true,
+        lastSeen: 1_700_000_000_000,
+        firmware: "2.0.1",
+        building: "hq",
+      },
       { thingName: "10000000aaaa0002", deviceType: "smart-plug", status: "REGISTERED", connected: false, lastSeen: null, firmware: null, building: null },
     ]);
     expect(events.map(([e]) => e)).toEqual(["pi", "pi"]);
@@ -104,7 +119,14 @@ describe("FleetView", () => {
   test("GIVEN a lifecycle disconnect newer than the registry's record THEN the Pi shows offline at once and a stale registry read does not undo it", async () => {
     const { view } = viewWith();
     await view.refresh();
-    view.onLifecycle({ clientId: "10000000aaaa0001", eventType: "disconnected", timestamp: 1_800_000_000_000, sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 2 });
+    view.onLifecycle({
+      clientId: "10000000aaaa0001",
+      eventType: "disconnected",
+      timestamp: 1_800_000_000_000,
+      sessionIdentifier: "s",
+      principalIdentifier: "p",
+      versionNumber: 2,
+    });
     await view.refresh();
     expect(view.snapshot().pis[0]).toMatchObject({ connected: false, lastSeen: 1_800_000_000_000 });
   });
@@ -123,7 +145,14 @@ describe("FleetView", () => {
     const { view } = viewWith();
     await view.refresh();
     const disconnectedAt = Date.now() - 5_000;
-    view.onLifecycle({ clientId: "10000000aaaa0001", eventType: "disconnected", timestamp: disconnectedAt, sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 2 });
+    view.onLifecycle({
+      clientId: "10000000aaaa0001",
+      eventType: "disconnected",
+      timestamp: disconnectedAt,
+      sessionIdentifier: "s",
+      principalIdentifier: "p",
+      versionNumber: 2,
+    });
     view.onTelemetry("devices/10000000aaaa0001/telemetry", telemetry({ temperature_c: 21 }));
     const pi = view.snapshot().pis[0]!;
     expect(pi.connected).toBe(false);
@@ -131,12 +160,33 @@ describe("FleetView", () => {
   });
 
   test("GIVEN a lifecycle event WHEN the registry later records a newer one THEN the registry's connection wins", async () => {
-    await putRow({ serialNumber: "10000000aaaa0003", deviceType: "thermostat", status: "PROVISIONED", connected: false, lastSeen: 1_000, lastLifecycleTimestamp: 1_000 });
+    await putRow({
+      serialNumber: "10000000aaaa0003",
+      deviceType: "thermostat",
+      status: "PROVISIONED",
+      connected: false,
+      lastSeen: 1_000,
+      lastLifecycleTimestamp: 1_000,
+    });
     const { view } = viewWith();
     await view.refresh();
-    view.onLifecycle({ clientId: "10000000aaaa0003", eventType: "connected", timestamp: 2_000, sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 1 });
+    view.onLifecycle({
+      clientId: "10000000aaaa0003",
+      eventType: "connected",
+      timestamp: 2_000,
+      sessionIdentifier: "s",
+      principalIdentifier: "p",
+      versionNumber: 1,
+    });
     expect(view.snapshot().pis.find((p) => p.thingName === "10000000aaaa0003")).toMatchObject({ connected: true, lastSeen: 2_000 });
-    await putRow({ serialNumber: "10000000aaaa0003", deviceType: "thermostat", status: "PROVISIONED", connected: false, lastSeen: 3_000, lastLifecycleTimestamp: 3_000 });
+    await putRow({
+      serialNumber: "10000000aaaa0003",
+      deviceType: "thermostat",
+      status: "PROVISIONED",
+      connected: false,
+      lastSeen: 3_000,
+      lastLifecycleTimestamp: 3_000,
+    });
     await view.refresh();
     expect(view.snapshot().pis.find((p) => p.thingName === "10000000aaaa0003")).toMatchObject({ connected: false, lastSeen: 3_000 });
     await db.client.send(new DeleteItemCommand({ TableName: db.registryTableName, Key: marshall({ serialNumber: "10000000aaaa0003" }) }));
@@ -146,7 +196,14 @@ describe("FleetView", () => {
     const { view, events } = viewWith();
     await view.refresh();
     events.length = 0;
-    view.onLifecycle({ clientId: "provision-abc", eventType: "connected", timestamp: Date.now(), sessionIdentifier: "s", principalIdentifier: "p", versionNumber: 1 });
+    view.onLifecycle({
+      clientId: "provision-abc",
+      eventType: "connected",
+      timestamp: Date.now(),
+      sessionIdentifier: "s",
+      principalIdentifier: "p",
+      versionNumber: 1,
+    });
     expect(events).toEqual([]);
   });
 
@@ -230,7 +287,10 @@ describe("EventsHub", () => {
 
 test("GIVEN the page script WHEN type-checked against the DOM (its own tsconfig) THEN it has no errors", () => {
   const root = path.join(__dirname, "..", "..");
-  const tsc = spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "local", "console")], { encoding: "utf8", timeout: 60_000 });
+  const tsc = spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "local", "console")], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   expect(tsc.stdout + tsc.stderr).toBe("");
   expect(tsc.status).toBe(0);
 });

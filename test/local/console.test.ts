@@ -87,7 +87,11 @@ describe("the page shows the running twin", () => {
     await tab.fill("#command-params", "{}");
     await tab.click("#command-send");
     await tab.locator('#command-result[data-status="answered"]').waitFor();
-    const outcome = JSON.parse(await tab.locator("#command-result").innerText()) as { thingName: string; topic: string; answer: { status: string; result: { pong: boolean } } };
+    const outcome = JSON.parse(await tab.locator("#command-result").innerText()) as {
+      thingName: string;
+      topic: string;
+      answer: { status: string; result: { pong: boolean } };
+    };
     expect(outcome).toMatchObject({ thingName: SERIALS[0], topic: "responses", answer: { status: "ok", result: { pong: true } } });
     expect(twin.stats.commandsSent).toBe(sentBefore + 1);
     await tab.locator('#commands li[data-status="answered"]').first().waitFor();
@@ -205,13 +209,27 @@ test("GIVEN everything on the page WHEN the test ends THEN a screenshot of the r
 const port = (): number => Number(new URL(twinConsole.url).port);
 
 /** A request with exactly these headers (fetch would set Host and Origin itself). */
-function raw(method: string, urlPath: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  method: string,
+  urlPath: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: port(), method, path: urlPath, headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: port(),
+        method,
+        path: urlPath,
+        headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });

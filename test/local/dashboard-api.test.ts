@@ -29,7 +29,14 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
   }).mod;
   await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: "hq" } }));
-  await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things: [thing], start, stepMs: 10 * 60_000, count: 12, metrics: (_d, k) => ({ co2_ppm: 500 + k }) });
+  await seedReadings(db.client, {
+    telemetryTable: TELEMETRY_TABLES.telemetry,
+    things: [thing],
+    start,
+    stepMs: 10 * 60_000,
+    count: 12,
+    metrics: (_d, k) => ({ co2_ppm: 500 + k }),
+  });
   seen = [];
   api = await LocalApiServer.start({
     apiKey: API_KEY,
@@ -53,15 +60,25 @@ const get = (path: string, headers: Record<string, string> = {}) => fetch(`${api
 const range = `from=${start}&to=${start + 2 * HOUR - 1}`;
 
 test("matches exactly the stack's dashboard routes", () => {
-  expect(matchDashboardRoute("GET", "/devices/SN1/telemetry/aggregate")).toEqual({ routeKey: "GET /devices/{thingName}/telemetry/aggregate", pathParameters: { thingName: "SN1" } });
-  expect(matchDashboardRoute("GET", "/buildings/hq/telemetry/aggregate")).toEqual({ routeKey: "GET /buildings/{buildingId}/telemetry/aggregate", pathParameters: { buildingId: "hq" } });
+  expect(matchDashboardRoute("GET", "/devices/SN1/telemetry/aggregate")).toEqual({
+    routeKey: "GET /devices/{thingName}/telemetry/aggregate",
+    pathParameters: { thingName: "SN1" },
+  });
+  expect(matchDashboardRoute("GET", "/buildings/hq/telemetry/aggregate")).toEqual({
+    routeKey: "GET /buildings/{buildingId}/telemetry/aggregate",
+    pathParameters: { buildingId: "hq" },
+  });
   expect(matchDashboardRoute("POST", "/buildings")).toBeUndefined();
   expect(matchDashboardRoute("GET", "/devices/SN1")).toBeUndefined();
 });
 
 test("builds API Gateway's payload-2.0 event with the groups as the JWT authorizer passes them", () => {
   const event = toDashboardEvent(
-    { method: "GET", url: "/devices/SN1/telemetry/aggregate?interval=1h&metrics=a&metrics=b", headers: { Accept: "text/csv", "x-twin-groups": "building-hq building-lab" } },
+    {
+      method: "GET",
+      url: "/devices/SN1/telemetry/aggregate?interval=1h&metrics=a&metrics=b",
+      headers: { Accept: "text/csv", "x-twin-groups": "building-hq building-lab" },
+    },
     { routeKey: "GET /devices/{thingName}/telemetry/aggregate", pathParameters: { thingName: "SN1" } },
     0,
   );
@@ -72,7 +89,10 @@ test("builds API Gateway's payload-2.0 event with the groups as the JWT authoriz
     queryStringParameters: { interval: "1h", metrics: "a,b" },
     pathParameters: { thingName: "SN1" },
     headers: { accept: "text/csv" },
-    requestContext: { http: { method: "GET", path: "/devices/SN1/telemetry/aggregate" }, authorizer: { jwt: { claims: { "cognito:groups": "[building-hq building-lab]" } } } },
+    requestContext: {
+      http: { method: "GET", path: "/devices/SN1/telemetry/aggregate" },
+      authorizer: { jwt: { claims: { "cognito:groups": "[building-hq building-lab]" } } },
+    },
   });
 });
 

@@ -12,7 +12,14 @@ import { createTwinFunctions } from "../../local/twin-functions";
 import { allContracts } from "../support/contracts";
 import { synthOfflineApp } from "../support/offline-app";
 
-type LambdaJson = { function_name: string; filename: string; timeout: number; memory_size: number; reserved_concurrent_executions?: number; environment?: { variables: Record<string, string> } };
+type LambdaJson = {
+  function_name: string;
+  filename: string;
+  timeout: number;
+  memory_size: number;
+  reserved_concurrent_executions?: number;
+  environment?: { variables: Record<string, string> };
+};
 
 const config = loadConfig("dev");
 const names = resourceNames(config);
@@ -22,7 +29,9 @@ const { outdir, stacks } = synthOfflineApp("dev");
 /** Every synthesized function, by the handler its zip was bundled from (`<handler>.zip`). */
 const deployed: Record<string, LambdaJson> = Object.fromEntries(
   stacks.flatMap((id) => {
-    const tf = JSON.parse(readFileSync(join(outdir, "stacks", id, "cdk.tf.json"), "utf8")) as { resource?: { aws_lambda_function?: Record<string, LambdaJson> } };
+    const tf = JSON.parse(readFileSync(join(outdir, "stacks", id, "cdk.tf.json"), "utf8")) as {
+      resource?: { aws_lambda_function?: Record<string, LambdaJson> };
+    };
     return Object.values(tf.resource?.aws_lambda_function ?? {}).map((fn) => [basename(fn.filename, ".zip"), fn] as const);
   }),
 );
@@ -43,7 +52,15 @@ beforeAll(() => {
 });
 afterAll(() => twin.restoreEnvironment());
 
-const TWIN_FUNCTIONS: readonly FunctionName[] = ["provisioning-hook", "register-device", "alert-handler", "offline-detector", "health-check", "revoke-certificates", "telemetry-api"];
+const TWIN_FUNCTIONS: readonly FunctionName[] = [
+  "provisioning-hook",
+  "register-device",
+  "alert-handler",
+  "offline-detector",
+  "health-check",
+  "revoke-certificates",
+  "telemetry-api",
+];
 const variableNames = (env: Readonly<Record<string, string>> | undefined) => Object.keys(env ?? {}).sort();
 
 test("GIVEN the synthesized app THEN every function of functions/ is deployed exactly once, and nothing else", () => {
@@ -53,7 +70,11 @@ test("GIVEN the synthesized app THEN every function of functions/ is deployed ex
 describe.each(Object.keys(contracts))("GIVEN the deployed %s", (handler) => {
   test("THEN its timeout, memory and reserved concurrency are its contract's", () => {
     const c = contracts[handler];
-    expect([deployed[handler].timeout, deployed[handler].memory_size, deployed[handler].reserved_concurrent_executions]).toEqual([c.timeoutSeconds, c.memoryMiB, c.reservedConcurrency]);
+    expect([deployed[handler].timeout, deployed[handler].memory_size, deployed[handler].reserved_concurrent_executions]).toEqual([
+      c.timeoutSeconds,
+      c.memoryMiB,
+      c.reservedConcurrency,
+    ]);
   });
 
   test("THEN its environment has exactly its contract's variables", () => {

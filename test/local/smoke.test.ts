@@ -58,8 +58,21 @@ describe("local twin smoke scenario", () => {
   it("GIVEN the simulated rooms WHEN telemetry is stored THEN each row carries the room's sensor readings beside the Pi's own metrics", async () => {
     const listed = await twin!.topicRules.s3.client.send(new ListObjectsV2Command({ Bucket: twin!.names.telemetryBucket, Prefix: "telemetry/" }));
     const first = await twin!.topicRules.s3.client.send(new GetObjectCommand({ Bucket: twin!.names.telemetryBucket, Key: listed.Contents![0]!.Key! }));
-    const record = JSON.parse(gunzipSync(Buffer.from(await first.Body!.transformToByteArray())).toString("utf8").split("\n")[0]!) as { metrics: Record<string, unknown> };
-    expect(record.metrics).toEqual(expect.objectContaining({ co2_ppm: expect.any(Number), temperature_c: expect.any(Number), humidity_pct: expect.any(Number), occupancy: expect.any(Number), uptimeSeconds: expect.any(Number), memAvailableBytes: expect.any(Number) }));
+    const record = JSON.parse(
+      gunzipSync(Buffer.from(await first.Body!.transformToByteArray()))
+        .toString("utf8")
+        .split("\n")[0]!,
+    ) as { metrics: Record<string, unknown> };
+    expect(record.metrics).toEqual(
+      expect.objectContaining({
+        co2_ppm: expect.any(Number),
+        temperature_c: expect.any(Number),
+        humidity_pct: expect.any(Number),
+        occupancy: expect.any(Number),
+        uptimeSeconds: expect.any(Number),
+        memAvailableBytes: expect.any(Number),
+      }),
+    );
   });
 
   it("GIVEN the scenario ran THEN the alert and the offline notice went through the SNS sink to the configured topic", () => {

@@ -31,12 +31,12 @@ describe("SnsSink", () => {
     const published: SnsMessage[] = [];
     sink.on("publish", (m) => published.push(m));
 
-    const result = await sns.send(new PublishCommand({ TopicArn: TOPIC, Subject: "[dev] Device abcd1234 is offline", Message: "line 1\nline <2> & \"3\"" }));
+    const result = await sns.send(new PublishCommand({ TopicArn: TOPIC, Subject: "[dev] Device abcd1234 is offline", Message: 'line 1\nline <2> & "3"' }));
 
     expect(result.MessageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.$metadata.httpStatusCode).toBe(200);
     const recorded = sink.messages.find((m) => m.messageId === result.MessageId);
-    expect(recorded).toMatchObject({ topicArn: TOPIC, subject: "[dev] Device abcd1234 is offline", message: "line 1\nline <2> & \"3\"" });
+    expect(recorded).toMatchObject({ topicArn: TOPIC, subject: "[dev] Device abcd1234 is offline", message: 'line 1\nline <2> & "3"' });
     expect(published.map((m) => m.messageId)).toContain(result.MessageId);
   });
 
@@ -49,7 +49,9 @@ describe("SnsSink", () => {
 
   it("fails with InvalidParameter WHEN the message is empty or the subject is not one line of ASCII", async () => {
     await expect(sns.send(new PublishCommand({ TopicArn: TOPIC, Message: "" }))).rejects.toMatchObject({ name: "InvalidParameterException" });
-    await expect(sns.send(new PublishCommand({ TopicArn: TOPIC, Subject: "caf\u00e9", Message: "x" }))).rejects.toMatchObject({ name: "InvalidParameterException" });
+    await expect(sns.send(new PublishCommand({ TopicArn: TOPIC, Subject: "caf\u00e9", Message: "x" }))).rejects.toMatchObject({
+      name: "InvalidParameterException",
+    });
   });
 
   it("fails with InvalidAction WHEN another action is called", async () => {

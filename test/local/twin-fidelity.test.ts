@@ -73,7 +73,11 @@ interface Provisioned {
 }
 
 /** CreateCertificateFromCsr + RegisterThing with the SDK's identity client, as a Pi would (any `provision-*` client id). */
-async function provision(serial: string, clientId: string, register = true): Promise<{ created: Provisioned; registration: Promise<iotidentity.model.RegisterThingResponse> }> {
+async function provision(
+  serial: string,
+  clientId: string,
+  register = true,
+): Promise<{ created: Provisioned; registration: Promise<iotidentity.model.RegisterThingResponse> }> {
   if (register) expect((await twin.registerDevice(serial, twin.config.deviceTypes[0]!)).status).toBe(201);
   const identity = await identityClient(clientId);
   const key = await createKeyAndCsr(serial);
@@ -95,10 +99,16 @@ async function provisionedDevice(): Promise<Provisioned> {
 }
 
 /** Run a mosquitto command-line client against the twin's endpoint; `-W` in `args` bounds its wait. */
-function mosquitto(tool: "mosquitto_pub" | "mosquitto_sub", files: { certFile: string; keyFile: string }, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function mosquitto(
+  tool: "mosquitto_pub" | "mosquitto_sub",
+  files: { certFile: string; keyFile: string },
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const tls = ["-h", twin.endpoint.host, "-p", String(twin.endpoint.port), "--cafile", twin.endpoint.caFile, "--cert", files.certFile, "--key", files.keyFile];
   return new Promise((resolve) => {
-    execFile(tool, [...tls, ...args], { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }));
+    execFile(tool, [...tls, ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -136,9 +146,17 @@ describe("twin.json", () => {
   const withAwsCli = spawnSync("aws", ["--version"]).status === 0 ? test : test.skip;
   withAwsCli("GIVEN AWS_ENDPOINT_URL_IOT from twin.json WHEN the AWS CLI runs describe-certificate THEN the twin answers with the certificate", async () => {
     const claimId = twin.iot.identity(CLAIM_IDENTITY).certificateId;
-    const env = { ...process.env, AWS_ENDPOINT_URL_IOT: twinJson().iotControlPlaneUrl, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_DEFAULT_REGION: twin.config.region };
+    const env = {
+      ...process.env,
+      AWS_ENDPOINT_URL_IOT: twinJson().iotControlPlaneUrl,
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_DEFAULT_REGION: twin.config.region,
+    };
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile("aws", ["iot", "describe-certificate", "--certificate-id", claimId, "--output", "json"], { env, timeout: 30_000 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))),
+      execFile("aws", ["iot", "describe-certificate", "--certificate-id", claimId, "--output", "json"], { env, timeout: 30_000 }, (err, out, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out),
+      ),
     );
     expect(JSON.parse(stdout).certificateDescription).toMatchObject({ certificateId: claimId, status: "ACTIVE" });
   });
@@ -172,7 +190,18 @@ describe("fleet provisioning with the SDK's identity client", () => {
   });
 
   test("fails when mosquitto_pub (MQTT 5) publishes a CreateKeysAndCertificate request with the claim certificate: PUBACK not authorized", async () => {
-    const result = await mosquitto("mosquitto_pub", twin.iot.identityFiles(CLAIM_IDENTITY), ["-V", "mqttv5", "-i", "provision-cli-keys", "-q", "1", "-t", "$aws/certificates/create/json", "-m", "{}"]);
+    const result = await mosquitto("mosquitto_pub", twin.iot.identityFiles(CLAIM_IDENTITY), [
+      "-V",
+      "mqttv5",
+      "-i",
+      "provision-cli-keys",
+      "-q",
+      "1",
+      "-t",
+      "$aws/certificates/create/json",
+      "-m",
+      "{}",
+    ]);
     expect(result.stderr).toMatch(/not authori[sz]ed/i);
   });
 
@@ -237,7 +266,16 @@ describe("a provisioned device's limits", () => {
   });
 
   test("fails when mosquitto_sub (MQTT 5) connects it under another thing's client id: not authorized", async () => {
-    const result = await mosquitto("mosquitto_sub", writeDeviceFiles(device), ["-V", "mqttv5", "-i", other.serial, "-t", `devices/${other.serial}/commands`, "-W", "5"]);
+    const result = await mosquitto("mosquitto_sub", writeDeviceFiles(device), [
+      "-V",
+      "mqttv5",
+      "-i",
+      other.serial,
+      "-t",
+      `devices/${other.serial}/commands`,
+      "-W",
+      "5",
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/not authori[sz]ed/i);
   });
@@ -248,7 +286,16 @@ describe("a provisioned device's limits", () => {
   });
 
   test("fails when mosquitto_sub (MQTT 5) subscribes it to another thing's commands: the subscription is denied", async () => {
-    const result = await mosquitto("mosquitto_sub", writeDeviceFiles(device), ["-V", "mqttv5", "-i", device.serial, "-t", `devices/${other.serial}/commands`, "-W", "5"]);
+    const result = await mosquitto("mosquitto_sub", writeDeviceFiles(device), [
+      "-V",
+      "mqttv5",
+      "-i",
+      device.serial,
+      "-t",
+      `devices/${other.serial}/commands`,
+      "-W",
+      "5",
+    ]);
     expect(result.stderr).toMatch(/All subscription requests were denied/);
   });
 
@@ -289,7 +336,18 @@ describe("the claim certificate", () => {
   });
 
   test("fails when mosquitto_pub (MQTT 5) publishes a command with it: PUBACK not authorized", async () => {
-    const result = await mosquitto("mosquitto_pub", claimFiles(), ["-V", "mqttv5", "-i", "provision-cli-pub", "-q", "1", "-t", "devices/10000000c0de0001/commands", "-m", "{}"]);
+    const result = await mosquitto("mosquitto_pub", claimFiles(), [
+      "-V",
+      "mqttv5",
+      "-i",
+      "provision-cli-pub",
+      "-q",
+      "1",
+      "-t",
+      "devices/10000000c0de0001/commands",
+      "-m",
+      "{}",
+    ]);
     expect(result.stderr).toMatch(/not authori[sz]ed/i);
   });
 
@@ -308,7 +366,16 @@ describe("the claim certificate", () => {
 
   test("GIVEN mosquitto_sub with the claim certificate on every answer topic WHEN a device provisions THEN it prints nothing", async () => {
     const snoop = mosquitto("mosquitto_sub", claimFiles(), [
-      "-V", "mqttv5", "-i", "provision-cli-snoop", "-t", `${CSR_JSON}/accepted`, "-t", `$aws/provisioning-templates/${twin.names.provisioningTemplate}/provision/json/accepted`, "-W", "8",
+      "-V",
+      "mqttv5",
+      "-i",
+      "provision-cli-snoop",
+      "-t",
+      `${CSR_JSON}/accepted`,
+      "-t",
+      `$aws/provisioning-templates/${twin.names.provisioningTemplate}/provision/json/accepted`,
+      "-W",
+      "8",
     ]);
     await waitFor(() => twin.iot.frontend.connections().find((c) => c.clientId === "provision-cli-snoop"), 5000, "mosquitto_sub connected");
 
@@ -361,7 +428,11 @@ describe("revocation through the control plane", () => {
 
     const closed = await waitFor(() => lifecycle.find((e) => e.clientId === serial && e.eventType === "disconnected"), 10_000, "the Pi's disconnected event");
     expect(closed.disconnectReason).toBe("AUTH_ERROR");
-    await waitFor(() => (logs.filter((r) => r.msg === "connection attempt failed").length >= 2 ? true : undefined), 30_000, "two refused reconnection attempts");
+    await waitFor(
+      () => (logs.filter((r) => r.msg === "connection attempt failed").length >= 2 ? true : undefined),
+      30_000,
+      "two refused reconnection attempts",
+    );
     expect(logs.filter((r) => r.msg === "connected")).toEqual([]);
     expect(twin.iot.frontend.connections().map((c) => c.clientId)).not.toContain(serial);
     await twin.stopPi(pi);

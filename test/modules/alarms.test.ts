@@ -36,7 +36,11 @@ describe("FunctionAlarms", () => {
   });
 
   test("names alarms after the function, within the apply role's prefix", () => {
-    expect(synthAlarms().map((a) => a.alarm_name).sort()).toEqual(["duration", "errors", "throttles"].map((s) => `shf-dev-provisioning-hook-${s}`));
+    expect(
+      synthAlarms()
+        .map((a) => a.alarm_name)
+        .sort(),
+    ).toEqual(["duration", "errors", "throttles"].map((s) => `shf-dev-provisioning-hook-${s}`));
   });
 
   test("alarms on error-level JSON log lines when given the log group", () => {
@@ -45,11 +49,22 @@ describe("FunctionAlarms", () => {
     const json = Testing.synth(stack);
     expect(json).toHaveResourceWithProperties(
       { tfResourceType: "aws_cloudwatch_log_metric_filter" },
-      { log_group_name: "/aws/lambda/f", pattern: '{ $.level = "error" }', metric_transformation: { name: "f-error-logs", namespace: "SmartHomeFleet/Functions", value: "1", unit: "Count" } },
+      {
+        log_group_name: "/aws/lambda/f",
+        pattern: '{ $.level = "error" }',
+        metric_transformation: { name: "f-error-logs", namespace: "SmartHomeFleet/Functions", value: "1", unit: "Count" },
+      },
     );
     expect(json).toHaveResourceWithProperties(
       { tfResourceType: "aws_cloudwatch_metric_alarm" },
-      { alarm_name: "f-error-logs", namespace: "SmartHomeFleet/Functions", metric_name: "f-error-logs", statistic: "Sum", threshold: 1, alarm_actions: [TOPIC.topicArn] },
+      {
+        alarm_name: "f-error-logs",
+        namespace: "SmartHomeFleet/Functions",
+        metric_name: "f-error-logs",
+        statistic: "Sum",
+        threshold: 1,
+        alarm_actions: [TOPIC.topicArn],
+      },
     );
   });
 
@@ -85,7 +100,14 @@ describe("LogPatternAlarm", () => {
 
   test("GIVEN a threshold and period THEN the alarm sums the metric per period and fires at the threshold", () => {
     const alarm = Object.values(synthLogAlarm({ periodMinutes: 15 }).aws_cloudwatch_metric_alarm)[0];
-    expect(alarm).toMatchObject({ alarm_name: "shf-dev-provisioning-denials", statistic: "Sum", period: 900, threshold: 20, evaluation_periods: 1, comparison_operator: "GreaterThanOrEqualToThreshold" });
+    expect(alarm).toMatchObject({
+      alarm_name: "shf-dev-provisioning-denials",
+      statistic: "Sum",
+      period: 900,
+      threshold: 20,
+      evaluation_periods: 1,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+    });
   });
 
   test.each([

@@ -12,8 +12,16 @@ const names = {
 
 function build(props: Partial<AlertForwarderProps<typeof ALERT_FORWARDER>> = {}) {
   const stack = new TerraformStack(Testing.app(), "test");
-  const alertState = new FleetTable(stack, "alert-state", { tableName: "shf-test-alert-state", partitionKey: "alertKey", ttlAttribute: "expiresAt", deletionProtection: false });
-  const channels = [{ kind: "slack" as const, name: "ops" }, { kind: "webhook" as const, name: "pager" }];
+  const alertState = new FleetTable(stack, "alert-state", {
+    tableName: "shf-test-alert-state",
+    partitionKey: "alertKey",
+    ttlAttribute: "expiresAt",
+    deletionProtection: false,
+  });
+  const channels = [
+    { kind: "slack" as const, name: "ops" },
+    { kind: "webhook" as const, name: "pager" },
+  ];
   new AlertForwarder(stack, "alert-forwarder", {
     contract: ALERT_FORWARDER,
     channelsSetting: channelsSetting(channels.map((c) => ({ ...c, secretId: names.alertChannelSecret(c.name) }))),
@@ -33,7 +41,11 @@ function build(props: Partial<AlertForwarderProps<typeof ALERT_FORWARDER>> = {})
 describe("AlertForwarder", () => {
   test("creates one empty secret per channel and names them, never their values, in the function's environment", () => {
     const tf = build();
-    expect(Object.values(tf.resource.aws_secretsmanager_secret).map((s: any) => s.name).sort()).toEqual(["shf-test/alert-channels/ops", "shf-test/alert-channels/pager"]);
+    expect(
+      Object.values(tf.resource.aws_secretsmanager_secret)
+        .map((s: any) => s.name)
+        .sort(),
+    ).toEqual(["shf-test/alert-channels/ops", "shf-test/alert-channels/pager"]);
     expect(tf.resource.aws_secretsmanager_secret_version).toBeUndefined();
     const fn = Object.values(tf.resource.aws_lambda_function)[0] as any;
     expect(fn.environment.variables.ALERT_CHANNELS).toBe("slack:ops=shf-test/alert-channels/ops,webhook:pager=shf-test/alert-channels/pager");

@@ -32,7 +32,8 @@ describe("AlertTopic", () => {
     expect(Object.values(tf.resource.aws_kms_key)).toEqual([expect.objectContaining({ enable_key_rotation: true })]);
     expect(Object.values(tf.resource.aws_kms_alias)).toEqual([expect.objectContaining({ name: "alias/shf-dev-alarms" })]);
     expect((Object.values(tf.resource.aws_sns_topic)[0] as { kms_master_key_id: string }).kms_master_key_id).toMatch(/aws_kms_key\./);
-    const statements = (Object.values(tf.data.aws_iam_policy_document)[0] as { statement: { principals: { identifiers: string[] }[]; actions: string[] }[] }).statement;
+    const statements = (Object.values(tf.data.aws_iam_policy_document)[0] as { statement: { principals: { identifiers: string[] }[]; actions: string[] }[] })
+      .statement;
     expect(statements.find((s) => s.principals[0].identifiers.includes("cloudwatch.amazonaws.com"))!.actions).toEqual(["kms:Decrypt", "kms:GenerateDataKey*"]);
     expect(statements.flatMap((s) => s.actions)).not.toContain("kms:*");
   });

@@ -9,7 +9,13 @@ const TOPIC = { topicName: "shf-dev-alarms", topicArn: "arn:aws:sns:eu-west-1:11
 function synth(props: Partial<Omit<AsyncFailureDestinationProps, "function">> = {}) {
   const stack = new TerraformStack(Testing.app(), "test");
   const fn = new BundledFunction(stack, "hello", { entry: HELLO, functionName: "shf-dev-hello", logRetentionDays: 14 });
-  new AsyncFailureDestination(stack, "hello-async-failures", { function: fn, queueName: "shf-dev-hello-async-failures", alarmName: "shf-dev-hello-async-failures", topic: TOPIC, ...props });
+  new AsyncFailureDestination(stack, "hello-async-failures", {
+    function: fn,
+    queueName: "shf-dev-hello-async-failures",
+    alarmName: "shf-dev-hello-async-failures",
+    topic: TOPIC,
+    ...props,
+  });
   return JSON.parse(Testing.synth(stack)) as { resource: Record<string, Record<string, any>>; data: Record<string, Record<string, any>> };
 }
 
@@ -35,7 +41,9 @@ describe("AsyncFailureDestination", () => {
 
   test("grants the function's role sqs:SendMessage on its own queue only", () => {
     const doc = Object.entries(tf.data.aws_iam_policy_document!).find(([name]) => name.includes("async-failures-send"))![1];
-    expect(doc.statement).toEqual([expect.objectContaining({ actions: ["sqs:SendMessage"], resources: [expect.stringMatching(/^\$\{aws_sqs_queue\..+\.arn\}$/)] })]);
+    expect(doc.statement).toEqual([
+      expect.objectContaining({ actions: ["sqs:SendMessage"], resources: [expect.stringMatching(/^\$\{aws_sqs_queue\..+\.arn\}$/)] }),
+    ]);
   });
 
   test("pages on the first message in the queue", () => {

@@ -37,7 +37,11 @@ function synthFunction(props: Partial<BundledFunctionProps> = {}, extra?: (fn: B
   const fn = new BundledFunction(stack, "hello", { ...baseProps, ...props });
   extra?.(fn);
   const json = Testing.synth(stack);
-  return { fn, json, tf: JSON.parse(json) as { resource: Record<string, Record<string, Record<string, any>>>; data: Record<string, Record<string, Record<string, any>>> } };
+  return {
+    fn,
+    json,
+    tf: JSON.parse(json) as { resource: Record<string, Record<string, Record<string, any>>>; data: Record<string, Record<string, Record<string, any>>> },
+  };
 }
 
 const only = <T>(record: Record<string, T> | undefined): T => {
@@ -137,7 +141,9 @@ describe("BundledFunction", () => {
   });
 
   test("passes environment, timeout, memory and reserved concurrency through", () => {
-    const fn = only(synthFunction({ environment: { REGISTRY_TABLE_NAME: "t" }, timeoutSeconds: 5, memoryMiB: 512, reservedConcurrency: 2 }).tf.resource.aws_lambda_function);
+    const fn = only(
+      synthFunction({ environment: { REGISTRY_TABLE_NAME: "t" }, timeoutSeconds: 5, memoryMiB: 512, reservedConcurrency: 2 }).tf.resource.aws_lambda_function,
+    );
     expect(fn).toMatchObject({ environment: { variables: { REGISTRY_TABLE_NAME: "t" } }, timeout: 5, memory_size: 512, reserved_concurrent_executions: 2 });
   });
 
@@ -154,14 +160,19 @@ describe("BundledFunction", () => {
     expect(statements).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }] }),
-        expect.objectContaining({ actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [expect.stringMatching(/aws_cloudwatch_log_group\..+\.arn\}:\*$/)] }),
+        expect.objectContaining({
+          actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          resources: [expect.stringMatching(/aws_cloudwatch_log_group\..+\.arn\}:\*$/)],
+        }),
       ]),
     );
     expect(statements).toHaveLength(2);
   });
 
   test("a grant adds a named inline policy to the function's role", () => {
-    const { tf } = synthFunction({}, (fn) => fn.addToRolePolicy("registry-read", [{ actions: ["dynamodb:GetItem"], resources: ["arn:aws:dynamodb:eu-west-1:111111111111:table/t"] }]));
+    const { tf } = synthFunction({}, (fn) =>
+      fn.addToRolePolicy("registry-read", [{ actions: ["dynamodb:GetItem"], resources: ["arn:aws:dynamodb:eu-west-1:111111111111:table/t"] }]),
+    );
     const names = Object.values(tf.resource.aws_iam_role_policy).map((p) => p.name);
     expect(names.sort()).toEqual(["registry-read", "write-own-logs"]);
   });
@@ -172,7 +183,12 @@ describe("BundledFunction", () => {
     );
     expect(json).toHaveResourceWithProperties(
       { tfResourceType: "aws_lambda_permission" },
-      { action: "lambda:InvokeFunction", principal: "iot.amazonaws.com", source_arn: "arn:aws:iot:eu-west-1:111111111111:rule/r", source_account: "111111111111" },
+      {
+        action: "lambda:InvokeFunction",
+        principal: "iot.amazonaws.com",
+        source_arn: "arn:aws:iot:eu-west-1:111111111111:rule/r",
+        source_account: "111111111111",
+      },
     );
   });
 
@@ -197,6 +213,11 @@ describe("BundledFunction", () => {
 
   test("fails when the same policy name is granted twice", () => {
     const statement = [{ actions: ["sns:Publish"], resources: ["arn:aws:sns:eu-west-1:111111111111:t"] }];
-    expect(() => synthFunction({}, (fn) => { fn.addToRolePolicy("p", statement); fn.addToRolePolicy("p", statement); })).toThrow(/already has a policy named "p"/);
+    expect(() =>
+      synthFunction({}, (fn) => {
+        fn.addToRolePolicy("p", statement);
+        fn.addToRolePolicy("p", statement);
+      }),
+    ).toThrow(/already has a policy named "p"/);
   });
 });

@@ -87,7 +87,12 @@ describe("CertificateRevoker in the iot stack", () => {
 
   test("GIVEN the dead-letter queue THEN an alarm notifies the alarm topic on the first dead letter", () => {
     const alarm = one("aws_cloudwatch_metric_alarm", (a) => a.alarm_name === names.revokeCertificatesDeadLetterAlarm);
-    expect(alarm).toMatchObject({ namespace: "AWS/SQS", metric_name: "ApproximateNumberOfMessagesVisible", threshold: 1, comparison_operator: "GreaterThanOrEqualToThreshold" });
+    expect(alarm).toMatchObject({
+      namespace: "AWS/SQS",
+      metric_name: "ApproximateNumberOfMessagesVisible",
+      threshold: 1,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+    });
     expect(alarm.alarm_actions).toHaveLength(1);
   });
 

@@ -26,7 +26,9 @@ function synth(props: (stack: TerraformStack) => Props): Tf {
 }
 
 const bound = (stack: TerraformStack): Props => ({
-  tables: { stateTableName: { table: new FleetTable(stack, "state-table", { tableName: "shf-dev-state", partitionKey: "id" }), actions: ["dynamodb:PutItem"] } },
+  tables: {
+    stateTableName: { table: new FleetTable(stack, "state-table", { tableName: "shf-dev-state", partitionKey: "id" }), actions: ["dynamodb:PutItem"] },
+  },
   topics: { topicArn: AlertTopic.fromTopicRef({ topicName: "shf-dev-alerts", topicArn: "arn:aws:sns:eu-west-1:111111111111:shf-dev-alerts" }, "alerts") },
 });
 
@@ -90,6 +92,8 @@ describe("ContractFunction", () => {
   });
 
   test("fails when a whole-number setting from the configuration is out of its range", () => {
-    expect(() => synth((s) => ({ ...bound(s), settings: { windowSeconds: 0 } }))).toThrow("windowSeconds (WINDOW_SECONDS) must be a whole number from 1 to 3600");
+    expect(() => synth((s) => ({ ...bound(s), settings: { windowSeconds: 0 } }))).toThrow(
+      "windowSeconds (WINDOW_SECONDS) must be a whole number from 1 to 3600",
+    );
   });
 });

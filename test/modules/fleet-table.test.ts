@@ -53,7 +53,9 @@ describe("FleetTable", () => {
   test("grantReadWrite adds put, update and delete", () => {
     const grantee = new RecordingGrantee();
     FleetTable.fromTableRef(REF, "registry").grantReadWrite(grantee);
-    expect(grantee.policies.get("registry-read-write")![0].actions).toEqual(expect.arrayContaining(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]));
+    expect(grantee.policies.get("registry-read-write")![0].actions).toEqual(
+      expect.arrayContaining(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
+    );
   });
 
   test("grant gives exactly the named actions, under the construct id", () => {
@@ -74,22 +76,41 @@ describe("FleetTable", () => {
 describe("FleetTable: sort keys and indexes", () => {
   test("takes a typed sort key and defines each key attribute once", () => {
     const { json } = synthTable({ partitionKey: "thingName", sortKey: { name: "ts", type: "N" } });
-    expect(json).toHaveResourceWithProperties({ tfResourceType: "aws_dynamodb_table" }, { hash_key: "thingName", range_key: "ts", attribute: [{ name: "thingName", type: "S" }, { name: "ts", type: "N" }] });
-  });
-
-  test("adds global secondary indexes (keys only by default), reusing key attributes", () => {
-    const { json } = synthTable({ partitionKey: "buildingId", sortKey: "connectionId", globalSecondaryIndexes: [{ indexName: "by-connection", partitionKey: "connectionId" }] });
     expect(json).toHaveResourceWithProperties(
       { tfResourceType: "aws_dynamodb_table" },
       {
-        attribute: [{ name: "buildingId", type: "S" }, { name: "connectionId", type: "S" }],
+        hash_key: "thingName",
+        range_key: "ts",
+        attribute: [
+          { name: "thingName", type: "S" },
+          { name: "ts", type: "N" },
+        ],
+      },
+    );
+  });
+
+  test("adds global secondary indexes (keys only by default), reusing key attributes", () => {
+    const { json } = synthTable({
+      partitionKey: "buildingId",
+      sortKey: "connectionId",
+      globalSecondaryIndexes: [{ indexName: "by-connection", partitionKey: "connectionId" }],
+    });
+    expect(json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      {
+        attribute: [
+          { name: "buildingId", type: "S" },
+          { name: "connectionId", type: "S" },
+        ],
         global_secondary_index: [{ name: "by-connection", hash_key: "connectionId", projection_type: "KEYS_ONLY" }],
       },
     );
   });
 
   test("fails when one attribute is given two types, naming it", () => {
-    expect(() => synthTable({ partitionKey: "ts", globalSecondaryIndexes: [{ indexName: "i", partitionKey: "x", sortKey: { name: "ts", type: "N" } }] })).toThrow(/index i sortKey "ts" is type N here and S elsewhere/);
+    expect(() =>
+      synthTable({ partitionKey: "ts", globalSecondaryIndexes: [{ indexName: "i", partitionKey: "x", sortKey: { name: "ts", type: "N" } }] }),
+    ).toThrow(/index i sortKey "ts" is type N here and S elsewhere/);
   });
 
   test("fails when a sort key is not an attribute name", () => {

@@ -3,9 +3,16 @@ import { ImportedFunction } from "../../modules/imported-function";
 import type { InvokePermission } from "../../modules/invoke-permission";
 
 const ref = { functionName: "shf-dev-alert-handler", functionArn: "arn:aws:lambda:eu-west-1:111111111111:function:shf-dev-alert-handler" };
-const rulePermission: InvokePermission = { principal: "iot.amazonaws.com", sourceArn: "arn:aws:iot:eu-west-1:111111111111:rule/r", sourceAccount: "111111111111" };
+const rulePermission: InvokePermission = {
+  principal: "iot.amazonaws.com",
+  sourceArn: "arn:aws:iot:eu-west-1:111111111111:rule/r",
+  sourceAccount: "111111111111",
+};
 
-function synthImported(use: (fn: ImportedFunction) => void): { resource: { aws_lambda_permission: Record<string, Record<string, unknown>> }; moved?: { from: string; to: string }[] } {
+function synthImported(use: (fn: ImportedFunction) => void): {
+  resource: { aws_lambda_permission: Record<string, Record<string, unknown>> };
+  moved?: { from: string; to: string }[];
+} {
   const app = Testing.app();
   const stack = new TerraformStack(app, "test");
   use(ImportedFunction.fromFunctionRef(stack, "alert-handler", ref));

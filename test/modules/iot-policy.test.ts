@@ -1,9 +1,17 @@
 import { Testing, TerraformStack } from "cdktf";
-import { CLAIM_CLIENT_PREFIX, IotPolicy, THING_NAME, claimPolicyStatements, controllerPolicyStatements, devicePolicyStatements } from "../../modules/iot-policy";
+import {
+  CLAIM_CLIENT_PREFIX,
+  IotPolicy,
+  THING_NAME,
+  claimPolicyStatements,
+  controllerPolicyStatements,
+  devicePolicyStatements,
+} from "../../modules/iot-policy";
 import { CLAIM_CLIENT_PREFIX as FUNCTIONS_CLAIM_CLIENT_PREFIX } from "../../functions/shared/registry";
 
 const iotArn = (resource: string) => `arn:aws:iot:eu-west-1:111111111111:${resource}`;
-const resourcesOf = (statements: ReturnType<typeof devicePolicyStatements>, action: string) => statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources ?? []);
+const resourcesOf = (statements: ReturnType<typeof devicePolicyStatements>, action: string) =>
+  statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources ?? []);
 
 describe("IoT policies", () => {
   test("THING_NAME renders as ${iot:Connection.Thing.ThingName} through aws_iam_policy_document", () => {
@@ -30,7 +38,9 @@ describe("IoT policies", () => {
   });
 
   test("device statements publish only the JSON rotation requests of the rotation template, never the claim template's", () => {
-    const publish = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Publish").filter((r) => r.includes("$aws/") && !r.includes("$aws/things/"));
+    const publish = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Publish").filter(
+      (r) => r.includes("$aws/") && !r.includes("$aws/things/"),
+    );
     expect(publish).toEqual([
       iotArn("topic/$aws/certificates/create-from-csr/json"),
       iotArn("topic/$aws/provisioning-templates/shf-dev-pi-rotation/provision/json"),
@@ -42,8 +52,10 @@ describe("IoT policies", () => {
   });
 
   test("claim statements reach only the CSR topics and this template's provision topics", () => {
-    const topics = claimPolicyStatements(iotArn, "tpl").flatMap((s) => (s.actions.includes("iot:Connect") ? [] : s.resources ?? []));
-    expect(new Set(topics.map((r) => r.replace(/^.*:topic(filter)?\//, "")))).toEqual(new Set(["$aws/certificates/create-from-csr/*", "$aws/provisioning-templates/tpl/provision/*"]));
+    const topics = claimPolicyStatements(iotArn, "tpl").flatMap((s) => (s.actions.includes("iot:Connect") ? [] : (s.resources ?? [])));
+    expect(new Set(topics.map((r) => r.replace(/^.*:topic(filter)?\//, "")))).toEqual(
+      new Set(["$aws/certificates/create-from-csr/*", "$aws/provisioning-templates/tpl/provision/*"]),
+    );
   });
 
   test("claim statements connect only with provisioning client ids", () => {
@@ -61,12 +73,16 @@ describe("IoT policies", () => {
 
   test("fails when a statement allows iot:* on every resource", () => {
     const stack = new TerraformStack(Testing.app(), "test");
-    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["iot:*"], resources: ["*"] }] })).toThrow(/allows "iot:\*" on every resource/);
+    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["iot:*"], resources: ["*"] }] })).toThrow(
+      /allows "iot:\*" on every resource/,
+    );
   });
 
   test("fails when a statement names a non-IoT action", () => {
     const stack = new TerraformStack(Testing.app(), "test");
-    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }] })).toThrow(/non-IoT actions/);
+    expect(() => new IotPolicy(stack, "p", { policyName: "p", statements: [{ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }] })).toThrow(
+      /non-IoT actions/,
+    );
   });
 });
 

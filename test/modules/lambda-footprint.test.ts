@@ -27,7 +27,11 @@ describe.each(handlers)("bundle of %s", (name) => {
 
   test("holds no credential provider other than the environment's", () => {
     const inputs = bundleHandler(handlerEntry(name)).inputs;
-    const chain = inputs.filter((i) => /@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|http|login)|token-providers|nested-clients)\//.test(i) || i.includes("@smithy/credential-provider-imds"));
+    const chain = inputs.filter(
+      (i) =>
+        /@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|http|login)|token-providers|nested-clients)\//.test(i) ||
+        i.includes("@smithy/credential-provider-imds"),
+    );
     expect(chain).toEqual([]);
   });
 });
@@ -43,7 +47,14 @@ describe("the bundled provisioning hook, run as Lambda runs it", () => {
     await db.client.send(
       new PutItemCommand({
         TableName: db.registryTableName,
-        Item: { serialNumber: { S: "SN-FOOTPRINT-1" }, thingName: { S: "SN-FOOTPRINT-1" }, deviceType: { S: "thermostat" }, status: { S: "REGISTERED" }, registeredAt: { S: "2026-11-26T00:00:00Z" }, updatedAt: { S: "2026-11-26T00:00:00Z" } },
+        Item: {
+          serialNumber: { S: "SN-FOOTPRINT-1" },
+          thingName: { S: "SN-FOOTPRINT-1" },
+          deviceType: { S: "thermostat" },
+          status: { S: "REGISTERED" },
+          registeredAt: { S: "2026-11-26T00:00:00Z" },
+          updatedAt: { S: "2026-11-26T00:00:00Z" },
+        },
       }),
     );
   }, 60_000);
@@ -64,14 +75,23 @@ describe("the bundled provisioning hook, run as Lambda runs it", () => {
   }
 
   const hookEnv = () => ({
-    ...PROVISIONING_HOOK.environment({ environment: "test", registryTableName: db.registryTableName, allowedDeviceTypes: ["thermostat"], namePrefix: "shf-test", rotationTemplateName: "shf-test-pi-rotation" }),
+    ...PROVISIONING_HOOK.environment({
+      environment: "test",
+      registryTableName: db.registryTableName,
+      allowedDeviceTypes: ["thermostat"],
+      namePrefix: "shf-test",
+      rotationTemplateName: "shf-test-pi-rotation",
+    }),
     AWS_REGION: FAKE_AWS_ENV.AWS_REGION,
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   });
 
   test("allows a registered serial with credentials from the environment", async () => {
-    const { response, logs } = await invoke({ ...hookEnv(), AWS_ACCESS_KEY_ID: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY }, "SN-FOOTPRINT-1");
+    const { response, logs } = await invoke(
+      { ...hookEnv(), AWS_ACCESS_KEY_ID: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+      "SN-FOOTPRINT-1",
+    );
     expect([response.allowProvisioning, logs]).toEqual([true, logs]);
   }, 60_000);
 

@@ -32,7 +32,9 @@ describe("policyDocument", () => {
   });
 
   test("fails when an Allow statement uses NotResource", () => {
-    expect(() => build([{ sid: "Wide", actions: ["s3:GetObject"], notResources: ["arn:aws:s3:::state/*"] }])).toThrow(/NotResource is for Deny statements only/);
+    expect(() => build([{ sid: "Wide", actions: ["s3:GetObject"], notResources: ["arn:aws:s3:::state/*"] }])).toThrow(
+      /NotResource is for Deny statements only/,
+    );
   });
 
   test("GIVEN a Deny with NotResource THEN it is synthesized as not_resources", () => {

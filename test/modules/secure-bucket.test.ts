@@ -24,7 +24,19 @@ describe("SecureBucket", () => {
   });
 
   test("adds extra policy statements after the TLS-only deny", () => {
-    const json = JSON.parse(synthBucket({ bucketName: "probe-bucket", policyStatements: [{ sid: "Extra", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::probe-bucket/*"], principals: [{ type: "Service", identifiers: ["iot.amazonaws.com"] }] }] }));
+    const json = JSON.parse(
+      synthBucket({
+        bucketName: "probe-bucket",
+        policyStatements: [
+          {
+            sid: "Extra",
+            actions: ["s3:GetObject"],
+            resources: ["arn:aws:s3:::probe-bucket/*"],
+            principals: [{ type: "Service", identifiers: ["iot.amazonaws.com"] }],
+          },
+        ],
+      }),
+    );
     const doc = Object.values(json.data.aws_iam_policy_document)[0] as { statement: { sid: string }[] };
     expect(doc.statement.map((s) => s.sid)).toEqual(["DenyInsecureTransport", "Extra"]);
   });
@@ -34,6 +46,8 @@ describe("SecureBucket", () => {
   });
 
   test("fails when noncurrentVersionExpiryDays is not a positive whole number", () => {
-    expect(() => synthBucket({ bucketName: "probe-bucket", noncurrentVersionExpiryDays: 0 })).toThrow(/noncurrentVersionExpiryDays must be a whole number >= 1, got 0/);
+    expect(() => synthBucket({ bucketName: "probe-bucket", noncurrentVersionExpiryDays: 0 })).toThrow(
+      /noncurrentVersionExpiryDays must be a whole number >= 1, got 0/,
+    );
   });
 });

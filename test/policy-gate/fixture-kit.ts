@@ -56,12 +56,23 @@ export const githubTrust = (sub: string | undefined, aud = "sts.amazonaws.com") 
 export const lambdaTrust = doc({ effect: "Allow", actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }] });
 
 /** A role named `role` with one inline policy document `name-policy`. */
-export function roleWithPolicy(statements: Record<string, unknown>[], options: { trust?: Record<string, unknown>; boundary?: string; managed?: string[] } = {}): Tf {
+export function roleWithPolicy(
+  statements: Record<string, unknown>[],
+  options: { trust?: Record<string, unknown>; boundary?: string; managed?: string[] } = {},
+): Tf {
   return tf(
     {
-      aws_iam_role: { role: { name: "app-role", assume_role_policy: docRef("trust"), ...(options.boundary ? { permissions_boundary: options.boundary } : {}) } },
+      aws_iam_role: {
+        role: { name: "app-role", assume_role_policy: docRef("trust"), ...(options.boundary ? { permissions_boundary: options.boundary } : {}) },
+      },
       aws_iam_role_policy: { "role-policy": { role: ref("aws_iam_role.role", "id"), policy: docRef("permissions") } },
-      ...(options.managed ? { aws_iam_role_policy_attachment: Object.fromEntries(options.managed.map((arn, i) => [`managed-${i}`, { role: ref("aws_iam_role.role", "name"), policy_arn: arn }])) } : {}),
+      ...(options.managed
+        ? {
+            aws_iam_role_policy_attachment: Object.fromEntries(
+              options.managed.map((arn, i) => [`managed-${i}`, { role: ref("aws_iam_role.role", "name"), policy_arn: arn }]),
+            ),
+          }
+        : {}),
     },
     { aws_iam_policy_document: { trust: options.trust ?? lambdaTrust, permissions: doc(...statements) } },
   );

@@ -14,7 +14,10 @@ const prDenies = [
   { effect: "Deny", actions: ["kms:Decrypt"], resources: ["*"] },
   { effect: "Deny", actions: ["logs:GetLogEvents", "logs:FilterLogEvents"], resources: ["*"] },
 ];
-const prRole = roleWithPolicy([{ effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::state/*"] }, ...prDenies], { trust: githubTrust(`${REPO}:pull_request`), managed: [READ_ONLY] });
+const prRole = roleWithPolicy([{ effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::state/*"] }, ...prDenies], {
+  trust: githubTrust(`${REPO}:pull_request`),
+  managed: [READ_ONLY],
+});
 
 const twoRoles = (subA: string, subB: string) =>
   tf(
@@ -35,16 +38,24 @@ const claimPolicy = (topic: string) =>
     ),
     (t) => (t.resource.aws_iot_provisioning_template = { tpl: { name: "pi-provisioning", template_body: "{}" } }),
   );
-const topicRule = (sql: string) => tf({ aws_iot_topic_rule: { r: { name: "r", sql, sql_version: "2016-03-23", error_action: { cloudwatch_logs: { log_group_name: "g" } } } } });
+const topicRule = (sql: string) =>
+  tf({ aws_iot_topic_rule: { r: { name: "r", sql, sql_version: "2016-03-23", error_action: { cloudwatch_logs: { log_group_name: "g" } } } } });
 
 export const identityFixtures: Record<string, Fixture> = {
-  "IAM-NO-STAR-ACTION": { pass: roleWithPolicy([{ effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }]), fail: roleWithPolicy([{ effect: "Allow", actions: ["*"], resources: ["arn:aws:s3:::b/*"] }]), failAt: "data.aws_iam_policy_document.permissions" },
+  "IAM-NO-STAR-ACTION": {
+    pass: roleWithPolicy([{ effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] }]),
+    fail: roleWithPolicy([{ effect: "Allow", actions: ["*"], resources: ["arn:aws:s3:::b/*"] }]),
+    failAt: "data.aws_iam_policy_document.permissions",
+  },
   // A permissions boundary (a ceiling that grants nothing) may name whole services.
   "IAM-NO-SERVICE-STAR-ON-ALL": {
-    pass: variant(roleWithPolicy([{ effect: "Allow", actions: ["s3:*"], resources: ["arn:aws:s3:::app-*"] }], { boundary: ref("aws_iam_policy.boundary", "arn") }), (t) => {
-      t.resource.aws_iam_policy = { boundary: { name: "boundary", policy: docRef("ceiling") } };
-      t.data.aws_iam_policy_document.ceiling = doc({ effect: "Allow", actions: ["s3:*", "dynamodb:*"], resources: ["*"] });
-    }),
+    pass: variant(
+      roleWithPolicy([{ effect: "Allow", actions: ["s3:*"], resources: ["arn:aws:s3:::app-*"] }], { boundary: ref("aws_iam_policy.boundary", "arn") }),
+      (t) => {
+        t.resource.aws_iam_policy = { boundary: { name: "boundary", policy: docRef("ceiling") } };
+        t.data.aws_iam_policy_document.ceiling = doc({ effect: "Allow", actions: ["s3:*", "dynamodb:*"], resources: ["*"] });
+      },
+    ),
     fail: roleWithPolicy([{ effect: "Allow", actions: ["s3:*"], resources: ["*"] }]),
     failAt: "data.aws_iam_policy_document.permissions",
   },
@@ -59,27 +70,46 @@ export const identityFixtures: Record<string, Fixture> = {
     failAt: "data.aws_iam_policy_document.permissions",
   },
   "IAM-OIDC-TRUST-SCOPED": {
-    pass: roleWithPolicy([{ effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::state"] }], { trust: githubTrust(`${REPO}:environment:prod`) }),
+    pass: roleWithPolicy([{ effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::state"] }], {
+      trust: githubTrust(`${REPO}:environment:prod`),
+    }),
     fail: roleWithPolicy([{ effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::state"] }], { trust: githubTrust(undefined) }),
     failAt: ROLE,
   },
-  "IAM-OIDC-SUBJECT-UNIQUE": { pass: twoRoles(`${REPO}:pull_request`, `${REPO}:environment:prod`), fail: twoRoles(`${REPO}:environment:prod`, `${REPO}:environment:prod`), failAt: "aws_iam_role.a" },
+  "IAM-OIDC-SUBJECT-UNIQUE": {
+    pass: twoRoles(`${REPO}:pull_request`, `${REPO}:environment:prod`),
+    fail: twoRoles(`${REPO}:environment:prod`, `${REPO}:environment:prod`),
+    failAt: "aws_iam_role.a",
+  },
   "IAM-WRITERS-HAVE-BOUNDARY": {
-    pass: roleWithPolicy([{ effect: "Allow", actions: ["iam:CreateRole"], resources: ["arn:aws:iam::1:role/app-*"] }], { boundary: "arn:aws:iam::1:policy/boundary" }),
+    pass: roleWithPolicy([{ effect: "Allow", actions: ["iam:CreateRole"], resources: ["arn:aws:iam::1:role/app-*"] }], {
+      boundary: "arn:aws:iam::1:policy/boundary",
+    }),
     fail: roleWithPolicy([{ effect: "Allow", actions: ["iam:CreateRole"], resources: ["arn:aws:iam::1:role/app-*"] }]),
     failAt: ROLE,
   },
   // ReadOnlyAccess reaches secret values and data unless Denies carve them out.
-  "IAM-PR-ROLE-READ-ONLY": { pass: prRole, fail: variant(prRole, (t) => ((t.data.aws_iam_policy_document.permissions.statement as unknown[]).splice(1, 1))), failAt: ROLE },
+  "IAM-PR-ROLE-READ-ONLY": {
+    pass: prRole,
+    fail: variant(prRole, (t) => (t.data.aws_iam_policy_document.permissions.statement as unknown[]).splice(1, 1)),
+    failAt: ROLE,
+  },
   "SECRETS-IOT-CERT-FROM-CSR": {
     pass: tf({ aws_iot_certificate: { c: { active: true, csr: "-----BEGIN CERTIFICATE REQUEST-----\nMII...\n-----END CERTIFICATE REQUEST-----\n" } } }),
     fail: tf({ aws_iot_certificate: { c: { active: true } } }),
     failAt: "aws_iot_certificate.c",
   },
-  "SECRETS-NO-TLS-PRIVATE-KEY": { pass: tf({ aws_iot_certificate: { c: { csr: "-----BEGIN CERTIFICATE REQUEST-----" } } }), fail: tf({ tls_private_key: { k: { algorithm: "RSA" } } }), failAt: "tls_private_key.k" },
+  "SECRETS-NO-TLS-PRIVATE-KEY": {
+    pass: tf({ aws_iot_certificate: { c: { csr: "-----BEGIN CERTIFICATE REQUEST-----" } } }),
+    fail: tf({ tls_private_key: { k: { algorithm: "RSA" } } }),
+    failAt: "tls_private_key.k",
+  },
   "SECRETS-NO-VALUE-IN-STATE": {
     pass: tf({ aws_secretsmanager_secret: { s: { name: "s" } } }),
-    fail: tf({ aws_secretsmanager_secret: { s: { name: "s" } } }, { aws_secretsmanager_secret_version: { v: { secret_id: ref("aws_secretsmanager_secret.s", "id") } } }),
+    fail: tf(
+      { aws_secretsmanager_secret: { s: { name: "s" } } },
+      { aws_secretsmanager_secret_version: { v: { secret_id: ref("aws_secretsmanager_secret.s", "id") } } },
+    ),
     failAt: "data.aws_secretsmanager_secret_version.v",
   },
   "SECRETS-NO-PRIVATE-KEY-MATERIAL": {
@@ -87,8 +117,16 @@ export const identityFixtures: Record<string, Fixture> = {
     fail: tf({}, {}, { key: { value: "-----BEGIN RSA PRIVATE KEY-----\nMII...\n-----END RSA PRIVATE KEY-----" } }),
     failAt: "output.key",
   },
-  "IOT-NO-WILDCARD-ACTION": { pass: devicePolicy, fail: iotPolicy({ effect: "Allow", actions: ["iot:*"], resources: [`${IOT}:topic/devices/${THING}/*`] }), failAt: "aws_iot_policy.policy" },
-  "IOT-CONNECT-SCOPED": { pass: devicePolicy, fail: iotPolicy({ effect: "Allow", actions: ["iot:Connect"], resources: [`${IOT}:client/*`] }), failAt: "aws_iot_policy.policy" },
+  "IOT-NO-WILDCARD-ACTION": {
+    pass: devicePolicy,
+    fail: iotPolicy({ effect: "Allow", actions: ["iot:*"], resources: [`${IOT}:topic/devices/${THING}/*`] }),
+    failAt: "aws_iot_policy.policy",
+  },
+  "IOT-CONNECT-SCOPED": {
+    pass: devicePolicy,
+    fail: iotPolicy({ effect: "Allow", actions: ["iot:Connect"], resources: [`${IOT}:client/*`] }),
+    failAt: "aws_iot_policy.policy",
+  },
   "IOT-CONNECT-IS-ATTACHED": {
     pass: devicePolicy,
     fail: variant(devicePolicy, (t) => delete (t.data.aws_iam_policy_document.iot.statement as Record<string, unknown>[])[0].condition),
@@ -97,7 +135,10 @@ export const identityFixtures: Record<string, Fixture> = {
   // Another device's topic (devices/* instead of the thing-name variable).
   "IOT-DATA-OWN-TOPICS": {
     pass: devicePolicy,
-    fail: variant(devicePolicy, (t) => ((t.data.aws_iam_policy_document.iot.statement as { resources: string[] }[])[1].resources = [`${IOT}:topic/devices/*/telemetry`])),
+    fail: variant(
+      devicePolicy,
+      (t) => ((t.data.aws_iam_policy_document.iot.statement as { resources: string[] }[])[1].resources = [`${IOT}:topic/devices/*/telemetry`]),
+    ),
     failAt: "aws_iot_policy.policy",
   },
   "IOT-CLAIM-PROVISIONING-ONLY": {
@@ -110,7 +151,11 @@ export const identityFixtures: Record<string, Fixture> = {
     fail: topicRule("SELECT *, topic(2) AS thingName FROM 'devices/+/errors'"),
     failAt: "aws_iot_topic_rule.r",
   },
-  "IOT-RULE-ERROR-ACTION": { pass: topicRule("SELECT * FROM '$aws/events/presence/+/+'"), fail: variant(topicRule("SELECT * FROM '$aws/events/presence/+/+'"), (t) => delete t.resource.aws_iot_topic_rule.r.error_action), failAt: "aws_iot_topic_rule.r" },
+  "IOT-RULE-ERROR-ACTION": {
+    pass: topicRule("SELECT * FROM '$aws/events/presence/+/+'"),
+    fail: variant(topicRule("SELECT * FROM '$aws/events/presence/+/+'"), (t) => delete t.resource.aws_iot_topic_rule.r.error_action),
+    failAt: "aws_iot_topic_rule.r",
+  },
   "IOT-LOGGING-ENABLED": {
     pass: tf({ aws_iot_logging_options: { l: { default_log_level: "WARN", role_arn: "arn:aws:iam::1:role/l" } } }),
     fail: tf({ aws_iot_logging_options: { l: { default_log_level: "DISABLED", role_arn: "arn:aws:iam::1:role/l" } } }),

@@ -21,7 +21,14 @@ class GatedStack extends TerraformStack {
     super(scope, id);
     PolicyGate.applyTo(this);
     new AwsProvider(this, "aws", { region: "eu-west-1" });
-    this.table = new DynamodbTable(this, "registry", { name: "registry", hashKey: "id", attribute: [{ name: "id", type: "S" }], billingMode: "PAY_PER_REQUEST", pointInTimeRecovery: { enabled: true }, serverSideEncryption: { enabled: true } });
+    this.table = new DynamodbTable(this, "registry", {
+      name: "registry",
+      hashKey: "id",
+      attribute: [{ name: "id", type: "S" }],
+      billingMode: "PAY_PER_REQUEST",
+      pointInTimeRecovery: { enabled: true },
+      serverSideEncryption: { enabled: true },
+    });
     this.nat = new NatGateway(this, "nat", { subnetId: "subnet-1" });
   }
 }
@@ -71,7 +78,9 @@ test("a suppression that matches nothing is listed as unused", () => {
     PolicyGate.suppress(stack.nat, "COST-NO-NAT-GATEWAY", "private subnets approved for this fixture");
     PolicyGate.suppress(stack.table, "DYNAMODB-PITR", "left over from an older table definition");
   });
-  expect(formatSummary(PolicyGate.report(app))).toContain("unused suppression DYNAMODB-PITR at gated/registry (matches no violation; remove it): left over from an older table definition");
+  expect(formatSummary(PolicyGate.report(app))).toContain(
+    "unused suppression DYNAMODB-PITR at gated/registry (matches no violation; remove it): left over from an older table definition",
+  );
 });
 
 test("fails when a suppression has no written reason", () => {

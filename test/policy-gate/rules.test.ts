@@ -40,7 +40,14 @@ describe.each(RULES.map((r) => r.id))("%s", (ruleId) => {
 describe("relations the gate follows", () => {
   const fnStack = tf({ aws_lambda_function: { f: { function_name: "app-alert-handler", runtime: "nodejs22.x" } } });
   const ruleStack = tf({
-    aws_iot_topic_rule: { r: { name: "r", sql: "SELECT topic(2) AS thingName FROM 'devices/+/telemetry'", lambda: [{ function_arn: "arn:aws:lambda:eu-west-1:111111111111:function:app-alert-handler" }], error_action: {} } },
+    aws_iot_topic_rule: {
+      r: {
+        name: "r",
+        sql: "SELECT topic(2) AS thingName FROM 'devices/+/telemetry'",
+        lambda: [{ function_arn: "arn:aws:lambda:eu-west-1:111111111111:function:app-alert-handler" }],
+        error_action: {},
+      },
+    },
   });
 
   test("fails when another stack's topic rule invokes the function by ARN and no on-failure destination exists", () => {
@@ -48,7 +55,11 @@ describe("relations the gate follows", () => {
   });
 
   test("a dead-letter queue on the function also counts as an on-failure destination", () => {
-    const withDlq = tf({ aws_lambda_function: { f: { function_name: "app-alert-handler", runtime: "nodejs22.x", dead_letter_config: { target_arn: "arn:aws:sqs:eu-west-1:1:dlq" } } } });
+    const withDlq = tf({
+      aws_lambda_function: {
+        f: { function_name: "app-alert-handler", runtime: "nodejs22.x", dead_letter_config: { target_arn: "arn:aws:sqs:eu-west-1:1:dlq" } },
+      },
+    });
     expect(check("LAMBDA-ASYNC-ON-FAILURE", withDlq, [ruleStack])).toEqual([]);
   });
 
@@ -70,29 +81,76 @@ describe("relations the gate follows", () => {
 describe("hostile shapes", () => {
   test("fails when a pull-request role attaches AdministratorAccess, or a managed policy the gate cannot evaluate", () => {
     const role = roleWithPolicy([{ effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::state"] }], {
-      trust: { statement: [{ effect: "Allow", actions: ["sts:AssumeRoleWithWebIdentity"], principals: [{ type: "Federated", identifiers: ["arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"] }], condition: [{ test: "StringEquals", variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] }, { test: "StringEquals", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/app:pull_request"] }] }] },
+      trust: {
+        statement: [
+          {
+            effect: "Allow",
+            actions: ["sts:AssumeRoleWithWebIdentity"],
+            principals: [{ type: "Federated", identifiers: ["arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"] }],
+            condition: [
+              { test: "StringEquals", variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] },
+              { test: "StringEquals", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/app:pull_request"] },
+            ],
+          },
+        ],
+      },
       managed: ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/AmazonS3FullAccess"],
     });
-    expect(check("IAM-PR-ROLE-READ-ONLY", role).map((f) => f.detail)).toEqual(expect.arrayContaining([expect.stringContaining("AmazonS3FullAccess, which the gate cannot evaluate"), expect.stringContaining("writes S3 objects")]));
+    expect(check("IAM-PR-ROLE-READ-ONLY", role).map((f) => f.detail)).toEqual(
+      expect.arrayContaining([expect.stringContaining("AmazonS3FullAccess, which the gate cannot evaluate"), expect.stringContaining("writes S3 objects")]),
+    );
   });
 
   test("fails when a conditional Deny is all that stands between a pull-request role and secret values (conditions may not hold)", () => {
     const role = roleWithPolicy(
-      [{ effect: "Deny", actions: ["secretsmanager:GetSecretValue"], resources: ["*"], condition: [{ test: "StringEquals", variable: "aws:RequestedRegion", values: ["eu-west-1"] }] }],
-      { trust: { statement: [{ effect: "Allow", actions: ["sts:AssumeRoleWithWebIdentity"], principals: [{ type: "Federated", identifiers: ["token.actions.githubusercontent.com"] }], condition: [{ test: "StringLike", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/app:*"] }] }] }, managed: ["arn:aws:iam::aws:policy/ReadOnlyAccess"] },
+      [
+        {
+          effect: "Deny",
+          actions: ["secretsmanager:GetSecretValue"],
+          resources: ["*"],
+          condition: [{ test: "StringEquals", variable: "aws:RequestedRegion", values: ["eu-west-1"] }],
+        },
+      ],
+      {
+        trust: {
+          statement: [
+            {
+              effect: "Allow",
+              actions: ["sts:AssumeRoleWithWebIdentity"],
+              principals: [{ type: "Federated", identifiers: ["token.actions.githubusercontent.com"] }],
+              condition: [{ test: "StringLike", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/app:*"] }],
+            },
+          ],
+        },
+        managed: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+      },
     );
     expect(check("IAM-PR-ROLE-READ-ONLY", role).map((f) => f.detail)).toContainEqual(expect.stringContaining("secretsmanager:GetSecretValue"));
   });
 
   test("fails when an OIDC subject is a wildcard over every branch", () => {
     const role = roleWithPolicy([{ effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::state"] }], {
-      trust: { statement: [{ effect: "Allow", actions: ["sts:AssumeRoleWithWebIdentity"], principals: [{ type: "Federated", identifiers: ["token.actions.githubusercontent.com"] }], condition: [{ test: "StringEquals", variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] }, { test: "StringLike", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/*"] }] }] },
+      trust: {
+        statement: [
+          {
+            effect: "Allow",
+            actions: ["sts:AssumeRoleWithWebIdentity"],
+            principals: [{ type: "Federated", identifiers: ["token.actions.githubusercontent.com"] }],
+            condition: [
+              { test: "StringEquals", variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] },
+              { test: "StringLike", variable: "token.actions.githubusercontent.com:sub", values: ["repo:org/*"] },
+            ],
+          },
+        ],
+      },
     });
     expect(check("IAM-OIDC-TRUST-SCOPED", role).map((f) => f.detail)).toEqual([expect.stringContaining("repo:org/*")]);
   });
 
   test("fails when Action * hides in a literal JSON policy instead of a policy document", () => {
-    const literal = tf({ aws_iam_role_policy: { p: { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: { Effect: "Allow", Action: "*", Resource: "*" } }) } } });
+    const literal = tf({
+      aws_iam_role_policy: { p: { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: { Effect: "Allow", Action: "*", Resource: "*" } }) } },
+    });
     expect(check("IAM-NO-STAR-ACTION", literal).map((f) => f.address)).toEqual(["aws_iam_role_policy.p"]);
   });
 

@@ -38,7 +38,14 @@ const occupancyOf = (d: number, k: number) => (d === 0 ? occupiedOf(d, k) : d ==
 /** Hive types of the Glue table as DuckDB types. */
 function duckType(hive: string): string {
   const struct = /^struct<(.+)>$/.exec(hive);
-  if (struct) return `STRUCT(${struct[1]!.split(",").map((f) => { const [n, t] = f.split(":"); return `${n} ${duckType(t!)}`; }).join(", ")})`;
+  if (struct)
+    return `STRUCT(${struct[1]!
+      .split(",")
+      .map((f) => {
+        const [n, t] = f.split(":");
+        return `${n} ${duckType(t!)}`;
+      })
+      .join(", ")})`;
   const simple: Record<string, string> = { string: "VARCHAR", bigint: "BIGINT", int: "INTEGER", double: "DOUBLE", boolean: "BOOLEAN" };
   if (!simple[hive]) throw new Error(`no DuckDB type for Hive type ${hive}`);
   return simple[hive]!;
@@ -62,7 +69,12 @@ beforeAll(async () => {
   const engine = new RulesEngine({
     rules: rules.rules,
     now: () => clock,
-    targets: { invokeLambda: () => undefined, putItem: async () => undefined, putRecord: (name, data) => firehose.putRecord(name, data), putLogEvent: async () => undefined },
+    targets: {
+      invokeLambda: () => undefined,
+      putItem: async () => undefined,
+      putRecord: (name, data) => firehose.putRecord(name, data),
+      putLogEvent: async () => undefined,
+    },
   });
   for (let k = READINGS - 1; k >= 0; k--) {
     clock = arrivalOf(k);
@@ -95,7 +107,12 @@ beforeAll(async () => {
   instance = await DuckDBInstance.create(":memory:");
   db = await instance.connect();
   await db.run("SET TimeZone = 'UTC'");
-  const sample = JSON.parse((await import("node:zlib")).gunzipSync(fs.readFileSync(path.join(copy, objectKeys[0]!))).toString("utf8").split("\n")[0]!) as Record<string, unknown>;
+  const sample = JSON.parse(
+    (await import("node:zlib"))
+      .gunzipSync(fs.readFileSync(path.join(copy, objectKeys[0]!)))
+      .toString("utf8")
+      .split("\n")[0]!,
+  ) as Record<string, unknown>;
   const jsonKey = (column: string) => Object.keys(sample).find((k) => k.toLowerCase() === column) ?? column;
   const columns = WARM_TABLE_COLUMNS.map((c) => `'${jsonKey(c.name)}': '${duckType(c.type)}'`).join(", ");
   const hiveTypes = WARM_PARTITION_KEYS.map((k) => `'${k.name}': '${duckType(k.type)}'`).join(", ");
@@ -124,7 +141,9 @@ const withinLast = (ms: number) => Array.from({ length: READINGS }, (_, k) => k)
 test("the twin's warm files use Firehose's layout: Hive hour partitions of GZIP JSON lines named after the stream", () => {
   expect(objectKeys.length).toBeGreaterThanOrEqual(8 * 24);
   for (const key of objectKeys) {
-    expect(key).toMatch(new RegExp(`^telemetry/year=\\d{4}/month=\\d{2}/day=\\d{2}/hour=\\d{2}/${names.telemetryDeliveryStream}-1-\\d{4}(-\\d{2}){5}-[0-9a-f-]{36}\\.json\\.gz$`));
+    expect(key).toMatch(
+      new RegExp(`^telemetry/year=\\d{4}/month=\\d{2}/day=\\d{2}/hour=\\d{2}/${names.telemetryDeliveryStream}-1-\\d{4}(-\\d{2}){5}-[0-9a-f-]{36}\\.json\\.gz$`),
+    );
   }
 });
 
@@ -136,7 +155,9 @@ test("recent-telemetry: the last hour's readings, newest first", async () => {
   const rows = await run("recent-telemetry");
   const ks = withinLast(HOUR);
   expect(ks).toHaveLength(6);
-  const expected = ks.flatMap((k) => DEVICES.map((thing, d) => ({ thing_name: thing, ts: arrivalOf(k), co2_ppm: co2Of(d, k), temperature_c: temperatureOf(d, k) })));
+  const expected = ks.flatMap((k) =>
+    DEVICES.map((thing, d) => ({ thing_name: thing, ts: arrivalOf(k), co2_ppm: co2Of(d, k), temperature_c: temperatureOf(d, k) })),
+  );
   expect(rows.map((r) => ({ ...r, ts: Number(r.ts) }))).toEqual(expected);
 });
 

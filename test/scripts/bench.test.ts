@@ -21,22 +21,41 @@ test("npm run bench -- --quick measures every section and writes bench/results.j
     quick: true,
     runsPerFigure: 1,
     machine: { cores: expect.any(Number), node: process.version },
-    synth: { synthSeconds: expect.any(Number), synthPeakMiB: expect.any(Number), barrelSeconds: expect.any(Number), barrelPeakMiB: expect.any(Number), ratio: expect.any(Number) },
+    synth: {
+      synthSeconds: expect.any(Number),
+      synthPeakMiB: expect.any(Number),
+      barrelSeconds: expect.any(Number),
+      barrelPeakMiB: expect.any(Number),
+      ratio: expect.any(Number),
+    },
     hook: { hookP50Ms: expect.any(Number), rawP50Ms: expect.any(Number), ratio: expect.any(Number) },
     lambdas: { dynamodbClientOnlyZipKiB: expect.any(Number) },
     device: { steadyRssMiB: expect.any(Number), firstAnswerMs: expect.any(Number) },
     twin: [{ devices: 2, pisPerSecond: expect.any(Number) }],
   });
-  expect(results.lambdas.functions.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["provisioning-hook", "register-device", "telemetry-broadcast"]));
-  for (const f of results.lambdas.functions) expect(f).toEqual({ name: expect.any(String), zipKiB: expect.any(Number), loadMs: expect.any(Number), dynamodbClientOnlyMs: expect.any(Number), ratio: expect.any(Number) });
+  expect(results.lambdas.functions.map((f: { name: string }) => f.name)).toEqual(
+    expect.arrayContaining(["provisioning-hook", "register-device", "telemetry-broadcast"]),
+  );
+  for (const f of results.lambdas.functions)
+    expect(f).toEqual({
+      name: expect.any(String),
+      zipKiB: expect.any(Number),
+      loadMs: expect.any(Number),
+      dynamodbClientOnlyMs: expect.any(Number),
+      ratio: expect.any(Number),
+    });
 }, 900_000);
 
 test("fails when --only names an unknown section", () => {
   expect(() =>
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "bench.ts"), "--quick", "--only", "synth,nonsense"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    }),
+    execFileSync(
+      process.execPath,
+      [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "scripts", "bench.ts"), "--quick", "--only", "synth,nonsense"],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
   ).toThrow(/--only nonsense/);
 });

@@ -59,14 +59,22 @@ test("GIVEN artifacts downloaded per environment WHEN the script runs THEN it wr
     mkdirSync(join(dir, "reports", `drift-plan-${report.environment}`), { recursive: true });
     writeFileSync(join(dir, "reports", `drift-plan-${report.environment}`, "report.json"), JSON.stringify(report));
   }
-  expect(readReports(join(dir, "reports")).map((r) => r.environment).sort()).toEqual(["dev", "prod"]);
+  expect(
+    readReports(join(dir, "reports"))
+      .map((r) => r.environment)
+      .sort(),
+  ).toEqual(["dev", "prod"]);
   const outputs = join(dir, "github-output");
   writeFileSync(outputs, "");
-  const run = spawnSync(process.execPath, [require.resolve("tsx/cli"), "scripts/drift-report.ts", "--reports", join(dir, "reports"), "--out", join(dir, "drift.md"), "--expect", "dev,prod"], {
-    cwd: join(__dirname, "..", ".."),
-    env: { ...process.env, GITHUB_OUTPUT: outputs },
-    encoding: "utf8",
-  });
+  const run = spawnSync(
+    process.execPath,
+    [require.resolve("tsx/cli"), "scripts/drift-report.ts", "--reports", join(dir, "reports"), "--out", join(dir, "drift.md"), "--expect", "dev,prod"],
+    {
+      cwd: join(__dirname, "..", ".."),
+      env: { ...process.env, GITHUB_OUTPUT: outputs },
+      encoding: "utf8",
+    },
+  );
   expect(run.status).toBe(0);
   expect(readFileSync(outputs, "utf8")).toBe(`status=drifted\ntitle=${DRIFT_ISSUE_TITLE}\n`);
   expect(readFileSync(join(dir, "drift.md"), "utf8")).toContain("**prod/ota**");

@@ -42,7 +42,9 @@ export function fakeAws(state: FakeAws) {
   const secrets = mockClient(SecretsManagerClient);
   const ssm = mockClient(SSMClient);
   if (state.versions === undefined) {
-    secrets.on(ListSecretVersionIdsCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    secrets
+      .on(ListSecretVersionIdsCommand)
+      .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
   } else {
     secrets.on(ListSecretVersionIdsCommand).resolves({ Versions: state.versions.map((v) => ({ VersionId: v.versionId, VersionStages: v.stages })) });
     for (const v of state.versions) secrets.on(GetSecretValueCommand, { VersionId: v.versionId }).resolves({ VersionId: v.versionId, SecretString: v.value });
@@ -54,7 +56,14 @@ export function fakeAws(state: FakeAws) {
     ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: "not found", $metadata: {} }));
   } else {
     ssm.on(GetParameterCommand).resolves({
-      Parameter: { Value: JSON.stringify({ certificatePem: state.publishedCertificatePem, certificateId: "c0ffee01", endpoint: "a1-ats.iot.eu-west-1.amazonaws.com", thingName: "shf-dev-controller" }) },
+      Parameter: {
+        Value: JSON.stringify({
+          certificatePem: state.publishedCertificatePem,
+          certificateId: "c0ffee01",
+          endpoint: "a1-ats.iot.eu-west-1.amazonaws.com",
+          thingName: "shf-dev-controller",
+        }),
+      },
     });
   }
   return { secrets, ssm };

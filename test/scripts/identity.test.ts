@@ -21,7 +21,9 @@ const LEGACY_JSON = JSON.stringify({ certificatePem: "-----BEGIN CERTIFICATE----
 const fs = require("node:fs") as typeof import("node:fs");
 
 const spkiSha256 = (privateKeyPem: string) =>
-  createHash("sha256").update(createPublicKey(createPrivateKey(privateKeyPem)).export({ type: "spki", format: "der" })).digest("hex");
+  createHash("sha256")
+    .update(createPublicKey(createPrivateKey(privateKeyPem)).export({ type: "spki", format: "der" }))
+    .digest("hex");
 
 function withCsr(root: string, pem = "-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n"): void {
   mkdirSync(join(root, "identity", "dev"), { recursive: true });
@@ -40,7 +42,12 @@ describe("create", () => {
     const aws = fakeAws({ versions: undefined });
     await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
-    expect(input).toEqual({ Name: "shf-dev/controller-certificate", Description: expect.any(String), SecretString: expect.any(String), ClientRequestToken: expect.any(String) });
+    expect(input).toEqual({
+      Name: "shf-dev/controller-certificate",
+      Description: expect.any(String),
+      SecretString: expect.any(String),
+      ClientRequestToken: expect.any(String),
+    });
     expect(pemLabel(input.SecretString!)).toBe("PRIVATE KEY");
     expect(aws.secrets.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
@@ -50,7 +57,12 @@ describe("create", () => {
     const aws = fakeAws({ versions: [] });
     await runIdentityCommand("create", context(root));
     const input = aws.secrets.commandCalls(PutSecretValueCommand)[0].args[0].input;
-    expect(input).toEqual({ SecretId: "shf-dev/controller-certificate", SecretString: expect.any(String), ClientRequestToken: expect.any(String), VersionStages: ["AWSCURRENT"] });
+    expect(input).toEqual({
+      SecretId: "shf-dev/controller-certificate",
+      SecretString: expect.any(String),
+      ClientRequestToken: expect.any(String),
+      VersionStages: ["AWSCURRENT"],
+    });
     expect(pemLabel(input.SecretString!)).toBe("PRIVATE KEY");
   });
 
@@ -99,7 +111,9 @@ describe("rotate", () => {
     const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: old.privateKeyPem }], publishedCertificatePem: old.certificatePem });
     await runIdentityCommand("rotate", context(root));
     const puts = aws.secrets.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input);
-    expect(puts).toEqual([{ SecretId: "shf-dev/controller-certificate", SecretString: expect.any(String), ClientRequestToken: expect.any(String), VersionStages: ["AWSPENDING"] }]);
+    expect(puts).toEqual([
+      { SecretId: "shf-dev/controller-certificate", SecretString: expect.any(String), ClientRequestToken: expect.any(String), VersionStages: ["AWSPENDING"] },
+    ]);
     const csr = readFileSync(join(root, CSR_FILE), "utf8");
     expect(csr).not.toBe(old.csrPem);
     expect(await csrFingerprint(csr)).toBe(spkiSha256(puts[0].SecretString!));
@@ -158,7 +172,10 @@ describe("promote", () => {
 
   test("GIVEN the current key already matches WHEN promote THEN nothing changes", async () => {
     const current = await issuedIdentity();
-    const aws = fakeAws({ versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: current.privateKeyPem }], publishedCertificatePem: current.certificatePem });
+    const aws = fakeAws({
+      versions: [{ versionId: "v1", stages: ["AWSCURRENT"], value: current.privateKeyPem }],
+      publishedCertificatePem: current.certificatePem,
+    });
     expect(await runIdentityCommand("promote", context(tempRoot()))).toEqual([expect.stringContaining("nothing to promote")]);
     expect(writesCalls(aws)).toHaveLength(0);
   });
@@ -228,9 +245,18 @@ describe("key material", () => {
 });
 
 describe("command line", () => {
-  test.each([[[]], [["create"]], [["create", "gateway"]], [["revoke", "claim"]], [["create", "claim", "extra"]]])("fails with usage (exit 2) for %j", async (argv) => {
-    const errors: string[] = [];
-    expect(await main(argv as string[], () => undefined, (line) => errors.push(line))).toBe(2);
-    expect(errors[0]).toMatch(/^usage: npm run identity -- <create\|rotate\|promote\|status> <controller\|claim>/);
-  });
+  test.each([[[]], [["create"]], [["create", "gateway"]], [["revoke", "claim"]], [["create", "claim", "extra"]]])(
+    "fails with usage (exit 2) for %j",
+    async (argv) => {
+      const errors: string[] = [];
+      expect(
+        await main(
+          argv as string[],
+          () => undefined,
+          (line) => errors.push(line),
+        ),
+      ).toBe(2);
+      expect(errors[0]).toMatch(/^usage: npm run identity -- <create\|rotate\|promote\|status> <controller\|claim>/);
+    },
+  );
 });

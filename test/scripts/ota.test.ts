@@ -45,17 +45,32 @@ const sha256 = createHash("sha256").update(firmwareBytes).digest("hex");
 async function ota(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const cli = otaCli({ config, iot: new IoTClient({ region: "eu-west-1" }), s3, out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date("2026-11-22T10:00:00Z"), sleep: async () => undefined });
+  const cli = otaCli({
+    config,
+    iot: new IoTClient({ region: "eu-west-1" }),
+    s3,
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    now: () => new Date("2026-11-22T10:00:00Z"),
+    sleep: async () => undefined,
+  });
   const code = await cli.run(argv);
   return { code, out, err };
 }
 const lastJson = (lines: string[]): Record<string, unknown> => JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-const executions = (...rows: Array<[string, string]>) => ({ executionSummaries: rows.map(([thing, status]) => ({ thingArn: thingArn(thing), jobExecutionSummary: { status: status as never } })) });
+const executions = (...rows: Array<[string, string]>) => ({
+  executionSummaries: rows.map(([thing, status]) => ({ thingArn: thingArn(thing), jobExecutionSummary: { status: status as never } })),
+});
 
 beforeAll(async () => {
   server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: scratchDir("shf-s3rver-"), configureBuckets: [{ name: bucket }] });
   const { port } = await server.run();
-  s3 = new S3Client({ region: "eu-west-1", endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  s3 = new S3Client({
+    region: "eu-west-1",
+    endpoint: `http://127.0.0.1:${port}`,
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
   const uploaded = await ota("upload", "--file", firmware, "--version", "1.4.0", "--json");
   expect(uploaded.code).toBe(0);
 });
@@ -112,12 +127,18 @@ describe("deploy", () => {
     ]);
     expect(input.timeoutConfig).toEqual({ inProgressTimeoutInMinutes: 60 });
     expect(input.jobExecutionsRetryConfig).toBeUndefined();
-    expect(input.tags).toEqual([{ Key: "ota:stage", Value: "canary" }, { Key: "ota:fleet-target", Value: "shf-dev-thermostat" }]);
+    expect(input.tags).toEqual([
+      { Key: "ota:stage", Value: "canary" },
+      { Key: "ota:fleet-target", Value: "shf-dev-thermostat" },
+    ]);
   });
 
   test("GIVEN every canary execution SUCCEEDED WHEN watching THEN the fleet job is created for the target group, CONTINUOUS", async () => {
     iotMock.on(CreateJobCommand).resolves({});
-    iotMock.on(ListJobExecutionsForJobCommand).resolvesOnce(executions(["pi-1", "SUCCEEDED"], ["pi-2", "IN_PROGRESS"])).resolves(executions(["pi-1", "SUCCEEDED"], ["pi-2", "SUCCEEDED"]));
+    iotMock
+      .on(ListJobExecutionsForJobCommand)
+      .resolvesOnce(executions(["pi-1", "SUCCEEDED"], ["pi-2", "IN_PROGRESS"]))
+      .resolves(executions(["pi-1", "SUCCEEDED"], ["pi-2", "SUCCEEDED"]));
     iotMock.on(DescribeJobCommand).resolves({ job: { status: "IN_PROGRESS", jobArn: "arn:job" } });
     iotMock.on(GetJobDocumentCommand).resolves({ document: JSON.stringify({ operation: "firmware-update", version: "1.4.0", url: "u", sha256, size: 1 }) });
 
@@ -170,7 +191,12 @@ describe("deploy", () => {
     const input = iotMock.commandCalls(CreateJobCommand)[0]!.args[0].input;
     expect(input.jobId).toBe("firmware-1_4_0-20261122100000");
     expect(input.targetSelection).toBe("CONTINUOUS");
-    expect(input.jobExecutionsRetryConfig).toEqual({ criteriaList: [{ failureType: "FAILED", numberOfRetries: 2 }, { failureType: "TIMED_OUT", numberOfRetries: 2 }] });
+    expect(input.jobExecutionsRetryConfig).toEqual({
+      criteriaList: [
+        { failureType: "FAILED", numberOfRetries: 2 },
+        { failureType: "TIMED_OUT", numberOfRetries: 2 },
+      ],
+    });
     expect(input.jobExecutionsRolloutConfig).toEqual({ maximumPerMinute: 5 });
     expect(input.timeoutConfig).toEqual({ inProgressTimeoutInMinutes: 30 });
   });
@@ -236,7 +262,12 @@ describe("promote, retry, cancel, status, list", () => {
     const r = await ota("retry", "j1", "--json");
 
     const input = iotMock.commandCalls(CreateJobCommand)[0]!.args[0].input;
-    expect(input).toMatchObject({ jobId: "firmware-1_4_0-20261122100000-retry", targets: [thingArn("pi-3"), thingArn("pi-7")], targetSelection: "SNAPSHOT", document });
+    expect(input).toMatchObject({
+      jobId: "firmware-1_4_0-20261122100000-retry",
+      targets: [thingArn("pi-3"), thingArn("pi-7")],
+      targetSelection: "SNAPSHOT",
+      document,
+    });
     expect(lastJson(r.out)).toEqual({ jobId: "firmware-1_4_0-20261122100000-retry", things: ["pi-3", "pi-7"] });
   });
 
@@ -250,15 +281,27 @@ describe("promote, retry, cancel, status, list", () => {
   test("GIVEN --force WHEN canceling THEN CancelJob asks to cancel executions in progress too", async () => {
     iotMock.on(CancelJobCommand).resolves({});
     await ota("cancel", "j1", "--force", "--comment", "bad build");
-    expect(iotMock.commandCalls(CancelJobCommand)[0]!.args[0].input).toEqual({ jobId: "j1", force: true, reasonCode: "OPERATOR_CANCELED", comment: "bad build" });
+    expect(iotMock.commandCalls(CancelJobCommand)[0]!.args[0].input).toEqual({
+      jobId: "j1",
+      force: true,
+      reasonCode: "OPERATOR_CANCELED",
+      comment: "bad build",
+    });
   });
 
   test("GIVEN executions and a fleet index WHEN status --json THEN it reports each device, the success rate, failure reasons and the version distribution", async () => {
     iotMock.on(DescribeJobCommand).resolves({ job: { status: "IN_PROGRESS" } });
     iotMock.on(GetJobDocumentCommand).resolves({ document });
     iotMock.on(ListJobExecutionsForJobCommand).resolves(executions(["pi-1", "SUCCEEDED"], ["pi-2", "FAILED"], ["pi-3", "QUEUED"]));
-    iotMock.on(DescribeJobExecutionCommand, { jobId: "j1", thingName: "pi-2" }).resolves({ execution: { statusDetails: { detailsMap: { reason: "checksum mismatch" } } } });
-    iotMock.on(GetBucketsAggregationCommand).resolves({ buckets: [{ keyValue: "1.4.0", count: 1 }, { keyValue: "1.3.0", count: 2 }] });
+    iotMock
+      .on(DescribeJobExecutionCommand, { jobId: "j1", thingName: "pi-2" })
+      .resolves({ execution: { statusDetails: { detailsMap: { reason: "checksum mismatch" } } } });
+    iotMock.on(GetBucketsAggregationCommand).resolves({
+      buckets: [
+        { keyValue: "1.4.0", count: 1 },
+        { keyValue: "1.3.0", count: 2 },
+      ],
+    });
 
     const r = await ota("status", "j1", "--json");
 
@@ -266,7 +309,11 @@ describe("promote, retry, cancel, status, list", () => {
       jobId: "j1",
       status: "IN_PROGRESS",
       version: "1.4.0",
-      executions: [{ thingName: "pi-1", status: "SUCCEEDED" }, { thingName: "pi-2", status: "FAILED", reason: "checksum mismatch" }, { thingName: "pi-3", status: "QUEUED" }],
+      executions: [
+        { thingName: "pi-1", status: "SUCCEEDED" },
+        { thingName: "pi-2", status: "FAILED", reason: "checksum mismatch" },
+        { thingName: "pi-3", status: "QUEUED" },
+      ],
       summary: { total: 3, byStatus: { SUCCEEDED: 1, FAILED: 1, QUEUED: 1 }, succeeded: 1, failed: 1, successPercent: 33.3 },
       versions: { "1.4.0": 1, "1.3.0": 2 },
     });
@@ -290,7 +337,12 @@ describe("promote, retry, cancel, status, list", () => {
   });
 
   test("GIVEN jobs of several kinds WHEN list --json THEN only firmware jobs are listed", async () => {
-    iotMock.on(ListJobsCommand).resolves({ jobs: [{ jobId: "firmware-1_4_0-1-canary", status: "COMPLETED" }, { jobId: "reboot-all", status: "IN_PROGRESS" }] });
+    iotMock.on(ListJobsCommand).resolves({
+      jobs: [
+        { jobId: "firmware-1_4_0-1-canary", status: "COMPLETED" },
+        { jobId: "reboot-all", status: "IN_PROGRESS" },
+      ],
+    });
     const r = await ota("list", "--json");
     expect(lastJson(r.out)).toEqual({ jobs: [{ jobId: "firmware-1_4_0-1-canary", status: "COMPLETED" }] });
   });

@@ -56,15 +56,27 @@ function runPreflight(env: NodeJS.ProcessEnv, args: string[] = []) {
 }
 
 describe("the list", () => {
-  test.each(LIST.map((p) => [p.name, p] as const))("GIVEN %s THEN it has commands, a package, an install command and the tests that need it", (_name, prerequisite) => {
-    expect(prerequisite.commands.length).toBeGreaterThan(0);
-    expect(prerequisite.package).toMatch(/^[a-z0-9.+-]+$/);
-    expect(prerequisite.install).toContain(`apt-get install -y ${prerequisite.package}`);
-    expect(prerequisite.neededBy.length).toBeGreaterThan(0);
-  });
+  test.each(LIST.map((p) => [p.name, p] as const))(
+    "GIVEN %s THEN it has commands, a package, an install command and the tests that need it",
+    (_name, prerequisite) => {
+      expect(prerequisite.commands.length).toBeGreaterThan(0);
+      expect(prerequisite.package).toMatch(/^[a-z0-9.+-]+$/);
+      expect(prerequisite.install).toContain(`apt-get install -y ${prerequisite.package}`);
+      expect(prerequisite.neededBy.length).toBeGreaterThan(0);
+    },
+  );
 
   test("GIVEN the tools the tests spawn THEN each is on the list", () => {
-    expect(LIST.flatMap((p) => p.commands).sort()).toEqual(["chromium", "jq", "mosquitto", "mosquitto_pub", "mosquitto_sub", "openssl", "shellcheck", "terraform"]);
+    expect(LIST.flatMap((p) => p.commands).sort()).toEqual([
+      "chromium",
+      "jq",
+      "mosquitto",
+      "mosquitto_pub",
+      "mosquitto_sub",
+      "openssl",
+      "shellcheck",
+      "terraform",
+    ]);
   });
 });
 
@@ -79,7 +91,11 @@ describe("the README's prerequisites paragraph", () => {
 
   test("GIVEN its apt-get command THEN it installs exactly the list's Debian packages", () => {
     const command = /`sudo apt-get install -y ([^`]+)`/.exec(readmePrerequisites());
-    expect(command?.[1].split(/\s+/).sort()).toEqual(LIST.filter((p) => p.source === "debian").map((p) => p.package).sort());
+    expect(command?.[1].split(/\s+/).sort()).toEqual(
+      LIST.filter((p) => p.source === "debian")
+        .map((p) => p.package)
+        .sort(),
+    );
   });
 });
 
@@ -96,7 +112,9 @@ describe("the pre-flight", () => {
     const run = runPreflight({ PATH: bin, MOSQUITTO_BIN: join(work, "no-such-mosquitto"), CHROMIUM_BIN: join(bin, "chromium") });
     expect(run.code).toBe(1);
     const lines = run.stderr.trim().split("\n");
-    expect(lines.filter((line) => line.startsWith("missing "))).toEqual([expect.stringMatching(/^missing mosquitto \(mosquitto; needed by .*test\/device\/.*\): sudo apt-get install -y mosquitto$/)]);
+    expect(lines.filter((line) => line.startsWith("missing "))).toEqual([
+      expect.stringMatching(/^missing mosquitto \(mosquitto; needed by .*test\/device\/.*\): sudo apt-get install -y mosquitto$/),
+    ]);
     expect(lines.at(-1)).toContain("1 system prerequisite(s) missing (the list: scripts/prerequisites.json)");
   });
 

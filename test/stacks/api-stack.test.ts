@@ -21,8 +21,16 @@ describe("ApiStack", () => {
   });
 
   test("serves GET and POST /devices, GET and DELETE /devices/{serialNumber}, POST .../reprovision and .../replace", () => {
-    expect(values("aws_api_gateway_resource").map((r) => r.path_part).sort()).toEqual(["devices", "replace", "reprovision", "{serialNumber}"]);
-    expect(values("aws_api_gateway_method").map((m) => `${m.http_method} ${String(m.resource_id).replace(/^.*resource\.([a-z-]+)\.id\}$/, "$1")}`).sort()).toEqual([
+    expect(
+      values("aws_api_gateway_resource")
+        .map((r) => r.path_part)
+        .sort(),
+    ).toEqual(["devices", "replace", "reprovision", "{serialNumber}"]);
+    expect(
+      values("aws_api_gateway_method")
+        .map((m) => `${m.http_method} ${String(m.resource_id).replace(/^.*resource\.([a-z-]+)\.id\}$/, "$1")}`)
+        .sort(),
+    ).toEqual([
       "DELETE device-resource",
       "GET device-resource",
       "GET devices-resource",
@@ -81,7 +89,8 @@ describe("ApiStack", () => {
   test("every method proxies to the register-device function", () => {
     const integrations = values("aws_api_gateway_integration");
     expect(integrations).toHaveLength(6);
-    for (const i of integrations) expect(i).toMatchObject({ type: "AWS_PROXY", integration_http_method: "POST", uri: expect.stringMatching(/register-device_function.+invoke_arn/) });
+    for (const i of integrations)
+      expect(i).toMatchObject({ type: "AWS_PROXY", integration_http_method: "POST", uri: expect.stringMatching(/register-device_function.+invoke_arn/) });
   });
 
   test("the function may be invoked only by these routes of this API's stage, from this account", () => {
@@ -110,12 +119,19 @@ describe("ApiStack", () => {
     const stage = values("aws_api_gateway_stage")[0];
     expect(stage.stage_name).toBe("v1");
     expect(stage.access_log_settings.destination_arn).toMatch(/aws_cloudwatch_log_group\.access-log-group/);
-    expect(JSON.parse(stage.access_log_settings.format)).toMatchObject({ requestId: "$context.requestId", status: "$context.status", apiKeyId: "$context.identity.apiKeyId" });
+    expect(JSON.parse(stage.access_log_settings.format)).toMatchObject({
+      requestId: "$context.requestId",
+      status: "$context.status",
+      apiKeyId: "$context.identity.apiKeyId",
+    });
     for (const g of values("aws_cloudwatch_log_group")) expect(g.retention_in_days).toBe(14);
   });
 
   test("throttles the stage and each key, with a daily quota", () => {
-    expect(values("aws_api_gateway_method_settings")[0]).toMatchObject({ method_path: "*/*", settings: { throttling_rate_limit: 10, throttling_burst_limit: 20 } });
+    expect(values("aws_api_gateway_method_settings")[0]).toMatchObject({
+      method_path: "*/*",
+      settings: { throttling_rate_limit: 10, throttling_burst_limit: 20 },
+    });
     expect(values("aws_api_gateway_usage_plan")[0]).toMatchObject({
       throttle_settings: { rate_limit: 5, burst_limit: 10 },
       quota_settings: { limit: 1000, period: "DAY" },
@@ -140,7 +156,10 @@ describe("ApiStack", () => {
   test("sets the account's API Gateway logging role, trusted only by API Gateway of this account", () => {
     expect(values("aws_api_gateway_account")).toEqual([expect.objectContaining({ cloudwatch_role_arn: expect.stringMatching(/apigateway-cloudwatch-role/) })]);
     expect(documentStatements("apigateway-trust")).toEqual([
-      expect.objectContaining({ principals: [{ type: "Service", identifiers: ["apigateway.amazonaws.com"] }], condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }] }),
+      expect.objectContaining({
+        principals: [{ type: "Service", identifiers: ["apigateway.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }],
+      }),
     ]);
   });
 

@@ -5,7 +5,13 @@
  */
 import { loadConfig } from "../../config";
 import { resourceNames } from "../../stacks/shared/naming";
-import { applyRoleStatements, controllerDeployStatements, permissionsBoundaryStatements, planRoleStatements, PLAN_REFRESH_READS } from "../../stacks/shared/ci-policies";
+import {
+  applyRoleStatements,
+  controllerDeployStatements,
+  permissionsBoundaryStatements,
+  planRoleStatements,
+  PLAN_REFRESH_READS,
+} from "../../stacks/shared/ci-policies";
 import { PolicyStatement } from "../../modules/policy-document";
 import { PROJECT_TAG } from "../../stacks/shared/fleet-stack";
 import { CiStack } from "../../stacks/ci-stack";
@@ -57,7 +63,10 @@ describe("CiStack plan role (any pull-request branch)", () => {
   });
 
   test("its own statements allow no write at all", () => {
-    const writes = plan.filter((s) => (s.effect ?? "Allow") === "Allow").flatMap((s) => s.actions ?? []).filter((a) => /:(Put|Delete|Create|Update|Write|BatchWrite)/.test(a));
+    const writes = plan
+      .filter((s) => (s.effect ?? "Allow") === "Allow")
+      .flatMap((s) => s.actions ?? [])
+      .filter((a) => /:(Put|Delete|Create|Update|Write|BatchWrite)/.test(a));
     expect(writes).toEqual([]);
   });
 
@@ -98,9 +107,15 @@ describe("CiStack plan role (any pull-request branch)", () => {
 
   test("GIVEN the documented refresh reads WHEN a plan refreshes the app THEN none of them is denied", () => {
     const resourceFor = (service: string) =>
-      service === "state" ? stateObject : service === "ssm" ? "arn:aws:ssm:eu-west-1::parameter/aws/service/ami-amazon-linux-latest/al2023" : `arn:aws:${service}:eu-west-1:${account}:${config.namePrefix}-thing`;
+      service === "state"
+        ? stateObject
+        : service === "ssm"
+          ? "arn:aws:ssm:eu-west-1::parameter/aws/service/ami-amazon-linux-latest/al2023"
+          : `arn:aws:${service}:eu-west-1:${account}:${config.namePrefix}-thing`;
     const denied = Object.entries(PLAN_REFRESH_READS).flatMap(([service, actions]) =>
-      actions.filter((action) => explicitlyDenied(plan, { action, resource: action === "dynamodb:GetItem" ? ddb(names.stateLockTable) : resourceFor(service) })),
+      actions.filter((action) =>
+        explicitlyDenied(plan, { action, resource: action === "dynamodb:GetItem" ? ddb(names.stateLockTable) : resourceFor(service) }),
+      ),
     );
     expect(denied).toEqual([]);
   });
@@ -119,9 +134,7 @@ describe("CiStack plan role (any pull-request branch)", () => {
 
   test("it keeps AWS's ReadOnlyAccess for configuration reads", () => {
     const attachments = Object.values(resourcesOf(stack, "aws_iam_role_policy_attachment")).map((a) => [a.role, a.policy_arn]);
-    expect(attachments).toEqual(
-      expect.arrayContaining([["${aws_iam_role.github-plan-role_D4200C0B.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess"]]),
-    );
+    expect(attachments).toEqual(expect.arrayContaining([["${aws_iam_role.github-plan-role_D4200C0B.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess"]]));
     // The only other role with ReadOnlyAccess is the drift role (same statements, its own subject).
     expect(attachments.filter(([role]) => !String(role).includes("github-plan-role") && !String(role).includes("github-drift-role"))).toEqual([]);
   });
@@ -137,24 +150,36 @@ describe("CiStack apply role and permissions boundary", () => {
   });
 
   test.each([
-    "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary",
-    "iam:PutRolePermissionsBoundary", "iam:DeleteRole", "iam:UpdateRole", "iam:TagRole", "iam:PassRole",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:TagRole",
+    "iam:PassRole",
   ])("fails when it changes, or hands to a service, its own role or another CI role (%s)", (action) => {
     for (const arn of [names.ciApplyRoleArn, names.ciPlanRoleArn, names.ciControllerDeployRoleArn, names.ciDriftRoleArn]) {
       expect([arn, may(action, arn, withBoundary(names.permissionsBoundaryArn))]).toEqual([arn, false]);
     }
   });
 
-  test.each(["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"])("fails when it changes the boundary (%s)", (action) => {
-    expect(may(action, names.permissionsBoundaryArn)).toBe(false);
-  });
-
-  test.each(["iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"])(
-    "fails when it changes the GitHub OIDC provider (%s)",
+  test.each(["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"])(
+    "fails when it changes the boundary (%s)",
     (action) => {
-      expect(may(action, names.githubOidcProviderArn)).toBe(false);
+      expect(may(action, names.permissionsBoundaryArn)).toBe(false);
     },
   );
+
+  test.each([
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+  ])("fails when it changes the GitHub OIDC provider (%s)", (action) => {
+    expect(may(action, names.githubOidcProviderArn)).toBe(false);
+  });
 
   test("GIVEN an app role WHEN the apply role creates or grants it with the boundary THEN it may", () => {
     const role = appRole(names.registerDeviceFunction);
@@ -222,7 +247,8 @@ describe("CiStack apply role and permissions boundary", () => {
 
 describe("CiStack trust", () => {
   const trusts = Object.entries(docs).filter(([name]) => name.startsWith("github-") && name.endsWith("-trust"));
-  const subjectOf = (doc: (typeof trusts)[number][1]) => doc.statement.flatMap((s) => (s.condition ?? []).filter((c) => c.variable.endsWith(":sub")).flatMap((c) => c.values));
+  const subjectOf = (doc: (typeof trusts)[number][1]) =>
+    doc.statement.flatMap((s) => (s.condition ?? []).filter((c) => c.variable.endsWith(":sub")).flatMap((c) => c.values));
 
   test("no two roles trust the same OIDC subject", () => {
     const subjects = trusts.flatMap(([, doc]) => subjectOf(doc));
@@ -237,19 +263,32 @@ describe("CiStack trust", () => {
     ["github-drift-trust", "repo:smart-home/smart-home-fleet-iac:environment:drift"],
   ])("%s trusts only %s with the STS audience", (doc, subject) => {
     expect(subjectOf(docs[doc])).toEqual([subject]);
-    expect(docs[doc].statement[0].condition).toEqual(expect.arrayContaining([expect.objectContaining({ variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] })]));
+    expect(docs[doc].statement[0].condition).toEqual(
+      expect.arrayContaining([expect.objectContaining({ variable: "token.actions.githubusercontent.com:aud", values: ["sts.amazonaws.com"] })]),
+    );
   });
 
   test("the CI roles live under /ci/, outside every role/<prefix>-* grant", () => {
     expect(Object.values(roles).map((r) => [r.name, r.path])).toEqual(
-      expect.arrayContaining([[names.ciPlanRole, "/ci/"], [names.ciApplyRole, "/ci/"], [names.ciControllerDeployRole, "/ci/"], [names.ciDriftRole, "/ci/"]]),
+      expect.arrayContaining([
+        [names.ciPlanRole, "/ci/"],
+        [names.ciApplyRole, "/ci/"],
+        [names.ciControllerDeployRole, "/ci/"],
+        [names.ciDriftRole, "/ci/"],
+      ]),
     );
     expect(allows(applyIdentity, { action: "iam:PutRolePolicy", resource: names.ciApplyRoleArn })).toBe(false);
   });
 
   test("every output says which GitHub variable it fills", () => {
     const outputs = stack.tf.output ?? {};
-    expect(Object.keys(outputs).sort()).toEqual(["github-apply-role-arn", "github-container-deploy-role-arn", "github-drift-role-arn", "github-plan-role-arn", "permissions-boundary-arn"]);
+    expect(Object.keys(outputs).sort()).toEqual([
+      "github-apply-role-arn",
+      "github-container-deploy-role-arn",
+      "github-drift-role-arn",
+      "github-plan-role-arn",
+      "permissions-boundary-arn",
+    ]);
     for (const output of Object.values(outputs)) expect(output.description).toBeTruthy();
     expect(outputs["github-container-deploy-role-arn"].description).toContain("dev-controller");
   });
@@ -261,8 +300,11 @@ describe("CI policies and IAM's size quotas", () => {
     JSON.stringify({
       Version: "2012-10-17",
       Statement: statements.map((x) => ({
-        Sid: x.sid, Effect: x.effect ?? "Allow", Action: x.actions,
-        ...(x.resources ? { Resource: x.resources } : {}), ...(x.notResources ? { NotResource: x.notResources } : {}),
+        Sid: x.sid,
+        Effect: x.effect ?? "Allow",
+        Action: x.actions,
+        ...(x.resources ? { Resource: x.resources } : {}),
+        ...(x.notResources ? { NotResource: x.notResources } : {}),
         ...(x.conditions ? { Condition: Object.fromEntries(x.conditions.map((c) => [c.test, { [c.variable]: c.values }])) } : {}),
       })),
     }).length;

@@ -6,14 +6,28 @@ import { join } from "node:path";
 import { resourcesOf, synthStack } from "../support/synth";
 
 const refs = {
-  network: { vpcId: "vpc-1", publicSubnetIds: ["subnet-a", "subnet-b"], controllerSecurityGroupId: "sg-1", controllerEipAllocationId: "eipalloc-1", controllerPublicIp: "192.0.2.1" },
+  network: {
+    vpcId: "vpc-1",
+    publicSubnetIds: ["subnet-a", "subnet-b"],
+    controllerSecurityGroupId: "sg-1",
+    controllerEipAllocationId: "eipalloc-1",
+    controllerPublicIp: "192.0.2.1",
+  },
   instanceProfile: { instanceProfileName: "shf-dev-controller", roleName: "r", roleArn: "arn:aws:iam::111111111111:role/r" },
   repository: { repositoryName: "shf-dev-controller", repositoryArn: "arn", repositoryUrl: "111111111111.dkr.ecr.eu-west-1.amazonaws.com/shf-dev-controller" },
 };
 const synth = () => synthStack((app, props) => new Ec2Stack(app, "ec2", { ...props, ...refs }));
 const template = () => Object.values(resourcesOf(synth(), "aws_launch_template"))[0];
 const userData = () =>
-  controllerUserData({ region: "eu-west-1", repositoryUrl: refs.repository.repositoryUrl, secretId: "shf-dev/controller-certificate", identityParameter: "/shf-dev/public/controller-identity", logGroup: "/shf-dev/controller", initialImageTag: "v1", environment: "dev" });
+  controllerUserData({
+    region: "eu-west-1",
+    repositoryUrl: refs.repository.repositoryUrl,
+    secretId: "shf-dev/controller-certificate",
+    identityParameter: "/shf-dev/public/controller-identity",
+    logGroup: "/shf-dev/controller",
+    initialImageTag: "v1",
+    environment: "dev",
+  });
 
 describe("Ec2Stack", () => {
   test("runs a t4g.nano on Amazon Linux 2023 arm64 resolved by EC2, not by a data source", () => {

@@ -10,7 +10,8 @@ import { identityRootWithCsrs } from "../support/identity-csrs";
 const identityRoot = identityRootWithCsrs(["dev"]);
 const synth = (root = identityRoot) =>
   synthStack(
-    (app, props) => new FleetProvisioningStack(app, "fleet", { ...props, iotServiceRoles, registryTable, alarmTopic, devicePolicyName: "shf-dev-device", iotDataEndpoint }),
+    (app, props) =>
+      new FleetProvisioningStack(app, "fleet", { ...props, iotServiceRoles, registryTable, alarmTopic, devicePolicyName: "shf-dev-device", iotDataEndpoint }),
     { identityRoot: root },
   );
 const stack = synth();
@@ -39,7 +40,10 @@ describe("FleetProvisioningStack", () => {
     });
 
     test("calls the pre-provisioning hook with payload version 2020-04-01", () => {
-      expect(template().pre_provisioning_hook).toEqual({ payload_version: "2020-04-01", target_arn: expect.stringMatching(/aws_lambda_function\.provisioning-hook/) });
+      expect(template().pre_provisioning_hook).toEqual({
+        payload_version: "2020-04-01",
+        target_arn: expect.stringMatching(/aws_lambda_function\.provisioning-hook/),
+      });
     });
 
     test("declares SerialNumber, DeviceType (the hook's only override), ProvisioningToken and the certificate id", () => {
@@ -96,7 +100,12 @@ describe("FleetProvisioningStack", () => {
 
     test("may only get and conditionally update registry items", () => {
       const registry = documentStatements("provisioning-hook_grants_registry-table");
-      expect(registry).toEqual([expect.objectContaining({ actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [registryTable.tableArn, `${registryTable.tableArn}/index/*`] })]);
+      expect(registry).toEqual([
+        expect.objectContaining({
+          actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+          resources: [registryTable.tableArn, `${registryTable.tableArn}/index/*`],
+        }),
+      ]);
     });
 
     test("may be invoked only by this template and the rotation template of this account", () => {
@@ -112,7 +121,11 @@ describe("FleetProvisioningStack", () => {
         expect.arrayContaining(["Duration", "Errors", "Throttles", expect.stringMatching(/-error-logs$/), "shf-dev-provisioning-denials"]),
       );
       expect(alarms).toHaveLength(5);
-      expect(values("aws_cloudwatch_log_metric_filter").map((f) => f.pattern).sort()).toEqual(['{ $.allowProvisioning IS FALSE }', '{ $.level = "error" }']);
+      expect(
+        values("aws_cloudwatch_log_metric_filter")
+          .map((f) => f.pattern)
+          .sort(),
+      ).toEqual(["{ $.allowProvisioning IS FALSE }", '{ $.level = "error" }']);
       expect(alarms.find((a) => a.metric_name === "Duration")).toMatchObject({ statistic: "Maximum", threshold: 4000 });
       for (const a of alarms) expect(a.alarm_actions).toEqual([alarmTopic.topicArn]);
     });
@@ -148,7 +161,11 @@ describe("FleetProvisioningStack", () => {
   describe("claim certificate", () => {
     test("is active, comes from the committed CSR and is replaced create-before-destroy", () => {
       expect(values("aws_iot_certificate")).toEqual([
-        expect.objectContaining({ active: true, csr: readFileSync(join(identityRoot, identityCsrFile("dev", "claim")), "utf8"), lifecycle: { create_before_destroy: true } }),
+        expect.objectContaining({
+          active: true,
+          csr: readFileSync(join(identityRoot, identityCsrFile("dev", "claim")), "utf8"),
+          lifecycle: { create_before_destroy: true },
+        }),
       ]);
       expect(Object.keys(resourcesOf(stack, "aws_iot_certificate"))).toEqual(["claim-certificate"]);
     });
@@ -170,7 +187,9 @@ describe("FleetProvisioningStack", () => {
     });
 
     test("is attached to the claim policy only, the new attachment made before the old one goes", () => {
-      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("claim-policy"), lifecycle: { create_before_destroy: true } })]);
+      expect(values("aws_iot_policy_attachment")).toEqual([
+        expect.objectContaining({ policy: expect.stringContaining("claim-policy"), lifecycle: { create_before_destroy: true } }),
+      ]);
       expect(Object.keys(resourcesOf(stack, "aws_iot_policy_attachment"))).toEqual(["claim-policy-certificate"]);
       expect(values("aws_iot_thing_principal_attachment")).toEqual([]);
     });

@@ -11,10 +11,16 @@ import { identityRootWithCsrs } from "../support/identity-csrs";
 import { tmpdir } from "node:os";
 
 const identityRoot = identityRootWithCsrs(["dev"]);
-const synth = (offline = false, root = identityRoot) => synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline, identityRoot: root });
+const synth = (offline = false, root = identityRoot) =>
+  synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline, identityRoot: root });
 const stack = synth();
 
-type Statement = { actions: string[]; resources: string[]; condition?: { test: string; variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] };
+type Statement = {
+  actions: string[];
+  resources: string[];
+  condition?: { test: string; variable: string; values: string[] }[];
+  principals?: { type: string; identifiers: string[] }[];
+};
 
 /** Statements of the policy document(s) whose construct path starts with `prefix`. */
 function documentStatements(s: SynthesizedStack, prefix: string): Statement[] {
@@ -30,7 +36,9 @@ describe("IotStack", () => {
   describe("device policy", () => {
     test("scopes every resource to the connected thing's own name, except the rotation topics (AWS names them without a thing)", () => {
       const resources = documentStatements(stack, "device-policy").flatMap((s) => s.resources);
-      const rotation = resources.filter((r) => /:topic(filter)?\/\$aws\/(certificates\/create-from-csr|provisioning-templates\/shf-dev-pi-rotation\/provision)\/json(\/accepted|\/rejected)?$/.test(r));
+      const rotation = resources.filter((r) =>
+        /:topic(filter)?\/\$aws\/(certificates\/create-from-csr|provisioning-templates\/shf-dev-pi-rotation\/provision)\/json(\/accepted|\/rejected)?$/.test(r),
+      );
       expect(rotation).toHaveLength(10); // 2 publish, 4 subscribe, 4 receive
       expect(resources.length).toBeGreaterThan(rotation.length);
       for (const resource of resources.filter((r) => !rotation.includes(r))) expect(resource).toContain(THING_NAME);
@@ -52,7 +60,8 @@ describe("IotStack", () => {
       const statements = documentStatements(stack, "device-policy");
       const publish = statements.find((s) => s.actions.includes("iot:Publish"))!.resources;
       const receive = statements.find((s) => s.actions.includes("iot:Receive"))!.resources;
-      for (const topic of ["responses", "errors", "telemetry"]) expect(publish).toContain(`arn:aws:iot:eu-west-1:111111111111:topic/devices/${THING_NAME}/${topic}`);
+      for (const topic of ["responses", "errors", "telemetry"])
+        expect(publish).toContain(`arn:aws:iot:eu-west-1:111111111111:topic/devices/${THING_NAME}/${topic}`);
       expect(publish.some((r) => r.endsWith("/commands"))).toBe(false);
       expect(receive).toContain(`arn:aws:iot:eu-west-1:111111111111:topic/devices/${THING_NAME}/commands`);
       expect(receive.filter((r) => r.includes("topic/devices/"))).toHaveLength(1);
@@ -74,13 +83,21 @@ describe("IotStack", () => {
 
     test("has an active certificate from the committed CSR, replaced create-before-destroy", () => {
       expect(values("aws_iot_certificate")).toEqual([
-        expect.objectContaining({ active: true, csr: readFileSync(join(identityRoot, identityCsrFile("dev", "controller")), "utf8"), lifecycle: { create_before_destroy: true } }),
+        expect.objectContaining({
+          active: true,
+          csr: readFileSync(join(identityRoot, identityCsrFile("dev", "controller")), "utf8"),
+          lifecycle: { create_before_destroy: true },
+        }),
       ]);
     });
 
     test("attaches the certificate to its thing and its policy, each new attachment made before the old one goes", () => {
-      expect(values("aws_iot_thing_principal_attachment")).toEqual([expect.objectContaining({ thing: expect.stringContaining("controller-thing"), lifecycle: { create_before_destroy: true } })]);
-      expect(values("aws_iot_policy_attachment")).toEqual([expect.objectContaining({ policy: expect.stringContaining("controller-policy"), lifecycle: { create_before_destroy: true } })]);
+      expect(values("aws_iot_thing_principal_attachment")).toEqual([
+        expect.objectContaining({ thing: expect.stringContaining("controller-thing"), lifecycle: { create_before_destroy: true } }),
+      ]);
+      expect(values("aws_iot_policy_attachment")).toEqual([
+        expect.objectContaining({ policy: expect.stringContaining("controller-policy"), lifecycle: { create_before_destroy: true } }),
+      ]);
     });
 
     test("keeps the deployed Terraform addresses of the certificate, secret and attachments", () => {
@@ -99,13 +116,15 @@ describe("IotStack", () => {
       const parameter = byName("aws_ssm_parameter", "/shf-dev/public/controller-identity")!;
       expect(parameter).toMatchObject({ type: "String", tier: "Standard" });
       expect(parameter.insecure_value).toBe(
-        "${jsonencode({\"certificatePem\" = aws_iot_certificate.controller-certificate.certificate_pem, \"certificateId\" = aws_iot_certificate.controller-certificate.id, " +
-          "\"endpoint\" = data.aws_iot_endpoint.data-endpoint.endpoint_address, \"thingName\" = aws_iot_thing.controller-thing.name})}",
+        '${jsonencode({"certificatePem" = aws_iot_certificate.controller-certificate.certificate_pem, "certificateId" = aws_iot_certificate.controller-certificate.id, ' +
+          '"endpoint" = data.aws_iot_endpoint.data-endpoint.endpoint_address, "thingName" = aws_iot_thing.controller-thing.name})}',
       );
     });
 
     test("adopts a secret that identity create made in a fresh environment (import by name), online only", () => {
-      expect((stack.tf as { import?: unknown[] }).import).toEqual([{ id: "shf-dev/controller-certificate", to: "aws_secretsmanager_secret.controller-secret" }]);
+      expect((stack.tf as { import?: unknown[] }).import).toEqual([
+        { id: "shf-dev/controller-certificate", to: "aws_secretsmanager_secret.controller-secret" },
+      ]);
       expect((synth(true).tf as { import?: unknown[] }).import).toBeUndefined();
     });
 
@@ -132,7 +151,10 @@ describe("IotStack", () => {
 
     test("hands placeholder references to later stacks", () => {
       const iot = new IotStack(Testing.app(), "iot", { config: loadConfig("dev"), offline: true, iotServiceRoles });
-      expect(iot.registryTable).toEqual({ tableName: "shf-dev-device-registry", tableArn: "arn:aws:dynamodb:eu-west-1:111111111111:table/shf-dev-device-registry" });
+      expect(iot.registryTable).toEqual({
+        tableName: "shf-dev-device-registry",
+        tableArn: "arn:aws:dynamodb:eu-west-1:111111111111:table/shf-dev-device-registry",
+      });
       expect(iot.alarmTopic.topicArn).toBe("arn:aws:sns:eu-west-1:111111111111:shf-dev-alarms");
       expect(iot.devicePolicyName).toBe("shf-dev-device");
       expect(iot.iotDataEndpoint).toMatch(/^[a-z0-9]+-ats\.iot\.eu-west-1\.amazonaws\.com$/);
@@ -140,22 +162,38 @@ describe("IotStack", () => {
   });
 
   test("creates a thing type and a thing group per configured device type", () => {
-    const expected = loadConfig("dev").deviceTypes.map((t) => `shf-dev-${t}`).sort();
-    expect(values("aws_iot_thing_type").map((r) => r.name).sort()).toEqual(expected);
-    expect(values("aws_iot_thing_group").map((r) => r.name).sort()).toEqual(expected);
+    const expected = loadConfig("dev")
+      .deviceTypes.map((t) => `shf-dev-${t}`)
+      .sort();
+    expect(
+      values("aws_iot_thing_type")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(expected);
+    expect(
+      values("aws_iot_thing_group")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(expected);
   });
 
   describe("topic rules", () => {
     test("send device errors, with the thing name from the topic, to the alert handler", () => {
       const rule = byName("aws_iot_topic_rule", "shf_dev_device_errors")!;
-      expect(rule).toMatchObject({ enabled: true, sql_version: "2016-03-23", sql: "SELECT id, command, code, message, at, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'" });
+      expect(rule).toMatchObject({
+        enabled: true,
+        sql_version: "2016-03-23",
+        sql: "SELECT id, command, code, message, at, topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/errors'",
+      });
       expect(rule.lambda[0].function_arn).toMatch(/aws_lambda_function\.alert-handler_function_.+\.arn/);
     });
 
     test("log device responses to their own log group through the rule-action role", () => {
       const rule = byName("aws_iot_topic_rule", "shf_dev_device_responses")!;
       expect(rule.sql).toContain("FROM 'devices/+/responses'");
-      expect(rule.cloudwatch_logs).toEqual([expect.objectContaining({ role_arn: iotServiceRoles.ruleAction.roleArn, log_group_name: expect.stringContaining("responses-log-group") })]);
+      expect(rule.cloudwatch_logs).toEqual([
+        expect.objectContaining({ role_arn: iotServiceRoles.ruleAction.roleArn, log_group_name: expect.stringContaining("responses-log-group") }),
+      ]);
     });
 
     test("send lifecycle events to the offline detector", () => {
@@ -168,7 +206,10 @@ describe("IotStack", () => {
       const rules = values("aws_iot_topic_rule");
       expect(rules).toHaveLength(3);
       for (const rule of rules) {
-        expect(rule.error_action.cloudwatch_logs).toMatchObject({ role_arn: iotServiceRoles.ruleAction.roleArn, log_group_name: expect.stringContaining("rule-errors-log-group") });
+        expect(rule.error_action.cloudwatch_logs).toMatchObject({
+          role_arn: iotServiceRoles.ruleAction.roleArn,
+          log_group_name: expect.stringContaining("rule-errors-log-group"),
+        });
       }
     });
   });
@@ -184,7 +225,9 @@ describe("IotStack", () => {
   });
 
   test("IoT rule permissions name exactly their rule", () => {
-    const fromIot = values("aws_lambda_permission").filter((p) => p.principal === "iot.amazonaws.com").map((p) => p.source_arn);
+    const fromIot = values("aws_lambda_permission")
+      .filter((p) => p.principal === "iot.amazonaws.com")
+      .map((p) => p.source_arn);
     expect(fromIot.sort()).toEqual(["shf_dev_device_errors", "shf_dev_lifecycle_events"].map((r) => `arn:aws:iot:eu-west-1:111111111111:rule/${r}`));
   });
 
@@ -230,26 +273,43 @@ describe("IotStack", () => {
     });
 
     test("functions get the environment variables of docs/contracts.md", () => {
-      expect(Object.keys(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).sort()).toEqual(
-        ["ALERT_BUDGET_PER_DEVICE", "ALERT_BUDGET_WINDOW_SECONDS", "ALERT_COOLDOWN_SECONDS", "ALERT_STATE_TABLE_NAME", "ALERT_TOPIC_ARN", "ENVIRONMENT"],
-      );
-      expect(Object.keys(byName("aws_lambda_function", "shf-dev-offline-detector")!.environment.variables).sort()).toEqual(
-        ["ALERT_TOPIC_ARN", "ENVIRONMENT", "OFFLINE_GRACE_SECONDS", "REGISTRY_TABLE_NAME"],
-      );
-      expect(Object.keys(byName("aws_lambda_function", "shf-dev-health-check")!.environment.variables).sort()).toEqual(
-        ["ALERT_TOPIC_ARN", "ENVIRONMENT", "HEALTH_OFFLINE_THRESHOLD_SECONDS", "REGISTRY_TABLE_NAME"],
-      );
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).sort()).toEqual([
+        "ALERT_BUDGET_PER_DEVICE",
+        "ALERT_BUDGET_WINDOW_SECONDS",
+        "ALERT_COOLDOWN_SECONDS",
+        "ALERT_STATE_TABLE_NAME",
+        "ALERT_TOPIC_ARN",
+        "ENVIRONMENT",
+      ]);
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-offline-detector")!.environment.variables).sort()).toEqual([
+        "ALERT_TOPIC_ARN",
+        "ENVIRONMENT",
+        "OFFLINE_GRACE_SECONDS",
+        "REGISTRY_TABLE_NAME",
+      ]);
+      expect(Object.keys(byName("aws_lambda_function", "shf-dev-health-check")!.environment.variables).sort()).toEqual([
+        "ALERT_TOPIC_ARN",
+        "ENVIRONMENT",
+        "HEALTH_OFFLINE_THRESHOLD_SECONDS",
+        "REGISTRY_TABLE_NAME",
+      ]);
     });
 
     test("each function may do on its table exactly what docs/contracts.md lists", () => {
-      const actions = (prefix: string) => documentStatements(stack, prefix).flatMap((s) => s.actions).sort();
+      const actions = (prefix: string) =>
+        documentStatements(stack, prefix)
+          .flatMap((s) => s.actions)
+          .sort();
       expect(actions("alert-handler_grants_alert-state-table")).toEqual(["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
       expect(actions("offline-detector_grants_registry-table")).toEqual(["dynamodb:Scan", "dynamodb:UpdateItem"]);
       expect(actions("health-check_grants_registry-table")).toEqual(["dynamodb:Scan"]);
     });
 
     test("the alert handler's budget comes from config.alerts.budget", () => {
-      expect(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).toMatchObject({ ALERT_BUDGET_PER_DEVICE: "20", ALERT_BUDGET_WINDOW_SECONDS: "3600" });
+      expect(byName("aws_lambda_function", "shf-dev-alert-handler")!.environment.variables).toMatchObject({
+        ALERT_BUDGET_PER_DEVICE: "20",
+        ALERT_BUDGET_WINDOW_SECONDS: "3600",
+      });
     });
   });
 
@@ -275,8 +335,17 @@ describe("IotStack", () => {
 
     test("may read exactly its channel secrets, its delivery markers and send to its dead letters", () => {
       const statements = documentStatements(stack, "alert-forwarder_function_grants");
-      expect(statements.flatMap((s) => s.actions).sort()).toEqual(["dynamodb:GetItem", "dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue", "sqs:SendMessage"]);
-      expect(statements.find((s) => s.actions.includes("secretsmanager:GetSecretValue"))!.resources).toEqual([expect.stringMatching(/aws_secretsmanager_secret\.alert-forwarder_secret-ops_.+\.arn/)]);
+      expect(statements.flatMap((s) => s.actions).sort()).toEqual([
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+      ]);
+      expect(statements.find((s) => s.actions.includes("secretsmanager:GetSecretValue"))!.resources).toEqual([
+        expect.stringMatching(/aws_secretsmanager_secret\.alert-forwarder_secret-ops_.+\.arn/),
+      ]);
     });
 
     test("sends failed invocations, after Lambda's two retries, to an encrypted dead-letter queue with an alarm", () => {
@@ -291,12 +360,17 @@ describe("IotStack", () => {
       });
       const redrive = documentStatements(stack, "alert-forwarder_dead-letters-policy-document")[0];
       expect(redrive.principals).toEqual([{ type: "Service", identifiers: ["sns.amazonaws.com"] }]);
-      expect(redrive.condition).toEqual([{ test: "ArnEquals", variable: "aws:SourceArn", values: [expect.stringMatching(/aws_sns_topic\.alert-topic_.+\.arn/)] }]);
+      expect(redrive.condition).toEqual([
+        { test: "ArnEquals", variable: "aws:SourceArn", values: [expect.stringMatching(/aws_sns_topic\.alert-topic_.+\.arn/)] },
+      ]);
     });
 
     test("is left out when no channel is configured", () => {
       const base = loadConfig("dev");
-      const noChannels = synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { identityRoot, config: { ...base, alerts: { ...base.alerts, channels: [] } } });
+      const noChannels = synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), {
+        identityRoot,
+        config: { ...base, alerts: { ...base.alerts, channels: [] } },
+      });
       expect(byName("aws_lambda_function", "shf-dev-alert-forwarder", noChannels)).toBeUndefined();
       expect(values("aws_secretsmanager_secret", noChannels).map((s) => s.name)).not.toContain("shf-dev/alert-channels/ops");
     });
@@ -317,7 +391,10 @@ describe("IotStack", () => {
     expect(byName("aws_cloudwatch_event_rule", "shf-dev-daily-health-check")).toMatchObject({ schedule_expression: "cron(0 7 * * ? *)" });
     const targets = values("aws_cloudwatch_event_target").map((t) => [t.rule, t.arn].join(" -> "));
     expect(targets).toEqual(
-      expect.arrayContaining([expect.stringMatching(/offline-sweep.* -> .*offline-detector/), expect.stringMatching(/health-check-schedule.* -> .*health-check_function/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/offline-sweep.* -> .*offline-detector/),
+        expect.stringMatching(/health-check-schedule.* -> .*health-check_function/),
+      ]),
     );
   });
 

@@ -71,9 +71,13 @@ test("GIVEN every widget THEN its FunctionName, RuleName and QueueName dimension
 
 test("GIVEN the widgets' own metrics THEN each log metric is a synthesized metric filter, and the alert and controller metrics use the shared names", () => {
   const namespaces = new Set(lines.map((l) => l[0] as string));
-  expect([...namespaces].sort()).toEqual(["AWS/EC2", "AWS/IoT", "AWS/Lambda", "AWS/SQS", ALERT_METRICS.namespace, CONTROLLER_METRICS.namespace, LOG_METRICS_NAMESPACE].sort());
+  expect([...namespaces].sort()).toEqual(
+    ["AWS/EC2", "AWS/IoT", "AWS/Lambda", "AWS/SQS", ALERT_METRICS.namespace, CONTROLLER_METRICS.namespace, LOG_METRICS_NAMESPACE].sort(),
+  );
   const own = lines.filter((l) => l[0] === LOG_METRICS_NAMESPACE).map((l) => `${l[0]}/${l[1]}`);
-  expect(own.sort()).toEqual([names.provisioningAllows, names.provisioningDenials, names.controllerHeartbeatMetricFilter].map((m) => `${LOG_METRICS_NAMESPACE}/${m}`).sort());
+  expect(own.sort()).toEqual(
+    [names.provisioningAllows, names.provisioningDenials, names.controllerHeartbeatMetricFilter].map((m) => `${LOG_METRICS_NAMESPACE}/${m}`).sort(),
+  );
   for (const metric of own) expect(logMetrics).toContain(metric);
   const alertLines = lines.filter((l) => l[0] === ALERT_METRICS.namespace);
   expect(alertLines.map((l) => [l[1], dimensionsOf(l)])).toEqual([
@@ -98,7 +102,10 @@ test("GIVEN the alarm widget THEN it lists the three controller-down alarms, whi
 
 test("GIVEN the hook latency widget THEN it charts the hook's p99 duration", () => {
   const latency = widgets.find((w) => /latency p99/.test(w.properties?.title ?? ""))!;
-  expect(latency.properties).toMatchObject({ stat: "p99", metrics: [["AWS/Lambda", "Duration", "FunctionName", names.provisioningHookFunction, expect.any(Object)]] });
+  expect(latency.properties).toMatchObject({
+    stat: "p99",
+    metrics: [["AWS/Lambda", "Duration", "FunctionName", names.provisioningHookFunction, expect.any(Object)]],
+  });
 });
 
 describe("controller-down alarms", () => {
@@ -127,7 +134,12 @@ describe("controller-down alarms", () => {
   test("the instance role may publish the container-health metric only in the controller's namespace", () => {
     const statements = Object.values(tf.roles!.data!.aws_iam_policy_document!).flatMap((d) => d.statement as Body[]);
     const put = statements.filter((s) => (s.actions as string[]).includes("cloudwatch:PutMetricData"));
-    expect(put).toEqual([expect.objectContaining({ resources: ["*"], condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [CONTROLLER_METRICS.namespace] }] })]);
+    expect(put).toEqual([
+      expect.objectContaining({
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [CONTROLLER_METRICS.namespace] }],
+      }),
+    ]);
   });
 
   test("the instance's user data runs the health agent every minute with the shared metric names", () => {
@@ -151,10 +163,11 @@ describe("fleetDashboardBody", () => {
     const cells = new Set<string>();
     for (const w of widgets) {
       expect(w.x + w.width).toBeLessThanOrEqual(24);
-      for (let x = w.x; x < w.x + w.width; x++) for (let y = w.y; y < w.y + w.height; y++) {
-        expect(cells.has(`${x},${y}`)).toBe(false);
-        cells.add(`${x},${y}`);
-      }
+      for (let x = w.x; x < w.x + w.width; x++)
+        for (let y = w.y; y < w.y + w.height; y++) {
+          expect(cells.has(`${x},${y}`)).toBe(false);
+          cells.add(`${x},${y}`);
+        }
     }
   });
 
@@ -173,5 +186,13 @@ const sample = {
   deadLetterQueueNames: ["q"],
   provisioning: { namespace: "n", allowsMetric: "a", denialsMetric: "d" },
   alerts: { namespace: "n", dimension: "Environment", environment: "dev", metrics: { sent: "s", suppressed: "u" } },
-  controller: { instanceId: "i", healthNamespace: "h", healthDimension: "Environment", containerHealthyMetric: "c", heartbeatNamespace: "n", heartbeatMetric: "b", alarmArns: ["a"] },
+  controller: {
+    instanceId: "i",
+    healthNamespace: "h",
+    healthDimension: "Environment",
+    containerHealthyMetric: "c",
+    heartbeatNamespace: "n",
+    heartbeatMetric: "b",
+    alarmArns: ["a"],
+  },
 };

@@ -24,25 +24,34 @@ const appStacks = stacks.filter((id) => id !== "ci").map((id) => [id, stackJson(
 const boundary = stackJson("ci").data!.aws_iam_policy_document!["permissions-boundary-document"].statement;
 
 test("GIVEN every app stack THEN each IAM role carries the boundary named in naming.ts", () => {
-  const roles = appStacks.flatMap(([id, tf]) => Object.entries(tf.resource?.aws_iam_role ?? {}).map(([name, role]) => [`${id}/${name}`, role.permissions_boundary]));
+  const roles = appStacks.flatMap(([id, tf]) =>
+    Object.entries(tf.resource?.aws_iam_role ?? {}).map(([name, role]) => [`${id}/${name}`, role.permissions_boundary]),
+  );
   expect(roles.length).toBeGreaterThan(10);
   expect(roles.filter(([, boundaryArn]) => boundaryArn !== names.permissionsBoundaryArn)).toEqual([]);
 });
 
 test("GIVEN the boundary WHEN an app role uses what its own policies grant THEN the boundary allows it", () => {
-  const outside = appStacks.flatMap(([id, tf]) =>
-    Object.entries(tf.data?.aws_iam_policy_document ?? {}).flatMap(([doc, { statement }]) =>
-      statement
-        .filter((s) => (s.effect ?? "Allow") === "Allow" && !(s as { principals?: unknown }).principals)
-        .flatMap((s) => (s.actions ?? []).flatMap((action) => (s.resources ?? ["*"]).map((resource) => ({ where: `${id}/${doc}`, action, resource })))),
-    ),
-  ).filter(({ action, resource }) => !allows(boundary, { action, resource }));
+  const outside = appStacks
+    .flatMap(([id, tf]) =>
+      Object.entries(tf.data?.aws_iam_policy_document ?? {}).flatMap(([doc, { statement }]) =>
+        statement
+          .filter((s) => (s.effect ?? "Allow") === "Allow" && !(s as { principals?: unknown }).principals)
+          .flatMap((s) => (s.actions ?? []).flatMap((action) => (s.resources ?? ["*"]).map((resource) => ({ where: `${id}/${doc}`, action, resource })))),
+      ),
+    )
+    .filter(({ action, resource }) => !allows(boundary, { action, resource }));
   expect(outside).toEqual([]);
 });
 
 test("the ci stack is the only one whose roles may go without the boundary", () => {
   const ciRoles = Object.values(stackJson("ci").resource!.aws_iam_role);
-  expect(ciRoles.filter((r) => r.permissions_boundary === undefined).map((r) => r.name).sort()).toEqual([names.ciControllerDeployRole, names.ciPlanRole]);
+  expect(
+    ciRoles
+      .filter((r) => r.permissions_boundary === undefined)
+      .map((r) => r.name)
+      .sort(),
+  ).toEqual([names.ciControllerDeployRole, names.ciPlanRole]);
 });
 
 /** The service whose read APIs refresh a Terraform resource type (first matching prefix). */

@@ -2,7 +2,15 @@ import { RolesStack } from "../../stacks/roles-stack";
 import { policyStatements, resourcesOf, synthStack } from "../support/synth";
 
 const synth = () => synthStack((app, props) => new RolesStack(app, "roles", props));
-type Doc = { statement: { sid?: string; actions: string[]; resources?: string[]; condition?: { test?: string; variable: string; values: string[] }[]; principals?: { type: string; identifiers: string[] }[] }[] };
+type Doc = {
+  statement: {
+    sid?: string;
+    actions: string[];
+    resources?: string[];
+    condition?: { test?: string; variable: string; values: string[] }[];
+    principals?: { type: string; identifiers: string[] }[];
+  }[];
+};
 const docs = () => synth().tf.data!.aws_iam_policy_document as unknown as Record<string, Doc>;
 const docNamed = (fragment: string) => Object.entries(docs()).find(([name]) => name.includes(fragment))![1];
 
@@ -22,7 +30,9 @@ describe("RolesStack", () => {
 
   test("the jobs presign role reads only firmware images: GetObject under firmware/ in the firmware bucket", () => {
     const statements = docNamed("iot-jobs-presign-role").statement;
-    expect(statements).toEqual([expect.objectContaining({ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::shf-dev-firmware-111111111111/firmware/*"] })]);
+    expect(statements).toEqual([
+      expect.objectContaining({ sid: "ReadFirmware", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::shf-dev-firmware-111111111111/firmware/*"] }),
+    ]);
   });
 
   test("controller role pulls only its own repository", () => {

@@ -13,10 +13,10 @@ import { alarmTopic, registryTable } from "./fleet-refs";
 
 const dev = loadConfig("dev");
 const synth = (telemetry: Partial<TelemetryConfig> = {}, offline = false) =>
-  synthStack(
-    (app, props) => new TelemetryStack(app, "telemetry", { ...props, registryTable, alarmTopic }),
-    { config: { ...dev, telemetry: { ...dev.telemetry, ...telemetry } }, offline },
-  );
+  synthStack((app, props) => new TelemetryStack(app, "telemetry", { ...props, registryTable, alarmTopic }), {
+    config: { ...dev, telemetry: { ...dev.telemetry, ...telemetry } },
+    offline,
+  });
 
 type Body = Record<string, any>;
 const all = (stack: SynthesizedStack, type: string): Body[] => Object.values(resourcesOf(stack, type));
@@ -40,7 +40,10 @@ describe("TelemetryStack: hot store", () => {
       name: "shf-dev-telemetry",
       hash_key: "thingName",
       range_key: "ts",
-      attribute: [{ name: "thingName", type: "S" }, { name: "ts", type: "N" }],
+      attribute: [
+        { name: "thingName", type: "S" },
+        { name: "ts", type: "N" },
+      ],
       billing_mode: "PAY_PER_REQUEST",
       ttl: { attribute_name: "expiresAt", enabled: true },
       point_in_time_recovery: { enabled: true },
@@ -51,7 +54,9 @@ describe("TelemetryStack: hot store", () => {
 
   test("writes telemetry straight from an IoT rule to the table, with no Lambda in between", () => {
     const store = rule(stack, "shf_dev_telemetry_store");
-    expect(store.dynamodbv2).toEqual([{ role_arn: expect.stringContaining("aws_iam_role.rule-action-role"), put_item: { table_name: "${aws_dynamodb_table.telemetry-table.name}" } }]);
+    expect(store.dynamodbv2).toEqual([
+      { role_arn: expect.stringContaining("aws_iam_role.rule-action-role"), put_item: { table_name: "${aws_dynamodb_table.telemetry-table.name}" } },
+    ]);
     expect(store.lambda).toBeUndefined();
   });
 
@@ -62,14 +67,19 @@ describe("TelemetryStack: hot store", () => {
   });
 
   test("derives the expiry from telemetry.hotRetentionDays", () => {
-    expect(rule(synth({ hotRetentionDays: 30, warmRetentionDays: 365 }), "shf_dev_telemetry_store").sql).toContain("floor(timestamp() / 1000) + 2592000 AS expiresAt");
+    expect(rule(synth({ hotRetentionDays: 30, warmRetentionDays: 365 }), "shf_dev_telemetry_store").sql).toContain(
+      "floor(timestamp() / 1000) + 2592000 AS expiresAt",
+    );
   });
 
   test("logs failed rule actions to a log group with retention", () => {
     expect(rule(stack, "shf_dev_telemetry_store").error_action).toEqual({
       cloudwatch_logs: { log_group_name: "${aws_cloudwatch_log_group.rule-errors-log-group.name}", role_arn: expect.stringContaining("rule-action-role") },
     });
-    expect(one(stack, "aws_cloudwatch_log_group", "rule-errors-log-group")).toMatchObject({ name: "/shf-dev/iot/telemetry-rule-errors", retention_in_days: 14 });
+    expect(one(stack, "aws_cloudwatch_log_group", "rule-errors-log-group")).toMatchObject({
+      name: "/shf-dev/iot/telemetry-rule-errors",
+      retention_in_days: 14,
+    });
   });
 
   test("alarms when the storage rule fails to write", () => {
@@ -136,8 +146,14 @@ describe("TelemetryStack: rule role", () => {
   test("may only put items in the hot table, put records on the stream and write the rule-error log", () => {
     expect(statementsOf(stack, "rule-action-role_policy")).toEqual([
       expect.objectContaining({ actions: ["dynamodb:PutItem"], resources: ["${aws_dynamodb_table.telemetry-table.arn}"] }),
-      expect.objectContaining({ actions: ["firehose:PutRecord", "firehose:PutRecordBatch"], resources: ["${aws_kinesis_firehose_delivery_stream.warm-stream.arn}"] }),
-      expect.objectContaining({ actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], resources: ["${aws_cloudwatch_log_group.rule-errors-log-group.arn}:*"] }),
+      expect.objectContaining({
+        actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
+        resources: ["${aws_kinesis_firehose_delivery_stream.warm-stream.arn}"],
+      }),
+      expect.objectContaining({
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources: ["${aws_cloudwatch_log_group.rule-errors-log-group.arn}:*"],
+      }),
     ]);
   });
 
@@ -150,9 +166,13 @@ describe("TelemetryStack: rule role", () => {
 
 describe("TelemetryStack: threshold alerts", () => {
   test("creates one rule per configured threshold that invokes the iot stack's alert handler", () => {
-    const names = all(stack, "aws_iot_topic_rule").map((r) => r.name).filter((n: string) => n.includes("_telemetry_") && !/(store|live)$/.test(n));
+    const names = all(stack, "aws_iot_topic_rule")
+      .map((r) => r.name)
+      .filter((n: string) => n.includes("_telemetry_") && !/(store|live)$/.test(n));
     expect(names.sort()).toEqual(["shf_dev_telemetry_co2_ppm_gt", "shf_dev_telemetry_cpuTemperatureC_gt", "shf_dev_telemetry_temperature_c_gt"]);
-    expect(rule(stack, "shf_dev_telemetry_co2_ppm_gt").lambda).toEqual([{ function_arn: "arn:aws:lambda:eu-west-1:111111111111:function:shf-dev-alert-handler" }]);
+    expect(rule(stack, "shf_dev_telemetry_co2_ppm_gt").lambda).toEqual([
+      { function_arn: "arn:aws:lambda:eu-west-1:111111111111:function:shf-dev-alert-handler" },
+    ]);
   });
 
   test("sends the alert handler a device-error payload when the metric is past the threshold", () => {
@@ -163,7 +183,9 @@ describe("TelemetryStack: threshold alerts", () => {
   });
 
   test("words a lower bound as below", () => {
-    expect(thresholdSql({ metric: "temperature_c", operator: "<=", value: -5 })).toMatch(/at or below the threshold of -5'\) AS message.* WHERE metrics.temperature_c <= -5$/);
+    expect(thresholdSql({ metric: "temperature_c", operator: "<=", value: -5 })).toMatch(
+      /at or below the threshold of -5'\) AS message.* WHERE metrics.temperature_c <= -5$/,
+    );
   });
 
   test("lets exactly each threshold rule of this account invoke the alert handler", () => {
@@ -177,7 +199,11 @@ describe("TelemetryStack: threshold alerts", () => {
   });
 
   test("creates no threshold rules when none are configured", () => {
-    expect(all(synth({ thresholds: [] }), "aws_iot_topic_rule").map((r) => r.name).sort()).toEqual(["shf_dev_telemetry_live", "shf_dev_telemetry_store"]);
+    expect(
+      all(synth({ thresholds: [] }), "aws_iot_topic_rule")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["shf_dev_telemetry_live", "shf_dev_telemetry_store"]);
   });
 });
 
@@ -186,7 +212,13 @@ describe("TelemetryStack: dashboard users", () => {
     expect(stack.json).toHaveResourceWithProperties(CognitoUserPool, {
       name: "shf-dev-dashboard",
       admin_create_user_config: { allow_admin_create_user_only: true },
-      password_policy: expect.objectContaining({ minimum_length: 12, require_symbols: true, require_numbers: true, require_uppercase: true, require_lowercase: true }),
+      password_policy: expect.objectContaining({
+        minimum_length: 12,
+        require_symbols: true,
+        require_numbers: true,
+        require_uppercase: true,
+        require_lowercase: true,
+      }),
       mfa_configuration: "OPTIONAL",
       software_token_mfa_configuration: { enabled: true },
       deletion_protection: "ACTIVE",
@@ -222,7 +254,8 @@ describe("TelemetryStack: dashboard read API", () => {
       "GET /devices/{thingName}/telemetry",
       "GET /devices/{thingName}/telemetry/aggregate",
     ]);
-    for (const route of routes) expect(route).toMatchObject({ authorization_type: "JWT", authorizer_id: "${aws_apigatewayv2_authorizer.http-jwt-authorizer.id}" });
+    for (const route of routes)
+      expect(route).toMatchObject({ authorization_type: "JWT", authorizer_id: "${aws_apigatewayv2_authorizer.http-jwt-authorizer.id}" });
   });
 
   test("throttles the stage and writes JSON access logs with retention", () => {
@@ -234,12 +267,17 @@ describe("TelemetryStack: dashboard read API", () => {
   });
 
   test("allows the configured dashboard origins (CORS), and none when none are configured", () => {
-    expect(one(stack, "aws_apigatewayv2_api", "http-api").cors_configuration).toMatchObject({ allow_origins: ["http://localhost:5173"], allow_methods: ["GET", "OPTIONS"] });
+    expect(one(stack, "aws_apigatewayv2_api", "http-api").cors_configuration).toMatchObject({
+      allow_origins: ["http://localhost:5173"],
+      allow_methods: ["GET", "OPTIONS"],
+    });
     expect(one(synth({ dashboardOrigins: [] }), "aws_apigatewayv2_api", "http-api").cors_configuration).toBeUndefined();
   });
 
   test("lets only its own routes invoke the API function", () => {
-    const arns = all(stack, "aws_lambda_permission").filter((p) => String(p.function_name).includes("telemetry-api")).map((p) => p.source_arn);
+    const arns = all(stack, "aws_lambda_permission")
+      .filter((p) => String(p.function_name).includes("telemetry-api"))
+      .map((p) => p.source_arn);
     expect(arns.sort()).toEqual([
       "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/buildings",
       "${aws_apigatewayv2_api.http-api.execution_arn}/*/GET/buildings/*/devices",
@@ -250,7 +288,9 @@ describe("TelemetryStack: dashboard read API", () => {
   });
 
   test("lets the API function query its tables and read the registry, and write nothing", () => {
-    const actions = ["telemetry-api_grants_telemetry-table", "telemetry-api_grants_latest-table", "telemetry-api_grants_registry-table"].flatMap((n) => statementsOf(stack, n).flatMap((s) => s.actions));
+    const actions = ["telemetry-api_grants_telemetry-table", "telemetry-api_grants_latest-table", "telemetry-api_grants_registry-table"].flatMap((n) =>
+      statementsOf(stack, n).flatMap((s) => s.actions),
+    );
     expect(actions.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Query"]);
   });
 });
@@ -262,12 +302,18 @@ describe("TelemetryStack: live updates", () => {
       identity_sources: ["route.request.querystring.token"],
       authorizer_uri: expect.stringMatching(/^\$\{aws_lambda_function\.telemetry-ws-authorizer_function_\w+\.invoke_arn\}$/),
     });
-    expect(one(stack, "aws_apigatewayv2_route", "ws-route-connect")).toMatchObject({ authorization_type: "CUSTOM", authorizer_id: "${aws_apigatewayv2_authorizer.ws-authorizer.id}" });
+    expect(one(stack, "aws_apigatewayv2_route", "ws-route-connect")).toMatchObject({
+      authorization_type: "CUSTOM",
+      authorizer_id: "${aws_apigatewayv2_authorizer.ws-authorizer.id}",
+    });
   });
 
   test("gives the authorizer the user pool and client to verify tokens against", () => {
     const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-ws-authorizer")!;
-    expect(fn.environment.variables).toMatchObject({ USER_POOL_ID: "${aws_cognito_user_pool.user-pool.id}", USER_POOL_CLIENT_ID: "${aws_cognito_user_pool_client.user-pool-client.id}" });
+    expect(fn.environment.variables).toMatchObject({
+      USER_POOL_ID: "${aws_cognito_user_pool.user-pool.id}",
+      USER_POOL_CLIENT_ID: "${aws_cognito_user_pool_client.user-pool-client.id}",
+    });
   });
 
   test("keeps connections by building with a TTL and an index by connection id", () => {
@@ -293,7 +339,10 @@ describe("TelemetryStack: live updates", () => {
 
   test("lets the broadcaster post only to connections of its own API stage", () => {
     expect(statementsOf(stack, "post-to-connections")).toEqual([
-      expect.objectContaining({ actions: ["execute-api:ManageConnections"], resources: ["${aws_apigatewayv2_api.ws-api.execution_arn}/live/POST/@connections/*"] }),
+      expect.objectContaining({
+        actions: ["execute-api:ManageConnections"],
+        resources: ["${aws_apigatewayv2_api.ws-api.execution_arn}/live/POST/@connections/*"],
+      }),
     ]);
   });
 
@@ -305,7 +354,9 @@ describe("TelemetryStack: live updates", () => {
 
 describe("TelemetryStack: operations", () => {
   test("alarms on errors, throttles and duration of every function", () => {
-    const alarmed = all(stack, "aws_cloudwatch_metric_alarm").filter((a) => a.metric_name === "Errors").map((a) => a.dimensions.FunctionName);
+    const alarmed = all(stack, "aws_cloudwatch_metric_alarm")
+      .filter((a) => a.metric_name === "Errors")
+      .map((a) => a.dimensions.FunctionName);
     expect(alarmed.length).toBe(4);
   });
 
@@ -337,7 +388,12 @@ describe("TelemetryStack: warm store queries (Glue + Athena)", () => {
   test("the table's location and template follow the Firehose prefix", () => {
     const firehose = all(stack, "aws_kinesis_firehose_delivery_stream")[0]!.extended_s3_configuration;
     const template = one(stack, "aws_glue_catalog_table", "glue-table").parameters["storage.location.template"] as string;
-    const asFirehose = template.replace(/^s3:\/\/[^/]+\//, "").replace("$${year}", "!{timestamp:yyyy}").replace("$${month}", "!{timestamp:MM}").replace("$${day}", "!{timestamp:dd}").replace("$${hour}", "!{timestamp:HH}");
+    const asFirehose = template
+      .replace(/^s3:\/\/[^/]+\//, "")
+      .replace("$${year}", "!{timestamp:yyyy}")
+      .replace("$${month}", "!{timestamp:MM}")
+      .replace("$${day}", "!{timestamp:dd}")
+      .replace("$${hour}", "!{timestamp:HH}");
     expect(asFirehose).toBe(firehose.prefix);
   });
 
@@ -347,7 +403,10 @@ describe("TelemetryStack: warm store queries (Glue + Athena)", () => {
     expect(workgroup.configuration).toMatchObject({
       enforce_workgroup_configuration: true,
       bytes_scanned_cutoff_per_query: 1024 ** 3,
-      result_configuration: { encryption_configuration: { encryption_option: "SSE_S3" }, output_location: expect.stringMatching(/^s3:\/\/\$\{aws_s3_bucket\.query-results-bucket_/) },
+      result_configuration: {
+        encryption_configuration: { encryption_option: "SSE_S3" },
+        output_location: expect.stringMatching(/^s3:\/\/\$\{aws_s3_bucket\.query-results-bucket_/),
+      },
     });
   });
 
@@ -379,12 +438,25 @@ describe("telemetry config", () => {
   test.each([
     ["hotRetentionDays is 0", { hotRetentionDays: 0 }, /telemetry.hotRetentionDays: 0 must be a whole number of days from 1 to 365/],
     ["hotRetentionDays is not whole", { hotRetentionDays: 1.5 }, /telemetry.hotRetentionDays/],
-    ["warmRetentionDays is shorter than hotRetentionDays", { hotRetentionDays: 90, warmRetentionDays: 30 }, /telemetry.warmRetentionDays: 30 must be a whole number of days from telemetry.hotRetentionDays/],
+    [
+      "warmRetentionDays is shorter than hotRetentionDays",
+      { hotRetentionDays: 90, warmRetentionDays: 30 },
+      /telemetry.warmRetentionDays: 30 must be a whole number of days from telemetry.hotRetentionDays/,
+    ],
     ["a threshold metric is not a plain name", { thresholds: [{ metric: "co2 ppm", operator: ">", value: 1 }] }, /telemetry.thresholds\[0\].metric/],
     ["a threshold metric could inject SQL", { thresholds: [{ metric: "x' OR 1=1", operator: ">", value: 1 }] }, /telemetry.thresholds\[0\].metric/],
     ["a threshold operator is unknown", { thresholds: [{ metric: "co2_ppm", operator: "!=", value: 1 }] }, /telemetry.thresholds\[0\].operator/],
     ["a threshold value is not finite", { thresholds: [{ metric: "co2_ppm", operator: ">", value: Number.NaN }] }, /telemetry.thresholds\[0\].value/],
-    ["a threshold is listed twice", { thresholds: [{ metric: "co2_ppm", operator: ">", value: 1 }, { metric: "co2_ppm", operator: ">", value: 2 }] }, /telemetry.thresholds\[1\]: "co2_ppm >" is listed twice/],
+    [
+      "a threshold is listed twice",
+      {
+        thresholds: [
+          { metric: "co2_ppm", operator: ">", value: 1 },
+          { metric: "co2_ppm", operator: ">", value: 2 },
+        ],
+      },
+      /telemetry.thresholds\[1\]: "co2_ppm >" is listed twice/,
+    ],
     ["a dashboard origin has a path", { dashboardOrigins: ["https://dash.example.com/app"] }, /telemetry.dashboardOrigins\[0\]/],
     ["a dashboard origin is plain http", { dashboardOrigins: ["http://dash.example.com"] }, /telemetry.dashboardOrigins\[0\]/],
   ])("fails when %s, naming the setting", (_name, telemetry, message) => {

@@ -19,7 +19,9 @@ describe("VpcStack", () => {
 
   test("routes 0.0.0.0/0 to the internet gateway and has no NAT gateway", () => {
     const stack = synth();
-    expect(stack.json).toHaveResourceWithProperties(RouteTable, { route: [expect.objectContaining({ cidr_block: "0.0.0.0/0", gateway_id: expect.stringContaining("aws_internet_gateway") })] });
+    expect(stack.json).toHaveResourceWithProperties(RouteTable, {
+      route: [expect.objectContaining({ cidr_block: "0.0.0.0/0", gateway_id: expect.stringContaining("aws_internet_gateway") })],
+    });
     expect(stack.json).not.toHaveResource(Route);
     expect(resourcesOf(stack, "aws_nat_gateway")).toEqual({});
   });

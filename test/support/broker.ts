@@ -98,7 +98,10 @@ function devIot(): SynthesizedIot {
 /** `iot` with a `DeviceConfiguration` added to every provisioning template (as a template may have on AWS). */
 function withDeviceConfiguration(iot: SynthesizedIot, deviceConfiguration: Readonly<Record<string, string>>): SynthesizedIot {
   const provisioningTemplates = new Map(
-    [...iot.provisioningTemplates].map(([name, t]) => [name, { ...t, templateBody: JSON.stringify({ ...JSON.parse(t.templateBody), DeviceConfiguration: deviceConfiguration }) }]),
+    [...iot.provisioningTemplates].map(([name, t]) => [
+      name,
+      { ...t, templateBody: JSON.stringify({ ...JSON.parse(t.templateBody), DeviceConfiguration: deviceConfiguration }) },
+    ]),
   );
   return { ...iot, provisioningTemplates };
 }

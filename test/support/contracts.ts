@@ -18,7 +18,8 @@ export function contractOf(name: string): FunctionContract {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- each function's contract, by path
   const moduleExports = require(join(FUNCTIONS_DIR, name, "contract.ts")) as Record<string, unknown>;
   const contracts = Object.values(moduleExports).filter(
-    (v): v is FunctionContract => typeof v === "object" && v !== null && typeof (v as FunctionContract).handler === "string" && typeof (v as FunctionContract).environment === "function",
+    (v): v is FunctionContract =>
+      typeof v === "object" && v !== null && typeof (v as FunctionContract).handler === "string" && typeof (v as FunctionContract).environment === "function",
   );
   if (contracts.length !== 1) throw new Error(`functions/${name}/contract.ts must export exactly one contract, found ${contracts.length}`);
   return contracts[0];

@@ -10,10 +10,14 @@ import { scratchDir } from "./scratch";
 
 /** A syntactically valid CSR for a fresh P-256 key (openssl; the key goes to /dev/null). */
 export function throwawayCsr(commonName: string): string {
-  return execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-subj", `/CN=${commonName}`], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  return execFileSync(
+    "openssl",
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-subj", `/CN=${commonName}`],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    },
+  );
 }
 
 /** A temp root with `identity/<env>/<kind>.csr.pem` for every environment and kind given. */

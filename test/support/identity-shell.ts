@@ -30,7 +30,9 @@ export function keyAndCertificate(): KeyAndCertificate {
   const keyPem = execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], { encoding: "utf8" });
   const dir = scratchDir("shf-key-");
   writeFileSync(join(dir, "key.pem"), keyPem);
-  const certificatePem = execFileSync("openssl", ["req", "-new", "-x509", "-key", join(dir, "key.pem"), "-subj", "/CN=AWS IoT Certificate", "-days", "1"], { encoding: "utf8" });
+  const certificatePem = execFileSync("openssl", ["req", "-new", "-x509", "-key", join(dir, "key.pem"), "-subj", "/CN=AWS IoT Certificate", "-days", "1"], {
+    encoding: "utf8",
+  });
   return { keyPem, certificatePem };
 }
 
@@ -52,7 +54,10 @@ export function fakeAwsDir(state: FakeAwsState): { dir: string; tmp: string } {
   chmodSync(join(dir, "aws"), 0o755);
   writeFileSync(join(dir, "calls"), "");
   if (state.published !== undefined) {
-    writeFileSync(join(dir, "parameter"), JSON.stringify({ certificatePem: state.published, certificateId: "c0ffee01", endpoint: "a1-ats.iot.eu-west-1.amazonaws.com", ...state.fields }) + "\n");
+    writeFileSync(
+      join(dir, "parameter"),
+      JSON.stringify({ certificatePem: state.published, certificateId: "c0ffee01", endpoint: "a1-ats.iot.eu-west-1.amazonaws.com", ...state.fields }) + "\n",
+    );
   }
   if (state.current !== undefined) writeFileSync(join(dir, "secret-AWSCURRENT"), state.current);
   if (state.pending !== undefined) writeFileSync(join(dir, "secret-AWSPENDING"), state.pending);

@@ -53,5 +53,9 @@ export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Prom
 
 /** One latest-reading row per device under its building (what the broadcaster keeps). */
 export async function seedLatest(client: DynamoDBClient, latestTable: string, buildingId: string, things: readonly string[], ts: number): Promise<void> {
-  await putAll(client, latestTable, things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })));
+  await putAll(
+    client,
+    latestTable,
+    things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })),
+  );
 }

@@ -31,15 +31,62 @@ function stateBeforeTheSwitch() {
     lineage: "6f1c2b8e-0000-4000-8000-000000000001",
     outputs: {},
     resources: [
-      resource("aws_iot_certificate", "controller-certificate", { id: "0ldce27", arn: CERT_ARN, active: true, certificate_pem: "OLD-CERT", private_key: OLD_KEY, public_key: "OLD-PUB", csr: null }),
-      resource("aws_iot_thing", "controller-thing", { id: "shf-dev-controller", name: "shf-dev-controller", arn: "arn:aws:iot:eu-west-1:111111111111:thing/shf-dev-controller", attributes: {}, default_client_id: "shf-dev-controller", thing_type_name: "", version: 1 }),
-      resource("aws_iot_thing_principal_attachment", "controller-thing-certificate", { id: "a1", thing: "shf-dev-controller", principal: CERT_ARN, thing_principal_type: "NON_EXCLUSIVE_THING" }, [certificate, "aws_iot_thing.controller-thing"]),
-      resource("aws_iot_policy_attachment", "controller-policy-certificate", { id: `shf-dev-controller|${CERT_ARN}`, policy: "shf-dev-controller", target: CERT_ARN }, [certificate]),
-      resource("aws_secretsmanager_secret", "controller-secret", { id: SECRET_ARN, arn: SECRET_ARN, name: "shf-dev/controller-certificate", name_prefix: "", description: "old", recovery_window_in_days: 7, kms_key_id: "", policy: "", force_overwrite_replica_secret: false, replica: [], tags: {}, tags_all: {} }),
+      resource("aws_iot_certificate", "controller-certificate", {
+        id: "0ldce27",
+        arn: CERT_ARN,
+        active: true,
+        certificate_pem: "OLD-CERT",
+        private_key: OLD_KEY,
+        public_key: "OLD-PUB",
+        csr: null,
+      }),
+      resource("aws_iot_thing", "controller-thing", {
+        id: "shf-dev-controller",
+        name: "shf-dev-controller",
+        arn: "arn:aws:iot:eu-west-1:111111111111:thing/shf-dev-controller",
+        attributes: {},
+        default_client_id: "shf-dev-controller",
+        thing_type_name: "",
+        version: 1,
+      }),
+      resource(
+        "aws_iot_thing_principal_attachment",
+        "controller-thing-certificate",
+        { id: "a1", thing: "shf-dev-controller", principal: CERT_ARN, thing_principal_type: "NON_EXCLUSIVE_THING" },
+        [certificate, "aws_iot_thing.controller-thing"],
+      ),
+      resource(
+        "aws_iot_policy_attachment",
+        "controller-policy-certificate",
+        { id: `shf-dev-controller|${CERT_ARN}`, policy: "shf-dev-controller", target: CERT_ARN },
+        [certificate],
+      ),
+      resource("aws_secretsmanager_secret", "controller-secret", {
+        id: SECRET_ARN,
+        arn: SECRET_ARN,
+        name: "shf-dev/controller-certificate",
+        name_prefix: "",
+        description: "old",
+        recovery_window_in_days: 7,
+        kms_key_id: "",
+        policy: "",
+        force_overwrite_replica_secret: false,
+        replica: [],
+        tags: {},
+        tags_all: {},
+      }),
       resource(
         "aws_secretsmanager_secret_version",
         "controller-secret-value",
-        { id: `${SECRET_ARN}|v1`, arn: SECRET_ARN, secret_id: SECRET_ARN, secret_string: JSON.stringify({ privateKey: OLD_KEY }), secret_binary: "", version_id: "v1", version_stages: ["AWSCURRENT"] },
+        {
+          id: `${SECRET_ARN}|v1`,
+          arn: SECRET_ARN,
+          secret_id: SECRET_ARN,
+          secret_string: JSON.stringify({ privateKey: OLD_KEY }),
+          secret_binary: "",
+          version_id: "v1",
+          version_stages: ["AWSCURRENT"],
+        },
         ["aws_secretsmanager_secret.controller-secret", certificate],
       ),
     ],
@@ -54,23 +101,26 @@ interface ResourceChange {
 let changes: ResourceChange[] = [];
 let planText = "";
 
-beforeAll(async () => {
-  const { outdir } = synthOfflineApp("dev");
-  const dir = join(outdir, "stacks", "iot");
-  // What online synth adds (CsrIdentity adoptExistingSecret): it must be a no-op for a secret already in state.
-  const tf = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8"));
-  tf.import = [{ to: "aws_secretsmanager_secret.controller-secret", id: "shf-dev/controller-certificate" }];
-  writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(tf));
-  writeFileSync(join(dir, "terraform.iot.tfstate"), JSON.stringify(stateBeforeTheSwitch()));
-  const cli = writeCliConfig(join(outdir, ".terraform-cli"));
-  const init = await terraform(dir, ["init", "-input=false", "-no-color"], cli);
-  if (!init.ok) throw new Error(`terraform init failed: ${init.stderr}`);
-  const plan = await terraform(dir, ["plan", "-refresh=false", "-input=false", "-no-color", "-out=plan.tfplan"], cli);
-  if (!plan.ok) throw new Error(`terraform plan failed: ${plan.stderr}`);
-  const show = await terraform(dir, ["show", "-json", "plan.tfplan"], cli);
-  changes = (JSON.parse(show.stdout) as { resource_changes: ResourceChange[] }).resource_changes;
-  planText = show.stdout;
-}, 10 * 60 * 1000);
+beforeAll(
+  async () => {
+    const { outdir } = synthOfflineApp("dev");
+    const dir = join(outdir, "stacks", "iot");
+    // What online synth adds (CsrIdentity adoptExistingSecret): it must be a no-op for a secret already in state.
+    const tf = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8"));
+    tf.import = [{ to: "aws_secretsmanager_secret.controller-secret", id: "shf-dev/controller-certificate" }];
+    writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(tf));
+    writeFileSync(join(dir, "terraform.iot.tfstate"), JSON.stringify(stateBeforeTheSwitch()));
+    const cli = writeCliConfig(join(outdir, ".terraform-cli"));
+    const init = await terraform(dir, ["init", "-input=false", "-no-color"], cli);
+    if (!init.ok) throw new Error(`terraform init failed: ${init.stderr}`);
+    const plan = await terraform(dir, ["plan", "-refresh=false", "-input=false", "-no-color", "-out=plan.tfplan"], cli);
+    if (!plan.ok) throw new Error(`terraform plan failed: ${plan.stderr}`);
+    const show = await terraform(dir, ["show", "-json", "plan.tfplan"], cli);
+    changes = (JSON.parse(show.stdout) as { resource_changes: ResourceChange[] }).resource_changes;
+    planText = show.stdout;
+  },
+  10 * 60 * 1000,
+);
 
 const actionsOf = (address: string) => changes.find((c) => c.address === address)?.change.actions;
 

@@ -10,14 +10,20 @@ import { synthOfflineApp } from "../support/offline-app";
 const { outdir, stacks } = synthOfflineApp("dev");
 const results = new Map<string, StackCheck>();
 
-beforeAll(async () => {
-  const cliConfig = writeCliConfig(join(outdir, ".terraform-cli"));
-  const checks = await mapLimit(stacks, 2, (stack) => checkStack(join(outdir, "stacks", stack), stack, cliConfig));
-  for (const check of checks) results.set(check.stack, check);
-  // One line per stack in the test output: what the offline plan would do.
-  const lines = checks.map((c) => `  ${c.stack.padEnd(10)} ${c.counts ? `plan: ${c.counts.add} to add, ${c.counts.change} to change, ${c.counts.destroy} to destroy` : `FAILED at ${c.failure?.step}`}`);
-  process.stdout.write(`\nterraform validate + offline plan (hashicorp/aws ${pinnedAwsProviderVersion()}):\n${lines.join("\n")}\n\n`);
-}, 15 * 60 * 1000);
+beforeAll(
+  async () => {
+    const cliConfig = writeCliConfig(join(outdir, ".terraform-cli"));
+    const checks = await mapLimit(stacks, 2, (stack) => checkStack(join(outdir, "stacks", stack), stack, cliConfig));
+    for (const check of checks) results.set(check.stack, check);
+    // One line per stack in the test output: what the offline plan would do.
+    const lines = checks.map(
+      (c) =>
+        `  ${c.stack.padEnd(10)} ${c.counts ? `plan: ${c.counts.add} to add, ${c.counts.change} to change, ${c.counts.destroy} to destroy` : `FAILED at ${c.failure?.step}`}`,
+    );
+    process.stdout.write(`\nterraform validate + offline plan (hashicorp/aws ${pinnedAwsProviderVersion()}):\n${lines.join("\n")}\n\n`);
+  },
+  15 * 60 * 1000,
+);
 
 describe.each(stacks)("stack %s", (stack) => {
   test("terraform validate passes", () => {

@@ -42,12 +42,14 @@ test("the example caller workflow for the controller repository passes actionlin
 });
 
 test("fails when a workflow has a mistake actionlint knows (the linter is really running)", () => {
-  const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ steps.nope.outputs.x }}\n        uses: actions/checkout@v5\n";
+  const broken =
+    "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ steps.nope.outputs.x }}\n        uses: actions/checkout@v5\n";
   expect(lint(broken, "broken.yml").length).toBeGreaterThan(0);
 });
 
 test("the only finding set aside is the bundled linter not knowing the vars context", () => {
-  const usesVars = "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"$X\"\n        env:\n          X: ${{ vars.SOME_VARIABLE }}\n";
+  const usesVars =
+    'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "$X"\n        env:\n          X: ${{ vars.SOME_VARIABLE }}\n';
   const found = lint(usesVars, "vars.yml");
   expect(found).toHaveLength(1);
   expect(found[0].message).toMatch(OUTDATED_LINTER);

@@ -19,12 +19,28 @@ const SHA = "0123456789abcdef0123456789abcdef01234567";
 const APP = loadConfig("dev").github.controllerRepository;
 
 test("takes the defaults: dev, the configured controller repository, its root Dockerfile, a git source", () => {
-  expect(parseCdRequest({ sha: SHA })).toEqual({ environment: "dev", repository: APP, sha: SHA, context: ".", dockerfile: "Dockerfile", source: "git", artifact: "", runId: "" });
+  expect(parseCdRequest({ sha: SHA })).toEqual({
+    environment: "dev",
+    repository: APP,
+    sha: SHA,
+    context: ".",
+    dockerfile: "Dockerfile",
+    source: "git",
+    artifact: "",
+    runId: "",
+  });
 });
 
 test("builds from a prebuilt context when an artifact and its run are named", () => {
   const request = parseCdRequest({ environment: "prod", sha: SHA.toUpperCase(), context: "docker/controller", artifact: "controller-context", run_id: 123456 });
-  expect(request).toMatchObject({ environment: "prod", sha: SHA, context: "docker/controller", dockerfile: "docker/controller/Dockerfile", source: "artifact", runId: "123456" });
+  expect(request).toMatchObject({
+    environment: "prod",
+    sha: SHA,
+    context: "docker/controller",
+    dockerfile: "docker/controller/Dockerfile",
+    source: "artifact",
+    runId: "123456",
+  });
 });
 
 test.each([
@@ -77,7 +93,9 @@ interface Answer {
 }
 
 /** GitHub REST stand-in on 127.0.0.1: answers by path (with query), records method, path and headers. */
-async function fakeGithub(answers: Readonly<Record<string, Answer>>): Promise<{ url: string; requests: { path: string; headers: IncomingHttpHeaders }[]; close: () => Promise<void> }> {
+async function fakeGithub(
+  answers: Readonly<Record<string, Answer>>,
+): Promise<{ url: string; requests: { path: string; headers: IncomingHttpHeaders }[]; close: () => Promise<void> }> {
   const requests: { path: string; headers: IncomingHttpHeaders }[] = [];
   const server: Server = createServer((req, res) => {
     requests.push({ path: `${req.method} ${req.url}`, headers: req.headers });
@@ -94,12 +112,22 @@ const REPO_PATH = `/repos/${APP}`;
 const comparePath = (sha = SHA) => `${REPO_PATH}/compare/main...${sha}?per_page=1`;
 const runPath = (id = "4242") => `${REPO_PATH}/actions/runs/${id}`;
 const repoAnswer: Answer = { status: 200, body: { full_name: APP, default_branch: "main", private: false } };
-const compareAnswer = (status: string): Answer => ({ status: 200, body: { status, ahead_by: status === "behind" ? 0 : 2, behind_by: 3, total_commits: 0, commits: [] } });
+const compareAnswer = (status: string): Answer => ({
+  status: 200,
+  body: { status, ahead_by: status === "behind" ? 0 : 2, behind_by: 3, total_commits: 0, commits: [] },
+});
 const run = (overrides: Record<string, unknown> = {}): Answer => ({
   status: 200,
   body: {
-    id: 4242, name: "build", event: "push", status: "in_progress", head_branch: "main", head_sha: SHA,
-    repository: { full_name: APP }, head_repository: { full_name: APP }, ...overrides,
+    id: 4242,
+    name: "build",
+    event: "push",
+    status: "in_progress",
+    head_branch: "main",
+    head_sha: SHA,
+    repository: { full_name: APP },
+    head_repository: { full_name: APP },
+    ...overrides,
   },
 });
 const artifactRequest = () => parseCdRequest({ sha: SHA, artifact: "controller-context", run_id: "4242" });
@@ -118,12 +146,19 @@ async function provenanceOf(request: ReturnType<typeof parseCdRequest>, answers:
 }
 
 describe("provenance of the requested SHA", () => {
-  test.each(["behind", "identical"])("GIVEN a SHA on the default branch (compare %s) WHEN the git source is requested THEN it is accepted after exactly two reads", async (status) => {
-    const { outcome, requests } = await provenanceOf(parseCdRequest({ sha: SHA }), { [REPO_PATH]: repoAnswer, [comparePath()]: compareAnswer(status) });
-    expect(outcome).toEqual({ ok: true, value: { defaultBranch: "main" } });
-    expect(requests.map((r) => r.path)).toEqual([`GET ${REPO_PATH}`, `GET ${comparePath()}`]);
-    expect(requests[0].headers).toMatchObject({ authorization: `Bearer ${TOKEN}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" });
-  });
+  test.each(["behind", "identical"])(
+    "GIVEN a SHA on the default branch (compare %s) WHEN the git source is requested THEN it is accepted after exactly two reads",
+    async (status) => {
+      const { outcome, requests } = await provenanceOf(parseCdRequest({ sha: SHA }), { [REPO_PATH]: repoAnswer, [comparePath()]: compareAnswer(status) });
+      expect(outcome).toEqual({ ok: true, value: { defaultBranch: "main" } });
+      expect(requests.map((r) => r.path)).toEqual([`GET ${REPO_PATH}`, `GET ${comparePath()}`]);
+      expect(requests[0].headers).toMatchObject({
+        authorization: `Bearer ${TOKEN}`,
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+      });
+    },
+  );
 
   test.each([
     ["only on another branch (diverged)", "diverged"],
@@ -137,7 +172,10 @@ describe("provenance of the requested SHA", () => {
   });
 
   test("fails when the SHA exists only in a fork (GitHub finds no common history for it)", async () => {
-    const { outcome } = await provenanceOf(parseCdRequest({ sha: SHA }), { [REPO_PATH]: repoAnswer, [comparePath()]: { status: 404, body: { message: "No common ancestor" } } });
+    const { outcome } = await provenanceOf(parseCdRequest({ sha: SHA }), {
+      [REPO_PATH]: repoAnswer,
+      [comparePath()]: { status: 404, body: { message: "No common ancestor" } },
+    });
     expect(!outcome.ok && String(outcome.error)).toContain(`commit ${SHA} is not in ${APP}`);
   });
 
@@ -170,7 +208,9 @@ describe("provenance of a prebuilt build context (artifact)", () => {
 
   test("fails when the run pushed another branch of the controller repository", async () => {
     const { outcome } = await provenanceOf(artifactRequest(), { ...base, [runPath()]: run({ head_branch: "release-candidate" }) });
-    expect(!outcome.ok && String(outcome.error)).toMatch(/the build context artifact is not trusted:\n {2}- run 4242 ran on branch release-candidate, not on the default branch main$/);
+    expect(!outcome.ok && String(outcome.error)).toMatch(
+      /the build context artifact is not trusted:\n {2}- run 4242 ran on branch release-candidate, not on the default branch main$/,
+    );
   });
 
   test("fails when the run built another commit than the requested SHA", async () => {
@@ -184,7 +224,11 @@ describe("provenance of a prebuilt build context (artifact)", () => {
   });
 
   test("fails when the SHA is not on the default branch, before the run is even read", async () => {
-    const { outcome, requests } = await provenanceOf(artifactRequest(), { [REPO_PATH]: repoAnswer, [comparePath()]: compareAnswer("diverged"), [runPath()]: run() });
+    const { outcome, requests } = await provenanceOf(artifactRequest(), {
+      [REPO_PATH]: repoAnswer,
+      [comparePath()]: compareAnswer("diverged"),
+      [runPath()]: run(),
+    });
     expect(outcome.ok).toBe(false);
     expect(requests.map((r) => r.path)).not.toContain(`GET ${runPath()}`);
   });
@@ -223,7 +267,14 @@ describe("the CLI", () => {
     const dir = scratchDir("shf-cd-");
     writeFileSync(join(dir, "event.json"), JSON.stringify({ action: "deploy-controller", client_payload: payload }));
     writeFileSync(join(dir, "out"), "");
-    const env = { ...process.env, GITHUB_EVENT_NAME: "repository_dispatch", GITHUB_EVENT_PATH: join(dir, "event.json"), GITHUB_OUTPUT: join(dir, "out"), GITHUB_API_URL: github.url, GH_TOKEN: TOKEN };
+    const env = {
+      ...process.env,
+      GITHUB_EVENT_NAME: "repository_dispatch",
+      GITHUB_EVENT_PATH: join(dir, "event.json"),
+      GITHUB_OUTPUT: join(dir, "out"),
+      GITHUB_API_URL: github.url,
+      GH_TOKEN: TOKEN,
+    };
     return { env, out: () => readFileSync(join(dir, "out"), "utf8") };
   };
 

@@ -5,11 +5,18 @@
  */
 import { applyAll, applySucceeded, CiStack, planAll, planFailed, renderApplySummary, TerraformResult, TerraformRunner } from "../../scripts/ci-terraform";
 
-const stack = (id: string, dependencies: string[] = [], localBackend = false, administered = false): CiStack => ({ id, dir: `/synth/stacks/${id}`, localBackend, administered, dependencies });
+const stack = (id: string, dependencies: string[] = [], localBackend = false, administered = false): CiStack => ({
+  id,
+  dir: `/synth/stacks/${id}`,
+  localBackend,
+  administered,
+  dependencies,
+});
 const STACKS = [stack("state", [], true), stack("vpc"), stack("roles"), stack("ecr"), stack("ec2", ["vpc", "roles", "ecr"]), stack("iot", ["roles"])];
 const WITH_CI = [STACKS[0], stack("ci", [], false, true), ...STACKS.slice(1)];
 
-const showJson = (actions: string[][]) => JSON.stringify({ resource_changes: actions.map((a, i) => ({ address: `aws_thing.r${i}`, mode: "managed", change: { actions: a } })) });
+const showJson = (actions: string[][]) =>
+  JSON.stringify({ resource_changes: actions.map((a, i) => ({ address: `aws_thing.r${i}`, mode: "managed", change: { actions: a } })) });
 
 /** Terraform that answers per stack: plan exit codes, apply failures, show output. */
 function fakeTerraform(script: { planCode?: Record<string, number>; failApply?: string[]; failInit?: string[]; actions?: Record<string, string[][]> }) {
@@ -91,7 +98,11 @@ describe("stacks an administrator applies", () => {
   test("GIVEN the ci stack WHEN CI applies THEN it never runs terraform there and says why", async () => {
     const { runner, calls } = fakeTerraform({ planCode: { ci: 2, vpc: 2 } });
     const results = await applyAll(WITH_CI, runner);
-    expect(results.slice(0, 3).map((r) => [r.stack, r.outcome])).toEqual([["state", "bootstrap"], ["ci", "administrator"], ["vpc", "applied"]]);
+    expect(results.slice(0, 3).map((r) => [r.stack, r.outcome])).toEqual([
+      ["state", "bootstrap"],
+      ["ci", "administrator"],
+      ["vpc", "applied"],
+    ]);
     expect(calls.filter((c) => c.startsWith("ci "))).toEqual([]);
     expect(renderApplySummary("dev", results)).toContain("| 2 | `ci` | 🔐 CI identities: applied by an administrator by hand, never by CI |");
   });
@@ -99,7 +110,10 @@ describe("stacks an administrator applies", () => {
   test("GIVEN the ci stack WHEN CI plans THEN it never runs terraform there", async () => {
     const { runner, calls } = fakeTerraform({});
     const report = await planAll("dev", WITH_CI, runner);
-    expect(report.stacks.slice(0, 2).map((s) => [s.stack, s.status])).toEqual([["state", "bootstrap"], ["ci", "administrator"]]);
+    expect(report.stacks.slice(0, 2).map((s) => [s.stack, s.status])).toEqual([
+      ["state", "bootstrap"],
+      ["ci", "administrator"],
+    ]);
     expect(calls.filter((c) => c.startsWith("ci "))).toEqual([]);
   });
 });

@@ -24,15 +24,18 @@ let real: StackCheck;
 let realText: string;
 let plan: TerraformShowJson;
 
-beforeAll(async () => {
-  const { outdir } = synthOfflineApp("dev");
-  const cliConfig = writeCliConfig(join(outdir, ".terraform-cli"));
-  const dir = join(outdir, "stacks", "vpc");
-  real = await checkStack(dir, "vpc", cliConfig);
-  if (real.failure) throw new Error(`offline plan of vpc failed at ${real.failure.step}: ${real.failure.message}`);
-  realText = (await terraform(dir, ["show", "-no-color", "plan.tfplan"], cliConfig)).stdout;
-  plan = real.planJson as TerraformShowJson;
-}, 5 * 60 * 1000);
+beforeAll(
+  async () => {
+    const { outdir } = synthOfflineApp("dev");
+    const cliConfig = writeCliConfig(join(outdir, ".terraform-cli"));
+    const dir = join(outdir, "stacks", "vpc");
+    real = await checkStack(dir, "vpc", cliConfig);
+    if (real.failure) throw new Error(`offline plan of vpc failed at ${real.failure.step}: ${real.failure.message}`);
+    realText = (await terraform(dir, ["show", "-no-color", "plan.tfplan"], cliConfig)).stdout;
+    plan = real.planJson as TerraformShowJson;
+  },
+  5 * 60 * 1000,
+);
 
 /** A copy of the real plan (managed resources) with chosen actions on its first resources and every other one a no-op. */
 function edited(actions: readonly (readonly string[])[], extra: (copy: Record<string, any>) => void = () => undefined): TerraformShowJson {
@@ -47,7 +50,12 @@ function edited(actions: readonly (readonly string[])[], extra: (copy: Record<st
 }
 
 const report = (stacks: StackReport[], environment = "dev"): EnvironmentReport => ({ environment, stacks, artifact: `terraform-plan-${environment}` });
-const planned = (stack: string, json: TerraformShowJson, planText?: string): StackReport => ({ stack, status: "planned", summary: summarizePlan(json), ...(planText !== undefined ? { planText } : {}) });
+const planned = (stack: string, json: TerraformShowJson, planText?: string): StackReport => ({
+  stack,
+  status: "planned",
+  summary: summarizePlan(json),
+  ...(planText !== undefined ? { planText } : {}),
+});
 const rowOf = (comment: string, stack: string) => comment.split("\n").find((line) => line.includes(`| \`${stack}\` |`))!;
 
 describe("summarizePlan on real terraform show -json", () => {

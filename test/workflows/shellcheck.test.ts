@@ -17,7 +17,12 @@ test("shellcheck is installed (fails with how to install it)", () => {
 
 test("finds the known scripts", () => {
   expect(shellScripts()).toEqual(
-    expect.arrayContaining([".ci/run", ".github/scripts/ssm-deploy-controller.sh", ".github/scripts/upsert-pr-comment.sh", "stacks/assets/deploy-controller.sh"]),
+    expect.arrayContaining([
+      ".ci/run",
+      ".github/scripts/ssm-deploy-controller.sh",
+      ".github/scripts/upsert-pr-comment.sh",
+      "stacks/assets/deploy-controller.sh",
+    ]),
   );
 });
 

@@ -71,7 +71,9 @@ const sends = (calls: string[]) => calls.filter((c) => c.startsWith("ssm send-co
 test("deploys the SHA on the instances tagged Role=<prefix>-controller and succeeds when healthy", () => {
   const { code, calls, summary } = run();
   expect(code).toBe(0);
-  expect(calls[0]).toContain("ec2 describe-instances --region eu-west-1 --filters Name=tag:Role,Values=shf-dev-controller Name=instance-state-name,Values=running");
+  expect(calls[0]).toContain(
+    "ec2 describe-instances --region eu-west-1 --filters Name=tag:Role,Values=shf-dev-controller Name=instance-state-name,Values=running",
+  );
   expect(sends(calls)).toHaveLength(1);
   expect(sends(calls)[0]).toContain("--document-name AWS-RunShellScript --instance-ids i-0abc");
   expect(sends(calls)[0]).toContain(`"commands":["/usr/local/bin/deploy-controller ${SHA}"]`);

@@ -39,7 +39,9 @@ describe("workflows hold no list of stacks", () => {
   const token = (id: string) => new RegExp(`(^|[^\\w-])${id}([^\\w-]|$)`);
   const sources: [string, unknown][] = [
     ...workflowFiles().map((f) => [f, readWorkflow(f)] as [string, unknown]),
-    ...[".github/scripts/ssm-deploy-controller.sh", ".github/scripts/upsert-pr-comment.sh"].map((f) => [f, readFileSync(join(REPO_ROOT, f), "utf8")] as [string, unknown]),
+    ...[".github/scripts/ssm-deploy-controller.sh", ".github/scripts/upsert-pr-comment.sh"].map(
+      (f) => [f, readFileSync(join(REPO_ROOT, f), "utf8")] as [string, unknown],
+    ),
   ];
 
   test.each(sources)("%s names no two stacks together and deploys no stack by name", (_name, source) => {
@@ -73,7 +75,9 @@ describe.each([
   ["terraform-apply.yml", "apply", "apply"],
 ])("%s", (file, jobId, command) => {
   test(`takes the order from scripts/stack-order.ts and hands it to ci-terraform ${command}`, () => {
-    const steps = stepsOf(readWorkflow(file)).filter((s) => s.job === jobId).map((s) => s.step);
+    const steps = stepsOf(readWorkflow(file))
+      .filter((s) => s.job === jobId)
+      .map((s) => s.step);
     const orderIndex = steps.findIndex((s) => s.run?.includes("npx tsx scripts/stack-order.ts"));
     expect(orderIndex).toBeGreaterThanOrEqual(0);
     const orderStep = steps[orderIndex];
@@ -111,7 +115,10 @@ describe.each(environmentNames())("environment %s", (env) => {
   test("GIVEN the synthesized app THEN ci-terraform skips exactly state and ci, the stacks an administrator applies", () => {
     const { outdir, order } = apps.get(env)!;
     const stacks = loadCiStacks(outdir, order);
-    expect(stacks.filter((s) => skippedAs(s)).map((s) => [s.id, skippedAs(s)])).toEqual([["state", "bootstrap"], ["ci", "administrator"]]);
+    expect(stacks.filter((s) => skippedAs(s)).map((s) => [s.id, skippedAs(s)])).toEqual([
+      ["state", "bootstrap"],
+      ["ci", "administrator"],
+    ]);
     // The ci stack keeps its state in the S3 backend like the others: only CI leaves it alone.
     expect(stacks.find((s) => s.id === "ci")!.localBackend).toBe(false);
   });

@@ -44,10 +44,7 @@ function run(pages: unknown[][], body = `${COMMENT_MARKER}\n## Terraform plan\n`
 const bot = { login: "github-actions[bot]" };
 
 test("updates the bot's marked comment in place, looking through every page", () => {
-  const { code, calls, sent } = run([
-    [{ id: 1, user: bot, body: "unrelated" }],
-    [{ id: 42, user: bot, body: `${COMMENT_MARKER}\nold plan` }],
-  ]);
+  const { code, calls, sent } = run([[{ id: 1, user: bot, body: "unrelated" }], [{ id: 42, user: bot, body: `${COMMENT_MARKER}\nold plan` }]]);
   expect(code).toBe(0);
   expect(calls[0]).toBe("api --paginate repos/smart-home/smart-home-fleet-iac/issues/7/comments");
   expect(calls[1]).toMatch(/^api --method PATCH repos\/smart-home\/smart-home-fleet-iac\/issues\/comments\/42 --input /);

@@ -129,7 +129,9 @@ describe("drift.yml (scheduled drift check)", () => {
 
   test("plans inside the drift environment, so its OIDC subject is the one only the drift role trusts", () => {
     expect(drift.jobs.plan.environment).toBe(DRIFT_ENVIRONMENT);
-    expect(githubSubjects(loadConfig("dev")).drift).toBe(`repo:${loadConfig("dev").github.owner}/${loadConfig("dev").github.repository}:environment:${DRIFT_ENVIRONMENT}`);
+    expect(githubSubjects(loadConfig("dev")).drift).toBe(
+      `repo:${loadConfig("dev").github.owner}/${loadConfig("dev").github.repository}:environment:${DRIFT_ENVIRONMENT}`,
+    );
     const role = stepsOf(drift).find(({ step }) => step.uses?.startsWith(CONFIGURE_AWS))!.step;
     expect(role.with?.["role-to-assume"]).toBe("${{ vars[format('AWS_DRIFT_ROLE_ARN_{0}', matrix.environment)] }}");
   });

@@ -29,7 +29,11 @@ beforeAll(async () => {
   await putItem(h.db.client, h.db.registryTableName, registeredDevice(REGISTERED));
   await putItem(h.db.client, h.db.registryTableName, registeredDevice(REVOKED, { status: "REVOKED" }));
   await putItem(h.db.client, h.db.registryTableName, registeredDevice(PROVISIONED, { status: "PROVISIONED" }));
-  await putItem(h.db.client, h.db.registryTableName, registeredDevice(TOKENED, { provisioningTokenSha256: createHash("sha256").update("the-real-token").digest("hex") }));
+  await putItem(
+    h.db.client,
+    h.db.registryTableName,
+    registeredDevice(TOKENED, { provisioningTokenSha256: createHash("sha256").update("the-real-token").digest("hex") }),
+  );
 });
 
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
@@ -49,7 +53,17 @@ const wellFormed = fc.record({
 });
 const hookEvent = fc.oneof(
   { weight: 2, arbitrary: wellFormed },
-  { weight: 5, arbitrary: hostileRecord({ claimCertificateId: hex64, certificateId: hex64, certificatePem: hostileText, templateArn: hostileText, clientId: fc.oneof(fc.constant("provision-pi-1"), hostileText), parameters }) },
+  {
+    weight: 5,
+    arbitrary: hostileRecord({
+      claimCertificateId: hex64,
+      certificateId: hex64,
+      certificatePem: hostileText,
+      templateArn: hostileText,
+      clientId: fc.oneof(fc.constant("provision-pi-1"), hostileText),
+      parameters,
+    }),
+  },
   { weight: 1, arbitrary: hostileJson },
 );
 

@@ -34,20 +34,34 @@ const registration = hostileRecord({
   provisioningTokenSha256: fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), hostileText),
   newSerialNumber: serial,
 });
-const body = fc.oneof(registration.map((r) => JSON.stringify(r)), hostileText, fc.constant(null), hostileJson.map((v) => JSON.stringify(v) ?? "null"));
+const body = fc.oneof(
+  registration.map((r) => JSON.stringify(r)),
+  hostileText,
+  fc.constant(null),
+  hostileJson.map((v) => JSON.stringify(v) ?? "null"),
+);
 /** Where the request goes: as API Gateway routes it (resource + decoded path parameter), or a raw path as the twin sends it. */
 const target = fc.oneof(
   fc.constant({ resource: "/devices", path: "/devices", pathParameters: null }),
   serial.map((s) => ({ resource: "/devices/{serialNumber}", path: `/devices/${encodeURIComponent(s)}`, pathParameters: { serialNumber: s } })),
-  fc.tuple(serial, fc.constantFrom("reprovision", "replace")).map(([s, op]) => ({ resource: `/devices/{serialNumber}/${op}`, path: `/devices/${encodeURIComponent(s)}/${op}`, pathParameters: { serialNumber: s } })),
-  fc.oneof(fc.constantFrom("/devices/", "/", "/devices/%E0%A4%A", "/devices/x/__proto__", "/devices/x/revoke"), hostileText).map((path) => ({ resource: "", path, pathParameters: null })),
+  fc
+    .tuple(serial, fc.constantFrom("reprovision", "replace"))
+    .map(([s, op]) => ({ resource: `/devices/{serialNumber}/${op}`, path: `/devices/${encodeURIComponent(s)}/${op}`, pathParameters: { serialNumber: s } })),
+  fc
+    .oneof(fc.constantFrom("/devices/", "/", "/devices/%E0%A4%A", "/devices/x/__proto__", "/devices/x/revoke"), hostileText)
+    .map((path) => ({ resource: "", path, pathParameters: null })),
 );
 const request = fc
   .record({
     method: fc.oneof(fc.constantFrom("GET", "POST", "DELETE", "PUT", "post", ""), hostileText),
     target,
     body,
-    query: fc.option(fc.dictionary(fc.oneof(fc.constantFrom("status", "deviceType", "limit", "nextToken", "__proto__"), fc.string({ maxLength: 8 })), hostileText, { maxKeys: 3 }), { nil: null }),
+    query: fc.option(
+      fc.dictionary(fc.oneof(fc.constantFrom("status", "deviceType", "limit", "nextToken", "__proto__"), fc.string({ maxLength: 8 })), hostileText, {
+        maxKeys: 3,
+      }),
+      { nil: null },
+    ),
   })
   .map(({ method, target, body, query }): APIGatewayProxyEvent => ({
     ...apiEvent(method, "/", body ?? undefined),
@@ -59,7 +73,10 @@ test("answers every request with JSON, registers no reserved serial, and writes 
   await fc.assert(
     fc.asyncProperty(request, async (event) => {
       const before = await snapshot(h.db.client, [h.db.registryTableName]);
-      const result = await h.mod.handler(event, { awsRequestId: "pbt", invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:register-device" } as never);
+      const result = await h.mod.handler(event, {
+        awsRequestId: "pbt",
+        invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:register-device",
+      } as never);
       expect(Number.isInteger(result.statusCode)).toBe(true);
       const answer = JSON.parse(result.body) as Record<string, unknown>;
       if (result.statusCode >= 400) {

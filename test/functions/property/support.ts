@@ -24,10 +24,37 @@ export const POLLUTING_KEYS = ["__proto__", "constructor", "prototype"] as const
 
 /** Text an attacker would try: injection-like, reserved names, control and bidi characters. */
 const NASTY = [
-  "", " ", "__proto__", "constructor", "prototype", "toString", "hasOwnProperty",
-  "' OR '1'='1", "\"; DROP TABLE devices; --", "${jndi:ldap://x/a}", "{{7*7}}", "<script>alert(1)</script>",
-  "../../etc/passwd", "\u0000", "SN\u202eLIVE", "\ud83d\ude00\ud83d\ude00", "ＳＮ１２３４５", "shf-test-controller", "SHF-TEST-X1", "provision-abc", "PROVISION-1",
-  "attribute_not_exists(serialNumber)", "#status = :s", ":v", "REGISTERED", "REVOKED", "null", "undefined", "NaN", "-1", "1e309",
+  "",
+  " ",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "' OR '1'='1",
+  '"; DROP TABLE devices; --',
+  "${jndi:ldap://x/a}",
+  "{{7*7}}",
+  "<script>alert(1)</script>",
+  "../../etc/passwd",
+  "\u0000",
+  "SN\u202eLIVE",
+  "\ud83d\ude00\ud83d\ude00",
+  "ＳＮ１２３４５",
+  "shf-test-controller",
+  "SHF-TEST-X1",
+  "provision-abc",
+  "PROVISION-1",
+  "attribute_not_exists(serialNumber)",
+  "#status = :s",
+  ":v",
+  "REGISTERED",
+  "REVOKED",
+  "null",
+  "undefined",
+  "NaN",
+  "-1",
+  "1e309",
 ];
 
 /** Strings from plain to hostile, including huge ones (up to 400 000 characters) and full Unicode. */
@@ -60,9 +87,14 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
  */
 export function hostileRecord(valid: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
   const fields = Object.fromEntries(Object.entries(valid).map(([k, arb]) => [k, fc.option(fc.oneof(arb, hostileJson), { nil: undefined })]));
-  return fc
-    .tuple(fc.record(fields), fc.dictionary(fc.constantFrom(...POLLUTING_KEYS), hostileJson, { maxKeys: 2 }))
-    .map(([record, extra]) => JSON.parse(`{${[...Object.entries(record), ...Object.entries(extra)].filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? "null"}`).join(",")}}`));
+  return fc.tuple(fc.record(fields), fc.dictionary(fc.constantFrom(...POLLUTING_KEYS), hostileJson, { maxKeys: 2 })).map(([record, extra]) =>
+    JSON.parse(
+      `{${[...Object.entries(record), ...Object.entries(extra)]
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? "null"}`)
+        .join(",")}}`,
+    ),
+  );
 }
 
 /** Every item of the tables, in a stable order: compare before and after a request. */

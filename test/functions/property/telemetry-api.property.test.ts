@@ -29,7 +29,13 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
   }).mod.handler;
   await putItem(db.client, db.registryTableName, registeredDevice(THING, { status: "PROVISIONED", metadata: { buildingId: BUILDING } }));
-  await putItem(db.client, TELEMETRY_TABLES.telemetry, { thingName: THING, ts: Date.now() - 60_000, deviceTs: "2026-11-26T00:00:00Z", metrics: { co2_ppm: 900 }, expiresAt: 1 });
+  await putItem(db.client, TELEMETRY_TABLES.telemetry, {
+    thingName: THING,
+    ts: Date.now() - 60_000,
+    deviceTs: "2026-11-26T00:00:00Z",
+    metrics: { co2_ppm: 900 },
+    expiresAt: 1,
+  });
 });
 afterAll(async () => db.stop());
 beforeEach(() => {
@@ -41,10 +47,28 @@ const ROUTES = ["GET /buildings", "GET /buildings/{buildingId}/devices", "GET /d
 const request = fc
   .record({
     routeKey: fc.oneof(fc.constantFrom(...ROUTES), hostileText),
-    groups: fc.option(fc.oneof(fc.constantFrom(`[building-${BUILDING}]`, `building-${BUILDING}`, "[building-other operators]", "[]", `[building-${BUILDING}x]`, "building-__proto__"), hostileText), { nil: undefined }),
+    groups: fc.option(
+      fc.oneof(
+        fc.constantFrom(`[building-${BUILDING}]`, `building-${BUILDING}`, "[building-other operators]", "[]", `[building-${BUILDING}x]`, "building-__proto__"),
+        hostileText,
+      ),
+      { nil: undefined },
+    ),
     sub: fc.option(hostileText, { nil: undefined }),
-    path: fc.option(fc.dictionary(fc.constantFrom("buildingId", "thingName", "__proto__"), fc.oneof(fc.constantFrom(THING, BUILDING, "__proto__"), hostileText), { maxKeys: 2 }), { nil: undefined }),
-    query: fc.option(fc.dictionary(fc.constantFrom("from", "to", "limit", "nextToken", "__proto__"), fc.oneof(fc.constantFrom("0", "-1", "1e309", "2026-11-26T00:00:00Z", "99999999999999999999"), hostileText), { maxKeys: 3 }), { nil: undefined }),
+    path: fc.option(
+      fc.dictionary(fc.constantFrom("buildingId", "thingName", "__proto__"), fc.oneof(fc.constantFrom(THING, BUILDING, "__proto__"), hostileText), {
+        maxKeys: 2,
+      }),
+      { nil: undefined },
+    ),
+    query: fc.option(
+      fc.dictionary(
+        fc.constantFrom("from", "to", "limit", "nextToken", "__proto__"),
+        fc.oneof(fc.constantFrom("0", "-1", "1e309", "2026-11-26T00:00:00Z", "99999999999999999999"), hostileText),
+        { maxKeys: 3 },
+      ),
+      { nil: undefined },
+    ),
   })
   .map(({ routeKey, groups, sub, path, query }) => {
     const claims: Record<string, string> = { token_use: "access" };

@@ -35,7 +35,14 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
   async function ota(...argv: string[]): Promise<{ code: number; json: Record<string, unknown>; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await otaCli({ config, iot, s3: s3.client, out: (l) => out.push(l), err: (l) => err.push(l), sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))) }).run(argv);
+    const code = await otaCli({
+      config,
+      iot,
+      s3: s3.client,
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+    }).run(argv);
     return { code, json: out.length ? (JSON.parse(out[out.length - 1]!) as Record<string, unknown>) : {}, err: err.join("\n") };
   }
 
@@ -53,7 +60,11 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
       fieldValues: (field) => (field === "shadow.reported.firmwareVersion" ? [...agents.values()].map((a) => String(a.status().firmwareVersion)) : []),
     });
     jobs = started.service;
-    iot = new IoTClient({ endpoint: cp.endpoint, region: config.region, credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! } });
+    iot = new IoTClient({
+      endpoint: cp.endpoint,
+      region: config.region,
+      credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+    });
 
     installLog = path.join(env.dir, "install.log");
     const installer = path.join(env.dir, "install.sh");
@@ -61,7 +72,11 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     registry.defineThingGroup("ota-canary");
     registry.defineThingGroup("ota-fleet");
     registry.defineThingGroup("ota-flaky");
-    for (const [name, groups] of [["otaj0001", ["ota-canary", "ota-fleet"]], ["otaj0002", ["ota-canary", "ota-fleet"]], ["otaj0003", ["ota-fleet"]]] as const) {
+    for (const [name, groups] of [
+      ["otaj0001", ["ota-canary", "ota-fleet"]],
+      ["otaj0002", ["ota-canary", "ota-fleet"]],
+      ["otaj0003", ["ota-fleet"]],
+    ] as const) {
       const { config: deviceConfig, thing } = await env.provisionedDevice(name, { installCommand: [installer] });
       registry.putThing({ thingName: name, thingGroups: [...groups] });
       const agent = new DeviceAgent({ config: deviceConfig, thing, log: memoryLogger().log }).start();
@@ -70,7 +85,11 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     }
     // A Pi whose installer fails on its first run only.
     const flakyInstaller = path.join(env.dir, "install-flaky.sh");
-    await fs.writeFile(flakyInstaller, `#!/bin/sh\nif [ ! -e '${env.dir}/flaky-once' ]; then touch '${env.dir}/flaky-once'; echo "flash write error"; exit 3; fi\nexit 0\n`, { mode: 0o755 });
+    await fs.writeFile(
+      flakyInstaller,
+      `#!/bin/sh\nif [ ! -e '${env.dir}/flaky-once' ]; then touch '${env.dir}/flaky-once'; echo "flash write error"; exit 3; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
     const flaky = await env.provisionedDevice("otaj0009", { installCommand: [flakyInstaller] });
     registry.putThing({ thingName: "otaj0009", thingGroups: ["ota-flaky"] });
     const flakyAgent = new DeviceAgent({ config: flaky.config, thing: flaky.thing, log: memoryLogger().log }).start();
@@ -103,7 +122,12 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     const installs = (await fs.readFile(installLog, "utf8")).trim().split("\n");
     expect(installs.sort()).toEqual([`1.1.0 ${deployed.json.canaryJobId}.bin`, `1.1.0 ${deployed.json.canaryJobId}.bin`, `1.1.0 ${fleetJobId}.bin`]);
     const status = await ota("status", fleetJobId, "--json");
-    expect(status.json).toMatchObject({ status: "IN_PROGRESS", version: "1.1.0", summary: { total: 3, succeeded: 3, successPercent: 100 }, versions: { "1.1.0": 3 } });
+    expect(status.json).toMatchObject({
+      status: "IN_PROGRESS",
+      version: "1.1.0",
+      summary: { total: 3, succeeded: 3, successPercent: 100 },
+      versions: { "1.1.0": 3 },
+    });
     expect((await ota("status", deployed.json.canaryJobId as string, "--json")).json).toMatchObject({ status: "COMPLETED" });
   });
 
@@ -112,7 +136,20 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     const image = path.join(env.dir, "fw-1.2.0.bin");
     await fs.writeFile(image, Buffer.from("firmware 1.2.0\n".repeat(500)));
     await ota("upload", "--file", image, "--version", "1.2.0", "--json");
-    await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: "firmware/1.2.0/fw-1.2.0.bin", Body: Buffer.from("flipped bits"), Metadata: { version: "1.2.0", sha256: (await import("node:crypto")).createHash("sha256").update(await fs.readFile(image)).digest("hex") } }));
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "firmware/1.2.0/fw-1.2.0.bin",
+        Body: Buffer.from("flipped bits"),
+        Metadata: {
+          version: "1.2.0",
+          sha256: (await import("node:crypto"))
+            .createHash("sha256")
+            .update(await fs.readFile(image))
+            .digest("hex"),
+        },
+      }),
+    );
 
     // WHEN
     const deployed = await ota("deploy", "--version", "1.2.0", "--target", "ota-canary", "--json");
@@ -144,10 +181,14 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     // WHEN
     const deployed = await ota("deploy", "--version", "1.1.0", "--target", "ota-flaky", "--retries", "1", "--json");
     const jobId = deployed.json.jobId as string;
-    const execution = await waitFor(() => {
-      const e = jobs.getExecution("otaj0009", jobId);
-      return e?.status === "SUCCEEDED" ? e : undefined;
-    }, "the retried execution to succeed", 30_000);
+    const execution = await waitFor(
+      () => {
+        const e = jobs.getExecution("otaj0009", jobId);
+        return e?.status === "SUCCEEDED" ? e : undefined;
+      },
+      "the retried execution to succeed",
+      30_000,
+    );
 
     // THEN
     expect(execution.retryAttempt).toBe(1);
@@ -160,9 +201,15 @@ describe("the twin's IoT Jobs driven by the OTA CLI", () => {
     const thingArn = env.plane.registry.requireThing("otaj0001").thingArn;
     const before = (await iot.send(new ListJobsCommand({}))).jobs?.length;
     await expect(iot.send(new CreateJobCommand({ jobId: "bad-json", targets: [thingArn], document: "{not json" }))).rejects.toThrow(InvalidRequestException);
-    await expect(iot.send(new CreateJobCommand({ jobId: "no-role", targets: [thingArn], document: JSON.stringify({ url: "${aws:iot:s3-presigned-url:https://b.s3.eu-west-1.amazonaws.com/k}" }) }))).rejects.toThrow(
-      /presignedUrlConfig.roleArn/,
-    );
+    await expect(
+      iot.send(
+        new CreateJobCommand({
+          jobId: "no-role",
+          targets: [thingArn],
+          document: JSON.stringify({ url: "${aws:iot:s3-presigned-url:https://b.s3.eu-west-1.amazonaws.com/k}" }),
+        }),
+      ),
+    ).rejects.toThrow(/presignedUrlConfig.roleArn/);
     expect((await iot.send(new ListJobsCommand({}))).jobs?.length).toBe(before);
     expect(jobs.executionsOf("bad-json")).toEqual([]);
   });

@@ -60,7 +60,12 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
   describe("certificates", () => {
     it("GIVEN a provisioned device WHEN DescribeCertificate THEN it is ACTIVE with its PEM, ARN and validity", async () => {
       const { certificateDescription: d } = await iot.send(new DescribeCertificateCommand({ certificateId: sn1 }));
-      expect(d).toMatchObject({ certificateId: sn1, certificateArn: arnOf(sn1), status: "ACTIVE", certificatePem: f.plane.describeCertificate(sn1)!.certificatePem });
+      expect(d).toMatchObject({
+        certificateId: sn1,
+        certificateArn: arnOf(sn1),
+        status: "ACTIVE",
+        certificatePem: f.plane.describeCertificate(sn1)!.certificatePem,
+      });
       expect(d!.validity!.notAfter!.getTime()).toBeGreaterThan(d!.validity!.notBefore!.getTime());
     });
 
@@ -80,7 +85,12 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
         seen.push(...page.certificates!.map((c) => c.certificateId!));
         marker = page.nextMarker;
       } while (marker);
-      expect(seen.sort()).toEqual(f.plane.registry.listCertificates().map((c) => c.certificateId).sort());
+      expect(seen.sort()).toEqual(
+        f.plane.registry
+          .listCertificates()
+          .map((c) => c.certificateId)
+          .sort(),
+      );
     });
 
     it("GIVEN an active certificate WHEN UpdateCertificate REVOKED THEN it is revoked and certificate-status is emitted", async () => {
@@ -98,7 +108,9 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
     });
 
     it("fails when UpdateCertificate sets PENDING_ACTIVATION (InvalidRequestException)", async () => {
-      await expect(iot.send(new UpdateCertificateCommand({ certificateId: sn1, newStatus: "PENDING_ACTIVATION" }))).rejects.toBeInstanceOf(InvalidRequestException);
+      await expect(iot.send(new UpdateCertificateCommand({ certificateId: sn1, newStatus: "PENDING_ACTIVATION" }))).rejects.toBeInstanceOf(
+        InvalidRequestException,
+      );
     });
 
     it("fails when DeleteCertificate names an ACTIVE certificate (CertificateStateException)", async () => {
@@ -123,7 +135,13 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
   describe("things and principals", () => {
     it("GIVEN a provisioned device WHEN DescribeThing THEN it has the template's type and attributes", async () => {
       const thing = await iot.send(new DescribeThingCommand({ thingName: "SN-1" }));
-      expect(thing).toMatchObject({ thingName: "SN-1", defaultClientId: "SN-1", thingTypeName: names.deviceTypeThing("thermostat"), attributes: { serialNumber: "SN-1", deviceType: "thermostat" }, version: 1 });
+      expect(thing).toMatchObject({
+        thingName: "SN-1",
+        defaultClientId: "SN-1",
+        thingTypeName: names.deviceTypeThing("thermostat"),
+        attributes: { serialNumber: "SN-1", deviceType: "thermostat" },
+        version: 1,
+      });
     });
 
     it("fails when DescribeThing names an unknown thing (ResourceNotFoundException)", async () => {
@@ -164,11 +182,16 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
     });
 
     it("fails when AttachThingPrincipal names an unknown certificate (ResourceNotFoundException)", async () => {
-      await expect(iot.send(new AttachThingPrincipalCommand({ thingName: "SN-1", principal: arnOf(MISSING_ID) }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+      await expect(iot.send(new AttachThingPrincipalCommand({ thingName: "SN-1", principal: arnOf(MISSING_ID) }))).rejects.toBeInstanceOf(
+        ResourceNotFoundException,
+      );
     });
 
     it("fails when DeleteThing names a thing with principals attached (InvalidRequestException)", async () => {
-      await expect(iot.send(new DeleteThingCommand({ thingName: "SN-1" }))).rejects.toMatchObject({ name: "InvalidRequestException", message: expect.stringMatching(/still attached to one or more principals/) });
+      await expect(iot.send(new DeleteThingCommand({ thingName: "SN-1" }))).rejects.toMatchObject({
+        name: "InvalidRequestException",
+        message: expect.stringMatching(/still attached to one or more principals/),
+      });
     });
 
     it("GIVEN a thing without principals WHEN DeleteThing THEN it is gone", async () => {
@@ -215,7 +238,11 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
   it("GIVEN AWS_ENDPOINT_URL_IOT pointing at the stand-in WHEN a client is built without an endpoint THEN it reaches the stand-in", async () => {
     const saved = process.env.AWS_ENDPOINT_URL_IOT;
     process.env.AWS_ENDPOINT_URL_IOT = cp.endpoint;
-    const fromEnv = new IoTClient({ region: "eu-west-1", credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! }, maxAttempts: 1 });
+    const fromEnv = new IoTClient({
+      region: "eu-west-1",
+      credentials: { accessKeyId: FAKE_AWS_ENV.AWS_ACCESS_KEY_ID!, secretAccessKey: FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY! },
+      maxAttempts: 1,
+    });
     try {
       expect((await fromEnv.send(new DescribeThingCommand({ thingName: "SN-1" }))).thingName).toBe("SN-1");
     } finally {
@@ -242,7 +269,12 @@ describe("IotControlPlane with @aws-sdk/client-iot", () => {
 
   it("fails when AttachPolicy's body is not JSON: 400 InvalidRequestException and nothing is attached", async () => {
     const before = f.plane.registry.targetsForPolicy(names.controllerPolicy);
-    const answer = await raw("PUT", `/target-policies/${names.controllerPolicy}`, { authorization: "AWS4-HMAC-SHA256 test", "content-type": "application/json" }, `{"target": "${arnOf(sn1)}"`);
+    const answer = await raw(
+      "PUT",
+      `/target-policies/${names.controllerPolicy}`,
+      { authorization: "AWS4-HMAC-SHA256 test", "content-type": "application/json" },
+      `{"target": "${arnOf(sn1)}"`,
+    );
     expect([answer, f.plane.registry.targetsForPolicy(names.controllerPolicy)]).toEqual([{ status: 400, errorType: "InvalidRequestException" }, before]);
   });
 

@@ -64,7 +64,13 @@ export function controllerGrants(): Grant[] {
 }
 
 function globMatches(glob: string, value: string): boolean {
-  const re = new RegExp(`^${glob.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+  const re = new RegExp(
+    `^${glob
+      .split("*")
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+    "s",
+  );
   return re.test(value);
 }
 

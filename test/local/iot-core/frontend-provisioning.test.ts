@@ -86,7 +86,11 @@ describe("with the SDK's identity client", () => {
     const created = await identity.createCertificateFromCsr({ certificateSigningRequest: key.csrPem });
 
     const refused = await rejection(
-      identity.registerThing({ templateName: TEMPLATE, certificateOwnershipToken: created.certificateOwnershipToken!, parameters: { SerialNumber: "SN-unknown" } }),
+      identity.registerThing({
+        templateName: TEMPLATE,
+        certificateOwnershipToken: created.certificateOwnershipToken!,
+        parameters: { SerialNumber: "SN-unknown" },
+      }),
     );
 
     expect(refused.modeledError).toMatchObject({ statusCode: 403, errorCode: "AccessDenied" });

@@ -18,42 +18,48 @@ describe("renderIamPolicyDocument against the real provider", () => {
   let fromTerraform: Record<string, { value: string }> = {};
   let dir: string;
 
-  beforeAll(async () => {
-    const app = Testing.app();
-    const stacks = defineStacks(app as App, { config: loadConfig("dev"), offline: true });
-    for (const stack of [stacks.iot, stacks.fleet, stacks.roles] as TerraformStack[]) {
-      const tf = JSON.parse(Testing.synth(stack)) as { data?: { aws_iam_policy_document?: Record<string, IamPolicyDocumentConfig> } };
-      for (const [name, doc] of Object.entries(tf.data?.aws_iam_policy_document ?? {})) {
-        if (!JSON.stringify(doc).includes("${")) documents[`${stack.node.id}_${name}`] = doc;
+  beforeAll(
+    async () => {
+      const app = Testing.app();
+      const stacks = defineStacks(app as App, { config: loadConfig("dev"), offline: true });
+      for (const stack of [stacks.iot, stacks.fleet, stacks.roles] as TerraformStack[]) {
+        const tf = JSON.parse(Testing.synth(stack)) as { data?: { aws_iam_policy_document?: Record<string, IamPolicyDocumentConfig> } };
+        for (const [name, doc] of Object.entries(tf.data?.aws_iam_policy_document ?? {})) {
+          if (!JSON.stringify(doc).includes("${")) documents[`${stack.node.id}_${name}`] = doc;
+        }
       }
-    }
-    dir = mkdtempSync(join(tmpdir(), "shf-iam-json-"));
-    const provider = {
-      region: "eu-west-1",
-      access_key: "AKIAOFFLINEPLAN00000",
-      secret_key: "offline-no-real-credentials",
-      skip_credentials_validation: true,
-      skip_requesting_account_id: true,
-      skip_metadata_api_check: "true",
-      skip_region_validation: true,
-    };
-    const output = Object.fromEntries(Object.keys(documents).map((k) => [k, { value: `\${data.aws_iam_policy_document.${k}.json}` }]));
-    writeFileSync(
-      join(dir, "main.tf.json"),
-      JSON.stringify({
-        terraform: { required_providers: { aws: { source: "hashicorp/aws", version: pinnedAwsProviderVersion() } } },
-        provider: { aws: [provider] },
-        data: { aws_iam_policy_document: documents },
-        output,
-      }),
-    );
-    const cli = writeCliConfig(join(dir, ".terraform-cli"));
-    for (const args of [["init", "-backend=false"], ["apply", "-auto-approve"]]) {
-      const run = await terraform(dir, args, cli);
-      if (!run.ok) throw new Error(`terraform ${args[0]} failed: ${run.stderr}`);
-    }
-    fromTerraform = JSON.parse((await terraform(dir, ["output", "-json"], cli)).stdout) as Record<string, { value: string }>;
-  }, 5 * 60 * 1000);
+      dir = mkdtempSync(join(tmpdir(), "shf-iam-json-"));
+      const provider = {
+        region: "eu-west-1",
+        access_key: "AKIAOFFLINEPLAN00000",
+        secret_key: "offline-no-real-credentials",
+        skip_credentials_validation: true,
+        skip_requesting_account_id: true,
+        skip_metadata_api_check: "true",
+        skip_region_validation: true,
+      };
+      const output = Object.fromEntries(Object.keys(documents).map((k) => [k, { value: `\${data.aws_iam_policy_document.${k}.json}` }]));
+      writeFileSync(
+        join(dir, "main.tf.json"),
+        JSON.stringify({
+          terraform: { required_providers: { aws: { source: "hashicorp/aws", version: pinnedAwsProviderVersion() } } },
+          provider: { aws: [provider] },
+          data: { aws_iam_policy_document: documents },
+          output,
+        }),
+      );
+      const cli = writeCliConfig(join(dir, ".terraform-cli"));
+      for (const args of [
+        ["init", "-backend=false"],
+        ["apply", "-auto-approve"],
+      ]) {
+        const run = await terraform(dir, args, cli);
+        if (!run.ok) throw new Error(`terraform ${args[0]} failed: ${run.stderr}`);
+      }
+      fromTerraform = JSON.parse((await terraform(dir, ["output", "-json"], cli)).stdout) as Record<string, { value: string }>;
+    },
+    5 * 60 * 1000,
+  );
 
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 

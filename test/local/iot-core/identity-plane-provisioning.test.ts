@@ -21,10 +21,14 @@ describe("provisioning in the identity plane", () => {
 
   beforeAll(async () => {
     clock = 1_000_000;
-    f = await startPlane({ preProvisioningHook: (e) => {
+    f = await startPlane({
+      preProvisioningHook: (e) => {
         events.push(e);
         return hook(e);
-      }, hookTimeoutMs: 200, now: () => clock });
+      },
+      hookTimeoutMs: 200,
+      now: () => clock,
+    });
     claim = { clientId: "provision-SN-A", certificateId: f.claimCertificateId };
   });
 
@@ -40,15 +44,16 @@ describe("provisioning in the identity plane", () => {
     if (!issued.ok) throw new Error(issued.error.errorMessage);
     return issued.value;
   };
-  const register = (token: string, parameters: Record<string, string>, caller = claim) => f.plane.registerThing(caller, TEMPLATE, { certificateOwnershipToken: token, parameters });
+  const register = (token: string, parameters: Record<string, string>, caller = claim) =>
+    f.plane.registerThing(caller, TEMPLATE, { certificateOwnershipToken: token, parameters });
   const statusOf = (id: string) => f.plane.describeCertificate(id)?.status;
 
   it("GIVEN a CSR WHEN CreateCertificateFromCsr THEN the certificate is PENDING_ACTIVATION and cannot connect", async () => {
     const cert = await newCertificate("SN-P1");
-    expect([statusOf(cert.certificateId), f.plane.authorize({ action: "iot:Connect", resource: "SN-P1", clientId: "SN-P1", certificateId: cert.certificateId })]).toEqual([
-      "PENDING_ACTIVATION",
-      { allowed: false, reason: "certificate-not-active" },
-    ]);
+    expect([
+      statusOf(cert.certificateId),
+      f.plane.authorize({ action: "iot:Connect", resource: "SN-P1", clientId: "SN-P1", certificateId: cert.certificateId }),
+    ]).toEqual(["PENDING_ACTIVATION", { allowed: false, reason: "certificate-not-active" }]);
   });
 
   it("GIVEN an issued certificate WHEN RegisterThing is accepted THEN it is ACTIVE, attached to the thing with the device policy", async () => {
@@ -56,7 +61,11 @@ describe("provisioning in the identity plane", () => {
     const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-OK", DeviceType: "thermostat" });
     const arn = f.plane.registry.certificateArn(cert.certificateId);
     expect(answer).toEqual({ ok: true, value: { thingName: "SN-OK", deviceConfiguration: {} } });
-    expect([statusOf(cert.certificateId), f.plane.registry.principalThings(arn), f.plane.registry.attachedPolicies(arn).map((p) => p.policyName)]).toEqual(["ACTIVE", ["SN-OK"], [names.devicePolicy]]);
+    expect([statusOf(cert.certificateId), f.plane.registry.principalThings(arn), f.plane.registry.attachedPolicies(arn).map((p) => p.policyName)]).toEqual([
+      "ACTIVE",
+      ["SN-OK"],
+      [names.devicePolicy],
+    ]);
   });
 
   it("GIVEN an accepted RegisterThing WHEN the thing is read THEN type, group and attributes come from the synthesized template", async () => {
@@ -122,7 +131,10 @@ describe("provisioning in the identity plane", () => {
 
   it("fails when the ownership token is empty", async () => {
     const answer = await register("", { SerialNumber: "SN-F", DeviceType: "thermostat" });
-    expect(answer).toEqual({ ok: false, error: { statusCode: 400, errorCode: "InvalidCertificateOwnershipToken", errorMessage: "Certificate ownership token cannot be empty." } });
+    expect(answer).toEqual({
+      ok: false,
+      error: { statusCode: 400, errorCode: "InvalidCertificateOwnershipToken", errorMessage: "Certificate ownership token cannot be empty." },
+    });
   });
 
   it("fails when the ownership token is older than one hour, and the certificate stays PENDING_ACTIVATION", async () => {
@@ -134,7 +146,11 @@ describe("provisioning in the identity plane", () => {
 
   it("fails when the ownership token was issued to another claim certificate", async () => {
     const cert = await newCertificate("SN-OTHER");
-    const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-OTHER", DeviceType: "thermostat" }, { clientId: "provision-x", certificateId: f.controllerCertificateId });
+    const answer = await register(
+      cert.certificateOwnershipToken,
+      { SerialNumber: "SN-OTHER", DeviceType: "thermostat" },
+      { clientId: "provision-x", certificateId: f.controllerCertificateId },
+    );
     expect([answer.ok ? "" : answer.error.errorCode, statusOf(cert.certificateId)]).toEqual(["InvalidCertificateOwnershipToken", "PENDING_ACTIVATION"]);
   });
 
@@ -170,13 +186,21 @@ describe("provisioning in the identity plane", () => {
   it("fails when a required template parameter is missing: 400 InvalidParameters, nothing written", async () => {
     const cert = await newCertificate("SN-M");
     const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-M" });
-    expect([answer.ok ? "" : answer.error.errorCode, statusOf(cert.certificateId), f.plane.registry.getThing("SN-M")]).toEqual(["InvalidParameters", "PENDING_ACTIVATION", undefined]);
+    expect([answer.ok ? "" : answer.error.errorCode, statusOf(cert.certificateId), f.plane.registry.getThing("SN-M")]).toEqual([
+      "InvalidParameters",
+      "PENDING_ACTIVATION",
+      undefined,
+    ]);
   });
 
   it("fails when the device type names no synthesized thing type: refused before any write", async () => {
     const cert = await newCertificate("SN-U");
     const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-U", DeviceType: "toaster" });
-    expect([answer.ok ? 0 : answer.error.statusCode, statusOf(cert.certificateId), f.plane.registry.getThing("SN-U")]).toEqual([400, "PENDING_ACTIVATION", undefined]);
+    expect([answer.ok ? 0 : answer.error.statusCode, statusOf(cert.certificateId), f.plane.registry.getThing("SN-U")]).toEqual([
+      400,
+      "PENDING_ACTIVATION",
+      undefined,
+    ]);
   });
 
   it("fails when the template is unknown: 404", async () => {
@@ -194,7 +218,8 @@ describe("provisioning in the identity plane", () => {
     const victim = await provisionDevice(f, "SN-VICTIM");
     const cert = await newCertificate("SN-VICTIM");
     await register(cert.certificateOwnershipToken, { SerialNumber: "SN-ATTACKER", DeviceType: "thermostat" });
-    const asVictim = (certificateId: string) => f.plane.authorize({ action: "iot:Subscribe", resource: "devices/SN-VICTIM/commands", clientId: "SN-VICTIM", certificateId }).allowed;
+    const asVictim = (certificateId: string) =>
+      f.plane.authorize({ action: "iot:Subscribe", resource: "devices/SN-VICTIM/commands", clientId: "SN-VICTIM", certificateId }).allowed;
     expect([asVictim(cert.certificateId), asVictim(victim)]).toEqual([false, true]);
   });
 
@@ -203,12 +228,12 @@ describe("provisioning in the identity plane", () => {
     if (!answer.ok) throw new Error(answer.error.errorMessage);
     const { certificatePem, privateKey, certificateId } = answer.value;
     const cert = new X509Certificate(certificatePem);
-    expect([pemLabel(privateKey!) === "RSA PRIVATE KEY", cert.publicKey.asymmetricKeyDetails?.modulusLength, cert.checkPrivateKey(createPrivateKey(privateKey!)), statusOf(certificateId)]).toEqual([
-      true,
-      2048,
-      true,
-      "PENDING_ACTIVATION",
-    ]);
+    expect([
+      pemLabel(privateKey!) === "RSA PRIVATE KEY",
+      cert.publicKey.asymmetricKeyDetails?.modulusLength,
+      cert.checkPrivateKey(createPrivateKey(privateKey!)),
+      statusOf(certificateId),
+    ]).toEqual([true, 2048, true, "PENDING_ACTIVATION"]);
   });
 
   it("GIVEN a device re-provisioned with a new certificate WHEN the template runs again THEN attributes merge and both certificates stay attached", async () => {

@@ -89,7 +89,20 @@ test("fails when mosquitto_pub (MQTT 3.1.1) publishes on another thing's topic: 
 test("GIVEN a device on mosquitto_sub (MQTT 3.1.1) WHEN the controller publishes with mosquitto_pub (MQTT 5) THEN the device prints the command", async () => {
   const device = await files("pi-cli-e2e", await plane.issue("pi-cli-e2e", deviceGrants("pi-cli-e2e")));
   const controller = await files("controller", await plane.issue("controller", controllerGrants()));
-  const subscriber = run("mosquitto_sub", device, ["-V", "mqttv311", "-i", "pi-cli-e2e", "-q", "1", "-t", "devices/pi-cli-e2e/commands", "-C", "1", "-W", "10"]);
+  const subscriber = run("mosquitto_sub", device, [
+    "-V",
+    "mqttv311",
+    "-i",
+    "pi-cli-e2e",
+    "-q",
+    "1",
+    "-t",
+    "devices/pi-cli-e2e/commands",
+    "-C",
+    "1",
+    "-W",
+    "10",
+  ]);
   await waitFor(() => frontend.connections().find((c) => c.clientId === "pi-cli-e2e"), 5000, "subscriber connected");
   // The SUBSCRIBE follows the CONNACK; publish until the subscriber has printed the message and exited.
   let result: RunResult | undefined;

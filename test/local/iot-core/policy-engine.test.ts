@@ -2,10 +2,21 @@
  * The policy engine's AWS semantics on small hand-written documents: wildcards, MQTT wildcards as
  * literals, explicit deny, policy variables (resolved, unresolved, literal), condition operators.
  */
-import { ConnectionContext, IotPolicyDocument, IotPolicyStatement, evaluatePolicies, parsePolicyDocument, wildcardMatch } from "../../../local/iot-core/policy-engine";
+import {
+  ConnectionContext,
+  IotPolicyDocument,
+  IotPolicyStatement,
+  evaluatePolicies,
+  parsePolicyDocument,
+  wildcardMatch,
+} from "../../../local/iot-core/policy-engine";
 
 const ARN = "arn:aws:iot:eu-west-1:111111111111";
-const attached: ConnectionContext = { clientId: "SN-1", certificateId: "c1", thing: { thingName: "SN-1", thingTypeName: "shf-dev-thermostat", attributes: { building: "b7" } } };
+const attached: ConnectionContext = {
+  clientId: "SN-1",
+  certificateId: "c1",
+  thing: { thingName: "SN-1", thingTypeName: "shf-dev-thermostat", attributes: { building: "b7" } },
+};
 const unattached: ConnectionContext = { clientId: "SN-1", certificateId: "c1" };
 const allow = (Action: string | string[], Resource: string | string[], Condition?: IotPolicyStatement["Condition"]): IotPolicyDocument => ({
   Version: "2012-10-17",
@@ -41,7 +52,9 @@ describe("evaluatePolicies", () => {
   });
 
   it("GIVEN a resource of another account WHEN evaluated THEN it does not match", () => {
-    expect(evaluatePolicies([allow("iot:Publish", "arn:aws:iot:eu-west-1:222222222222:topic/a")], "iot:Publish", `${ARN}:topic/a`, attached)).toBe("no-policy-allows");
+    expect(evaluatePolicies([allow("iot:Publish", "arn:aws:iot:eu-west-1:222222222222:topic/a")], "iot:Publish", `${ARN}:topic/a`, attached)).toBe(
+      "no-policy-allows",
+    );
   });
 
   it("GIVEN topicfilter/devices/* WHEN the subscription is to # THEN it is refused (only a policy naming # grants #)", () => {
@@ -69,21 +82,28 @@ describe("evaluatePolicies", () => {
 
   it("GIVEN ${*} in a resource WHEN matched THEN it is a literal *", () => {
     const policy = allow("iot:Publish", `${ARN}:topic/a/\${*}`);
-    expect([evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/a/*`, attached), evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/a/b`, attached)]).toEqual(["allowed", "no-policy-allows"]);
+    expect([
+      evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/a/*`, attached),
+      evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/a/b`, attached),
+    ]).toEqual(["allowed", "no-policy-allows"]);
   });
 
   it("GIVEN Bool IsAttached true WHEN the client id is not an attached thing THEN Connect is refused", () => {
     const policy = allow("iot:Connect", `${ARN}:client/*`, { Bool: { "iot:Connection.Thing.IsAttached": "true" } });
-    expect([evaluatePolicies([policy], "iot:Connect", `${ARN}:client/SN-1`, attached), evaluatePolicies([policy], "iot:Connect", `${ARN}:client/SN-1`, unattached)]).toEqual([
-      "allowed",
-      "no-policy-allows",
-    ]);
+    expect([
+      evaluatePolicies([policy], "iot:Connect", `${ARN}:client/SN-1`, attached),
+      evaluatePolicies([policy], "iot:Connect", `${ARN}:client/SN-1`, unattached),
+    ]).toEqual(["allowed", "no-policy-allows"]);
   });
 
   it("GIVEN StringEquals on a thing attribute and the thing type WHEN both match THEN it is allowed", () => {
-    const policy = allow("iot:Publish", `${ARN}:topic/x`, { StringEquals: { "iot:Connection.Thing.Attributes[building]": "b7", "iot:Connection.Thing.ThingTypeName": "shf-dev-thermostat" } });
+    const policy = allow("iot:Publish", `${ARN}:topic/x`, {
+      StringEquals: { "iot:Connection.Thing.Attributes[building]": "b7", "iot:Connection.Thing.ThingTypeName": "shf-dev-thermostat" },
+    });
     expect(evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/x`, attached)).toBe("allowed");
-    expect(evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/x`, { ...attached, thing: { ...attached.thing!, attributes: { building: "b8" } } })).toBe("no-policy-allows");
+    expect(evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/x`, { ...attached, thing: { ...attached.thing!, attributes: { building: "b8" } } })).toBe(
+      "no-policy-allows",
+    );
   });
 
   it("GIVEN StringLike with a variable in the value WHEN evaluated THEN the variable resolves inside the pattern", () => {
@@ -92,7 +112,16 @@ describe("evaluatePolicies", () => {
   });
 
   it("GIVEN StringNotEquals on an absent key WHEN evaluated THEN it holds, as IAM's negated operators do", () => {
-    const deny: IotPolicyDocument = { Statement: [{ Effect: "Deny", Action: "iot:Publish", Resource: `${ARN}:topic/*`, Condition: { StringNotEquals: { "iot:Connection.Thing.ThingTypeName": "shf-dev-thermostat" } } }] };
+    const deny: IotPolicyDocument = {
+      Statement: [
+        {
+          Effect: "Deny",
+          Action: "iot:Publish",
+          Resource: `${ARN}:topic/*`,
+          Condition: { StringNotEquals: { "iot:Connection.Thing.ThingTypeName": "shf-dev-thermostat" } },
+        },
+      ],
+    };
     expect(evaluatePolicies([allow("iot:Publish", `${ARN}:topic/*`), deny], "iot:Publish", `${ARN}:topic/x`, unattached)).toBe("explicit-deny");
   });
 
@@ -103,7 +132,10 @@ describe("evaluatePolicies", () => {
 
   it("GIVEN NotResource WHEN the request is outside it THEN the statement applies", () => {
     const policy: IotPolicyDocument = { Statement: { Effect: "Allow", Action: "iot:Publish", NotResource: `${ARN}:topic/secret` } };
-    expect([evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/open`, attached), evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/secret`, attached)]).toEqual(["allowed", "no-policy-allows"]);
+    expect([
+      evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/open`, attached),
+      evaluatePolicies([policy], "iot:Publish", `${ARN}:topic/secret`, attached),
+    ]).toEqual(["allowed", "no-policy-allows"]);
   });
 });
 
@@ -113,8 +145,12 @@ describe("parsePolicyDocument", () => {
   });
 
   it("fails when a condition operator is one the engine cannot evaluate", () => {
-    expect(() => parsePolicyDocument(JSON.stringify({ Statement: [{ Effect: "Allow", Action: "iot:Connect", Resource: "*", Condition: { DateGreaterThan: { "aws:CurrentTime": "2020" } } }] }))).toThrow(
-      /DateGreaterThan/,
-    );
+    expect(() =>
+      parsePolicyDocument(
+        JSON.stringify({
+          Statement: [{ Effect: "Allow", Action: "iot:Connect", Resource: "*", Condition: { DateGreaterThan: { "aws:CurrentTime": "2020" } } }],
+        }),
+      ),
+    ).toThrow(/DateGreaterThan/);
   });
 });

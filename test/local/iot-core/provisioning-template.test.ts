@@ -9,11 +9,19 @@ import { TemplateError, evaluateProvisioningTemplate } from "../../../local/iot-
 const CERT = { "AWS::IoT::Certificate::Id": "abc123" };
 const body = (b: object) => JSON.stringify(b);
 const thingTemplate = (properties: object, extra: object = {}) =>
-  body({ Parameters: { SerialNumber: { Type: "String" }, Kind: { Type: "String", Default: "pi" } }, Resources: { thing: { Type: "AWS::IoT::Thing", Properties: properties } }, ...extra });
+  body({
+    Parameters: { SerialNumber: { Type: "String" }, Kind: { Type: "String", Default: "pi" } },
+    Resources: { thing: { Type: "AWS::IoT::Thing", Properties: properties } },
+    ...extra,
+  });
 
 describe("evaluateProvisioningTemplate", () => {
   it("GIVEN our fleet template WHEN evaluated THEN thing, type, group, attributes, certificate and policy come out", () => {
-    const plan = evaluateProvisioningTemplate(JSON.stringify(provisioningTemplateBody("shf-dev-", "shf-dev-device")), { SerialNumber: "SN-1", DeviceType: "thermostat" }, CERT);
+    const plan = evaluateProvisioningTemplate(
+      JSON.stringify(provisioningTemplateBody("shf-dev-", "shf-dev-device")),
+      { SerialNumber: "SN-1", DeviceType: "thermostat" },
+      CERT,
+    );
     expect(plan).toEqual({
       thing: {
         thingName: "SN-1",
@@ -29,13 +37,20 @@ describe("evaluateProvisioningTemplate", () => {
   });
 
   it("GIVEN a parameter with a Default WHEN the device omits it THEN the default is used", () => {
-    const plan = evaluateProvisioningTemplate(thingTemplate({ ThingName: { "Fn::Join": ["-", [{ Ref: "Kind" }, { Ref: "SerialNumber" }]] } }), { SerialNumber: "1" }, CERT);
+    const plan = evaluateProvisioningTemplate(
+      thingTemplate({ ThingName: { "Fn::Join": ["-", [{ Ref: "Kind" }, { Ref: "SerialNumber" }]] } }),
+      { SerialNumber: "1" },
+      CERT,
+    );
     expect(plan.thing?.thingName).toBe("pi-1");
   });
 
   it("GIVEN Fn::Sub, Fn::Split and Fn::Select WHEN evaluated THEN they compose", () => {
     const plan = evaluateProvisioningTemplate(
-      thingTemplate({ ThingName: { "Fn::Sub": "${Kind}_${SerialNumber}" }, AttributePayload: { site: { "Fn::Select": [1, { "Fn::Split": ["/", { Ref: "SerialNumber" }] }] } } }),
+      thingTemplate({
+        ThingName: { "Fn::Sub": "${Kind}_${SerialNumber}" },
+        AttributePayload: { site: { "Fn::Select": [1, { "Fn::Split": ["/", { Ref: "SerialNumber" }] }] } },
+      }),
       { SerialNumber: "b7/room2" },
       CERT,
     );
@@ -47,7 +62,10 @@ describe("evaluateProvisioningTemplate", () => {
       Parameters: { SerialNumber: { Type: "String" }, Env: { Type: "String" } },
       Conditions: { IsProd: { "Fn::Equals": [{ Ref: "Env" }, "prod"] } },
       Resources: {
-        thing: { Type: "AWS::IoT::Thing", Properties: { ThingName: { Ref: "SerialNumber" }, AttributePayload: { tier: { "Fn::If": ["IsProd", "gold", "dev"] } } } },
+        thing: {
+          Type: "AWS::IoT::Thing",
+          Properties: { ThingName: { Ref: "SerialNumber" }, AttributePayload: { tier: { "Fn::If": ["IsProd", "gold", "dev"] } } },
+        },
         policy: { Type: "AWS::IoT::Policy", Condition: "IsProd", Properties: { PolicyName: "prod-only" } },
       },
     });
@@ -56,7 +74,10 @@ describe("evaluateProvisioningTemplate", () => {
   });
 
   it("GIVEN Mappings WHEN Fn::FindInMap is used THEN the mapped value is returned", () => {
-    const template = thingTemplate({ ThingName: { Ref: "SerialNumber" }, ThingTypeName: { "Fn::FindInMap": ["Types", { Ref: "Kind" }, "type"] } }, { Mappings: { Types: { pi: { type: "raspberry" } } } });
+    const template = thingTemplate(
+      { ThingName: { Ref: "SerialNumber" }, ThingTypeName: { "Fn::FindInMap": ["Types", { Ref: "Kind" }, "type"] } },
+      { Mappings: { Types: { pi: { type: "raspberry" } } } },
+    );
     expect(evaluateProvisioningTemplate(template, { SerialNumber: "1" }, CERT).thing?.thingTypeName).toBe("raspberry");
   });
 
@@ -66,8 +87,14 @@ describe("evaluateProvisioningTemplate", () => {
   });
 
   it("GIVEN a device parameter named like a system parameter WHEN evaluated THEN AWS's value wins", () => {
-    const template = body({ Parameters: { "AWS::IoT::Certificate::Id": { Type: "String" } }, Resources: { c: { Type: "AWS::IoT::Certificate", Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Inactive" } } } });
-    expect(evaluateProvisioningTemplate(template, { "AWS::IoT::Certificate::Id": "someone-elses" }, CERT).certificate).toEqual({ certificateId: "abc123", status: "INACTIVE" });
+    const template = body({
+      Parameters: { "AWS::IoT::Certificate::Id": { Type: "String" } },
+      Resources: { c: { Type: "AWS::IoT::Certificate", Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Inactive" } } },
+    });
+    expect(evaluateProvisioningTemplate(template, { "AWS::IoT::Certificate::Id": "someone-elses" }, CERT).certificate).toEqual({
+      certificateId: "abc123",
+      status: "INACTIVE",
+    });
   });
 
   it("fails when a template needs an AWS:: parameter the twin does not fill, even if the device sends it", () => {
@@ -76,7 +103,9 @@ describe("evaluateProvisioningTemplate", () => {
   });
 
   it("fails when a parameter without Default is missing", () => {
-    expect(() => evaluateProvisioningTemplate(thingTemplate({ ThingName: { Ref: "SerialNumber" } }), {}, CERT)).toThrow(expect.objectContaining({ errorCode: "InvalidParameters", message: expect.stringMatching(/SerialNumber/) }));
+    expect(() => evaluateProvisioningTemplate(thingTemplate({ ThingName: { Ref: "SerialNumber" } }), {}, CERT)).toThrow(
+      expect.objectContaining({ errorCode: "InvalidParameters", message: expect.stringMatching(/SerialNumber/) }),
+    );
   });
 
   it("fails when the template uses an intrinsic the twin does not evaluate", () => {

@@ -32,7 +32,14 @@ afterAll(async () => {
 /** A bare MQTT connection over TLS that records every packet the front end sends. */
 class RawClient {
   static async open(credentials: { certPem: string; keyPem: string }, protocolVersion: 4 | 5): Promise<RawClient> {
-    const socket = tls.connect({ host: "127.0.0.1", port: frontend.port, ca: ca.certPem, cert: credentials.certPem, key: credentials.keyPem, servername: "localhost" });
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: frontend.port,
+      ca: ca.certPem,
+      cert: credentials.certPem,
+      key: credentials.keyPem,
+      servername: "localhost",
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once("secureConnect", () => resolve());
       socket.once("error", reject);
@@ -114,7 +121,14 @@ test("fails when an MQTT 3.1.1 client subscribes to another thing's topic: SUBAC
   const raw = await RawClient.open(await plane.issue("pi-311", deviceGrants("pi-311")), 4);
   raw.connect("pi-311");
   expect((await raw.next("connack")).returnCode).toBe(0);
-  raw.send({ cmd: "subscribe", messageId: 7, subscriptions: [{ topic: "devices/pi-311/commands", qos: 1 }, { topic: "devices/pi-x/commands", qos: 1 }] });
+  raw.send({
+    cmd: "subscribe",
+    messageId: 7,
+    subscriptions: [
+      { topic: "devices/pi-311/commands", qos: 1 },
+      { topic: "devices/pi-x/commands", qos: 1 },
+    ],
+  });
   expect((await raw.next("suback")).granted).toEqual([1, 0x80]);
 });
 
@@ -128,7 +142,12 @@ test("GIVEN a device with a persistent session WHEN a command is sent while it i
   first.send({ cmd: "disconnect", reasonCode: 0 });
   await waitFor(() => (first.closed ? true : undefined), 5000, "first connection closed");
 
-  const controller = await SdkClient.connect({ port: frontend.port, caPem: ca.certPem, credentials: await plane.issue("controller", controllerGrants()), clientId: "controller" });
+  const controller = await SdkClient.connect({
+    port: frontend.port,
+    caPem: ca.certPem,
+    credentials: await plane.issue("controller", controllerGrants()),
+    clientId: "controller",
+  });
   closers.push(() => controller.close());
   await controller.publish("devices/pi-persist/commands", "while-away");
 
@@ -142,8 +161,11 @@ test("GIVEN a device with a persistent session WHEN a command is sent while it i
 test("fails when a device goes around the front end to the backend mosquitto without its password", async () => {
   const { host, port } = frontend.backend.credentials;
   const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile("mosquitto_pub", ["-h", host, "-p", String(port), "-i", "pi-sneaky", "-t", "devices/pi-x/commands", "-m", "x"], { timeout: 10_000 }, (err, _stdout, stderr) =>
-      resolve({ code: err ? 1 : 0, stderr }),
+    execFile(
+      "mosquitto_pub",
+      ["-h", host, "-p", String(port), "-i", "pi-sneaky", "-t", "devices/pi-x/commands", "-m", "x"],
+      { timeout: 10_000 },
+      (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr }),
     );
   });
   expect(result.code).not.toBe(0);
@@ -160,7 +182,14 @@ test("fails when a TLS client never sends CONNECT: the front end closes the conn
   const impatient = await MqttFrontend.start({ ca, plane, backend: frontend.backend, connectTimeoutMs: 200 });
   closers.push(() => impatient.close());
   const credentials = await plane.issue("pi-silent", deviceGrants("pi-silent"));
-  const socket = tls.connect({ host: "127.0.0.1", port: impatient.port, ca: ca.certPem, cert: credentials.certPem, key: credentials.keyPem, servername: "localhost" });
+  const socket = tls.connect({
+    host: "127.0.0.1",
+    port: impatient.port,
+    ca: ca.certPem,
+    cert: credentials.certPem,
+    key: credentials.keyPem,
+    servername: "localhost",
+  });
   socket.on("error", () => undefined);
   closers.push(() => socket.destroy());
   await new Promise<void>((resolve) => socket.once("close", () => resolve()));

@@ -28,7 +28,8 @@ describe("IotRegistry", () => {
 
   afterEach(() => rmSync(workDir, { recursive: true, force: true }));
 
-  const certificate = async (status: "ACTIVE" | "PENDING_ACTIVATION" = "ACTIVE") => registry.addCertificate((await ca.issueClientCertificate("x")).certPem, status);
+  const certificate = async (status: "ACTIVE" | "PENDING_ACTIVATION" = "ACTIVE") =>
+    registry.addCertificate((await ca.issueClientCertificate("x")).certPem, status);
 
   it("GIVEN a certificate WHEN added THEN its id is the hex SHA-256 of its DER and its ARN is in the account", async () => {
     const issued = await ca.issueClientCertificate("x");
@@ -47,7 +48,11 @@ describe("IotRegistry", () => {
     registry.putThing({ thingName: "SN-1", thingTypeName: "shf-dev-thermostat", attributes: { a: "1" } });
     registry.attachThingPrincipal("SN-1", cert.certificateArn);
     const reopened = IotRegistry.open({ workDir, ...WHERE });
-    expect([reopened.getCertificate(cert.certificateId)?.status, reopened.getThing("SN-1")?.attributes, reopened.thingPrincipals("SN-1")]).toEqual(["ACTIVE", { a: "1" }, [cert.certificateArn]]);
+    expect([reopened.getCertificate(cert.certificateId)?.status, reopened.getThing("SN-1")?.attributes, reopened.thingPrincipals("SN-1")]).toEqual([
+      "ACTIVE",
+      { a: "1" },
+      [cert.certificateArn],
+    ]);
   });
 
   it("GIVEN many writes WHEN they are done THEN only the registry file remains, readable by its owner only", async () => {

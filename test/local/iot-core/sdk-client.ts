@@ -22,7 +22,10 @@ export interface ReceivedMessage {
 
 /** Thrown when the CONNACK refuses; `reasonCode` is the CONNACK's (undefined: no CONNACK, e.g. TLS failure). */
 export class ConnectRefused extends Error {
-  constructor(readonly reasonCode: number | undefined, message: string) {
+  constructor(
+    readonly reasonCode: number | undefined,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -127,7 +130,11 @@ export function settle(ms = 300): Promise<void> {
 
 /** The SDK's fleet-provisioning (identity) client over a connected client, as a Pi builds it. */
 export function newIdentityClient(mqtt: SdkClient): iotidentity.IotIdentityClientv2 {
-  return iotidentity.IotIdentityClientv2.newFromMqtt5(mqtt.client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 1, operationTimeoutInSeconds: 10 });
+  return iotidentity.IotIdentityClientv2.newFromMqtt5(mqtt.client, {
+    maxRequestResponseSubscriptions: 4,
+    maxStreamingSubscriptions: 1,
+    operationTimeoutInSeconds: 10,
+  });
 }
 
 /** The `modeledError` of a refused identity call (AWS's `/rejected` payload), or the error itself. */

@@ -47,7 +47,12 @@ describe("synthesized IoT resources", () => {
   });
 
   it("fails when a policy attachment targets something that is not a certificate of the stack", () => {
-    const tf = { resource: { aws_iot_policy: { p: { name: "p", policy: "{}" } }, aws_iot_policy_attachment: { a: { policy: "p", target: "${aws_iot_certificate.missing.arn}" } } } };
+    const tf = {
+      resource: {
+        aws_iot_policy: { p: { name: "p", policy: "{}" } },
+        aws_iot_policy_attachment: { a: { policy: "p", target: "${aws_iot_certificate.missing.arn}" } },
+      },
+    };
     expect(() => iotFromTerraform({ iot: tf }, WHERE)).toThrow(/is not a certificate of this stack/);
   });
 });

@@ -14,7 +14,8 @@ describe("synthesized IoT policies in the identity plane", () => {
   let f: PlaneFixture;
   let sn1: string;
   let sn2: string;
-  const ask = (certificateId: string, clientId: string, action: DataPlaneAction, resource: string) => f.plane.authorize({ certificateId, clientId, action, resource });
+  const ask = (certificateId: string, clientId: string, action: DataPlaneAction, resource: string) =>
+    f.plane.authorize({ certificateId, clientId, action, resource });
 
   beforeAll(async () => {
     f = await startPlane();
@@ -55,11 +56,17 @@ describe("synthesized IoT policies in the identity plane", () => {
     });
 
     it("GIVEN a device WHEN it publishes as another thing or to its own commands THEN it is refused", () => {
-      expect([ask(sn1, "SN-1", "iot:Publish", "devices/SN-2/telemetry").allowed, ask(sn1, "SN-1", "iot:Publish", "devices/SN-1/commands").allowed]).toEqual([false, false]);
+      expect([ask(sn1, "SN-1", "iot:Publish", "devices/SN-2/telemetry").allowed, ask(sn1, "SN-1", "iot:Publish", "devices/SN-1/commands").allowed]).toEqual([
+        false,
+        false,
+      ]);
     });
 
     it("GIVEN a device WHEN a message on another thing's commands would reach it THEN Receive is refused", () => {
-      expect([ask(sn1, "SN-1", "iot:Receive", "devices/SN-1/commands").allowed, ask(sn1, "SN-1", "iot:Receive", "devices/SN-2/commands").allowed]).toEqual([true, false]);
+      expect([ask(sn1, "SN-1", "iot:Receive", "devices/SN-1/commands").allowed, ask(sn1, "SN-1", "iot:Receive", "devices/SN-2/commands").allowed]).toEqual([
+        true,
+        false,
+      ]);
     });
 
     it("GIVEN a device WHEN it uses its own jobs topics and another thing's THEN only its own are allowed", () => {
@@ -114,10 +121,10 @@ describe("synthesized IoT policies in the identity plane", () => {
 
     it("GIVEN the claim certificate WHEN it asks for CreateKeysAndCertificate THEN it is refused (the policy allows only the CSR flow)", () => {
       const c = f.claimCertificateId;
-      expect([ask(c, "provision-SN-9", "iot:Publish", "$aws/certificates/create/json").allowed, ask(c, "provision-SN-9", "iot:Subscribe", "$aws/certificates/create/json/accepted").allowed]).toEqual([
-        false,
-        false,
-      ]);
+      expect([
+        ask(c, "provision-SN-9", "iot:Publish", "$aws/certificates/create/json").allowed,
+        ask(c, "provision-SN-9", "iot:Subscribe", "$aws/certificates/create/json/accepted").allowed,
+      ]).toEqual([false, false]);
     });
 
     it("GIVEN the claim certificate WHEN it uses another template's topics THEN it is refused", () => {
@@ -139,7 +146,10 @@ describe("synthesized IoT policies in the identity plane", () => {
   describe("controller policy", () => {
     it("GIVEN the controller certificate WHEN it connects as the controller thing THEN it is allowed, and as a device it is refused", () => {
       const c = f.controllerCertificateId;
-      expect([ask(c, names.controllerThing, "iot:Connect", names.controllerThing).allowed, ask(c, "SN-1", "iot:Connect", "SN-1").allowed]).toEqual([true, false]);
+      expect([ask(c, names.controllerThing, "iot:Connect", names.controllerThing).allowed, ask(c, "SN-1", "iot:Connect", "SN-1").allowed]).toEqual([
+        true,
+        false,
+      ]);
     });
 
     it("GIVEN the controller WHEN it commands any device and reads devices/+/responses THEN both are allowed", () => {
@@ -171,12 +181,19 @@ describe("policies follow modules/iot-policy.ts", () => {
     const topic = iotArn("topic/devices/SN-1/telemetry");
     const plain = policyFrom((s) => new IotPolicy(s, "p", { policyName: "probe", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation") }));
     const withDeny = policyFrom(
-      (s) => new IotPolicy(s, "p", { policyName: "probe", statements: [...devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), { effect: "Deny", actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/telemetry")] }] }),
+      (s) =>
+        new IotPolicy(s, "p", {
+          policyName: "probe",
+          statements: [
+            ...devicePolicyStatements(iotArn, "shf-dev-pi-rotation"),
+            { effect: "Deny", actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/telemetry")] },
+          ],
+        }),
     );
-    expect([evaluatePolicies([parsePolicyDocument(plain)], "iot:Publish", topic, device), evaluatePolicies([parsePolicyDocument(withDeny)], "iot:Publish", topic, device)]).toEqual([
-      "allowed",
-      "explicit-deny",
-    ]);
+    expect([
+      evaluatePolicies([parsePolicyDocument(plain)], "iot:Publish", topic, device),
+      evaluatePolicies([parsePolicyDocument(withDeny)], "iot:Publish", topic, device),
+    ]).toEqual(["allowed", "explicit-deny"]);
   });
 
   it("GIVEN the claim builder for another template WHEN synthesized and evaluated THEN our template's topics are refused", () => {

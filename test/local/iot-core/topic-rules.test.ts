@@ -14,9 +14,12 @@ describe("topic names and filters", () => {
     expect(isValidTopicName(topic)).toBe(false);
   });
 
-  test.each(["#", "+", "devices/+/commands", "devices/#", "$aws/certificates/create-from-csr/json/+"])("GIVEN %s WHEN checked as a filter THEN it is valid", (filter) => {
-    expect(isValidTopicFilter(filter)).toBe(true);
-  });
+  test.each(["#", "+", "devices/+/commands", "devices/#", "$aws/certificates/create-from-csr/json/+"])(
+    "GIVEN %s WHEN checked as a filter THEN it is valid",
+    (filter) => {
+      expect(isValidTopicFilter(filter)).toBe(true);
+    },
+  );
 
   test.each(["", "devices/#/x", "devices/a+", "devices/#x"])("fails when %j is used as a topic filter", (filter) => {
     expect(isValidTopicFilter(filter)).toBe(false);
@@ -49,12 +52,14 @@ describe("provisioning topics", () => {
     expect(parseProvisioningTopic("$aws/provisioning-templates/fleet/provision/json")).toMatchObject({ kind: "register-thing", templateName: "fleet" });
   });
 
-  test.each(["$aws/certificates/create-from-csr/json/accepted", "$aws/certificates/create-from-csr/xml", "$aws/provisioning-templates/+/provision/json", "devices/x/commands"])(
-    "fails when %s is taken for a provisioning request",
-    (topic) => {
-      expect(parseProvisioningTopic(topic)).toBeUndefined();
-    },
-  );
+  test.each([
+    "$aws/certificates/create-from-csr/json/accepted",
+    "$aws/certificates/create-from-csr/xml",
+    "$aws/provisioning-templates/+/provision/json",
+    "devices/x/commands",
+  ])("fails when %s is taken for a provisioning request", (topic) => {
+    expect(parseProvisioningTopic(topic)).toBeUndefined();
+  });
 
   test.each([
     ["json", Buffer.from("[1,2]")],
@@ -68,7 +73,12 @@ describe("provisioning topics", () => {
   test("fails when RegisterThing parameters are not all strings: rejected 400 InvalidPayload and the plane is not called", async () => {
     const plane = new FakeIdentityPlane(await LocalCa.create());
     const request = parseProvisioningTopic("$aws/provisioning-templates/smart-home-fleet/provision/json")!;
-    const answer = await answerProvisioningRequest(plane, { clientId: "provision-x", certificateId: "c" }, request, Buffer.from(JSON.stringify({ certificateOwnershipToken: "t", parameters: { SerialNumber: 7 } })));
+    const answer = await answerProvisioningRequest(
+      plane,
+      { clientId: "provision-x", certificateId: "c" },
+      request,
+      Buffer.from(JSON.stringify({ certificateOwnershipToken: "t", parameters: { SerialNumber: 7 } })),
+    );
     expect(answer.topic).toBe("$aws/provisioning-templates/smart-home-fleet/provision/json/rejected");
     expect(JSON.parse(answer.payload.toString())).toMatchObject({ statusCode: 400, errorCode: "InvalidPayload" });
     expect(plane.provisioningCalls).toEqual([]);

@@ -59,7 +59,11 @@ function telemetry(metrics: Record<string, unknown>, extra: Record<string, unkno
 function readLog(group: string): Record<string, unknown>[] {
   const file = logFilePath(path.join(workDir, "logs"), group);
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  return fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 beforeAll(async () => {
@@ -77,12 +81,19 @@ afterAll(async () => {
 });
 
 test("GIVEN every synthesized topic rule WHEN checked THEN the engine implements all their SQL and actions", () => {
-  expect(rules.rules.map((r) => r.name)).toEqual(expect.arrayContaining([names.errorsRule, names.responsesRule, names.lifecycleRule, names.telemetryStoreRule]));
+  expect(rules.rules.map((r) => r.name)).toEqual(
+    expect.arrayContaining([names.errorsRule, names.responsesRule, names.lifecycleRule, names.telemetryStoreRule]),
+  );
   expect(unsupportedConstructs(rules.rules)).toEqual([]);
 });
 
 test("fails when a rule uses a construct the engine does not implement: the engine refuses to start and names it", () => {
-  const odd = { ...rules.rules[0]!, name: "odd", sql: "SELECT upper(code) AS c FROM 'devices/+/errors'", actions: [{ type: "unsupported" as const, action: "sqs" }] };
+  const odd = {
+    ...rules.rules[0]!,
+    name: "odd",
+    sql: "SELECT upper(code) AS c FROM 'devices/+/errors'",
+    actions: [{ type: "unsupported" as const, action: "sqs" }],
+  };
   expect(unsupportedConstructs([odd])).toEqual([
     { rule: "odd", problem: expect.stringContaining("function upper()") },
     { rule: "odd", problem: "action sqs" },
@@ -106,7 +117,9 @@ test("GIVEN a device's telemetry WHEN the store rule runs THEN a row lands in th
 test("GIVEN a device that puts another thing's name in its payload WHEN stored THEN the row belongs to the topic's thing", async () => {
   const { engine } = engineFor(rules);
   await engine.dispatch(`devices/${THING}-b/telemetry`, telemetry({ co2_ppm: 1 }, { thingName: "victim" }));
-  const got = await db.client.send(new GetItemCommand({ TableName: names.telemetryTable, Key: { thingName: { S: `${THING}-b` }, ts: { N: String(ARRIVAL) } } }));
+  const got = await db.client.send(
+    new GetItemCommand({ TableName: names.telemetryTable, Key: { thingName: { S: `${THING}-b` }, ts: { N: String(ARRIVAL) } } }),
+  );
   expect(unmarshall(got.Item!).thingName).toBe(`${THING}-b`);
 });
 
@@ -121,7 +134,9 @@ test("GIVEN a device's telemetry WHEN Firehose delivers THEN a GZIP JSON-lines o
   expect(keys).toHaveLength(1);
   expect(keys[0]).toMatch(new RegExp(`^telemetry/year=2026/month=11/day=26/hour=09/${stream.name}-1-2026-11-26-09-05-07-[0-9a-f-]{36}\\.json\\.gz$`));
   const object = await s3.client.send(new GetObjectCommand({ Bucket: stream.bucketName, Key: keys[0] }));
-  const lines = gunzipSync(Buffer.from(await object.Body!.transformToByteArray())).toString("utf8").split("\n");
+  const lines = gunzipSync(Buffer.from(await object.Body!.transformToByteArray()))
+    .toString("utf8")
+    .split("\n");
   expect(lines[2]).toBe("");
   expect(lines.slice(0, 2).map((l) => (JSON.parse(l) as { metrics: unknown }).metrics)).toEqual([{ co2_ppm: 700 }, { co2_ppm: 710 }]);
 });
@@ -146,7 +161,9 @@ test("GIVEN the stack synthesized with a higher co2 threshold WHEN the same read
   const { engine, invoked } = engineFor(other);
   await engine.dispatch(`devices/${THING}/telemetry`, telemetry({ co2_ppm: 1800 }));
   await engine.dispatch(`devices/${THING}/telemetry`, telemetry({ co2_ppm: 2000 }));
-  expect(invoked.filter((i) => i.functionName === names.alertHandlerFunction).map((i) => i.event.message)).toEqual(["co2_ppm is 2000, at or above the threshold of 2000"]);
+  expect(invoked.filter((i) => i.functionName === names.alertHandlerFunction).map((i) => i.event.message)).toEqual([
+    "co2_ppm is 2000, at or above the threshold of 2000",
+  ]);
 });
 
 test("GIVEN a device error WHEN the errors rule runs THEN the alert handler gets the payload with the topic's thing and the arrival time", async () => {
@@ -175,7 +192,13 @@ test("GIVEN the hot table is gone WHEN telemetry arrives THEN the rule's error a
   try {
     const payload = telemetry({ co2_ppm: 800 });
     await engine.dispatch(`devices/${THING}/telemetry`, payload);
-    expect(failures).toEqual([expect.objectContaining({ rule: names.telemetryStoreRule, action: { type: "dynamodbv2", tableName: names.telemetryTable }, errorActionFailed: undefined })]);
+    expect(failures).toEqual([
+      expect.objectContaining({
+        rule: names.telemetryStoreRule,
+        action: { type: "dynamodbv2", tableName: names.telemetryTable },
+        errorActionFailed: undefined,
+      }),
+    ]);
     const logged = JSON.parse(String(readLog(names.telemetryRuleErrorsLogGroup).at(-1)!.message)) as Record<string, unknown>;
     expect(logged).toEqual({
       ruleName: names.telemetryStoreRule,
@@ -208,5 +231,7 @@ test("GIVEN a rule whose Lambda action names a function no stack defines WHEN it
   expect(failures).toHaveLength(1);
   const logged = JSON.parse(String(readLog(names.ruleErrorsLogGroup).at(-1)!.message)) as { ruleName: string; failures: unknown[] };
   expect(logged.ruleName).toBe(names.errorsRule);
-  expect(logged.failures).toEqual([{ failedAction: "LambdaAction", failedResource: "shf-dev-missing", errorMessage: expect.stringContaining("ResourceNotFoundException") }]);
+  expect(logged.failures).toEqual([
+    { failedAction: "LambdaAction", failedResource: "shf-dev-missing", errorMessage: expect.stringContaining("ResourceNotFoundException") },
+  ]);
 });

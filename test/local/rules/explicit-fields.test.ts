@@ -64,16 +64,29 @@ test("GIVEN an error payload naming another device and a forged arrival time WHE
     thingName: VICTIM,
     receivedAt: 0,
   });
-  expect(lambda).toEqual([{ id: "c-9", command: "reboot", code: "HANDLER_ERROR", message: "boom", at: "2026-11-26T09:59:59Z", thingName: THING, receivedAt: ARRIVAL }]);
+  expect(lambda).toEqual([
+    { id: "c-9", command: "reboot", code: "HANDLER_ERROR", message: "boom", at: "2026-11-26T09:59:59Z", thingName: THING, receivedAt: ARRIVAL },
+  ]);
 });
 
 test("GIVEN an error payload with fields outside the contract WHEN the errors rule runs THEN none of them reach the alert handler", async () => {
-  const { lambda } = await outputsOf(names.errorsRule, `devices/${THING}/errors`, { code: "X", alertTopicArn: "arn:aws:sns:eu-west-1:999999999999:evil", cooldownSeconds: 0, subject: "spoof" });
+  const { lambda } = await outputsOf(names.errorsRule, `devices/${THING}/errors`, {
+    code: "X",
+    alertTopicArn: "arn:aws:sns:eu-west-1:999999999999:evil",
+    cooldownSeconds: 0,
+    subject: "spoof",
+  });
   expect(lambda).toEqual([{ code: "X", thingName: THING, receivedAt: ARRIVAL }]);
 });
 
 test("GIVEN a response naming another device WHEN the responses rule runs THEN the log line names the publishing device only", async () => {
-  const { logs } = await outputsOf(names.responsesRule, `devices/${THING}/responses`, { id: "r-1", status: "ok", result: { uptime: 5 }, thingName: VICTIM, injected: true });
+  const { logs } = await outputsOf(names.responsesRule, `devices/${THING}/responses`, {
+    id: "r-1",
+    status: "ok",
+    result: { uptime: 5 },
+    thingName: VICTIM,
+    injected: true,
+  });
   expect(logs).toEqual([{ id: "r-1", status: "ok", result: { uptime: 5 }, thingName: THING, receivedAt: ARRIVAL }]);
 });
 

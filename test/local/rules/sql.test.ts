@@ -38,7 +38,13 @@ describe("SELECT", () => {
   });
 
   test("GIVEN literals WHEN selected THEN strings (with '' escapes), numbers, booleans and NULL come out typed", () => {
-    expect(run("SELECT 'it''s' AS s, 42 AS i, 1.5 AS d, true AS t, NULL AS n FROM 'devices/+/telemetry'", {})).toEqual({ s: "it's", i: 42, d: 1.5, t: true, n: null });
+    expect(run("SELECT 'it''s' AS s, 42 AS i, 1.5 AS d, true AS t, NULL AS n FROM 'devices/+/telemetry'", {})).toEqual({
+      s: "it's",
+      i: 42,
+      d: 1.5,
+      t: true,
+      n: null,
+    });
   });
 
   test("GIVEN a payload that is not JSON WHEN SELECT * THEN it passes on as the original bytes", () => {
@@ -53,7 +59,11 @@ describe("SELECT", () => {
 
 describe("functions and arithmetic", () => {
   test("GIVEN topic(n) WHEN evaluated THEN levels count from 1 and topic() is the whole topic", () => {
-    expect(run("SELECT topic() AS all, topic(1) AS one, topic(3) AS three FROM 'devices/+/telemetry'", {})).toEqual({ all: "devices/SN-1/telemetry", one: "devices", three: "telemetry" });
+    expect(run("SELECT topic() AS all, topic(1) AS one, topic(3) AS three FROM 'devices/+/telemetry'", {})).toEqual({
+      all: "devices/SN-1/telemetry",
+      one: "devices",
+      three: "telemetry",
+    });
   });
 
   test("GIVEN topic(n) past the last level WHEN evaluated THEN it is Undefined", () => {
@@ -81,7 +91,9 @@ describe("functions and arithmetic", () => {
   });
 
   test("GIVEN concat of strings and a cast number WHEN evaluated THEN one string", () => {
-    expect(run("SELECT concat('co2 is ', cast(m.c AS String), ' ppm') AS msg FROM 'devices/+/telemetry'", { m: { c: 1800 } })).toEqual({ msg: "co2 is 1800 ppm" });
+    expect(run("SELECT concat('co2 is ', cast(m.c AS String), ' ppm') AS msg FROM 'devices/+/telemetry'", { m: { c: 1800 } })).toEqual({
+      msg: "co2 is 1800 ppm",
+    });
   });
 
   test("GIVEN concat with an Undefined argument WHEN evaluated THEN Undefined", () => {
@@ -89,7 +101,12 @@ describe("functions and arithmetic", () => {
   });
 
   test("GIVEN cast WHEN evaluated THEN String, Int, Decimal and Boolean conversions as documented", () => {
-    expect(run("SELECT cast(a AS String) AS s, cast(b AS Int) AS i, cast(c AS Decimal) AS d, cast(true AS Int) AS t, cast(0 AS Boolean) AS f FROM 'devices/+/telemetry'", { a: 1.25, b: "7.9", c: "2.5" })).toEqual({ s: "1.25", i: 7, d: 2.5, t: 1, f: false });
+    expect(
+      run(
+        "SELECT cast(a AS String) AS s, cast(b AS Int) AS i, cast(c AS Decimal) AS d, cast(true AS Int) AS t, cast(0 AS Boolean) AS f FROM 'devices/+/telemetry'",
+        { a: 1.25, b: "7.9", c: "2.5" },
+      ),
+    ).toEqual({ s: "1.25", i: 7, d: 2.5, t: 1, f: false });
   });
 
   test("GIVEN cast of an Undefined field WHEN evaluated THEN Undefined", () => {
@@ -112,9 +129,12 @@ describe("WHERE and FROM", () => {
     expect(run(rule, { metrics: { co2_ppm: "1800" } })).toEqual({ t: "SN-1" });
   });
 
-  test.each([[{ metrics: {} }], [{ metrics: { co2_ppm: "high" } }], [{ metrics: { co2_ppm: true } }], [{}]])("fails to match when the compared field is missing or not a number: %j", (payload) => {
-    expect(run(rule, payload)).toBeUndefined();
-  });
+  test.each([[{ metrics: {} }], [{ metrics: { co2_ppm: "high" } }], [{ metrics: { co2_ppm: true } }], [{}]])(
+    "fails to match when the compared field is missing or not a number: %j",
+    (payload) => {
+      expect(run(rule, payload)).toBeUndefined();
+    },
+  );
 
   test("GIVEN AND, OR and NOT WHEN evaluated THEN boolean logic with precedence NOT > AND > OR", () => {
     const sql = "SELECT a FROM 'devices/+/telemetry' WHERE a = 1 OR a = 2 AND NOT b = 'x'";
@@ -141,7 +161,10 @@ describe("WHERE and FROM", () => {
   });
 
   test("GIVEN the lifecycle filter WHEN a presence event arrives THEN SELECT * passes it on", () => {
-    expect(run("SELECT * FROM '$aws/events/presence/+/+'", { clientId: "SN-1", eventType: "connected" }, "$aws/events/presence/connected/SN-1")).toEqual({ clientId: "SN-1", eventType: "connected" });
+    expect(run("SELECT * FROM '$aws/events/presence/+/+'", { clientId: "SN-1", eventType: "connected" }, "$aws/events/presence/connected/SN-1")).toEqual({
+      clientId: "SN-1",
+      eventType: "connected",
+    });
   });
 });
 
