@@ -11,7 +11,7 @@ import { FleetProvisioningStack } from "./stacks/fleet-provisioning-stack";
 import { ApiStack } from "./stacks/api-stack";
 import { OtaStack } from "./stacks/ota-stack";
 import { TelemetryStack } from "./stacks/telemetry-stack";
-import { PolicyGate, formatSummary } from "./modules/policy-gate/gate";
+import { PolicyGate, formatSummary } from "./modules/policy-gate/policy-gate";
 import { OpsStack } from "./stacks/ops-stack";
 
 export interface FleetAppOptions {

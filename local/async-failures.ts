@@ -1,6 +1,6 @@
 /**
  * The twin's stand-in for the SQS queues that receive failed asynchronous invocations
- * (`aws_lambda_function_event_invoke_config` → `destination_config.on_failure`, modules/async-failures.ts).
+ * (`aws_lambda_function_event_invoke_config` → `destination_config.on_failure`, modules/async-failure-destination.ts).
  * When an async invocation fails on every attempt, Lambda sends an invocation record to the queue; the
  * twin builds the same record ({@link onFailureRecord}) and keeps it here, in memory, by queue name.
  *

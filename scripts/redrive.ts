@@ -1,6 +1,6 @@
 /**
  * Replays failed asynchronous invocations: reads Lambda's on-failure records from a function's
- * async-failure queue (modules/async-failures.ts), invokes the function again with each record's
+ * async-failure queue (modules/async-failure-destination.ts), invokes the function again with each record's
  * original event (asynchronously, as the rule or schedule did), and deletes a message only once Lambda
  * accepted the new invocation. Fix the cause first (the record's responsePayload says what failed).
  *

@@ -7,7 +7,7 @@ import { loadConfig } from "../config";
 import { defineStacks, isOffline } from "../main";
 import { summarizeSynthesized } from "./stack-summary";
 import { deploymentOrder } from "./stack-order";
-import { PolicyGate, formatSummary } from "../modules/policy-gate/gate";
+import { PolicyGate, formatSummary } from "../modules/policy-gate/policy-gate";
 
 const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
 const started = process.hrtime.bigint();

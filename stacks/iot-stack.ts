@@ -14,7 +14,7 @@ import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { IotServiceRoles } from "./shared/refs";
 import { FunctionAlarms } from "../modules/alarms";
-import { AsyncFailureDestination } from "../modules/async-failures";
+import { AsyncFailureDestination } from "../modules/async-failure-destination";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
 import { CsrIdentity } from "./shared/csr-identity";

@@ -8,7 +8,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TopicRef } from "../modules/refs";
 import { LOG_METRICS_NAMESPACE, notifyingAlarm } from "../modules/alarms";
-import { ControllerDownAlarms } from "../modules/controller-alarms";
+import { ControllerDownAlarms } from "../modules/controller-down-alarms";
 import { FleetDashboard } from "../modules/fleet-dashboard";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
 import { HOOK_ALLOW_LOG_PATTERN } from "../functions/provisioning-hook/contract";
@@ -47,7 +47,7 @@ export class OpsStack extends FleetStack {
     const ruleNames = found.filter((c): c is IotTopicRule => c instanceof IotTopicRule).map((r) => literal(r.nameInput, r.node.path));
     const queueNames = found.filter((c): c is SqsQueue => c instanceof SqsQueue).map((q) => literal(q.nameInput, q.node.path));
 
-    // --- The controller is down: one alarm per signal (modules/controller-alarms.ts).
+    // --- The controller is down: one alarm per signal (modules/controller-down-alarms.ts).
     const instanceId = this.offline ? OFFLINE_INSTANCE_ID : props.controllerInstanceId;
     new ControllerDownAlarms(this, "controller-down", {
       instanceId,

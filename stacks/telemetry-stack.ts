@@ -4,7 +4,7 @@ import type { Construct, Node } from "constructs";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { FunctionAlarms } from "../modules/alarms";
-import { AsyncFailureDestination } from "../modules/async-failures";
+import { AsyncFailureDestination } from "../modules/async-failure-destination";
 import { FlatAddresses } from "../modules/flat-scope";
 import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/fleet-table";

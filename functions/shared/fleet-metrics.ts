@@ -15,7 +15,7 @@ export const CONTROLLER_METRICS = {
   containerHealthy: "ContainerHealthy",
   /**
    * The controller's own heartbeat: the controller logs a line containing the word `heartbeat` at
-   * least every minute; a metric filter on its log group counts them (modules/controller-alarms.ts).
+   * least every minute; a metric filter on its log group counts them (modules/controller-down-alarms.ts).
    */
   heartbeatFilterPattern: "heartbeat",
 } as const;

@@ -10,10 +10,10 @@
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
-import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
+import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
-import { describeIssues, serialNumberSchema } from "../shared/registry";
-import { DEFAULT_WINDOW_MS, MAX_FUTURE_MS, definedOnly, errorResult, registryRows, timeParam, type ApiResult, type QueryDeps } from "./queries";
+import { describeIssues } from "../shared/registry";
+import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
 
 export const INTERVALS = { "5m": 5 * 60_000, "15m": 15 * 60_000, "1h": 3_600_000, "1d": 86_400_000 } as const;
 export type IntervalName = keyof typeof INTERVALS;
@@ -152,16 +152,15 @@ function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | 
       "invalid query parameters",
       describeIssues(query.error).map((e) => ({ ...e, path: e.path.split(".")[0]! })),
     );
-  const now = deps.now();
-  const to = query.data.to ?? now;
-  const from = query.data.from ?? to - DEFAULT_WINDOW_MS;
+  const window = timeWindow(deps.now(), query.data.from, query.data.to);
+  if ("statusCode" in window) return window;
+  const { from, to } = window;
   const interval = query.data.interval ?? "1h";
-  const bad = (path: string, message: string) => errorResult(400, "invalid query parameters", [{ path, message }]);
-  if (from > to) return bad("from", "must not be after to");
-  if (to > now + MAX_FUTURE_MS) return bad("to", "must not be more than a day in the future");
   const points = pointCount({ from, to, interval });
   if (points > MAX_POINTS)
-    return bad("interval", `gives ${points} points for this range, more than ${MAX_POINTS}: choose a longer interval or a shorter range`);
+    return errorResult(400, "invalid query parameters", [
+      { path: "interval", message: `gives ${points} points for this range, more than ${MAX_POINTS}: choose a longer interval or a shorter range` },
+    ]);
   return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
 }
 
@@ -208,22 +207,15 @@ export async function aggregateDeviceTelemetry(
   rawThingName: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
-  const thing = serialNumberSchema.safeParse(rawThingName ?? "");
-  if (!thing.success)
-    return errorResult(
-      400,
-      "invalid thing name in path",
-      describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })),
-    );
+  const thing = thingNameParam(rawThingName);
+  if ("statusCode" in thing) return thing;
   const range = parseRange(deps, rawQuery);
   if ("statusCode" in range) return range;
-  const notAllowed = errorResult(403, `you may not read device ${thing.data}: it is not in one of your buildings`);
-  if (callerBuildings.length === 0) return notAllowed;
-  const building = await buildingOfDevice(deps.ddb, deps.registryTableName, thing.data);
-  if (!building || !callerBuildings.includes(building)) return notAllowed;
+  const allowed = await authorizedBuildingOf(deps, callerBuildings, thing.thingName);
+  if ("statusCode" in allowed) return allowed;
   const agg = new Aggregator(range);
-  await readInto(deps, thing.data, range, agg);
-  return answer(range, agg, { thingName: thing.data, buildingId: building });
+  await readInto(deps, thing.thingName, range, agg);
+  return answer(range, agg, { thingName: thing.thingName, buildingId: allowed.buildingId });
 }
 
 /**

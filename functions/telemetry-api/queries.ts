@@ -84,6 +84,38 @@ export function decodeToken(token: string): Record<string, unknown> | undefined 
 
 const notAllowed = (thingName: string) => errorResult(403, `you may not read device ${thingName}: it is not in one of your buildings`);
 
+/** The path's thing name, or the 400 that names it. */
+export function thingNameParam(raw: string | undefined): { thingName: string } | ApiResult {
+  const thing = serialNumberSchema.safeParse(raw ?? "");
+  if (thing.success) return { thingName: thing.data };
+  return errorResult(
+    400,
+    "invalid thing name in path",
+    describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })),
+  );
+}
+
+/** [from, to] from the optional query values (default: the day before now), or the 400 that names the bad end. */
+export function timeWindow(now: number, from: number | undefined, to: number | undefined): { from: number; to: number } | ApiResult {
+  const end = to ?? now;
+  const start = from ?? end - DEFAULT_WINDOW_MS;
+  if (start > end) return errorResult(400, "invalid query parameters", [{ path: "from", message: "must not be after to" }]);
+  if (end > now + MAX_FUTURE_MS) return errorResult(400, "invalid query parameters", [{ path: "to", message: "must not be more than a day in the future" }]);
+  return { from: start, to: end };
+}
+
+/** The device's building when it is one of the caller's; otherwise the 403 that unknown devices get too. */
+export async function authorizedBuildingOf(
+  deps: QueryDeps,
+  callerBuildings: readonly string[],
+  thingName: string,
+): Promise<{ buildingId: string } | ApiResult> {
+  if (callerBuildings.length === 0) return notAllowed(thingName);
+  const building = await buildingOfDevice(deps.ddb, deps.registryTableName, thingName);
+  if (!building || !callerBuildings.includes(building)) return notAllowed(thingName);
+  return { buildingId: building };
+}
+
 /**
  * `GET /devices/{thingName}/telemetry?from=&to=&limit=&order=&nextToken=`: readings of one device in
  * [from, to] (default: the last 24 hours), at most `limit` (default 100, max 1000) per page.
@@ -96,21 +128,13 @@ export async function readDeviceTelemetry(
   rawThingName: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
-  const thing = serialNumberSchema.safeParse(rawThingName ?? "");
-  if (!thing.success)
-    return errorResult(
-      400,
-      "invalid thing name in path",
-      describeIssues(thing.error).map((e) => ({ ...e, path: "thingName" })),
-    );
+  const thing = thingNameParam(rawThingName);
+  if ("statusCode" in thing) return thing;
   const query = telemetryQuerySchema.safeParse(definedOnly(rawQuery));
   if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
-
-  const now = deps.now();
-  const to = query.data.to ?? now;
-  const from = query.data.from ?? to - DEFAULT_WINDOW_MS;
-  if (from > to) return errorResult(400, "invalid query parameters", [{ path: "from", message: "must not be after to" }]);
-  if (to > now + MAX_FUTURE_MS) return errorResult(400, "invalid query parameters", [{ path: "to", message: "must not be more than a day in the future" }]);
+  const window = timeWindow(deps.now(), query.data.from, query.data.to);
+  if ("statusCode" in window) return window;
+  const { from, to } = window;
   const limit = query.data.limit ?? DEFAULT_LIMIT;
   const ascending = (query.data.order ?? "asc") === "asc";
 
@@ -124,9 +148,9 @@ export async function readDeviceTelemetry(
     startTs = ts;
   }
 
-  if (callerBuildings.length === 0) return notAllowed(thing.data);
-  const building = await buildingOfDevice(deps.ddb, deps.registryTableName, thing.data);
-  if (!building || !callerBuildings.includes(building)) return notAllowed(thing.data);
+  const allowed = await authorizedBuildingOf(deps, callerBuildings, thing.thingName);
+  if ("statusCode" in allowed) return allowed;
+  const building = allowed.buildingId;
 
   const result = await deps.ddb.send(
     new QueryCommand({
@@ -134,17 +158,17 @@ export async function readDeviceTelemetry(
       KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
       ProjectionExpression: "#ts, #deviceTs, #metrics",
       ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#deviceTs": "deviceTs", "#metrics": "metrics" },
-      ExpressionAttributeValues: { ":thing": thing.data, ":from": from, ":to": to },
+      ExpressionAttributeValues: { ":thing": thing.thingName, ":from": from, ":to": to },
       ScanIndexForward: ascending,
       Limit: limit,
-      ExclusiveStartKey: startTs === undefined ? undefined : { thingName: thing.data, ts: startTs },
+      ExclusiveStartKey: startTs === undefined ? undefined : { thingName: thing.thingName, ts: startTs },
     }),
   );
   const last = result.LastEvaluatedKey;
   return {
     statusCode: 200,
     body: {
-      thingName: thing.data,
+      thingName: thing.thingName,
       buildingId: building,
       from,
       to,

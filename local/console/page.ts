@@ -237,6 +237,9 @@ interface Snapshot {
     const result = $("command-result");
     const status = $("command-state");
     button.disabled = true;
+    // The previous answer must not pass for this one while it is on its way.
+    result.dataset.status = "sending";
+    result.textContent = "";
     status.textContent = `sending ${command} to ${thing}…`;
     try {
       const res = await fetch(`/api/commands/${encodeURIComponent(thing)}`, {

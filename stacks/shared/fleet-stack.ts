@@ -4,7 +4,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EnvironmentConfig } from "../../config";
 import { resourceNames, ResourceNames } from "./naming";
 import { PermissionsBoundary } from "../../modules/permissions-boundary";
-import { PolicyGate } from "../../modules/policy-gate/gate";
+import { PolicyGate } from "../../modules/policy-gate/policy-gate";
 
 export interface FleetStackProps {
   readonly config: EnvironmentConfig;

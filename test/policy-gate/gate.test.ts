@@ -9,7 +9,7 @@ import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
-import { PolicyGate, formatSummary } from "../../modules/policy-gate/gate";
+import { PolicyGate, formatSummary } from "../../modules/policy-gate/policy-gate";
 import { scratchDir } from "../support/scratch";
 import { loadConfig } from "../../config";
 import { defineStacks } from "../../main";

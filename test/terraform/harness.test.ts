@@ -9,7 +9,7 @@ import { loadConfig } from "../../config";
 import { FleetStack, FleetStackProps } from "../../stacks/shared/fleet-stack";
 import { checkStack, findProviderMirror, pinnedAwsProviderVersion, writeCliConfig } from "../../scripts/terraform-harness";
 import { scratchDir } from "../support/scratch";
-import { PolicyGate } from "../../modules/policy-gate/gate";
+import { PolicyGate } from "../../modules/policy-gate/policy-gate";
 
 class BrokenStack extends FleetStack {
   constructor(scope: Construct, id: string, props: FleetStackProps, breakage: "unknown-argument" | "data-lookup") {

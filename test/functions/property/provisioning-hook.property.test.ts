@@ -20,6 +20,7 @@ const h = useHandler<HookModule>(require.resolve("../../../functions/provisionin
   REGISTRY_TABLE_NAME: db.registryTableName,
   ALLOWED_DEVICE_TYPES,
   PROVISIONING_LEASE_SECONDS: "600",
+  ROTATION_TEMPLATE_NAME: "shf-test-pi-rotation",
   NAME_PREFIX: "shf-test",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Testing, TerraformStack } from "cdktf";
-import { AsyncFailureDestination, AsyncFailureDestinationProps } from "../../modules/async-failures";
+import { AsyncFailureDestination, AsyncFailureDestinationProps } from "../../modules/async-failure-destination";
 import { BundledFunction } from "../../modules/bundled-function";
 
 const HELLO = join(__dirname, "..", "fixtures", "handlers", "hello", "index.ts");
