@@ -24,7 +24,7 @@ const h = useHandler<RegisterModule>("../../functions/register-device", env);
 
 /** The real provisioning hook on the same table: what a Pi's RegisterThing meets. */
 async function hookAllows(serial: string, certificateId: string, token?: string): Promise<boolean> {
-  const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", env(h.db)).mod.handler;
+  const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", { ...env(h.db), ROTATION_TEMPLATE_NAME: "shf-test-pi-rotation" }).mod.handler;
   const response = await hook({
     clientId: `provision-${serial}`,
     certificateId,

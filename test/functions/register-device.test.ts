@@ -281,7 +281,7 @@ describe("POST /devices: provisioning token hash", () => {
     // GIVEN a serial registered through the API with a token hash
     const serial = uniqueSerial();
     await call(apiEvent("POST", "/devices", { serialNumber: serial, deviceType: "thermostat", provisioningTokenSha256: TOKEN_SHA256 }));
-    const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
+    const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", { ...baseEnv(), ROTATION_TEMPLATE_NAME: "shf-test-pi-rotation" }).mod.handler;
     const ask = (parameters: Record<string, string>) =>
       hook({ clientId: `provision-${serial}`, certificateId: "c".repeat(64), parameters: { SerialNumber: serial, DeviceType: "thermostat", ...parameters } });
     // WHEN a claim holder without the token asks, then the device with it
@@ -377,7 +377,7 @@ describe("DELETE /devices/{serialNumber}", () => {
     const serial = uniqueSerial();
     await putItem(h.db.client, h.db.registryTableName, registeredDevice(serial));
     await call(apiEvent("DELETE", `/devices/${serial}`));
-    const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", baseEnv()).mod.handler;
+    const hook = loadIsolated<HookModule>("../../functions/provisioning-hook", { ...baseEnv(), ROTATION_TEMPLATE_NAME: "shf-test-pi-rotation" }).mod.handler;
     // WHEN the device then asks to be provisioned
     const response = await hook({
       clientId: "claim-1",
