@@ -146,7 +146,7 @@ export function controllerUserData(input: ControllerUserDataInput): string {
     DEPLOY_SCRIPT_BASE64: Buffer.from(deployScript).toString("base64"),
     IDENTITY_SCRIPT_BASE64: Buffer.from(identityScript).toString("base64"),
     HEALTH_SCRIPT_BASE64: Buffer.from(healthScript).toString("base64"),
-    ENVIRONMENT: input.environment,
+    HEALTH_METRIC_DIMENSION_VALUE: input.environment,
     HEALTH_METRIC_NAMESPACE: CONTROLLER_METRICS.namespace,
     HEALTH_METRIC_NAME: CONTROLLER_METRICS.containerHealthy,
     HEALTH_METRIC_DIMENSION: CONTROLLER_METRICS.environmentDimension,

@@ -19,5 +19,5 @@ esac
 aws cloudwatch put-metric-data --region "$AWS_REGION" \
   --namespace "$METRIC_NAMESPACE" \
   --metric-name "$METRIC_NAME" \
-  --dimensions "$METRIC_DIMENSION=$ENVIRONMENT" \
+  --dimensions "$METRIC_DIMENSION=$METRIC_DIMENSION_VALUE" \
   --unit Count --value "$healthy"

@@ -51,14 +51,14 @@ test("the ci stack is the only one whose roles may go without the boundary", () 
       .filter((r) => r.permissions_boundary === undefined)
       .map((r) => r.name)
       .sort(),
-  ).toEqual([names.ciControllerDeployRole, names.ciPlanRole]);
+  ).toEqual([names.ciControllerDeployRole, names.ciDriftRole, names.ciPlanRole]);
 });
 
 /** The service whose read APIs refresh a Terraform resource type (first matching prefix). */
 const REFRESH_SERVICE: readonly [RegExp, string][] = [
   [/^aws_api_gateway|^aws_apigatewayv2/, "apigateway"],
   [/^aws_cloudwatch_log_/, "logs"],
-  [/^aws_cloudwatch_metric_alarm/, "cloudwatch"],
+  [/^aws_cloudwatch_(metric_alarm|dashboard)/, "cloudwatch"],
   [/^aws_cloudwatch_event_/, "events"],
   [/^aws_cognito_/, "cognito-idp"],
   [/^aws_dynamodb_/, "dynamodb"],
