@@ -74,9 +74,12 @@ export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.IOT_OFFLINE === "1" || env.IOT_OFFLINE === "true";
 }
 
-if (require.main === module) {
+/** What `cdktf synth` runs (cdktf.json, through scripts/synth-app.js): every stack, then the policy gate's summary. */
+export function synthesizeApp(): void {
   const app = new App();
   defineStacks(app, { config: loadConfig(), offline: isOffline() });
   app.synth();
   console.log(formatSummary(PolicyGate.report(app)));
 }
+
+if (require.main === module) synthesizeApp();

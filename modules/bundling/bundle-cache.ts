@@ -3,7 +3,7 @@
  * size:mtime checks for the in-memory cache.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { BundleResult } from "./bundle";
 
@@ -17,6 +17,8 @@ export interface CacheManifest {
   readonly zipBytes: number;
   /** input path (relative to the repo root) -> sha256 hex of its content */
   readonly inputs: Readonly<Record<string, string>>;
+  /** input path -> "size:mtimeMs" taken just before hashing: when every one still matches, nothing is hashed again. */
+  readonly stats?: Readonly<Record<string, string>>;
 }
 
 export interface MemoryEntry {
@@ -46,6 +48,33 @@ export function inputsUnchanged(inputs: Readonly<Record<string, string>>): boole
     }
   }
   return true;
+}
+
+/**
+ * The manifest at `path` when its inputs still have the content they were hashed with, else undefined.
+ * Trusts the recorded size:mtime of every input when all still match (the check the in-memory cache
+ * makes); otherwise hashes them, and when the content is unchanged records the new stats.
+ */
+export function freshManifest<T extends Pick<CacheManifest, "inputs" | "stats">>(path: string): T | undefined {
+  const manifest = readManifest(path) as T | undefined;
+  if (!manifest) return undefined;
+  const { inputs, stats } = manifest;
+  if (stats && Object.keys(inputs).every((input) => input in stats) && statsUnchanged(new Map(Object.entries(stats)))) return manifest;
+  const recorded = Object.keys(inputs);
+  const freshStats = Object.fromEntries(statsOf(recorded));
+  if (!inputsUnchanged(inputs)) return undefined;
+  const refreshed = { ...manifest, stats: freshStats };
+  writeAtomically(path, Buffer.from(JSON.stringify(refreshed)));
+  return refreshed;
+}
+
+/** Content hashes of `inputs` (paths relative to the repository root; missing files left out), with their stats taken first. */
+export function hashInputs(inputs: readonly string[]): Pick<CacheManifest, "inputs" | "stats"> {
+  const present = inputs.filter((input) => existsSync(resolve(REPO_ROOT, input))).sort();
+  const stats = Object.fromEntries(statsOf(present));
+  const hashes: Record<string, string> = {};
+  for (const input of present) hashes[input] = sha256Hex(readFileSync(resolve(REPO_ROOT, input)));
+  return { inputs: hashes, stats };
 }
 
 export function statsOf(inputs: readonly string[]): Map<string, string> {

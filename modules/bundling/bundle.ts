@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { buildSync, version as esbuildVersion } from "esbuild";
 import {
   REPO_ROOT,
-  inputsUnchanged,
-  readManifest,
+  hashInputs,
+  freshManifest,
   sha256Hex,
   statsOf,
   statsUnchanged,
@@ -74,8 +74,8 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
   }
 
   const manifestPath = join(cacheDir, "manifests", `${key}.json`);
-  const fromDisk = readManifest(manifestPath);
-  if (fromDisk && existsSync(join(cacheDir, fromDisk.zipFile)) && inputsUnchanged(fromDisk.inputs)) {
+  const fromDisk = freshManifest<CacheManifest>(manifestPath);
+  if (fromDisk && existsSync(join(cacheDir, fromDisk.zipFile))) {
     const result: BundleResult = {
       zipPath: join(cacheDir, fromDisk.zipFile),
       codeHash: fromDisk.codeHash,
@@ -124,12 +124,8 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
   const zipFile = join("zips", sha256Hex(codeHash).slice(0, 24), zipName);
   writeAtomically(join(cacheDir, zipFile), zip);
 
-  const inputs: Record<string, string> = {};
-  for (const input of Object.keys(built.metafile.inputs).sort()) {
-    const path = resolve(REPO_ROOT, input);
-    if (existsSync(path)) inputs[relative(REPO_ROOT, path)] = sha256Hex(readFileSync(path));
-  }
-  const manifest: CacheManifest = { codeHash, zipFile, jsBytes: js.contents.length, zipBytes: zip.length, inputs };
+  const { inputs, stats } = hashInputs(Object.keys(built.metafile.inputs).map((input) => relative(REPO_ROOT, resolve(REPO_ROOT, input))));
+  const manifest: CacheManifest = { codeHash, zipFile, jsBytes: js.contents.length, zipBytes: zip.length, inputs, stats };
   writeAtomically(manifestPath, Buffer.from(JSON.stringify(manifest)));
 
   const result: BundleResult = {
