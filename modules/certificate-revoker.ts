@@ -73,6 +73,10 @@ export class CertificateRevoker extends Construct {
       filterPatterns: props.filterPatterns,
     });
     // Partial batch failures are answers, not errors: the error-log alarm sees them.
-    new FunctionAlarms(this, "alarms", { function: this.function, topic: props.alarmTopic, errorLog: { logGroupName: this.function.logGroupName, metricName: props.errorLogsMetricName } });
+    new FunctionAlarms(this, "alarms", {
+      function: this.function,
+      topic: props.alarmTopic,
+      errorLog: { logGroupName: this.function.logGroupName, metricName: props.errorLogsMetricName },
+    });
   }
 }

@@ -42,7 +42,9 @@ export class LambdaAccountAlarms extends Construct {
       throw new Error(`LambdaAccountAlarms "${id}": periodMinutes must be a whole number from 1 to 1440, got ${periodMinutes}`);
     }
     if (!Number.isInteger(props.errorLogFilters) || props.errorLogFilters < 1) {
-      throw new Error(`LambdaAccountAlarms "${id}": errorLogFilters must be a whole number >= 1 (an alarm on a metric nothing publishes never fires), got ${props.errorLogFilters}`);
+      throw new Error(
+        `LambdaAccountAlarms "${id}": errorLogFilters must be a whole number >= 1 (an alarm on a metric nothing publishes never fires), got ${props.errorLogFilters}`,
+      );
     }
     const period = periodMinutes * 60;
     const scopeNote = "(all functions of this environment's account and Region: each environment has its own account)";

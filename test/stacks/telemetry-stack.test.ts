@@ -356,9 +356,11 @@ describe("TelemetryStack: live updates", () => {
 describe("TelemetryStack: operations", () => {
   test("has no per-function Lambda alarms: errors and throttles of every function page from the ops stack (LambdaAccountAlarms)", () => {
     expect(all(stack, "aws_cloudwatch_metric_alarm").filter((a) => a.namespace === "AWS/Lambda")).toEqual([]);
-    expect(all(stack, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name).sort()).toEqual(
-      ["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-store-failures"].sort(),
-    );
+    expect(
+      all(stack, "aws_cloudwatch_metric_alarm")
+        .map((a) => a.alarm_name)
+        .sort(),
+    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-store-failures"].sort());
   });
 
   test("describes every output", () => {
