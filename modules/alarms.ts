@@ -13,16 +13,22 @@ export interface FunctionAlarmsProps {
   readonly function: AlarmedFunction;
   /** Where alarm and OK notifications go: a topic CloudWatch may publish to (see AlertTopic.cloudWatchAlarms). */
   readonly topic: TopicRef;
-  /** Alarm when the slowest invocation of a 5-minute period takes at least this long. @default 80% of the function's timeout */
+  /**
+   * Alarm when the slowest invocation of a period takes at least this long: only for a function with a
+   * deadline shorter than its timeout (the provisioning hook, which AWS gives 5 s). A timed-out invocation
+   * already counts in Lambda's `Errors`, which LambdaAccountAlarms watches for every function.
+   * @default no duration alarm
+   */
   readonly durationThresholdMs?: number;
   /** Minutes per evaluation period. @default 5 */
   readonly periodMinutes?: number;
   /**
-   * Also alarm on JSON log lines with `"level": "error"` in this log group: for a function that
-   * reports failures in its answer instead of failing (the provisioning hook denies, it never errors).
-   * @default no log alarm
+   * Count JSON log lines with `"level": "error"` in this log group into a metric shared by several
+   * functions (LambdaAccountAlarms alarms on it once): for a function that reports failures in its
+   * answer instead of failing (the provisioning hook denies, it never errors).
+   * @default no error-log metric
    */
-  readonly errorLogGroupName?: string;
+  readonly errorLog?: { readonly logGroupName: string; readonly metricName: string };
 }
 
 /**
@@ -43,25 +49,25 @@ export function notifyingAlarm(topic: TopicRef, threshold = 1) {
 /** Namespace of the metrics derived from function logs. */
 export const LOG_METRICS_NAMESPACE = "SmartHomeFleet/Functions";
 
+/** The filter pattern of an error-level JSON log line (Powertools-style `level`). */
+export const ERROR_LOG_PATTERN = '{ $.level = "error" }';
+
 /**
- * Errors, throttles and near-timeout duration alarms for one Lambda function, notifying a topic on
- * ALARM and on OK. Periods without invocations count as healthy.
+ * What one function needs beyond the environment-wide Errors and Throttles alarms (LambdaAccountAlarms):
+ * a near-deadline Duration alarm, and/or its error-level log lines counted into a shared metric.
  *
- * @example new FunctionAlarms(this, "hook-alarms", { function: hook, topic: alarmTopic, durationThresholdMs: 4000 })
+ * @example new FunctionAlarms(this, "hook-alarms", { function: hook, topic, durationThresholdMs: 4000, errorLog: { logGroupName, metricName } })
  */
 export class FunctionAlarms extends Construct {
-  readonly errors: CloudwatchMetricAlarm;
-  readonly throttles: CloudwatchMetricAlarm;
-  readonly duration: CloudwatchMetricAlarm;
-  readonly errorLogs?: CloudwatchMetricAlarm;
+  readonly duration?: CloudwatchMetricAlarm;
+  readonly errorLogFilter?: CloudwatchLogMetricFilter;
 
   constructor(scope: Construct, id: string, props: FunctionAlarmsProps) {
     super(scope, id);
-    const timeoutMs = props.function.timeoutSeconds * 1000;
-    const durationThresholdMs = props.durationThresholdMs ?? Math.floor(timeoutMs * 0.8);
-    if (!Number.isFinite(durationThresholdMs) || durationThresholdMs <= 0 || durationThresholdMs > timeoutMs) {
+    const fn = props.function.functionName;
+    if (props.durationThresholdMs === undefined && props.errorLog === undefined) {
       throw new Error(
-        `FunctionAlarms "${id}": durationThresholdMs must be above 0 and at most the function's timeout (${timeoutMs} ms), got ${durationThresholdMs}`,
+        `FunctionAlarms "${id}": give durationThresholdMs or errorLog; errors and throttles of ${fn} are covered by the environment-wide LambdaAccountAlarms`,
       );
     }
     const periodMinutes = props.periodMinutes ?? 5;
@@ -69,55 +75,31 @@ export class FunctionAlarms extends Construct {
       throw new Error(`FunctionAlarms "${id}": periodMinutes must be a whole number >= 1, got ${periodMinutes}`);
     }
 
-    const fn = props.function.functionName;
-    const common = {
-      namespace: "AWS/Lambda",
-      dimensions: { FunctionName: fn },
-      period: periodMinutes * 60,
-      ...notifyingAlarm(props.topic),
-    };
-    this.errors = new CloudwatchMetricAlarm(this, "errors", {
-      ...common,
-      alarmName: `${fn}-errors`,
-      alarmDescription: `${fn} failed at least once in ${periodMinutes} minutes`,
-      metricName: "Errors",
-      statistic: "Sum",
-      threshold: 1,
-    });
-    this.throttles = new CloudwatchMetricAlarm(this, "throttles", {
-      ...common,
-      alarmName: `${fn}-throttles`,
-      alarmDescription: `${fn} was throttled at least once in ${periodMinutes} minutes`,
-      metricName: "Throttles",
-      statistic: "Sum",
-      threshold: 1,
-    });
-    this.duration = new CloudwatchMetricAlarm(this, "duration", {
-      ...common,
-      alarmName: `${fn}-duration`,
-      alarmDescription: `${fn} took ${durationThresholdMs} ms or longer (timeout ${timeoutMs} ms)`,
-      metricName: "Duration",
-      statistic: "Maximum",
-      threshold: durationThresholdMs,
-    });
-
-    if (props.errorLogGroupName) {
-      const metricName = `${fn}-error-logs`;
-      new CloudwatchLogMetricFilter(this, "error-log-filter", {
-        name: metricName,
-        logGroupName: props.errorLogGroupName,
-        pattern: '{ $.level = "error" }',
-        metricTransformation: { name: metricName, namespace: LOG_METRICS_NAMESPACE, value: "1", unit: "Count" },
+    if (props.durationThresholdMs !== undefined) {
+      const timeoutMs = props.function.timeoutSeconds * 1000;
+      const thresholdMs = props.durationThresholdMs;
+      if (!Number.isFinite(thresholdMs) || thresholdMs <= 0 || thresholdMs > timeoutMs) {
+        throw new Error(`FunctionAlarms "${id}": durationThresholdMs must be above 0 and at most the function's timeout (${timeoutMs} ms), got ${thresholdMs}`);
+      }
+      this.duration = new CloudwatchMetricAlarm(this, "duration", {
+        alarmName: `${fn}-duration`,
+        alarmDescription: `${fn} took ${thresholdMs} ms or longer (timeout ${timeoutMs} ms)`,
+        namespace: "AWS/Lambda",
+        metricName: "Duration",
+        dimensions: { FunctionName: fn },
+        statistic: "Maximum",
+        period: periodMinutes * 60,
+        ...notifyingAlarm(props.topic, thresholdMs),
       });
-      this.errorLogs = new CloudwatchMetricAlarm(this, "error-logs", {
-        ...common,
-        namespace: LOG_METRICS_NAMESPACE,
-        dimensions: undefined,
-        alarmName: metricName,
-        alarmDescription: `${fn} logged at least one error in ${periodMinutes} minutes`,
-        metricName,
-        statistic: "Sum",
-        threshold: 1,
+    }
+
+    if (props.errorLog) {
+      // The filter keeps its per-function name (and Terraform address); only the metric is shared.
+      this.errorLogFilter = new CloudwatchLogMetricFilter(this, "error-log-filter", {
+        name: `${fn}-error-logs`,
+        logGroupName: props.errorLog.logGroupName,
+        pattern: ERROR_LOG_PATTERN,
+        metricTransformation: { name: props.errorLog.metricName, namespace: LOG_METRICS_NAMESPACE, value: "1", unit: "Count" },
       });
     }
   }

@@ -6,7 +6,7 @@ import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-sec
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
-import { FunctionAlarms, notifyingAlarm } from "./alarms";
+import { notifyingAlarm } from "./alarms";
 import { ContractFunction, ContractFunctionProps, FunctionContractLike, TableBinding } from "./contract-function";
 import { policyDocument } from "./policy-document";
 import { TopicRef } from "./refs";
@@ -147,6 +147,5 @@ export class AlertForwarder<C extends FunctionContractLike> extends Construct {
       period: 300,
       ...notifyingAlarm(props.alarmTopic),
     });
-    new FunctionAlarms(this, "alarms", { function: this.function, topic: props.alarmTopic });
   }
 }

@@ -29,8 +29,10 @@ export interface CertificateRevokerProps {
   readonly logRetentionDays: number;
   /** ARN of an IoT resource in this account and region, e.g. `iotArn("thing/*")`. */
   readonly iotArn: (resource: string) => string;
-  /** Where the dead-letter, error and throttle alarms notify. */
+  /** Where the dead-letter alarm notifies. */
   readonly alarmTopic: TopicRef;
+  /** Shared log metric its error-level lines count into (LambdaAccountAlarms alarms on it; Errors and Throttles too). */
+  readonly errorLogsMetricName: string;
 }
 
 /**
@@ -71,6 +73,10 @@ export class CertificateRevoker extends Construct {
       filterPatterns: props.filterPatterns,
     });
     // Partial batch failures are answers, not errors: the error-log alarm sees them.
-    new FunctionAlarms(this, "alarms", { function: this.function, topic: props.alarmTopic, errorLogGroupName: this.function.logGroupName });
+    new FunctionAlarms(this, "alarms", {
+      function: this.function,
+      topic: props.alarmTopic,
+      errorLog: { logGroupName: this.function.logGroupName, metricName: props.errorLogsMetricName },
+    });
   }
 }

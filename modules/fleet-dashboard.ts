@@ -4,6 +4,9 @@ import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboar
 /** One metric line of a widget: namespace, metric name, then dimension name/value pairs, then options. */
 type MetricLine = (string | Record<string, string>)[];
 
+/** Titles of the per-function Lambda widgets, which the environment-wide alarms point the reader to. */
+export const LAMBDA_WIDGETS = { errors: "Lambda errors", throttles: "Lambda throttles" } as const;
+
 export interface FleetDashboardProps {
   /** Dashboard name (modules/naming.ts `fleetDashboard`). */
   readonly dashboardName: string;
@@ -170,8 +173,8 @@ export function fleetDashboardBody(p: FleetDashboardProps): { widgets: Record<st
   );
 
   row(
-    { title: "Lambda errors", metrics: p.functionNames.map((f) => ["AWS/Lambda", "Errors", "FunctionName", f, { label: f }]) },
-    { title: "Lambda throttles", metrics: p.functionNames.map((f) => ["AWS/Lambda", "Throttles", "FunctionName", f, { label: f }]) },
+    { title: LAMBDA_WIDGETS.errors, metrics: p.functionNames.map((f) => ["AWS/Lambda", "Errors", "FunctionName", f, { label: f }]) },
+    { title: LAMBDA_WIDGETS.throttles, metrics: p.functionNames.map((f) => ["AWS/Lambda", "Throttles", "FunctionName", f, { label: f }]) },
   );
   return { widgets };
 }

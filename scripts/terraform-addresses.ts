@@ -47,6 +47,23 @@ export function parseAddressLines(text: string): AddressLine[] {
     });
 }
 
+export interface RemovedAddressLine extends AddressLine {
+  readonly reason: string;
+}
+
+/** Lines of the removed-on-purpose format, `<env> <stack> <address> <reason...>` (the reason is required). */
+export function parseRemovedLines(text: string): RemovedAddressLine[] {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const [env, stack, address, ...reason] = line.split(/\s+/);
+      if (!address || reason.length === 0) throw new Error(`removed address line "${line}" must be "<env> <stack> <address> <reason>"`);
+      return { env, stack, address, reason: reason.join(" ") };
+    });
+}
+
 /**
  * Lines of `expected` (one environment's) that are neither in their stack of `stacks` nor the `from`
  * of a `moved` block there whose `to` exists.

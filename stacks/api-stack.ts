@@ -17,7 +17,6 @@ import { ApiGatewayUsagePlanKey } from "@cdktf/provider-aws/lib/api-gateway-usag
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TableRef, TopicRef } from "../modules/refs";
-import { FunctionAlarms } from "../modules/alarms";
 import { ContractFunction } from "../modules/contract-function";
 import { serviceTrust } from "../modules/policy-document";
 import { FleetTable } from "../modules/fleet-table";
@@ -106,7 +105,6 @@ export class ApiStack extends FleetStack {
         },
       },
     });
-    new FunctionAlarms(this, "register-device-alarms", { function: fn, topic: props.alarmTopic });
 
     const api = new ApiGatewayRestApi(this, "rest-api", {
       name: names.registrationApi,

@@ -80,7 +80,7 @@ export class FleetProvisioningStack extends FleetStack {
       // Near AWS's 5 s limit, past which the device is refused whatever the hook decides.
       durationThresholdMs: 4000,
       // The hook never fails (it denies and logs at error level), so Errors alone would never fire.
-      errorLogGroupName: hook.logGroupName,
+      errorLog: { logGroupName: hook.logGroupName, metricName: names.functionErrorLogs },
     });
     const { threshold, periodMinutes } = config.provisioning.denialAlarm;
     new LogPatternAlarm(this, "provisioning-denials", {

@@ -13,7 +13,6 @@ import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-to
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
 import { IotServiceRoles } from "./shared/refs";
-import { FunctionAlarms } from "../modules/alarms";
 import { AsyncFailureDestination } from "../modules/async-failure-destination";
 import { BundledFunction } from "../modules/bundled-function";
 import { ContractFunction } from "../modules/contract-function";
@@ -188,7 +187,6 @@ export class IotStack extends FleetStack {
       [healthCheck, names.healthCheckFunction],
     ];
     for (const [fn, functionName] of asyncInvoked) {
-      new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: alarms });
       // Rules and schedules invoke these asynchronously: what fails after Lambda's retries is kept.
       new AsyncFailureDestination(this, `${fn.node.id}-async-failures`, {
         function: fn,
@@ -210,6 +208,7 @@ export class IotStack extends FleetStack {
       logRetentionDays: config.logRetentionDays,
       iotArn,
       alarmTopic: alarms,
+      errorLogsMetricName: names.functionErrorLogs,
     });
 
     // --- Topic rules. Each rule's errors (a failed action) go to one log group.

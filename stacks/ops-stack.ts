@@ -7,7 +7,8 @@ import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TopicRef } from "../modules/refs";
-import { LOG_METRICS_NAMESPACE, notifyingAlarm } from "../modules/alarms";
+import { FunctionAlarms, LOG_METRICS_NAMESPACE, notifyingAlarm } from "../modules/alarms";
+import { LambdaAccountAlarms } from "../modules/lambda-account-alarms";
 import { ControllerDownAlarms } from "../modules/controller-down-alarms";
 import { FleetDashboard } from "../modules/fleet-dashboard";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../functions/shared/fleet-metrics";
@@ -27,8 +28,9 @@ export const OFFLINE_INSTANCE_ID = "i-0000000000offline";
 
 /**
  * Operations, deployed last because it looks at everything: the fleet dashboard, the controller-down
- * alarms (the alarm topic exists only after `iot`, which deploys after `ec2`), a failure alarm per topic
- * rule, and the log metric of provisioning allows. Functions, rules and queues are read from the other
+ * alarms (the alarm topic exists only after `iot`, which deploys after `ec2`), the environment-wide
+ * Lambda errors, throttles and error-log alarms, a failure alarm per topic rule, and the log metric of
+ * provisioning allows. Functions, rules and queues are read from the other
  * stacks' constructs, so a new one appears on the dashboard without a second list.
  */
 export class OpsStack extends FleetStack {
@@ -64,6 +66,18 @@ export class OpsStack extends FleetStack {
       containerAlarmName: names.controllerContainerAlarm,
       heartbeatAlarmName: names.controllerHeartbeatAlarm,
       topic,
+    });
+
+    // --- Every function: three alarms for the environment instead of two per function (one account per environment).
+    const errorLogFilters = found.filter((c): c is FunctionAlarms => c instanceof FunctionAlarms && c.errorLogFilter !== undefined).length;
+    new LambdaAccountAlarms(this, "lambda-alarms", {
+      topic,
+      errorsAlarmName: names.lambdaErrorsAlarm,
+      throttlesAlarmName: names.lambdaThrottlesAlarm,
+      errorLogsAlarmName: names.functionErrorLogs,
+      errorLogsMetricName: names.functionErrorLogs,
+      errorLogFilters,
+      dashboardName: names.fleetDashboard,
     });
 
     // --- Each topic rule's failed actions. The store rule has its own alarm in the telemetry stack.

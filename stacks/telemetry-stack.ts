@@ -3,7 +3,6 @@ import { TerraformElement, TerraformOutput } from "cdktf";
 import type { Construct, Node } from "constructs";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
-import { FunctionAlarms } from "../modules/alarms";
 import { AsyncFailureDestination } from "../modules/async-failure-destination";
 import { FlatAddresses } from "../modules/flat-scope";
 import { ContractFunction } from "../modules/contract-function";
@@ -164,9 +163,6 @@ export class TelemetryStack extends FleetStack {
       },
     });
     live.grantPostToConnections(broadcastFn);
-    for (const fn of [apiFn, authorizerFn, connectionsFn, broadcastFn]) {
-      new FunctionAlarms(this, `${fn.node.id}-alarms`, { function: fn, topic: props.alarmTopic });
-    }
     // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
     new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {
       function: broadcastFn,

@@ -167,6 +167,11 @@ export function resourceNames(config: EnvironmentConfig) {
     asyncFailureAlarm: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
     /** Alarm on AWS/IoT `Failure` of one topic rule (IoT rule names use `_`; alarms keep them as they are). */
     ruleFailuresAlarm: (ruleName: string) => `${p}-rule-failures-${ruleName}`,
+    /** Environment-wide alarms on AWS/Lambda Errors and Throttles without dimensions (all functions of the account). */
+    lambdaErrorsAlarm: `${p}-lambda-errors`,
+    lambdaThrottlesAlarm: `${p}-lambda-throttles`,
+    /** Log metric that the error-log filters of several functions share, and its one alarm. */
+    functionErrorLogs: `${p}-function-error-logs`,
     controllerStatusCheckAlarm: `${p}-controller-status-check`,
     controllerContainerAlarm: `${p}-controller-container-unhealthy`,
     controllerHeartbeatAlarm: `${p}-controller-heartbeat-missing`,

@@ -96,8 +96,12 @@ describe("CertificateRevoker in the iot stack", () => {
     expect(alarm.alarm_actions).toHaveLength(1);
   });
 
-  test("GIVEN the revoker THEN an alarm fires on its error log lines (partial batch failures are not Lambda errors)", () => {
-    const alarm = one("aws_cloudwatch_metric_alarm", (a) => /certificate-revoker_function.*-error-logs$/.test(a.alarm_name));
-    expect(alarm).toMatchObject({ threshold: 1, comparison_operator: "GreaterThanOrEqualToThreshold" });
+  test("GIVEN the revoker THEN its error log lines count into the shared metric the ops stack alarms on (partial batch failures are not Lambda errors)", () => {
+    const filter = one("aws_cloudwatch_log_metric_filter", (f) => /certificate-revoker_function.*-error-logs$/.test(f.name));
+    expect(filter).toMatchObject({
+      pattern: '{ $.level = "error" }',
+      metric_transformation: { name: names.functionErrorLogs, namespace: "SmartHomeFleet/Functions", value: "1" },
+    });
+    expect(filter.log_group_name).toMatch(/aws_cloudwatch_log_group\.certificate-revoker_function/);
   });
 });

@@ -115,17 +115,19 @@ describe("FleetProvisioningStack", () => {
       ]);
     });
 
-    test("alarms on errors, throttles, a duration near 5 s, error log lines and denials, to the alarm topic", () => {
+    test("alarms on a duration near 5 s and on denials, to the alarm topic; error log lines count into the shared metric", () => {
+      // Errors, throttles and the shared error-log metric page from the ops stack (LambdaAccountAlarms).
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.map((a) => a.metric_name)).toEqual(
-        expect.arrayContaining(["Duration", "Errors", "Throttles", expect.stringMatching(/-error-logs$/), "shf-dev-provisioning-denials"]),
-      );
-      expect(alarms).toHaveLength(5);
+      expect(alarms.map((a) => a.metric_name).sort()).toEqual(["Duration", "shf-dev-provisioning-denials"]);
       expect(
         values("aws_cloudwatch_log_metric_filter")
           .map((f) => f.pattern)
           .sort(),
       ).toEqual(["{ $.allowProvisioning IS FALSE }", '{ $.level = "error" }']);
+      expect(values("aws_cloudwatch_log_metric_filter").find((f) => f.pattern === '{ $.level = "error" }')!.metric_transformation).toMatchObject({
+        name: "shf-dev-function-error-logs",
+        namespace: "SmartHomeFleet/Functions",
+      });
       expect(alarms.find((a) => a.metric_name === "Duration")).toMatchObject({ statistic: "Maximum", threshold: 4000 });
       for (const a of alarms) expect(a.alarm_actions).toEqual([alarmTopic.topicArn]);
     });

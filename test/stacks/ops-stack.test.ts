@@ -9,7 +9,7 @@ import { loadConfig } from "../../config";
 import { resourceNames } from "../../stacks/shared/naming";
 import { LOG_METRICS_NAMESPACE } from "../../modules/alarms";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../../functions/shared/fleet-metrics";
-import { fleetDashboardBody } from "../../modules/fleet-dashboard";
+import { LAMBDA_WIDGETS, fleetDashboardBody } from "../../modules/fleet-dashboard";
 import { OFFLINE_INSTANCE_ID } from "../../stacks/ops-stack";
 import { synthOfflineApp } from "../support/offline-app";
 
@@ -148,6 +148,42 @@ describe("controller-down alarms", () => {
     expect(userData).toContain("controller-health.timer");
     expect(userData).toContain(`METRIC_NAMESPACE=${CONTROLLER_METRICS.namespace}`);
     expect(userData).toContain(`METRIC_NAME=${CONTROLLER_METRICS.containerHealthy}`);
+  });
+});
+
+describe("Lambda alarms for the whole environment", () => {
+  const lambdaAlarms = everywhere("aws_cloudwatch_metric_alarm").filter((a) => a.namespace === "AWS/Lambda");
+  const topicArn = `arn:aws:sns:${config.region}:${config.accountId}:${names.alarmTopic}`;
+
+  test("GIVEN the app THEN Errors and Throttles page once each from the ops stack, without dimensions, and only the hook keeps a Duration alarm", () => {
+    expect(lambdaAlarms.filter((a) => a.metric_name !== "Duration").map((a) => [a.stack, a.alarm_name, a.metric_name, a.dimensions])).toEqual([
+      ["ops", names.lambdaErrorsAlarm, "Errors", undefined],
+      ["ops", names.lambdaThrottlesAlarm, "Throttles", undefined],
+    ]);
+    expect(lambdaAlarms.filter((a) => a.metric_name === "Duration").map((a) => [a.stack, a.threshold])).toEqual([["fleet", 4000]]);
+  });
+
+  test("GIVEN the error-log filters of every stack THEN they publish one shared metric, and one alarm in ops watches it", () => {
+    const filters = everywhere("aws_cloudwatch_log_metric_filter").filter((f) => f.pattern === '{ $.level = "error" }');
+    expect(filters.map((f) => f.stack).sort()).toEqual(["fleet", "iot"]);
+    for (const f of filters) expect(f.metric_transformation).toMatchObject({ name: names.functionErrorLogs, namespace: LOG_METRICS_NAMESPACE });
+    const watching = everywhere("aws_cloudwatch_metric_alarm").filter((a) => a.metric_name === names.functionErrorLogs);
+    expect(watching).toEqual([expect.objectContaining({ stack: "ops", alarm_name: names.functionErrorLogs, namespace: LOG_METRICS_NAMESPACE })]);
+    expect(watching[0].alarm_description).toContain(`${filters.length} CloudWatch Logs metric filters`);
+  });
+
+  test("GIVEN the three THEN ALARM and OK go to the alarm topic and quiet periods are healthy", () => {
+    const names3 = [names.lambdaErrorsAlarm, names.lambdaThrottlesAlarm, names.functionErrorLogs];
+    const three = Object.values(ops.resource!.aws_cloudwatch_metric_alarm!).filter((a) => names3.includes(a.alarm_name));
+    expect(three).toHaveLength(3);
+    for (const a of three) expect(a).toMatchObject({ alarm_actions: [topicArn], ok_actions: [topicArn], treat_missing_data: "notBreaching" });
+  });
+
+  test("GIVEN the errors alarm THEN its description points to the dashboard's per-function errors widget, which charts every function", () => {
+    const errors = lambdaAlarms.find((a) => a.alarm_name === names.lambdaErrorsAlarm)!;
+    expect(errors.alarm_description).toContain(`"${LAMBDA_WIDGETS.errors}" widget of dashboard ${names.fleetDashboard}`);
+    const widget = widgets.find((w) => w.properties?.title === LAMBDA_WIDGETS.errors)!;
+    expect(new Set((widget.properties.metrics as string[][]).map((l) => l[3]))).toEqual(functions);
   });
 });
 
