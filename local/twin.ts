@@ -220,6 +220,12 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       rangeKey: "thingName",
       attributes: { buildingId: "S", thingName: "S" },
     });
+    await createSynthesizedTable(this.db.client, {
+      tableName: this.names.telemetryRollupTable,
+      hashKey: "thingName",
+      rangeKey: "hour",
+      attributes: { thingName: "S", hour: "N" },
+    });
     this.rules = await TwinRules.start({
       iot,
       functions: this.fns,

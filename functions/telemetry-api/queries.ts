@@ -18,6 +18,8 @@ export interface QueryDeps {
   ddb: DynamoDBDocumentClient;
   telemetryTableName: string;
   latestTableName: string;
+  /** Hourly rollups per device (functions/shared/telemetry-rollup.ts), key thingName + hour. */
+  rollupTableName: string;
   registryTableName: string;
   /** epoch ms */
   now: () => number;
