@@ -79,7 +79,7 @@ export type { AggregatePoint } from "./aggregator";
  * for the partial hours at either end; 5m and 15m read raw readings.
  */
 async function deviceInto(deps: QueryDeps, thingName: string, range: Range, agg: Aggregator): Promise<void> {
-  if (range.interval !== "1h" && range.interval !== "1d") return readInto(deps, thingName, range.from, range.to, agg);
+  if (deps.useRollups === false || (range.interval !== "1h" && range.interval !== "1d")) return readInto(deps, thingName, range.from, range.to, agg);
   const wholeFrom = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
   const wholeTo = Math.floor((range.to + 1) / HOUR_MS) * HOUR_MS; // exclusive
   if (wholeFrom >= wholeTo) return readInto(deps, thingName, range.from, range.to, agg);
