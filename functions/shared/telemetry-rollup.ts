@@ -3,7 +3,9 @@
  * API's 1h/1d aggregates (`<prefix>-telemetry-rollup`, key thingName + hour). One item per device and
  * hour (UTC), holding per metric the number part (count, sum, min, max) and the boolean part (count,
  * trues), each with the `ts` of its earliest reading, so a reader can tell which kind a metric had first
- * exactly as the compute-on-read path does. `seen` is the set of reading timestamps already counted:
+ * exactly as the compute-on-read path does. The metrics are one JSON string attribute: the writer always
+ * rewrites them whole, and a reader then decodes one value per item instead of a nested map (a 7-day
+ * building aggregate reads 8,400 items). `seen` is the set of reading timestamps already counted:
  * it makes a replayed reading (Lambda retry, IoT redelivery) a no-op.
  */
 export const HOUR_MS = 3_600_000;
@@ -80,4 +82,16 @@ export function mergeRollup(into: MetricRollup, from: MetricRollup): void {
       into.b.first = Math.min(into.b.first, f.first);
     }
   }
+}
+
+/** The stored `metrics` attribute: a JSON string of {@link RollupMetrics}. */
+export const encodeRollupMetrics = (metrics: RollupMetrics): string => JSON.stringify(metrics);
+
+export function decodeRollupMetrics(stored: unknown): RollupMetrics {
+  if (stored === undefined) return {};
+  if (typeof stored === "string") {
+    const value: unknown = JSON.parse(stored);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as RollupMetrics;
+  }
+  throw new Error("rollup item has a malformed metrics attribute");
 }

@@ -14,7 +14,7 @@ import * as z from "../shared/schema";
 import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
-import { HOUR_MS, type RollupMetrics } from "../shared/telemetry-rollup";
+import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
 import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
 import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
 
@@ -103,7 +103,7 @@ async function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: nu
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) agg.addRollup(Number(item.hour), item.metrics as RollupMetrics | undefined);
+    for (const item of page.Items ?? []) agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
 }

@@ -11,9 +11,10 @@ import {
   MAX_METRICS_PER_HOUR,
   MAX_READINGS_PER_HOUR,
   addValue,
+  decodeRollupMetrics,
+  encodeRollupMetrics,
   hourOf,
   valueKind,
-  type RollupMetrics,
 } from "../shared/telemetry-rollup";
 
 export interface RollupDeps {
@@ -28,10 +29,7 @@ export type RollupOutcome = "counted" | "duplicate" | "full" | "no-metrics";
 /** Concurrent writers of one device-hour are rare (one device, readings seconds apart): a few rounds settle them. */
 const MAX_ROUNDS = 5;
 
-export async function rollUpReading(
-  deps: RollupDeps,
-  reading: { thingName: string; ts: number; metrics?: Record<string, unknown> },
-): Promise<RollupOutcome> {
+export async function rollUpReading(deps: RollupDeps, reading: { thingName: string; ts: number; metrics?: Record<string, unknown> }): Promise<RollupOutcome> {
   const values = Object.entries(reading.metrics ?? {}).filter(([, v]) => valueKind(v) !== undefined) as [string, number | boolean][];
   if (values.length === 0) return "no-metrics";
   const key = { thingName: reading.thingName, hour: hourOf(reading.ts) };
@@ -42,7 +40,7 @@ export async function rollUpReading(
     if (seen.has(reading.ts)) return "duplicate";
     if (seen.size >= MAX_READINGS_PER_HOUR) return "full";
     const version = typeof item?.version === "number" ? item.version : 0;
-    const metrics = (item?.metrics as RollupMetrics | undefined) ?? {};
+    const metrics = decodeRollupMetrics(item?.metrics);
     for (const [name, value] of values) {
       if (!(name in metrics) && Object.keys(metrics).length >= MAX_METRICS_PER_HOUR) continue;
       addValue((metrics[name] ??= {}), reading.ts, value);
@@ -56,7 +54,7 @@ export async function rollUpReading(
           ConditionExpression: version === 0 ? "attribute_not_exists(#version)" : "#version = :version",
           ExpressionAttributeNames: { "#metrics": "metrics", "#version": "version", "#expires": "expiresAt", "#seen": "seen" },
           ExpressionAttributeValues: {
-            ":metrics": metrics,
+            ":metrics": encodeRollupMetrics(metrics),
             ":next": version + 1,
             ":expires": Math.floor((key.hour + HOUR_MS) / 1000) + deps.ttlSeconds,
             ":ts": new Set([reading.ts]),

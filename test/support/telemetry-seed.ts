@@ -5,7 +5,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { addValue, hourOf, type RollupMetrics } from "../../functions/shared/telemetry-rollup";
+import { addValue, encodeRollupMetrics, hourOf, type RollupMetrics } from "../../functions/shared/telemetry-rollup";
 
 export type Metrics = Record<string, number | boolean>;
 
@@ -76,5 +76,9 @@ function rollupItems(readings: readonly Record<string, unknown>[]): Record<strin
     item.seen.add(ts);
     item.version++;
   }
-  return [...items.values()].map((item) => ({ ...item, expiresAt: Math.floor(item.hour / 1000) + 3600 + 90 * 86400 }));
+  return [...items.values()].map((item) => ({
+    ...item,
+    metrics: encodeRollupMetrics(item.metrics),
+    expiresAt: Math.floor(item.hour / 1000) + 3600 + 90 * 86400,
+  }));
 }
