@@ -71,8 +71,6 @@ function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | 
   return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
 }
 
-export type { AggregatePoint } from "./aggregator";
-
 /**
  * One device's share of the answer. Hourly and daily intervals read the hourly rollups the broadcaster
  * keeps at ingest for the whole hours of [from, to] (a day sums its 24 hour items) and raw readings only
