@@ -173,12 +173,39 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", "writes by functions", lambdaWrites, "write units", "dynamodb.writeRequestsPerMillion", 1e6);
   add("DynamoDB", "reads by functions (incl. registry scans)", lambdaReads, "read units", "dynamodb.readRequestsPerMillion", 1e6);
   const hotDays = hotRetentionDays(inventory);
+  // Hourly rollups (broadcaster, per reading): a strongly consistent GetItem and an UpdateItem of the
+  // device-hour item, whose size grows with the readings of the hour; one item per device and hour, kept as long as the hot store.
+  const rollupTable = inventory.tables.find((t) => t.name.endsWith("-telemetry-rollup"));
+  if (rollupTable && bySuffix(inventory, "telemetry-broadcast")) {
+    const perHour = Math.max(1, 60 / fleet.intervalMinutes);
+    const itemBytes = w.rollupItemBaseBytes + perHour * w.rollupSeenBytesPerReading;
+    add(
+      "DynamoDB",
+      "hourly rollups: writes (UpdateItem per reading)",
+      readings * Math.ceil(itemBytes / KB),
+      "write units",
+      "dynamodb.writeRequestsPerMillion",
+      1e6,
+    );
+    add(
+      "DynamoDB",
+      "hourly rollups: reads (consistent GetItem per reading)",
+      readings * Math.ceil(itemBytes / (4 * KB)),
+      "read units",
+      "dynamodb.readRequestsPerMillion",
+      1e6,
+    );
+    const rollupGb = (n * 24 * hotDays * itemBytes) / GB;
+    add("DynamoDB", `storage (${hotDays} days of hourly rollups)`, rollupGb, "GB-months", "dynamodb.storagePerGbMonth");
+    if (rollupTable.pitr) add("DynamoDB", "point-in-time recovery (hourly rollups)", rollupGb, "GB-months", "dynamodb.pitrPerGbMonth");
+  }
   const hotGb = ((ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes) / GB + (n * 2 * w.registryItemBytes) / GB;
   add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
   // Point-in-time recovery is billed on the size of each table that has it on.
   const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
   const hotPitr = inventory.tables.some((t) => t.pitr && ruleTables.has(t.name));
-  const pitrGb = (hotPitr ? hotGb : 0) + (inventory.tables.some((t) => t.pitr && !ruleTables.has(t.name)) ? (n * 2 * w.registryItemBytes) / GB : 0);
+  const pitrGb =
+    (hotPitr ? hotGb : 0) + (inventory.tables.some((t) => t.pitr && !ruleTables.has(t.name) && t !== rollupTable) ? (n * 2 * w.registryItemBytes) / GB : 0);
   add("DynamoDB", `point-in-time recovery${hotPitr ? " (incl. hot store)" : ""}`, pitrGb, "GB-months", "dynamodb.pitrPerGbMonth");
 
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.

@@ -17,6 +17,13 @@ export const WORKLOAD = {
   readingBytes: 300,
   /** A hot-store item (keys, metrics, TTL) and DynamoDB's 100-byte per-item overhead: one 1 KB write unit. */
   hotItemBytes: 350,
+  /**
+   * An hourly rollup item (functions/shared/telemetry-rollup.ts): keys, version, TTL and per metric the
+   * number and boolean parts (4 sensors), before its `seen` set; each reading of the hour adds one
+   * timestamp to that set (a 13-digit number).
+   */
+  rollupItemBaseBytes: 450,
+  rollupSeenBytesPerReading: 9,
   /** GZIP JSON lines in the warm store: about a quarter of the raw reading. */
   warmBytesPerReading: 75,
   /** Share of readings that cross a configured threshold (threshold rules' actions run only then). */
@@ -69,8 +76,9 @@ export interface FunctionProfile {
 }
 
 export const FUNCTION_PROFILES: Record<string, FunctionProfile> = {
-  // GetItem registry (eventually consistent, 0.5), conditional Put latest row (1), Query connections (0.5).
-  "telemetry-broadcast": { durationMs: 25, readUnits: 1, writeUnits: 1 },
+  // GetItem registry (eventually consistent, 0.5), conditional Put latest row (1), Query connections (0.5);
+  // its hourly rollup work is in model.ts (it depends on the readings per hour). Two more calls: +10 ms.
+  "telemetry-broadcast": { durationMs: 35, readUnits: 1, writeUnits: 1 },
   // Cooldown: conditional Put on the alert-state row, then an SNS publish.
   "alert-handler": { durationMs: 40, readUnits: 0, writeUnits: 1 },
   // Conditional UpdateItem of the registry row (connected / lastSeen).

@@ -115,6 +115,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       ...registry,
       telemetryTableName: names.telemetryTable,
       latestTableName: names.telemetryLatestTable,
+      rollupTableName: names.telemetryRollupTable,
     }),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {

@@ -212,14 +212,13 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     });
 
     const note = (tag: string, text: string) => this.note(tag, text);
-    // The dashboard API reads the latest-reading table (keys as the telemetry stack's); the twin runs no
-    // broadcaster, which fills it on AWS, so building listings and aggregates see no devices here.
-    await createSynthesizedTable(this.db.client, {
-      tableName: this.names.telemetryLatestTable,
-      hashKey: "buildingId",
-      rangeKey: "thingName",
-      attributes: { buildingId: "S", thingName: "S" },
-    });
+    // The dashboard API reads the latest-reading and hourly-rollup tables (keys as the telemetry stack's);
+    // the twin runs no broadcaster, which fills them on AWS, so they stay empty here (README "Twin").
+    for (const [tableName, hashKey, rangeKey, rangeType] of [
+      [this.names.telemetryLatestTable, "buildingId", "thingName", "S"],
+      [this.names.telemetryRollupTable, "thingName", "hour", "N"],
+    ] as const)
+      await createSynthesizedTable(this.db.client, { tableName, hashKey, rangeKey, attributes: { [hashKey]: "S", [rangeKey]: rangeType } });
     this.rules = await TwinRules.start({
       iot,
       functions: this.fns,

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       environment: "bench",
       telemetryTableName: TELEMETRY_TABLES.telemetry,
       latestTableName: TELEMETRY_TABLES.latest,
+      rollupTableName: TELEMETRY_TABLES.rollup,
       registryTableName,
     }),
   );
@@ -93,7 +94,15 @@ async function main(): Promise<void> {
     registryTableName,
     things.map((serialNumber) => ({ serialNumber, thingName: serialNumber, status: "PROVISIONED", metadata: { buildingId: "bench" } })),
   );
-  const written = await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: 7 * 144, metrics });
+  const written = await seedReadings(db.client, {
+    telemetryTable: TELEMETRY_TABLES.telemetry,
+    things,
+    start: day0,
+    stepMs: STEP,
+    count: 7 * 144,
+    metrics,
+    rollupTable: TELEMETRY_TABLES.rollup,
+  });
   await seedLatest(db.client, TELEMETRY_TABLES.latest, "bench", things, day0 + 7 * DAY);
   console.log(`seeded ${written} readings of ${things.length} devices in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 

@@ -93,6 +93,15 @@ export class TelemetryStack extends FleetStack {
       ttlAttribute: "expiresAt",
       deletionProtection: false,
     });
+    // Hourly rollups per device, kept at ingest by the broadcaster for the 1h/1d aggregates; they
+    // expire with the hot store's readings. Derived too: rebuilt from the readings if ever lost.
+    const rollup = this.table("rollup-table", {
+      tableName: names.telemetryRollupTable,
+      partitionKey: "thingName",
+      sortKey: { name: "hour", type: "N" },
+      ttlAttribute: "expiresAt",
+      deletionProtection: false,
+    });
     const connections = this.table("connections-table", {
       tableName: names.telemetryConnectionsTable,
       partitionKey: "buildingId",
@@ -128,6 +137,7 @@ export class TelemetryStack extends FleetStack {
       tables: {
         telemetryTableName: { table: hot, actions: ["dynamodb:Query"] },
         latestTableName: { table: latest, actions: ["dynamodb:Query"] },
+        rollupTableName: { table: rollup, actions: ["dynamodb:Query"] },
         registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"] },
       },
     });
@@ -159,6 +169,7 @@ export class TelemetryStack extends FleetStack {
       tables: {
         registryTableName: { table: registry, actions: ["dynamodb:GetItem"] },
         latestTableName: { table: latest, actions: ["dynamodb:PutItem"] },
+        rollupTableName: { table: rollup, actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
         connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });

@@ -1,5 +1,6 @@
 /**
- * Aggregates of the hot store per interval, computed on read (scripts/bench-telemetry.ts measures it):
+ * Aggregates of the hot store per interval (scripts/bench-telemetry.ts measures them): hourly and daily
+ * ones from the hourly rollups kept at ingest, 5- and 15-minute ones computed on read:
  *   GET /devices/{thingName}/telemetry/aggregate    one device
  *   GET /buildings/{buildingId}/telemetry/aggregate every device the building's latest-reading table lists
  * Query: `from`, `to` (default: the last 24 hours), `interval` 5m|15m|1h|1d (default 1h),
@@ -13,12 +14,10 @@ import * as z from "../shared/schema";
 import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
+import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
+import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
 import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
 
-export const INTERVALS = { "5m": 5 * 60_000, "15m": 15 * 60_000, "1h": 3_600_000, "1d": 86_400_000 } as const;
-export type IntervalName = keyof typeof INTERVALS;
-export const STATS = ["avg", "min", "max", "count"] as const;
-export type StatName = (typeof STATS)[number];
 /** Points (intervals) per answer: 7 days at 15 minutes, or 28 days hourly. */
 export const MAX_POINTS = 672;
 /** Metrics per request, and devices a building aggregate reads. */
@@ -50,98 +49,6 @@ export const aggregateQuerySchema = z.strictObject({
   stats: z.optional(commaList(z.enum(STATS, { error: "each stat must be one of avg, min, max, count" }), STATS.length)),
 });
 
-interface Range {
-  from: number;
-  to: number;
-  interval: IntervalName;
-  metrics?: readonly string[];
-  stats: readonly StatName[];
-}
-
-/** Numbers: count/sum/min/max; booleans: count/trues. Within an interval a metric keeps the kind of its first reading. */
-interface Acc {
-  kind: "number" | "boolean";
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  trues: number;
-}
-
-export type MetricAggregate = { count?: number; avg?: number; min?: number; max?: number; trueShare?: number };
-export interface AggregatePoint {
-  start: number;
-  metrics: Record<string, MetricAggregate>;
-}
-
-/** Buckets for [from, to]: each reading lands in floor(ts / interval). */
-export class Aggregator {
-  private readonly step: number;
-  private readonly first: number;
-  private readonly buckets: Map<string, Acc>[];
-  private readonly wanted?: ReadonlySet<string>;
-  readonly seen = new Set<string>();
-  /** Readings of a metric whose type differs from the metric's first reading (skipped). */
-  mismatched = 0;
-
-  constructor(private readonly range: Range) {
-    this.step = INTERVALS[range.interval];
-    this.first = Math.floor(range.from / this.step) * this.step;
-    this.buckets = Array.from({ length: pointCount(range) }, () => new Map());
-    this.wanted = range.metrics ? new Set(range.metrics) : undefined;
-  }
-
-  add(ts: number, metrics: Record<string, unknown> | undefined): void {
-    const bucket = this.buckets[Math.floor((ts - this.first) / this.step)];
-    if (!bucket || !metrics) return;
-    for (const [name, value] of Object.entries(metrics)) {
-      if (this.wanted && !this.wanted.has(name)) continue;
-      const kind = typeof value === "number" && Number.isFinite(value) ? "number" : typeof value === "boolean" ? "boolean" : undefined;
-      if (!kind) continue;
-      let acc = bucket.get(name);
-      if (!acc) bucket.set(name, (acc = { kind, count: 0, sum: 0, min: Infinity, max: -Infinity, trues: 0 }));
-      if (acc.kind !== kind) {
-        this.mismatched++;
-        continue;
-      }
-      this.seen.add(name);
-      acc.count++;
-      if (kind === "boolean") acc.trues += value === true ? 1 : 0;
-      else {
-        const n = value as number;
-        acc.sum += n;
-        if (n < acc.min) acc.min = n;
-        if (n > acc.max) acc.max = n;
-      }
-    }
-  }
-
-  points(): AggregatePoint[] {
-    const stats = new Set(this.range.stats);
-    return this.buckets.map((bucket, i) => {
-      const metrics: Record<string, MetricAggregate> = {};
-      for (const [name, acc] of [...bucket].sort(([a], [b]) => a.localeCompare(b))) {
-        if (acc.count === 0) continue;
-        const out: MetricAggregate = {};
-        if (stats.has("count")) out.count = acc.count;
-        if (acc.kind === "boolean") out.trueShare = acc.trues / acc.count;
-        else {
-          if (stats.has("avg")) out.avg = acc.sum / acc.count;
-          if (stats.has("min")) out.min = acc.min;
-          if (stats.has("max")) out.max = acc.max;
-        }
-        metrics[name] = out;
-      }
-      return { start: this.first + i * this.step, metrics };
-    });
-  }
-}
-
-export function pointCount(range: Pick<Range, "from" | "to" | "interval">): number {
-  const step = INTERVALS[range.interval];
-  return Math.floor(range.to / step) - Math.floor(range.from / step) + 1;
-}
-
 /** Parses and checks the query; a 400 naming the bad parameter, or the range to aggregate. */
 function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | undefined>>): ApiResult | Range {
   const query = aggregateQuerySchema.safeParse(definedOnly(rawQuery));
@@ -164,8 +71,43 @@ function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | 
   return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
 }
 
+/**
+ * One device's share of the answer. Hourly and daily intervals read the hourly rollups the broadcaster
+ * keeps at ingest for the whole hours of [from, to] (a day sums its 24 hour items) and raw readings only
+ * for the partial hours at either end; 5m and 15m read raw readings.
+ */
+async function deviceInto(deps: QueryDeps, thingName: string, range: Range, agg: Aggregator): Promise<void> {
+  if (deps.useRollups === false || (range.interval !== "1h" && range.interval !== "1d")) return readInto(deps, thingName, range.from, range.to, agg);
+  const wholeFrom = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  const wholeTo = Math.floor((range.to + 1) / HOUR_MS) * HOUR_MS; // exclusive
+  if (wholeFrom >= wholeTo) return readInto(deps, thingName, range.from, range.to, agg);
+  const parts = [readRollupsInto(deps, thingName, wholeFrom, wholeTo - HOUR_MS, agg)];
+  if (range.from < wholeFrom) parts.push(readInto(deps, thingName, range.from, wholeFrom - 1, agg));
+  if (wholeTo <= range.to) parts.push(readInto(deps, thingName, wholeTo, range.to, agg));
+  await Promise.all(parts);
+}
+
+/** The device's hourly rollup items of hours firstHour..lastHour (their starts), page by page. */
+async function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: number, lastHour: number, agg: Aggregator): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.rollupTableName,
+        KeyConditionExpression: "#thing = :thing AND #hour BETWEEN :first AND :last",
+        ProjectionExpression: "#hour, #metrics",
+        ExpressionAttributeNames: { "#thing": "thingName", "#hour": "hour", "#metrics": "metrics" },
+        ExpressionAttributeValues: { ":thing": thingName, ":first": firstHour, ":last": lastHour },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
+
 /** Every reading of one device in [from, to], page by page, into the aggregator. */
-async function readInto(deps: QueryDeps, thingName: string, range: Range, agg: Aggregator): Promise<void> {
+async function readInto(deps: QueryDeps, thingName: string, from: number, to: number, agg: Aggregator): Promise<void> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.ddb.send(
@@ -174,7 +116,7 @@ async function readInto(deps: QueryDeps, thingName: string, range: Range, agg: A
         KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
         ProjectionExpression: "#ts, #metrics",
         ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
-        ExpressionAttributeValues: { ":thing": thingName, ":from": range.from, ":to": range.to },
+        ExpressionAttributeValues: { ":thing": thingName, ":from": from, ":to": to },
         ExclusiveStartKey: startKey,
       }),
     );
@@ -184,6 +126,7 @@ async function readInto(deps: QueryDeps, thingName: string, range: Range, agg: A
 }
 
 function answer(range: Range, agg: Aggregator, extra: Record<string, unknown>): ApiResult {
+  const { points, seen, mismatched } = agg.result();
   return {
     statusCode: 200,
     body: {
@@ -193,9 +136,9 @@ function answer(range: Range, agg: Aggregator, extra: Record<string, unknown>): 
       interval: range.interval,
       intervalMs: INTERVALS[range.interval],
       stats: range.stats,
-      metrics: range.metrics ?? [...agg.seen].sort(),
-      points: agg.points(),
-      ...(agg.mismatched > 0 ? { skippedReadings: agg.mismatched } : {}),
+      metrics: range.metrics ?? seen,
+      points,
+      ...(mismatched > 0 ? { skippedReadings: mismatched } : {}),
     },
   };
 }
@@ -214,7 +157,7 @@ export async function aggregateDeviceTelemetry(
   const allowed = await authorizedBuildingOf(deps, callerBuildings, thing.thingName);
   if ("statusCode" in allowed) return allowed;
   const agg = new Aggregator(range);
-  await readInto(deps, thing.thingName, range, agg);
+  await deviceInto(deps, thing.thingName, range, agg);
   return answer(range, agg, { thingName: thing.thingName, buildingId: allowed.buildingId });
 }
 
@@ -245,7 +188,7 @@ export async function aggregateBuildingTelemetry(
   const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.data);
   const agg = new Aggregator(range);
   for (let i = 0; i < devices.length; i += DEVICE_CONCURRENCY) {
-    await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => readInto(deps, thing, range, agg)));
+    await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => deviceInto(deps, thing, range, agg)));
   }
   return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(all.length > listed.length ? { devicesTruncated: true } : {}) });
 }

@@ -11,6 +11,7 @@ export const TELEMETRY_API = defineContract({
     /** Hot store: key thingName + ts. */
     telemetryTableName: "TELEMETRY_TABLE_NAME",
     latestTableName: COMMON_ENV.latestTableName,
+    rollupTableName: COMMON_ENV.rollupTableName,
   },
   defaults: { environment: DEFAULT_ENVIRONMENT },
   ranges: {},

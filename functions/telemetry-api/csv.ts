@@ -5,7 +5,7 @@
  * CR; OWASP "CSV injection") is prefixed with `'`; numbers are written as numbers (a negative
  * temperature stays a number).
  */
-import type { AggregatePoint } from "./aggregate";
+import type { AggregatePoint } from "./aggregator";
 
 type Cell = string | number | boolean | null | undefined;
 

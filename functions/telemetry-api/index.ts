@@ -24,6 +24,7 @@ import { errorResult, listBuildingDevices, readDeviceTelemetry, type ApiResult, 
 const config = loadConfig(() => ({
   telemetryTableName: requiredString(process.env, C.env.telemetryTableName),
   latestTableName: requiredString(process.env, C.env.latestTableName),
+  rollupTableName: requiredString(process.env, C.env.rollupTableName),
   registryTableName: requiredString(process.env, C.env.registryTableName),
 }));
 

@@ -18,6 +18,10 @@ export interface QueryDeps {
   ddb: DynamoDBDocumentClient;
   telemetryTableName: string;
   latestTableName: string;
+  /** Hourly rollups per device (functions/shared/telemetry-rollup.ts), key thingName + hour. */
+  rollupTableName: string;
+  /** Read hourly rollups for 1h/1d aggregates. @default true (false: raw readings only, the compute-on-read path) */
+  useRollups?: boolean;
   registryTableName: string;
   /** epoch ms */
   now: () => number;

@@ -1,6 +1,6 @@
 /**
- * Business logic of the live-updates broadcaster: for one telemetry reading, find the device's
- * building in the registry, keep the building's latest-reading row current (conditional put: an
+ * Business logic of the live-updates broadcaster: for one telemetry reading, add it to the device's
+ * hourly rollup (./rollup.ts, whatever the building), find the device's building in the registry, keep the building's latest-reading row current (conditional put: an
  * older reading never overwrites a newer one) and post the reading to every WebSocket connection
  * following that building, removing connections API Gateway reports as gone (410).
  */
@@ -10,6 +10,7 @@ import * as z from "../shared/schema";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { buildingOfDevice } from "../shared/building-registry";
 import { serialNumberSchema } from "../shared/registry";
+import { rollUpReading, type RollupOutcome } from "./rollup";
 
 /** What the IoT rule on `devices/+/telemetry` sends (docs/contracts.md, `ts` stamped by AWS IoT). */
 export const telemetryEventSchema = z.object({
@@ -29,21 +30,27 @@ export interface BroadcastDeps {
   registryTableName: string;
   connectionsTableName: string;
   latestTableName: string;
-  /** How long a latest-reading row outlives the device's last reading. */
+  /** Hourly rollups per device (functions/shared/telemetry-rollup.ts). */
+  rollupTableName: string;
+  /** How long a latest-reading row outlives the device's last reading, and a rollup item its hour. */
   latestTtlSeconds: number;
   /** Parallel posts to connections. @default 10 */
   concurrency?: number;
 }
 
 export type BroadcastOutcome =
-  { outcome: "no-building" } | { outcome: "broadcast"; buildingId: string; latestUpdated: boolean; delivered: number; gone: number; failed: number };
+  | { outcome: "no-building"; rollup: RollupOutcome }
+  | { outcome: "broadcast"; rollup: RollupOutcome; buildingId: string; latestUpdated: boolean; delivered: number; gone: number; failed: number };
 
 /** A building with more followers than this gets the reading on the first ones only (and a warning in the log). */
 export const MAX_CONNECTIONS_PER_BUILDING = 2000;
 
 export async function broadcastTelemetry(deps: BroadcastDeps, reading: TelemetryReading): Promise<BroadcastOutcome> {
+  // First, and for every device: the hot store keeps every reading, so the rollups must too. A retry
+  // after a later step failed finds the reading already counted.
+  const rollup = await rollUpReading({ ddb: deps.ddb, rollupTableName: deps.rollupTableName, ttlSeconds: deps.latestTtlSeconds }, reading);
   const buildingId = await buildingOfDevice(deps.ddb, deps.registryTableName, reading.thingName);
-  if (!buildingId) return { outcome: "no-building" };
+  if (!buildingId) return { outcome: "no-building", rollup };
 
   const latestUpdated = await updateLatest(deps, buildingId, reading);
   const connections = await followers(deps, buildingId);
@@ -72,7 +79,7 @@ export async function broadcastTelemetry(deps: BroadcastDeps, reading: Telemetry
       }
     }
   });
-  return { outcome: "broadcast", buildingId, latestUpdated, delivered, gone, failed };
+  return { outcome: "broadcast", rollup, buildingId, latestUpdated, delivered, gone, failed };
 }
 
 /** PostToConnection on a closed connection: `GoneException`, HTTP 410. */

@@ -13,7 +13,8 @@ export const TELEMETRY_BROADCAST = defineContract({
     callbackUrl: "WEBSOCKET_CALLBACK_URL",
     connectionsTableName: COMMON_ENV.connectionsTableName,
     latestTableName: COMMON_ENV.latestTableName,
-    /** How long a latest-reading row lives without a newer reading (the hot-store retention). */
+    rollupTableName: COMMON_ENV.rollupTableName,
+    /** How long a latest-reading row lives without a newer reading, and a rollup item after its hour (the hot-store retention). */
     latestTtlSeconds: "LATEST_TTL_SECONDS",
   },
   defaults: { environment: DEFAULT_ENVIRONMENT, latestTtlSeconds: 90 * 86400 },

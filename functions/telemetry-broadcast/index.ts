@@ -24,6 +24,7 @@ const config = loadConfig(() => {
     registryTableName: requiredString(process.env, C.env.registryTableName),
     connectionsTableName: requiredString(process.env, C.env.connectionsTableName),
     latestTableName: requiredString(process.env, C.env.latestTableName),
+    rollupTableName: requiredString(process.env, C.env.rollupTableName),
     latestTtlSeconds: integerInRange(process.env, C.env.latestTtlSeconds, C.defaults.latestTtlSeconds, C.ranges.latestTtlSeconds),
   };
 });
@@ -54,15 +55,16 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
     log.warn("malformed telemetry event dropped", { issues: describeIssues(parsed.error, 5), thingName: preview(e.thingName) });
     return { status: "dropped" };
   }
-  const { registryTableName, connectionsTableName, latestTableName, latestTtlSeconds } = config.value;
-  const deps: BroadcastDeps = { ddb, api, registryTableName, connectionsTableName, latestTableName, latestTtlSeconds };
+  const { registryTableName, connectionsTableName, latestTableName, rollupTableName, latestTtlSeconds } = config.value;
+  const deps: BroadcastDeps = { ddb, api, registryTableName, connectionsTableName, latestTableName, rollupTableName, latestTtlSeconds };
   try {
     const outcome = await broadcastTelemetry(deps, parsed.data);
     if (outcome.outcome === "no-building") {
-      log.debug("device has no building; nothing to broadcast", { thingName: parsed.data.thingName });
+      log.debug("device has no building; nothing to broadcast", { thingName: parsed.data.thingName, rollup: outcome.rollup });
       return { status: "no-building" };
     }
     const fields = { thingName: parsed.data.thingName, ...outcome };
+    if (outcome.rollup === "full") log.warn("hourly rollup full; reading left out of it", fields);
     if (outcome.failed > 0) log.warn("broadcast with failed posts", fields);
     else log.info("broadcast", fields);
     return { status: outcome.outcome, delivered: outcome.delivered, gone: outcome.gone, failed: outcome.failed };

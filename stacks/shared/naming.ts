@@ -137,6 +137,7 @@ export function resourceNames(config: EnvironmentConfig) {
     // telemetry stack.
     telemetryTable: `${p}-telemetry`,
     telemetryLatestTable: `${p}-telemetry-latest`,
+    telemetryRollupTable: `${p}-telemetry-rollup`,
     telemetryConnectionsTable: `${p}-telemetry-connections`,
     telemetryBucket: `${p}-telemetry-${config.accountId}`,
     telemetryDeliveryStream: `${p}-telemetry`,

@@ -70,6 +70,7 @@ beforeAll(async () => {
   handler = loadWith<ApiModule>("../../functions/telemetry-api", {
     TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
     TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+    TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
     REGISTRY_TABLE_NAME: db.registryTableName,
     ENVIRONMENT: "test",
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
@@ -78,10 +79,19 @@ beforeAll(async () => {
     await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
   await putItem(db.client, db.registryTableName, registeredDevice(outsider, { status: "PROVISIONED", metadata: { buildingId: other } }));
   await putItem(db.client, db.registryTableName, registeredDevice(moved, { status: "PROVISIONED", metadata: { buildingId: other } }));
-  await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: READINGS, metrics: metricsOf });
+  await seedReadings(db.client, {
+    telemetryTable: TELEMETRY_TABLES.telemetry,
+    rollupTable: TELEMETRY_TABLES.rollup,
+    things,
+    start: day0,
+    stepMs: STEP,
+    count: READINGS,
+    metrics: metricsOf,
+  });
   // Other buildings' devices read 10000 ppm: any leak into this building's numbers shows at once.
   await seedReadings(db.client, {
     telemetryTable: TELEMETRY_TABLES.telemetry,
+    rollupTable: TELEMETRY_TABLES.rollup,
     things: [outsider, moved],
     start: day0,
     stepMs: STEP,
@@ -263,7 +273,10 @@ describe("telemetry API: CSV", () => {
 });
 
 describe("telemetry API: aggregates under a throttled table", () => {
-  /** A proxy before dynalite that answers a hot-table Query with DynamoDB's throttling error when `throttle(attempt of this same request)` says so. */
+  /**
+   * A proxy before dynalite that answers a Query of the hot store or of the rollups (what aggregates
+   * read) with DynamoDB's throttling error when `throttle(attempt of this same request)` says so.
+   */
   async function throttlingProxy(throttle: (attempt: number) => boolean) {
     const http = await import("node:http");
     let queries = 0;
@@ -273,7 +286,9 @@ describe("telemetry API: aggregates under a throttled table", () => {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const body = Buffer.concat(chunks);
-        const isHotQuery = String(req.headers["x-amz-target"]).endsWith(".Query") && JSON.parse(body.toString("utf8")).TableName === TELEMETRY_TABLES.telemetry;
+        const isHotQuery =
+          String(req.headers["x-amz-target"]).endsWith(".Query") &&
+          [TELEMETRY_TABLES.telemetry, TELEMETRY_TABLES.rollup].includes(JSON.parse(body.toString("utf8")).TableName);
         const attempt = (attempts.get(body.toString("utf8")) ?? 0) + 1;
         attempts.set(body.toString("utf8"), attempt);
         if (isHotQuery) queries++;
@@ -311,11 +326,12 @@ describe("telemetry API: aggregates under a throttled table", () => {
     loadWith<ApiModule>("../../functions/telemetry-api", {
       TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
       TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+      TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
       REGISTRY_TABLE_NAME: db.registryTableName,
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
     }).mod.handler;
 
-  test("gives the exact building numbers when every hot-table query is throttled once (the SDK retries)", async () => {
+  test("gives the exact building numbers when every hot-store or rollup query is throttled once (the SDK retries)", async () => {
     // GIVEN a table that throttles the first attempt of every query
     const proxy = await throttlingProxy((attempt) => attempt === 1);
     try {

@@ -20,6 +20,7 @@ const env = () => ({
   REGISTRY_TABLE_NAME: db.registryTableName,
   CONNECTIONS_TABLE_NAME: TELEMETRY_TABLES.connections,
   TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+  TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
   LATEST_TTL_SECONDS: "7776000",
   ENVIRONMENT: "test",
   AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
@@ -208,6 +209,30 @@ describe("telemetry broadcast", () => {
     // THEN it is dropped without posting
     expect(result).toEqual({ status: "dropped" });
     expect(posts()).toEqual([]);
+  });
+
+  test("adds every reading to the device's hourly rollup, with or without a building; a retried invocation counts once", async () => {
+    // GIVEN a device in a building with a follower and a device in none
+    const building = uniqueBuilding();
+    const placed = await deviceIn(building);
+    const loose = await deviceIn(undefined);
+    await follow(building, "conn-rollup");
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // WHEN each sends a reading, and Lambda retries the placed device's invocation
+    const first = reading(placed, { ts: hour + 1, metrics: { co2_ppm: 700, occupancy: true, firmware: "1.0" } });
+    expect(await handler(first)).toMatchObject({ status: "broadcast", delivered: 1 });
+    expect(await handler(first)).toMatchObject({ status: "broadcast" });
+    expect(await handler(reading(loose, { ts: hour + 2, metrics: { co2_ppm: 650 } }))).toEqual({ status: "no-building" });
+    // THEN both rollups hold their reading once (the string metric is not rolled up)
+    const rolled = async (thingName: string) => {
+      const item = await getItem(db.client, TELEMETRY_TABLES.rollup, { thingName, hour });
+      return { metrics: JSON.parse(String(item?.metrics)), version: item?.version };
+    };
+    expect(await rolled(placed)).toEqual({
+      metrics: { co2_ppm: { n: { count: 1, sum: 700, min: 700, max: 700, first: hour + 1 } }, occupancy: { b: { count: 1, trues: 1, first: hour + 1 } } },
+      version: 1,
+    });
+    expect(await rolled(loose)).toEqual({ metrics: { co2_ppm: { n: { count: 1, sum: 650, min: 650, max: 650, first: hour + 2 } } }, version: 1 });
   });
 
   test("fails when the registry cannot be read: the invocation throws so Lambda retries it", async () => {

@@ -6,6 +6,7 @@ import type { Jwk, Jwks } from "aws-jwt-verify/jwk";
 export const TELEMETRY_TABLES = {
   telemetry: "telemetry",
   latest: "telemetry-latest",
+  rollup: "telemetry-rollup",
   connections: "telemetry-connections",
   connectionsIndex: "by-connection",
 } as const;
@@ -30,6 +31,7 @@ function keyedTable(name: string, keys: { hash: string; range?: string; rangeTyp
 export async function createTelemetryTables(client: DynamoDBClient): Promise<void> {
   await client.send(keyedTable(TELEMETRY_TABLES.telemetry, { hash: "thingName", range: "ts", rangeType: "N" }));
   await client.send(keyedTable(TELEMETRY_TABLES.latest, { hash: "buildingId", range: "thingName" }));
+  await client.send(keyedTable(TELEMETRY_TABLES.rollup, { hash: "thingName", range: "hour", rangeType: "N" }));
   await client.send(
     keyedTable(TELEMETRY_TABLES.connections, { hash: "buildingId", range: "connectionId" }, { name: TELEMETRY_TABLES.connectionsIndex, hash: "connectionId" }),
   );

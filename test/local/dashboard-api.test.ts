@@ -25,12 +25,14 @@ beforeAll(async () => {
   const { handler } = loadWith<{ handler: DashboardHandler }>("../../functions/telemetry-api", {
     TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
     TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+    TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
     REGISTRY_TABLE_NAME: db.registryTableName,
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
   }).mod;
   await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: "hq" } }));
   await seedReadings(db.client, {
     telemetryTable: TELEMETRY_TABLES.telemetry,
+    rollupTable: TELEMETRY_TABLES.rollup,
     things: [thing],
     start,
     stepMs: 10 * 60_000,

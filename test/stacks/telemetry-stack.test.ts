@@ -289,10 +289,13 @@ describe("TelemetryStack: dashboard read API", () => {
   });
 
   test("lets the API function query its tables and read the registry, and write nothing", () => {
-    const actions = ["telemetry-api_grants_telemetry-table", "telemetry-api_grants_latest-table", "telemetry-api_grants_registry-table"].flatMap((n) =>
-      statementsOf(stack, n).flatMap((s) => s.actions),
-    );
-    expect(actions.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Query"]);
+    const actions = [
+      "telemetry-api_grants_telemetry-table",
+      "telemetry-api_grants_latest-table",
+      "telemetry-api_grants_rollup-table",
+      "telemetry-api_grants_registry-table",
+    ].flatMap((n) => statementsOf(stack, n).flatMap((s) => s.actions));
+    expect(actions.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:Query"]);
   });
 });
 
@@ -315,6 +318,32 @@ describe("TelemetryStack: live updates", () => {
       USER_POOL_ID: "${aws_cognito_user_pool.user-pool.id}",
       USER_POOL_CLIENT_ID: "${aws_cognito_user_pool_client.user-pool-client.id}",
     });
+  });
+
+  test("keeps hourly rollups per device, expiring with the hot store, written by the broadcaster only", () => {
+    expect(one(stack, "aws_dynamodb_table", "rollup-table")).toMatchObject({
+      name: "shf-dev-telemetry-rollup",
+      hash_key: "thingName",
+      range_key: "hour",
+      attribute: [
+        { name: "thingName", type: "S" },
+        { name: "hour", type: "N" },
+      ],
+      billing_mode: "PAY_PER_REQUEST",
+      ttl: { attribute_name: "expiresAt", enabled: true },
+      point_in_time_recovery: { enabled: true },
+      server_side_encryption: { enabled: true },
+    });
+    expect(statementsOf(stack, "telemetry-broadcast_grants_rollup-table")).toEqual([
+      expect.objectContaining({
+        actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        resources: ["${aws_dynamodb_table.rollup-table.arn}", "${aws_dynamodb_table.rollup-table.arn}/index/*"],
+      }),
+    ]);
+    const grantees = Object.keys(resourcesOf(stack, "aws_iam_role_policy")).filter((name) => name.includes("rollup-table"));
+    expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-broadcast"]);
+    const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-broadcast")!;
+    expect(fn.environment.variables).toMatchObject({ TELEMETRY_ROLLUP_TABLE_NAME: "${aws_dynamodb_table.rollup-table.name}", LATEST_TTL_SECONDS: "7776000" });
   });
 
   test("keeps connections by building with a TTL and an index by connection id", () => {

@@ -5,6 +5,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { addValue, encodeRollupMetrics, hourOf, type RollupMetrics } from "../../functions/shared/telemetry-rollup";
 
 export type Metrics = Record<string, number | boolean>;
 
@@ -17,6 +18,8 @@ export interface SeedPlan {
   readonly count: number;
   /** Metrics of device `d` (index in `things`) at reading `k`; undefined = no reading (a gap). */
   readonly metrics: (d: number, k: number) => Metrics | undefined;
+  /** Also write the hourly rollup items the broadcaster would keep for these readings. @default none */
+  readonly rollupTable?: string;
 }
 
 export async function putAll(client: DynamoDBClient, table: string, items: readonly Record<string, unknown>[], inFlight = 4): Promise<void> {
@@ -48,6 +51,7 @@ export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Prom
     }
   });
   await putAll(client, plan.telemetryTable, items);
+  if (plan.rollupTable) await putAll(client, plan.rollupTable, rollupItems(items));
   return items.length;
 }
 
@@ -58,4 +62,23 @@ export async function seedLatest(client: DynamoDBClient, latestTable: string, bu
     latestTable,
     things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })),
   );
+}
+
+/** The rollup items of these readings, built with the broadcaster's own arithmetic (functions/shared/telemetry-rollup.ts). */
+function rollupItems(readings: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const items = new Map<string, { thingName: string; hour: number; metrics: RollupMetrics; seen: Set<number>; version: number }>();
+  for (const r of readings) {
+    const ts = r.ts as number;
+    const key = `${String(r.thingName)}|${hourOf(ts)}`;
+    let item = items.get(key);
+    if (!item) items.set(key, (item = { thingName: String(r.thingName), hour: hourOf(ts), metrics: {}, seen: new Set(), version: 0 }));
+    for (const [name, value] of Object.entries(r.metrics as Metrics)) addValue((item.metrics[name] ??= {}), ts, value);
+    item.seen.add(ts);
+    item.version++;
+  }
+  return [...items.values()].map((item) => ({
+    ...item,
+    metrics: encodeRollupMetrics(item.metrics),
+    expiresAt: Math.floor(item.hour / 1000) + 3600 + 90 * 86400,
+  }));
 }
