@@ -25,7 +25,8 @@ import type { LocalCa } from "../pki";
 import { MosquittoBackend } from "./backend";
 import type { CertificateStatus, IdentityPlane } from "./contracts";
 import { Reason } from "./mqtt-codes";
-import { type FrontendDisconnectReason, MqttSession, type SessionHost, type SessionIdentity } from "./mqtt-session";
+import { MqttSession } from "./mqtt-session";
+import type { FrontendDisconnectReason, SessionHost, SessionIdentity } from "./session-host";
 
 export interface MqttFrontendOptions {
   /** The twin's CA: signs the endpoint's server certificate; device certificates must chain to it. */

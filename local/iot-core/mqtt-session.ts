@@ -17,8 +17,8 @@
 import { randomUUID } from "node:crypto";
 import type * as tls from "node:tls";
 import * as mqtt from "mqtt-packet";
-import { BackendConnection, type BackendCredentials } from "./backend";
-import type { AuthorizationRequest, IdentityPlane } from "./contracts";
+import { BackendConnection } from "./backend";
+import type { AuthorizationRequest } from "./contracts";
 import {
   ConnectReturnCode311,
   MAX_SESSION_EXPIRY_SECONDS,
@@ -31,39 +31,7 @@ import {
   topicMatchesFilter,
 } from "./mqtt-codes";
 import { answerProvisioningRequest, parseProvisioningTopic } from "./provisioning-topics";
-
-/** AWS lifecycle `disconnectReason` values the front end produces. */
-export type FrontendDisconnectReason =
-  | "CLIENT_INITIATED_DISCONNECT"
-  | "CONNECTION_LOST"
-  | "MQTT_KEEP_ALIVE_TIMEOUT"
-  | "DUPLICATE_CLIENTID"
-  | "CLIENT_ERROR"
-  | "AUTH_ERROR"
-  | "SERVER_INITIATED_DISCONNECT";
-
-export interface SessionIdentity {
-  readonly clientId: string;
-  readonly certificateId: string;
-  readonly sessionIdentifier: string;
-  /** Remote IP address (no port). */
-  readonly ipAddress: string;
-}
-
-/** What a session needs from the front end that owns it. */
-export interface SessionHost {
-  readonly plane: IdentityPlane;
-  readonly backend: BackendCredentials;
-  /** Client id at mosquitto for a device client id. */
-  backendClientId(clientId: string): string;
-  /** Make `session` the one connection of its client id (the older one is taken over). */
-  claim(session: MqttSession): void;
-  connected(identity: SessionIdentity): void;
-  /** The session ended; `accepted` when it had been sent a successful CONNACK (a lifecycle event is due). */
-  disconnected(session: MqttSession, identity: SessionIdentity, reason: FrontendDisconnectReason, accepted: boolean): void;
-  /** How long a new connection may take to send CONNECT. */
-  readonly connectTimeoutMs: number;
-}
+import type { FrontendDisconnectReason, SessionHost, SessionIdentity } from "./session-host";
 
 /** Provisioning answers never go through mosquitto: they are written to the requester only. */
 const PROVISIONING_NAMESPACE = /^\$aws\/(certificates|provisioning-templates)\//;
