@@ -19,6 +19,7 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   rotationTemplateName: "shf-test-pi-rotation",
   telemetryTableName: "telemetry",
   latestTableName: "telemetry-latest",
+  rollupTableName: "telemetry-rollup",
   connectionsTableName: "connections",
   indexName: "by-connection",
   callbackUrl: "https://abc123.execute-api.eu-west-1.amazonaws.com/live",

@@ -55,12 +55,24 @@ afterAll(async () => {
 });
 
 const row = (serial: string): string => `#pis tr[data-thing="${serial}"]`;
+
+/**
+ * Polls `check` from the test side until it holds. The page's Content-Security-Policy forbids eval, so
+ * string predicates of page.waitForFunction fail there whenever they are not true at once.
+ */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 const cellText = (serial: string, cell: string): Promise<string> => tab.locator(`${row(serial)} td.${cell}`).innerText();
 
 describe("the page shows the running twin", () => {
   test("GIVEN 3 provisioned Pis WHEN the page loads THEN each appears with status, connection, firmware and building", async () => {
     for (const serial of SERIALS) await tab.locator(`${row(serial)} td.connection[data-connected="true"]`).waitFor();
-    await tab.waitForFunction(`[...document.querySelectorAll("#pis td.firmware")].every((td) => td.textContent !== "—")`);
+    await until("every Pi shows its firmware", async () => (await tab.locator("#pis td.firmware").allInnerTexts()).every((text) => text !== "—"));
     for (const [i, serial] of SERIALS.entries()) {
       expect(await cellText(serial, "status")).toBe("PROVISIONED");
       expect(await cellText(serial, "connection")).toContain("online");
@@ -72,7 +84,10 @@ describe("the page shows the running twin", () => {
   });
 
   test("GIVEN telemetry every second WHEN it arrives THEN each Pi's sparkline is an SVG polyline with several points", async () => {
-    await tab.waitForFunction(`[...document.querySelectorAll("#pis svg.spark")].filter((s) => Number(s.dataset.points) >= 3).length === ${SERIALS.length}`);
+    await until("every Pi's sparkline has 3 points", async () => {
+      const counts = await Promise.all((await tab.locator("#pis svg.spark").all()).map((spark) => spark.getAttribute("data-points")));
+      return counts.filter((n) => Number(n) >= 3).length === SERIALS.length;
+    });
     const points = await tab.locator(`${row(SERIALS[0]!)} svg.spark polyline`).getAttribute("points");
     const coordinates = points!.trim().split(/\s+/);
     expect(coordinates.length).toBeGreaterThanOrEqual(3);
