@@ -23,6 +23,7 @@ import type { resourceNames } from "../stacks/shared/naming";
 import { FAKE_AWS_ENV } from "./dynamo";
 import type { SynthesizedAsyncInvokeConfig } from "./rules/synthesized-rules";
 import { LocalFunctions, type FunctionName, type Invocation, type LocalFunctionSettings } from "./functions";
+import type { PreProvisioningHookEvent, PreProvisioningHookResult } from "./iot-core/identity-plane";
 
 /** What the twin counts from the functions' results. */
 export interface FunctionCounters {
@@ -205,5 +206,22 @@ export function scheduledEvent(config: Pick<EnvironmentConfig, "region" | "accou
     region,
     resources: [`arn:aws:events:${region}:${accountId}:rule/${rule}`],
     detail: {},
+  };
+}
+
+/** The endpoint's pre-provisioning hook: the real function, its decisions counted and noted. */
+export function countedHook(
+  /** Read at each request: the functions start after the endpoint that calls the hook. */
+  functions: () => LocalFunctions,
+  stats: { hookAllowed: number; hookDenied: number },
+  note: (text: string) => void,
+): (event: PreProvisioningHookEvent) => Promise<PreProvisioningHookResult> {
+  return async (event) => {
+    const result = await functions().invoke<PreProvisioningHookResult>("provisioning-hook", event);
+    if (result.allowProvisioning) stats.hookAllowed++;
+    else stats.hookDenied++;
+    const serial = event.parameters.SerialNumber ?? "?";
+    note(`${serial}: ${result.allowProvisioning ? "allowed" : "DENIED"} (${event.parameters.DeviceType ?? "?"}, client ${event.clientId})`);
+    return result;
   };
 }

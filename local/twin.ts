@@ -24,10 +24,9 @@ import * as path from "node:path";
 import { loadConfig, type EnvironmentConfig } from "../config";
 import { resourceNames } from "../stacks/shared/naming";
 import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
-import { createTables, startDynalite, type DynaliteServer } from "./dynamo";
+import { startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";
 import type { LocalFunctions } from "./functions";
-import type { PreProvisioningHookEvent, PreProvisioningHookResult } from "./iot-core/identity-plane";
 import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { JobsService } from "./jobs-service";
 import { startTwinJobs } from "./twin-jobs";
@@ -36,19 +35,19 @@ import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer } from "./twin-commands";
 import { RegistryStream } from "./registry-stream";
-import { createTwinFunctions, scheduledEvent } from "./twin-functions";
+import { countedHook, createTwinFunctions, scheduledEvent } from "./twin-functions";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
-import { TwinRules, createSynthesizedTable } from "./twin-rules";
+import { TwinRules } from "./twin-rules";
+import { createTwinTables } from "./twin-tables";
 import { writeTwinJson } from "./twin-json";
 import { newTwinStats, type LocalTwinOptions, type TwinStats } from "./twin-options";
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
 export type { LocalTwinOptions, TwinStats } from "./twin-options";
 
-/** Client id of the jobs stand-in (twin-service identity; its policy allows `local-twin-service*`). */
+/** Client ids of the jobs and shadow stand-ins (twin-service identity; its policy allows `local-twin-service*`). */
 const JOBS_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-jobs`;
-/** Client id of the shadow stand-in. */
 const SHADOW_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-shadow`;
 
 export class LocalTwin extends EventEmitter implements CommandSender {
@@ -165,7 +164,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     this.bundle = await bundleDeviceClient(path.join(workDir, "bin"));
 
     this.db = await startDynalite({ region: this.config.region });
-    await createTables(this.db.client, this.names.registryTable, this.names.alertStateTable);
+    await createTwinTables(this.db.client, this.names);
     this.note("twin", `dynalite ${this.db.endpoint}: tables ${this.names.registryTable}, ${this.names.alertStateTable}`);
 
     this.sink = await SnsSink.start({ topicArns: [this.alertTopicArn] });
@@ -183,7 +182,11 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       ca,
       caFile: path.join(pkiDir, "ca.cert.pem"),
       envName: this.config.name,
-      preProvisioningHook: (event) => this.preProvisioningHook(event),
+      preProvisioningHook: countedHook(
+        () => this.functions,
+        this.stats,
+        (text) => this.note("hook", text),
+      ),
     });
     const iot = this.iotCore;
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
@@ -212,13 +215,6 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     });
 
     const note = (tag: string, text: string) => this.note(tag, text);
-    // The dashboard API reads the latest-reading and hourly-rollup tables (keys as the telemetry stack's);
-    // the twin runs no broadcaster, which fills them on AWS, so they stay empty here (README "Twin").
-    for (const [tableName, hashKey, rangeKey, rangeType] of [
-      [this.names.telemetryLatestTable, "buildingId", "thingName", "S"],
-      [this.names.telemetryRollupTable, "thingName", "hour", "N"],
-    ] as const)
-      await createSynthesizedTable(this.db.client, { tableName, hashKey, rangeKey, attributes: { [hashKey]: "S", [rangeKey]: rangeType } });
     this.rules = await TwinRules.start({
       iot,
       functions: this.fns,
@@ -286,17 +282,6 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       snsEndpoint: this.sink.endpoint,
       s3Endpoint: this.rules.s3.endpoint,
     });
-  }
-
-  // --- the functions and what they say -------------------------------------------------------------
-
-  private async preProvisioningHook(event: PreProvisioningHookEvent): Promise<PreProvisioningHookResult> {
-    const result = await this.functions.invoke<PreProvisioningHookResult>("provisioning-hook", event);
-    const serial = event.parameters.SerialNumber ?? "?";
-    if (result.allowProvisioning) this.stats.hookAllowed++;
-    else this.stats.hookDenied++;
-    this.note("hook", `${serial}: ${result.allowProvisioning ? "allowed" : "DENIED"} (${event.parameters.DeviceType ?? "?"}, client ${event.clientId})`);
-    return result;
   }
 
   // --- commands (the controller) ---------------------------------------------------------------------

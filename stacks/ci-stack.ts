@@ -3,15 +3,8 @@ import { TerraformOutput } from "cdktf";
 import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { FleetStack, FleetStackProps, PROJECT_TAG } from "./shared/fleet-stack";
-import {
-  applyRoleStatements,
-  controllerDeployStatements,
-  DRIFT_ENVIRONMENT,
-  GITHUB_OIDC_HOST,
-  githubSubjects,
-  permissionsBoundaryStatements,
-  planRoleStatements,
-} from "./shared/ci-policies";
+import { DRIFT_ENVIRONMENT, GITHUB_OIDC_HOST, githubSubjects, permissionsBoundaryStatements, planRoleStatements } from "./shared/ci-policies";
+import { applyRoleStatements, controllerDeployStatements } from "./shared/ci-apply-policies";
 import { RoleRef } from "../modules/refs";
 import { policyDocument } from "../modules/policy-document";
 import { ServiceRole } from "../modules/service-role";

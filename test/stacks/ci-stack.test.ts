@@ -5,13 +5,8 @@
  */
 import { loadConfig } from "../../config";
 import { resourceNames } from "../../stacks/shared/naming";
-import {
-  applyRoleStatements,
-  controllerDeployStatements,
-  permissionsBoundaryStatements,
-  planRoleStatements,
-  PLAN_REFRESH_READS,
-} from "../../stacks/shared/ci-policies";
+import { permissionsBoundaryStatements, planRoleStatements, PLAN_REFRESH_READS } from "../../stacks/shared/ci-policies";
+import { applyRoleStatements, controllerDeployStatements } from "../../stacks/shared/ci-apply-policies";
 import { PolicyStatement } from "../../modules/policy-document";
 import { PROJECT_TAG } from "../../stacks/shared/fleet-stack";
 import { CiStack } from "../../stacks/ci-stack";
