@@ -100,7 +100,8 @@ describe("OTA recovery on the device", () => {
 
     // THEN
     expect(done.status).toBe("FAILED");
-    expect(done.statusDetails.reason).toMatch(/^health check did not pass within 1 s: exited with code 1 \(service did not start\)$/);
+    // The last attempt either failed by itself or was still running at the deadline on a loaded machine.
+    expect(done.statusDetails.reason).toMatch(/^health check did not pass within 1 s: exited with (code 1|signal SIGKILL) \(service did not start\)$/);
     expect(done.statusDetails).toMatchObject({ version: "2.0.0-broken", rolledBack: "true", restoredVersion: "1.0.0" });
     const lines = await installLines(t.installLog);
     expect(lines[1]).toMatch(/^2\.0\.0-broken 0 .*fw-broken\.bin$/);
