@@ -1,4 +1,5 @@
 /** Passing and failing fixtures for the IAM, secrets and AWS IoT rules. */
+import { throwawayRsaKeyPem } from "../support/pem";
 import { Fixture, IOT, THING, doc, docRef, githubTrust, iotPolicy, isAttached, ref, roleWithPolicy, tf, variant } from "./fixture-kit";
 
 const ROLE = "aws_iam_role.role";
@@ -114,7 +115,8 @@ export const identityFixtures: Record<string, Fixture> = {
   },
   "SECRETS-NO-PRIVATE-KEY-MATERIAL": {
     pass: tf({}, {}, { cert: { value: "-----BEGIN CERTIFICATE-----\nMII...\n-----END CERTIFICATE-----" } }),
-    fail: tf({}, {}, { key: { value: "-----BEGIN RSA PRIVATE KEY-----\nMII...\n-----END RSA PRIVATE KEY-----" } }),
+    // A key made at run time: no private key, real or look-alike, is committed.
+    fail: tf({}, {}, { key: { value: throwawayRsaKeyPem() } }),
     failAt: "output.key",
   },
   "IOT-NO-WILDCARD-ACTION": {

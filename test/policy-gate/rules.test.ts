@@ -4,6 +4,7 @@ import { StackView, TerraformJson } from "../../modules/policy-gate/stack-view";
 import { resourceFixtures } from "./fixtures-resources";
 import { identityFixtures } from "./fixtures-identity";
 import { roleWithPolicy, tf } from "./fixture-kit";
+import { throwawayEcKeyPem } from "../support/pem";
 
 const fixtures = { ...resourceFixtures, ...identityFixtures };
 
@@ -154,8 +155,8 @@ describe("hostile shapes", () => {
     expect(check("IAM-NO-STAR-ACTION", literal).map((f) => f.address)).toEqual(["aws_iam_role_policy.p"]);
   });
 
-  test("fails when a private key is split into an environment variable", () => {
-    const fn = tf({ aws_lambda_function: { f: { runtime: "nodejs22.x", environment: { variables: { CERT: "-----BEGIN PRIVATE KEY-----\nabc" } } } } });
+  test("fails when a private key is put in an environment variable", () => {
+    const fn = tf({ aws_lambda_function: { f: { runtime: "nodejs22.x", environment: { variables: { CERT: throwawayEcKeyPem() } } } } });
     expect(check("LAMBDA-NO-SECRETS-IN-ENV", fn)).toHaveLength(1);
     expect(check("SECRETS-NO-PRIVATE-KEY-MATERIAL", fn)).toHaveLength(1);
   });
