@@ -9,7 +9,7 @@
  * interval of the range is in the answer, with `metrics: {}` when nothing was read in it. Numbers get
  * the chosen stats; booleans get `count` and `trueShare` (share of `true`, 0..1).
  */
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
 import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
@@ -87,42 +87,42 @@ async function deviceInto(deps: QueryDeps, thingName: string, range: Range, agg:
   await Promise.all(parts);
 }
 
-/** The device's hourly rollup items of hours firstHour..lastHour (their starts), page by page. */
-async function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: number, lastHour: number, agg: Aggregator): Promise<void> {
+/** Every item a key-condition query of one device returns, page by page. */
+async function forEachItem(
+  deps: QueryDeps,
+  query: Omit<QueryCommandInput, "ExclusiveStartKey">,
+  onItem: (item: Record<string, unknown>) => void,
+): Promise<void> {
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.rollupTableName,
-        KeyConditionExpression: "#thing = :thing AND #hour BETWEEN :first AND :last",
-        ProjectionExpression: "#hour, #metrics",
-        ExpressionAttributeNames: { "#thing": "thingName", "#hour": "hour", "#metrics": "metrics" },
-        ExpressionAttributeValues: { ":thing": thingName, ":first": firstHour, ":last": lastHour },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics));
+    const page = await deps.ddb.send(new QueryCommand({ ...query, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) onItem(item);
     startKey = page.LastEvaluatedKey;
   } while (startKey);
 }
 
-/** Every reading of one device in [from, to], page by page, into the aggregator. */
-async function readInto(deps: QueryDeps, thingName: string, from: number, to: number, agg: Aggregator): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.telemetryTableName,
-        KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
-        ProjectionExpression: "#ts, #metrics",
-        ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
-        ExpressionAttributeValues: { ":thing": thingName, ":from": from, ":to": to },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) agg.add(Number(item.ts), item.metrics as Record<string, unknown> | undefined);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+/** The device's hourly rollup items of hours firstHour..lastHour (their starts), into the aggregator. */
+function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: number, lastHour: number, agg: Aggregator): Promise<void> {
+  const query = {
+    TableName: deps.rollupTableName,
+    KeyConditionExpression: "#thing = :thing AND #hour BETWEEN :first AND :last",
+    ProjectionExpression: "#hour, #metrics",
+    ExpressionAttributeNames: { "#thing": "thingName", "#hour": "hour", "#metrics": "metrics" },
+    ExpressionAttributeValues: { ":thing": thingName, ":first": firstHour, ":last": lastHour },
+  };
+  return forEachItem(deps, query, (item) => agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics)));
+}
+
+/** Every reading of one device in [from, to], into the aggregator. */
+function readInto(deps: QueryDeps, thingName: string, from: number, to: number, agg: Aggregator): Promise<void> {
+  const query = {
+    TableName: deps.telemetryTableName,
+    KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
+    ProjectionExpression: "#ts, #metrics",
+    ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
+    ExpressionAttributeValues: { ":thing": thingName, ":from": from, ":to": to },
+  };
+  return forEachItem(deps, query, (item) => agg.add(Number(item.ts), item.metrics as Record<string, unknown> | undefined));
 }
 
 function answer(range: Range, agg: Aggregator, extra: Record<string, unknown>): ApiResult {
