@@ -1,15 +1,15 @@
 /**
- * Hourly per-device rollups of telemetry, kept at ingest by the broadcaster and read by the dashboard
- * API's 1h/1d aggregates (`<prefix>-telemetry-rollup`, key thingName + hour). One item per device and
- * hour (UTC), holding per metric the number part (count, sum, min, max) and the boolean part (count,
+ * Hourly per-device rollups of telemetry, written by the hourly rollup job (functions/telemetry-rollup)
+ * from the hot store's readings and read by the dashboard API's 1h/1d aggregates up to the job's
+ * watermark (`<prefix>-telemetry-rollup`, key thingName + hour; rollup-watermark.ts). One item per device
+ * and hour (UTC), holding per metric the number part (count, sum, min, max) and the boolean part (count,
  * trues), each with the `ts` of its earliest reading, so a reader can tell which kind a metric had first
  * exactly as the compute-on-read path does. The metrics are one JSON string attribute: the writer always
  * rewrites them whole, and a reader then decodes one value per item instead of a nested map (a 7-day
- * building aggregate reads 8,400 items). `seen` is the set of reading timestamps already counted:
- * it makes a replayed reading (Lambda retry, IoT redelivery) a no-op.
- */
+ * building aggregate reads 8,400 items). The job recomputes an item whole from the hour's readings, so a
+ * re-run is idempotent; items written per reading by the former broadcaster path also carry a `seen` set. */
 export const HOUR_MS = 3_600_000;
-/** Readings one device-hour counts (one a second); later ones are refused (the item stays well under 400 KB). */
+/** Readings one device-hour counts on the per-reading path (its `seen` set stays well under 400 KB); the job has no such limit. */
 export const MAX_READINGS_PER_HOUR = 3600;
 /** Distinct metrics one device-hour keeps; further names are left out of the rollup. */
 export const MAX_METRICS_PER_HOUR = 64;

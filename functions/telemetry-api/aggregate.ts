@@ -1,6 +1,7 @@
 /**
  * Aggregates of the hot store per interval (scripts/bench-telemetry.ts measures them): hourly and daily
- * ones from the hourly rollups kept at ingest, 5- and 15-minute ones computed on read:
+ * ones from the hourly rollups of the rollup job (functions/telemetry-rollup) up to its watermark and from
+ * raw readings after it, 5- and 15-minute ones computed on read:
  *   GET /devices/{thingName}/telemetry/aggregate    one device
  *   GET /buildings/{buildingId}/telemetry/aggregate every device the building's latest-reading table lists
  * Query: `from`, `to` (default: the last 24 hours), `interval` 5m|15m|1h|1d (default 1h),
@@ -14,6 +15,7 @@ import * as z from "../shared/schema";
 import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
+import { readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
 import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
 import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
@@ -71,15 +73,21 @@ function parseRange(deps: QueryDeps, rawQuery: Readonly<Record<string, string | 
   return { from, to, interval, metrics: query.data.metrics, stats: query.data.stats ?? STATS };
 }
 
+/** Hourly and daily intervals read rollups when there are any: the job's watermark, or undefined (then all raw). */
+async function rolledUntil(deps: QueryDeps, range: Range): Promise<number | undefined> {
+  if (deps.useRollups === false || (range.interval !== "1h" && range.interval !== "1d")) return undefined;
+  return readWatermark(deps.ddb, deps.rollupTableName);
+}
+
 /**
- * One device's share of the answer. Hourly and daily intervals read the hourly rollups the broadcaster
- * keeps at ingest for the whole hours of [from, to] (a day sums its 24 hour items) and raw readings only
- * for the partial hours at either end; 5m and 15m read raw readings.
+ * One device's share of the answer. The whole hours of [from, to] that ended at or before the rollup
+ * job's watermark come from its hourly rollup items (a day sums its hour items); the partial hours at
+ * either end and every hour after the watermark come from raw readings. No watermark: all raw.
  */
-async function deviceInto(deps: QueryDeps, thingName: string, range: Range, agg: Aggregator): Promise<void> {
-  if (deps.useRollups === false || (range.interval !== "1h" && range.interval !== "1d")) return readInto(deps, thingName, range.from, range.to, agg);
+async function deviceInto(deps: QueryDeps, thingName: string, range: Range, watermark: number | undefined, agg: Aggregator): Promise<void> {
+  if (watermark === undefined) return readInto(deps, thingName, range.from, range.to, agg);
   const wholeFrom = Math.ceil(range.from / HOUR_MS) * HOUR_MS;
-  const wholeTo = Math.floor((range.to + 1) / HOUR_MS) * HOUR_MS; // exclusive
+  const wholeTo = Math.min(Math.floor((range.to + 1) / HOUR_MS) * HOUR_MS, watermark); // exclusive
   if (wholeFrom >= wholeTo) return readInto(deps, thingName, range.from, range.to, agg);
   const parts = [readRollupsInto(deps, thingName, wholeFrom, wholeTo - HOUR_MS, agg)];
   if (range.from < wholeFrom) parts.push(readInto(deps, thingName, range.from, wholeFrom - 1, agg));
@@ -157,7 +165,7 @@ export async function aggregateDeviceTelemetry(
   const allowed = await authorizedBuildingOf(deps, callerBuildings, thing.thingName);
   if ("statusCode" in allowed) return allowed;
   const agg = new Aggregator(range);
-  await deviceInto(deps, thing.thingName, range, agg);
+  await deviceInto(deps, thing.thingName, range, await rolledUntil(deps, range), agg);
   return answer(range, agg, { thingName: thing.thingName, buildingId: allowed.buildingId });
 }
 
@@ -187,8 +195,9 @@ export async function aggregateBuildingTelemetry(
   const registry = await registryRows(deps, listed);
   const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.data);
   const agg = new Aggregator(range);
+  const watermark = await rolledUntil(deps, range);
   for (let i = 0; i < devices.length; i += DEVICE_CONCURRENCY) {
-    await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => deviceInto(deps, thing, range, agg)));
+    await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => deviceInto(deps, thing, range, watermark, agg)));
   }
   return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(all.length > listed.length ? { devicesTruncated: true } : {}) });
 }

@@ -18,9 +18,9 @@ export interface QueryDeps {
   ddb: DynamoDBDocumentClient;
   telemetryTableName: string;
   latestTableName: string;
-  /** Hourly rollups per device (functions/shared/telemetry-rollup.ts), key thingName + hour. */
+  /** Hourly rollups per device (functions/shared/telemetry-rollup.ts), key thingName + hour, and the rollup job's watermark. */
   rollupTableName: string;
-  /** Read hourly rollups for 1h/1d aggregates. @default true (false: raw readings only, the compute-on-read path) */
+  /** Read hourly rollups (up to the watermark) for 1h/1d aggregates. @default true (false: raw readings only, the compute-on-read path) */
   useRollups?: boolean;
   registryTableName: string;
   /** epoch ms */

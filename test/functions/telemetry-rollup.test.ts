@@ -1,19 +1,21 @@
 /**
- * Hourly rollups kept at ingest (functions/telemetry-broadcast/rollup.ts) against the compute-on-read
- * path: the same readings, written to the hot store and fed to the real rollup writer in shuffled
- * order, must give the same aggregates. Then the hostile cases: replays, late readings, races.
+ * Hourly rollups written by the rollup job (functions/telemetry-rollup/job.ts) against the compute-on-read
+ * path: the same readings in the hot store, rolled by the real job, must give the same answers (both
+ * paths give the same answers), whole hours up to the watermark from rollups and the rest raw.
+ * The job's hostile cases (deadline, overlapping runs, late writes, removed devices) are in
+ * telemetry-rollup-job.test.ts.
  */
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { WATERMARK_KEY, readWatermark } from "../../functions/shared/rollup-watermark";
 import { aggregateBuildingTelemetry, aggregateDeviceTelemetry } from "../../functions/telemetry-api/aggregate";
 import type { ApiResult, QueryDeps } from "../../functions/telemetry-api/queries";
-import { rollUpReading, type RollupDeps } from "../../functions/telemetry-broadcast/rollup";
+import { rollUpCompletedHours, rollUpDeviceHour, type RollupJobDeps } from "../../functions/telemetry-rollup/job";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { putAll, seedLatest, seedReadings, type Metrics } from "../support/telemetry-seed";
+import { seedLatest, seedReadings, type Metrics } from "../support/telemetry-seed";
 import { putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { TELEMETRY_TABLES, createTelemetryTables } from "./telemetry-helpers";
+import { DAY, HOUR, allItems } from "./telemetry-rollup-helpers";
 
-const HOUR = 3600_000;
-const DAY = 24 * HOUR;
 const STEP = 10 * 60_000;
 const DEVICES = 20;
 const READINGS = 144;
@@ -34,6 +36,8 @@ const metricsOf = (d: number, k: number): Metrics | undefined =>
 let db: RunningDynalite;
 let ddb: DynamoDBDocumentClient;
 const day0 = Math.floor((Date.now() - 3 * DAY) / DAY) * DAY;
+/** The job runs 10 minutes after day0 + 3 days began; it first rolls back to day0 (its retention reaches there). */
+const runAt = day0 + 3 * DAY + 10 * 60_000;
 const building = `ru${Date.now().toString(36)}`;
 const things = Array.from({ length: DEVICES }, () => uniqueSerial("RU"));
 const groups = [building];
@@ -44,25 +48,22 @@ const queryDeps = (useRollups: boolean): QueryDeps => ({
   latestTableName: TELEMETRY_TABLES.latest,
   rollupTableName: TELEMETRY_TABLES.rollup,
   registryTableName: db.registryTableName,
-  now: () => day0 + 3 * DAY,
+  now: () => runAt,
   useRollups,
 });
-const writer = (): RollupDeps => ({ ddb, rollupTableName: TELEMETRY_TABLES.rollup, ttlSeconds: 90 * 86400 });
-
-/** A reading into both stores: the hot store (as the store rule writes it) and the rollup (as the broadcaster does). */
-async function ingest(thingName: string, ts: number, metrics: Metrics) {
-  await putAll(db.client, TELEMETRY_TABLES.telemetry, [{ thingName, ts, metrics, expiresAt: Math.floor(ts / 1000) + 90 * 86400 }]);
-  return rollUpReading(writer(), { thingName, ts, metrics });
-}
-
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
+/** A retention of 3 days and an hour: with no watermark, the first run starts at day0. */
+const jobDeps = (): RollupJobDeps => ({
+  ddb,
+  registryTableName: db.registryTableName,
+  telemetryTableName: TELEMETRY_TABLES.telemetry,
+  rollupTableName: TELEMETRY_TABLES.rollup,
+  ttlSeconds: 3 * 86400 + 3600,
+  maxHoursPerRun: 48,
+  now: () => runAt,
+  stopAt: Number.MAX_SAFE_INTEGER,
+  concurrency: 8,
+  pageSize: 4,
+});
 
 /** Averages compared to 12 significant digits: a sum of hourly sums rounds differently from one long sum. */
 function comparable(result: ApiResult): unknown {
@@ -79,6 +80,8 @@ async function bothPaths(run: (deps: QueryDeps) => Promise<ApiResult>) {
   };
 }
 
+const firstRuns: Awaited<ReturnType<typeof rollUpCompletedHours>>[] = [];
+
 beforeAll(async () => {
   db = await startDynalite();
   ddb = DynamoDBDocumentClient.from(db.client);
@@ -87,26 +90,51 @@ beforeAll(async () => {
     await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
   await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: READINGS, metrics: metricsOf });
   await seedLatest(db.client, TELEMETRY_TABLES.latest, building, things, day0 + DAY);
-  // The same readings through the real rollup writer, shuffled (out of order across hours and devices), 8 at a time.
-  const readings = things.flatMap((thingName, d) =>
-    Array.from({ length: READINGS }, (_, k) => ({ thingName, ts: day0 + k * STEP, metrics: metricsOf(d, k) })).filter((r) => r.metrics),
-  );
-  let seed = 17;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  for (let i = readings.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [readings[i], readings[j]] = [readings[j]!, readings[i]!];
-  }
-  const outcomes: string[] = [];
-  await inParallel(readings, 8, async (r) => outcomes.push(await rollUpReading(writer(), r)));
-  expect(outcomes.filter((o) => o !== "counted")).toEqual([]);
-}, 120_000);
+  // 72 completed hours, 48 per run: a backlog takes two runs.
+  firstRuns.push(await rollUpCompletedHours(jobDeps()));
+  firstRuns.push(await rollUpCompletedHours(jobDeps()));
+}, 180_000);
 
 afterAll(async () => {
   await db?.stop();
 });
 
-describe("rollups give the compute-on-read answer", () => {
+describe("the job rolls the completed hours", () => {
+  test("a first run starts at the oldest hour the hot store holds, 48 hours per run, then the rest, then nothing", async () => {
+    expect(firstRuns[0]).toMatchObject({ status: "behind", watermarkBefore: undefined, watermark: day0 + 48 * HOUR, hoursRolled: 48, devices: DEVICES });
+    expect(firstRuns[1]).toMatchObject({ status: "done", watermarkBefore: day0 + 48 * HOUR, watermark: day0 + 72 * HOUR, hoursRolled: 24 });
+    expect(firstRuns[0]!.readingsRead + firstRuns[1]!.readingsRead).toBe(DEVICES * READINGS - (DEVICES * 6 + 18));
+    expect(await rollUpCompletedHours(jobDeps())).toMatchObject({ status: "up-to-date", hoursRolled: 0, watermark: day0 + 72 * HOUR });
+    expect(await readWatermark(ddb, TELEMETRY_TABLES.rollup)).toBe(day0 + 72 * HOUR);
+  });
+
+  test("ONE item per device-hour with readings, none for silent device-hours, expiring with the hot store", async () => {
+    const items = (await allItems(ddb, TELEMETRY_TABLES.rollup)).filter((i) => i.thingName !== WATERMARK_KEY.thingName);
+    // 24 hours of readings; hour 5 silent for all, hours 10..12 for device 3.
+    expect(items).toHaveLength(DEVICES * 23 - 3);
+    expect(items.some((i) => i.hour === day0 + 5 * HOUR)).toBe(false);
+    const first = items.find((i) => i.thingName === things[0] && i.hour === day0)!;
+    expect(first).toEqual({
+      thingName: things[0],
+      hour: day0,
+      metrics: expect.any(String),
+      readings: 6,
+      expiresAt: Math.floor((day0 + HOUR) / 1000) + 3 * 86400 + 3600,
+    });
+  });
+
+  test("a re-run of rolled hours (the watermark deleted) rewrites exactly the same items", async () => {
+    const before = await allItems(ddb, TELEMETRY_TABLES.rollup);
+    await ddb.send(new DeleteCommand({ TableName: TELEMETRY_TABLES.rollup, Key: WATERMARK_KEY }));
+    await rollUpCompletedHours(jobDeps());
+    await rollUpCompletedHours(jobDeps());
+    const after = await allItems(ddb, TELEMETRY_TABLES.rollup);
+    const strip = (items: Record<string, unknown>[]) => items.map((i) => (i.thingName === WATERMARK_KEY.thingName ? { ...i, updatedAt: 0 } : i));
+    expect(strip(after)).toEqual(strip(before));
+  });
+});
+
+describe("both paths give the same answers", () => {
   test("building, hourly over 24 hours: same points, empty hour 5 present and empty, booleans as trueShare", async () => {
     const { raw, rolled, body } = await bothPaths((deps) =>
       aggregateBuildingTelemetry(deps, groups, building, { from: String(day0), to: String(day0 + DAY - 1), interval: "1h" }),
@@ -147,79 +175,55 @@ describe("rollups give the compute-on-read answer", () => {
   });
 });
 
-describe("rollups under hostile delivery", () => {
-  test("a replayed event (Lambda retrying the same invocation) is counted once, even when the copies race", async () => {
-    const thing = things[2]!;
-    const ts = day0 + 7 * STEP; // hour 1, already counted by the seed
-    const before = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: { thingName: thing, hour: day0 + HOUR } }));
-    const copies = await Promise.all(Array.from({ length: 5 }, () => rollUpReading(writer(), { thingName: thing, ts, metrics: metricsOf(2, 7) })));
-    expect(copies).toEqual(Array(5).fill("duplicate"));
-    const after = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: { thingName: thing, hour: day0 + HOUR } }));
-    expect(after.Item).toEqual(before.Item);
+describe("the aggregate route reads rollups only up to the watermark", () => {
+  const bogus = { co2_ppm: { n: { count: 1, sum: 99999, min: 99999, max: 99999, first: 0 } } };
+  const putBogus = (hour: number) =>
+    ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: { thingName: things[9], hour, metrics: JSON.stringify(bogus) } }));
+  /** The job's own items back for the device-hours a test overwrote. */
+  const restore = async (...hours: number[]) => {
+    for (const h of hours) await rollUpDeviceHour(jobDeps(), things[9]!, day0 + h * HOUR);
+  };
+  const dayQuery = { from: String(day0), to: String(day0 + DAY - 1), interval: "1h", metrics: "co2_ppm" };
+
+  test("whole hours after the watermark come from raw readings, even where a rollup item exists", async () => {
+    const watermark = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: WATERMARK_KEY }));
+    try {
+      await ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: { ...WATERMARK_KEY, watermark: day0 + 12 * HOUR } }));
+      await putBogus(day0 + 12 * HOUR); // after the watermark: never read
+      const { raw, rolled, body } = await bothPaths((deps) => aggregateDeviceTelemetry(deps, groups, things[9], dayQuery));
+      expect(rolled).toEqual(raw);
+      expect(body.points[12]!.metrics.co2_ppm!.max).toBeLessThan(1000);
+      await putBogus(day0 + 11 * HOUR); // before it: read (this is how we know the rollup path ran at all)
+      const tampered = await aggregateDeviceTelemetry(queryDeps(true), groups, things[9], dayQuery);
+      expect((tampered.body as typeof body).points[11]!.metrics.co2_ppm!.max).toBe(99999);
+    } finally {
+      await ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: watermark.Item! }));
+      await restore(11, 12);
+    }
   });
 
-  test("a new reading sent five times at once is counted exactly once (the version condition settles the race)", async () => {
-    const thing = things[4]!;
-    const ts = day0 + 20 * HOUR + 5 * 60_000 + 1; // between the seeded readings
-    await putAll(db.client, TELEMETRY_TABLES.telemetry, [{ thingName: thing, ts, metrics: { co2_ppm: 9999, occupancy: true } }]);
-    const copies = await Promise.all(
-      Array.from({ length: 5 }, () => rollUpReading(writer(), { thingName: thing, ts, metrics: { co2_ppm: 9999, occupancy: true } })),
-    );
-    expect(copies.filter((c) => c === "counted")).toHaveLength(1);
-    expect(copies.filter((c) => c === "duplicate")).toHaveLength(4);
-    const { raw, rolled, body } = await bothPaths((deps) =>
-      aggregateDeviceTelemetry(deps, groups, thing, { from: String(day0 + 20 * HOUR), to: String(day0 + 21 * HOUR - 1), interval: "1h" }),
-    );
-    expect(rolled).toEqual(raw);
-    expect(body.points[0]!.metrics.co2_ppm).toMatchObject({ count: 7, max: 9999 });
+  test("no watermark: every hour is read raw (a rollup item alone is never trusted)", async () => {
+    const watermark = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: WATERMARK_KEY }));
+    await ddb.send(new DeleteCommand({ TableName: TELEMETRY_TABLES.rollup, Key: WATERMARK_KEY }));
+    try {
+      await putBogus(day0 + 3 * HOUR);
+      const { raw, rolled } = await bothPaths((deps) => aggregateDeviceTelemetry(deps, groups, things[9], dayQuery));
+      expect(rolled).toEqual(raw);
+    } finally {
+      await ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: watermark.Item! }));
+      await restore(3);
+    }
   });
 
-  test("a late reading lands in its own hour, and a new minimum or maximum arriving late still wins", async () => {
-    const thing = things[5]!;
-    // Hour 2 already counted; a reading from its past arrives a day late, below every minimum and above every maximum.
-    expect(await ingest(thing, day0 + 2 * HOUR + 1, { co2_ppm: -40, temperature_c: 99.5 })).toBe("counted");
-    expect(await ingest(thing, day0 + 2 * HOUR + 2, { co2_ppm: 5000 })).toBe("counted");
-    const { raw, rolled, body } = await bothPaths((deps) =>
-      aggregateDeviceTelemetry(deps, groups, thing, { from: String(day0), to: String(day0 + DAY - 1), interval: "1h" }),
-    );
-    expect(rolled).toEqual(raw);
-    expect(body.points[2]!.metrics.co2_ppm).toMatchObject({ count: 8, min: -40, max: 5000 });
-    expect(body.points[2]!.metrics.temperature_c!.max).toBe(99.5);
-  });
-
-  test("a metric sent as a number and as a boolean in one hour: the earliest reading's kind, the others skipped, on both paths", async () => {
-    const thing = things[6]!;
-    const hour = day0 + 22 * HOUR;
-    // Arriving out of order: the boolean is earlier in time than the numbers that arrived before it.
-    expect(await ingest(thing, hour + 50 * 60_000 + 1, { door: 1 })).toBe("counted");
-    expect(await ingest(thing, hour + 40 * 60_000 + 1, { door: 0 })).toBe("counted");
-    expect(await ingest(thing, hour + 30 * 60_000 + 1, { door: true })).toBe("counted");
-    const { raw, rolled, body } = await bothPaths((deps) =>
-      aggregateDeviceTelemetry(deps, groups, thing, { from: String(hour), to: String(hour + HOUR - 1), interval: "1h", metrics: "door" }),
-    );
-    expect(rolled).toEqual(raw);
-    expect(body.points[0]!.metrics.door).toEqual({ count: 1, trueShare: 1 });
-    expect((raw as { skippedReadings: number }).skippedReadings).toBe(2);
-  });
-
-  test("readings without a number or boolean write no rollup item", async () => {
-    const thing = uniqueSerial("RUE");
-    expect(await rollUpReading(writer(), { thingName: thing, ts: day0 + 1000, metrics: { firmware: "1.2.3", nested: { a: 1 }, nan: Number.NaN } })).toBe(
-      "no-metrics",
-    );
-    expect(await rollUpReading(writer(), { thingName: thing, ts: day0 + 2000 })).toBe("no-metrics");
-    const item = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: { thingName: thing, hour: day0 } }));
-    expect(item.Item).toBeUndefined();
-  });
-
-  test("a rollup item expires with the hot store: its hour's end plus the retention", async () => {
-    const item = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: { thingName: things[0], hour: day0 } }));
-    expect(item.Item).toMatchObject({ expiresAt: Math.floor((day0 + HOUR) / 1000) + 90 * 86400, version: 6 });
-    expect(item.Item!.seen).toEqual(new Set(Array.from({ length: 6 }, (_, k) => day0 + k * STEP)));
-  });
-
-  test("fails when the table cannot be written: the error reaches the caller so Lambda retries the reading", async () => {
-    const broken = { ...writer(), rollupTableName: "no-such-table" };
-    await expect(rollUpReading(broken, { thingName: things[0]!, ts: day0 + 5, metrics: { co2_ppm: 1 } })).rejects.toThrow(/non-existent table|not found/i);
+  test("fails when the watermark item is malformed: the API answers an error rather than guess", async () => {
+    const watermark = await ddb.send(new GetCommand({ TableName: TELEMETRY_TABLES.rollup, Key: WATERMARK_KEY }));
+    await ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: { ...WATERMARK_KEY, watermark: "soon" } }));
+    try {
+      await expect(aggregateDeviceTelemetry(queryDeps(true), groups, things[9], dayQuery)).rejects.toThrow(/watermark item holds "soon"/);
+      // 5m and 15m never read rollups, so they do not depend on it.
+      expect((await aggregateDeviceTelemetry(queryDeps(true), groups, things[9], { ...dayQuery, interval: "15m" })).statusCode).toBe(200);
+    } finally {
+      await ddb.send(new PutCommand({ TableName: TELEMETRY_TABLES.rollup, Item: watermark.Item! }));
+    }
   });
 });

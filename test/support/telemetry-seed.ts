@@ -5,7 +5,9 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { addValue, encodeRollupMetrics, hourOf, type RollupMetrics } from "../../functions/shared/telemetry-rollup";
+import { advanceWatermark } from "../../functions/shared/rollup-watermark";
+import { HOUR_MS, hourOf } from "../../functions/shared/telemetry-rollup";
+import { rollUpDeviceHour } from "../../functions/telemetry-rollup/job";
 
 export type Metrics = Record<string, number | boolean>;
 
@@ -18,7 +20,10 @@ export interface SeedPlan {
   readonly count: number;
   /** Metrics of device `d` (index in `things`) at reading `k`; undefined = no reading (a gap). */
   readonly metrics: (d: number, k: number) => Metrics | undefined;
-  /** Also write the hourly rollup items the broadcaster would keep for these readings. @default none */
+  /**
+   * Also roll the readings' completed hours with the rollup job's own code (one item per device-hour) and
+   * move its watermark past the last of them, as the hourly job would. @default none
+   */
   readonly rollupTable?: string;
 }
 
@@ -51,7 +56,7 @@ export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Prom
     }
   });
   await putAll(client, plan.telemetryTable, items);
-  if (plan.rollupTable) await putAll(client, plan.rollupTable, rollupItems(items));
+  if (plan.rollupTable) await rollUp(client, plan.telemetryTable, plan.rollupTable, items);
   return items.length;
 }
 
@@ -64,21 +69,25 @@ export async function seedLatest(client: DynamoDBClient, latestTable: string, bu
   );
 }
 
-/** The rollup items of these readings, built with the broadcaster's own arithmetic (functions/shared/telemetry-rollup.ts). */
-function rollupItems(readings: readonly Record<string, unknown>[]): Record<string, unknown>[] {
-  const items = new Map<string, { thingName: string; hour: number; metrics: RollupMetrics; seen: Set<number>; version: number }>();
+/** The rollup job's work for these readings' device-hours (hours still running are left to a later run), then its watermark. */
+async function rollUp(client: DynamoDBClient, telemetryTable: string, rollupTable: string, readings: readonly Record<string, unknown>[]): Promise<void> {
+  const ddb = DynamoDBDocumentClient.from(client);
+  const completedBefore = hourOf(Date.now());
+  const deviceHours = new Map<string, { thingName: string; hour: number }>();
   for (const r of readings) {
-    const ts = r.ts as number;
-    const key = `${String(r.thingName)}|${hourOf(ts)}`;
-    let item = items.get(key);
-    if (!item) items.set(key, (item = { thingName: String(r.thingName), hour: hourOf(ts), metrics: {}, seen: new Set(), version: 0 }));
-    for (const [name, value] of Object.entries(r.metrics as Metrics)) addValue((item.metrics[name] ??= {}), ts, value);
-    item.seen.add(ts);
-    item.version++;
+    const hour = hourOf(r.ts as number);
+    if (hour < completedBefore) deviceHours.set(`${String(r.thingName)}|${hour}`, { thingName: String(r.thingName), hour });
   }
-  return [...items.values()].map((item) => ({
-    ...item,
-    metrics: encodeRollupMetrics(item.metrics),
-    expiresAt: Math.floor(item.hour / 1000) + 3600 + 90 * 86400,
-  }));
+  const deps = { ddb, telemetryTableName: telemetryTable, rollupTableName: rollupTable, ttlSeconds: 90 * 86400 };
+  const work = [...deviceHours.values()];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < work.length) {
+        const { thingName, hour } = work[next++]!;
+        await rollUpDeviceHour(deps, thingName, hour);
+      }
+    }),
+  );
+  if (work.length > 0) await advanceWatermark(ddb, rollupTable, Math.max(...work.map((w) => w.hour)) + HOUR_MS, Date.now());
 }
