@@ -8,8 +8,7 @@ export const TELEMETRY_API = defineContract({
   env: {
     environment: COMMON_ENV.environment,
     registryTableName: COMMON_ENV.registryTableName,
-    /** Hot store: key thingName + ts. */
-    telemetryTableName: "TELEMETRY_TABLE_NAME",
+    telemetryTableName: COMMON_ENV.telemetryTableName,
     latestTableName: COMMON_ENV.latestTableName,
     rollupTableName: COMMON_ENV.rollupTableName,
   },

@@ -11,8 +11,8 @@ export const TELEMETRY_ROLLUP = defineContract({
     environment: COMMON_ENV.environment,
     /** Scanned (keys only) once per run: every registered device is a thing whose readings are rolled. */
     registryTableName: COMMON_ENV.registryTableName,
-    /** Hot store: key thingName + ts (read with consistent Queries). */
-    telemetryTableName: "TELEMETRY_TABLE_NAME",
+    /** Read with consistent Queries, one device-hour at a time. */
+    telemetryTableName: COMMON_ENV.telemetryTableName,
     rollupTableName: COMMON_ENV.rollupTableName,
     /** How long a rollup item outlives the end of its hour (the hot-store retention); also how far back a first run starts. */
     rollupTtlSeconds: "ROLLUP_TTL_SECONDS",

@@ -37,6 +37,7 @@ const HARMLESS_EVENT: Record<string, unknown> = {
   "register-device": { httpMethod: "GET", path: "/nowhere" },
   "telemetry-api": { routeKey: "GET /nowhere" },
   "telemetry-broadcast": {},
+  "telemetry-rollup": {}, // only a scheduled event runs the job
   "telemetry-connections": { requestContext: { routeKey: "$default", connectionId: "c1" } },
   "telemetry-ws-authorizer": { queryStringParameters: {} },
 };
