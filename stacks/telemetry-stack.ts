@@ -9,6 +9,7 @@ import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/fleet-table";
 import { SecureBucket } from "../modules/secure-bucket";
 import { DashboardApi } from "./telemetry/dashboard-api";
+import { RollupJob } from "./telemetry/rollup-job";
 import { CONNECTIONS_BY_CONNECTION_INDEX, LiveUpdates } from "./telemetry/live-updates";
 import { TelemetryRules } from "./telemetry/telemetry-rules";
 import { WarmStore } from "./telemetry/warm-store";
@@ -181,6 +182,9 @@ export class TelemetryStack extends FleetStack {
       alarmName: names.asyncFailureAlarm(names.telemetryBroadcastFunction),
       topic: props.alarmTopic,
     });
+
+    // --- Hourly rollups: a scheduled job rolls each completed hour into one item per device-hour (stacks/telemetry/rollup-job.ts).
+    new RollupJob(this, "rollup-job", { names, config, registry, hotTable: hot, rollupTable: rollup, alarmTopic: props.alarmTopic });
 
     new TelemetryRules(this, "telemetry-rules", {
       names,

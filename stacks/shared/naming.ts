@@ -153,6 +153,9 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryFirehoseRole: `${p}-telemetry-firehose`,
     telemetryApiFunction: `${p}-telemetry-api`,
     telemetryAuthorizerFunction: `${p}-telemetry-ws-authorizer`,
+    /** The hourly rollup job and its EventBridge schedule rule. */
+    telemetryRollupFunction: `${p}-telemetry-rollup`,
+    telemetryRollupSchedule: `${p}-telemetry-rollup`,
     telemetryConnectionsFunction: `${p}-telemetry-connections`,
     telemetryBroadcastFunction: `${p}-telemetry-broadcast`,
     dashboardUserPool: `${p}-dashboard`,

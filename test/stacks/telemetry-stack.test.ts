@@ -320,7 +320,7 @@ describe("TelemetryStack: live updates", () => {
     });
   });
 
-  test("keeps hourly rollups per device, expiring with the hot store, written by the broadcaster only", () => {
+  test("keeps hourly rollups per device, expiring with the hot store, written by the broadcaster and the rollup job only", () => {
     expect(one(stack, "aws_dynamodb_table", "rollup-table")).toMatchObject({
       name: "shf-dev-telemetry-rollup",
       hash_key: "thingName",
@@ -341,7 +341,7 @@ describe("TelemetryStack: live updates", () => {
       }),
     ]);
     const grantees = Object.keys(resourcesOf(stack, "aws_iam_role_policy")).filter((name) => name.includes("rollup-table"));
-    expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-broadcast"]);
+    expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-broadcast", "telemetry-rollup"]);
     const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-broadcast")!;
     expect(fn.environment.variables).toMatchObject({ TELEMETRY_ROLLUP_TABLE_NAME: "${aws_dynamodb_table.rollup-table.name}", LATEST_TTL_SECONDS: "7776000" });
   });
@@ -389,7 +389,7 @@ describe("TelemetryStack: operations", () => {
       all(stack, "aws_cloudwatch_metric_alarm")
         .map((a) => a.alarm_name)
         .sort(),
-    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-store-failures"].sort());
+    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-rollup-async-failures", "shf-dev-telemetry-store-failures"].sort());
   });
 
   test("describes every output", () => {
