@@ -11,6 +11,7 @@
  * | `POST /commands/{thingName}` `{"command", "params"?}` `?wait=<seconds>` | the twin's command sender (publishes on `devices/<thing>/commands`, waits for the answer) |
  * | `GET /alerts` | the messages the local SNS sink received |
  * | `POST /health-check` | the twin runs the REAL health-check function now (its summary goes to the SNS sink) |
+ * | `POST /telemetry-rollup` | the twin runs the REAL telemetry-rollup job now (the completed hours after its watermark) |
  * | the telemetry stack's dashboard routes (`GET /buildings...`, `GET /devices/{thingName}/telemetry[/aggregate]`) | the telemetry-api handler, payload 2.0; building groups from `x-twin-groups` (dashboard-api-event.ts) |
  * | `GET /` | a short description of these routes (no key needed) |
  */
@@ -53,6 +54,8 @@ export interface LocalApiServerOptions {
   readonly dashboardHandler?: DashboardHandler;
   /** Runs the daily health check now (`POST /health-check`). */
   readonly healthCheck?: () => Promise<unknown>;
+  /** Runs the hourly rollup job now (`POST /telemetry-rollup`). */
+  readonly rollup?: () => Promise<unknown>;
   /** @default a random free port */
   readonly port?: number;
   /** Stage name in the request context. @default "local" */
@@ -251,6 +254,10 @@ export class LocalApiServer {
       if (req.method !== "POST") return sendJson(res, 405, { message: "use POST" }, { Allow: "POST" });
       return sendJson(res, 200, await this.options.healthCheck());
     }
+    if (path === "/telemetry-rollup" && this.options.rollup) {
+      if (req.method !== "POST") return sendJson(res, 405, { message: "use POST" }, { Allow: "POST" });
+      return sendJson(res, 200, await this.options.rollup());
+    }
     if (path === "/alerts" && this.options.alerts) {
       if (req.method !== "GET") return sendJson(res, 405, { message: "use GET" }, { Allow: "GET" });
       return sendJson(res, 200, { alerts: this.options.alerts() });
@@ -288,6 +295,7 @@ export class LocalApiServer {
         "POST /commands/{thingName} {command, params?} ?wait=<seconds, default 10>",
         "GET /alerts",
         "POST /health-check (the daily summary, now)",
+        ...(this.options.rollup ? ["POST /telemetry-rollup (the hourly rollup job, now)"] : []),
         ...(this.options.dashboardHandler
           ? [
               "GET /buildings, /buildings/{buildingId}/devices, /buildings/{buildingId}/telemetry/aggregate, /devices/{thingName}/telemetry[/aggregate] (header x-twin-groups: building-<id> ...; Accept: text/csv for CSV)",

@@ -96,6 +96,7 @@ function parseCli(argv: string[]): CliOptions {
       apiKey: values["api-key"] ?? process.env.LOCAL_TWIN_API_KEY,
       offlineGraceSeconds: int(values["offline-grace"], "--offline-grace", scenario === "smoke" ? 1 : 60, 1, 86_400),
       sweepIntervalSeconds: scenario ? 0 : int(values["sweep-interval"], "--sweep-interval", 30, 0, 86_400),
+      rollupSchedule: !scenario,
       telemetryIntervalSeconds: int(values.telemetry, "--telemetry", scenario ? 0 : 5, 0, 86_400),
       functionLogLevel: values.verbose ? "info" : "warn",
       printCommands: scenario !== "chaos",

@@ -17,6 +17,7 @@ import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
 import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
+import { TELEMETRY_ROLLUP } from "../functions/telemetry-rollup/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../stacks/shared/naming";
@@ -76,6 +77,7 @@ export function twinFunctionNames(names: TwinResources["names"]): Record<Functio
     "health-check": names.healthCheckFunction,
     "revoke-certificates": names.revokeCertificatesFunction,
     "telemetry-api": names.telemetryApiFunction,
+    "telemetry-rollup": names.telemetryRollupFunction,
   };
 }
 
@@ -117,6 +119,12 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       telemetryTableName: names.telemetryTable,
       latestTableName: names.telemetryLatestTable,
       rollupTableName: names.telemetryRollupTable,
+    }),
+    "telemetry-rollup": settingsOf(TELEMETRY_ROLLUP, physical["telemetry-rollup"], {
+      ...registry,
+      telemetryTableName: names.telemetryTable,
+      rollupTableName: names.telemetryRollupTable,
+      rollupTtlSeconds: config.telemetry.hotRetentionDays * 86400,
     }),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
@@ -187,13 +195,20 @@ function onInvoked(inv: Invocation, o: TwinFunctionsOptions): void {
       o.counters.alertsSuppressed++;
       o.note("alert", `${e.thingName} ${e.code}: suppressed (same error within ${ALERT_HANDLER.env.cooldownSeconds})`);
     } else if (result?.status === "dropped") o.note("alert", `${e.thingName}: malformed error payload dropped`);
+  } else if (inv.functionName === "telemetry-rollup") {
+    const run = inv.result as { status?: string; hoursRolled?: number; itemsWritten?: number; watermark?: number } | undefined;
+    if ((run?.hoursRolled ?? 0) > 0)
+      o.note(
+        "rollup",
+        `${run!.hoursRolled} hour(s) rolled, ${run!.itemsWritten} device-hour item(s); watermark ${new Date(run!.watermark!).toISOString()} (${run!.status})`,
+      );
   } else if (inv.functionName === "revoke-certificates") {
     const failures = (inv.result as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? [];
     if (failures.length > 0) o.note("revoke", "a registry change failed and is delivered again on the next poll");
   }
 }
 
-/** The event an EventBridge schedule rule named `rule` sends to its target (the sweep, the health check). */
+/** The event an EventBridge schedule rule named `rule` sends to its target (the sweep, the health check, the rollup job). */
 export function scheduledEvent(config: Pick<EnvironmentConfig, "region" | "accountId">, rule: string) {
   const { region, accountId } = config;
   return {

@@ -18,6 +18,8 @@ export interface LocalTwinOptions {
   readonly alertCooldownSeconds?: number;
   /** Run the offline sweep every so many seconds, like the EventBridge schedule; 0 = never. @default 0 */
   readonly sweepIntervalSeconds?: number;
+  /** Run the hourly rollup job at its schedule's minute of every hour (EventBridge's cron); `POST /telemetry-rollup` runs it now. @default false */
+  readonly rollupSchedule?: boolean;
   /** LOG_LEVEL of the in-process functions (their JSON lines go to stdout). @default "warn" */
   readonly functionLogLevel?: "debug" | "info" | "warn" | "error" | "silent";
   /** Log level of the device processes (their logs go to `<pi dir>/device.log`). @default "info" */

@@ -9,6 +9,7 @@
  * | DynamoDB registry and alert-state tables | dynalite (local/dynamo.ts), same keys as the `iot` stack |
  * | Topic rules (errors, responses, lifecycle, telemetry store, thresholds) | {@link TwinRules}: the synthesized `aws_iot_topic_rule`s, SQL evaluated by `rules/`; Lambda -> the real handler (async, retried), DynamoDB -> dynalite, Firehose -> s3rver in Firehose's layout, CloudWatch Logs -> `<workDir>/logs/` |
  * | EventBridge schedule -> offline sweep | a timer invoking the real `offline-detector` with `{"detail-type": "Scheduled Event"}` |
+ * | EventBridge schedule -> hourly rollups | a timer at the schedule's minute of every hour invoking the real `telemetry-rollup` the same way; `POST /telemetry-rollup` runs it now |
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
  * | Dashboard HTTP API (Cognito JWT) -> telemetry-api | the same server: payload-2.0 events for the real `telemetry-api`; building groups from `x-twin-groups` instead of a token; no broadcaster, so the latest-reading table stays empty |
@@ -36,6 +37,8 @@ import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer } from "./twin-commands";
 import { RegistryStream } from "./registry-stream";
 import { countedHook, createTwinFunctions, scheduledEvent } from "./twin-functions";
+import { scheduleHourly, type HourlySchedule } from "./hourly-schedule";
+import { ROLLUP_SCHEDULE_EXPRESSION } from "../functions/telemetry-rollup/contract";
 import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
 import { TwinRules } from "./twin-rules";
@@ -82,6 +85,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   private bundle?: DeviceBundle;
   private launcher?: PiLauncher;
   private sweepTimer?: NodeJS.Timeout;
+  private rollupSchedule?: HourlySchedule;
   private registryStream?: RegistryStream;
   private stopping?: Promise<void>;
 
@@ -265,6 +269,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       commands: this,
       alerts: () => this.snsMessages,
       healthCheck: () => this.healthCheck(),
+      rollup: () => this.rollup(),
       dashboardHandler: (event) => this.functions.invoke("telemetry-api", event),
     });
     this.note("twin", `registration API ${this.api.url} (x-api-key required); dashboard read API on it too (x-twin-groups: building-<id>)`);
@@ -273,6 +278,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       this.sweepTimer = setInterval(() => void this.sweep().catch(() => undefined), o.sweepIntervalSeconds! * 1000);
       this.sweepTimer.unref();
     }
+    if (o.rollupSchedule) this.rollupSchedule = scheduleHourly(ROLLUP_SCHEDULE_EXPRESSION, () => this.rollup());
     await writeTwinJson(workDir, {
       iot,
       names: this.names,
@@ -365,6 +371,11 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     return this.functions.invoke("health-check", scheduledEvent(this.config, this.names.healthCheckSchedule));
   }
 
+  /** The hourly rollup job now, as its EventBridge schedule triggers it (rolls the completed hours after its watermark). */
+  async rollup(): Promise<unknown> {
+    return this.functions.invoke("telemetry-rollup", scheduledEvent(this.config, this.names.telemetryRollupSchedule));
+  }
+
   /** The topic rules (their engine, the S3 stand-in holding the warm store). */
   get topicRules(): TwinRules {
     if (!this.rules) throw new Error("the twin is not started");
@@ -385,6 +396,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
 
   private async doStop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.rollupSchedule?.stop();
     const running = [...this.pis.values()].filter((p) => p.running);
     if (running.length > 0) this.note("twin", `stopping ${running.length} Pi process(es)`);
     await this.launcher?.stopAll();
