@@ -4,6 +4,7 @@
  */
 import prices from "./prices.eu-west-1.json";
 import { Inventory, TopicRuleInfo } from "./inventory";
+import { rollupJobWork } from "./rollup-job";
 import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, FunctionProfile, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
 
 export type PriceKey = keyof typeof prices.prices;
@@ -162,7 +163,11 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
     lambdaReads += count * profile.readUnits;
     lambdaWrites += count * profile.writeUnits;
   }
-  // Registry scans: every sweep and health check reads the whole table (eventually consistent: 8 KB per unit).
+  // The hourly rollup job: per device-hour a consistent Query and a PutItem (cost/rollup-job.ts).
+  const hotDays = hotRetentionDays(inventory);
+  const rollupJob = rollupJobWork(inventory, fleet, w, hotDays);
+  gbSeconds += rollupJob?.gbSeconds ?? 0;
+  // Registry scans: every sweep, health check and rollup run reads the whole table (eventually consistent: 8 KB per unit).
   const registryScans = inventory.schedules.reduce((sum, s) => sum + s.perMonth, 0);
   lambdaReads += registryScans * Math.ceil((n * w.registryItemBytes) / (8 * KB));
   add("Lambda", "requests", lambdaRequests, "requests", "lambda.requestsPerMillion", 1e6);
@@ -172,32 +177,25 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", "writes by IoT rules (hot store)", ruleWrites * Math.ceil(w.hotItemBytes / KB), "write units", "dynamodb.writeRequestsPerMillion", 1e6);
   add("DynamoDB", "writes by functions", lambdaWrites, "write units", "dynamodb.writeRequestsPerMillion", 1e6);
   add("DynamoDB", "reads by functions (incl. registry scans)", lambdaReads, "read units", "dynamodb.readRequestsPerMillion", 1e6);
-  const hotDays = hotRetentionDays(inventory);
-  // Hourly rollups (broadcaster, per reading): a strongly consistent GetItem and an UpdateItem of the
-  // device-hour item, whose size grows with the readings of the hour; one item per device and hour, kept as long as the hot store.
-  const rollupTable = inventory.tables.find((t) => t.name.endsWith("-telemetry-rollup"));
-  if (rollupTable && bySuffix(inventory, "telemetry-broadcast")) {
-    const perHour = Math.max(1, 60 / fleet.intervalMinutes);
-    const itemBytes = w.rollupItemBaseBytes + perHour * w.rollupSeenBytesPerReading;
+  if (rollupJob) {
     add(
       "DynamoDB",
-      "hourly rollups: writes (UpdateItem per reading)",
-      readings * Math.ceil(itemBytes / KB),
+      "hourly rollups: writes (PutItem per device-hour, watermark)",
+      rollupJob.writeUnits,
       "write units",
       "dynamodb.writeRequestsPerMillion",
       1e6,
     );
     add(
       "DynamoDB",
-      "hourly rollups: reads (consistent GetItem per reading)",
-      readings * Math.ceil(itemBytes / (4 * KB)),
+      "hourly rollups: reads (consistent Query per device-hour, watermark)",
+      rollupJob.readUnits,
       "read units",
       "dynamodb.readRequestsPerMillion",
       1e6,
     );
-    const rollupGb = (n * 24 * hotDays * itemBytes) / GB;
-    add("DynamoDB", `storage (${hotDays} days of hourly rollups)`, rollupGb, "GB-months", "dynamodb.storagePerGbMonth");
-    if (rollupTable.pitr) add("DynamoDB", "point-in-time recovery (hourly rollups)", rollupGb, "GB-months", "dynamodb.pitrPerGbMonth");
+    add("DynamoDB", `storage (${hotDays} days of hourly rollups)`, rollupJob.storageGb, "GB-months", "dynamodb.storagePerGbMonth");
+    if (rollupJob.pitr) add("DynamoDB", "point-in-time recovery (hourly rollups)", rollupJob.storageGb, "GB-months", "dynamodb.pitrPerGbMonth");
   }
   const hotGb = ((ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes) / GB + (n * 2 * w.registryItemBytes) / GB;
   add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
@@ -205,7 +203,8 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
   const hotPitr = inventory.tables.some((t) => t.pitr && ruleTables.has(t.name));
   const pitrGb =
-    (hotPitr ? hotGb : 0) + (inventory.tables.some((t) => t.pitr && !ruleTables.has(t.name) && t !== rollupTable) ? (n * 2 * w.registryItemBytes) / GB : 0);
+    (hotPitr ? hotGb : 0) +
+    (inventory.tables.some((t) => t.pitr && !ruleTables.has(t.name) && !t.name.endsWith("-telemetry-rollup")) ? (n * 2 * w.registryItemBytes) / GB : 0);
   add("DynamoDB", `point-in-time recovery${hotPitr ? " (incl. hot store)" : ""}`, pitrGb, "GB-months", "dynamodb.pitrPerGbMonth");
 
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.
@@ -346,7 +345,7 @@ function functionOf(inventory: Inventory, arnOrName: string): string {
 }
 
 function functionForSchedule(inventory: Inventory, scheduleName: string): string {
-  const target = scheduleName.includes("health") ? "health-check" : "offline-detector";
+  const target = scheduleName.includes("health") ? "health-check" : scheduleName.endsWith("-telemetry-rollup") ? "telemetry-rollup" : "offline-detector";
   const name = bySuffix(inventory, target);
   if (!name) throw new Error(`schedule ${scheduleName} has no function ${target}`);
   return name;

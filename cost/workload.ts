@@ -18,12 +18,15 @@ export const WORKLOAD = {
   /** A hot-store item (keys, metrics, TTL) and DynamoDB's 100-byte per-item overhead: one 1 KB write unit. */
   hotItemBytes: 350,
   /**
-   * An hourly rollup item (functions/shared/telemetry-rollup.ts): keys, version, TTL and per metric the
-   * number and boolean parts (4 sensors), before its `seen` set; each reading of the hour adds one
-   * timestamp to that set (a 13-digit number).
+   * An hourly rollup item (functions/shared/telemetry-rollup.ts): keys, reading count, TTL, per metric the
+   * number and boolean parts as JSON (4 sensors), and DynamoDB's 100-byte overhead: one 1 KB write unit.
    */
-  rollupItemBaseBytes: 450,
-  rollupSeenBytesPerReading: 9,
+  rollupItemBytes: 550,
+  /**
+   * Wall-clock time the rollup job spends per device-hour: a Query and a PutItem (~10 ms together in the
+   * region), 16 device-hours in flight (functions/telemetry-rollup/job.ts DEFAULT_CONCURRENCY).
+   */
+  rollupMsPerDeviceHour: 1,
   /** GZIP JSON lines in the warm store: about a quarter of the raw reading. */
   warmBytesPerReading: 75,
   /** Share of readings that cross a configured threshold (threshold rules' actions run only then). */
@@ -76,8 +79,7 @@ export interface FunctionProfile {
 }
 
 export const FUNCTION_PROFILES: Record<string, FunctionProfile> = {
-  // GetItem registry (eventually consistent, 0.5), conditional Put latest row (1), Query connections (0.5);
-  // its hourly rollup work is in model.ts (it depends on the readings per hour). Two more calls: +10 ms.
+  // GetItem registry (eventually consistent, 0.5), conditional Put latest row (1), Query connections (0.5).
   "telemetry-broadcast": { durationMs: 35, readUnits: 1, writeUnits: 1 },
   // Cooldown: conditional Put on the alert-state row, then an SNS publish.
   "alert-handler": { durationMs: 40, readUnits: 0, writeUnits: 1 },
@@ -91,6 +93,9 @@ export const FUNCTION_PROFILES: Record<string, FunctionProfile> = {
   "telemetry-ws-authorizer": { durationMs: 30, readUnits: 0, writeUnits: 0 },
   // Scans: their read units depend on the fleet size (model.ts), not on this figure.
   "health-check": { durationMs: 500, readUnits: 0, writeUnits: 0 },
+  // Per run: the watermark and the registry scan's round trips. Its per-device-hour reads, writes and
+  // compute depend on the fleet: cost/rollup-job.ts.
+  "telemetry-rollup": { durationMs: 300, readUnits: 0, writeUnits: 0 },
 };
 
 export function validateFleet(fleet: FleetParameters): void {

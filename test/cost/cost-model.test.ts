@@ -27,7 +27,7 @@ describe("inventory from the synthesized stacks", () => {
     expect(dev.topicRules.some((r) => topicMatches(r.from, "devices/pi-1/telemetry") && r.actions.some((a) => a.type === "dynamodbv2"))).toBe(true);
     expect(dev.logGroups.every((g) => g.retentionDays > 0)).toBe(true);
     expect(dev.lifecycles.some((l) => l.glacierIrAfterDays === 90 && l.expireAfterDays === 730)).toBe(true);
-    expect(dev.schedules.map((s) => s.perMonth).sort((a, b) => a - b)).toEqual([30, 8760]);
+    expect(dev.schedules.map((s) => s.perMonth).sort((a, b) => a - b)).toEqual([30, 730, 8760]);
   });
 });
 
