@@ -121,19 +121,28 @@ export async function registeredThings(deps: Pick<RollupJobDeps, "ddb" | "regist
 async function rollUpHour(deps: RollupJobDeps, hour: number, things: readonly string[], run: RollupRun): Promise<boolean> {
   let next = 0;
   let stopped = false;
+  let failed = false;
   const worker = async () => {
-    while (next < things.length) {
+    // After one device-hour failed, the others start nothing new; the error is thrown once they have finished theirs.
+    while (next < things.length && !failed) {
       if (deps.now() >= deps.stopAt) {
         stopped = true;
         return;
       }
       const thing = things[next++]!;
-      const rolled = await rollUpDeviceHour(deps, thing, hour);
-      run.readingsRead += rolled.readings;
-      if (rolled.written) run.itemsWritten++;
+      try {
+        const rolled = await rollUpDeviceHour(deps, thing, hour);
+        run.readingsRead += rolled.readings;
+        if (rolled.written) run.itemsWritten++;
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failure) throw failure.reason;
   return !stopped;
 }
 

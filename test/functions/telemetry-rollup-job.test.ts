@@ -167,6 +167,24 @@ describe("deadline and concurrency", () => {
     expect(await readWatermark(ddb, t.rollup, { consistent: true })).toBe(h0 + 3 * HOUR);
   });
 
+  test("fails when one device-hour fails: the others start nothing new, nothing runs on after the error, the watermark stays", async () => {
+    const { t, things } = await scenario(8, 1);
+    let sends = 0;
+    const failing = {
+      send: (command: { input: { ExpressionAttributeValues?: Record<string, unknown> } }, options?: unknown) => {
+        sends++;
+        if (command.input.ExpressionAttributeValues?.[":thing"] === things[2]) return Promise.reject(new Error("ProvisionedThroughputExceededException"));
+        return (ddb.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    await expect(runAt(t, h0 + HOUR + SETTLE_MS, { ddb: failing, concurrency: 2 })).rejects.toThrow(/ProvisionedThroughput/);
+    const atError = sends;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sends).toBe(atError);
+    expect((await itemsOf(t)).length).toBeLessThan(things.length);
+    expect(await readWatermark(ddb, t.rollup, { consistent: true })).toBe(h0);
+  });
+
   test("fails when the hot store cannot be read: the error reaches Lambda (retried, then the on-failure queue) and the watermark stays", async () => {
     const { t } = await scenario(1, 2);
     await expect(runAt({ ...t, telemetry: "no-such-table" }, h0 + 2 * HOUR + SETTLE_MS)).rejects.toThrow(/non-existent table|not found/i);
