@@ -165,11 +165,16 @@ export class TelemetryStack extends FleetStack {
       functionName: names.telemetryBroadcastFunction,
       description: "Live updates: each reading to the WebSocket connections of the device's building",
       logRetentionDays: config.logRetentionDays,
-      settings: { ...settings, callbackUrl: live.callbackUrl, latestTtlSeconds: telemetry.hotRetentionDays * 86400 },
+      // Bridge only (branch stream-consumer): the pipeline-stack branch deploys the stream mapping and the Firehose and Invoke grants.
+      settings: {
+        ...settings,
+        callbackUrl: live.callbackUrl,
+        warmStreamName: warm.deliveryStreamName,
+        alertFunctionName: alertHandler.functionName,
+        thresholds: JSON.stringify(telemetry.thresholds),
+      },
       tables: {
-        registryTableName: { table: registry, actions: ["dynamodb:GetItem"] },
-        latestTableName: { table: latest, actions: ["dynamodb:PutItem"] },
-        rollupTableName: { table: rollup, actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+        registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"] },
         connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });
