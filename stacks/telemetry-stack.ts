@@ -178,6 +178,9 @@ export class TelemetryStack extends FleetStack {
         connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });
+    // Bridge: the old grants stay (same addresses) until pipeline-stack removes them with the latest and rollup tables.
+    latest.grant(broadcastFn, ["dynamodb:PutItem"]);
+    rollup.grant(broadcastFn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     live.grantPostToConnections(broadcastFn);
     // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
     new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {
