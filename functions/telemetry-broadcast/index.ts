@@ -109,7 +109,7 @@ function logSummary(log: Logger, s: BatchSummary, reported: number): void {
     failedPosts: s.live.failed,
     skippedPosts: s.live.skipped,
   };
-  if (s.live.errors.length > 0) log.warn("live updates incomplete", { errors: s.live.errors, ...fields });
+  if (s.live.errors.length > 0 || s.live.skipped > 0) log.warn("live updates incomplete", { errors: s.live.errors, ...fields });
   if (s.failure) {
     log.error("batch partly failed; the failed record and the later ones will be retried", { ...fields, ...s.failure, reported });
   } else log.info("batch consumed", fields);

@@ -65,7 +65,7 @@ export interface LiveOutcome {
   readonly delivered: number;
   readonly gone: number;
   readonly failed: number;
-  /** Posts not attempted: the deadline came, or a lookup failed. */
+  /** Posts not made because the deadline came, and readings not posted because a lookup failed. */
   readonly skipped: number;
   readonly errors: string[];
 }
@@ -75,11 +75,25 @@ export function liveMessage(buildingId: string, r: HotItem): string {
   return JSON.stringify({ type: "telemetry", buildingId, thingName: r.thingName, ts: r.ts, deviceTs: r.deviceTs, metrics: r.metrics ?? {} });
 }
 
+/**
+ * At the deadline every call still in flight is aborted (lookups and posts alike): a live step that
+ * ran into the invocation's timeout would fail the whole batch and send it all again.
+ */
 export async function postLiveUpdates(deps: LiveDeps, readings: readonly HotItem[]): Promise<LiveOutcome> {
+  const controller = new AbortController();
+  const timer = deps.deadline === undefined ? undefined : setTimeout(() => controller.abort(), Math.max(0, deps.deadline - Date.now()));
+  try {
+    return await postWithin(deps, readings, controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function postWithin(deps: LiveDeps, readings: readonly HotItem[], abortSignal: AbortSignal): Promise<LiveOutcome> {
   const errors: string[] = [];
   let buildingOf: Map<string, string | undefined>;
   try {
-    buildingOf = await lookUpBuildings(deps, [...new Set(readings.map((r) => r.thingName))]);
+    buildingOf = await lookUpBuildings(deps, [...new Set(readings.map((r) => r.thingName))], abortSignal);
   } catch (error) {
     errors.push(`registry: ${describe(error)}`);
     return { buildings: 0, noBuilding: 0, delivered: 0, gone: 0, failed: 0, skipped: readings.length, errors };
@@ -99,7 +113,7 @@ export async function postLiveUpdates(deps: LiveDeps, readings: readonly HotItem
   await forEachLimited([...byBuilding], QUERY_CONCURRENCY, async ([buildingId, ofBuilding]) => {
     let connections: string[];
     try {
-      connections = await followers(deps, buildingId);
+      connections = await followers(deps, buildingId, abortSignal);
     } catch (error) {
       errors.push(`connections of ${buildingId}: ${describe(error)}`);
       skipped += ofBuilding.length;
@@ -117,14 +131,18 @@ export async function postLiveUpdates(deps: LiveDeps, readings: readonly HotItem
   await forEachLimited(posts, deps.concurrency ?? 16, async (post) => {
     const key = `${post.buildingId}\n${post.connectionId}`;
     if (gone.has(key)) return;
-    if (deps.deadline !== undefined && Date.now() >= deps.deadline) {
+    if (abortSignal.aborted) {
       skipped++;
       return;
     }
     try {
-      await deps.api.send(new PostToConnectionCommand({ ConnectionId: post.connectionId, Data: post.data }));
+      await deps.api.send(new PostToConnectionCommand({ ConnectionId: post.connectionId, Data: post.data }), { abortSignal });
       delivered++;
     } catch (error) {
+      if (abortSignal.aborted) {
+        skipped++;
+        return;
+      }
       if (!isGone(error)) {
         failed++;
         if (errors.length < 5) errors.push(`post to ${post.connectionId}: ${describe(error)}`);
@@ -150,7 +168,7 @@ export function isGone(error: unknown): boolean {
 }
 
 /** Buildings of the devices (undefined: none, unknown or malformed), from the cache or the registry. */
-async function lookUpBuildings(deps: LiveDeps, things: readonly string[]): Promise<Map<string, string | undefined>> {
+async function lookUpBuildings(deps: LiveDeps, things: readonly string[], abortSignal: AbortSignal): Promise<Map<string, string | undefined>> {
   const result = new Map<string, string | undefined>();
   const missing: string[] = [];
   for (const thing of things) {
@@ -173,6 +191,7 @@ async function lookUpBuildings(deps: LiveDeps, things: readonly string[]): Promi
             },
           },
         }),
+        { abortSignal },
       );
       for (const item of out.Responses?.[deps.registryTableName] ?? []) {
         if (typeof item.serialNumber === "string") found.set(item.serialNumber, buildingOfItem(item));
@@ -191,7 +210,7 @@ async function lookUpBuildings(deps: LiveDeps, things: readonly string[]): Promi
   return result;
 }
 
-async function followers(deps: LiveDeps, buildingId: string): Promise<string[]> {
+async function followers(deps: LiveDeps, buildingId: string, abortSignal: AbortSignal): Promise<string[]> {
   const ids: string[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -204,6 +223,7 @@ async function followers(deps: LiveDeps, buildingId: string): Promise<string[]> 
         ExpressionAttributeValues: { ":building": buildingId },
         ExclusiveStartKey: startKey,
       }),
+      { abortSignal },
     );
     for (const item of page.Items ?? []) if (typeof item.connectionId === "string") ids.push(item.connectionId);
     startKey = page.LastEvaluatedKey;

@@ -19,6 +19,8 @@ export interface StandInReply {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
+  /** Answer this late (a slow service). */
+  readonly delayMs?: number;
 }
 
 export type Responder = (request: RecordedRequest, nth: number) => StandInReply | undefined;
@@ -70,8 +72,13 @@ export async function startStandIn(): Promise<StandIn> {
       const nth = requests.filter((r) => r.service === recorded.service).length;
       const reply = responders.get(recorded.service)?.(recorded, nth) ?? success(recorded);
       const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
-      res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
-      res.end(body);
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
+        res.end(body);
+      };
+      if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -81,7 +88,11 @@ export async function startStandIn(): Promise<StandIn> {
     requests,
     of: (service) => requests.filter((r) => r.service === service),
     respond: (service, responder) => void responders.set(service, responder),
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

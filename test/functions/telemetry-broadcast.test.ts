@@ -3,7 +3,7 @@
  * connections) and a recording stand-in for Firehose, Lambda Invoke and the @connections API.
  */
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { captureStdout, getItem, putItem, registeredDevice, uniqueSerial } from "./helpers";
+import { captureStdout, closedPortEndpoint, getItem, putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { firehoseLines, hotItem, startCountingProxy, startStandIn, streamRecord, type StandIn } from "./stream-consumer-helpers";
 import { TELEMETRY_TABLES, createTelemetryTables, loadWith } from "./telemetry-helpers";
 
@@ -251,6 +251,35 @@ describe("telemetry stream consumer", () => {
     expect(await load()(event(streamRecord(hotItem(thing, 1_764_151_200_000, { co2_ppm: 500 }))))).toEqual({ batchItemFailures: [] });
     expect(posted()).toHaveLength(1);
     expect(logs.lines().find((l) => l.message === "live updates incomplete")).toMatchObject({ failedPosts: 1 });
+  });
+
+  test("stores and alerts a batch whose registry cannot be read, posts nothing and does not fail it", async () => {
+    // GIVEN DynamoDB refusing connections, and a reading above the threshold
+    const handler = load({ AWS_ENDPOINT_URL_DYNAMODB: await closedPortEndpoint() });
+    const reading = hotItem(uniqueSerial("SC"), 1_764_151_200_000, { co2_ppm: 4000 });
+    // WHEN it arrives
+    expect(await handler(event(streamRecord(reading)))).toEqual({ batchItemFailures: [] });
+    // THEN the warm store and the alert handler got it, and the failed lookup is logged
+    expect(firehoseLines(aws.of("firehose")[0]).lines).toEqual([reading]);
+    expect(invocations()).toHaveLength(1);
+    expect(posted()).toEqual([]);
+    expect(logs.lines().find((l) => l.message === "live updates incomplete")).toMatchObject({ errors: [expect.stringMatching(/^registry: /)] });
+  });
+
+  test("stops posting at the invocation's deadline and still answers success for a stored batch", async () => {
+    // GIVEN a follower whose posts hang, and an invocation with 5.3 s left (posts stop 5 s before the end)
+    const building = uniqueBuilding();
+    const thing = await deviceIn(building);
+    await follow(building, "slow=");
+    aws.respond("connections", () => ({ status: 200, delayMs: 5000 }));
+    const records = [1, 2, 3].map((i) => streamRecord(hotItem(thing, 1_764_151_200_000 + i, { co2_ppm: 500 })));
+    const context = { awsRequestId: "req-deadline", getRemainingTimeInMillis: () => 5300 };
+    // WHEN the batch arrives
+    const result = await load()(event(...records), context);
+    // THEN the readings are stored, the hanging posts were cut off (none delivered), and no record fails
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(aws.of("firehose")).toHaveLength(1);
+    expect(logs.lines().find((l) => l.message === "batch consumed")).toMatchObject({ delivered: 0, skippedPosts: 3, failedPosts: 0 });
   });
 
   test("a 1000-record batch: one Firehose call, one registry read per 100 devices, one query per building, cached buildings next time", async () => {
