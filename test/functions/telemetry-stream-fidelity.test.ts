@@ -3,16 +3,21 @@
  * Each device message goes through the store rule's SQL (the twin's IoT SQL engine), DynamoDB's
  * marshalling and a stream record, then through the consumer's own code; the result is compared with
  * what the store rule's Firehose action and the threshold rules produce from the same message.
- * Then the packing limits of PutRecordBatch and the building cache's expiry.
+ * Then the packing limits of PutRecordBatch, the building cache's expiry, and the hand-signed Lambda
+ * Invoke against the SDK's own request.
  */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { fromEnv } from "@aws-sdk/credential-provider-env";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { createEventInvoker } from "../../functions/telemetry-broadcast/lambda-invoke";
 import { BuildingCache } from "../../functions/telemetry-broadcast/live-updates";
 import { parseStreamBatch } from "../../functions/telemetry-broadcast/stream-records";
 import { thresholdAlerts, type Threshold } from "../../functions/telemetry-broadcast/thresholds";
 import { FIREHOSE_LIMITS, groupIntoCalls, packWarmRecords, warmLine } from "../../functions/telemetry-broadcast/warm-store";
+import { FAKE_AWS_ENV } from "../../local/dynamo";
 import { parseIotSql } from "../../local/rules/sql";
 import { storeSql, thresholdSql } from "../../stacks/telemetry/rule-sql";
-import { streamRecord } from "./stream-consumer-helpers";
+import { startStandIn, streamRecord, type StandIn } from "./stream-consumer-helpers";
 
 const THING = "SN-FIDELITY-1";
 const TOPIC = `devices/${THING}/telemetry`;
@@ -133,5 +138,62 @@ describe("building cache", () => {
     expect([cache.get("SN-A"), cache.get("SN-B"), cache.get("SN-C")]).toEqual(["bld-1", undefined, null]);
     now = 60_000;
     expect([cache.get("SN-A"), cache.get("SN-B")]).toEqual([null, null]);
+  });
+});
+
+describe("the hand-signed Invoke is the SDK's Invoke", () => {
+  let aws: StandIn;
+  const saved = { ...process.env };
+  beforeEach(async () => {
+    aws = await startStandIn();
+    Object.assign(process.env, FAKE_AWS_ENV, { AWS_SESSION_TOKEN: "session-token-of-the-role", AWS_ENDPOINT_URL_LAMBDA: aws.endpoint });
+  });
+  afterEach(async () => {
+    process.env = { ...saved };
+    await aws.stop();
+  });
+
+  test.each([
+    ["a function name", "shf-test-alert-handler"],
+    ["a function ARN", "arn:aws:lambda:eu-west-1:123456789012:function:shf-test-alert-handler"],
+  ])("with %s: same method, path, headers that matter and body as @aws-sdk/client-lambda, signed with the session token", async (_name, functionName) => {
+    // GIVEN the same payload sent by the SDK's Invoke and by ours
+    const payload = Buffer.from(JSON.stringify({ code: "TELEMETRY_THRESHOLD.co2_ppm", message: "x", thingName: THING, receivedAt: ARRIVAL }));
+    const sdk = new LambdaClient({ region: "eu-west-1", endpoint: aws.endpoint, credentials: fromEnv() });
+    await sdk.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: payload }));
+    await createEventInvoker()(functionName, payload);
+    // THEN the two requests agree
+    const [theirs, ours] = aws.of("lambda");
+    const view = (r: typeof theirs) => ({
+      method: r.method,
+      path: r.path,
+      contentType: r.headers["content-type"],
+      invocationType: r.headers["x-amz-invocation-type"],
+      token: r.headers["x-amz-security-token"],
+      scope: /Credential=([^,]+)/.exec(String(r.headers.authorization))?.[1],
+      body: r.body.toString("utf8"),
+    });
+    expect(view(ours)).toEqual(view(theirs));
+    expect(view(ours).token).toBe("session-token-of-the-role");
+    expect(String(ours.headers.authorization)).toMatch(/SignedHeaders=[^,]*host[^,]*x-amz-date[^,]*x-amz-invocation-type[^,]*x-amz-security-token/);
+  });
+
+  test("fails after its attempts when Lambda throttles, naming Lambda's error", async () => {
+    aws.respond("lambda", () => ({
+      status: 429,
+      headers: { "x-amzn-errortype": "TooManyRequestsException:http://internal" },
+      body: { message: "Rate exceeded" },
+    }));
+    await expect(createEventInvoker({ maxAttempts: 2, backoffBaseMs: 1 })("f", Buffer.from("{}"))).rejects.toMatchObject({
+      name: "TooManyRequestsException",
+      statusCode: 429,
+    });
+    expect(aws.of("lambda")).toHaveLength(2);
+  });
+
+  test("fails at once, without retrying, when the function does not exist (404)", async () => {
+    aws.respond("lambda", () => ({ status: 404, headers: { "x-amzn-errortype": "ResourceNotFoundException" }, body: { Message: "Function not found" } }));
+    await expect(createEventInvoker({ backoffBaseMs: 1 })("missing", Buffer.from("{}"))).rejects.toThrow(/404: Function not found/);
+    expect(aws.of("lambda")).toHaveLength(1);
   });
 });
