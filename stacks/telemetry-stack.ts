@@ -166,14 +166,22 @@ export class TelemetryStack extends FleetStack {
       functionName: names.telemetryBroadcastFunction,
       description: "Live updates: each reading to the WebSocket connections of the device's building",
       logRetentionDays: config.logRetentionDays,
-      settings: { ...settings, callbackUrl: live.callbackUrl, latestTtlSeconds: telemetry.hotRetentionDays * 86400 },
+      // Bridge only (branch stream-consumer): the pipeline-stack branch deploys the stream mapping and the Firehose and Invoke grants.
+      settings: {
+        ...settings,
+        callbackUrl: live.callbackUrl,
+        warmStreamName: warm.deliveryStreamName,
+        alertFunctionName: alertHandler.functionName,
+        thresholds: JSON.stringify(telemetry.thresholds),
+      },
       tables: {
-        registryTableName: { table: registry, actions: ["dynamodb:GetItem"] },
-        latestTableName: { table: latest, actions: ["dynamodb:PutItem"] },
-        rollupTableName: { table: rollup, actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+        registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"] },
         connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });
+    // Bridge: the old grants stay (same addresses) until pipeline-stack removes them with the latest and rollup tables.
+    latest.grant(broadcastFn, ["dynamodb:PutItem"]);
+    rollup.grant(broadcastFn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     live.grantPostToConnections(broadcastFn);
     // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
     new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {

@@ -21,6 +21,8 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   latestTableName: "telemetry-latest",
   rollupTableName: "telemetry-rollup",
   connectionsTableName: "connections",
+  warmStreamName: "shf-test-telemetry",
+  alertFunctionName: "shf-test-alert-handler",
   indexName: "by-connection",
   callbackUrl: "https://abc123.execute-api.eu-west-1.amazonaws.com/live",
   userPoolId: "eu-west-1_TestPool1",

@@ -343,7 +343,17 @@ describe("TelemetryStack: live updates", () => {
     const grantees = Object.keys(resourcesOf(stack, "aws_iam_role_policy")).filter((name) => name.includes("rollup-table"));
     expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-broadcast", "telemetry-rollup"]);
     const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-broadcast")!;
-    expect(fn.environment.variables).toMatchObject({ TELEMETRY_ROLLUP_TABLE_NAME: "${aws_dynamodb_table.rollup-table.name}", LATEST_TTL_SECONDS: "7776000" });
+    // The stream consumer no longer writes rollups (branch rollup-job): only the grant remains until pipeline-stack drops it.
+    expect(Object.keys(fn.environment.variables)).not.toContain("TELEMETRY_ROLLUP_TABLE_NAME");
+  });
+
+  test("tells the stream consumer the warm store's delivery stream, the alert handler and the thresholds", () => {
+    const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-broadcast")!;
+    expect(fn.environment.variables).toMatchObject({
+      WARM_STORE_DELIVERY_STREAM: "${aws_kinesis_firehose_delivery_stream.warm-stream.name}",
+      ALERT_FUNCTION_NAME: "shf-dev-alert-handler",
+    });
+    expect(JSON.parse(fn.environment.variables.TELEMETRY_THRESHOLDS)).toContainEqual({ metric: "co2_ppm", operator: ">", value: 1500 });
   });
 
   test("keeps connections by building with a TTL and an index by connection id", () => {
