@@ -81,6 +81,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   const add = (service: Service, item: string, quantity: number, unit: string, key: PriceKey, perUnits = 1) => {
     items.push({ service, item, quantity, unit, usdPerMonth: (quantity / perUnits) * price(key), price: key });
   };
+  const shownAtZero = new Set<string>();
   const n = fleet.devices;
   const w = { ...WORKLOAD, ...options.workload };
   const readings = (n * MINUTES_PER_MONTH) / fleet.intervalMinutes;
@@ -121,6 +122,8 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   // --- IoT Core: connectivity, messages (Basic Ingest publishes are not messages), rules, shadow, index.
   add("IoT Core", "connectivity (devices always on)", n * MINUTES_PER_MONTH, "connection-minutes", "iot.connectivityPerMillionMinutes", 1e6);
   const telemetryMessages = telemetryTopic.basicIngest ? 0 : readings;
+  // Shown even at zero: the line says why the largest per-reading IoT charge is gone.
+  if (telemetryTopic.basicIngest) shownAtZero.add("telemetry messages (Basic Ingest: none)");
   add(
     "IoT Core",
     telemetryTopic.basicIngest ? "telemetry messages (Basic Ingest: none)" : "telemetry messages",
@@ -294,7 +297,9 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
     intervalMinutes: fleet.intervalMinutes,
     totalUsdPerMonth: round(total),
     byService,
-    items: items.filter((i) => i.quantity > 0).map((i) => ({ ...i, quantity: round(i.quantity), usdPerMonth: round(i.usdPerMonth) })),
+    items: items
+      .filter((i) => i.quantity > 0 || shownAtZero.has(i.item))
+      .map((i) => ({ ...i, quantity: round(i.quantity), usdPerMonth: round(i.usdPerMonth) })),
   };
 }
 

@@ -29,6 +29,23 @@ export function withBasicIngest(inventory: Inventory): Inventory {
   return { ...inventory, basicIngestRules: [store.name], topicRules: [...inventory.topicRules.filter((r) => r !== store && !others.includes(r)), merged] };
 }
 
+/** Whether devices already publish readings to the store rule through Basic Ingest (the device policy allows it). */
+export function hasBasicIngest(inventory: Inventory): boolean {
+  const { store } = telemetryRules(inventory);
+  return inventory.basicIngestRules.includes(store.name);
+}
+
+/**
+ * Step 1 is Basic Ingest plus live updates and thresholds through the broadcaster. Once the stacks publish
+ * through Basic Ingest (the live and threshold rules then get no reading), only the second half is a
+ * change, and it costs more than today: it brings those features back.
+ */
+function firstStepLabel(inventory: Inventory): string {
+  return hasBasicIngest(inventory)
+    ? "live updates and thresholds back through the broadcaster, invoked by the store rule (Basic Ingest, already synthesized, reaches no other rule)"
+    : "Basic Ingest for telemetry into one rule (store + live actions; thresholds checked by the broadcaster)";
+}
+
 export function whatIf(inventory: Inventory, fleets: readonly FleetParameters[]): WhatIfStep[] {
   const priced = (i: Inventory, options: ModelOptions) => Object.fromEntries(fleets.map((f) => [f.devices, costOf(i, f, options).totalUsdPerMonth]));
   const basic = withBasicIngest(inventory);
@@ -36,7 +53,7 @@ export function whatIf(inventory: Inventory, fleets: readonly FleetParameters[])
   const quietLogs: ModelOptions = { ...oneWrite, workload: { lambdaLogBytesPerInvocation: 0 } };
   return [
     { change: "as synthesized today", usdPerMonth: priced(inventory, {}) },
-    { change: "Basic Ingest for telemetry into one rule (store + live actions; thresholds checked by the broadcaster)", usdPerMonth: priced(basic, {}) },
+    { change: firstStepLabel(inventory), usdPerMonth: priced(basic, {}) },
     {
       change: "+ one DynamoDB write per reading (no latest-reading table; the API reads each device's newest hot-store item)",
       usdPerMonth: priced(basic, oneWrite),

@@ -26,6 +26,7 @@ import type { IdentityPaths } from "./identity-files";
 import { RotationSession } from "./agent-rotation";
 import { ExchangeAnswer } from "./mqtt-exchange";
 import { TelemetryPublisher } from "./telemetry-publisher";
+import { telemetryTopic } from "./device-configuration";
 import { ThingConnection } from "./thing-connection";
 
 export interface DeviceAgentOptions {
@@ -84,7 +85,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     this.telemetry = new TelemetryPublisher({
       config,
       thingName: this.thingName,
-      topic: `${base}/telemetry`,
+      topic: telemetryTopic(this.thingName, thing.deviceConfiguration),
       log: this.log,
       client,
       connected,

@@ -24,6 +24,7 @@ import { MqttFrontend } from "./iot-core/mqtt-frontend";
 import { identityFiles } from "./iot-core/stack-identities";
 import { synthesizeIot, type SynthesizedIot } from "./iot-core/synthesized-iot";
 import type { LifecycleEvent } from "./lifecycle";
+import type { BasicIngestMessage } from "./iot-core/basic-ingest";
 import type { IssuedCertificate, LocalCa } from "./pki";
 
 export interface TwinIotCoreOptions {
@@ -111,6 +112,12 @@ export class TwinIotCore {
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
     this.frontend.on("lifecycle", listener);
     return () => this.frontend.off("lifecycle", listener);
+  }
+
+  /** Every authorized Basic Ingest PUBLISH (`$aws/rules/<rule>/...`), which no subscriber ever receives. */
+  onBasicIngest(listener: (message: BasicIngestMessage) => void): () => void {
+    this.frontend.on("basic-ingest", listener);
+    return () => this.frontend.off("basic-ingest", listener);
   }
 
   /**

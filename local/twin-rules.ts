@@ -4,7 +4,8 @@
  *
  * - messages reach the engine through an MQTT subscription to every rule's `FROM` filter, with the
  *   twin-service identity on the IoT front end (persistent session: messages published while mosquitto
- *   restarts still arrive);
+ *   restarts still arrive); Basic Ingest messages (`$aws/rules/<rule>/...`, e.g. the Pis' telemetry)
+ *   come from the front end straight to their rule, as on AWS they never pass the broker;
  * - lifecycle events come from the front end; each is published on `$aws/events/presence/...` and
  *   dispatched to the engine, as AWS IoT does ({@link LifecycleRule});
  * - Lambda actions invoke the real handlers through the twin's function runner (async, retried);
@@ -28,7 +29,7 @@ import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { hostedFunctions } from "./twin-functions";
 import { LifecycleRule, lifecycleTopic } from "./lifecycle";
 import { TwinRuleTargets, type RuleTargets } from "./rules/actions";
-import { RulesEngine } from "./rules/engine";
+import { RulesEngine, type RuleMatch } from "./rules/engine";
 import { LocalFirehose } from "./rules/firehose";
 import type { SqlValue } from "./rules/sql";
 import type { SynthesizedDeliveryStream, SynthesizedTable } from "./rules/synthesized-rules";
@@ -98,6 +99,7 @@ export class TwinRules {
   /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
   private readonly thresholdOutputs = new WeakSet<object>();
   private readonly unhostedNoted = new Set<string>();
+  private readonly stopBasicIngest: () => void;
   /** Physical function name -> the handler the twin runs (built once, not per rule action). */
   private readonly hosted: ReturnType<typeof hostedFunctions>;
 
@@ -158,6 +160,9 @@ export class TwinRules {
       else if (result?.status === "suppressed") counters.thresholdSuppressed++;
     });
 
+    this.engine.on("dropped", (d) => note("rules", `Basic Ingest message on ${d.topic} for ${d.rule} dropped: ${d.reason}`));
+    this.stopBasicIngest = options.iot.onBasicIngest((m) => void this.engine.dispatchToRule(m));
+
     this.lifecycle = new LifecycleRule({
       source: (listener) => options.iot.onLifecycle(listener),
       // The twin's own service clients have no counterpart on AWS: published, never given to the rules.
@@ -176,6 +181,21 @@ export class TwinRules {
     return this;
   }
 
+  /**
+   * Each reading the telemetry store rule took in, Basic Ingest or the plain topic alike: the twin's
+   * view of telemetry now that devices publish where nobody can subscribe (the console's sparklines).
+   */
+  onStoredReading(listener: (reading: { readonly thingName: string; readonly metrics: unknown }) => void): () => void {
+    const storeRule = this.options.names.telemetryStoreRule;
+    const onMatch = (m: RuleMatch): void => {
+      if (m.rule !== storeRule || m.output === null || typeof m.output !== "object" || Buffer.isBuffer(m.output)) return;
+      const { thingName, metrics } = m.output as Record<string, SqlValue>;
+      if (typeof thingName === "string") listener({ thingName, metrics });
+    };
+    this.engine.on("matched", onMatch);
+    return () => this.engine.off("matched", onMatch);
+  }
+
   /** Resolve when no dispatched message is still running actions and Firehose has delivered its buffer. */
   async idle(): Promise<void> {
     await this.engine.idle();
@@ -184,6 +204,7 @@ export class TwinRules {
 
   /** Stop handling lifecycle events, deliver Firehose's buffer and stop S3 (the MQTT client closes with the IoT core). */
   async close(): Promise<void> {
+    this.stopBasicIngest();
     this.lifecycle.close();
     await this.engine.idle();
     await this.firehose.close();

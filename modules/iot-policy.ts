@@ -22,7 +22,7 @@ export interface IotPolicyProps {
  * An AWS IoT Core policy whose document goes through policyDocument() like every IAM document
  * (so `iot:*` on everything is refused at synth).
  *
- * @example new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn, names.rotationTemplate) })
+ * @example new IotPolicy(this, "device-policy", { policyName: names.devicePolicy, statements: devicePolicyStatements(iotArn, names.rotationTemplate, names.telemetryStoreRule) })
  */
 export class IotPolicy extends Construct {
   readonly policy: IotPolicyResource;
@@ -59,11 +59,22 @@ export function rotationTopics(rotationTemplateName: string): string[] {
 }
 
 /**
+ * The Basic Ingest topic of a device's telemetry: `$aws/rules/<rule>/devices/<thing>/telemetry` reaches
+ * exactly rule `<rule>` (no broker, no messaging charge, nobody can subscribe to it), and the rule's SQL
+ * sees `devices/<thing>/telemetry` (topic() never includes the `$aws/rules/<rule>` prefix).
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html
+ */
+export function basicIngestTelemetryTopic(ruleName: string, thingName: string): string {
+  return `$aws/rules/${ruleName}/devices/${thingName}/telemetry`;
+}
+
+/**
  * A provisioned device: connects only as its own thing (client id = thing name = serial, with its
  * certificate attached to that thing), and touches only its own topics, jobs and shadow, plus the
- * rotation topics of `rotationTemplateName` (a new certificate from its own CSR).
+ * rotation topics of `rotationTemplateName` (a new certificate from its own CSR) and its own Basic Ingest
+ * telemetry topic of rule `telemetryRuleName` (exactly that rule, no wildcard).
  */
-export function devicePolicyStatements(iotArn: IotArn, rotationTemplateName: string): PolicyStatement[] {
+export function devicePolicyStatements(iotArn: IotArn, rotationTemplateName: string, telemetryRuleName: string): PolicyStatement[] {
   const own = (kind: "topic" | "topicfilter", path: string) => iotArn(`${kind}/${path}`);
   const jobs = `$aws/things/${THING_NAME}/jobs/*`;
   const shadow = `$aws/things/${THING_NAME}/shadow/*`;
@@ -80,6 +91,9 @@ export function devicePolicyStatements(iotArn: IotArn, rotationTemplateName: str
       resources: [
         own("topic", `devices/${THING_NAME}/responses`),
         own("topic", `devices/${THING_NAME}/errors`),
+        own("topic", basicIngestTelemetryTopic(telemetryRuleName, THING_NAME)),
+        // Kept while firmware rolls out: Pis not yet updated (or provisioned before the template said
+        // which rule to use) still publish here, and the store rule's FROM 'devices/+/telemetry' stores them.
         own("topic", `devices/${THING_NAME}/telemetry`),
         own("topic", jobs),
         own("topic", shadow),

@@ -47,7 +47,8 @@ if (opts.json) {
   );
   for (const [service, usdPerMonth] of Object.entries(report.byService).sort(([, a], [, b]) => b - a)) {
     console.log(`  ${service.padEnd(16)} ${usd(usdPerMonth).padStart(10)}`);
-    for (const item of report.items.filter((i) => i.service === service && i.usdPerMonth >= 0.005)) {
+    // Cent-sized lines are left out, except a zero that is there on purpose (model.ts: "Basic Ingest: none").
+    for (const item of report.items.filter((i) => i.service === service && (i.usdPerMonth >= 0.005 || i.quantity === 0))) {
       console.log(`      ${item.item.padEnd(52)} ${usd(item.usdPerMonth).padStart(9)}   ${item.quantity.toLocaleString("en-US")} ${item.unit}`);
     }
   }

@@ -11,6 +11,7 @@ import { identityLocations, loadIdentityCsr } from "./shared/identity";
 import { IotPolicy, claimPolicyStatements } from "../modules/iot-policy";
 import { FleetTable } from "../modules/fleet-table";
 import { HOOK_DENIAL_LOG_PATTERN, PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
+import { TELEMETRY_RULE_KEY } from "../device/device-configuration";
 
 export interface FleetProvisioningStackProps extends FleetStackProps {
   /** Roles AWS IoT assumes, from the `roles` stack (the provisioning role registers devices). */
@@ -103,7 +104,7 @@ export class FleetProvisioningStack extends FleetStack {
       type: "FLEET_PROVISIONING",
       provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
-      templateBody: JSON.stringify(provisioningTemplateBody(names.deviceTypeThingPrefix, props.devicePolicyName)),
+      templateBody: JSON.stringify(provisioningTemplateBody(names.deviceTypeThingPrefix, props.devicePolicyName, names.telemetryStoreRule)),
       dependsOn: [invokeByTemplate],
     });
 
@@ -170,8 +171,10 @@ export class FleetProvisioningStack extends FleetStack {
  * `AWS::IoT::Certificate::Id`, which AWS fills from the certificate the device got from its CSR.
  * `ProvisioningToken` is for the hook alone: declared with an empty default (devices without a token
  * omit it) and referenced by no resource, so it never becomes a thing attribute.
+ * `DeviceConfiguration` reaches the device in RegisterThing's answer: the name of the rule its telemetry
+ * goes to through Basic Ingest (device/device-configuration.ts), so the Pi never keeps its own copy.
  */
-export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: string) {
+export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: string, telemetryRuleName: string) {
   const perType = { "Fn::Join": ["", [thingPrefix, { Ref: "DeviceType" }]] };
   return {
     Parameters: {
@@ -201,6 +204,7 @@ export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: 
         Properties: { PolicyName: devicePolicyName },
       },
     },
+    DeviceConfiguration: { [TELEMETRY_RULE_KEY]: telemetryRuleName },
   };
 }
 

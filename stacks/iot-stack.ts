@@ -95,7 +95,7 @@ export class IotStack extends FleetStack {
     // --- Device identity: policy, thing types and groups per device type.
     const devicePolicy = new IotPolicy(this, "device-policy", {
       policyName: names.devicePolicy,
-      statements: devicePolicyStatements(iotArn, names.rotationTemplate),
+      statements: devicePolicyStatements(iotArn, names.rotationTemplate, names.telemetryStoreRule),
     });
     for (const deviceType of config.deviceTypes) {
       const scope = new Construct(this, `device-type-${deviceType}`);

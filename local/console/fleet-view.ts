@@ -7,7 +7,7 @@
  * | online | the registry's `connected` (written by the real offline detector), or a lifecycle event of the endpoint newer than the row's `lastLifecycleTimestamp` (shown at once; an older, replayed or reordered event changes nothing) |
 | last seen | the latest of the row's `lastSeen`, the newest lifecycle event and the last telemetry message |
  * | firmware | the Pi's classic shadow, `reported.firmwareVersion` (the device reports it at each connect and after an OTA) |
- * | telemetry | `devices/+/telemetry` through the IoT front end (twin-service identity); the thing is the topic's, never the payload's |
+ * | telemetry | each reading the telemetry store rule took in (the rules engine: Pis publish through Basic Ingest, which nobody can subscribe to); the thing is the rule's `topic(2)`, never the payload's |
  * | alerts | the SNS stand-in's messages |
  * | commands | the outcomes of commands sent from the page |
  *
@@ -148,12 +148,11 @@ export class FleetView {
     this.compose(event.clientId);
   }
 
-  /** A message on `devices/<thing>/telemetry`. Unknown things and malformed payloads are ignored. */
-  onTelemetry(topic: string, payload: Buffer): void {
-    const m = /^devices\/([^/]+)\/telemetry$/.exec(topic);
-    const pi = m ? this.pis.get(m[1]!) : undefined;
+  /** A reading the store rule took in: `thingName` is its `topic(2)`. Unknown things and non-numeric metrics are ignored. */
+  onReading(thingName: string, rawMetrics: unknown): void {
+    const pi = this.pis.get(thingName);
     if (!pi) return;
-    const metrics = numericMetrics(parseObject(payload)?.metrics);
+    const metrics = numericMetrics(rawMetrics);
     if (!metrics) return;
     const point: TelemetryPoint = { thingName: pi.thingName, receivedAt: Date.now(), metrics };
     const points = this.telemetry.get(pi.thingName) ?? [];
@@ -244,15 +243,6 @@ function text(value: unknown): string | null {
 
 function cut(value: string, max: number): string {
   return value.length > max ? `${value.slice(0, max - 1)}…` : value;
-}
-
-function parseObject(payload: Buffer): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(payload.toString("utf8")) as unknown;
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The finite numbers of a `metrics` object under sane names, at most MAX_METRICS; undefined when none. */

@@ -1,6 +1,7 @@
 /**
  * The twin console: a web page on 127.0.0.1 that shows the running twin — every Pi with its status,
- * last seen, firmware and building, alerts as they arrive, a live sparkline of each Pi's telemetry —
+ * last seen, firmware and building, alerts as they arrive, a live sparkline of each Pi's telemetry (the
+ * readings the store rule takes in: Pis publish through Basic Ingest, where nobody can subscribe) —
  * and sends commands through the twin's controller. Wired only from the twin's public parts.
  *
  * ```ts
@@ -12,9 +13,7 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { CommandOutcome } from "../api-server";
-import type { MqttTestClient } from "../broker";
 import { FAKE_AWS_ENV } from "../dynamo";
-import { TWIN_SERVICE_IDENTITY } from "../iot-core/stack-identities";
 import type { LifecycleEvent } from "../lifecycle";
 import type { SnsMessage } from "../sns-sink";
 import { EventsHub } from "./events-hub";
@@ -29,8 +28,10 @@ export interface ConsoleTwin {
   readonly snsMessages: readonly SnsMessage[];
   readonly shadows: { get(thingName: string): { state: { reported?: Record<string, unknown> } } | undefined };
   readonly iot: {
-    connect(key: string, clientId: string): Promise<MqttTestClient>;
     onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
+  };
+  readonly topicRules: {
+    onStoredReading(listener: (reading: { readonly thingName: string; readonly metrics: unknown }) => void): () => void;
   };
   send(thingName: string, command: string, params: Record<string, unknown>, waitMs: number): Promise<CommandOutcome>;
   on(event: "alert", listener: (message: SnsMessage) => void): unknown;
@@ -45,9 +46,6 @@ export interface TwinConsoleOptions {
   /** How long a command from the page waits for its answer. @default 10 000 ms */
   readonly commandWaitMs?: number;
 }
-
-/** Client id of the console's MQTT connection (twin-service identity: it may connect only as `local-twin-service*`). */
-const CONSOLE_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-console`;
 
 export class TwinConsole {
   static async start(twin: ConsoleTwin, options: TwinConsoleOptions = {}): Promise<TwinConsole> {
@@ -69,7 +67,6 @@ export class TwinConsole {
   readonly view: FleetView;
   private readonly hub: EventsHub;
   private server?: ConsoleServer;
-  private mqtt?: MqttTestClient;
   private refreshTimer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
   private readonly cleanups: Array<() => void> = [];
@@ -118,9 +115,7 @@ export class TwinConsole {
     this.cleanups.push(twin.iot.onLifecycle((event) => this.view.onLifecycle(event)));
     await this.refresh();
 
-    this.mqtt = await twin.iot.connect(TWIN_SERVICE_IDENTITY, CONSOLE_CLIENT_ID);
-    this.mqtt.onMessage((topic, payload) => this.view.onTelemetry(topic, payload));
-    await this.mqtt.subscribe(["devices/+/telemetry"]);
+    this.cleanups.push(twin.topicRules.onStoredReading((r) => this.view.onReading(r.thingName, r.metrics)));
 
     this.server = await ConsoleServer.start({
       hub: this.hub,
@@ -149,7 +144,6 @@ export class TwinConsole {
     await this.refreshing?.catch(() => undefined);
     if (this.server) await this.server.close();
     else this.hub.close();
-    await this.mqtt?.close().catch(() => undefined);
     this.dynamodb.destroy();
   }
 }

@@ -7,6 +7,7 @@
  * ```ts
  * const frontend = await MqttFrontend.start({ ca, plane });      // starts its own backend mosquitto
  * frontend.on("lifecycle", (e) => publishPresence(e));            // AWS $aws/events/presence/... payloads
+ * frontend.on("basic-ingest", (m) => rules.dispatchToRule(m));    // PUBLISHes to $aws/rules/<rule>/..., for that rule only
  * // devices connect to mqtts://127.0.0.1:<frontend.port> with a certificate from `ca`
  * await frontend.close();
  * ```
@@ -23,6 +24,7 @@ import * as tls from "node:tls";
 import type { LifecycleEvent } from "../lifecycle";
 import type { LocalCa } from "../pki";
 import { MosquittoBackend } from "./backend";
+import type { BasicIngestMessage } from "./basic-ingest";
 import type { CertificateStatus, IdentityPlane } from "./contracts";
 import { Reason } from "./mqtt-codes";
 import { MqttSession } from "./mqtt-session";
@@ -52,6 +54,8 @@ export interface FrontendConnection {
 export interface MqttFrontendEvents {
   /** AWS lifecycle events (`$aws/events/presence/connected|disconnected/<clientId>` payloads). */
   lifecycle: [event: LifecycleEvent];
+  /** An authorized PUBLISH to `$aws/rules/<rule>/<topic>`: for rule `<rule>` only, never on the broker (basic-ingest.ts). */
+  "basic-ingest": [message: BasicIngestMessage];
 }
 
 /** The TLS + MQTT front end (see the module comment). */
@@ -98,6 +102,7 @@ export class MqttFrontend extends EventEmitter<MqttFrontendEvents> {
       backendClientId: (clientId) => `twin-frontend/${clientId}`,
       claim: (session) => this.claim(session),
       connected: (identity) => this.emitLifecycle(identity, "connected"),
+      basicIngest: (message) => this.emit("basic-ingest", message),
       disconnected: (session, identity, reason, accepted) => this.release(session, identity, reason, accepted),
     };
     this.server = tls.createServer(

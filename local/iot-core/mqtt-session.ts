@@ -9,10 +9,13 @@
  * | CONNECT refused (certificate not ACTIVE, `iot:Connect`, will topic) | CONNACK 0x87, close | CONNACK 0x05, close |
  * | PUBLISH refused (`iot:Publish`, `iot:RetainPublish`) | QoS 1: PUBACK 0x87; QoS 0: dropped | connection closed |
  * | PUBLISH with QoS 2 | DISCONNECT 0x9B | ignored (no PUBACK) |
- * | SUBSCRIBE filter refused (`iot:Subscribe`) | SUBACK 0x87 for that filter | SUBACK 0x80 for that filter |
+ * | SUBSCRIBE filter refused (`iot:Subscribe`, or under Basic Ingest's `$aws/rules/`) | SUBACK 0x87 for that filter | SUBACK 0x80 for that filter |
  * | message from mosquitto, `iot:Receive` refused | not delivered | not delivered |
  * | same client id connects again | DISCONNECT 0x8E to the older one | older one closed |
  * | certificate no longer ACTIVE | DISCONNECT 0x87 | closed |
+ *
+ * A PUBLISH to `$aws/rules/<rule>/...` (Basic Ingest, see `basic-ingest.ts`) is authorized like any
+ * other, then handed to the host for that rule alone and never relayed to mosquitto.
  */
 import { randomUUID } from "node:crypto";
 import type * as tls from "node:tls";
@@ -30,6 +33,7 @@ import {
   isValidTopicName,
   topicMatchesFilter,
 } from "./mqtt-codes";
+import { isBasicIngestTopic, parseBasicIngestTopic } from "./basic-ingest";
 import { answerProvisioningRequest, parseProvisioningTopic } from "./provisioning-topics";
 import type { FrontendDisconnectReason, SessionHost, SessionIdentity } from "./session-host";
 
@@ -234,6 +238,13 @@ export class MqttSession {
       void answerProvisioningRequest(this.host.plane, caller, request, payload).then((answer) => this.deliverLocal(answer.topic, answer.payload));
       return;
     }
+    if (isBasicIngestTopic(packet.topic)) {
+      // Straight to the named rule, no broker: nobody can subscribe to it (basic-ingest.ts).
+      if (packet.qos === 1) this.write({ cmd: "puback", messageId: packet.messageId, reasonCode: 0 });
+      const target = parseBasicIngestTopic(packet.topic);
+      if (target) this.host.basicIngest({ ...target, payload, clientId: this.identity!.clientId });
+      return;
+    }
     const forwarded = this.backend!.publish({
       topic: packet.topic,
       payload,
@@ -258,7 +269,7 @@ export class MqttSession {
     packet.subscriptions.forEach((s, index) => {
       if (!isValidTopicFilter(s.topic) || s.topic.startsWith("$share/")) {
         codes[index] = v5 ? Reason.TopicFilterInvalid : SUBACK_FAILURE_311;
-      } else if (!this.authorize("iot:Subscribe", s.topic)) {
+      } else if (isBasicIngestTopic(s.topic) || !this.authorize("iot:Subscribe", s.topic)) {
         codes[index] = v5 ? Reason.NotAuthorized : SUBACK_FAILURE_311;
       } else {
         const qos = Math.min(s.qos, 1) as 0 | 1; // AWS IoT grants at most QoS 1

@@ -3,6 +3,7 @@
  * connection ended (AWS lifecycle `disconnectReason` values), and what the session needs of its host.
  */
 import type { BackendCredentials } from "./backend";
+import type { BasicIngestMessage } from "./basic-ingest";
 import type { IdentityPlane } from "./contracts";
 import type { MqttSession } from "./mqtt-session";
 
@@ -35,6 +36,8 @@ export interface SessionHost {
   connected(identity: SessionIdentity): void;
   /** The session ended; `accepted` when it had been sent a successful CONNACK (a lifecycle event is due). */
   disconnected(session: MqttSession, identity: SessionIdentity, reason: FrontendDisconnectReason, accepted: boolean): void;
+  /** An authorized Basic Ingest PUBLISH, for its rule only (never relayed to the broker). */
+  basicIngest(message: BasicIngestMessage): void;
   /** How long a new connection may take to send CONNECT. */
   readonly connectTimeoutMs: number;
 }

@@ -7,6 +7,7 @@
  * ```ts
  * const engine = new RulesEngine({ rules: topicRules.rules, targets });   // throws on unsupported SQL or actions
  * await engine.dispatch("devices/SN-1/telemetry", payload);
+ * await engine.dispatchToRule({ ruleName, topic: "devices/SN-1/telemetry", payload, clientId });  // Basic Ingest
  * engine.topicFilters;                                                    // what to subscribe to
  * ```
  */
@@ -58,9 +59,17 @@ export interface ActionFailure {
   readonly errorActionFailed?: string;
 }
 
+/** A Basic Ingest message for a rule that does not exist or is disabled (emitted as `dropped`). */
+export interface DroppedMessage {
+  readonly rule: string;
+  readonly topic: string;
+  readonly reason: "no such rule" | "rule disabled";
+}
+
 /** The events of {@link RulesEngine} and their listener arguments. */
 export interface RulesEngineEvents {
   matched: [match: RuleMatch];
+  dropped: [message: DroppedMessage];
   "action-failed": [failure: ActionFailure];
 }
 
@@ -101,13 +110,32 @@ export class RulesEngine extends EventEmitter<RulesEngineEvents> {
 
   /** Run every matching rule on one message; resolves when their actions are done (not the async invocations). */
   dispatch(topic: string, payload: Buffer, meta: { clientId?: string } = {}): Promise<void> {
+    return this.runRules(this.compiled, { topic, payload, clientId: meta.clientId }, false);
+  }
+
+  /**
+   * A Basic Ingest message: only the named rule runs, FROM not matched, WHERE applied, `topic()` of the
+   * topic without `$aws/rules/<rule>/` (local/iot-core/basic-ingest.ts). An unknown or disabled rule drops it.
+   */
+  dispatchToRule(message: { readonly ruleName: string; readonly topic: string; readonly payload: Buffer; readonly clientId?: string }): Promise<void> {
+    const target = this.compiled.filter((c) => c.rule.name === message.ruleName);
+    if (target.length === 0) {
+      const reason = this.options.rules.some((r) => r.name === message.ruleName) ? "rule disabled" : "no such rule";
+      this.emit("dropped", { rule: message.ruleName, topic: message.topic, reason } satisfies DroppedMessage);
+      return Promise.resolve();
+    }
+    return this.runRules(target, message, true);
+  }
+
+  private runRules(rules: readonly CompiledRule[], message: { topic: string; payload: Buffer; clientId?: string }, basicIngest: boolean): Promise<void> {
+    const { topic, payload, clientId } = message;
     const timestamp = (this.options.now ?? Date.now)();
     const runs: Promise<void>[] = [];
-    for (const { rule, query } of this.compiled) {
-      const output = query.evaluate({ topic, payload, timestamp });
+    for (const { rule, query } of rules) {
+      const output = query.evaluate({ topic, payload, timestamp }, { basicIngest });
       if (output === undefined) continue;
       this.emit("matched", { rule: rule.name, topic, output } satisfies RuleMatch);
-      for (const action of rule.actions) runs.push(this.run(rule, action, output, { topic, payload, timestamp, clientId: meta.clientId }));
+      for (const action of rule.actions) runs.push(this.run(rule, action, output, { topic, payload, timestamp, clientId }));
     }
     const all = Promise.all(runs).then(() => undefined);
     this.pending.add(all);

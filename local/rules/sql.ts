@@ -36,8 +36,11 @@ export interface IotSqlQuery {
   readonly topicFilter: string;
   /** Whether `topic` matches the `FROM` filter. */
   matches(topic: string): boolean;
-  /** The rule's output for a message, or `undefined` when the topic or `WHERE` does not match. */
-  evaluate(message: SqlMessage): SqlValue | Buffer;
+  /**
+   * The rule's output for a message, or `undefined` when the topic or `WHERE` does not match. `basicIngest`:
+   * the rule was named by a Basic Ingest topic, so FROM is not matched (local/iot-core/basic-ingest.ts).
+   */
+  evaluate(message: SqlMessage, options?: { readonly basicIngest?: boolean }): SqlValue | Buffer;
 }
 
 // --- evaluation ----------------------------------------------------------------------------------
@@ -214,8 +217,8 @@ export function parseIotSql(sql: string): IotSqlQuery {
   return {
     topicFilter: from,
     matches: (topic) => topicMatchesFilter(from, topic),
-    evaluate(message) {
-      if (!topicMatchesFilter(from, message.topic)) return undefined;
+    evaluate(message, options) {
+      if (!options?.basicIngest && !topicMatchesFilter(from, message.topic)) return undefined;
       const doc = parsePayload(message.payload);
       const scope: Scope = { doc, message };
       if (where && evaluate(where, scope) !== true) return undefined;

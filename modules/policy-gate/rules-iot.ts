@@ -129,6 +129,25 @@ export const iotRules: Rule[] = [
     },
   },
   {
+    id: "IOT-BASIC-INGEST-EXACT",
+    family: "AWS IoT",
+    title: "Basic Ingest grants ($aws/rules/<rule>/...) name one topic rule of the app whose FROM matches, and a device's own thing; no wildcard",
+    why: "a Basic Ingest publish runs the named rule's actions with no broker in between: $aws/rules/* (or another rule, or another thing) lets one Pi write into any rule's targets as any device",
+    fix: "grant iot:Publish on topic/$aws/rules/<store rule>/devices/${iot:Connection.Thing.ThingName}/telemetry exactly",
+    equivalents: equivalents({ deviceDefender: "IOT_POLICY_OVERLY_PERMISSIVE_CHECK" }),
+    check: (view) => {
+      const rules = new Map(view.app().flatMap((v) => v.resources("aws_iot_topic_rule").map((r) => [String(r.body.name), fromFilter(r.body.sql)] as const)));
+      return iotPolicies(view).flatMap((p) =>
+        dataResources(p)
+          .filter((r) => /^\$aws\/rules\//.test(tail(r)))
+          .flatMap((r) => {
+            const problem = basicIngestProblem(tail(r), rules, isDevicePolicy(p));
+            return problem ? [finding(p.policy, `${r}: ${problem}`)] : [];
+          }),
+      );
+    },
+  },
+  {
     id: "IOT-CLAIM-PROVISIONING-ONLY",
     family: "AWS IoT",
     title: "Claim (bootstrap) policies reach only the certificate API and their own template's provisioning topics",
@@ -195,6 +214,45 @@ export const iotRules: Rule[] = [
         .map((o) => finding(o, "IoT logging is disabled")),
   },
 ];
+
+/** The `FROM '<filter>'` of a topic rule's SQL, if it has one. */
+function fromFilter(sql: unknown): string | undefined {
+  return /\bFROM\s+'([^']*)'/i.exec(String(sql ?? ""))?.[1];
+}
+
+/**
+ * Why a Basic Ingest resource is too wide, or undefined when it is exact: `$aws/rules/<rule>/<topic>` with
+ * a rule of the app, no wildcard anywhere (`*`, `?` in policies; `+`, `#` never mean anything here), the
+ * topic matched by the rule's FROM (the topic its SQL sees, see
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html) and, in a device policy,
+ * one level that is exactly the thing-name variable.
+ */
+function basicIngestProblem(topic: string, rules: ReadonlyMap<string, string | undefined>, devicePolicy: boolean): string | undefined {
+  if (/[*?+#]/.test(topic)) return "a wildcard in a Basic Ingest topic reaches more rules or things than one";
+  const m = /^\$aws\/rules\/([^/]+)\/(.+)$/.exec(topic);
+  if (!m) return "not $aws/rules/<rule>/<topic>";
+  const [, rule, rest] = m;
+  if (!rules.has(rule)) return `rule ${rule} is not a topic rule of this app`;
+  const levels = rest.split("/");
+  if (devicePolicy && !levels.some((l) => THING_LEVEL.test(l))) return "not scoped to the thing";
+  const filter = rules.get(rule);
+  const concrete = levels.map((l) => (THING_LEVEL.test(l) ? "thing" : l)).join("/");
+  if (filter !== undefined && !mqttFilterMatches(filter, concrete)) return `rule ${rule} is not for ${rest} (its FROM is '${filter}')`;
+  return undefined;
+}
+
+const THING_LEVEL = /^[$&]\{iot:Connection\.Thing\.ThingName\}$/;
+
+/** MQTT topic-filter matching (`+` one level, `#` the rest). */
+function mqttFilterMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
 
 /** Splits a SELECT list at commas outside parentheses and quotes. */
 function splitTopLevel(text: string): string[] {

@@ -5,7 +5,7 @@ import prices from "../../cost/prices.eu-west-1.json";
 import { Inventory, inventoryOf, schedulePerMonth, synthesizeStacks } from "../../cost/inventory";
 import { costOf, fixedAndPerDevice, topicMatches } from "../../cost/model";
 import { costChartSvg } from "../../cost/chart";
-import { whatIf, withBasicIngest } from "../../cost/what-if";
+import { hasBasicIngest, whatIf, withBasicIngest } from "../../cost/what-if";
 
 /** Budgets of issue 15: the whole backend, a reading every 10 minutes. */
 const BUDGETS = { smallFleet: { devices: 20, usd: 15 }, largeFleet: { devices: 10000, usd: 150 } };
@@ -66,11 +66,20 @@ describe("the model", () => {
     expect(every5.byService["IoT Core"] - every10.byService["IoT Core"]).toBeGreaterThan(0);
   });
 
-  test("a device policy that allows Basic Ingest to the store rule removes telemetry messages and the other telemetry rules", () => {
-    // GIVEN the same stacks, but devices may publish to $aws/rules/<store rule>/...
+  test("GIVEN the synthesized device policy THEN devices reach the store rule, and only it, through Basic Ingest", () => {
     const store = dev.topicRules.find((r) => topicMatches(r.from, "devices/pi-1/telemetry") && r.actions.some((a) => a.type === "dynamodbv2"))!;
+    expect(dev.basicIngestRules).toEqual([store.name]);
+    expect(hasBasicIngest(dev)).toBe(true);
+    const report = costOf(dev, { devices: 1000, intervalMinutes: 10 });
+    expect(report.items.find((i) => i.item.startsWith("telemetry messages"))).toMatchObject({ item: "telemetry messages (Basic Ingest: none)", quantity: 0 });
+  });
+
+  test("a device policy that allows Basic Ingest to the store rule removes telemetry messages and the other telemetry rules", () => {
+    // GIVEN the same stacks, once without and once with the Basic Ingest grant to $aws/rules/<store rule>/...
+    const store = dev.topicRules.find((r) => topicMatches(r.from, "devices/pi-1/telemetry") && r.actions.some((a) => a.type === "dynamodbv2"))!;
+    const plain: Inventory = { ...dev, basicIngestRules: [] };
     const ingest: Inventory = { ...dev, basicIngestRules: [store.name] };
-    const before = costOf(dev, { devices: 1000, intervalMinutes: 10 });
+    const before = costOf(plain, { devices: 1000, intervalMinutes: 10 });
     const after = costOf(ingest, { devices: 1000, intervalMinutes: 10 });
     const item = (r: typeof before, name: string) => r.items.find((i) => i.item.startsWith(name))?.quantity ?? 0;
     // THEN no telemetry message is charged and each reading triggers exactly one rule.
@@ -79,10 +88,19 @@ describe("the model", () => {
     expect(item(after, "rules triggered")).toBeLessThan(item(before, "rules triggered"));
   });
 
-  test("each priced design change lowers the 10,000-device cost, starting from the synthesized design", () => {
+  test("each priced design change lowers the 10,000-device cost, starting from the design before Basic Ingest", () => {
+    const steps = whatIf({ ...dev, basicIngestRules: [] }, [{ devices: 10000, intervalMinutes: 10 }]);
+    expect(steps[1].change).toMatch(/^Basic Ingest/);
+    for (let i = 1; i < steps.length; i++)
+      expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
+  });
+
+  test("GIVEN the synthesized Basic Ingest THEN the first step says it brings live updates and thresholds back (it costs more), and every later step lowers the cost", () => {
     const steps = whatIf(dev, [{ devices: 10000, intervalMinutes: 10 }]);
     expect(steps[0].usdPerMonth[10000]).toBe(costOf(dev, { devices: 10000, intervalMinutes: 10 }).totalUsdPerMonth);
-    for (let i = 1; i < steps.length; i++)
+    expect(steps[1].change).toMatch(/^live updates and thresholds back/);
+    expect(steps[1].usdPerMonth[10000]).toBeGreaterThan(steps[0].usdPerMonth[10000]);
+    for (let i = 2; i < steps.length; i++)
       expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
   });
 

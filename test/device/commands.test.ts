@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { DeviceAgent } from "../../device/agent";
 import { CommandError } from "../../device/commands";
 import { CLAIM_IDENTITY } from "../../local/iot-core/stack-identities";
-import { TestEnv, createTestEnv, memoryLogger, waitFor } from "../support/broker";
+import { DEV_NAMES, TestEnv, createTestEnv, memoryLogger, waitFor } from "../support/broker";
 
 jest.setTimeout(60_000);
 
@@ -111,10 +111,13 @@ describe("device commands", () => {
     expect(msg.json).toMatchObject({ id, command: "ping", code: "BAD_PAYLOAD" });
   });
 
-  it("GIVEN a telemetry interval THEN the device publishes Pi metrics", async () => {
-    const msg = await env.observer.waitForMessage(`devices/${thingName}/telemetry`);
-    expect(msg.json).toMatchObject({ thingName, ts: expect.any(String) });
-    expect(msg.json.metrics).toMatchObject({
+  it("GIVEN a telemetry interval THEN the device publishes Pi metrics through Basic Ingest to the store rule, which no subscriber sees", async () => {
+    const msg = await waitFor(() => env.basicIngest.find((m) => m.clientId === thingName), "a Basic Ingest message from the device");
+    expect(msg).toMatchObject({ ruleName: DEV_NAMES.telemetryStoreRule, topic: `devices/${thingName}/telemetry` });
+    const json = JSON.parse(msg.payload.toString("utf8"));
+    expect(json).toMatchObject({ thingName, ts: expect.any(String) });
+    expect(env.observer.on(`devices/${thingName}/telemetry`)).toEqual([]);
+    expect(json.metrics).toMatchObject({
       uptimeSeconds: expect.any(Number),
       load1: expect.any(Number),
       memTotalBytes: expect.any(Number),

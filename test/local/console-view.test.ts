@@ -37,8 +37,6 @@ async function putRow(row: Record<string, unknown>): Promise<void> {
   await db.client.send(new PutItemCommand({ TableName: db.registryTableName, Item: marshall(row, { removeUndefinedValues: true }) }));
 }
 
-const telemetry = (metrics: unknown): Buffer => Buffer.from(JSON.stringify({ thingName: "someone-else", ts: "2026-01-01T00:00:00Z", metrics }));
-
 describe("FleetView", () => {
   beforeAll(async () => {
     await putRow({
@@ -84,12 +82,12 @@ describe("FleetView", () => {
     expect(view.snapshot().pis[0]!.firmware).toHaveLength(256);
   });
 
-  test("GIVEN telemetry for a known Pi THEN only finite numbers under sane names are kept, the thing comes from the topic, and the history is bounded", async () => {
+  test("GIVEN readings of a known Pi THEN only finite numbers under sane names are kept, and the history is bounded", async () => {
     const { view, events } = viewWith();
     await view.refresh();
     for (let i = 0; i < 8; i++) {
-      const payload = `{"thingName":"someone-else","metrics":{"temperature_c":${20 + i},"note":"<b>hi</b>","nan":null,"bad name<":1,"__proto__":5,"big":1e999}}`;
-      view.onTelemetry("devices/10000000aaaa0001/telemetry", Buffer.from(payload));
+      const metrics = JSON.parse(`{"temperature_c":${20 + i},"note":"<b>hi</b>","nan":null,"bad name<":1,"__proto__":5,"big":1e999}`) as unknown;
+      view.onReading("10000000aaaa0001", metrics);
     }
     const points = view.snapshot().telemetry["10000000aaaa0001"]!;
     expect(points).toHaveLength(5);
@@ -98,15 +96,16 @@ describe("FleetView", () => {
     expect(events.filter(([e]) => e === "telemetry")).toHaveLength(8);
   });
 
-  test("GIVEN telemetry on an unknown thing's topic, or malformed, THEN it is ignored", async () => {
+  test("GIVEN a reading of an unknown thing, or malformed metrics, THEN it is ignored", async () => {
     const { view, events } = viewWith();
     await view.refresh();
     events.length = 0;
-    view.onTelemetry("devices/10000000ffff0001/telemetry", telemetry({ temperature_c: 1 }));
-    view.onTelemetry("devices/10000000aaaa0001/telemetry", Buffer.from("not json"));
-    view.onTelemetry("devices/10000000aaaa0001/telemetry", telemetry("not an object"));
-    view.onTelemetry("devices/10000000aaaa0001/telemetry", telemetry({ only: "strings" }));
-    view.onTelemetry("devices/10000000aaaa0001/errors", telemetry({ temperature_c: 1 }));
+    view.onReading("10000000ffff0001", { temperature_c: 1 });
+    view.onReading("10000000aaaa0001", undefined);
+    view.onReading("10000000aaaa0001", "not an object");
+    view.onReading("10000000aaaa0001", [1, 2]);
+    view.onReading("10000000aaaa0001", { only: "strings" });
+    view.onReading("__proto__", { temperature_c: 1 });
     expect(events).toEqual([]);
     expect(view.snapshot().telemetry).toEqual({});
   });
@@ -153,7 +152,7 @@ describe("FleetView", () => {
       principalIdentifier: "p",
       versionNumber: 2,
     });
-    view.onTelemetry("devices/10000000aaaa0001/telemetry", telemetry({ temperature_c: 21 }));
+    view.onReading("10000000aaaa0001", { temperature_c: 21 });
     const pi = view.snapshot().pis[0]!;
     expect(pi.connected).toBe(false);
     expect(pi.lastSeen).toBeGreaterThan(disconnectedAt);

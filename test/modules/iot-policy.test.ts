@@ -20,13 +20,13 @@ describe("IoT policies", () => {
   });
 
   test("device statements touch no other thing's topics (the rotation topics name no thing)", () => {
-    const resources = devicePolicyStatements(iotArn, "shf-dev-pi-rotation").flatMap((s) => s.resources ?? []);
+    const resources = devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store").flatMap((s) => s.resources ?? []);
     for (const r of resources.filter((r) => !/\$aws\/(certificates|provisioning-templates)\//.test(r))) expect(r).toContain(`/${THING_NAME}`);
     expect(resources.some((r) => /devices\/\*|\/\+\//.test(r))).toBe(false);
   });
 
   test("device statements let a device subscribe to its commands, jobs, shadow and the rotation answers only", () => {
-    expect(resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Subscribe")).toEqual([
+    expect(resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store"), "iot:Subscribe")).toEqual([
       iotArn(`topicfilter/devices/${THING_NAME}/commands`),
       iotArn(`topicfilter/$aws/things/${THING_NAME}/jobs/*`),
       iotArn(`topicfilter/$aws/things/${THING_NAME}/shadow/*`),
@@ -38,12 +38,22 @@ describe("IoT policies", () => {
   });
 
   test("device statements publish only the JSON rotation requests of the rotation template, never the claim template's", () => {
-    const publish = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation"), "iot:Publish").filter(
-      (r) => r.includes("$aws/") && !r.includes("$aws/things/"),
+    const publish = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store"), "iot:Publish").filter(
+      (r) => r.includes("$aws/") && !r.includes("$aws/things/") && !r.includes("$aws/rules/"),
     );
     expect(publish).toEqual([
       iotArn("topic/$aws/certificates/create-from-csr/json"),
       iotArn("topic/$aws/provisioning-templates/shf-dev-pi-rotation/provision/json"),
+    ]);
+  });
+
+  test("device statements publish telemetry through Basic Ingest to exactly the store rule, and still on the plain topic (old firmware)", () => {
+    const telemetry = resourcesOf(devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store"), "iot:Publish").filter((r) =>
+      r.endsWith("/telemetry"),
+    );
+    expect(telemetry).toEqual([
+      iotArn(`topic/$aws/rules/shf_dev_telemetry_store/devices/${THING_NAME}/telemetry`),
+      iotArn(`topic/devices/${THING_NAME}/telemetry`),
     ]);
   });
 
@@ -64,7 +74,10 @@ describe("IoT policies", () => {
 
   test("IotPolicy renders its document through aws_iam_policy_document", () => {
     const stack = new TerraformStack(Testing.app(), "test");
-    new IotPolicy(stack, "device-policy", { policyName: "shf-dev-device", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation") });
+    new IotPolicy(stack, "device-policy", {
+      policyName: "shf-dev-device",
+      statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store"),
+    });
     expect(Testing.synth(stack)).toHaveResourceWithProperties(
       { tfResourceType: "aws_iot_policy" },
       { name: "shf-dev-device", policy: expect.stringMatching(/^\$\{data\.aws_iam_policy_document\.device-policy_document_[A-Z0-9]+\.json\}$/) },

@@ -39,6 +39,16 @@ const claimPolicy = (topic: string) =>
     ),
     (t) => (t.resource.aws_iot_provisioning_template = { tpl: { name: "pi-provisioning", template_body: "{}" } }),
   );
+/** A device policy allowing Basic Ingest on `topic`, beside a store rule `store` on devices/+/telemetry. */
+const basicIngest = (topic: string) =>
+  variant(
+    iotPolicy(
+      { effect: "Allow", actions: ["iot:Connect"], resources: [`${IOT}:client/${THING}`], condition: isAttached },
+      { effect: "Allow", actions: ["iot:Publish"], resources: [`${IOT}:topic/${topic}`] },
+    ),
+    (t) =>
+      (t.resource.aws_iot_topic_rule = { store: { name: "store", sql: "SELECT topic(2) AS thingName FROM 'devices/+/telemetry'", sql_version: "2016-03-23" } }),
+  );
 const topicRule = (sql: string) =>
   tf({ aws_iot_topic_rule: { r: { name: "r", sql, sql_version: "2016-03-23", error_action: { cloudwatch_logs: { log_group_name: "g" } } } } });
 
@@ -141,6 +151,12 @@ export const identityFixtures: Record<string, Fixture> = {
       devicePolicy,
       (t) => ((t.data.aws_iam_policy_document.iot.statement as { resources: string[] }[])[1].resources = [`${IOT}:topic/devices/*/telemetry`]),
     ),
+    failAt: "aws_iot_policy.policy",
+  },
+  // Every rule of the app through Basic Ingest (test/policy-gate/basic-ingest-topics.test.ts has the other hostile grants).
+  "IOT-BASIC-INGEST-EXACT": {
+    pass: basicIngest(`$aws/rules/store/devices/${THING}/telemetry`),
+    fail: basicIngest(`$aws/rules/*/devices/${THING}/telemetry`),
     failAt: "aws_iot_policy.policy",
   },
   "IOT-CLAIM-PROVISIONING-ONLY": {

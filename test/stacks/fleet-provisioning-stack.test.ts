@@ -74,8 +74,12 @@ describe("FleetProvisioningStack", () => {
       expect(body().Resources.policy).toEqual({ Type: "AWS::IoT::Policy", Properties: { PolicyName: "shf-dev-device" } });
     });
 
+    test("tells the device the store rule's name (its Basic Ingest telemetry topic) in DeviceConfiguration", () => {
+      expect(body().DeviceConfiguration).toEqual({ TelemetryRuleName: "shf_dev_telemetry_store" });
+    });
+
     test("body is the exported provisioningTemplateBody", () => {
-      expect(body()).toEqual(provisioningTemplateBody("shf-dev-", "shf-dev-device"));
+      expect(body()).toEqual(provisioningTemplateBody("shf-dev-", "shf-dev-device", "shf_dev_telemetry_store"));
     });
   });
 

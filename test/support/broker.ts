@@ -16,6 +16,7 @@ import { resourceNames } from "../../stacks/shared/naming";
 import { MqttTestClient } from "../../local/broker";
 import { MosquittoBackend } from "../../local/iot-core/backend";
 import { LocalIdentityPlane, PreProvisioningHook, PreProvisioningHookEvent } from "../../local/iot-core/identity-plane";
+import type { BasicIngestMessage } from "../../local/iot-core/basic-ingest";
 import { MqttFrontend } from "../../local/iot-core/mqtt-frontend";
 import { CLAIM_IDENTITY, TWIN_SERVICE_IDENTITY } from "../../local/iot-core/stack-identities";
 import { SynthesizedIot, synthesizeIot } from "../../local/iot-core/synthesized-iot";
@@ -135,6 +136,8 @@ export interface TestEnv {
   readonly hookEvents: PreProvisioningHookEvent[];
   /** Every lifecycle event of the endpoint, in order. */
   readonly lifecycle: LifecycleEvent[];
+  /** Every Basic Ingest PUBLISH the endpoint accepted (`$aws/rules/<rule>/...`; no subscriber sees them), in order. */
+  readonly basicIngest: BasicIngestMessage[];
   /** Twin-service client subscribed to `devices/+/...` with a persistent session. */
   readonly observer: Observer;
   /** Connect with a stack identity (`CLAIM_IDENTITY`, `CONTROLLER_IDENTITY`, `TWIN_SERVICE_IDENTITY`). */
@@ -170,9 +173,11 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
   });
   const backend = await MosquittoBackend.start({ dir: path.join(dir, "backend"), verbose: options.verbose });
   const lifecycle: LifecycleEvent[] = [];
+  const basicIngest: BasicIngestMessage[] = [];
   const startFrontend = async (port?: number): Promise<MqttFrontend> => {
     const started = await MqttFrontend.start({ ca, plane, backend, port });
     started.on("lifecycle", (e) => lifecycle.push(e));
+    started.on("basic-ingest", (m) => basicIngest.push(m));
     return started;
   };
   let frontend = await startFrontend();
@@ -245,6 +250,7 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
     claim: { ...claimCert, ...claimPaths },
     hookEvents,
     lifecycle,
+    basicIngest,
     observer,
     connectAs,
     async connectThing(thingName) {
@@ -264,7 +270,8 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestE
         serialNumber,
         deviceType: "thermostat",
         certificateId: issued.certificateId,
-        deviceConfiguration: {},
+        // What the synthesized provisioning template answers (the store rule, for Basic Ingest).
+        deviceConfiguration: { TelemetryRuleName: DEV_NAMES.telemetryStoreRule },
         provisionedAt: new Date().toISOString(),
       };
       await fs.writeFile(path.join(dataDir, "thing.json"), JSON.stringify(thing));

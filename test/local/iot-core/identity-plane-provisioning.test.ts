@@ -60,7 +60,7 @@ describe("provisioning in the identity plane", () => {
     const cert = await newCertificate("SN-OK");
     const answer = await register(cert.certificateOwnershipToken, { SerialNumber: "SN-OK", DeviceType: "thermostat" });
     const arn = f.plane.registry.certificateArn(cert.certificateId);
-    expect(answer).toEqual({ ok: true, value: { thingName: "SN-OK", deviceConfiguration: {} } });
+    expect(answer).toEqual({ ok: true, value: { thingName: "SN-OK", deviceConfiguration: { TelemetryRuleName: names.telemetryStoreRule } } });
     expect([statusOf(cert.certificateId), f.plane.registry.principalThings(arn), f.plane.registry.attachedPolicies(arn).map((p) => p.policyName)]).toEqual([
       "ACTIVE",
       ["SN-OK"],

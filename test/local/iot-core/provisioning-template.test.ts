@@ -18,7 +18,7 @@ const thingTemplate = (properties: object, extra: object = {}) =>
 describe("evaluateProvisioningTemplate", () => {
   it("GIVEN our fleet template WHEN evaluated THEN thing, type, group, attributes, certificate and policy come out", () => {
     const plan = evaluateProvisioningTemplate(
-      JSON.stringify(provisioningTemplateBody("shf-dev-", "shf-dev-device")),
+      JSON.stringify(provisioningTemplateBody("shf-dev-", "shf-dev-device", "shf_dev_telemetry_store")),
       { SerialNumber: "SN-1", DeviceType: "thermostat" },
       CERT,
     );
@@ -32,7 +32,7 @@ describe("evaluateProvisioningTemplate", () => {
       },
       certificate: { certificateId: "abc123", status: "ACTIVE" },
       policyNames: ["shf-dev-device"],
-      deviceConfiguration: {},
+      deviceConfiguration: { TelemetryRuleName: "shf_dev_telemetry_store" },
     });
   });
 

@@ -179,13 +179,15 @@ describe("policies follow modules/iot-policy.ts", () => {
 
   it("GIVEN the device builder with an added Deny statement WHEN synthesized and evaluated THEN the decision flips to deny", () => {
     const topic = iotArn("topic/devices/SN-1/telemetry");
-    const plain = policyFrom((s) => new IotPolicy(s, "p", { policyName: "probe", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation") }));
+    const plain = policyFrom(
+      (s) => new IotPolicy(s, "p", { policyName: "probe", statements: devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store") }),
+    );
     const withDeny = policyFrom(
       (s) =>
         new IotPolicy(s, "p", {
           policyName: "probe",
           statements: [
-            ...devicePolicyStatements(iotArn, "shf-dev-pi-rotation"),
+            ...devicePolicyStatements(iotArn, "shf-dev-pi-rotation", "shf_dev_telemetry_store"),
             { effect: "Deny", actions: ["iot:Publish"], resources: [iotArn("topic/devices/*/telemetry")] },
           ],
         }),
