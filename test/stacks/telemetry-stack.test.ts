@@ -82,15 +82,6 @@ describe("TelemetryStack: hot store", () => {
       retention_in_days: 14,
     });
   });
-
-  test("alarms when the storage rule fails to write", () => {
-    expect(one(stack, "aws_cloudwatch_metric_alarm", "store-rule-failures-alarm")).toMatchObject({
-      namespace: "AWS/IoT",
-      metric_name: "Failure",
-      dimensions: { RuleName: "${aws_iot_topic_rule.telemetry-store-rule.name}" },
-      alarm_actions: [alarmTopic.topicArn],
-    });
-  });
 });
 
 describe("TelemetryStack: warm store", () => {
@@ -389,7 +380,7 @@ describe("TelemetryStack: operations", () => {
       all(stack, "aws_cloudwatch_metric_alarm")
         .map((a) => a.alarm_name)
         .sort(),
-    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-store-failures"].sort());
+    ).toEqual(["shf-dev-telemetry-broadcast-async-failures"]);
   });
 
   test("describes every output", () => {
