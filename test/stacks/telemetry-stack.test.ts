@@ -91,13 +91,14 @@ describe("TelemetryStack: warm store", () => {
     ]);
   });
 
-  test("buffers a few minutes, compresses with GZIP and partitions by time", () => {
+  test("buffers 15 minutes (Firehose's longest: fewer, larger objects), compresses with GZIP and partitions by time", () => {
     expect(stack.json).toHaveResourceWithProperties(KinesisFirehoseDeliveryStream, {
       name: "shf-dev-telemetry",
       destination: "extended_s3",
       server_side_encryption: { enabled: true, key_type: "AWS_OWNED_CMK" },
       extended_s3_configuration: expect.objectContaining({
-        buffering_interval: 300,
+        buffering_interval: 900,
+        buffering_size: 5,
         compression_format: "GZIP",
         prefix: "telemetry/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
         error_output_prefix: expect.stringContaining("errors/!{firehose:error-output-type}/"),
