@@ -5,6 +5,9 @@
  * (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html: `ruleName`, `topic`,
  * `failures[]`); a metric filter on each such group counts them into one metric without dimensions,
  * and one alarm pages on the first. The description names the groups, where the failed message is.
+ * IoT Core's own log (at WARN or below it logs each failed action as an ERROR `RuleExecution` entry:
+ * https://docs.aws.amazon.com/iot/latest/developerguide/diagnosing-rules.html) counts into the same
+ * metric, so a failure still pages when the error action itself cannot write (e.g. its role broke).
  *
  * @example new RuleFailureAlarm(this, "rule-failures", { logGroupNames: ["/shf-dev/iot/rule-errors"], filterName, alarmName, topic })
  */
@@ -22,10 +25,17 @@ export const RULE_FAILURE_METRIC = { namespace: "SmartHomeFleet/Rules", name: "R
 
 /** Every error-action message has the rule's name; the group holds nothing else. */
 export const RULE_ERROR_PATTERN = "{ $.ruleName = * }";
+/** A failed rule action in IoT Core's own log (AWSIotLogsV2). */
+export const RULE_EXECUTION_FAILURE_PATTERN = '{ ($.eventType = "RuleExecution") && ($.status = "Failure") }';
 
 export interface RuleFailureAlarmProps {
   /** The log groups the rules' error actions write to (at least one; literal names, they may live in other stacks). */
   readonly logGroupNames: readonly string[];
+  /**
+   * IoT Core's own log group (`AWSIotLogsV2`, IoT logging at ERROR, WARN, INFO or DEBUG): its failed
+   * `RuleExecution` entries count too. @default none
+   */
+  readonly iotCoreLogGroupName?: string;
   /** Name of each metric filter (one per group; AWS scopes filter names to their group). */
   readonly filterName: string;
   /** From stacks/shared/naming.ts. */
@@ -48,7 +58,7 @@ export class RuleFailureAlarm extends Construct {
     }
     const groups = [...new Set(props.logGroupNames)].sort();
     if (groups.length === 0) throw new Error(`RuleFailureAlarm "${id}": logGroupNames is empty; an alarm on a metric nothing publishes never fires`);
-    for (const group of groups) {
+    for (const group of [...groups, ...(props.iotCoreLogGroupName === undefined ? [] : [props.iotCoreLogGroupName])]) {
       if (Token.isUnresolved(group)) throw new Error(`RuleFailureAlarm "${id}": log group ${group} has no literal name; name it from stacks/shared/naming.ts`);
     }
     // Construct ids from the group names: adding a group never renames another group's filter.
@@ -61,11 +71,23 @@ export class RuleFailureAlarm extends Construct {
           metricTransformation: { name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" },
         }),
     );
+    if (props.iotCoreLogGroupName !== undefined) {
+      this.filters.push(
+        new CloudwatchLogMetricFilter(this, "filter-iot-core-log", {
+          name: props.filterName,
+          logGroupName: props.iotCoreLogGroupName,
+          pattern: RULE_EXECUTION_FAILURE_PATTERN,
+          metricTransformation: { name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" },
+        }),
+      );
+    }
+    const iotCoreNote =
+      props.iotCoreLogGroupName === undefined ? "" : `; IoT Core logs it too (${props.iotCoreLogGroupName}, eventType RuleExecution, status Failure)`;
     this.alarm = new CloudwatchMetricAlarm(this, "alarm", {
       alarmName: props.alarmName,
       alarmDescription:
         `A topic rule failed to run an action at least once in ${periodMinutes} minutes: those messages were not delivered. ` +
-        `Each failure is a JSON line (ruleName, topic, failures[].errorMessage, base64OriginalPayload) in ${groups.join(" or ")}`,
+        `Each failure is a JSON line (ruleName, topic, failures[].errorMessage, base64OriginalPayload) in ${groups.join(" or ")}${iotCoreNote}`,
       namespace: RULE_FAILURE_METRIC.namespace,
       metricName: RULE_FAILURE_METRIC.name,
       statistic: "Sum",

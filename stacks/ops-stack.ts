@@ -9,6 +9,7 @@ import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TopicRef } from "../modules/refs";
 import { FunctionAlarms, LOG_METRICS_NAMESPACE } from "../modules/alarms";
 import { RuleFailureAlarm, ruleErrorLogGroups } from "../modules/rule-failure-alarm";
+import { IOT_CORE_LOG_GROUP } from "./iot-stack";
 import { LambdaAccountAlarms } from "../modules/lambda-account-alarms";
 import { ControllerDownAlarms } from "../modules/controller-down-alarms";
 import { FleetDashboard } from "../modules/fleet-dashboard";
@@ -88,6 +89,8 @@ export class OpsStack extends FleetStack {
         rules,
         found.filter((c): c is CloudwatchLogGroup => c instanceof CloudwatchLogGroup),
       ),
+      // IoT Core's own log too: a failure still pages when an error action cannot write.
+      iotCoreLogGroupName: IOT_CORE_LOG_GROUP,
       filterName: names.ruleActionFailures,
       alarmName: names.ruleActionFailures,
       topic,

@@ -1,7 +1,14 @@
 import { Testing, TerraformStack } from "cdktf";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IotTopicRule, IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
-import { RULE_ERROR_PATTERN, RULE_FAILURE_METRIC, RuleFailureAlarm, RuleFailureAlarmProps, ruleErrorLogGroups } from "../../modules/rule-failure-alarm";
+import {
+  RULE_ERROR_PATTERN,
+  RULE_EXECUTION_FAILURE_PATTERN,
+  RULE_FAILURE_METRIC,
+  RuleFailureAlarm,
+  RuleFailureAlarmProps,
+  ruleErrorLogGroups,
+} from "../../modules/rule-failure-alarm";
 
 const TOPIC = { topicName: "shf-dev-alarms", topicArn: "arn:aws:sns:eu-west-1:111111111111:shf-dev-alarms" };
 type Resources = Record<string, Record<string, Record<string, any>>>;
@@ -62,6 +69,18 @@ describe("RuleFailureAlarm", () => {
     ]);
     expect(alarms[0].dimensions).toBeUndefined();
     expect(alarms[0].alarm_description).toContain("/shf-dev/iot/rule-errors or /shf-dev/iot/telemetry-rule-errors");
+  });
+
+  test("GIVEN IoT Core's own log group THEN its failed RuleExecution entries count into the same metric, and the alarm says so", () => {
+    const resource = synthAlarm({ iotCoreLogGroupName: "AWSIotLogsV2" });
+    const iotCore = Object.values(resource.aws_cloudwatch_log_metric_filter).filter((f) => f.log_group_name === "AWSIotLogsV2");
+    expect(iotCore).toEqual([
+      expect.objectContaining({
+        pattern: RULE_EXECUTION_FAILURE_PATTERN,
+        metric_transformation: { name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" },
+      }),
+    ]);
+    expect(Object.values(resource.aws_cloudwatch_metric_alarm)[0].alarm_description).toContain("AWSIotLogsV2, eventType RuleExecution, status Failure");
   });
 
   test("GIVEN one group named twice THEN it gets one filter (a second would count each failure twice)", () => {

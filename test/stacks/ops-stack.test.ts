@@ -11,7 +11,8 @@ import { LOG_METRICS_NAMESPACE } from "../../modules/alarms";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../../functions/shared/fleet-metrics";
 import { LAMBDA_WIDGETS, fleetDashboardBody } from "../../modules/fleet-dashboard";
 import { OFFLINE_INSTANCE_ID } from "../../stacks/ops-stack";
-import { RULE_ERROR_PATTERN, RULE_FAILURE_METRIC } from "../../modules/rule-failure-alarm";
+import { RULE_ERROR_PATTERN, RULE_EXECUTION_FAILURE_PATTERN, RULE_FAILURE_METRIC } from "../../modules/rule-failure-alarm";
+import { IOT_CORE_LOG_GROUP } from "../../stacks/iot-stack";
 import { synthOfflineApp } from "../support/offline-app";
 
 type Body = Record<string, any>;
@@ -192,7 +193,8 @@ describe("Lambda alarms for the whole environment", () => {
 describe("one alarm for every topic rule's failed actions", () => {
   const ruleResources = others("aws_iot_topic_rule");
   const groupsByStack = new Map(others("aws_cloudwatch_log_group").map((g) => [`${g.stack} \${aws_cloudwatch_log_group.${g.id}.name}`, g.name as string]));
-  const filters = everywhere("aws_cloudwatch_log_metric_filter").filter((f) => f.metric_transformation.namespace === RULE_FAILURE_METRIC.namespace);
+  const allFilters = everywhere("aws_cloudwatch_log_metric_filter").filter((f) => f.metric_transformation.namespace === RULE_FAILURE_METRIC.namespace);
+  const filters = allFilters.filter((f) => f.log_group_name !== IOT_CORE_LOG_GROUP);
   const topicArn = `arn:aws:sns:${config.region}:${config.accountId}:${names.alarmTopic}`;
 
   test("GIVEN every topic rule THEN its error action writes to a log group that a filter counts into the one rule-failure metric", () => {
@@ -208,6 +210,12 @@ describe("one alarm for every topic rule's failed actions", () => {
       expect(f).toMatchObject({ stack: "ops", pattern: RULE_ERROR_PATTERN, name: names.ruleActionFailures });
       expect(f.metric_transformation).toEqual({ name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" });
     }
+  });
+
+  test("GIVEN IoT Core's own log THEN its failed RuleExecution entries count too (a failure pages even when an error action cannot write)", () => {
+    expect(allFilters.filter((f) => f.log_group_name === IOT_CORE_LOG_GROUP)).toEqual([
+      expect.objectContaining({ stack: "ops", pattern: RULE_EXECUTION_FAILURE_PATTERN, name: names.ruleActionFailures }),
+    ]);
   });
 
   test("GIVEN the metric THEN one alarm in ops pages on the first failure, and it names the log groups to read", () => {
