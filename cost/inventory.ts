@@ -67,7 +67,7 @@ export interface Inventory {
 
 const MINUTES_PER_MONTH = 730 * 60;
 /** S3's default lifecycle floor: no transition for objects under 128 KB (`transition_default_minimum_object_size`). */
-export const S3_TRANSITION_MINIMUM_BYTES = 128 * 1024;
+const S3_TRANSITION_MINIMUM_BYTES = 128 * 1024;
 /** Firehose's S3 buffering defaults (https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html). */
 const FIREHOSE_DEFAULT_BUFFER = { intervalSeconds: 300, sizeMiB: 5 };
 

@@ -26,7 +26,7 @@ export const WARM_DATA_PREFIX = "telemetry/";
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
  * https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html (S3: 0 to 900 s, 1 to 128 MiB).
  */
-export const WARM_BUFFER = { intervalSeconds: 900, sizeMiB: 5 } as const;
+const WARM_BUFFER = { intervalSeconds: 900, sizeMiB: 5 } as const;
 const WARM_PREFIX = `${WARM_DATA_PREFIX}year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/`;
 const WARM_ERROR_PREFIX = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
 
