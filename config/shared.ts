@@ -13,8 +13,10 @@ export const shared = {
   tags: { owner: "platform-team", "cost-center": "smart-home" },
   deviceTypes: ["thermostat", "smart-plug", "sensor-hub"],
   controller: { instanceType: "t4g.nano", rootVolumeGiB: 8, initialImageTag: "latest-release" },
-  // Slack for the team (seed 004); add `{ kind: "webhook", name: "..." }` for a pager or ticketing system.
-  alerts: { channels: [{ kind: "slack", name: "ops" }], budget: { alertsPerDevice: 20, windowMinutes: 60 } },
+  // Channels are opt-in (README "Alert channels"): a channel's secret is created empty, so a channel nobody filled
+  // in would send every alert to the forwarder's dead letters and page. Add `{ kind: "slack", name: "ops" }` or
+  // `{ kind: "webhook", name: "pager" }` here (or in dev.ts / prod.ts) once its URL is ready to be put in.
+  alerts: { channels: [], budget: { alertsPerDevice: 20, windowMinutes: 60 } },
   provisioning: { leaseSeconds: 600, denialAlarm: { threshold: 20, periodMinutes: 5 } },
   telemetry: {
     hotRetentionDays: 90,

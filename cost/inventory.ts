@@ -32,13 +32,25 @@ export interface Inventory {
   readonly logGroups: { readonly name: string; readonly retentionDays: number }[];
   readonly tables: { readonly name: string; readonly onDemand: boolean; readonly pitr: boolean; readonly ttlAttribute?: string }[];
   readonly buckets: number;
-  /** Warm-store style lifecycle: days to Glacier Instant Retrieval and to expiry, per bucket that has them. */
-  readonly lifecycles: { readonly bucketRef: string; readonly glacierIrAfterDays?: number; readonly expireAfterDays?: number }[];
+  /**
+   * Warm-store style lifecycle: days to Glacier Instant Retrieval and to expiry, per bucket that has them,
+   * and the smallest object the transition moves: the rule's `object_size_greater_than`, else S3's default
+   * (`all_storage_classes_128K`: objects under 128 KB never transition;
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
+   */
+  readonly lifecycles: {
+    readonly bucketRef: string;
+    readonly glacierIrAfterDays?: number;
+    readonly expireAfterDays?: number;
+    readonly transitionMinimumObjectBytes: number;
+  }[];
   readonly instances: { readonly instanceType: string; readonly rootGiB: number; readonly volumeType: string }[];
   readonly publicIpv4: number;
   readonly kmsKeys: number;
   readonly secrets: number;
   readonly firehoseStreams: number;
+  /** Each Firehose stream's S3 buffering: an object at most every `intervalSeconds`, or sooner at `sizeMiB`. */
+  readonly firehoseBuffers: { readonly intervalSeconds: number; readonly sizeMiB: number }[];
   /** Schedules (EventBridge rules with a schedule expression), invocations a month each. */
   readonly schedules: { readonly name: string; readonly perMonth: number }[];
   readonly userPools: { readonly tier: string }[];
@@ -54,6 +66,10 @@ export interface Inventory {
 }
 
 const MINUTES_PER_MONTH = 730 * 60;
+/** S3's default lifecycle floor: no transition for objects under 128 KB (`transition_default_minimum_object_size`). */
+const S3_TRANSITION_MINIMUM_BYTES = 128 * 1024;
+/** Firehose's S3 buffering defaults (https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html). */
+const FIREHOSE_DEFAULT_BUFFER = { intervalSeconds: 300, sizeMiB: 5 };
 
 /** Synthesizes every stack of `envName` offline into a temporary folder and reads them back. */
 export function synthesizeStacks(envName: string): SynthesizedStacks {
@@ -139,18 +155,36 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
     buckets: count("aws_s3_bucket"),
     lifecycles: all<{
       bucket: string;
-      rule: { transition?: { days?: number; storage_class?: string }[]; expiration?: { days?: number }[]; status?: string }[];
+      rule: {
+        transition?: { days?: number; storage_class?: string }[];
+        expiration?: { days?: number }[];
+        filter?: { object_size_greater_than?: number }[];
+        status?: string;
+      }[];
     }>("aws_s3_bucket_lifecycle_configuration").map(({ r }) => {
       const enabled = r.rule.filter((rule) => rule.status !== "Disabled");
-      const glacier = enabled.flatMap((rule) => rule.transition ?? []).find((t) => t.storage_class === "GLACIER_IR");
+      const glacierRule = enabled.find((rule) => (rule.transition ?? []).some((t) => t.storage_class === "GLACIER_IR"));
+      const glacier = glacierRule?.transition?.find((t) => t.storage_class === "GLACIER_IR");
       const expiry = enabled.flatMap((rule) => rule.expiration ?? []).find((e) => typeof e.days === "number");
-      return { bucketRef: r.bucket, glacierIrAfterDays: glacier?.days, expireAfterDays: expiry?.days };
+      const sizeFilter = glacierRule?.filter?.find((f) => typeof f.object_size_greater_than === "number")?.object_size_greater_than;
+      return {
+        bucketRef: r.bucket,
+        glacierIrAfterDays: glacier?.days,
+        expireAfterDays: expiry?.days,
+        transitionMinimumObjectBytes: sizeFilter ?? S3_TRANSITION_MINIMUM_BYTES,
+      };
     }),
     instances,
     publicIpv4: count("aws_eip"),
     kmsKeys: count("aws_kms_key"),
     secrets: count("aws_secretsmanager_secret"),
     firehoseStreams: count("aws_kinesis_firehose_delivery_stream"),
+    firehoseBuffers: all<{ extended_s3_configuration?: { buffering_interval?: number; buffering_size?: number } }>("aws_kinesis_firehose_delivery_stream").map(
+      ({ r }) => ({
+        intervalSeconds: r.extended_s3_configuration?.buffering_interval ?? FIREHOSE_DEFAULT_BUFFER.intervalSeconds,
+        sizeMiB: r.extended_s3_configuration?.buffering_size ?? FIREHOSE_DEFAULT_BUFFER.sizeMiB,
+      }),
+    ),
     schedules: all<{ name: string; schedule_expression?: string }>("aws_cloudwatch_event_rule")
       .filter(({ r }) => r.schedule_expression)
       .map(({ r }) => ({ name: r.name, perMonth: schedulePerMonth(r.schedule_expression!) })),

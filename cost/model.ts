@@ -213,22 +213,33 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.
   if (inventory.firehoseStreams > 0) add("Firehose", "ingestion (5 KB per record)", (firehoseRecords * 5 * KB) / GB, "GB", "firehose.ingestPerGb");
   const warm = inventory.lifecycles.find((l) => l.glacierIrAfterDays !== undefined);
-  const warmGbPerDay = ((firehoseRecords / DAYS_PER_MONTH) * w.warmBytesPerReading) / GB;
+  const warmBytesPerMonth = firehoseRecords * w.warmBytesPerReading;
+  const warmGbPerDay = warmBytesPerMonth / DAYS_PER_MONTH / GB;
+  // Firehose writes one object per buffer interval when readings flow (the synthesized stream's), sooner when the size fills.
+  const buffer = inventory.firehoseBuffers[0] ?? { intervalSeconds: 300, sizeMiB: 5 };
+  const warmObjects = firehoseRecords > 0 ? Math.max((MINUTES_PER_MONTH * 60) / buffer.intervalSeconds, warmBytesPerMonth / (buffer.sizeMiB * 1024 * KB)) : 0;
+  // S3 transitions no object under the lifecycle's minimum (128 KB by default): small objects stay in Standard.
+  const transitions = warm !== undefined && warmObjects > 0 && warmBytesPerMonth / warmObjects >= warm.transitionMinimumObjectBytes;
   if (warm) {
     const expire = warm.expireAfterDays ?? 3650;
-    add("S3", `warm store, Standard (first ${warm.glacierIrAfterDays} days)`, warmGbPerDay * warm.glacierIrAfterDays!, "GB-months", "s3.standardPerGbMonth");
+    const standardDays = transitions ? warm.glacierIrAfterDays! : expire;
+    add(
+      "S3",
+      `warm store, Standard (${transitions ? `first ${standardDays} days` : `objects under the transition minimum, ${expire} days`})`,
+      warmGbPerDay * standardDays,
+      "GB-months",
+      "s3.standardPerGbMonth",
+    );
     add(
       "S3",
       `warm store, Glacier IR (to day ${expire}, steady state)`,
-      warmGbPerDay * (expire - warm.glacierIrAfterDays!),
+      transitions ? warmGbPerDay * (expire - warm.glacierIrAfterDays!) : 0,
       "GB-months",
       "s3.glacierInstantPerGbMonth",
     );
   }
-  // Firehose writes one object per buffer interval (5 minutes) when readings flow.
-  const warmObjects = firehoseRecords > 0 ? MINUTES_PER_MONTH / 5 : 0;
-  add("S3", "warm-store PUTs and transitions", warmObjects, "objects", "s3.putPerThousand", 1000);
-  add("S3", "warm-store transitions to Glacier IR", warm ? warmObjects : 0, "transitions", "s3.transitionToGlacierInstantPerThousand", 1000);
+  add("S3", `warm-store PUTs (an object per ${buffer.intervalSeconds} s buffer)`, warmObjects, "objects", "s3.putPerThousand", 1000);
+  add("S3", "warm-store transitions to Glacier IR", transitions ? warmObjects : 0, "transitions", "s3.transitionToGlacierInstantPerThousand", 1000);
   add("S3", "state and firmware buckets", w.stateAndFirmwareGb, "GB-months", "s3.standardPerGbMonth");
 
   // --- CloudWatch: logs in, logs kept (per group retention), alarms, dashboards.

@@ -6,7 +6,7 @@
  *
  * ```ts
  * fns.asyncFailures.on("message", (queue, record) => console.log(queue, record.responsePayload.errorMessage));
- * fns.asyncFailures.messages("shf-dev-alert-handler-async-failures");
+ * fns.asyncFailures.messages("shf-dev-iot-async-failures");
  * ```
  */
 import { EventEmitter } from "node:events";

@@ -15,11 +15,15 @@ export const DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS = 3600;
 const FAILURE_RETENTION_SECONDS = 14 * 86400;
 
 export interface AsyncFailureDestinationProps {
-  /** The function that IoT rules, EventBridge schedules or SNS invoke asynchronously. */
-  readonly function: BundledFunction;
-  /** Queue name (modules/naming.ts `asyncFailureQueue`). */
+  /**
+   * The functions that IoT rules, EventBridge schedules or SNS invoke asynchronously: one queue and one
+   * alarm for all of them (a record names its function in requestContext.functionArn; `npm run redrive`
+   * sends each back to its own function).
+   */
+  readonly functions: readonly BundledFunction[];
+  /** Queue name (stacks/shared/naming.ts `asyncFailureQueue` or `stackAsyncFailureQueue`). */
   readonly queueName: string;
-  /** Alarm name (modules/naming.ts `asyncFailureAlarm`). */
+  /** Alarm name (stacks/shared/naming.ts, the same as the queue's). */
   readonly alarmName: string;
   /** Where the alarm notifies. */
   readonly topic: TopicRef;
@@ -34,15 +38,17 @@ export interface AsyncFailureDestinationProps {
  * the invocation record — the event, the error, the attempt count — to an encrypted SQS queue, and an
  * alarm fires on the first one. README "Redriving failed invocations" says how to replay them.
  *
- * The function's role gets exactly `sqs:SendMessage` on its own queue (Lambda sends with that role).
+ * Each function's role gets exactly `sqs:SendMessage` on the queue (Lambda sends with that role). One
+ * queue per stack rather than per function: an alarm costs $0.10 a month and a queue nothing, and the
+ * record says which function failed.
  *
- * @example new AsyncFailureDestination(this, "alert-handler-failures", { function: alertHandler, queueName, alarmName, topic: alarms })
+ * @example new AsyncFailureDestination(this, "async-failures", { functions: [alertHandler, healthCheck], queueName, alarmName, topic: alarms })
  */
 export class AsyncFailureDestination extends Construct {
   readonly queue: SqsQueue;
   readonly queueName: string;
   readonly queueArn: string;
-  readonly invokeConfig: LambdaFunctionEventInvokeConfig;
+  readonly invokeConfigs: LambdaFunctionEventInvokeConfig[];
   readonly alarm: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: AsyncFailureDestinationProps) {
@@ -64,23 +70,27 @@ export class AsyncFailureDestination extends Construct {
     this.queueName = this.queue.name;
     this.queueArn = this.queue.arn;
 
+    if (props.functions.length === 0) throw new Error(`AsyncFailureDestination "${id}": functions is empty; a queue no function sends to is never used`);
     const policyName = `${id}-send`;
-    props.function.addToRolePolicy(policyName, [{ sid: "AsyncFailures", actions: ["sqs:SendMessage"], resources: [this.queue.arn] }]);
-
-    this.invokeConfig = new LambdaFunctionEventInvokeConfig(this, "invoke-config", {
-      functionName: props.function.functionName,
-      maximumRetryAttempts: retries,
-      maximumEventAgeInSeconds: maxAge,
-      destinationConfig: { onFailure: { destination: this.queue.arn } },
-      // Lambda checks at once that the role may send to the destination.
-      dependsOn: [props.function.node.findChild("grants").node.findChild(policyName) as IamRolePolicy],
+    this.invokeConfigs = props.functions.map((fn) => {
+      fn.addToRolePolicy(policyName, [{ sid: "AsyncFailures", actions: ["sqs:SendMessage"], resources: [this.queue.arn] }]);
+      // One config per function, under the function's construct id, so adding a function moves no other.
+      return new LambdaFunctionEventInvokeConfig(this, `${fn.node.id}-invoke-config`, {
+        functionName: fn.functionName,
+        maximumRetryAttempts: retries,
+        maximumEventAgeInSeconds: maxAge,
+        destinationConfig: { onFailure: { destination: this.queue.arn } },
+        // Lambda checks at once that the role may send to the destination.
+        dependsOn: [fn.node.findChild("grants").node.findChild(policyName) as IamRolePolicy],
+      });
     });
 
     this.alarm = new CloudwatchMetricAlarm(this, "alarm", {
       alarmName: props.alarmName,
       alarmDescription:
         `${props.queueName} holds asynchronous invocations that failed ${retries + 1} times or waited over ${maxAge} s: ` +
-        "their work (an alert, a sweep) was not done. Read the record's responsePayload, fix the cause, then redrive (README)",
+        "their work (an alert, a sweep) was not done. The record's requestContext.functionArn names the function and its responsePayload the error: " +
+        `fix the cause, then npm run redrive -- --queue ${props.queueName}`,
       namespace: "AWS/SQS",
       metricName: "ApproximateNumberOfMessagesVisible",
       dimensions: { QueueName: this.queue.name },

@@ -181,20 +181,14 @@ export class IotStack extends FleetStack {
       });
     }
 
-    const asyncInvoked: [BundledFunction, string][] = [
-      [alertHandler, names.alertHandlerFunction],
-      [offlineDetector, names.offlineDetectorFunction],
-      [healthCheck, names.healthCheckFunction],
-    ];
-    for (const [fn, functionName] of asyncInvoked) {
-      // Rules and schedules invoke these asynchronously: what fails after Lambda's retries is kept.
-      new AsyncFailureDestination(this, `${fn.node.id}-async-failures`, {
-        function: fn,
-        queueName: names.asyncFailureQueue(functionName),
-        alarmName: names.asyncFailureAlarm(functionName),
-        topic: alarms,
-      });
-    }
+    // Rules and schedules invoke these asynchronously: what fails after Lambda's retries is kept, in one
+    // queue for the stack (each record names its function; `npm run redrive` sends it back there).
+    new AsyncFailureDestination(this, "async-failures", {
+      functions: [alertHandler, offlineDetector, healthCheck],
+      queueName: names.stackAsyncFailureQueue("iot"),
+      alarmName: names.stackAsyncFailureQueue("iot"),
+      topic: alarms,
+    });
 
     new CertificateRevoker(this, "certificate-revoker", {
       contract: REVOKE_CERTIFICATES,

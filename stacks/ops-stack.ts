@@ -1,13 +1,15 @@
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack, Token } from "cdktf";
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
-import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IotTopicRule } from "@cdktf/provider-aws/lib/iot-topic-rule";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { TopicRef } from "../modules/refs";
-import { FunctionAlarms, LOG_METRICS_NAMESPACE, notifyingAlarm } from "../modules/alarms";
+import { FunctionAlarms, LOG_METRICS_NAMESPACE } from "../modules/alarms";
+import { RuleFailureAlarm, ruleErrorLogGroups } from "../modules/rule-failure-alarm";
+import { IOT_CORE_LOG_GROUP } from "./iot-stack";
 import { LambdaAccountAlarms } from "../modules/lambda-account-alarms";
 import { ControllerDownAlarms } from "../modules/controller-down-alarms";
 import { FleetDashboard } from "../modules/fleet-dashboard";
@@ -29,7 +31,7 @@ export const OFFLINE_INSTANCE_ID = "i-0000000000offline";
 /**
  * Operations, deployed last because it looks at everything: the fleet dashboard, the controller-down
  * alarms (the alarm topic exists only after `iot`, which deploys after `ec2`), the environment-wide
- * Lambda errors, throttles and error-log alarms, a failure alarm per topic rule, and the log metric of
+ * Lambda errors, throttles and error-log alarms, one alarm on every topic rule's failed actions, and the log metric of
  * provisioning allows. Functions, rules and queues are read from the other
  * stacks' constructs, so a new one appears on the dashboard without a second list.
  */
@@ -46,7 +48,8 @@ export class OpsStack extends FleetStack {
       return value;
     };
     const functionNames = found.filter((c): c is LambdaFunction => c instanceof LambdaFunction).map((f) => literal(f.functionNameInput, f.node.path));
-    const ruleNames = found.filter((c): c is IotTopicRule => c instanceof IotTopicRule).map((r) => literal(r.nameInput, r.node.path));
+    const rules = found.filter((c): c is IotTopicRule => c instanceof IotTopicRule);
+    const ruleNames = rules.map((r) => literal(r.nameInput, r.node.path));
     const queueNames = found.filter((c): c is SqsQueue => c instanceof SqsQueue).map((q) => literal(q.nameInput, q.node.path));
 
     // --- The controller is down: one alarm per signal (modules/controller-down-alarms.ts).
@@ -80,19 +83,18 @@ export class OpsStack extends FleetStack {
       dashboardName: names.fleetDashboard,
     });
 
-    // --- Each topic rule's failed actions. The store rule has its own alarm in the telemetry stack.
-    for (const ruleName of ruleNames.filter((r) => r !== names.telemetryStoreRule)) {
-      new CloudwatchMetricAlarm(this, `rule-failures-${ruleName}`, {
-        alarmName: names.ruleFailuresAlarm(ruleName),
-        alarmDescription: `Topic rule ${ruleName} failed to run an action (see its rule-errors log group): messages were not delivered`,
-        namespace: "AWS/IoT",
-        metricName: "Failure",
-        dimensions: { RuleName: ruleName },
-        statistic: "Sum",
-        period: 300,
-        ...notifyingAlarm(topic),
-      });
-    }
+    // --- Every topic rule's failed actions: one metric filter per error-action log group, one alarm (modules/rule-failure-alarm.ts).
+    new RuleFailureAlarm(this, "rule-failures", {
+      logGroupNames: ruleErrorLogGroups(
+        rules,
+        found.filter((c): c is CloudwatchLogGroup => c instanceof CloudwatchLogGroup),
+      ),
+      // IoT Core's own log too: a failure still pages when an error action cannot write.
+      iotCoreLogGroupName: IOT_CORE_LOG_GROUP,
+      filterName: names.ruleActionFailures,
+      alarmName: names.ruleActionFailures,
+      topic,
+    });
 
     // The hook logs one decision line per request; the fleet stack counts denials, this counts allows.
     new CloudwatchLogMetricFilter(this, "provisioning-allows", {

@@ -185,7 +185,7 @@ export class TelemetryStack extends FleetStack {
     live.grantPostToConnections(broadcastFn);
     // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
     new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {
-      function: broadcastFn,
+      functions: [broadcastFn],
       queueName: names.asyncFailureQueue(names.telemetryBroadcastFunction),
       alarmName: names.asyncFailureAlarm(names.telemetryBroadcastFunction),
       topic: props.alarmTopic,

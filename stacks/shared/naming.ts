@@ -148,7 +148,6 @@ export function resourceNames(config: EnvironmentConfig) {
     /** IoT rule of one alert threshold (config.telemetry.thresholds), e.g. `shf_dev_telemetry_co2_ppm_gt`. */
     telemetryThresholdRule: (metric: string, operator: string) =>
       `${rulePrefix}_telemetry_${metric}_${({ ">": "gt", ">=": "ge", "<": "lt", "<=": "le" } as Record<string, string>)[operator] ?? "op"}`,
-    telemetryStoreFailuresAlarm: `${p}-telemetry-store-failures`,
     telemetryRuleActionsRole: `${p}-telemetry-rule-actions`,
     telemetryFirehoseRole: `${p}-telemetry-firehose`,
     telemetryApiFunction: `${p}-telemetry-api`,
@@ -167,10 +166,12 @@ export function resourceNames(config: EnvironmentConfig) {
     fleetDashboard: `${p}-fleet`,
     /** Encrypted SQS queue that receives a function's failed asynchronous invocations (Lambda's on-failure record). */
     asyncFailureQueue: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
+    /** One async-failure queue (and its alarm) for the asynchronously invoked functions of a stack. */
+    stackAsyncFailureQueue: (stackId: string) => `${p}-${stackId}${ASYNC_FAILURE_SUFFIX}`,
     /** Alarm on the first message in a function's async-failure queue. */
     asyncFailureAlarm: (functionName: string) => `${functionName}${ASYNC_FAILURE_SUFFIX}`,
-    /** Alarm on AWS/IoT `Failure` of one topic rule (IoT rule names use `_`; alarms keep them as they are). */
-    ruleFailuresAlarm: (ruleName: string) => `${p}-rule-failures-${ruleName}`,
+    /** The one alarm on every topic rule's failed actions, and the metric filter on each rule-errors log group. */
+    ruleActionFailures: `${p}-rule-action-failures`,
     /** Environment-wide alarms on AWS/Lambda Errors and Throttles without dimensions (all functions of the account). */
     lambdaErrorsAlarm: `${p}-lambda-errors`,
     lambdaThrottlesAlarm: `${p}-lambda-throttles`,

@@ -1,17 +1,15 @@
 /**
  * The telemetry topic rules (SQL in rule-sql.ts): storage (hot table + warm-store stream), live
  * updates (the broadcaster) and one rule per configured threshold (the iot stack's alert handler, so
- * its per-device cooldown applies). Failed actions go to a log group; storage failures alarm.
+ * its per-device cooldown applies). Failed actions go to a log group, which the ops stack's rule-failure alarm counts.
  *
  * @example new TelemetryRules(stack, "telemetry-rules", { names, config, hotTable, warmStore, broadcaster, alertHandler, alarmTopic })
  */
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
-import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { IotTopicRule, type IotTopicRuleConfig } from "@cdktf/provider-aws/lib/iot-topic-rule";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config/types";
-import { notifyingAlarm } from "../../modules/alarms";
 import type { BundledFunction } from "../../modules/bundled-function";
 import { FlatScope } from "../../modules/flat-scope";
 import type { GrantableTable } from "../../modules/fleet-table";
@@ -118,16 +116,5 @@ export class TelemetryRules extends FlatScope {
         [permission],
       );
     }
-
-    new CloudwatchMetricAlarm(this, "store-rule-failures-alarm", {
-      alarmName: names.telemetryStoreFailuresAlarm,
-      alarmDescription: "Telemetry could not be written to the hot table or the warm-store stream (see the telemetry rule-errors log group)",
-      namespace: "AWS/IoT",
-      metricName: "Failure",
-      dimensions: { RuleName: storeRule.name },
-      statistic: "Sum",
-      period: 300,
-      ...notifyingAlarm(props.alarmTopic),
-    });
   }
 }

@@ -19,8 +19,14 @@ import { ServiceRole } from "../../modules/service-role";
 
 /** Where Firehose writes readings in the bucket; the Glue table's location and partitions follow it. */
 export const WARM_DATA_PREFIX = "telemetry/";
-/** Firehose: a file every 5 minutes (or 5 MiB), GZIP JSON lines, Hive-style time partitions for Athena. */
-const WARM_BUFFER = { intervalSeconds: 300, sizeMiB: 5 } as const;
+/**
+ * Firehose: a file every 15 minutes (Firehose's longest, or 5 MiB), GZIP JSON lines, Hive-style time partitions for Athena.
+ * The warm store is read for history past the hot window, so a late file costs nothing, and 3x fewer objects
+ * mean 3x fewer PUTs and objects large enough for S3 to move to Glacier IR (it skips objects under 128 KB:
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
+ * https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html (S3: 0 to 900 s, 1 to 128 MiB).
+ */
+const WARM_BUFFER = { intervalSeconds: 900, sizeMiB: 5 } as const;
 const WARM_PREFIX = `${WARM_DATA_PREFIX}year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/`;
 const WARM_ERROR_PREFIX = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
 
@@ -90,7 +96,8 @@ function warmRetention(hotDays: number, warmDays: number): S3BucketLifecycleConf
     status: "Enabled",
     filter: [{ prefix: "" }],
     // Glacier Instant Retrieval keeps millisecond reads at a lower storage price. S3 skips objects
-    // under 128 KiB by default.
+    // under 128 KiB by default (a small fleet's objects stay in Standard, which is cheaper for them than
+    // Glacier IR's 128 KB minimum billable size), so no size filter is needed.
     transition: warmDays > hotDays ? [{ days: hotDays, storageClass: "GLACIER_IR" }] : undefined,
     expiration: [{ days: warmDays }],
   };

@@ -132,6 +132,47 @@ describe("the model", () => {
   });
 });
 
+describe("the warm store's objects", () => {
+  const item = (inv: Inventory, devices: number, prefix: string) =>
+    costOf(inv, { devices, intervalMinutes: 10 }).items.find((i) => i.item.startsWith(prefix))?.quantity ?? 0;
+
+  test("GIVEN the synthesized Firehose stream THEN its buffer interval and size are what the model reads", () => {
+    expect(dev.firehoseBuffers).toEqual([{ intervalSeconds: 900, sizeMiB: 5 }]);
+    expect(dev.lifecycles.find((l) => l.glacierIrAfterDays !== undefined)!.transitionMinimumObjectBytes).toBe(128 * 1024);
+  });
+
+  test("GIVEN a buffer interval THEN one object per interval while readings flow, none without readings", () => {
+    expect(item(dev, 20, "warm-store PUTs")).toBe((43800 * 60) / 900);
+    const fiveMinutes: Inventory = { ...dev, firehoseBuffers: [{ intervalSeconds: 300, sizeMiB: 5 }] };
+    expect(item(fiveMinutes, 20, "warm-store PUTs")).toBe((43800 * 60) / 300);
+    expect(item(dev, 0, "warm-store PUTs")).toBe(0);
+  });
+
+  test("GIVEN more data per interval than the buffer size THEN the size sets the object count", () => {
+    const tiny: Inventory = { ...dev, firehoseBuffers: [{ intervalSeconds: 900, sizeMiB: 1 }] };
+    const bytes = ((100000 * 43800) / 10) * 75;
+    expect(item(tiny, 100000, "warm-store PUTs")).toBeCloseTo(bytes / (1024 * 1024), 0);
+  });
+
+  test("GIVEN objects under S3's 128 KB transition minimum (a small fleet) THEN no transition: they stay in Standard to expiry", () => {
+    expect(item(dev, 20, "warm-store transitions")).toBe(0);
+    expect(item(dev, 20, "warm store, Glacier IR")).toBe(0);
+    expect(costOf(dev, { devices: 20, intervalMinutes: 10 }).items.map((i) => i.item)).toContain(
+      "warm store, Standard (objects under the transition minimum, 730 days)",
+    );
+  });
+
+  test("GIVEN objects over the minimum (10,000 devices) THEN each object transitions and is kept in Glacier IR after the hot window", () => {
+    expect(item(dev, 10000, "warm-store transitions")).toBe((43800 * 60) / 900);
+    expect(item(dev, 10000, "warm store, Glacier IR")).toBeGreaterThan(0);
+  });
+
+  test("GIVEN a lifecycle size filter below the object size THEN a small fleet's objects transition too", () => {
+    const filtered: Inventory = { ...dev, lifecycles: dev.lifecycles.map((l) => ({ ...l, transitionMinimumObjectBytes: 0 })) };
+    expect(item(filtered, 20, "warm-store transitions")).toBe((43800 * 60) / 900);
+  });
+});
+
 describe("helpers", () => {
   test("schedules count their invocations a month", () => {
     expect(schedulePerMonth("rate(5 minutes)")).toBe(8760);

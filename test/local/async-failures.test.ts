@@ -21,7 +21,7 @@ jest.setTimeout(90_000);
 const config = loadConfig("dev");
 const names = resourceNames(config);
 const alertTopicArn = `arn:aws:sns:${config.region}:${config.accountId}:${names.alertTopic}`;
-const QUEUE = names.asyncFailureQueue(names.alertHandlerFunction);
+const QUEUE = names.stackAsyncFailureQueue("iot");
 const THING = "10000000c0de0042";
 
 let rules: SynthesizedTopicRules;

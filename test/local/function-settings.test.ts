@@ -24,7 +24,8 @@ type LambdaJson = {
 const config = loadConfig("dev");
 const names = resourceNames(config);
 const contracts = allContracts();
-const { outdir, stacks } = synthOfflineApp("dev");
+// With a Slack channel, so the opt-in alert forwarder is deployed too (config/shared.ts has no channel).
+const { outdir, stacks } = synthOfflineApp("dev", { ...config, alerts: { ...config.alerts, channels: [{ kind: "slack", name: "ops" }] } });
 
 /** Every synthesized function, by the handler its zip was bundled from (`<handler>.zip`). */
 const deployed: Record<string, LambdaJson> = Object.fromEntries(

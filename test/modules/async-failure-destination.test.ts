@@ -6,11 +6,11 @@ import { BundledFunction } from "../../modules/bundled-function";
 const HELLO = join(__dirname, "..", "fixtures", "handlers", "hello", "index.ts");
 const TOPIC = { topicName: "shf-dev-alarms", topicArn: "arn:aws:sns:eu-west-1:111111111111:shf-dev-alarms" };
 
-function synth(props: Partial<Omit<AsyncFailureDestinationProps, "function">> = {}) {
+function synth(props: Partial<Omit<AsyncFailureDestinationProps, "functions">> = {}, functionIds: readonly string[] = ["hello"]) {
   const stack = new TerraformStack(Testing.app(), "test");
-  const fn = new BundledFunction(stack, "hello", { entry: HELLO, functionName: "shf-dev-hello", logRetentionDays: 14 });
+  const fns = functionIds.map((id) => new BundledFunction(stack, id, { entry: HELLO, functionName: `shf-dev-${id}`, logRetentionDays: 14 }));
   new AsyncFailureDestination(stack, "hello-async-failures", {
-    function: fn,
+    functions: fns,
     queueName: "shf-dev-hello-async-failures",
     alarmName: "shf-dev-hello-async-failures",
     topic: TOPIC,
@@ -55,6 +55,33 @@ describe("AsyncFailureDestination", () => {
       comparison_operator: "GreaterThanOrEqualToThreshold",
       alarm_actions: [TOPIC.topicArn],
     });
+  });
+
+  test("GIVEN several functions THEN one queue and one alarm, and each function sends its failures there with its own grant", () => {
+    const shared = synth({}, ["hello", "other"]);
+    expect(Object.keys(shared.resource.aws_sqs_queue!)).toHaveLength(1);
+    expect(Object.keys(shared.resource.aws_cloudwatch_metric_alarm!)).toHaveLength(1);
+    const configs = Object.values(shared.resource.aws_lambda_function_event_invoke_config!);
+    expect(configs.map((c) => c.function_name).sort()).toEqual([
+      expect.stringMatching(/^\$\{aws_lambda_function\.hello_function_/),
+      expect.stringMatching(/^\$\{aws_lambda_function\.other_function_/),
+    ]);
+    expect(new Set(configs.map((c) => c.destination_config.on_failure.destination)).size).toBe(1);
+    for (const c of configs) expect(c.depends_on).toHaveLength(1);
+    expect(configs.map((c) => c.depends_on[0]).sort()).toEqual([
+      expect.stringMatching(/^aws_iam_role_policy\.hello_grants_hello-async-failures-send/),
+      expect.stringMatching(/^aws_iam_role_policy\.other_grants_hello-async-failures-send/),
+    ]);
+  });
+
+  test("GIVEN the alarm THEN its description says how to find the function and redrive", () => {
+    expect(one(tf, "aws_cloudwatch_metric_alarm").alarm_description).toMatch(
+      /requestContext\.functionArn.*npm run redrive -- --queue shf-dev-hello-async-failures/,
+    );
+  });
+
+  test("fails when no function is given", () => {
+    expect(() => synth({}, [])).toThrow(/functions is empty/);
   });
 
   test("fails when retries are outside Lambda's 0 to 2", () => {

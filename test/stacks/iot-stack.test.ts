@@ -14,6 +14,12 @@ const identityRoot = identityRootWithCsrs(["dev"]);
 const synth = (offline = false, root = identityRoot) =>
   synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), { offline, identityRoot: root });
 const stack = synth();
+const base = loadConfig("dev");
+/** The dev stack with a Slack channel (channels are opt-in: config/shared.ts has none). */
+const withChannels = synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), {
+  identityRoot,
+  config: { ...base, alerts: { ...base.alerts, channels: [{ kind: "slack", name: "ops" }] } },
+});
 
 type Statement = {
   actions: string[];
@@ -216,8 +222,8 @@ describe("IotStack", () => {
 
   test("every Lambda permission names its source ARN and source account", () => {
     const permissions = values("aws_lambda_permission");
-    // the two rules, the two schedules and the alert topic (alert forwarder)
-    expect(permissions).toHaveLength(5);
+    // the two rules and the two schedules (no alert forwarder: channels are opt-in)
+    expect(permissions).toHaveLength(4);
     for (const p of permissions) {
       expect(p.source_arn).toEqual(expect.any(String));
       expect(p.source_account).toBe("111111111111");
@@ -234,7 +240,7 @@ describe("IotStack", () => {
   test("every log group has the configured retention", () => {
     const groups = values("aws_cloudwatch_log_group");
     expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(["AWSIotLogsV2", "/shf-dev/iot/responses", "/shf-dev/iot/rule-errors"]));
-    expect(groups.length).toBe(8);
+    expect(groups.length).toBe(7);
     for (const g of groups) expect(g.retention_in_days).toBe(14);
   });
 
@@ -258,17 +264,24 @@ describe("IotStack", () => {
 
     test("every alarm notifies the alarm topic: dead letters and async failures only (Lambda errors and throttles page from the ops stack)", () => {
       const alarms = values("aws_cloudwatch_metric_alarm");
-      expect(alarms.map((a) => a.alarm_name).sort()).toEqual(
-        [
-          "shf-dev-alert-forwarder-dead-letters",
-          "shf-dev-alert-handler-async-failures",
-          "shf-dev-health-check-async-failures",
-          "shf-dev-offline-detector-async-failures",
-          "shf-dev-revoke-certificates-dead-letters",
-        ].sort(),
-      );
+      expect(alarms.map((a) => a.alarm_name).sort()).toEqual(["shf-dev-iot-async-failures", "shf-dev-revoke-certificates-dead-letters"]);
       expect(alarms.filter((a) => a.namespace === "AWS/Lambda")).toEqual([]);
       for (const a of alarms) expect(a.alarm_actions).toEqual([expect.stringContaining("alarm-topic")]);
+    });
+
+    test("the alert handler, offline detector and health check send failed async invocations to one queue, alarmed once", () => {
+      const configs = values("aws_lambda_function_event_invoke_config");
+      expect(configs.map((c) => String(c.function_name).replace(/^\$\{aws_lambda_function\.([a-z-]+)_function_.*$/, "$1")).sort()).toEqual([
+        "alert-handler",
+        "health-check",
+        "offline-detector",
+      ]);
+      const queue = Object.entries(resourcesOf(stack, "aws_sqs_queue")).find(([, q]) => q.name === "shf-dev-iot-async-failures")!;
+      for (const c of configs) expect(c.destination_config.on_failure.destination).toBe(`\${aws_sqs_queue.${queue[0]}.arn}`);
+      expect(values("aws_cloudwatch_metric_alarm").find((a) => a.alarm_name === "shf-dev-iot-async-failures")).toMatchObject({
+        dimensions: { QueueName: `\${aws_sqs_queue.${queue[0]}.name}` },
+        threshold: 1,
+      });
     });
 
     test("alert-state table expires items by expiresAt, is encrypted and has point-in-time recovery", () => {
@@ -322,27 +335,27 @@ describe("IotStack", () => {
   });
 
   describe("alert forwarder (Slack and webhooks)", () => {
-    const forwarder = () => byName("aws_lambda_function", "shf-dev-alert-forwarder")!;
+    const forwarder = () => byName("aws_lambda_function", "shf-dev-alert-forwarder", withChannels)!;
 
     test("is subscribed to the alert topic, invocable only by SNS from that topic, with a redrive to its dead letters", () => {
-      const sub = values("aws_sns_topic_subscription").find((s) => s.protocol === "lambda")!;
+      const sub = values("aws_sns_topic_subscription", withChannels).find((s) => s.protocol === "lambda")!;
       expect(sub.topic_arn).toMatch(/aws_sns_topic\.alert-topic_.+\.arn/);
       expect(sub.endpoint).toMatch(/aws_lambda_function\.alert-forwarder_function_.+\.arn/);
       expect(sub.redrive_policy).toMatch(/jsonencode\(\{"deadLetterTargetArn" = aws_sqs_queue\.alert-forwarder_dead-letters_.+\.arn\}\)/);
-      const permission = values("aws_lambda_permission").find((p) => p.principal === "sns.amazonaws.com")!;
+      const permission = values("aws_lambda_permission", withChannels).find((p) => p.principal === "sns.amazonaws.com")!;
       expect(permission).toMatchObject({ source_account: "111111111111", action: "lambda:InvokeFunction" });
       expect(permission.source_arn).toMatch(/aws_sns_topic\.alert-topic_.+\.arn/);
     });
 
     test("names channel secrets, never their values, in its environment", () => {
       expect(forwarder().environment.variables).toMatchObject({ ALERT_CHANNELS: "slack:ops=shf-dev/alert-channels/ops", ENVIRONMENT: "dev" });
-      const secret = byName("aws_secretsmanager_secret", "shf-dev/alert-channels/ops")!;
+      const secret = byName("aws_secretsmanager_secret", "shf-dev/alert-channels/ops", withChannels)!;
       expect(secret).toMatchObject({ recovery_window_in_days: 7 });
-      expect(values("aws_secretsmanager_secret_version")).toEqual([]);
+      expect(values("aws_secretsmanager_secret_version", withChannels)).toEqual([]);
     });
 
     test("may read exactly its channel secrets, its delivery markers and send to its dead letters", () => {
-      const statements = documentStatements(stack, "alert-forwarder_function_grants");
+      const statements = documentStatements(withChannels, "alert-forwarder_function_grants");
       expect(statements.flatMap((s) => s.actions).sort()).toEqual([
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -357,30 +370,32 @@ describe("IotStack", () => {
     });
 
     test("sends failed invocations, after Lambda's two retries, to an encrypted dead-letter queue with an alarm", () => {
-      const config = values("aws_lambda_function_event_invoke_config")[0];
+      const config = values("aws_lambda_function_event_invoke_config", withChannels).find((c) => String(c.function_name).includes("alert-forwarder"))!;
       expect(config).toMatchObject({ maximum_retry_attempts: 2, maximum_event_age_in_seconds: 3600 });
       expect(config.destination_config.on_failure.destination).toMatch(/aws_sqs_queue\.alert-forwarder_dead-letters_.+\.arn/);
-      expect(byName("aws_sqs_queue", "shf-dev-alert-forwarder-dlq")).toMatchObject({ sqs_managed_sse_enabled: true, message_retention_seconds: 1209600 });
-      expect(values("aws_cloudwatch_metric_alarm").find((a) => a.alarm_name === "shf-dev-alert-forwarder-dead-letters")).toMatchObject({
+      expect(byName("aws_sqs_queue", "shf-dev-alert-forwarder-dlq", withChannels)).toMatchObject({
+        sqs_managed_sse_enabled: true,
+        message_retention_seconds: 1209600,
+      });
+      expect(values("aws_cloudwatch_metric_alarm", withChannels).find((a) => a.alarm_name === "shf-dev-alert-forwarder-dead-letters")).toMatchObject({
         namespace: "AWS/SQS",
         metric_name: "ApproximateNumberOfMessagesVisible",
         threshold: 1,
       });
-      const redrive = documentStatements(stack, "alert-forwarder_dead-letters-policy-document")[0];
+      const redrive = documentStatements(withChannels, "alert-forwarder_dead-letters-policy-document")[0];
       expect(redrive.principals).toEqual([{ type: "Service", identifiers: ["sns.amazonaws.com"] }]);
       expect(redrive.condition).toEqual([
         { test: "ArnEquals", variable: "aws:SourceArn", values: [expect.stringMatching(/aws_sns_topic\.alert-topic_.+\.arn/)] },
       ]);
     });
 
-    test("is left out when no channel is configured", () => {
-      const base = loadConfig("dev");
-      const noChannels = synthStack((app, props) => new IotStack(app, "iot", { ...props, iotServiceRoles }), {
-        identityRoot,
-        config: { ...base, alerts: { ...base.alerts, channels: [] } },
-      });
-      expect(byName("aws_lambda_function", "shf-dev-alert-forwarder", noChannels)).toBeUndefined();
-      expect(values("aws_secretsmanager_secret", noChannels).map((s) => s.name)).not.toContain("shf-dev/alert-channels/ops");
+    test("is left out by default (channels are opt-in): no function, secret, queue, alarm or subscription", () => {
+      expect(base.alerts.channels).toEqual([]);
+      expect(byName("aws_lambda_function", "shf-dev-alert-forwarder")).toBeUndefined();
+      expect(values("aws_secretsmanager_secret").map((s) => s.name)).toEqual(["shf-dev/controller-certificate"]);
+      expect(values("aws_sqs_queue").map((q) => q.name)).not.toContain("shf-dev-alert-forwarder-dlq");
+      expect(values("aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).not.toContain("shf-dev-alert-forwarder-dead-letters");
+      expect(values("aws_sns_topic_subscription").filter((s) => s.protocol === "lambda")).toEqual([]);
     });
   });
 

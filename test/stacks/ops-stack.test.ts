@@ -1,7 +1,7 @@
 /**
  * The ops stack, synthesized with the whole app (offline, as CI plans it): the fleet dashboard's widgets
  * reference only resources the other stacks synthesize (and cover all of them), the controller-down
- * alarms page on missing data, and every topic rule has a failure alarm.
+ * alarms page on missing data, and one alarm counts every topic rule's failed actions.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,8 @@ import { LOG_METRICS_NAMESPACE } from "../../modules/alarms";
 import { ALERT_METRICS, CONTROLLER_METRICS } from "../../functions/shared/fleet-metrics";
 import { LAMBDA_WIDGETS, fleetDashboardBody } from "../../modules/fleet-dashboard";
 import { OFFLINE_INSTANCE_ID } from "../../stacks/ops-stack";
+import { RULE_ERROR_PATTERN, RULE_EXECUTION_FAILURE_PATTERN, RULE_FAILURE_METRIC } from "../../modules/rule-failure-alarm";
+import { IOT_CORE_LOG_GROUP } from "../../stacks/iot-stack";
 import { synthOfflineApp } from "../support/offline-app";
 
 type Body = Record<string, any>;
@@ -25,7 +27,8 @@ const names = resourceNames(config);
 const { outdir, stacks } = synthOfflineApp("dev");
 const tf: Record<string, StackJson> = Object.fromEntries(stacks.map((id) => [id, JSON.parse(readFileSync(join(outdir, "stacks", id, "cdk.tf.json"), "utf8"))]));
 const ops = tf.ops!;
-const everywhere = (type: string): Body[] => Object.entries(tf).flatMap(([id, s]) => Object.values(s.resource?.[type] ?? {}).map((r) => ({ stack: id, ...r })));
+const everywhere = (type: string): Body[] =>
+  Object.entries(tf).flatMap(([stack, s]) => Object.entries(s.resource?.[type] ?? {}).map(([id, r]) => ({ stack, id, ...r })));
 const others = (type: string) => everywhere(type).filter((r) => r.stack !== "ops");
 
 const functions = new Set(others("aws_lambda_function").map((f) => f.function_name as string));
@@ -90,7 +93,7 @@ test("GIVEN the app's functions, rules and queues THEN the dashboard shows every
   expect([...functions].filter((f) => !shown("FunctionName").has(f))).toEqual([]);
   expect([...rules].filter((r) => !shown("RuleName").has(r))).toEqual([]);
   expect([...queues].filter((q) => !shown("QueueName").has(q))).toEqual([]);
-  expect(queues.size).toBeGreaterThanOrEqual(5);
+  expect(queues.size).toBeGreaterThanOrEqual(3);
 });
 
 test("GIVEN the alarm widget THEN it lists the three controller-down alarms, which exist", () => {
@@ -187,11 +190,56 @@ describe("Lambda alarms for the whole environment", () => {
   });
 });
 
-test("GIVEN every topic rule THEN a failure alarm (AWS/IoT Failure by RuleName) pages the alarm topic", () => {
-  const failureAlarms = everywhere("aws_cloudwatch_metric_alarm").filter((a) => a.namespace === "AWS/IoT" && a.metric_name === "Failure");
-  const covered = new Set(failureAlarms.map((a) => a.dimensions.RuleName as string).map((r) => (r.startsWith("${") ? names.telemetryStoreRule : r)));
-  expect([...rules].filter((r) => !covered.has(r))).toEqual([]);
-  for (const a of failureAlarms) expect(a.alarm_actions).toHaveLength(1);
+describe("one alarm for every topic rule's failed actions", () => {
+  const ruleResources = others("aws_iot_topic_rule");
+  const groupsByStack = new Map(others("aws_cloudwatch_log_group").map((g) => [`${g.stack} \${aws_cloudwatch_log_group.${g.id}.name}`, g.name as string]));
+  const allFilters = everywhere("aws_cloudwatch_log_metric_filter").filter((f) => f.metric_transformation.namespace === RULE_FAILURE_METRIC.namespace);
+  const filters = allFilters.filter((f) => f.log_group_name !== IOT_CORE_LOG_GROUP);
+  const topicArn = `arn:aws:sns:${config.region}:${config.accountId}:${names.alarmTopic}`;
+
+  test("GIVEN every topic rule THEN its error action writes to a log group that a filter counts into the one rule-failure metric", () => {
+    const errorGroups = ruleResources.map((r) => {
+      const target = r.error_action?.cloudwatch_logs?.log_group_name as string | undefined;
+      return [r.name, target?.startsWith("${") ? groupsByStack.get(`${r.stack} ${target}`) : target];
+    });
+    expect(errorGroups.filter(([, group]) => group === undefined)).toEqual([]);
+    const counted = new Set(filters.map((f) => f.log_group_name));
+    expect(errorGroups.filter(([, group]) => !counted.has(group))).toEqual([]);
+    expect(filters.map((f) => f.log_group_name).sort()).toEqual([names.ruleErrorsLogGroup, names.telemetryRuleErrorsLogGroup].sort());
+    for (const f of filters) {
+      expect(f).toMatchObject({ stack: "ops", pattern: RULE_ERROR_PATTERN, name: names.ruleActionFailures });
+      expect(f.metric_transformation).toEqual({ name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" });
+    }
+  });
+
+  test("GIVEN IoT Core's own log THEN its failed RuleExecution entries count too (a failure pages even when an error action cannot write)", () => {
+    expect(allFilters.filter((f) => f.log_group_name === IOT_CORE_LOG_GROUP)).toEqual([
+      expect.objectContaining({ stack: "ops", pattern: RULE_EXECUTION_FAILURE_PATTERN, name: names.ruleActionFailures }),
+    ]);
+  });
+
+  test("GIVEN the metric THEN one alarm in ops pages on the first failure, and it names the log groups to read", () => {
+    const watching = everywhere("aws_cloudwatch_metric_alarm").filter((a) => a.metric_name === RULE_FAILURE_METRIC.name);
+    expect(watching).toEqual([
+      expect.objectContaining({
+        stack: "ops",
+        alarm_name: names.ruleActionFailures,
+        namespace: RULE_FAILURE_METRIC.namespace,
+        statistic: "Sum",
+        threshold: 1,
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        treat_missing_data: "notBreaching",
+        alarm_actions: [topicArn],
+        ok_actions: [topicArn],
+      }),
+    ]);
+    expect(watching[0].dimensions).toBeUndefined();
+    for (const group of [names.ruleErrorsLogGroup, names.telemetryRuleErrorsLogGroup]) expect(watching[0].alarm_description).toContain(group);
+  });
+
+  test("GIVEN the app THEN no per-rule AWS/IoT Failure alarm is left (each was billed as its own alarm metric)", () => {
+    expect(everywhere("aws_cloudwatch_metric_alarm").filter((a) => a.namespace === "AWS/IoT")).toEqual([]);
+  });
 });
 
 describe("fleetDashboardBody", () => {

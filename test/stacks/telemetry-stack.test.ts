@@ -82,15 +82,6 @@ describe("TelemetryStack: hot store", () => {
       retention_in_days: 14,
     });
   });
-
-  test("alarms when the storage rule fails to write", () => {
-    expect(one(stack, "aws_cloudwatch_metric_alarm", "store-rule-failures-alarm")).toMatchObject({
-      namespace: "AWS/IoT",
-      metric_name: "Failure",
-      dimensions: { RuleName: "${aws_iot_topic_rule.telemetry-store-rule.name}" },
-      alarm_actions: [alarmTopic.topicArn],
-    });
-  });
 });
 
 describe("TelemetryStack: warm store", () => {
@@ -100,13 +91,14 @@ describe("TelemetryStack: warm store", () => {
     ]);
   });
 
-  test("buffers a few minutes, compresses with GZIP and partitions by time", () => {
+  test("buffers 15 minutes (Firehose's longest: fewer, larger objects), compresses with GZIP and partitions by time", () => {
     expect(stack.json).toHaveResourceWithProperties(KinesisFirehoseDeliveryStream, {
       name: "shf-dev-telemetry",
       destination: "extended_s3",
       server_side_encryption: { enabled: true, key_type: "AWS_OWNED_CMK" },
       extended_s3_configuration: expect.objectContaining({
-        buffering_interval: 300,
+        buffering_interval: 900,
+        buffering_size: 5,
         compression_format: "GZIP",
         prefix: "telemetry/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
         error_output_prefix: expect.stringContaining("errors/!{firehose:error-output-type}/"),
@@ -399,7 +391,7 @@ describe("TelemetryStack: operations", () => {
       all(stack, "aws_cloudwatch_metric_alarm")
         .map((a) => a.alarm_name)
         .sort(),
-    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-rollup-async-failures", "shf-dev-telemetry-store-failures"].sort());
+    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-rollup-async-failures"].sort());
   });
 
   test("describes every output", () => {
