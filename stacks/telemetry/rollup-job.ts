@@ -67,7 +67,7 @@ export class RollupJob extends FlatScope {
     // EventBridge invokes asynchronously: a run that still fails after Lambda's retries is kept and alarmed.
     // Retrying is safe (every item is recomputed whole), and the next hour's run catches up anyway.
     new AsyncFailureDestination(this, "telemetry-rollup-async-failures", {
-      function: fn,
+      functions: [fn],
       queueName: names.asyncFailureQueue(names.telemetryRollupFunction),
       alarmName: names.asyncFailureAlarm(names.telemetryRollupFunction),
       topic: props.alarmTopic,
