@@ -1,7 +1,7 @@
 /**
  * The twin's DynamoDB tables, with the keys the stacks synthesize: the registry and alert state (iot
- * stack), and the latest-reading and hourly-rollup tables the dashboard API reads (telemetry stack).
- * The twin runs no broadcaster, which fills the last two on AWS, so they stay empty here (README "Twin").
+ * stack), and the hourly-rollup table the dashboard API reads (telemetry stack). The twin runs no
+ * rollup job, which fills it on AWS, so it stays empty here (README "Twin").
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { ResourceNames } from "../stacks/shared/naming";
@@ -10,9 +10,10 @@ import { createSynthesizedTable } from "./twin-rules";
 
 export async function createTwinTables(client: DynamoDBClient, names: ResourceNames): Promise<void> {
   await createTables(client, names.registryTable, names.alertStateTable);
-  for (const [tableName, hashKey, rangeKey, rangeType] of [
-    [names.telemetryLatestTable, "buildingId", "thingName", "S"],
-    [names.telemetryRollupTable, "thingName", "hour", "N"],
-  ] as const)
-    await createSynthesizedTable(client, { tableName, hashKey, rangeKey, attributes: { [hashKey]: "S", [rangeKey]: rangeType } });
+  await createSynthesizedTable(client, {
+    tableName: names.telemetryRollupTable,
+    hashKey: "thingName",
+    rangeKey: "hour",
+    attributes: { thingName: "S", hour: "N" },
+  });
 }

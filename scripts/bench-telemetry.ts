@@ -16,7 +16,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import { FAKE_AWS_ENV, createTables, startDynalite, startDynaliteProcess } from "../local/dynamo";
 import { TELEMETRY_TABLES, createTelemetryTables } from "../test/functions/telemetry-helpers";
-import { putAll, seedLatest, seedReadings } from "../test/support/telemetry-seed";
+import { putAll, seedReadings } from "../test/support/telemetry-seed";
 
 const DAY = 86_400_000;
 const STEP = 10 * 60_000;
@@ -69,7 +69,6 @@ async function main(): Promise<void> {
     TELEMETRY_API.environment({
       environment: "bench",
       telemetryTableName: TELEMETRY_TABLES.telemetry,
-      latestTableName: TELEMETRY_TABLES.latest,
       rollupTableName: TELEMETRY_TABLES.rollup,
       registryTableName,
     }),
@@ -103,7 +102,6 @@ async function main(): Promise<void> {
     metrics,
     rollupTable: TELEMETRY_TABLES.rollup,
   });
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, "bench", things, day0 + 7 * DAY);
   console.log(`seeded ${written} readings of ${things.length} devices in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
   const run = async (e: APIGatewayProxyEventV2WithJWTAuthorizer) => {

@@ -10,7 +10,6 @@ export const TELEMETRY_API = defineContract({
     registryTableName: COMMON_ENV.registryTableName,
     /** Hot store: key thingName + ts. */
     telemetryTableName: "TELEMETRY_TABLE_NAME",
-    latestTableName: COMMON_ENV.latestTableName,
     rollupTableName: COMMON_ENV.rollupTableName,
   },
   defaults: { environment: DEFAULT_ENVIRONMENT },

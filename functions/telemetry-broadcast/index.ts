@@ -14,6 +14,12 @@ import { integerInRange, loadConfig, optionalString, requiredString } from "../s
 import { createLogger, errorFields } from "../shared/log";
 import { describeIssues, preview } from "../shared/registry";
 import { TELEMETRY_BROADCAST as C } from "./contract";
+
+// TEMPORARY (branch pipeline-stack): the contract no longer has these settings; the stream consumer
+// (branch stream-consumer) replaces this handler. Until then the old per-reading logic reads them here,
+// as absent when unset (the stack no longer sets them): then it neither rolls up nor keeps latest rows.
+const LEGACY_ENV = { latestTableName: "TELEMETRY_LATEST_TABLE_NAME", rollupTableName: "TELEMETRY_ROLLUP_TABLE_NAME", latestTtlSeconds: "LATEST_TTL_SECONDS" };
+const LEGACY_TTL = { fallback: 90 * 86400, range: { min: 3600, max: 3650 * 86400 } };
 import { broadcastTelemetry, telemetryEventSchema, type BroadcastDeps, type BroadcastOutcome } from "./broadcast";
 
 const config = loadConfig(() => {
@@ -23,9 +29,9 @@ const config = loadConfig(() => {
     callbackUrl,
     registryTableName: requiredString(process.env, C.env.registryTableName),
     connectionsTableName: requiredString(process.env, C.env.connectionsTableName),
-    latestTableName: requiredString(process.env, C.env.latestTableName),
-    rollupTableName: requiredString(process.env, C.env.rollupTableName),
-    latestTtlSeconds: integerInRange(process.env, C.env.latestTtlSeconds, C.defaults.latestTtlSeconds, C.ranges.latestTtlSeconds),
+    latestTableName: optionalString(process.env, LEGACY_ENV.latestTableName, ""),
+    rollupTableName: optionalString(process.env, LEGACY_ENV.rollupTableName, ""),
+    latestTtlSeconds: integerInRange(process.env, LEGACY_ENV.latestTtlSeconds, LEGACY_TTL.fallback, LEGACY_TTL.range),
   };
 });
 

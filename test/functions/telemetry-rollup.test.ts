@@ -8,7 +8,7 @@ import { aggregateBuildingTelemetry, aggregateDeviceTelemetry } from "../../func
 import type { ApiResult, QueryDeps } from "../../functions/telemetry-api/queries";
 import { rollUpReading, type RollupDeps } from "../../functions/telemetry-broadcast/rollup";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { putAll, seedLatest, seedReadings, type Metrics } from "../support/telemetry-seed";
+import { putAll, seedReadings, type Metrics } from "../support/telemetry-seed";
 import { putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { TELEMETRY_TABLES, createTelemetryTables } from "./telemetry-helpers";
 
@@ -41,7 +41,6 @@ const groups = [building];
 const queryDeps = (useRollups: boolean): QueryDeps => ({
   ddb,
   telemetryTableName: TELEMETRY_TABLES.telemetry,
-  latestTableName: TELEMETRY_TABLES.latest,
   rollupTableName: TELEMETRY_TABLES.rollup,
   registryTableName: db.registryTableName,
   now: () => day0 + 3 * DAY,
@@ -86,7 +85,6 @@ beforeAll(async () => {
   for (const thing of things)
     await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
   await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: READINGS, metrics: metricsOf });
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, building, things, day0 + DAY);
   // The same readings through the real rollup writer, shuffled (out of order across hours and devices), 8 at a time.
   const readings = things.flatMap((thingName, d) =>
     Array.from({ length: READINGS }, (_, k) => ({ thingName, ts: day0 + k * STEP, metrics: metricsOf(d, k) })).filter((r) => r.metrics),

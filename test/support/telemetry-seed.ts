@@ -1,5 +1,5 @@
 /**
- * Seeds the telemetry hot store and latest-reading table with known readings (tests and
+ * Seeds the telemetry hot store (and optionally the hourly rollups) with known readings (tests and
  * scripts/bench-telemetry.ts): `BatchWriteItem` 25 at a time, a few batches in flight, unprocessed
  * items retried.
  */
@@ -53,15 +53,6 @@ export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Prom
   await putAll(client, plan.telemetryTable, items);
   if (plan.rollupTable) await putAll(client, plan.rollupTable, rollupItems(items));
   return items.length;
-}
-
-/** One latest-reading row per device under its building (what the broadcaster keeps). */
-export async function seedLatest(client: DynamoDBClient, latestTable: string, buildingId: string, things: readonly string[], ts: number): Promise<void> {
-  await putAll(
-    client,
-    latestTable,
-    things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })),
-  );
 }
 
 /** The rollup items of these readings, built with the broadcaster's own arithmetic (functions/shared/telemetry-rollup.ts). */
