@@ -4,6 +4,7 @@
  */
 import prices from "./prices.eu-west-1.json";
 import { Inventory, TopicRuleInfo } from "./inventory";
+import { streamConsumerLoad } from "./stream-consumers";
 import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, FunctionProfile, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
 
 export type PriceKey = keyof typeof prices.prices;
@@ -92,6 +93,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   let rulesTriggered = 0;
   let actions = 0;
   let ruleWrites = 0;
+  const tableWrites = new Map<string, number>();
   let firehoseRecords = 0;
   let ruleLogBytes = 0;
   const route = (topic: string, events: number, bytes: number) => {
@@ -101,7 +103,10 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
       for (const action of rule.actions) {
         actions += fired;
         if (action.type === "lambda" && action.target) invoke(functionOf(inventory, action.target), fired);
-        if (action.type === "dynamodbv2" || action.type === "dynamodb") ruleWrites += fired;
+        if (action.type === "dynamodbv2" || action.type === "dynamodb") {
+          ruleWrites += fired;
+          if (action.target) tableWrites.set(action.target, (tableWrites.get(action.target) ?? 0) + fired);
+        }
         if (action.type === "firehose") firehoseRecords += fired;
         if (action.type === "cloudwatch_logs") ruleLogBytes += fired * bytes;
       }
@@ -149,6 +154,13 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   invokeBySuffix(inventory, "telemetry-ws-authorizer", liveSessions, invoke);
   invokeBySuffix(inventory, "telemetry-connections", liveSessions * 2, invoke);
 
+  // --- Stream consumers: one invocation per batch of the rule-written items; per record a little time and the registry lookup.
+  const consumed = streamConsumerLoad(inventory.streamConsumers, tableWrites, MINUTES_PER_MONTH * 60, w.readingBytes);
+  for (const c of consumed) invoke(c.function, c.invocations);
+  const streamRecords = consumed.reduce((sum, c) => sum + c.records, 0);
+  const firehoseBilledBytes = firehoseRecords * 5 * KB + consumed.reduce((sum, c) => sum + c.firehoseBilledBytes, 0);
+  firehoseRecords += consumed.filter((c) => c.firehoseBilledBytes > 0).reduce((sum, c) => sum + c.records, 0);
+
   // --- Lambda: requests, GB-seconds, and the DynamoDB work each invocation does.
   let lambdaReads = 0;
   let lambdaWrites = 0;
@@ -162,6 +174,9 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
     lambdaReads += count * profile.readUnits;
     lambdaWrites += count * profile.writeUnits;
   }
+  const consumerMemoryGb = (fn: string) => (inventory.functions.find((f) => f.name === fn)?.memoryMiB ?? 128) / 1024;
+  for (const c of consumed) gbSeconds += c.records * (w.streamRecordMs / 1000) * consumerMemoryGb(c.function);
+  lambdaReads += streamRecords * w.streamRecordReadUnits;
   // Registry scans: every sweep and health check reads the whole table (eventually consistent: 8 KB per unit).
   const registryScans = inventory.schedules.reduce((sum, s) => sum + s.perMonth, 0);
   lambdaReads += registryScans * Math.ceil((n * w.registryItemBytes) / (8 * KB));
@@ -173,24 +188,26 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", "writes by functions", lambdaWrites, "write units", "dynamodb.writeRequestsPerMillion", 1e6);
   add("DynamoDB", "reads by functions (incl. registry scans)", lambdaReads, "read units", "dynamodb.readRequestsPerMillion", 1e6);
   const hotDays = hotRetentionDays(inventory);
-  // Hourly rollups (broadcaster, per reading): a strongly consistent GetItem and an UpdateItem of the
-  // device-hour item, whose size grows with the readings of the hour; one item per device and hour, kept as long as the hot store.
+  // Hourly rollups (design: a scheduled job over completed hours, branch rollup-job): one write of the
+  // device-hour item and one eventually consistent Query of the hour's readings per device and hour;
+  // one item per device and hour, kept as long as the hot store.
   const rollupTable = inventory.tables.find((t) => t.name.endsWith("-telemetry-rollup"));
-  if (rollupTable && bySuffix(inventory, "telemetry-broadcast")) {
+  if (rollupTable) {
     const perHour = Math.max(1, 60 / fleet.intervalMinutes);
     const itemBytes = w.rollupItemBaseBytes + perHour * w.rollupSeenBytesPerReading;
+    const deviceHours = n * HOURS_PER_MONTH;
     add(
       "DynamoDB",
-      "hourly rollups: writes (UpdateItem per reading)",
-      readings * Math.ceil(itemBytes / KB),
+      "hourly rollups: writes (one per device-hour)",
+      deviceHours * Math.ceil(itemBytes / KB),
       "write units",
       "dynamodb.writeRequestsPerMillion",
       1e6,
     );
     add(
       "DynamoDB",
-      "hourly rollups: reads (consistent GetItem per reading)",
-      readings * Math.ceil(itemBytes / (4 * KB)),
+      "hourly rollups: reads (the hour's readings per device)",
+      deviceHours * 0.5 * Math.ceil((perHour * w.hotItemBytes) / (4 * KB)),
       "read units",
       "dynamodb.readRequestsPerMillion",
       1e6,
@@ -200,7 +217,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
     if (rollupTable.pitr) add("DynamoDB", "point-in-time recovery (hourly rollups)", rollupGb, "GB-months", "dynamodb.pitrPerGbMonth");
   }
   const hotGb = ((ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes) / GB + (n * 2 * w.registryItemBytes) / GB;
-  add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
+  add("DynamoDB", `storage (${hotDays}-day hot store, registry)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
   // Point-in-time recovery is billed on the size of each table that has it on.
   const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
   const hotPitr = inventory.tables.some((t) => t.pitr && ruleTables.has(t.name));
@@ -209,7 +226,8 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", `point-in-time recovery${hotPitr ? " (incl. hot store)" : ""}`, pitrGb, "GB-months", "dynamodb.pitrPerGbMonth");
 
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.
-  if (inventory.firehoseStreams > 0) add("Firehose", "ingestion (5 KB per record)", (firehoseRecords * 5 * KB) / GB, "GB", "firehose.ingestPerGb");
+  if (inventory.firehoseStreams > 0)
+    add("Firehose", "ingestion (5 KB per record, several readings a record)", firehoseBilledBytes / GB, "GB", "firehose.ingestPerGb");
   const warm = inventory.lifecycles.find((l) => l.glacierIrAfterDays !== undefined);
   const warmGbPerDay = ((firehoseRecords / DAYS_PER_MONTH) * w.warmBytesPerReading) / GB;
   if (warm) {
