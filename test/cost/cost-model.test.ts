@@ -6,6 +6,7 @@ import { Inventory, inventoryOf, schedulePerMonth, synthesizeStacks } from "../.
 import { costOf, fixedAndPerDevice, topicMatches } from "../../cost/model";
 import { costChartSvg } from "../../cost/chart";
 import { whatIf, withBasicIngest } from "../../cost/what-if";
+import { streamConsumerLoad } from "../../cost/stream-consumers";
 
 /** Budgets of issue 15: the whole backend, a reading every 10 minutes. */
 const BUDGETS = { smallFleet: { devices: 20, usd: 15 }, largeFleet: { devices: 10000, usd: 150 } };
@@ -104,9 +105,13 @@ describe("the model", () => {
     // WHEN 10,000 devices read every 10 minutes (about 17 readings a second: about 83 per 5-second window)
     const big = costOf(dev, { devices: 10000, intervalMinutes: 10 });
     const readings = (10000 * 43800) / 10;
-    // THEN far fewer invocations than readings, and far less than 5 KB of Firehose ingestion per reading
-    expect(item(big, "requests")).toBeLessThan(readings / 50);
-    expect(item(big, "ingestion (5 KB per record")).toBeLessThan((readings * 5 * 1024) / 1024 ** 3 / 50);
+    // THEN one invocation per 5-second window of readings, and far less than 5 KB of Firehose ingestion per reading
+    const perSecond = readings / (43800 * 60);
+    const [load] = streamConsumerLoad(dev.streamConsumers, new Map([["shf-dev-telemetry", readings]]), 43800 * 60, 300);
+    expect(load!.invocations).toBeCloseTo(readings / (perSecond * 5), 0);
+    expect(load!.invocations).toBeLessThan(readings / 50);
+    // (about the readings' own bytes: ~80 readings fill a record well past the 5 KB rounding)
+    expect(item(big, "ingestion (5 KB per record")).toBeLessThan((readings * 5 * 1024) / 1024 ** 3 / 10);
     // AND a small fleet gets about one reading per invocation (the window rarely holds two)
     const small = costOf(dev, { devices: 20, intervalMinutes: 10 });
     expect(item(small, "ingestion (5 KB per record")).toBeCloseTo((((20 * 43800) / 10) * 5 * 1024) / 1024 ** 3, 3);
