@@ -78,7 +78,16 @@ export interface ProvisioningConfig {
   };
 }
 
-/** One alert rule on a telemetry metric, e.g. `{ metric: "co2_ppm", operator: ">", value: 1500 }`. */
+/**
+ * One alert rule on a telemetry metric, e.g. `{ metric: "co2_ppm", operator: ">", value: 1500 }`.
+ *
+ * The telemetry stream consumer (functions/telemetry-broadcast) checks each reading with the semantics
+ * the per-threshold IoT rules had (IoT SQL `WHERE metrics.<metric> <operator> <value>`): a number or a
+ * numeric string compares as a number; a missing, boolean, non-numeric or non-scalar metric never fires.
+ * A crossing invokes the iot stack's alert handler asynchronously with `{code:
+ * "TELEMETRY_THRESHOLD.<metric>", message: "<metric> is <reading>, above|at or above|below|at or below
+ * the threshold of <value>", thingName, receivedAt}` (receivedAt: the reading's arrival `ts`, epoch ms).
+ */
 export interface TelemetryThreshold {
   /** Key in the payload's `metrics` object: 1-40 characters [A-Za-z0-9_], starting with a letter. */
   readonly metric: string;
@@ -91,7 +100,7 @@ export interface TelemetryConfig {
   readonly hotRetentionDays: number;
   /** Days readings stay in the S3 warm store (GZIP JSON lines), at least hotRetentionDays. @default 730 */
   readonly warmRetentionDays: number;
-  /** Each becomes an IoT rule that invokes the alert handler (cooldown per device and metric). */
+  /** Checked by the telemetry stream consumer on every reading; a crossing goes to the alert handler (cooldown per device and metric). */
   readonly thresholds: readonly TelemetryThreshold[];
   /** Browser origins of the dashboard (CORS on the read API), e.g. `https://dashboard.example.com`. Empty: no CORS. */
   readonly dashboardOrigins: readonly string[];

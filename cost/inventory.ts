@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { streamConsumersOf, type StreamConsumerInfo } from "./stream-consumers";
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
 export interface SynthesizedStacks {
@@ -63,6 +64,8 @@ export interface Inventory {
   readonly ecrRepositories: number;
   /** Rules that IoT policies let clients publish to directly (`$aws/rules/<rule>/...`, Basic Ingest). */
   readonly basicIngestRules: string[];
+  /** Functions driven by a table's DynamoDB stream (cost/stream-consumers.ts). */
+  readonly streamConsumers: StreamConsumerInfo[];
 }
 
 const MINUTES_PER_MONTH = 730 * 60;
@@ -202,6 +205,7 @@ export function inventoryOf(envName: string, stacks: SynthesizedStacks): Invento
     iotLogLevel: logging && !logging.r.disable_all_logs ? logging.r.default_log_level : undefined,
     ecrRepositories: count("aws_ecr_repository"),
     basicIngestRules: basicIngestRules(stacks),
+    streamConsumers: Object.values(stacks).flatMap((tf) => streamConsumersOf(tf.resource ?? {})),
   };
 }
 

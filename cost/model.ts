@@ -5,6 +5,7 @@
 import prices from "./prices.eu-west-1.json";
 import { Inventory, TopicRuleInfo } from "./inventory";
 import { rollupJobWork } from "./rollup-job";
+import { streamConsumerLoad } from "./stream-consumers";
 import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, FunctionProfile, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
 
 export type PriceKey = keyof typeof prices.prices;
@@ -94,6 +95,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   let rulesTriggered = 0;
   let actions = 0;
   let ruleWrites = 0;
+  const tableWrites = new Map<string, number>();
   let firehoseRecords = 0;
   let ruleLogBytes = 0;
   const route = (topic: string, events: number, bytes: number) => {
@@ -103,7 +105,10 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
       for (const action of rule.actions) {
         actions += fired;
         if (action.type === "lambda" && action.target) invoke(functionOf(inventory, action.target), fired);
-        if (action.type === "dynamodbv2" || action.type === "dynamodb") ruleWrites += fired;
+        if (action.type === "dynamodbv2" || action.type === "dynamodb") {
+          ruleWrites += fired;
+          if (action.target) tableWrites.set(action.target, (tableWrites.get(action.target) ?? 0) + fired);
+        }
         if (action.type === "firehose") firehoseRecords += fired;
         if (action.type === "cloudwatch_logs") ruleLogBytes += fired * bytes;
       }
@@ -153,6 +158,13 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   invokeBySuffix(inventory, "telemetry-ws-authorizer", liveSessions, invoke);
   invokeBySuffix(inventory, "telemetry-connections", liveSessions * 2, invoke);
 
+  // --- Stream consumers: one invocation per batch of the rule-written items; per record a little time and the registry lookup.
+  const consumed = streamConsumerLoad(inventory.streamConsumers, tableWrites, MINUTES_PER_MONTH * 60, w.readingBytes);
+  for (const c of consumed) invoke(c.function, c.invocations);
+  const streamRecords = consumed.reduce((sum, c) => sum + c.records, 0);
+  const firehoseBilledBytes = firehoseRecords * 5 * KB + consumed.reduce((sum, c) => sum + c.firehoseBilledBytes, 0);
+  firehoseRecords += consumed.filter((c) => c.firehoseBilledBytes > 0).reduce((sum, c) => sum + c.records, 0);
+
   // --- Lambda: requests, GB-seconds, and the DynamoDB work each invocation does.
   let lambdaReads = 0;
   let lambdaWrites = 0;
@@ -170,6 +182,9 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   const hotDays = hotRetentionDays(inventory);
   const rollupJob = rollupJobWork(inventory, fleet, w, hotDays);
   gbSeconds += rollupJob?.gbSeconds ?? 0;
+  const consumerMemoryGb = (fn: string) => (inventory.functions.find((f) => f.name === fn)?.memoryMiB ?? 128) / 1024;
+  for (const c of consumed) gbSeconds += c.records * (w.streamRecordMs / 1000) * consumerMemoryGb(c.function);
+  lambdaReads += streamRecords * w.streamRecordReadUnits;
   // Registry scans: every sweep, health check and rollup run reads the whole table (eventually consistent: 8 KB per unit).
   const registryScans = inventory.schedules.reduce((sum, s) => sum + s.perMonth, 0);
   lambdaReads += registryScans * Math.ceil((n * w.registryItemBytes) / (8 * KB));
@@ -201,7 +216,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
     if (rollupJob.pitr) add("DynamoDB", "point-in-time recovery (hourly rollups)", rollupJob.storageGb, "GB-months", "dynamodb.pitrPerGbMonth");
   }
   const hotGb = ((ruleWrites / DAYS_PER_MONTH) * hotDays * w.hotItemBytes) / GB + (n * 2 * w.registryItemBytes) / GB;
-  add("DynamoDB", `storage (${hotDays}-day hot store, registry, latest)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
+  add("DynamoDB", `storage (${hotDays}-day hot store, registry)`, hotGb, "GB-months", "dynamodb.storagePerGbMonth");
   // Point-in-time recovery is billed on the size of each table that has it on.
   const ruleTables = new Set(inventory.topicRules.flatMap((r) => r.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target)));
   const hotPitr = inventory.tables.some((t) => t.pitr && ruleTables.has(t.name));
@@ -211,7 +226,8 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("DynamoDB", `point-in-time recovery${hotPitr ? " (incl. hot store)" : ""}`, pitrGb, "GB-months", "dynamodb.pitrPerGbMonth");
 
   // --- Warm store: Firehose (each record rounded up to 5 KB) into S3, Glacier IR after the hot window.
-  if (inventory.firehoseStreams > 0) add("Firehose", "ingestion (5 KB per record)", (firehoseRecords * 5 * KB) / GB, "GB", "firehose.ingestPerGb");
+  if (inventory.firehoseStreams > 0)
+    add("Firehose", "ingestion (5 KB per record, several readings a record)", firehoseBilledBytes / GB, "GB", "firehose.ingestPerGb");
   const warm = inventory.lifecycles.find((l) => l.glacierIrAfterDays !== undefined);
   const warmBytesPerMonth = firehoseRecords * w.warmBytesPerReading;
   const warmGbPerDay = warmBytesPerMonth / DAYS_PER_MONTH / GB;

@@ -5,7 +5,7 @@
  */
 import { Inventory, TopicRuleInfo } from "./inventory";
 import { costOf, ModelOptions, topicMatches } from "./model";
-import { FleetParameters, FUNCTION_PROFILES } from "./workload";
+import { FleetParameters } from "./workload";
 
 export interface WhatIfStep {
   readonly change: string;
@@ -21,7 +21,7 @@ function telemetryRules(inventory: Inventory): { store: TopicRuleInfo; others: T
   return { store, others: matching.filter((r) => r !== store) };
 }
 
-/** Devices publish readings to `$aws/rules/<store rule>/devices/<thing>/telemetry`; the live rule's action joins the store rule; thresholds are checked by the broadcaster it already invokes. */
+/** Devices publish readings to `$aws/rules/<store rule>/devices/<thing>/telemetry`: no messaging charge; any other telemetry rule's actions join the store rule. */
 export function withBasicIngest(inventory: Inventory): Inventory {
   const { store, others } = telemetryRules(inventory);
   const live = others.filter((r) => !r.hasWhere);
@@ -35,43 +35,13 @@ export function hasBasicIngest(inventory: Inventory): boolean {
   return inventory.basicIngestRules.includes(store.name);
 }
 
-/**
- * Step 1 is Basic Ingest plus live updates and thresholds through the broadcaster. Once the stacks publish
- * through Basic Ingest (the live and threshold rules then get no reading), only the second half is a
- * change, and it costs more than today: it brings those features back.
- */
-function firstStepLabel(inventory: Inventory): string {
-  return hasBasicIngest(inventory)
-    ? "live updates and thresholds back through the broadcaster, invoked by the store rule (Basic Ingest, already synthesized, reaches no other rule)"
-    : "Basic Ingest for telemetry into one rule (store + live actions; thresholds checked by the broadcaster)";
-}
-
 export function whatIf(inventory: Inventory, fleets: readonly FleetParameters[]): WhatIfStep[] {
   const priced = (i: Inventory, options: ModelOptions) => Object.fromEntries(fleets.map((f) => [f.devices, costOf(i, f, options).totalUsdPerMonth]));
-  const basic = withBasicIngest(inventory);
-  const oneWrite: ModelOptions = { profiles: { "telemetry-broadcast": { ...FUNCTION_PROFILES["telemetry-broadcast"], writeUnits: 0 } } };
-  const quietLogs: ModelOptions = { ...oneWrite, workload: { lambdaLogBytesPerInvocation: 0 } };
-  return [
-    { change: "as synthesized today", usdPerMonth: priced(inventory, {}) },
-    { change: firstStepLabel(inventory), usdPerMonth: priced(basic, {}) },
-    {
-      change: "+ one DynamoDB write per reading (no latest-reading table; the API reads each device's newest hot-store item)",
-      usdPerMonth: priced(basic, oneWrite),
-    },
-    {
-      change: "+ no point-in-time recovery on the hot store (the warm store already holds every reading)",
-      usdPerMonth: priced(withoutHotPitr(basic), oneWrite),
-    },
-    {
-      change: "+ Lambda JSON logs at WARN (no START/END/REPORT or info lines for successful invocations)",
-      usdPerMonth: priced(withoutHotPitr(basic), quietLogs),
-    },
-  ];
-}
-
-/** The hot-store table (written by the telemetry rule) without point-in-time recovery. */
-export function withoutHotPitr(inventory: Inventory): Inventory {
-  const { store } = telemetryRules({ ...inventory, topicRules: inventory.topicRules.map((r) => (r.from === "" ? { ...r, from: "devices/+/telemetry" } : r)) });
-  const hot = new Set(store.actions.filter((a) => a.type === "dynamodbv2").map((a) => a.target));
-  return { ...inventory, tables: inventory.tables.map((t) => (hot.has(t.name) ? { ...t, pitr: false } : t)) };
+  const quietLogs: ModelOptions = { workload: { lambdaLogBytesPerInvocation: 0 } };
+  // One rule, one action; the hot table's stream consumer; no latest-reading table; no PITR on the hot store: synthesized already.
+  const steps: WhatIfStep[] = [{ change: "as synthesized today", usdPerMonth: priced(inventory, {}) }];
+  const basic = hasBasicIngest(inventory) ? inventory : withBasicIngest(inventory);
+  if (basic !== inventory) steps.push({ change: "Basic Ingest for telemetry (the store rule only, no messaging charge)", usdPerMonth: priced(basic, {}) });
+  steps.push({ change: "+ Lambda JSON logs at WARN (no START/END/REPORT or info lines for successful invocations)", usdPerMonth: priced(basic, quietLogs) });
+  return steps;
 }

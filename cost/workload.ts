@@ -27,6 +27,12 @@ export const WORKLOAD = {
    * region), 16 device-hours in flight (functions/telemetry-rollup/job.ts DEFAULT_CONCURRENCY).
    */
   rollupMsPerDeviceHour: 1,
+  /**
+   * The telemetry stream consumer's work per reading on top of its per-batch profile: the reading's share
+   * of the registry BatchGetItem (eventually consistent, 0.5 unit per item) and of the run time.
+   */
+  streamRecordReadUnits: 0.5,
+  streamRecordMs: 1,
   /** GZIP JSON lines in the warm store: about a quarter of the raw reading. */
   warmBytesPerReading: 75,
   /** Share of readings that cross a configured threshold (threshold rules' actions run only then). */
@@ -79,8 +85,10 @@ export interface FunctionProfile {
 }
 
 export const FUNCTION_PROFILES: Record<string, FunctionProfile> = {
-  // GetItem registry (eventually consistent, 0.5), conditional Put latest row (1), Query connections (0.5).
-  "telemetry-broadcast": { durationMs: 35, readUnits: 1, writeUnits: 1 },
+  // The hot table's stream consumer, per batch: PutRecordBatch to Firehose, Query connections of the
+  // batch's buildings (0.5 each, about two a batch), async alert invocations when a threshold is crossed;
+  // per-reading work (registry lookup, time) is WORKLOAD.streamRecord*. No writes.
+  "telemetry-broadcast": { durationMs: 60, readUnits: 1, writeUnits: 0 },
   // Cooldown: conditional Put on the alert-state row, then an SNS publish.
   "alert-handler": { durationMs: 40, readUnits: 0, writeUnits: 1 },
   // Conditional UpdateItem of the registry row (connected / lastSeen).

@@ -117,7 +117,6 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
     "telemetry-api": settingsOf(TELEMETRY_API, physical["telemetry-api"], {
       ...registry,
       telemetryTableName: names.telemetryTable,
-      latestTableName: names.telemetryLatestTable,
       rollupTableName: names.telemetryRollupTable,
     }),
     "telemetry-rollup": settingsOf(TELEMETRY_ROLLUP, physical["telemetry-rollup"], {

@@ -45,9 +45,12 @@ export interface RuleCounters {
   errorsRouted: number;
   /** Rows written to the hot telemetry table by a rule. */
   telemetryStored: number;
-  /** Alerts the alert handler sent for an invocation by a threshold rule. */
+  /**
+   * Alerts the alert handler sent for a threshold crossing. Thresholds moved from topic rules to the hot
+   * table's stream consumer: these stay 0 until the twin runs it (branch twin-streams counts them there).
+   */
   thresholdAlerts: number;
-  /** Threshold-rule invocations the alert handler suppressed (same breach within its cooldown). */
+  /** Threshold crossings the alert handler suppressed (same breach within its cooldown); see thresholdAlerts. */
   thresholdSuppressed: number;
   /** Actions that failed (their error action ran). */
   ruleActionFailures: number;
@@ -97,7 +100,6 @@ export class TwinRules {
   private readonly firehose: LocalFirehose;
   private readonly lifecycle: LifecycleRule;
   /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
-  private readonly thresholdOutputs = new WeakSet<object>();
   private readonly unhostedNoted = new Set<string>();
   private readonly stopBasicIngest: () => void;
   /** Physical function name -> the handler the twin runs (built once, not per rule action). */
@@ -110,7 +112,7 @@ export class TwinRules {
     streams: ReadonlyMap<string, SynthesizedDeliveryStream>,
     private readonly client: Awaited<ReturnType<TwinIotCore["connect"]>>,
   ) {
-    const { names, config, counters, note } = options;
+    const { names, counters, note } = options;
     this.hosted = hostedFunctions(names);
     const topicRules = options.iot.synthesized.topicRules;
     this.firehose = new LocalFirehose({
@@ -138,26 +140,16 @@ export class TwinRules {
     };
     this.engine = new RulesEngine({ rules: topicRules.rules, targets: counting });
 
-    const thresholdRules = new Set(config.telemetry.thresholds.map((t) => names.telemetryThresholdRule(t.metric, t.operator)));
     this.engine.on("matched", (m) => {
       if (m.rule === names.errorsRule) {
         counters.errorsRouted++;
         note("rules", `${m.rule}: ${m.topic} -> ${describe(m.output)}`);
-      } else if (thresholdRules.has(m.rule) && m.output !== null && typeof m.output === "object") {
-        this.thresholdOutputs.add(m.output);
-        note("rules", `${m.rule}: ${describe(m.output)}`);
       }
     });
     this.engine.on("action-failed", (f) => {
       counters.ruleActionFailures++;
       const then = f.errorActionFailed ? `; error action failed too: ${f.errorActionFailed}` : " (error action ran)";
       note("rules", `${f.rule}: ${f.action.type} action FAILED: ${f.error}${then}`);
-    });
-    options.functions.on("invoked", (inv) => {
-      const result = inv.result as { status?: string } | undefined;
-      if (inv.functionName !== "alert-handler" || !this.thresholdOutputs.has(inv.event as object)) return;
-      if (result?.status === "sent") counters.thresholdAlerts++;
-      else if (result?.status === "suppressed") counters.thresholdSuppressed++;
     });
 
     this.engine.on("dropped", (d) => note("rules", `Basic Ingest message on ${d.topic} for ${d.rule} dropped: ${d.reason}`));

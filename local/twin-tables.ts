@@ -1,8 +1,7 @@
 /**
  * The twin's DynamoDB tables, with the keys the stacks synthesize: the registry and alert state (iot
- * stack), and the latest-reading and hourly-rollup tables the dashboard API reads (telemetry stack).
- * The twin runs no broadcaster, which fills the latest-reading table on AWS, so it stays empty here
- * (README "Twin"); the rollup job fills the rollup table as on AWS.
+ * stack), and the hourly-rollup table the dashboard API reads (telemetry stack), which the rollup job
+ * fills as on AWS.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { ResourceNames } from "../stacks/shared/naming";
@@ -11,9 +10,10 @@ import { createSynthesizedTable } from "./twin-rules";
 
 export async function createTwinTables(client: DynamoDBClient, names: ResourceNames): Promise<void> {
   await createTables(client, names.registryTable, names.alertStateTable);
-  for (const [tableName, hashKey, rangeKey, rangeType] of [
-    [names.telemetryLatestTable, "buildingId", "thingName", "S"],
-    [names.telemetryRollupTable, "thingName", "hour", "N"],
-  ] as const)
-    await createSynthesizedTable(client, { tableName, hashKey, rangeKey, attributes: { [hashKey]: "S", [rangeKey]: rangeType } });
+  await createSynthesizedTable(client, {
+    tableName: names.telemetryRollupTable,
+    hashKey: "thingName",
+    rangeKey: "hour",
+    attributes: { thingName: "S", hour: "N" },
+  });
 }

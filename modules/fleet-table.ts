@@ -42,8 +42,18 @@ export interface FleetTableProps {
   readonly ttlAttribute?: string;
   /** Refuse deletion through the API (and so through `terraform destroy`). @default true */
   readonly deletionProtection?: boolean;
-  /** Publish item changes on a DynamoDB stream with old and new images (for a StreamConsumer). @default no stream */
-  readonly stream?: boolean;
+  /**
+   * Publish item changes on a DynamoDB stream (for a StreamConsumer): `true` or `"NEW_AND_OLD_IMAGES"` for
+   * both images, `"NEW_IMAGE"` when the consumer only needs what was written (inserts: half the record size).
+   * @default no stream
+   */
+  readonly stream?: boolean | "NEW_IMAGE" | "NEW_AND_OLD_IMAGES";
+  /**
+   * Point-in-time recovery (35 days of restorable history). Turn it off only for derived or
+   * copied-elsewhere data; the policy gate (DYNAMODB-PITR) then wants a suppression with the reason.
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
 }
 
 const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,254}$/;
@@ -51,8 +61,8 @@ const READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Que
 const WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
 
 /**
- * A DynamoDB table with the fleet's hard requirements: on-demand billing, encryption at rest,
- * point-in-time recovery; deletion protection by default. Grants live here:
+ * A DynamoDB table with the fleet's hard requirements: on-demand billing, encryption at rest; point-in-time
+ * recovery and deletion protection by default. Grants live here:
  * `registry.grantReadWrite(hookFunction)`.
  *
  * @example new FleetTable(this, "registry-table", { tableName: names.registryTable, partitionKey: "serialNumber" })
@@ -62,7 +72,7 @@ export class FleetTable extends Construct implements GrantableTable {
   readonly table: DynamodbTable;
   readonly tableName: string;
   readonly tableArn: string;
-  /** ARN of the table's stream (NEW_AND_OLD_IMAGES); undefined without `stream: true`. */
+  /** ARN of the table's stream; undefined without `stream`. */
   readonly streamArn?: string;
 
   /** Grants on a table owned by another stack. `label` names the grant's inline policy (`<label>-read`). */
@@ -104,10 +114,10 @@ export class FleetTable extends Construct implements GrantableTable {
       attribute: [...attributes].map(([name, type]) => ({ name, type })),
       globalSecondaryIndex: indexes.length > 0 ? indexes : undefined,
       serverSideEncryption: { enabled: true },
-      pointInTimeRecovery: { enabled: true },
+      pointInTimeRecovery: { enabled: props.pointInTimeRecovery ?? true },
       deletionProtectionEnabled: props.deletionProtection ?? true,
       ttl: props.ttlAttribute ? { attributeName: props.ttlAttribute, enabled: true } : undefined,
-      ...(props.stream ? { streamEnabled: true, streamViewType: "NEW_AND_OLD_IMAGES" } : {}),
+      ...(props.stream ? { streamEnabled: true, streamViewType: props.stream === true ? "NEW_AND_OLD_IMAGES" : props.stream } : {}),
     });
     this.tableName = this.table.name;
     this.tableArn = this.table.arn;

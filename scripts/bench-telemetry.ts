@@ -22,7 +22,7 @@ import { newRun, rollUpCompletedHours, type RollupRun } from "../functions/telem
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { FAKE_AWS_ENV, createTables, startDynalite, startDynaliteProcess } from "../local/dynamo";
 import { TELEMETRY_TABLES, createTelemetryTables } from "../test/functions/telemetry-helpers";
-import { putAll, seedLatest, seedReadings } from "../test/support/telemetry-seed";
+import { putAll, seedReadings } from "../test/support/telemetry-seed";
 
 const DAY = 86_400_000;
 const STEP = 10 * 60_000;
@@ -75,7 +75,6 @@ async function main(): Promise<void> {
     TELEMETRY_API.environment({
       environment: "bench",
       telemetryTableName: TELEMETRY_TABLES.telemetry,
-      latestTableName: TELEMETRY_TABLES.latest,
       rollupTableName: TELEMETRY_TABLES.rollup,
       registryTableName,
     }),
@@ -108,7 +107,6 @@ async function main(): Promise<void> {
     count: 7 * 144,
     metrics,
   });
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, "bench", things, day0 + 7 * DAY);
   console.log(`seeded ${written} readings of ${things.length} devices in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   await rollUpSeededHours(db.client, registryTableName, day0);
 

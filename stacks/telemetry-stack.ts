@@ -3,10 +3,12 @@ import { TerraformElement, TerraformOutput } from "cdktf";
 import type { Construct, Node } from "constructs";
 import { FleetStack, FleetStackProps } from "./shared/fleet-stack";
 import { FunctionRef, TableRef, TopicRef } from "../modules/refs";
-import { AsyncFailureDestination } from "../modules/async-failure-destination";
 import { FlatAddresses } from "../modules/flat-scope";
 import { ContractFunction } from "../modules/contract-function";
 import { FleetTable } from "../modules/fleet-table";
+import { ImportedFunction } from "../modules/imported-function";
+import { PolicyGate } from "../modules/policy-gate/policy-gate";
+import { StreamConsumer } from "../modules/stream-consumer";
 import { SecureBucket } from "../modules/secure-bucket";
 import { DashboardApi } from "./telemetry/dashboard-api";
 import { RollupJob } from "./telemetry/rollup-job";
@@ -16,11 +18,11 @@ import { WarmStore } from "./telemetry/warm-store";
 import { WarmStoreQueries, loadSavedQueries } from "./telemetry/warm-store-queries";
 
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
-import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
+import { STREAM_CONSUMER, TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
 import { TELEMETRY_CONNECTIONS } from "../functions/telemetry-connections/contract";
 import { TELEMETRY_WS_AUTHORIZER } from "../functions/telemetry-ws-authorizer/contract";
 
-export { storeSql, thresholdSql } from "./telemetry/rule-sql";
+export { storeSql } from "./telemetry/rule-sql";
 
 export interface TelemetryStackProps extends FleetStackProps {
   /** Device registry (iot stack): a device's building is `metadata.buildingId` of its row. */
@@ -28,8 +30,8 @@ export interface TelemetryStackProps extends FleetStackProps {
   /** Where CloudWatch alarms notify (iot stack). */
   readonly alarmTopic: TopicRef;
   /**
-   * The device-error alert handler (iot stack) the threshold rules invoke, so its per-device cooldown
-   * and e-mail formatting apply to telemetry alerts too.
+   * The device-error alert handler (iot stack) the stream consumer invokes on threshold crossings, so
+   * its per-device cooldown and e-mail formatting apply to telemetry alerts too.
    * @default the iot stack's function, by its config-derived name (stacks/shared/naming.ts)
    */
   readonly alertHandler?: FunctionRef;
@@ -47,14 +49,19 @@ const WARM_STORE_FIRST_YEAR = 2026;
  *
  * - **Hot store** (dashboard reads): DynamoDB `<prefix>-telemetry`, key `thingName` + `ts` (epoch ms,
  *   stamped by AWS IoT on arrival), TTL `expiresAt` after `telemetry.hotRetentionDays`; written
- *   directly by an IoT rule (DynamoDBv2 action, no Lambda).
- * - **Warm store** (history): the same rule feeds Firehose, which writes GZIP JSON lines to S3 under
+ *   directly by the one telemetry rule ({@link TelemetryRules}: DynamoDBv2 PutItem, no Lambda).
+ * - **Stream consumer**: the hot table's stream (NEW_IMAGE, INSERTs only) drives the function
+ *   `<prefix>-telemetry-broadcast` in batches (functions/telemetry-broadcast/contract.ts
+ *   `STREAM_CONSUMER`), which forwards readings to the warm store, checks the thresholds (the iot
+ *   stack's alert handler, asynchronously) and posts to live connections. Failed records go to an
+ *   alarmed queue.
+ * - **Warm store** (history): Firehose writes GZIP JSON lines to S3 under
  *   `telemetry/year=/month=/day=/hour=/` ({@link WarmStore}); a Glue table with partition projection, an
  *   Athena workgroup and the saved queries make it queryable ({@link WarmStoreQueries}).
  * - **Dashboard read API** ({@link DashboardApi}): HTTP API, Cognito JWT, per-building authorization,
- *   readings, aggregates and CSV.
- * - **Live updates** ({@link LiveUpdates}): WebSocket API and the broadcaster.
- * - **Rules and alerts** ({@link TelemetryRules}): storage, live updates and one rule per threshold.
+ *   readings (a building's devices from the registry, each one's newest reading from the hot store),
+ *   aggregates and CSV.
+ * - **Live updates** ({@link LiveUpdates}): WebSocket API; the stream consumer posts to it.
  */
 export class TelemetryStack extends FleetStack {
   /** Hot store: partition key `thingName`, sort key `ts` (epoch ms). */
@@ -73,36 +80,33 @@ export class TelemetryStack extends FleetStack {
     super(scope, id, props);
     const { config, names } = this;
     const telemetry = config.telemetry;
-    const alertHandler = props.alertHandler ?? {
-      functionName: names.alertHandlerFunction,
-      functionArn: this.arn("lambda", `function:${names.alertHandlerFunction}`),
-    };
+    const alertHandler = ImportedFunction.fromFunctionRef(
+      this,
+      "alert-handler",
+      props.alertHandler ?? { functionName: names.alertHandlerFunction, functionArn: this.arn("lambda", `function:${names.alertHandlerFunction}`) },
+    );
     const registry = FleetTable.fromTableRef(props.registryTable, "registry-table");
 
-    // --- State: hot store, latest reading per device (by building), live connections (by building).
+    // --- State: hot store (its stream feeds the consumer), hourly rollups, live connections (by building).
     const hot = this.table("telemetry-table", {
       tableName: names.telemetryTable,
       partitionKey: "thingName",
       sortKey: { name: "ts", type: "N" },
       ttlAttribute: "expiresAt",
+      stream: "NEW_IMAGE",
+      pointInTimeRecovery: false,
     });
-    // Derived from readings: the next reading of each device rebuilds it.
-    const latest = this.table("latest-table", {
-      tableName: names.telemetryLatestTable,
-      partitionKey: "buildingId",
-      sortKey: "thingName",
-      ttlAttribute: "expiresAt",
-      deletionProtection: false,
-    });
-    // Hourly rollups per device, kept at ingest by the broadcaster for the 1h/1d aggregates; they
-    // expire with the hot store's readings. Derived too: rebuilt from the readings if ever lost.
+    PolicyGate.suppress(hot, "DYNAMODB-PITR", "the warm store (S3, versioned) holds every reading for two years; PITR would double the hot table's cost");
+    // Hourly rollups per device for the 1h/1d aggregates; they expire with the hot store's readings.
     const rollup = this.table("rollup-table", {
       tableName: names.telemetryRollupTable,
       partitionKey: "thingName",
       sortKey: { name: "hour", type: "N" },
       ttlAttribute: "expiresAt",
       deletionProtection: false,
+      pointInTimeRecovery: false,
     });
+    PolicyGate.suppress(rollup, "DYNAMODB-PITR", "rollups are derived: recomputed from the hot store's readings if ever lost");
     const connections = this.table("connections-table", {
       tableName: names.telemetryConnectionsTable,
       partitionKey: "buildingId",
@@ -137,9 +141,9 @@ export class TelemetryStack extends FleetStack {
       settings,
       tables: {
         telemetryTableName: { table: hot, actions: ["dynamodb:Query"] },
-        latestTableName: { table: latest, actions: ["dynamodb:Query"] },
         rollupTableName: { table: rollup, actions: ["dynamodb:Query"] },
-        registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem"] },
+        // Scan: a building's devices are the registry rows naming it (functions/telemetry-api/building-devices.ts).
+        registryTableName: { table: registry, actions: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan"] },
       },
     });
     const dashboard = new DashboardApi(this, "dashboard-api", { names, config, apiFunction: apiFn });
@@ -164,9 +168,8 @@ export class TelemetryStack extends FleetStack {
     const broadcastFn = new ContractFunction(this, "telemetry-broadcast", {
       contract: TELEMETRY_BROADCAST,
       functionName: names.telemetryBroadcastFunction,
-      description: "Live updates: each reading to the WebSocket connections of the device's building",
+      description: "Hot table stream consumer: readings to the warm store, threshold alerts, live updates",
       logRetentionDays: config.logRetentionDays,
-      // Bridge only (branch stream-consumer): the pipeline-stack branch deploys the stream mapping and the Firehose and Invoke grants.
       settings: {
         ...settings,
         callbackUrl: live.callbackUrl,
@@ -179,30 +182,29 @@ export class TelemetryStack extends FleetStack {
         connectionsTableName: { table: connections, actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
       },
     });
-    // Bridge: the old grants stay (same addresses) until pipeline-stack removes them with the latest and rollup tables.
-    latest.grant(broadcastFn, ["dynamodb:PutItem"]);
-    rollup.grant(broadcastFn, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     live.grantPostToConnections(broadcastFn);
-    // The live rule invokes the broadcaster asynchronously: failures after Lambda's retries are kept.
-    new AsyncFailureDestination(this, "telemetry-broadcast-async-failures", {
-      functions: [broadcastFn],
-      queueName: names.asyncFailureQueue(names.telemetryBroadcastFunction),
-      alarmName: names.asyncFailureAlarm(names.telemetryBroadcastFunction),
+    warm.grantPutRecordBatch(broadcastFn);
+    alertHandler.grantInvoke(broadcastFn);
+    // Only new readings matter to it (a reading hours late is already in no live view): LATEST.
+    new StreamConsumer(this, "telemetry-stream", {
+      function: broadcastFn,
+      streamArn: hot.streamArn!,
+      deadLetterQueueName: names.telemetryBroadcastDeadLetterQueue,
+      deadLetterAlarmName: names.telemetryBroadcastDeadLetterAlarm,
       topic: props.alarmTopic,
+      filterPatterns: [JSON.stringify({ eventName: ["INSERT"] })],
+      startingPosition: "LATEST",
+      batchSize: STREAM_CONSUMER.batchSize,
+      batchingWindowSeconds: STREAM_CONSUMER.batchingWindowSeconds,
+      maximumRetryAttempts: STREAM_CONSUMER.maximumRetryAttempts,
+      maximumRecordAgeSeconds: STREAM_CONSUMER.maximumRecordAgeSeconds,
+      parallelizationFactor: STREAM_CONSUMER.parallelizationFactor,
     });
 
     // --- Hourly rollups: a scheduled job rolls each completed hour into one item per device-hour (stacks/telemetry/rollup-job.ts).
     new RollupJob(this, "rollup-job", { names, config, registry, hotTable: hot, rollupTable: rollup, alarmTopic: props.alarmTopic });
 
-    new TelemetryRules(this, "telemetry-rules", {
-      names,
-      config,
-      hotTable: hot,
-      warmStore: warm,
-      broadcaster: broadcastFn,
-      alertHandler,
-      alarmTopic: props.alarmTopic,
-    });
+    new TelemetryRules(this, "telemetry-rules", { names, config, hotTable: hot });
 
     // --- What others use.
     this.telemetryTable = { tableName: hot.tableName, tableArn: hot.tableArn };

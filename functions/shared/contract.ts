@@ -59,8 +59,6 @@ export const COMMON_ENV = {
   /** `config.namePrefix`: serials starting with `<namePrefix>-` are reserved. */
   namePrefix: "NAME_PREFIX",
   connectionsTableName: "CONNECTIONS_TABLE_NAME",
-  /** Latest reading per device, by building. */
-  latestTableName: "TELEMETRY_LATEST_TABLE_NAME",
   /** Hot store of telemetry readings, key thingName + ts (dashboard API, rollup job). */
   telemetryTableName: "TELEMETRY_TABLE_NAME",
   /** Hourly telemetry rollups per device (functions/shared/telemetry-rollup.ts). */

@@ -3,7 +3,7 @@
  * ones from the hourly rollups of the rollup job (functions/telemetry-rollup) up to its watermark and from
  * raw readings after it, 5- and 15-minute ones computed on read:
  *   GET /devices/{thingName}/telemetry/aggregate    one device
- *   GET /buildings/{buildingId}/telemetry/aggregate every device the building's latest-reading table lists
+ *   GET /buildings/{buildingId}/telemetry/aggregate every device the registry places in the building
  * Query: `from`, `to` (default: the last 24 hours), `interval` 5m|15m|1h|1d (default 1h),
  * `metrics` (comma list; default every metric seen), `stats` (comma list of avg,min,max,count; default all).
  * Intervals start at multiples of the interval since the epoch (UTC: days start at midnight UTC); every
@@ -17,6 +17,7 @@ import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
 import { readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
+import { scanBuildingDevices } from "./building-devices";
 import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
 import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
 
@@ -27,6 +28,8 @@ export const MAX_METRICS = 20;
 export const MAX_BUILDING_DEVICES = 200;
 /** Device queries a building aggregate runs at once (DynamoDB on-demand absorbs this easily). */
 const DEVICE_CONCURRENCY = 10;
+/** Registry Scan pages (1 MB each) a building aggregate reads at most to find the building's devices. */
+const MAX_AGGREGATE_SCAN_PAGES = 20;
 const METRIC_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 const commaList = <T extends string>(item: z.ZodMiniType<T, string>, max: number) =>
@@ -190,8 +193,7 @@ export async function aggregateBuildingTelemetry(
   if ("statusCode" in range) return range;
   if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
 
-  const all = await buildingDevices(deps, building.data);
-  const listed = all.slice(0, MAX_BUILDING_DEVICES);
+  const { things: listed, truncated } = await buildingDevices(deps, building.data);
   const registry = await registryRows(deps, listed);
   const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.data);
   const agg = new Aggregator(range);
@@ -199,25 +201,12 @@ export async function aggregateBuildingTelemetry(
   for (let i = 0; i < devices.length; i += DEVICE_CONCURRENCY) {
     await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => deviceInto(deps, thing, range, watermark, agg)));
   }
-  return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(all.length > listed.length ? { devicesTruncated: true } : {}) });
+  return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(truncated ? { devicesTruncated: true } : {}) });
 }
 
-/** Thing names the latest-reading table lists under a building (stops after MAX_BUILDING_DEVICES + 1). */
-async function buildingDevices(deps: QueryDeps, buildingId: string): Promise<string[]> {
-  const things: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.latestTableName,
-        KeyConditionExpression: "buildingId = :building",
-        ProjectionExpression: "thingName",
-        ExpressionAttributeValues: { ":building": buildingId },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) things.push(String(item.thingName));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey && things.length <= MAX_BUILDING_DEVICES);
-  return things;
+/** Thing names the registry places in a building: at most MAX_BUILDING_DEVICES, `truncated` when there are more or the registry read hit its bound. */
+async function buildingDevices(deps: QueryDeps, buildingId: string): Promise<{ things: string[]; truncated: boolean }> {
+  const scan = await scanBuildingDevices(deps, buildingId, { limit: MAX_BUILDING_DEVICES + 1, maxPages: MAX_AGGREGATE_SCAN_PAGES });
+  const things = scan.rows.map((row) => String(row.serialNumber));
+  return { things: things.slice(0, MAX_BUILDING_DEVICES), truncated: things.length > MAX_BUILDING_DEVICES || scan.next !== undefined };
 }

@@ -9,7 +9,6 @@ export const TELEMETRY_API = defineContract({
     environment: COMMON_ENV.environment,
     registryTableName: COMMON_ENV.registryTableName,
     telemetryTableName: COMMON_ENV.telemetryTableName,
-    latestTableName: COMMON_ENV.latestTableName,
     rollupTableName: COMMON_ENV.rollupTableName,
   },
   defaults: { environment: DEFAULT_ENVIRONMENT },

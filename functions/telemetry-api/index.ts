@@ -1,7 +1,7 @@
 /**
  * Dashboard read API (API Gateway HTTP API, payload 2.0, JWT authorizer on the dashboard user pool):
  *   GET /buildings                             the caller's building ids (from `building-<id>` groups)
- *   GET /buildings/{buildingId}/devices        devices of one of the caller's buildings, latest reading each
+ *   GET /buildings/{buildingId}/devices        devices of one of the caller's buildings, newest reading each (building-devices.ts)
  *   GET /devices/{thingName}/telemetry         readings of a device in one of the caller's buildings
  *   GET /devices/{thingName}/telemetry/aggregate     per-interval aggregates of one device (aggregate.ts)
  *   GET /buildings/{buildingId}/telemetry/aggregate  the same over every device of a building
@@ -19,11 +19,11 @@ import { preview } from "../shared/registry";
 import { aggregateBuildingTelemetry, aggregateDeviceTelemetry } from "./aggregate";
 import { TELEMETRY_API as C } from "./contract";
 import { bodyToCsv, wantsCsv } from "./csv";
-import { errorResult, listBuildingDevices, readDeviceTelemetry, type ApiResult, type QueryDeps } from "./queries";
+import { listBuildingDevices } from "./building-devices";
+import { errorResult, readDeviceTelemetry, type ApiResult, type QueryDeps } from "./queries";
 
 const config = loadConfig(() => ({
   telemetryTableName: requiredString(process.env, C.env.telemetryTableName),
-  latestTableName: requiredString(process.env, C.env.latestTableName),
   rollupTableName: requiredString(process.env, C.env.rollupTableName),
   registryTableName: requiredString(process.env, C.env.registryTableName),
 }));

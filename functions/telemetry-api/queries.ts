@@ -1,12 +1,11 @@
 /**
  * Business logic of the dashboard read API: input validation, per-building authorization and the
- * bounded, paginated reads of the hot store (`<prefix>-telemetry`, key thingName + ts) and of the
- * latest-reading table (`<prefix>-telemetry-latest`, key buildingId + thingName).
+ * bounded, paginated reads of the hot store (`<prefix>-telemetry`, key thingName + ts). A building's
+ * device listing is in building-devices.ts.
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
-import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
-import { buildingOfItem } from "../shared/buildings";
+import { buildingOfDevice } from "../shared/building-registry";
 import { describeIssues, serialNumberSchema } from "../shared/registry";
 
 export interface ApiResult {
@@ -17,7 +16,6 @@ export interface ApiResult {
 export interface QueryDeps {
   ddb: DynamoDBDocumentClient;
   telemetryTableName: string;
-  latestTableName: string;
   /** Hourly rollups per device (functions/shared/telemetry-rollup.ts), key thingName + hour, and the rollup job's watermark. */
   rollupTableName: string;
   /** Read hourly rollups (up to the watermark) for 1h/1d aggregates. @default true (false: raw readings only, the compute-on-read path) */
@@ -180,69 +178,6 @@ export async function readDeviceTelemetry(
       items: (result.Items ?? []).map((item) => ({ ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} })),
       nextToken: last && typeof last.ts === "number" ? encodeToken({ ts: last.ts }) : undefined,
     },
-  };
-}
-
-/**
- * `GET /buildings/{buildingId}/devices?limit=&nextToken=`: the devices of a building that have
- * reported telemetry, each with its latest reading, checked against the registry so a device that
- * moved to another building is not listed under its old one.
- */
-export async function listBuildingDevices(
-  deps: QueryDeps,
-  callerBuildings: readonly string[],
-  rawBuildingId: string | undefined,
-  rawQuery: Readonly<Record<string, string | undefined>>,
-): Promise<ApiResult> {
-  const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
-  if (!building.success)
-    return errorResult(
-      400,
-      "invalid building id in path",
-      describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
-    );
-  const query = devicesQuerySchema.safeParse(definedOnly(rawQuery));
-  if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
-
-  let startThing: string | undefined;
-  if (query.data.nextToken !== undefined) {
-    const thing = serialNumberSchema.safeParse(decodeToken(query.data.nextToken)?.thingName);
-    if (!thing.success) return errorResult(400, "invalid query parameters", [{ path: "nextToken", message: "is not a token of this listing" }]);
-    startThing = thing.data;
-  }
-  if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
-
-  const page = await deps.ddb.send(
-    new QueryCommand({
-      TableName: deps.latestTableName,
-      KeyConditionExpression: "buildingId = :building",
-      ExpressionAttributeValues: { ":building": building.data },
-      Limit: query.data.limit ?? MAX_DEVICES_PAGE,
-      ExclusiveStartKey: startThing === undefined ? undefined : { buildingId: building.data, thingName: startThing },
-    }),
-  );
-  const latest = page.Items ?? [];
-  const registry = await registryRows(
-    deps,
-    latest.map((item) => String(item.thingName)),
-  );
-  const devices = latest
-    .filter((item) => buildingOfItem(registry.get(String(item.thingName))) === building.data)
-    .map((item) => {
-      const row = registry.get(String(item.thingName)) ?? {};
-      return {
-        thingName: item.thingName,
-        deviceType: row.deviceType,
-        status: row.status,
-        connected: row.connected,
-        lastSeen: row.lastSeen,
-        latest: { ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} },
-      };
-    });
-  const last = page.LastEvaluatedKey;
-  return {
-    statusCode: 200,
-    body: { buildingId: building.data, devices, nextToken: last ? encodeToken({ thingName: last.thingName }) : undefined },
   };
 }
 

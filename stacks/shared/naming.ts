@@ -136,7 +136,6 @@ export function resourceNames(config: EnvironmentConfig) {
     apiGatewayLogsRole: `${p}-apigateway-cloudwatch`,
     // telemetry stack.
     telemetryTable: `${p}-telemetry`,
-    telemetryLatestTable: `${p}-telemetry-latest`,
     telemetryRollupTable: `${p}-telemetry-rollup`,
     telemetryConnectionsTable: `${p}-telemetry-connections`,
     telemetryBucket: `${p}-telemetry-${config.accountId}`,
@@ -144,10 +143,6 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryFirehoseLogGroup: `/${p}/firehose/telemetry`,
     telemetryRuleErrorsLogGroup: `/${p}/iot/telemetry-rule-errors`,
     telemetryStoreRule: `${rulePrefix}_telemetry_store`,
-    telemetryLiveRule: `${rulePrefix}_telemetry_live`,
-    /** IoT rule of one alert threshold (config.telemetry.thresholds), e.g. `shf_dev_telemetry_co2_ppm_gt`. */
-    telemetryThresholdRule: (metric: string, operator: string) =>
-      `${rulePrefix}_telemetry_${metric}_${({ ">": "gt", ">=": "ge", "<": "lt", "<=": "le" } as Record<string, string>)[operator] ?? "op"}`,
     telemetryRuleActionsRole: `${p}-telemetry-rule-actions`,
     telemetryFirehoseRole: `${p}-telemetry-firehose`,
     telemetryApiFunction: `${p}-telemetry-api`,
@@ -157,6 +152,9 @@ export function resourceNames(config: EnvironmentConfig) {
     telemetryRollupSchedule: `${p}-telemetry-rollup`,
     telemetryConnectionsFunction: `${p}-telemetry-connections`,
     telemetryBroadcastFunction: `${p}-telemetry-broadcast`,
+    /** On-failure queue of the hot table's stream consumer (the broadcaster), and its alarm. */
+    telemetryBroadcastDeadLetterQueue: `${p}-telemetry-broadcast-dlq`,
+    telemetryBroadcastDeadLetterAlarm: `${p}-telemetry-broadcast-dead-letters`,
     dashboardUserPool: `${p}-dashboard`,
     dashboardUserPoolClient: `${p}-dashboard`,
     telemetryHttpApi: `${p}-telemetry`,

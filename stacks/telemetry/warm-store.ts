@@ -2,7 +2,7 @@
  * The warm store: Kinesis Data Firehose writes telemetry to S3 as GZIP JSON lines under Hive-style
  * time partitions (`telemetry/year=/month=/day=/hour=/`), moved to Glacier Instant Retrieval when
  * readings leave the hot window and deleted after the warm window. Queried with Athena
- * (WarmStoreQueries).
+ * (WarmStoreQueries). The telemetry stream consumer fills it (`grantPutRecordBatch`).
  *
  * @example const warm = new WarmStore(stack, "warm-store", { names, hotRetentionDays: 90, warmRetentionDays: 730, logRetentionDays: 30, accountId })
  */
@@ -12,6 +12,7 @@ import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-f
 import type { S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import type { Construct } from "constructs";
 import { FlatScope } from "../../modules/flat-scope";
+import type { Grantee } from "../../modules/grantee";
 import type { ResourceNames } from "../shared/naming";
 import { serviceTrust } from "../../modules/policy-document";
 import { SecureBucket } from "../../modules/secure-bucket";
@@ -86,6 +87,11 @@ export class WarmStore extends FlatScope {
     });
     this.deliveryStreamName = stream.name;
     this.deliveryStreamArn = stream.arn;
+  }
+
+  /** Lets a function send readings to the warm store, many per call (firehose:PutRecordBatch on this stream only). */
+  grantPutRecordBatch(grantee: Grantee): void {
+    grantee.addToRolePolicy("warm-stream-put", [{ sid: "WriteWarmStream", actions: ["firehose:PutRecordBatch"], resources: [this.deliveryStreamArn] }]);
   }
 }
 

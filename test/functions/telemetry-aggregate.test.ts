@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { seedLatest, seedReadings } from "../support/telemetry-seed";
+import { seedReadings } from "../support/telemetry-seed";
 import { captureStdout, putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { TELEMETRY_TABLES, createTelemetryTables, loadWith } from "./telemetry-helpers";
 
@@ -24,7 +24,7 @@ const building = `agg${Date.now().toString(36)}`;
 const other = `${building}x`;
 const things = Array.from({ length: DEVICES }, () => uniqueSerial("AG"));
 const outsider = uniqueSerial("AGX");
-/** Moved to the other building after its latest reading: listed under `building`, owned by `other`. */
+/** Moved to the other building: its readings (in the hot store) must not count for `building`. */
 const moved = uniqueSerial("AGM");
 
 /** Device d, reading k: co2 400 + 10d + k, temperature alternating 20/22, occupied on every third reading. */
@@ -69,7 +69,6 @@ beforeAll(async () => {
   await createTelemetryTables(db.client);
   handler = loadWith<ApiModule>("../../functions/telemetry-api", {
     TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-    TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
     TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
     REGISTRY_TABLE_NAME: db.registryTableName,
     ENVIRONMENT: "test",
@@ -98,8 +97,6 @@ beforeAll(async () => {
     count: READINGS,
     metrics: () => ({ co2_ppm: 10_000 }),
   });
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, building, [...things, moved], day0 + DAY);
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, other, [outsider], day0 + DAY);
 }, 120_000);
 afterAll(async () => {
   await db.stop();
@@ -325,7 +322,6 @@ describe("telemetry API: aggregates under a throttled table", () => {
   const handlerAt = (endpoint: string) =>
     loadWith<ApiModule>("../../functions/telemetry-api", {
       TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-      TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
       TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
       REGISTRY_TABLE_NAME: db.registryTableName,
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,

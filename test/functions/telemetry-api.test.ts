@@ -1,4 +1,6 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { scanBuildingDevices } from "../../functions/telemetry-api/building-devices";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
 import { captureStdout, closedPortEndpoint, putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { TELEMETRY_TABLES, createTelemetryTables, loadWith } from "./telemetry-helpers";
@@ -14,7 +16,6 @@ let counter = 0;
 
 const env = () => ({
   TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-  TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
   TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
   REGISTRY_TABLE_NAME: db.registryTableName,
   ENVIRONMENT: "test",
@@ -223,59 +224,106 @@ describe("telemetry API: buildings", () => {
     expect(body).toEqual({ buildingIds: ["hq", "lab"] });
   });
 
-  test("lists a building's devices with their latest reading", async () => {
-    // GIVEN two devices of a building with latest readings
+  const listing = (building: string, query: Record<string, string> = {}) =>
+    call(request("GET /buildings/{buildingId}/devices", { groups: `building-${building}`, path: { buildingId: building }, query }));
+
+  test("lists a building's devices, each with its newest hot-store reading and registry facts", async () => {
+    // GIVEN two devices of a building, with readings in the hot store at several times
     const building = uniqueBuilding();
-    const first = await deviceIn(building);
-    const second = await deviceIn(building);
-    for (const thing of [first, second]) {
-      await putItem(db.client, TELEMETRY_TABLES.latest, {
-        buildingId: building,
-        thingName: thing,
-        ts: 42,
-        deviceTs: "2026-11-22T10:00:00Z",
-        metrics: { co2_ppm: 500 },
-        expiresAt: 1,
-      });
-    }
+    const first = await deviceIn(building, [1_000, 3_000, 2_000]);
+    const second = await deviceIn(building, [5_000]);
     // WHEN a user of the building lists it
-    const { statusCode, body } = await call(request("GET /buildings/{buildingId}/devices", { groups: `building-${building}`, path: { buildingId: building } }));
-    // THEN both devices come back with registry facts and their latest reading
+    const { statusCode, body } = await listing(building);
+    // THEN both devices come back with registry facts and their newest reading (not the first written)
     expect(statusCode).toBe(200);
-    expect(body.devices.map((d: { thingName: string }) => d.thingName).sort()).toEqual([first, second].sort());
-    expect(body.devices[0]).toMatchObject({
+    expect(body.buildingId).toBe(building);
+    expect(body.nextToken).toBeUndefined();
+    const byThing = new Map(body.devices.map((d: { thingName: string }) => [d.thingName, d]));
+    expect([...byThing.keys()].sort()).toEqual([first, second].sort());
+    expect(byThing.get(first)).toEqual({
+      thingName: first,
       deviceType: "thermostat",
       status: "PROVISIONED",
       connected: true,
       lastSeen: 5,
-      latest: { ts: 42, metrics: { co2_ppm: 500 } },
+      latest: { ts: 3_000, deviceTs: new Date(3_000).toISOString(), metrics: { co2_ppm: 0 } },
     });
+    expect(byThing.get(second)).toMatchObject({ latest: { ts: 5_000, metrics: { co2_ppm: 0 } } });
   });
 
-  test("leaves out a device that moved to another building since its last reading", async () => {
-    // GIVEN a latest-reading row under building A for a device now registered in building B
+  test("leaves out another building's device, even one that once reported under this building", async () => {
+    // GIVEN a device of building A with a reading, and a device now registered in building B with newer readings
     const a = uniqueBuilding();
-    const moved = await deviceIn(uniqueBuilding());
-    await putItem(db.client, TELEMETRY_TABLES.latest, { buildingId: a, thingName: moved, ts: 1, metrics: {}, expiresAt: 1 });
-    // WHEN building A is listed THEN the device is not in it
-    const { body } = await call(request("GET /buildings/{buildingId}/devices", { groups: `building-${a}`, path: { buildingId: a } }));
-    expect(body.devices).toEqual([]);
+    const own = await deviceIn(a, [1_000]);
+    const moved = await deviceIn(uniqueBuilding(), [1_000, 9_000]);
+    // WHEN building A is listed THEN only its own device is in it, with its own reading
+    const { body } = await listing(a);
+    expect(body.devices.map((d: { thingName: string }) => d.thingName)).toEqual([own]);
+    expect(body.devices[0].latest.ts).toBe(1_000);
+    expect(JSON.stringify(body)).not.toContain(moved);
   });
 
-  test("pages through a building's devices", async () => {
-    // GIVEN three devices with latest readings
+  test("leaves out a device of the building with no reading in the hot store", async () => {
+    // GIVEN a building with one reporting device and one that never reported
     const building = uniqueBuilding();
-    const things = [await deviceIn(building), await deviceIn(building), await deviceIn(building)];
-    for (const thing of things) await putItem(db.client, TELEMETRY_TABLES.latest, { buildingId: building, thingName: thing, ts: 1, metrics: {}, expiresAt: 1 });
-    // WHEN listed two at a time
-    const route = "GET /buildings/{buildingId}/devices";
-    const first = await call(request(route, { groups: `building-${building}`, path: { buildingId: building }, query: { limit: "2" } }));
-    const second = await call(
-      request(route, { groups: `building-${building}`, path: { buildingId: building }, query: { limit: "2", nextToken: first.body.nextToken } }),
-    );
-    // THEN all three come back exactly once
-    const listed = [...first.body.devices, ...second.body.devices].map((d: { thingName: string }) => d.thingName);
-    expect(listed.sort()).toEqual([...things].sort());
+    const reporting = await deviceIn(building, [7_000]);
+    await deviceIn(building);
+    // WHEN it is listed THEN only the reporting device is, and the answer still has the same shape
+    const { statusCode, body } = await listing(building);
+    expect(statusCode).toBe(200);
+    expect(body.devices.map((d: { thingName: string }) => d.thingName)).toEqual([reporting]);
+    expect(Object.keys(body.devices[0]).sort()).toEqual(["connected", "deviceType", "lastSeen", "latest", "status", "thingName"]);
+  });
+
+  test("lists a building with no devices as empty, without a token", async () => {
+    const { statusCode, body } = await listing(uniqueBuilding());
+    expect(statusCode).toBe(200);
+    expect(body).toEqual({ buildingId: expect.any(String), devices: [] });
+  });
+
+  test("pages through many devices: each once, each with its own newest reading", async () => {
+    // GIVEN 25 reporting devices in one building (more than the queries run at once), amid other buildings' devices
+    const building = uniqueBuilding();
+    const things: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      things.push(await deviceIn(building, [10_000 + i, 20_000 + i]));
+      if (i % 5 === 0) await deviceIn(uniqueBuilding(), [99_000]);
+    }
+    // WHEN listed 10 at a time, following nextToken until it is absent
+    const listed: { thingName: string; latest: { ts: number } }[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const { statusCode, body } = await listing(building, { limit: "10", ...(nextToken ? { nextToken } : {}) });
+      expect(statusCode).toBe(200);
+      expect(body.devices.length).toBeLessThanOrEqual(10);
+      listed.push(...body.devices);
+      nextToken = body.nextToken;
+    } while (nextToken && ++pages < 10);
+    // THEN all 25 come back exactly once, each with the newest of its own readings
+    expect(listed.map((d) => d.thingName).sort()).toEqual([...things].sort());
+    for (const device of listed) expect(device.latest.ts).toBe(20_000 + things.indexOf(device.thingName));
+  });
+
+  test("a registry read cut by its page bound says where to continue, and continuing skips and repeats nothing", async () => {
+    // GIVEN a building's devices amid other devices, and a scan of one item per page, one page per call
+    const building = uniqueBuilding();
+    const things = [await deviceIn(building), await deviceIn(uniqueBuilding()), await deviceIn(building), await deviceIn(building)];
+    const deps = { ddb: DynamoDBDocumentClient.from(db.client), registryTableName: db.registryTableName };
+    // WHEN read call after call from each answer's `next`
+    const found: string[] = [];
+    let startAfter: string | undefined;
+    let calls = 0;
+    do {
+      const scan = await scanBuildingDevices(deps, building, { limit: 2, maxPages: 1, pageItems: 1, startAfter });
+      // THEN no call returns more than it may or rows of another building
+      expect(scan.rows.length).toBeLessThanOrEqual(1);
+      for (const row of scan.rows) expect(row.metadata).toEqual({ buildingId: building });
+      found.push(...scan.rows.map((row) => String(row.serialNumber)));
+      startAfter = scan.next;
+    } while (startAfter !== undefined && ++calls < 10_000);
+    // AND together they hold each of the building's devices exactly once
+    expect(found.sort()).toEqual([things[0], things[2], things[3]].sort());
   });
 
   test("fails when the user is not in the building: 403", async () => {

@@ -5,6 +5,7 @@ import type { Jwk, Jwks } from "aws-jwt-verify/jwk";
 
 export const TELEMETRY_TABLES = {
   telemetry: "telemetry",
+  /** Only the old per-reading broadcaster's test writes it (replaced with the stream consumer, branch stream-consumer). */
   latest: "telemetry-latest",
   rollup: "telemetry-rollup",
   connections: "telemetry-connections",

@@ -11,7 +11,7 @@ import { aggregateBuildingTelemetry, aggregateDeviceTelemetry } from "../../func
 import type { ApiResult, QueryDeps } from "../../functions/telemetry-api/queries";
 import { rollUpCompletedHours, rollUpDeviceHour, type RollupJobDeps } from "../../functions/telemetry-rollup/job";
 import { startDynalite, type RunningDynalite } from "../support/dynalite";
-import { seedLatest, seedReadings, type Metrics } from "../support/telemetry-seed";
+import { seedReadings, type Metrics } from "../support/telemetry-seed";
 import { putItem, registeredDevice, uniqueSerial } from "./helpers";
 import { TELEMETRY_TABLES, createTelemetryTables } from "./telemetry-helpers";
 import { DAY, HOUR, allItems } from "./telemetry-rollup-helpers";
@@ -45,7 +45,6 @@ const groups = [building];
 const queryDeps = (useRollups: boolean): QueryDeps => ({
   ddb,
   telemetryTableName: TELEMETRY_TABLES.telemetry,
-  latestTableName: TELEMETRY_TABLES.latest,
   rollupTableName: TELEMETRY_TABLES.rollup,
   registryTableName: db.registryTableName,
   now: () => runAt,
@@ -89,7 +88,6 @@ beforeAll(async () => {
   for (const thing of things)
     await putItem(db.client, db.registryTableName, registeredDevice(thing, { status: "PROVISIONED", metadata: { buildingId: building } }));
   await seedReadings(db.client, { telemetryTable: TELEMETRY_TABLES.telemetry, things, start: day0, stepMs: STEP, count: READINGS, metrics: metricsOf });
-  await seedLatest(db.client, TELEMETRY_TABLES.latest, building, things, day0 + DAY);
   // 72 completed hours, 48 per run: a backlog takes two runs.
   firstRuns.push(await rollUpCompletedHours(jobDeps()));
   firstRuns.push(await rollUpCompletedHours(jobDeps()));

@@ -24,7 +24,6 @@ beforeAll(async () => {
   await createTelemetryTables(db.client);
   const { handler } = loadWith<{ handler: DashboardHandler }>("../../functions/telemetry-api", {
     TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-    TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
     TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
     REGISTRY_TABLE_NAME: db.registryTableName,
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,

