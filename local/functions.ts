@@ -16,7 +16,14 @@ import { EventEmitter } from "node:events";
 import { AsyncFailureQueues, onFailureRecord } from "./async-failures";
 
 export type FunctionName =
-  "provisioning-hook" | "register-device" | "alert-handler" | "offline-detector" | "health-check" | "revoke-certificates" | "telemetry-api";
+  | "provisioning-hook"
+  | "register-device"
+  | "alert-handler"
+  | "offline-detector"
+  | "health-check"
+  | "revoke-certificates"
+  | "telemetry-api"
+  | "telemetry-broadcast";
 
 /** A Lambda handler as the runner calls it: the event and context are the handler's to check. */
 type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
@@ -30,6 +37,7 @@ const LOADERS: Record<FunctionName, () => Handler> = {
   "health-check": () => (require("../functions/health-check") as { handler: Handler }).handler,
   "revoke-certificates": () => (require("../functions/revoke-certificates") as { handler: Handler }).handler,
   "telemetry-api": () => (require("../functions/telemetry-api") as { handler: Handler }).handler,
+  "telemetry-broadcast": () => (require("../functions/telemetry-broadcast") as { handler: Handler }).handler,
 };
 /* eslint-enable @typescript-eslint/no-require-imports -- end of the lazy loaders */
 

@@ -17,6 +17,7 @@ import { PROVISIONING_HOOK } from "../functions/provisioning-hook/contract";
 import { REGISTER_DEVICE } from "../functions/register-device/contract";
 import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
+import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../stacks/shared/naming";
@@ -42,6 +43,12 @@ export interface TwinFunctionsOptions {
   readonly snsEndpoint: string;
   /** The IoT control-plane stand-in (`AWS_ENDPOINT_URL_IOT`), for the certificate revoker. */
   readonly iotEndpoint?: string;
+  /** The Firehose API stand-in (`AWS_ENDPOINT_URL_FIREHOSE`, local/firehose-api.ts). */
+  readonly firehoseEndpoint?: string;
+  /** The Lambda Invoke stand-in (`AWS_ENDPOINT_URL_LAMBDA`, local/lambda-api.ts). */
+  readonly lambdaEndpoint?: string;
+  /** Where the stream consumer posts to WebSocket connections (local/connections-sink.ts). */
+  readonly websocketCallbackUrl?: string;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** @default the alert handler's contract default (as deployed) */
   readonly alertCooldownSeconds?: number;
@@ -59,7 +66,7 @@ export interface TwinFunctionsOptions {
 /** The twin's resources, named as the stacks name them. */
 export type TwinResources = Pick<
   TwinFunctionsOptions,
-  "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs"
+  "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs" | "websocketCallbackUrl"
 >;
 
 /**
@@ -76,6 +83,7 @@ export function twinFunctionNames(names: TwinResources["names"]): Record<Functio
     "health-check": names.healthCheckFunction,
     "revoke-certificates": names.revokeCertificatesFunction,
     "telemetry-api": names.telemetryApiFunction,
+    "telemetry-broadcast": names.telemetryBroadcastFunction,
   };
 }
 
@@ -118,6 +126,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       latestTableName: names.telemetryLatestTable,
       rollupTableName: names.telemetryRollupTable,
     }),
+    "telemetry-broadcast": settingsOf(TELEMETRY_BROADCAST, physical["telemetry-broadcast"], broadcastValues(TELEMETRY_BROADCAST.env, o) as never),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
     const asyncInvoke = o.asyncInvokeConfigs?.get(s.functionName);
@@ -125,6 +134,28 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       settings[handler] = { ...s, asyncInvoke: { maximumRetryAttempts: asyncInvoke.maximumRetryAttempts, onFailureQueue: asyncInvoke.onFailureQueue } };
   }
   return settings;
+}
+
+/**
+ * The stream consumer's settings, for whatever its contract declares (it changes with the telemetry
+ * pipeline): each declared setting the twin knows gets the twin's value; any other is left to the
+ * contract's default (and the contract throws, naming it, when it has none).
+ */
+function broadcastValues(declared: Readonly<Record<string, string>>, o: TwinResources): Record<string, unknown> {
+  const { config, names } = o;
+  const known: Record<string, unknown> = {
+    environment: config.name,
+    registryTableName: names.registryTable,
+    callbackUrl: o.websocketCallbackUrl ?? "http://127.0.0.1:9/twin",
+    connectionsTableName: names.telemetryConnectionsTable,
+    latestTableName: names.telemetryLatestTable,
+    rollupTableName: names.telemetryRollupTable,
+    telemetryTableName: names.telemetryTable,
+    warmStreamName: names.telemetryDeliveryStream,
+    alertFunctionName: names.alertHandlerFunction,
+    thresholds: JSON.stringify(config.telemetry.thresholds),
+  };
+  return Object.fromEntries(Object.keys(declared).map((key) => [key, known[key]]));
 }
 
 function settingsOf<T extends ContractSpec>(
@@ -150,6 +181,8 @@ export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
       AWS_ENDPOINT_URL_DYNAMODB: o.dynamodbEndpoint,
       AWS_ENDPOINT_URL_SNS: o.snsEndpoint,
       ...(o.iotEndpoint ? { AWS_ENDPOINT_URL_IOT: o.iotEndpoint } : {}),
+      ...(o.firehoseEndpoint ? { AWS_ENDPOINT_URL_FIREHOSE: o.firehoseEndpoint } : {}),
+      ...(o.lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: o.lambdaEndpoint } : {}),
       LOG_LEVEL: o.logLevel,
     },
   });

@@ -27,7 +27,7 @@ import type { FunctionName, LocalFunctions } from "./functions";
 import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { hostedFunctions } from "./twin-functions";
 import { LifecycleRule, lifecycleTopic } from "./lifecycle";
-import { TwinRuleTargets, type RuleTargets } from "./rules/actions";
+import { TwinRuleTargets, type RuleTargets, type TwinRuleTargetsOptions } from "./rules/actions";
 import { RulesEngine } from "./rules/engine";
 import { LocalFirehose } from "./rules/firehose";
 import type { SqlValue } from "./rules/sql";
@@ -66,6 +66,8 @@ export interface TwinRulesOptions {
   readonly firehoseFlushIntervalMs?: number;
   readonly counters: RuleCounters;
   readonly note: (tag: string, text: string) => void;
+  /** The emulated streams the DynamoDB action reports its writes to (local/streams/twin-streams.ts). */
+  readonly streams?: TwinRuleTargetsOptions["streams"];
 }
 
 export class TwinRules {
@@ -77,7 +79,8 @@ export class TwinRules {
       const table = topicRules.tables.get(tableName);
       if (table) await createSynthesizedTable(options.dynamodb, table);
     }
-    const streams = new Map([...topicRules.deliveryStreams].filter(([name]) => used.some((a) => a.type === "firehose" && a.deliveryStreamName === name)));
+    // Every delivery stream: the rules' Firehose actions and the functions (AWS_ENDPOINT_URL_FIREHOSE) write them.
+    const streams = topicRules.deliveryStreams;
     const s3 = await startS3Server({
       directory: path.join(options.workDir, "s3"),
       buckets: [...new Set([...streams.values()].map((s) => s.bucketName))],
@@ -93,7 +96,8 @@ export class TwinRules {
   }
 
   readonly engine: RulesEngine;
-  private readonly firehose: LocalFirehose;
+  /** The twin's Firehose (also behind the Firehose API stand-in, local/firehose-api.ts). */
+  readonly firehose: LocalFirehose;
   private readonly lifecycle: LifecycleRule;
   /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
   private readonly thresholdOutputs = new WeakSet<object>();
@@ -123,6 +127,7 @@ export class TwinRules {
       logDir: path.join(options.workDir, "logs"),
       logGroups: topicRules.logGroups,
       invokeLambda: (functionName, event) => this.invokeLambda(functionName, event, topicRules.functionNames),
+      streams: options.streams,
     });
     const storeTable = names.telemetryTable;
     const counting: RuleTargets = {
