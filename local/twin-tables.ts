@@ -1,7 +1,7 @@
 /**
  * The twin's DynamoDB tables, with the keys the stacks synthesize: the registry and alert state (iot
  * stack), and the latest-reading and hourly-rollup tables the dashboard API reads (telemetry stack).
- * The twin runs no broadcaster, which fills the last two on AWS, so they stay empty here (README "Twin").
+ * The twin runs the broadcaster (telemetry-broadcast), which fills them as on AWS.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { ResourceNames } from "../stacks/shared/naming";

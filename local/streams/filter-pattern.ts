@@ -39,7 +39,8 @@ function compileObject(pattern: Record<string, unknown>, whole: string, at: stri
     return { name, match };
   });
   return (value, present) => {
-    if (!present || !isObject(value)) return false;
+    // A missing (or leaf) value: its fields are all missing, which only `{"exists": false}` accepts.
+    if (!present || !isObject(value)) return fields.every(({ match }) => match(undefined, false));
     return fields.every(({ name, match }) => match(value[name], Object.prototype.hasOwnProperty.call(value, name)));
   };
 }
