@@ -96,7 +96,11 @@ export class FirehoseApiServer {
     }
     const data = records.map((r, i) => {
       const encoded = (r as { Data?: unknown } | undefined)?.Data;
-      if (typeof encoded !== "string") throw new ApiError("ValidationException", `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy constraint: Member must not be null`);
+      if (typeof encoded !== "string")
+        throw new ApiError(
+          "ValidationException",
+          `1 validation error detected: Value null at 'records.${i + 1}.member.data' failed to satisfy constraint: Member must not be null`,
+        );
       const bytes = Buffer.from(encoded, "base64");
       if (bytes.length > MAX_RECORD_BYTES) {
         throw new ApiError(

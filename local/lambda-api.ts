@@ -57,7 +57,8 @@ export class LambdaApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const route = /^\/2015-03-31\/functions\/([^/]+)\/invocations(?:\?.*)?$/.exec(req.url ?? "");
-    if (req.method !== "POST" || !route) return send(res, 404, { Type: "User", message: `The twin's Lambda does not serve ${req.method} ${req.url}` }, "UnknownOperationException");
+    if (req.method !== "POST" || !route)
+      return send(res, 404, { Type: "User", message: `The twin's Lambda does not serve ${req.method} ${req.url}` }, "UnknownOperationException");
     const name = decodeURIComponent(route[1]!);
     const handler = this.resolve(name);
     const body = await readBody(req);

@@ -24,28 +24,39 @@ export interface PipelineEndpoints {
   readonly firehoseApi: FirehoseApiServer;
   readonly lambdaApi: LambdaApiServer;
   readonly connections: ConnectionsSink;
+  /** What the twin's functions get (createTwinFunctions' options). */
+  readonly functionEndpoints: { readonly firehoseEndpoint: string; readonly lambdaEndpoint: string; readonly websocketCallbackUrl: string };
   close(): Promise<void>;
+}
+
+/** The twin's names and where it runs. */
+export interface TwinPlace {
+  readonly names: ResourceNames;
+  readonly config: Pick<EnvironmentConfig, "region" | "accountId">;
 }
 
 /** Started before the functions (they get the endpoints); the sinks behind them are read per request. */
 export async function startPipelineEndpoints(o: {
   readonly functions: () => LocalFunctions;
   readonly firehose: () => FirehoseSink;
-  readonly names: ResourceNames;
-  readonly config: Pick<EnvironmentConfig, "region" | "accountId">;
+  readonly twin: TwinPlace;
+  readonly note: (text: string) => void;
 }): Promise<PipelineEndpoints> {
-  const where = { region: o.config.region, accountId: o.config.accountId };
+  const { names, config } = o.twin;
+  const where = { region: config.region, accountId: config.accountId };
   const lazyFirehose: FirehoseSink = {
     hasStream: (name) => o.firehose().hasStream(name),
     putRecord: (name, data) => o.firehose().putRecord(name, data),
   };
   const firehoseApi = await FirehoseApiServer.start(lazyFirehose, where);
-  const lambdaApi = await LambdaApiServer.start({ functions: o.functions, hosted: hostedFunctions(o.names), ...where });
+  const lambdaApi = await LambdaApiServer.start({ functions: o.functions, hosted: hostedFunctions(names), ...where });
   const connections = await ConnectionsSink.start();
+  o.note(`Firehose API ${firehoseApi.endpoint}, Lambda API ${lambdaApi.endpoint}, WebSocket @connections ${connections.url}`);
   return {
     firehoseApi,
     lambdaApi,
     connections,
+    functionEndpoints: { firehoseEndpoint: firehoseApi.endpoint, lambdaEndpoint: lambdaApi.endpoint, websocketCallbackUrl: connections.url },
     close: async () => void (await Promise.allSettled([firehoseApi.close(), lambdaApi.close(), connections.close()])),
   };
 }
@@ -58,14 +69,14 @@ export async function startTwinStreams(o: {
   readonly synthesized: SynthesizedIot;
   readonly dynamodb: DynamoDBClient;
   readonly functions: LocalFunctions;
-  readonly names: ResourceNames;
-  readonly config: Pick<EnvironmentConfig, "region" | "accountId">;
+  readonly twin: TwinPlace;
   readonly note: (text: string) => void;
 }): Promise<TwinStreams> {
+  const { names, config } = o.twin;
   const { topicRules, streamMappings } = o.synthesized;
   const tapped = new Set(topicRules.rules.flatMap((r) => r.actions.flatMap((a) => (a.type === "dynamodbv2" ? [a.tableName] : []))));
   // The consumer's tables exist before it runs: mapped tables, and the WebSocket connections table it queries.
-  for (const tableName of new Set([...streamMappings.map((m) => m.tableName), o.names.telemetryConnectionsTable])) {
+  for (const tableName of new Set([...streamMappings.map((m) => m.tableName), names.telemetryConnectionsTable])) {
     const table = topicRules.tables.get(tableName);
     if (table) await createSynthesizedTable(o.dynamodb, table);
   }
@@ -73,10 +84,10 @@ export async function startTwinStreams(o: {
     mappings: streamMappings,
     dynamodb: o.dynamodb,
     functions: o.functions,
-    hosted: hostedFunctions(o.names),
+    hosted: hostedFunctions(names),
     tapped,
-    region: o.config.region,
-    accountId: o.config.accountId,
+    region: config.region,
+    accountId: config.accountId,
     note: o.note,
   });
 }

@@ -194,7 +194,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const iot = this.iotCore;
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
-    this.pipeline = await startPipelineEndpoints({ functions: () => this.functions, firehose: () => this.topicRules.firehose, names: this.names, config: this.config });
+    const twinNote = (text: string) => this.note("twin", text);
+    this.pipeline = await startPipelineEndpoints({ functions: () => this.functions, firehose: () => this.topicRules.firehose, twin: this, note: twinNote });
     // After the IoT stand-in: the certificate revoker reaches it through AWS_ENDPOINT_URL_IOT.
     this.fns = createTwinFunctions({
       config: this.config,
@@ -203,9 +204,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       dynamodbEndpoint: this.db.endpoint,
       snsEndpoint: this.sink.endpoint,
       iotEndpoint: iot.controlPlaneUrl,
-      firehoseEndpoint: this.pipeline.firehoseApi.endpoint,
-      lambdaEndpoint: this.pipeline.lambdaApi.endpoint,
-      websocketCallbackUrl: this.pipeline.connections.url,
+      ...this.pipeline.functionEndpoints,
       logLevel: o.functionLogLevel ?? "warn",
       alertCooldownSeconds: o.alertCooldownSeconds,
       offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
@@ -213,15 +212,13 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       note: (tag, text) => this.note(tag, text),
       asyncInvokeConfigs: iot.synthesized.topicRules.asyncInvokeConfigs,
     });
-    this.note("twin", `Firehose API ${this.pipeline.firehoseApi.endpoint}, Lambda API ${this.pipeline.lambdaApi.endpoint}, @connections ${this.pipeline.connections.url}`);
     // dynalite has no streams: the synthesized mappings read emulated ones (local/streams/) and drive the real consumers.
     this.streams = await startTwinStreams({
       synthesized: iot.synthesized,
       dynamodb: this.db.client,
       functions: this.fns,
-      names: this.names,
-      config: this.config,
-      note: (text) => this.note("stream", text),
+      twin: this,
+      note: (t) => this.note("stream", t),
     });
 
     const note = (tag: string, text: string) => this.note(tag, text);

@@ -136,7 +136,12 @@ export class EventSourceMapping {
       this.options.note?.(`${records.length} records: function error: ${(error as Error).message}`);
       if (mapping.bisectOnError && batch.entries.length > 1) {
         const half = Math.ceil(batch.entries.length / 2);
-        this.pending.splice(0, 1, { entries: batch.entries.slice(0, half), failures: batch.failures }, { entries: batch.entries.slice(half), failures: batch.failures });
+        this.pending.splice(
+          0,
+          1,
+          { entries: batch.entries.slice(0, half), failures: batch.failures },
+          { entries: batch.entries.slice(half), failures: batch.failures },
+        );
         return;
       }
       failedFrom = 0;

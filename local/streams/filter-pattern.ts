@@ -52,7 +52,8 @@ function compileValues(values: unknown, whole: string, path: string): Matcher {
   for (const v of values) {
     if (v === null || ["string", "number", "boolean"].includes(typeof v)) exact.push(v);
     else if (isObject(v) && Object.keys(v).length === 1 && typeof v.exists === "boolean") exists = v.exists;
-    else throw new Error(`filter pattern ${whole}: ${path} uses ${JSON.stringify(v)}, which the twin does not support (exact values and {"exists": bool} only)`);
+    else
+      throw new Error(`filter pattern ${whole}: ${path} uses ${JSON.stringify(v)}, which the twin does not support (exact values and {"exists": bool} only)`);
   }
   return (value, present) => {
     // `exists` tests a leaf: a present object value is not a leaf (Lambda's rule), so it does not count.

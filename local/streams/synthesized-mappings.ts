@@ -77,11 +77,13 @@ export function streamMappingsOfStack(stackId: string, resources: Resources | un
       onFailureQueue = resolve(target.name, `aws_sqs_queue.${queue![1]}.name`);
     }
     const filters = (block(m.filter_criteria)?.filter ?? []) as unknown;
-    const filterPatterns = (Array.isArray(filters) ? filters : [filters]).map((f, i) => resolve((f as Record<string, unknown>).pattern, `${what}.filter_criteria.filter[${i}].pattern`));
+    const filterPatterns = (Array.isArray(filters) ? filters : [filters]).map((f, i) =>
+      resolve((f as Record<string, unknown>).pattern, `${what}.filter_criteria.filter[${i}].pattern`),
+    );
     try {
       compileFilterCriteria(filterPatterns);
     } catch (error) {
-      throw new Error(`${what}: ${(error as Error).message}`);
+      throw new Error(`${what}: ${(error as Error).message}`, { cause: error });
     }
     const responseTypes = (m.function_response_types ?? []) as string[];
     mappings.push({

@@ -92,7 +92,9 @@ test("GIVEN 501 records WHEN PutRecordBatch THEN a ValidationException and none 
 test("GIVEN a record over 1,000 KiB or a call over 4 MiB WHEN put THEN rejected; exactly 1,000 KiB is accepted", async () => {
   const kib = (n: number) => Buffer.alloc(n * 1024, 0x61);
 
-  await expect(client.send(new PutRecordBatchCommand({ DeliveryStreamName: STREAM.name, Records: [{ Data: kib(1001) }] }))).rejects.toMatchObject({ name: "ValidationException" });
+  await expect(client.send(new PutRecordBatchCommand({ DeliveryStreamName: STREAM.name, Records: [{ Data: kib(1001) }] }))).rejects.toMatchObject({
+    name: "ValidationException",
+  });
   await expect(
     client.send(new PutRecordBatchCommand({ DeliveryStreamName: STREAM.name, Records: Array.from({ length: 5 }, () => ({ Data: kib(1000) })) })),
   ).rejects.toMatchObject({ name: "InvalidArgumentException" });

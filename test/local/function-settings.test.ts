@@ -60,6 +60,7 @@ const TWIN_FUNCTIONS: readonly FunctionName[] = [
   "health-check",
   "revoke-certificates",
   "telemetry-api",
+  "telemetry-broadcast",
 ];
 const variableNames = (env: Readonly<Record<string, string>> | undefined) => Object.keys(env ?? {}).sort();
 

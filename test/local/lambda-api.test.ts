@@ -84,7 +84,9 @@ test("GIVEN InvocationType Event WHEN invoked THEN 202 at once, and the twin's a
   const count = (inv: Invocation) => inv.functionName === "alert-handler" && attempts.push(inv.attempt);
   fns.on("invoked", count);
   try {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: `${config.accountId}:function:${names.alertHandlerFunction}`, InvocationType: "Event", Payload: json(deviceError) }));
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: `${config.accountId}:function:${names.alertHandlerFunction}`, InvocationType: "Event", Payload: json(deviceError) }),
+    );
 
     expect(out.StatusCode).toBe(202);
     expect(out.Payload?.length ?? 0).toBe(0);

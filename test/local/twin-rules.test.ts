@@ -14,7 +14,7 @@ test("GIVEN the alert handler's physical name WHEN routed THEN the twin's real a
 });
 
 test("GIVEN a function a stack defines but the twin does not run WHEN routed THEN it is unhosted, not a failure", () => {
-  expect(routeLambda(names.telemetryBroadcastFunction, hosted, defined, config)).toEqual({ kind: "unhosted" });
+  expect(routeLambda(names.telemetryConnectionsFunction, hosted, defined, config)).toEqual({ kind: "unhosted" });
 });
 
 test("fails when no stack defines the function: AWS's ResourceNotFoundException with the function's ARN", () => {

@@ -22,7 +22,10 @@ const BASE: MappingSettings = {
 
 function setup(settings: Partial<MappingSettings>, answer: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>) {
   let now = 1_000_000;
-  const stream = new TableStream({ tableName: "shf-dev-telemetry", hashKey: "thingName", rangeKey: "ts", streamViewType: "NEW_IMAGE" }, { ...WHERE, now: () => now });
+  const stream = new TableStream(
+    { tableName: "shf-dev-telemetry", hashKey: "thingName", rangeKey: "ts", streamViewType: "NEW_IMAGE" },
+    { ...WHERE, now: () => now },
+  );
   const batches: DynamoDBRecord[][] = [];
   const failures: StreamOnFailureRecord[] = [];
   const mapping = new EventSourceMapping({
@@ -39,7 +42,8 @@ function setup(settings: Partial<MappingSettings>, answer: (event: DynamoDBStrea
       failures.push(record);
     },
   });
-  const reading = (thing: string, ts: number) => stream.tap(undefined, { thingName: { S: thing }, ts: { N: String(ts) }, metrics: { M: { co2_ppm: { N: "500" } } } });
+  const reading = (thing: string, ts: number) =>
+    stream.tap(undefined, { thingName: { S: thing }, ts: { N: String(ts) }, metrics: { M: { co2_ppm: { N: "500" } } } });
   const things = (records: DynamoDBRecord[]) => records.map((r) => `${r.dynamodb?.Keys?.thingName?.S}@${r.dynamodb?.Keys?.ts?.N}`);
   return { stream, mapping, batches, failures, reading, things, advance: (ms: number) => (now += ms) };
 }
@@ -87,7 +91,9 @@ test("GIVEN a batching window WHEN the batch size is reached THEN the batch goes
 
 test("GIVEN the consumer reports the 3rd of 5 records failed WHEN retried THEN the retry starts at that record, the earlier ones are not sent again", async () => {
   let calls = 0;
-  const t = setup({}, async (event) => (++calls === 1 ? { batchItemFailures: [{ itemIdentifier: event.Records[2]!.dynamodb!.SequenceNumber! }] } : { batchItemFailures: [] }));
+  const t = setup({}, async (event) =>
+    ++calls === 1 ? { batchItemFailures: [{ itemIdentifier: event.Records[2]!.dynamodb!.SequenceNumber! }] } : { batchItemFailures: [] },
+  );
   for (let i = 1; i <= 5; i++) t.reading("pi-1", i);
 
   await t.mapping.drain();
@@ -192,5 +198,7 @@ test("GIVEN LATEST WHEN the mapping starts after records were written THEN it re
 
   await mapping.drain();
 
-  expect(sent.map((r) => [r.eventName, r.dynamodb?.Keys, r.dynamodb?.NewImage, r.dynamodb?.OldImage])).toEqual([["MODIFY", { k: { S: "after" } }, undefined, undefined]]);
+  expect(sent.map((r) => [r.eventName, r.dynamodb?.Keys, r.dynamodb?.NewImage, r.dynamodb?.OldImage])).toEqual([
+    ["MODIFY", { k: { S: "after" } }, undefined, undefined],
+  ]);
 });

@@ -2,7 +2,10 @@
 import { compileFilterCriteria, compileFilterPattern } from "../../../local/streams/filter-pattern";
 import { REVOCATION_STREAM_FILTERS } from "../../../functions/revoke-certificates/contract";
 
-const record = (eventName: string, newImage?: Record<string, unknown>) => ({ eventName, dynamodb: { Keys: { serialNumber: { S: "X" } }, ...(newImage ? { NewImage: newImage } : {}) } });
+const record = (eventName: string, newImage?: Record<string, unknown>) => ({
+  eventName,
+  dynamodb: { Keys: { serialNumber: { S: "X" } }, ...(newImage ? { NewImage: newImage } : {}) },
+});
 
 test("GIVEN the telemetry consumer's INSERT filter THEN INSERTs pass and MODIFY / REMOVE do not", () => {
   const insertsOnly = compileFilterCriteria(['{"eventName":["INSERT"]}']);

@@ -112,7 +112,12 @@ test("GIVEN an SQS or Kinesis source THEN it is not a table stream and is skippe
 });
 
 test.each([
-  ["a filter outside the subset", { filter_criteria: { filter: [{ pattern: '{"eventName":[{"prefix":"IN"}]}' }] } }, {}, /telemetry: aws_lambda_event_source_mapping.consumer: .*prefix/],
+  [
+    "a filter outside the subset",
+    { filter_criteria: { filter: [{ pattern: '{"eventName":[{"prefix":"IN"}]}' }] } },
+    {},
+    /telemetry: aws_lambda_event_source_mapping.consumer: .*prefix/,
+  ],
   ["a tumbling window", { tumbling_window_in_seconds: 60 }, {}, /tumbling/],
   ["an SNS on-failure destination", { destination_config: { on_failure: { destination_arn: "arn:aws:sns:eu-west-1:1:t" } } }, {}, /not an SQS queue/],
   ["a table without a stream", {}, { stream_enabled: false }, /has no stream/],
@@ -135,8 +140,16 @@ describe("a tapped table: the rules engine's DynamoDBv2 writes reach the mapping
     const stream = new TableStream(m!, { region: "eu-west-1", accountId: "123456789012" });
     const sent: DynamoDBRecord[] = [];
     const onStream: string[] = [];
-    stream.on("appended", (e) => onStream.push(`${e.record.eventName} ${e.record.dynamodb?.OldImage ? "old" : "-"} ${e.record.dynamodb?.NewImage ? "new" : "-"}`));
-    const mapping = new EventSourceMapping({ mapping: m!, stream, functionArn: "arn", invoke: async (e) => void sent.push(...e.Records), onFailure: () => undefined });
+    stream.on("appended", (e) =>
+      onStream.push(`${e.record.eventName} ${e.record.dynamodb?.OldImage ? "old" : "-"} ${e.record.dynamodb?.NewImage ? "new" : "-"}`),
+    );
+    const mapping = new EventSourceMapping({
+      mapping: m!,
+      stream,
+      functionArn: "arn",
+      invoke: async (e) => void sent.push(...e.Records),
+      onFailure: () => undefined,
+    });
     const targets = new TwinRuleTargets({
       dynamodb: client,
       firehose: {} as LocalFirehose,

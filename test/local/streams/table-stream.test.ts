@@ -121,7 +121,8 @@ describe("TableStream watched by Scan, read by a mapping", () => {
     const sorted = new TableStream({ ...table, streamViewType: "NEW_IMAGE" }, WHERE);
     await sorted.watch(db.client, 3_600_000);
     try {
-      for (const ts of ["1", "2"]) await db.client.send(new PutItemCommand({ TableName: table.tableName, Item: { thingName: { S: "pi-1" }, ts: { N: ts }, v: { N: "7" } } }));
+      for (const ts of ["1", "2"])
+        await db.client.send(new PutItemCommand({ TableName: table.tableName, Item: { thingName: { S: "pi-1" }, ts: { N: ts }, v: { N: "7" } } }));
       await db.client.send(new PutItemCommand({ TableName: table.tableName, Item: { thingName: { S: "pi-1" }, ts: { N: "1" }, v: { N: "8" } } }));
 
       await sorted.pollNow();
