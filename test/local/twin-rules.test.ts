@@ -7,7 +7,7 @@ import { hostedFunctions } from "../../local/twin-functions";
 const config = loadConfig("dev");
 const names = resourceNames(config);
 const hosted = hostedFunctions(names);
-const defined = new Set([names.alertHandlerFunction, names.offlineDetectorFunction, names.telemetryBroadcastFunction]);
+const defined = new Set([names.alertHandlerFunction, names.offlineDetectorFunction, names.telemetryConnectionsFunction]);
 
 test("GIVEN the alert handler's physical name WHEN routed THEN the twin's real alert-handler runs it", () => {
   expect(routeLambda(names.alertHandlerFunction, hosted, defined, config)).toEqual({ kind: "hosted", handler: "alert-handler" });
