@@ -24,6 +24,8 @@ export interface LambdaApiOptions {
   readonly hosted: Readonly<Record<string, FunctionName>>;
   readonly region: string;
   readonly accountId: string;
+  /** Told of each invocation before it runs (the twin counts the consumer's threshold alerts). */
+  readonly onInvoke?: (handler: FunctionName, event: unknown) => void;
 }
 
 export class LambdaApiServer {
@@ -74,6 +76,7 @@ export class LambdaApiServer {
     }
     const type = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
     if (type === "DryRun") return send(res, 204, undefined);
+    this.options.onInvoke?.(handler, event);
     if (type === "Event") {
       this.options.functions().invokeAsync(handler, event);
       return send(res, 202, undefined);

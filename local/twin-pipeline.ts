@@ -18,7 +18,7 @@ import type { SynthesizedIot } from "./iot-core/synthesized-iot";
 import { LambdaApiServer } from "./lambda-api";
 import { TwinStreams } from "./streams/twin-streams";
 import { hostedFunctions } from "./twin-functions";
-import { createSynthesizedTable } from "./twin-rules";
+import { createSynthesizedTable, type TwinRules } from "./twin-rules";
 
 export interface PipelineEndpoints {
   readonly firehoseApi: FirehoseApiServer;
@@ -38,18 +38,29 @@ export interface TwinPlace {
 /** Started before the functions (they get the endpoints); the sinks behind them are read per request. */
 export async function startPipelineEndpoints(o: {
   readonly functions: () => LocalFunctions;
-  readonly firehose: () => FirehoseSink;
+  /** The topic rules: their Firehose takes the records; they count the consumer's threshold alerts. */
+  readonly rules: () => Pick<TwinRules, "firehose" | "countAsThreshold"> | undefined;
   readonly twin: TwinPlace;
   readonly note: (text: string) => void;
 }): Promise<PipelineEndpoints> {
   const { names, config } = o.twin;
   const where = { region: config.region, accountId: config.accountId };
+  const firehose = () => {
+    const rules = o.rules();
+    if (!rules) throw new Error("the twin's Firehose is not started");
+    return rules.firehose;
+  };
   const lazyFirehose: FirehoseSink = {
-    hasStream: (name) => o.firehose().hasStream(name),
-    putRecord: (name, data) => o.firehose().putRecord(name, data),
+    hasStream: (name) => firehose().hasStream(name),
+    putRecord: (name, data) => firehose().putRecord(name, data),
   };
   const firehoseApi = await FirehoseApiServer.start(lazyFirehose, where);
-  const lambdaApi = await LambdaApiServer.start({ functions: o.functions, hosted: hostedFunctions(names), ...where });
+  const lambdaApi = await LambdaApiServer.start({
+    functions: o.functions,
+    hosted: hostedFunctions(names),
+    ...where,
+    onInvoke: (handler, event) => o.rules()?.countAsThreshold(handler, event),
+  });
   const connections = await ConnectionsSink.start();
   o.note(`Firehose API ${firehoseApi.endpoint}, Lambda API ${lambdaApi.endpoint}, WebSocket @connections ${connections.url}`);
   return {

@@ -172,6 +172,15 @@ export class TwinRules {
     });
   }
 
+  /**
+   * The stream consumer checks the thresholds (instead of a threshold rule) and invokes the alert handler
+   * through the Lambda API: a device-error payload with the thresholds' code counts like a rule's.
+   */
+  countAsThreshold(handler: FunctionName, event: unknown): void {
+    const code = (event as { code?: unknown } | null)?.code;
+    if (handler === "alert-handler" && typeof code === "string" && code.startsWith("TELEMETRY_THRESHOLD.")) this.thresholdOutputs.add(event as object);
+  }
+
   private async subscribe(): Promise<this> {
     // `$aws/events/...` are AWS's own events: the twin produces them (above), nobody publishes them.
     const filters = this.engine.topicFilters.filter((f) => !f.startsWith("$aws/events/"));

@@ -194,8 +194,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const iot = this.iotCore;
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
-    const twinNote = (text: string) => this.note("twin", text);
-    this.pipeline = await startPipelineEndpoints({ functions: () => this.functions, firehose: () => this.topicRules.firehose, twin: this, note: twinNote });
+    this.pipeline = await startPipelineEndpoints({ functions: () => this.functions, rules: () => this.rules, twin: this, note: (t) => this.note("twin", t) });
     // After the IoT stand-in: the certificate revoker reaches it through AWS_ENDPOINT_URL_IOT.
     this.fns = createTwinFunctions({
       config: this.config,

@@ -23,13 +23,20 @@ let fns: LocalFunctions;
 let api: LambdaApiServer;
 let lambda: LambdaClient;
 const failed: Invocation[] = [];
+const told: [string, unknown][] = [];
 
 beforeAll(async () => {
   db = await startDynalite();
   await createTables(db.client, names.registryTable, names.alertStateTable);
   // No topic: every Publish answers NotFound, so a valid device error makes the alert handler throw.
   sink = await SnsSink.start({ topicArns: [] });
-  api = await LambdaApiServer.start({ functions: () => fns, hosted: hostedFunctions(names), region: config.region, accountId: config.accountId });
+  api = await LambdaApiServer.start({
+    functions: () => fns,
+    hosted: hostedFunctions(names),
+    region: config.region,
+    accountId: config.accountId,
+    onInvoke: (handler, event) => void told.push([handler, event]),
+  });
   fns = createTwinFunctions({
     config,
     names,
@@ -90,6 +97,8 @@ test("GIVEN InvocationType Event WHEN invoked THEN 202 at once, and the twin's a
 
     expect(out.StatusCode).toBe(202);
     expect(out.Payload?.length ?? 0).toBe(0);
+    // The twin is told which handler runs what (it counts the consumer's threshold alerts).
+    expect(told.at(-1)).toEqual(["alert-handler", deviceError]);
     await fns.idle();
     expect(attempts).toEqual([1, 2, 3]);
     expect(failed.map((f) => [f.functionName, f.attempt])).toEqual([["alert-handler", 3]]);
@@ -104,6 +113,7 @@ test("GIVEN a function the twin does not run WHEN invoked (either type) THEN 404
     await expect(call).rejects.toBeInstanceOf(ResourceNotFoundException);
     await expect(call).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 }, message: expect.stringContaining(`function:shf-dev-nope`) });
   }
+  expect(told.some(([, e]) => JSON.stringify(e) === "{}")).toBe(false);
 });
 
 test("GIVEN a qualifier the twin lacks or another service's ARN THEN it is not resolved to a function", () => {
