@@ -102,10 +102,17 @@ export class EventSourceMapping {
     return this.running;
   }
 
-  /** Resolves once every record on the shard was handled (sent, given up or filtered out), ignoring the batching window. */
+  /**
+   * Resolves once every record on the shard was handled (sent, given up or filtered out), ignoring the
+   * batching window; or, when retries are unlimited, at the first failed retry (the batch blocks the
+   * shard until it succeeds or ages out, as on AWS; the timer keeps retrying it).
+   */
   async drain(): Promise<void> {
-    for (let i = 0; i < 100_000 && (this.pending.length > 0 || this.cursor < this.options.stream.end); i++) {
+    while (this.pending.length > 0 || this.cursor < this.options.stream.end) {
+      const failuresBefore = this.pending[0]?.failures ?? 0;
       await this.poll(true);
+      const stillFailing = this.pending[0] !== undefined && this.pending[0].failures > failuresBefore;
+      if (stillFailing && this.options.mapping.maximumRetryAttempts < 0) return;
     }
   }
 

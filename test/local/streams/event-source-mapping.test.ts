@@ -202,3 +202,21 @@ test("GIVEN LATEST WHEN the mapping starts after records were written THEN it re
     ["MODIFY", { k: { S: "after" } }, undefined, undefined],
   ]);
 });
+
+test("GIVEN unlimited retries and a failing function WHEN drained THEN drain returns after the failed attempt and the batch stays, blocking the shard", async () => {
+  let fail = true;
+  const t = setup({ maximumRetryAttempts: -1, bisectOnError: false }, async () => {
+    if (fail) throw new Error("down");
+    return { batchItemFailures: [] };
+  });
+  t.reading("pi-1", 1);
+
+  await t.mapping.drain();
+  t.reading("pi-1", 2);
+  await t.mapping.drain();
+
+  expect(t.batches.map(t.things)).toEqual([["pi-1@1"], ["pi-1@1"]]);
+  fail = false;
+  await t.mapping.drain();
+  expect(t.batches.map(t.things).slice(2)).toEqual([["pi-1@1"], ["pi-1@2"]]);
+});
