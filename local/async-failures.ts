@@ -10,6 +10,10 @@
  * ```
  */
 import { EventEmitter } from "node:events";
+import type { StreamOnFailureRecord } from "./streams/event-source-mapping";
+
+/** What an on-failure queue receives: an async invocation's record, or a stream mapping's batch description. */
+export type QueuedFailureRecord = OnFailureRecord | StreamOnFailureRecord;
 
 /** Lambda's on-failure invocation record (AWS: "Capturing records of Lambda asynchronous invocations"). */
 export interface OnFailureRecord {
@@ -57,14 +61,14 @@ export function onFailureRecord(failed: FailedInvocation): OnFailureRecord {
 
 /** The events of {@link AsyncFailureQueues} and their listener arguments. */
 export interface AsyncFailureQueuesEvents {
-  message: [queueName: string, record: OnFailureRecord];
+  message: [queueName: string, record: QueuedFailureRecord];
 }
 
 /** In-memory queues by name; messages stay until {@link AsyncFailureQueues.drain} (a redrive) takes them. */
 export class AsyncFailureQueues extends EventEmitter<AsyncFailureQueuesEvents> {
-  private readonly queues = new Map<string, OnFailureRecord[]>();
+  private readonly queues = new Map<string, QueuedFailureRecord[]>();
 
-  send(queueName: string, record: OnFailureRecord): void {
+  send(queueName: string, record: QueuedFailureRecord): void {
     const queue = this.queues.get(queueName) ?? [];
     queue.push(record);
     this.queues.set(queueName, queue);
@@ -72,12 +76,12 @@ export class AsyncFailureQueues extends EventEmitter<AsyncFailureQueuesEvents> {
   }
 
   /** What a queue holds (ApproximateNumberOfMessagesVisible = its length). */
-  messages(queueName: string): readonly OnFailureRecord[] {
+  messages(queueName: string): readonly QueuedFailureRecord[] {
     return [...(this.queues.get(queueName) ?? [])];
   }
 
   /** Removes and returns every message of a queue, oldest first (what a redrive moves). */
-  drain(queueName: string): OnFailureRecord[] {
+  drain(queueName: string): QueuedFailureRecord[] {
     const queue = this.queues.get(queueName) ?? [];
     this.queues.delete(queueName);
     return queue;

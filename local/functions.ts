@@ -23,7 +23,8 @@ export type FunctionName =
   | "health-check"
   | "revoke-certificates"
   | "telemetry-api"
-  | "telemetry-rollup";
+  | "telemetry-rollup"
+  | "telemetry-broadcast";
 
 /** A Lambda handler as the runner calls it: the event and context are the handler's to check. */
 type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
@@ -38,6 +39,7 @@ const LOADERS: Record<FunctionName, () => Handler> = {
   "revoke-certificates": () => (require("../functions/revoke-certificates") as { handler: Handler }).handler,
   "telemetry-api": () => (require("../functions/telemetry-api") as { handler: Handler }).handler,
   "telemetry-rollup": () => (require("../functions/telemetry-rollup") as { handler: Handler }).handler,
+  "telemetry-broadcast": () => (require("../functions/telemetry-broadcast") as { handler: Handler }).handler,
 };
 /* eslint-enable @typescript-eslint/no-require-imports -- end of the lazy loaders */
 

@@ -18,6 +18,7 @@ import { REGISTER_DEVICE } from "../functions/register-device/contract";
 import { REVOKE_CERTIFICATES } from "../functions/revoke-certificates/contract";
 import { TELEMETRY_API } from "../functions/telemetry-api/contract";
 import { TELEMETRY_ROLLUP } from "../functions/telemetry-rollup/contract";
+import { TELEMETRY_BROADCAST } from "../functions/telemetry-broadcast/contract";
 import type { ContractSpec, FunctionContract } from "../functions/shared/contract";
 import type { EnvironmentConfig } from "../config";
 import type { resourceNames } from "../stacks/shared/naming";
@@ -43,6 +44,12 @@ export interface TwinFunctionsOptions {
   readonly snsEndpoint: string;
   /** The IoT control-plane stand-in (`AWS_ENDPOINT_URL_IOT`), for the certificate revoker. */
   readonly iotEndpoint?: string;
+  /** The Firehose API stand-in (`AWS_ENDPOINT_URL_FIREHOSE`, local/firehose-api.ts). */
+  readonly firehoseEndpoint?: string;
+  /** The Lambda Invoke stand-in (`AWS_ENDPOINT_URL_LAMBDA`, local/lambda-api.ts). */
+  readonly lambdaEndpoint?: string;
+  /** Where the stream consumer posts to WebSocket connections (local/connections-sink.ts). */
+  readonly websocketCallbackUrl?: string;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** @default the alert handler's contract default (as deployed) */
   readonly alertCooldownSeconds?: number;
@@ -60,7 +67,7 @@ export interface TwinFunctionsOptions {
 /** The twin's resources, named as the stacks name them. */
 export type TwinResources = Pick<
   TwinFunctionsOptions,
-  "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs"
+  "config" | "names" | "alertTopicArn" | "alertCooldownSeconds" | "offlineGraceSeconds" | "asyncInvokeConfigs" | "websocketCallbackUrl"
 >;
 
 /**
@@ -78,6 +85,7 @@ export function twinFunctionNames(names: TwinResources["names"]): Record<Functio
     "revoke-certificates": names.revokeCertificatesFunction,
     "telemetry-api": names.telemetryApiFunction,
     "telemetry-rollup": names.telemetryRollupFunction,
+    "telemetry-broadcast": names.telemetryBroadcastFunction,
   };
 }
 
@@ -125,6 +133,14 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
       rollupTableName: names.telemetryRollupTable,
       rollupTtlSeconds: config.telemetry.hotRetentionDays * 86400,
     }),
+    "telemetry-broadcast": settingsOf(TELEMETRY_BROADCAST, physical["telemetry-broadcast"], {
+      ...registry,
+      callbackUrl: o.websocketCallbackUrl ?? "http://127.0.0.1:9/twin",
+      connectionsTableName: names.telemetryConnectionsTable,
+      warmStreamName: names.telemetryDeliveryStream,
+      alertFunctionName: names.alertHandlerFunction,
+      thresholds: JSON.stringify(config.telemetry.thresholds),
+    }),
   };
   for (const [handler, s] of Object.entries(settings) as [FunctionName, LocalFunctionSettings][]) {
     const asyncInvoke = o.asyncInvokeConfigs?.get(s.functionName);
@@ -133,6 +149,7 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
   }
   return settings;
 }
+
 
 function settingsOf<T extends ContractSpec>(
   contract: FunctionContract<T>,
@@ -157,6 +174,8 @@ export function createTwinFunctions(o: TwinFunctionsOptions): LocalFunctions {
       AWS_ENDPOINT_URL_DYNAMODB: o.dynamodbEndpoint,
       AWS_ENDPOINT_URL_SNS: o.snsEndpoint,
       ...(o.iotEndpoint ? { AWS_ENDPOINT_URL_IOT: o.iotEndpoint } : {}),
+      ...(o.firehoseEndpoint ? { AWS_ENDPOINT_URL_FIREHOSE: o.firehoseEndpoint } : {}),
+      ...(o.lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: o.lambdaEndpoint } : {}),
       LOG_LEVEL: o.logLevel,
     },
   });

@@ -28,7 +28,7 @@ import type { FunctionName, LocalFunctions } from "./functions";
 import { TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
 import { hostedFunctions } from "./twin-functions";
 import { LifecycleRule, lifecycleTopic } from "./lifecycle";
-import { TwinRuleTargets, type RuleTargets } from "./rules/actions";
+import { TwinRuleTargets, type RuleTargets, type TwinRuleTargetsOptions } from "./rules/actions";
 import { RulesEngine, type RuleMatch } from "./rules/engine";
 import { LocalFirehose } from "./rules/firehose";
 import type { SqlValue } from "./rules/sql";
@@ -70,6 +70,8 @@ export interface TwinRulesOptions {
   readonly firehoseFlushIntervalMs?: number;
   readonly counters: RuleCounters;
   readonly note: (tag: string, text: string) => void;
+  /** The emulated streams the DynamoDB action reports its writes to (local/streams/twin-streams.ts). */
+  readonly streams?: TwinRuleTargetsOptions["streams"];
 }
 
 export class TwinRules {
@@ -81,7 +83,8 @@ export class TwinRules {
       const table = topicRules.tables.get(tableName);
       if (table) await createSynthesizedTable(options.dynamodb, table);
     }
-    const streams = new Map([...topicRules.deliveryStreams].filter(([name]) => used.some((a) => a.type === "firehose" && a.deliveryStreamName === name)));
+    // Every delivery stream: the rules' Firehose actions and the functions (AWS_ENDPOINT_URL_FIREHOSE) write them.
+    const streams = topicRules.deliveryStreams;
     const s3 = await startS3Server({
       directory: path.join(options.workDir, "s3"),
       buckets: [...new Set([...streams.values()].map((s) => s.bucketName))],
@@ -97,7 +100,8 @@ export class TwinRules {
   }
 
   readonly engine: RulesEngine;
-  private readonly firehose: LocalFirehose;
+  /** The twin's Firehose (also behind the Firehose API stand-in, local/firehose-api.ts). */
+  readonly firehose: LocalFirehose;
   private readonly lifecycle: LifecycleRule;
   /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
   private readonly unhostedNoted = new Set<string>();
@@ -127,6 +131,7 @@ export class TwinRules {
       logDir: path.join(options.workDir, "logs"),
       logGroups: topicRules.logGroups,
       invokeLambda: (functionName, event) => this.invokeLambda(functionName, event, topicRules.functionNames),
+      streams: options.streams,
     });
     const storeTable = names.telemetryTable;
     const counting: RuleTargets = {
@@ -162,6 +167,15 @@ export class TwinRules {
       deliver: (event) => void this.engine.dispatch(lifecycleTopic(event), Buffer.from(JSON.stringify(event)), { clientId: event.clientId }),
       publish: (topic, event) => client.publish(topic, event, mqtt5.QoS.AtMostOnce),
     });
+  }
+
+  /**
+   * The stream consumer checks the thresholds (instead of a threshold rule) and invokes the alert handler
+   * through the Lambda API: a device-error payload with the thresholds' code counts like a rule's.
+   */
+  countAsThreshold(handler: FunctionName, event: unknown): void {
+    const code = (event as { code?: unknown } | null)?.code;
+    if (handler === "alert-handler" && typeof code === "string" && code.startsWith("TELEMETRY_THRESHOLD.")) this.thresholdOutputs.add(event as object);
   }
 
   private async subscribe(): Promise<this> {

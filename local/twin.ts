@@ -12,7 +12,8 @@
  * | EventBridge schedule -> hourly rollups | a timer at the schedule's minute of every hour invoking the real `telemetry-rollup` the same way; `POST /telemetry-rollup` runs it now |
  * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
  * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
- * | Dashboard HTTP API (Cognito JWT) -> telemetry-api | the same server: payload-2.0 events for the real `telemetry-api`; building groups from `x-twin-groups` instead of a token; no broadcaster, so the latest-reading table stays empty |
+ * | Dashboard HTTP API (Cognito JWT) -> telemetry-api | the same server: payload-2.0 events for the real `telemetry-api`; building groups from `x-twin-groups` instead of a token |
+ * | DynamoDB streams -> event source mappings; Firehose and Lambda APIs; WebSocket `@connections` | `twin-pipeline.ts`: the synthesized mappings on emulated streams (`streams/`), `firehose-api.ts`, `lambda-api.ts`, `connections-sink.ts` |
  * | The controller | {@link CommandChannel}: the controller certificate, as the controller thing |
  * | Device Shadow | {@link ShadowService}: classic shadows on the reserved topics; serves the fleet index's `shadow.*` fields |
  * | IoT Jobs | {@link JobsService} (MQTT Jobs API, twin-service identity) + the Jobs operations of the control-plane stand-in (local/twin-jobs.ts); firmware from s3rver through presigned URLs |
@@ -35,7 +36,6 @@ import { ShadowService } from "./shadow-service";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
 import { CommandChannel, withTimeout, type CommandAnswer } from "./twin-commands";
-import { RegistryStream } from "./registry-stream";
 import { countedHook, createTwinFunctions, scheduledEvent } from "./twin-functions";
 import { scheduleHourly, type HourlySchedule } from "./hourly-schedule";
 import { ROLLUP_SCHEDULE_EXPRESSION } from "../functions/telemetry-rollup/contract";
@@ -43,6 +43,8 @@ import { TwinIotCore, type TwinEndpoint } from "./twin-iot";
 import { PiLauncher, type PiOptions } from "./twin-pis";
 import { TwinRules } from "./twin-rules";
 import { createTwinTables } from "./twin-tables";
+import { startPipelineEndpoints, startTwinStreams, type PipelineEndpoints } from "./twin-pipeline";
+import type { TwinStreams } from "./streams/twin-streams";
 import { writeTwinJson } from "./twin-json";
 import { newTwinStats, type LocalTwinOptions, type TwinStats } from "./twin-options";
 
@@ -86,7 +88,8 @@ export class LocalTwin extends EventEmitter implements CommandSender {
   private launcher?: PiLauncher;
   private sweepTimer?: NodeJS.Timeout;
   private rollupSchedule?: HourlySchedule;
-  private registryStream?: RegistryStream;
+  private streams?: TwinStreams;
+  private pipeline?: PipelineEndpoints;
   private stopping?: Promise<void>;
 
   private constructor(readonly options: LocalTwinOptions) {
@@ -195,6 +198,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     const iot = this.iotCore;
     this.note("twin", `IoT endpoint ${iot.url} (mutual TLS, CA ${iot.endpoint.caFile}; policies, template and certificates from the synthesized stacks)`);
     this.note("twin", `IoT control plane ${iot.controlPlaneUrl} (AWS_ENDPOINT_URL_IOT)`);
+    this.pipeline = await startPipelineEndpoints({ functions: () => this.functions, rules: () => this.rules, twin: this, note: (t) => this.note("twin", t) });
     // After the IoT stand-in: the certificate revoker reaches it through AWS_ENDPOINT_URL_IOT.
     this.fns = createTwinFunctions({
       config: this.config,
@@ -203,6 +207,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       dynamodbEndpoint: this.db.endpoint,
       snsEndpoint: this.sink.endpoint,
       iotEndpoint: iot.controlPlaneUrl,
+      ...this.pipeline.functionEndpoints,
       logLevel: o.functionLogLevel ?? "warn",
       alertCooldownSeconds: o.alertCooldownSeconds,
       offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
@@ -210,12 +215,13 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       note: (tag, text) => this.note(tag, text),
       asyncInvokeConfigs: iot.synthesized.topicRules.asyncInvokeConfigs,
     });
-    // dynalite has no streams: the registry's stream is emulated by polling and drives the real revoker.
-    this.registryStream = await RegistryStream.start({
-      client: this.db.client,
-      tableName: this.names.registryTable,
-      consumer: (event) => this.functions.invoke("revoke-certificates", event),
-      note: (text) => this.note("stream", text),
+    // dynalite has no streams: the synthesized mappings read emulated ones (local/streams/) and drive the real consumers.
+    this.streams = await startTwinStreams({
+      synthesized: iot.synthesized,
+      dynamodb: this.db.client,
+      functions: this.fns,
+      twin: this,
+      note: (t) => this.note("stream", t),
     });
 
     const note = (tag: string, text: string) => this.note(tag, text);
@@ -228,6 +234,7 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       workDir,
       counters: this.stats,
       note,
+      streams: this.streams,
     });
     // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
     this.controller = await CommandChannel.start({
@@ -382,9 +389,10 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     return this.rules;
   }
 
-  /** Resolve when no rule action or async function invocation is queued or running. */
+  /** Resolve when no rule action, stream record or async function invocation is queued or running. */
   async idle(): Promise<void> {
     await this.rules?.idle();
+    await this.streams?.drain();
     await this.functions.idle();
   }
 
@@ -401,11 +409,11 @@ export class LocalTwin extends EventEmitter implements CommandSender {
     if (running.length > 0) this.note("twin", `stopping ${running.length} Pi process(es)`);
     await this.launcher?.stopAll();
     if (this.fns) await withTimeout(this.idle(), 10_000);
-    await this.registryStream?.close();
+    await this.streams?.close();
     await this.rules?.close().catch(() => undefined);
     await Promise.allSettled([this.api?.close(), this.jobsService?.close(), this.shadowService?.close()]);
     await this.iotCore?.close().catch(() => undefined);
-    await Promise.allSettled([this.sink?.close(), this.db?.close()]);
+    await Promise.allSettled([this.sink?.close(), this.db?.close(), this.pipeline?.close()]);
     this.fns?.restoreEnvironment();
     this.note("twin", "stopped");
   }

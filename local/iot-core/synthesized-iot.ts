@@ -17,6 +17,7 @@ import { loadConfig } from "../../config";
 import type { EnvironmentConfig } from "../../config/types";
 import { defineStacks } from "../../main";
 import { mergeRules, rulesOfStack, type SynthesizedTopicRules } from "../rules/synthesized-rules";
+import { streamMappingsOfStack, type SynthesizedStreamMapping } from "../streams/synthesized-mappings";
 import { IamPolicyDocumentConfig, renderIamPolicyDocument } from "./iam-policy-json";
 
 /** One stack's Terraform JSON (the parts this module reads). */
@@ -56,6 +57,8 @@ export interface SynthesizedIot {
   readonly certificates: readonly SynthesizedCertificate[];
   /** The topic rules and what their actions target (`local/rules/synthesized-rules.ts`). */
   readonly topicRules: SynthesizedTopicRules;
+  /** The event source mappings on DynamoDB streams (`local/streams/synthesized-mappings.ts`). */
+  readonly streamMappings: readonly SynthesizedStreamMapping[];
 }
 
 /**
@@ -97,10 +100,12 @@ export function iotFromTerraform(stacks: Readonly<Record<string, TerraformJson>>
   const things: string[] = [];
   const certificates = new Map<string, { active: boolean; policyNames: string[]; thingNames: string[] }>();
   const rules: ReturnType<typeof rulesOfStack>[] = [];
+  const streamMappings: SynthesizedStreamMapping[] = [];
 
   for (const [stackId, tf] of Object.entries(stacks)) {
     const resolve = referenceResolver(stackId, tf);
     rules.push(rulesOfStack(stackId, tf.resource, resolve));
+    streamMappings.push(...streamMappingsOfStack(stackId, tf.resource, resolve));
     const resources = (type: string) => Object.entries(tf.resource?.[type] ?? {});
     for (const [, r] of resources("aws_iot_policy")) {
       const name = resolve(r.name, "aws_iot_policy.name");
@@ -137,6 +142,7 @@ export function iotFromTerraform(stacks: Readonly<Record<string, TerraformJson>>
     things,
     certificates: [...certificates].map(([key, c]) => ({ key, ...c })),
     topicRules: mergeRules(rules),
+    streamMappings,
   };
 }
 

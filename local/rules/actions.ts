@@ -19,6 +19,8 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import type { Image } from "../streams/table-stream";
 import type { LocalFirehose } from "./firehose";
 import type { SqlValue } from "./sql";
 import type { RuleAction } from "./synthesized-rules";
@@ -97,6 +99,11 @@ export interface TwinRuleTargetsOptions {
   readonly logGroups: ReadonlySet<string>;
   /** Asynchronous invocation of a function by its physical name; throws when the function does not exist. */
   readonly invokeLambda: (functionName: string, event: Record<string, SqlValue>) => void;
+  /**
+   * The twin's emulated streams of tables only the twin writes (local/streams/twin-streams.ts): each
+   * PutItem on such a table returns the old item (ALL_OLD) and is reported as its stream record.
+   */
+  readonly streams?: { isTapped(tableName: string): boolean; tap(tableName: string, before: Image | undefined, after: Image): void };
 }
 
 /** The twin's stand-ins as {@link RuleTargets}. */
@@ -112,7 +119,14 @@ export class TwinRuleTargets implements RuleTargets {
   }
 
   async putItem(tableName: string, item: Record<string, SqlValue>): Promise<void> {
-    await this.documents.send(new PutCommand({ TableName: tableName, Item: item }));
+    const streams = this.options.streams;
+    if (!streams?.isTapped(tableName)) {
+      await this.documents.send(new PutCommand({ TableName: tableName, Item: item }));
+      return;
+    }
+    const { Attributes } = await this.documents.send(new PutCommand({ TableName: tableName, Item: item, ReturnValues: "ALL_OLD" }));
+    const image = (value: Record<string, unknown>) => marshall(value, { removeUndefinedValues: true }) as Image;
+    streams.tap(tableName, Attributes ? image(Attributes) : undefined, image(item));
   }
 
   putRecord(deliveryStreamName: string, data: Buffer): void {

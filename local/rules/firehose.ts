@@ -113,6 +113,11 @@ export class LocalFirehose {
     }
   }
 
+  /** Whether the delivery stream exists (the API stand-in's ResourceNotFoundException). */
+  hasStream(streamName: string): boolean {
+    return this.options.streams.has(streamName);
+  }
+
   /** PutRecord: buffer one record (already carrying its separator). Throws for an unknown stream. */
   putRecord(streamName: string, data: Buffer): void {
     const stream = this.options.streams.get(streamName);

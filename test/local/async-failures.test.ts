@@ -121,6 +121,6 @@ test("GIVEN a malformed error payload WHEN it is handled THEN it is dropped once
 
 test("GIVEN the queue WHEN drained (a redrive) THEN it is empty afterwards and the records come out oldest first", () => {
   const drained = fns.asyncFailures.drain(QUEUE);
-  expect(drained.map((r) => (r.requestPayload as { code: string }).code)).toEqual(["DISK_FULL"]);
+  expect(drained.map((r) => ((r as OnFailureRecord).requestPayload as { code: string }).code)).toEqual(["DISK_FULL"]);
   expect(fns.asyncFailures.messages(QUEUE)).toEqual([]);
 });

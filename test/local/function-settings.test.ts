@@ -62,6 +62,7 @@ const TWIN_FUNCTIONS: readonly FunctionName[] = [
   "revoke-certificates",
   "telemetry-api",
   "telemetry-rollup",
+  "telemetry-broadcast",
 ];
 const variableNames = (env: Readonly<Record<string, string>> | undefined) => Object.keys(env ?? {}).sort();
 

@@ -7,14 +7,14 @@ import { hostedFunctions } from "../../local/twin-functions";
 const config = loadConfig("dev");
 const names = resourceNames(config);
 const hosted = hostedFunctions(names);
-const defined = new Set([names.alertHandlerFunction, names.offlineDetectorFunction, names.telemetryBroadcastFunction]);
+const defined = new Set([names.alertHandlerFunction, names.offlineDetectorFunction, names.telemetryConnectionsFunction]);
 
 test("GIVEN the alert handler's physical name WHEN routed THEN the twin's real alert-handler runs it", () => {
   expect(routeLambda(names.alertHandlerFunction, hosted, defined, config)).toEqual({ kind: "hosted", handler: "alert-handler" });
 });
 
 test("GIVEN a function a stack defines but the twin does not run WHEN routed THEN it is unhosted, not a failure", () => {
-  expect(routeLambda(names.telemetryBroadcastFunction, hosted, defined, config)).toEqual({ kind: "unhosted" });
+  expect(routeLambda(names.telemetryConnectionsFunction, hosted, defined, config)).toEqual({ kind: "unhosted" });
 });
 
 test("fails when no stack defines the function: AWS's ResourceNotFoundException with the function's ARN", () => {
