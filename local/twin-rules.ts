@@ -45,10 +45,7 @@ export interface RuleCounters {
   errorsRouted: number;
   /** Rows written to the hot telemetry table by a rule. */
   telemetryStored: number;
-  /**
-   * Alerts the alert handler sent for a threshold crossing. Thresholds moved from topic rules to the hot
-   * table's stream consumer: these stay 0 until the twin runs it (branch twin-streams counts them there).
-   */
+  /** Alerts the alert handler sent for a threshold crossing (the stream consumer's invocations through the Lambda stand-in). */
   thresholdAlerts: number;
   /** Threshold crossings the alert handler suppressed (same breach within its cooldown); see thresholdAlerts. */
   thresholdSuppressed: number;
@@ -103,7 +100,8 @@ export class TwinRules {
   /** The twin's Firehose (also behind the Firehose API stand-in, local/firehose-api.ts). */
   readonly firehose: LocalFirehose;
   private readonly lifecycle: LifecycleRule;
-  /** Outputs of threshold rules, to recognise the alert handler's invocations they caused. */
+  /** The stream consumer's threshold payloads, to recognise the alert handler's invocations they caused. */
+  private readonly thresholdOutputs = new WeakSet<object>();
   private readonly unhostedNoted = new Set<string>();
   private readonly stopBasicIngest: () => void;
   /** Physical function name -> the handler the twin runs (built once, not per rule action). */
@@ -155,6 +153,12 @@ export class TwinRules {
       counters.ruleActionFailures++;
       const then = f.errorActionFailed ? `; error action failed too: ${f.errorActionFailed}` : " (error action ran)";
       note("rules", `${f.rule}: ${f.action.type} action FAILED: ${f.error}${then}`);
+    });
+    options.functions.on("invoked", (inv) => {
+      const result = inv.result as { status?: string } | undefined;
+      if (inv.functionName !== "alert-handler" || !this.thresholdOutputs.has(inv.event as object)) return;
+      if (result?.status === "sent") counters.thresholdAlerts++;
+      else if (result?.status === "suppressed") counters.thresholdSuppressed++;
     });
 
     this.engine.on("dropped", (d) => note("rules", `Basic Ingest message on ${d.topic} for ${d.rule} dropped: ${d.reason}`));

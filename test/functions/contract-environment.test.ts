@@ -18,8 +18,6 @@ const REQUIRED_VALUES: Record<string, string | readonly string[]> = {
   namePrefix: "shf-test",
   rotationTemplateName: "shf-test-pi-rotation",
   telemetryTableName: "telemetry",
-  warmStreamName: "shf-test-telemetry",
-  alertFunctionName: "shf-test-alert-handler",
   rollupTableName: "telemetry-rollup",
   connectionsTableName: "connections",
   warmStreamName: "shf-test-telemetry",

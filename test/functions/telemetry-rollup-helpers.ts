@@ -53,7 +53,6 @@ export function apiDeps(ddb: DynamoDBDocumentClient, t: ScenarioTables, now: num
   return {
     ddb,
     telemetryTableName: t.telemetry,
-    latestTableName: "telemetry-latest",
     rollupTableName: t.rollup,
     registryTableName: t.registry,
     now: () => now,

@@ -16,7 +16,8 @@ import { thresholdAlerts, type Threshold } from "../../functions/telemetry-broad
 import { FIREHOSE_LIMITS, groupIntoCalls, packWarmRecords, warmLine } from "../../functions/telemetry-broadcast/warm-store";
 import { FAKE_AWS_ENV } from "../../local/dynamo";
 import { parseIotSql } from "../../local/rules/sql";
-import { storeSql, thresholdSql } from "../../stacks/telemetry/rule-sql";
+import { storeSql } from "../../stacks/telemetry/rule-sql";
+import { thresholdSql } from "../support/former-threshold-sql";
 import { startStandIn, streamRecord, type StandIn } from "./stream-consumer-helpers";
 
 const THING = "SN-FIDELITY-1";

@@ -26,7 +26,6 @@ const names = resourceNames(config);
 const ARRIVAL = Date.UTC(2026, 10, 26, 10, 0, 0, 0);
 const THING = "10000000b1b10001";
 const threshold = config.telemetry.thresholds[0]!;
-const thresholdRule = names.telemetryThresholdRule(threshold.metric, threshold.operator);
 
 let rules: SynthesizedTopicRules;
 let db: DynaliteServer;
@@ -75,13 +74,16 @@ test("GIVEN a reading for the store rule WHEN dispatched through Basic Ingest TH
 });
 
 test("GIVEN a rule named by Basic Ingest THEN its WHERE still decides (FROM is not matched, WHERE is)", async () => {
-  const { engine, invoked } = engineFor(rules.rules);
+  // The store rule with a WHERE clause added: written only when the reading is past the threshold.
+  const store = rules.rules.find((r) => r.name === names.telemetryStoreRule)!;
+  const probe = { ...store, name: "shf_dev_where_probe", sql: `${store.sql} WHERE metrics.${threshold.metric} ${threshold.operator} ${threshold.value}` };
+  const { engine, matched } = engineFor([...rules.rules, probe]);
   const below = threshold.operator.startsWith(">") ? threshold.value - 1 : threshold.value + 1;
   const past = threshold.operator.startsWith(">") ? threshold.value + 1 : threshold.value - 1;
-  await engine.dispatchToRule({ ruleName: thresholdRule, topic: `devices/${THING}/telemetry`, payload: reading({ [threshold.metric]: below }) });
-  expect(invoked).toEqual([]);
-  await engine.dispatchToRule({ ruleName: thresholdRule, topic: `devices/${THING}/telemetry`, payload: reading({ [threshold.metric]: past }) });
-  expect(invoked).toEqual([{ functionName: names.alertHandlerFunction, event: expect.objectContaining({ thingName: THING }) }]);
+  await engine.dispatchToRule({ ruleName: probe.name, topic: `devices/${THING}-w/telemetry`, payload: reading({ [threshold.metric]: below }) });
+  expect(matched).toEqual([]);
+  await engine.dispatchToRule({ ruleName: probe.name, topic: `devices/${THING}-w/telemetry`, payload: reading({ [threshold.metric]: past }) });
+  expect(matched.map((m) => m.rule)).toEqual([probe.name]);
 });
 
 test("fails silently (dropped, nothing written) WHEN the named rule does not exist", async () => {
