@@ -159,8 +159,16 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   invokeBySuffix(inventory, "telemetry-connections", liveSessions * 2, invoke);
 
   // --- Stream consumers: one invocation per batch of the rule-written items; per record a little time and the registry lookup.
-  const consumed = streamConsumerLoad(inventory.streamConsumers, tableWrites, MINUTES_PER_MONTH * 60, w.readingBytes);
+  const consumed = streamConsumerLoad(inventory.streamConsumers, tableWrites, MINUTES_PER_MONTH * 60, w.readingBytes, w.streamShards);
   for (const c of consumed) invoke(c.function, c.invocations);
+  // Threshold crossings: the consumer invokes the alert handler once per crossing (each then an e-mail).
+  let thresholdAlerts = 0;
+  for (const c of inventory.streamConsumers) {
+    const records = consumed.find((l) => l.function === c.function)?.records ?? 0;
+    const crossings = records * w.thresholdHitRatio * c.thresholds;
+    if (c.alertFunction && crossings > 0) invoke(functionOf(inventory, c.alertFunction), crossings);
+    thresholdAlerts += crossings;
+  }
   const streamRecords = consumed.reduce((sum, c) => sum + c.records, 0);
   const firehoseBilledBytes = firehoseRecords * 5 * KB + consumed.reduce((sum, c) => sum + c.firehoseBilledBytes, 0);
   firehoseRecords += consumed.filter((c) => c.firehoseBilledBytes > 0).reduce((sum, c) => sum + c.records, 0);
@@ -284,7 +292,7 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("KMS", "customer managed keys", inventory.kmsKeys, "keys", "kms.keyPerMonth");
   add("KMS", "requests", inventory.kmsKeys > 0 ? w.kmsRequestsPerMonth : 0, "requests", "kms.requestsPer10k", 10000);
   add("Secrets Manager", "secrets (controller, claim certificate)", inventory.secrets, "secrets", "secretsmanager.secretPerMonth");
-  const alerts = errors + readings * w.thresholdHitRatio * ruleCount(inventory.topicRules, telemetryTopic.topic, true);
+  const alerts = errors + readings * w.thresholdHitRatio * ruleCount(inventory.topicRules, telemetryTopic.topic, true) + thresholdAlerts;
   add("SNS + SQS", "alert and alarm publishes", alerts + 100, "publishes", "sns.publishesPerMillion", 1e6);
   add("SNS + SQS", "e-mail notifications", alerts + 100, "e-mails", "sns.emailPer100k", 100000);
   add("SNS + SQS", "dead-letter queue polling", inventory.sqsQueues * 0, "requests", "sqs.requestsPerMillion", 1e6);
@@ -292,7 +300,10 @@ export function costOf(inventory: Inventory, fleet: FleetParameters, options: Mo
   add("API Gateway", "dashboard HTTP API calls", inventory.httpApis > 0 ? dashboardCalls : 0, "calls", "apigateway.httpPerMillion", 1e6);
   const followers = users / Math.max(1, buildings);
   const liveShare = (w.liveMinutesPerUserPerDay * w.workingDaysPerMonth) / MINUTES_PER_MONTH;
-  const wsMessages = inventory.webSocketApis > 0 ? (invocations.get(bySuffix(inventory, "telemetry-broadcast") ?? "") ?? 0) * followers * liveShare : 0;
+  // One message per reading and following connection, whether the broadcaster ran per reading or per batch.
+  const broadcaster = bySuffix(inventory, "telemetry-broadcast") ?? "";
+  const broadcastReadings = consumed.find((c) => c.function === broadcaster)?.records ?? invocations.get(broadcaster) ?? 0;
+  const wsMessages = inventory.webSocketApis > 0 ? broadcastReadings * followers * liveShare : 0;
   add("API Gateway", "live-update WebSocket messages", wsMessages, "messages", "apigateway.websocketMessagesPerMillion", 1e6);
   add(
     "API Gateway",

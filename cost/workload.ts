@@ -32,6 +32,12 @@ export const WORKLOAD = {
    * of the registry BatchGetItem (eventually consistent, 0.5 unit per item) and of the run time.
    */
   streamRecordReadUnits: 0.5,
+  /**
+   * Shards of the hot table's stream, each batched on its own (more shards: smaller batches, more
+   * invocations). A stream has a shard per table partition; a new on-demand table serves up to 4,000
+   * writes a second at once, about four 1,000-write partitions (assumed, not documented as a count).
+   */
+  streamShards: 4,
   streamRecordMs: 1,
   /** GZIP JSON lines in the warm store: about a quarter of the raw reading. */
   warmBytesPerReading: 75,

@@ -33,21 +33,22 @@ describe("inventory from the synthesized stacks", () => {
 });
 
 describe("budgets through the model", () => {
-  // Known breach (README "Cost"): $16.43 with 25 alarm metrics after the environment-wide Lambda alarms
-  // (it was $19.53 with 56); the dashboard, EC2, public IPv4 and secrets are the rest of the fixed part.
-  // `test.failing` keeps the budget enforced: it turns red the day the design meets it.
-  test.failing(`${BUDGETS.smallFleet.devices} devices at 10-minute sampling cost at most $${BUDGETS.smallFleet.usd} a month`, () => {
+  // Issue 15's budgets, enforced on the synthesized stacks: a change that breaks one fails here with the new total.
+  test(`${BUDGETS.smallFleet.devices} devices at 10-minute sampling cost at most $${BUDGETS.smallFleet.usd} a month`, () => {
     const report = costOf(dev, { devices: BUDGETS.smallFleet.devices, intervalMinutes: 10 });
     expect(report.totalUsdPerMonth).toBeLessThanOrEqual(BUDGETS.smallFleet.usd);
   });
 
-  // Known breach (README "Cost"): $178 with one rule and one write per reading (the stream consumer
-  // works per batch); telemetry messages are still charged until Basic Ingest (branch basic-ingest).
-  // `test.failing` keeps the budget enforced: this turns red the day the design meets it, to be made a plain `test`.
-  test.failing(`${BUDGETS.largeFleet.devices} devices at 10-minute sampling cost at most $${BUDGETS.largeFleet.usd} a month`, () => {
+  test(`${BUDGETS.largeFleet.devices} devices at 10-minute sampling cost at most $${BUDGETS.largeFleet.usd} a month`, () => {
     const report = costOf(dev, { devices: BUDGETS.largeFleet.devices, intervalMinutes: 10 });
     expect(report.totalUsdPerMonth).toBeLessThanOrEqual(BUDGETS.largeFleet.usd);
   });
+
+  test("both budgets hold in prod too (longer log retention, same design)", () => {
+    const prod = inventoryOf("prod", synthesizeStacks("prod"));
+    expect(costOf(prod, { devices: BUDGETS.smallFleet.devices, intervalMinutes: 10 }).totalUsdPerMonth).toBeLessThanOrEqual(BUDGETS.smallFleet.usd);
+    expect(costOf(prod, { devices: BUDGETS.largeFleet.devices, intervalMinutes: 10 }).totalUsdPerMonth).toBeLessThanOrEqual(BUDGETS.largeFleet.usd);
+  }, 120_000);
 });
 
 describe("the model", () => {
@@ -96,7 +97,6 @@ describe("the model", () => {
     for (let i = 1; i < steps.length; i++)
       expect([steps[i].change, steps[i].usdPerMonth[10000] < steps[i - 1].usdPerMonth[10000]]).toEqual([steps[i].change, true]);
   });
-
 
   test("Basic Ingest leaves one telemetry rule, reached through its $aws/rules topic only", () => {
     const basic = withBasicIngest(dev);

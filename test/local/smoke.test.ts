@@ -45,13 +45,10 @@ describe("local twin smoke scenario", () => {
     expect(result.counts.telemetryStored).toBeGreaterThanOrEqual(3);
   });
 
-  it(
-    "GIVEN one Pi in a stuffy room WHEN its readings reach the hot table THEN the stream consumer's co2 threshold made the real alert handler send exactly one alert (cooldown)",
-    () => {
-      expect(result.counts.thresholdAlerts).toBe(1);
-      expect(twin!.snsMessages.filter((m) => m.message.includes("TELEMETRY_THRESHOLD.co2_ppm"))).toHaveLength(1);
-    },
-  );
+  it("GIVEN one Pi in a stuffy room WHEN its readings reach the hot table THEN the stream consumer's co2 threshold made the real alert handler send exactly one alert (cooldown)", () => {
+    expect(result.counts.thresholdAlerts).toBe(1);
+    expect(twin!.snsMessages.filter((m) => m.message.includes("TELEMETRY_THRESHOLD.co2_ppm"))).toHaveLength(1);
+  });
 
   it("GIVEN telemetry WHEN the stream consumer sent it to Firehose THEN the warm store holds GZIP JSON lines under the synthesized stream's time-partitioned prefix", async () => {
     await twin!.idle();
