@@ -150,7 +150,6 @@ export function twinFunctionSettings(o: TwinResources): Record<FunctionName, Loc
   return settings;
 }
 
-
 function settingsOf<T extends ContractSpec>(
   contract: FunctionContract<T>,
   functionName: string,

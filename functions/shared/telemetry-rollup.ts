@@ -7,10 +7,8 @@
  * exactly as the compute-on-read path does. The metrics are one JSON string attribute: the writer always
  * rewrites them whole, and a reader then decodes one value per item instead of a nested map (a 7-day
  * building aggregate reads 8,400 items). The job recomputes an item whole from the hour's readings, so a
- * re-run is idempotent; items written per reading by the former broadcaster path also carry a `seen` set. */
+ * re-run is idempotent. */
 export const HOUR_MS = 3_600_000;
-/** Readings one device-hour counts on the per-reading path (its `seen` set stays well under 400 KB); the job has no such limit. */
-export const MAX_READINGS_PER_HOUR = 3600;
 /** Distinct metrics one device-hour keeps; further names are left out of the rollup. */
 export const MAX_METRICS_PER_HOUR = 64;
 
