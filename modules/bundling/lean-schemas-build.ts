@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import type { BuildOptions, Metafile } from "esbuild";
 
 /** Files whose computed keys are inlined: the schema modules of the SDK's clients (ESM builds). */
-export const SCHEMA_FILE = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/][^\\/]+\.js$/;
+const SCHEMA_FILE = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/][^\\/]+\.js$/;
 
 /**
  * Every computed key `[_x]:` whose `_x` is a top-level `const _x = "...";` of the same file, written
