@@ -107,7 +107,7 @@ export function lambdas(runs: number) {
         ratio: round(loadMsMedian / baselineMs),
       };
     });
-    return { dynamodbClientOnlyZipKiB: round(baseline.zipBytes / 1024, 1), functions: rows };
+    return { dynamodbClientOnlyZipKiB: round(baseline.zipBytes / 1024, 1), loadsPerFigure: runs, functions: rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
