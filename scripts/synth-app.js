@@ -9,6 +9,7 @@
 "use strict";
 const { existsSync, readFileSync, renameSync, mkdirSync, writeFileSync } = require("node:fs");
 const path = require("node:path");
+const { installCodeCache } = require("./synth-code-cache");
 
 const ROOT = path.resolve(__dirname, "..");
 const CACHE_DIR = path.join(ROOT, "node_modules", ".cache", "synth-app");
@@ -56,6 +57,12 @@ async function build() {
 }
 
 async function main() {
+  // The provider's modules and this bundle compile from cached bytecode (scripts/synth-code-cache.js);
+  // IOT_SYNTH_CODE_CACHE=off compiles from source (to measure it, or to rule it out).
+  if (process.env.IOT_SYNTH_CODE_CACHE !== "off") {
+    const packages = ["@cdktf", "cdktf", "constructs"].map((name) => path.join(ROOT, "node_modules", name) + path.sep);
+    installCodeCache(path.join(CACHE_DIR, "v8"), (file) => file === BUNDLE || packages.some((dir) => file.startsWith(dir)));
+  }
   let entry = existsSync(BUNDLE) ? require(BUNDLE) : undefined;
   if (!entry || !entry.isFresh(MANIFEST)) {
     if (entry) delete require.cache[BUNDLE];

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { createDocumentClient, createSnsClient } from "../shared/aws";
+import { createDocumentClient, createSnsClient, onFirstUse } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";
 import { createLogger, errorFields } from "../shared/log";
@@ -31,7 +31,8 @@ const M = ALERT_METRICS.names;
 
 const logger = createLogger({ service: "alert-handler", environment });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
-const sns = createSnsClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000, maxAttempts: 3 });
+// Created on the first publish: most invocations never publish (functions/shared/aws.ts onFirstUse).
+const sns = onFirstUse(() => createSnsClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000, maxAttempts: 3 }));
 
 export async function handler(event: unknown, context?: Partial<Context>): Promise<AlertHandlerResult> {
   const log = logger.child({ requestId: context?.awsRequestId });

@@ -8,7 +8,7 @@
  */
 import type { Context } from "aws-lambda";
 import * as z from "../shared/schema";
-import { createDocumentClient, createSnsClient } from "../shared/aws";
+import { createDocumentClient, createSnsClient, onFirstUse } from "../shared/aws";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";
 import { createLogger, errorFields } from "../shared/log";
@@ -29,7 +29,8 @@ const config = loadConfig(() => ({
 
 const logger = createLogger({ service: "offline-detector", environment });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
-const sns = createSnsClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000, maxAttempts: 3 });
+// Created on the first publish: most invocations never publish (functions/shared/aws.ts onFirstUse).
+const sns = onFirstUse(() => createSnsClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000, maxAttempts: 3 }));
 
 const scheduledEventSchema = z.object({ "detail-type": z.literal("Scheduled Event") });
 

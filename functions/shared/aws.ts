@@ -66,6 +66,23 @@ export function createIotClient(timeouts: ClientTimeouts = {}): IoTClient {
   });
 }
 
+/**
+ * `create()`'s object, created when first used rather than at module load: for a client only some
+ * invocations need (an alert topic that most events never publish to), so it adds nothing to the
+ * cold start of the others. Building an SDK client (config resolution, middleware stack) costs
+ * about as much as loading a DynamoDB-only bundle's module code.
+ */
+export function onFirstUse<T extends object>(create: () => T): T {
+  let real: T | undefined;
+  return new Proxy({} as T, {
+    get(_target, property) {
+      real ??= create();
+      const value: unknown = Reflect.get(real, property, real);
+      return typeof value === "function" ? value.bind(real) : value;
+    },
+  });
+}
+
 export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }

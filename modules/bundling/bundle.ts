@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { buildSync, version as esbuildVersion } from "esbuild";
+import { version as esbuildVersion } from "esbuild";
 import {
   REPO_ROOT,
   hashInputs,
@@ -14,6 +14,7 @@ import {
   type MemoryEntry,
 } from "./bundle-cache";
 import { deterministicZip } from "./deterministic-zip";
+import { buildWithLeanSchemas } from "./lean-schemas-build";
 
 /** Absolute path of a handler entry, `functions/<name>/index.ts`. */
 export function handlerEntry(name: string): string {
@@ -89,7 +90,8 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
     return result;
   }
 
-  const built = buildSync({
+  // The SDK operation schemas a handler never sends are left out (./lean-schemas-build.ts).
+  const built = buildWithLeanSchemas({
     entryPoints: [entryPath],
     absWorkingDir: REPO_ROOT,
     outfile: join(REPO_ROOT, "index.js"), // never written (write: false); names the output and its map
@@ -142,4 +144,4 @@ export function bundleHandler(entry: string, options: BundleOptions = {}): Bundl
 }
 
 /** Bump when the bundle options or the zip layout change, so old cache entries are not reused. */
-const BUNDLE_FORMAT_VERSION = 2;
+const BUNDLE_FORMAT_VERSION = 3;

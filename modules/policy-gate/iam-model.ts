@@ -36,8 +36,19 @@ export function boundaryPolicies(view: StackView): Element[] {
   });
 }
 
-/** Documents used as identity policies (not trust policies, not resource policies, not ceilings). */
+const identityDocumentsOf = new WeakMap<StackView, Document[]>();
+
+/** Documents used as identity policies (not trust policies, not resource policies, not ceilings). Worked out once per view: three rules ask. */
 export function identityDocuments(view: StackView): Document[] {
+  let documents = identityDocumentsOf.get(view);
+  if (!documents) {
+    documents = findIdentityDocuments(view);
+    identityDocumentsOf.set(view, documents);
+  }
+  return documents;
+}
+
+function findIdentityDocuments(view: StackView): Document[] {
   const ceilings = boundaryPolicies(view).map((p) => String(p.body.policy));
   const usedAsPolicy = new Set(
     ["aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"].flatMap((type) =>

@@ -47,9 +47,12 @@ export class StackView {
     return Object.entries(this.tf.data?.[type] ?? {}).map(([name, body]) => ({ address: `data.${type}.${name}`, type, name, body, stack: this.stack }));
   }
 
-  /** This stack, then every other stack of the app. */
+  private appViews?: readonly StackView[];
+
+  /** This stack, then every other stack of the app (looked up once per view: a view is a snapshot, and finding the stacks walks the whole tree). */
   app(): readonly StackView[] {
-    return [this, ...this.others().filter((v) => v.stack !== this.stack)];
+    this.appViews ??= [this, ...this.others().filter((v) => v.stack !== this.stack)];
+    return this.appViews;
   }
 
   /** Every resource of the stack, each type. */

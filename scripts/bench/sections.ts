@@ -39,8 +39,11 @@ export function synthVsBarrel(runs: number) {
 /** 2. The provisioning hook vs the raw DynamoDB calls it makes (scripts/bench-hook.ts rounds 0 and 1). */
 export function hookVsRaw(runs: number, serials: number) {
   const results = Array.from({ length: runs }, () => {
-    // A correctness failure (e.g. decisions past the hook's deadline on an overloaded machine) still has figures; it is reported.
-    const out = timed(process.execPath, [TSX, join(ROOT, "scripts", "bench-hook.ts"), "--serials", String(serials), "--contended", "5", "--racers", "2"], {
+    // --paired: raw and hook calls one at a time, alternating (per-call latency, not dynalite's queue; see
+    // scripts/bench-hook.ts). The race and token rounds keep 2 calls in flight: a race, well inside the hook's
+    // 1 s request timeout. A correctness failure still has figures; it is reported.
+    const args = ["--serials", String(serials), "--contended", "5", "--racers", "2", "--concurrency", "2", "--paired"];
+    const out = timed(process.execPath, [TSX, join(ROOT, "scripts", "bench-hook.ts"), ...args], {
       cwd: ROOT,
       env: { BENCH_JSON: "1" },
       allowFailure: true,
@@ -104,7 +107,7 @@ export function lambdas(runs: number) {
         ratio: round(loadMsMedian / baselineMs),
       };
     });
-    return { dynamodbClientOnlyZipKiB: round(baseline.zipBytes / 1024, 1), functions: rows };
+    return { dynamodbClientOnlyZipKiB: round(baseline.zipBytes / 1024, 1), loadsPerFigure: runs, functions: rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

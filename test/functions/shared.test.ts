@@ -1,3 +1,4 @@
+import { onFirstUse } from "../../functions/shared/aws";
 import { formatDuration, toSnsSubject } from "../../functions/shared/alerts";
 import { deviceTypeList, integerInRange, loadConfig, requiredString } from "../../functions/shared/config";
 import { createLogger, safeStringify } from "../../functions/shared/log";
@@ -85,5 +86,40 @@ describe("structured logs", () => {
     // WHEN it is serialised
     // THEN the line is still JSON
     expect(JSON.parse(safeStringify(cyclic))).toEqual({ big: "2", self: "[circular]" });
+  });
+});
+
+describe("onFirstUse", () => {
+  test("creates the object on its first use, once, and calls its methods on it", () => {
+    // GIVEN a lazily created object
+    const create = jest.fn(() => ({
+      calls: 0,
+      send(this: { calls: number }) {
+        return ++this.calls;
+      },
+    }));
+    const client = onFirstUse(create);
+    // THEN nothing is created before it is used
+    expect(create).not.toHaveBeenCalled();
+    // WHEN a method is called twice
+    const { send } = client as { send: () => number };
+    expect([send(), client.send()]).toEqual([1, 2]);
+    // THEN it was created once, and the methods ran with the real object as `this`
+    expect(create).toHaveBeenCalledTimes(1);
+    expect(client.calls).toBe(2);
+  });
+
+  test("fails on every use while creating it fails, and creates it once that works", () => {
+    // GIVEN a creator that fails the first time
+    let attempts = 0;
+    const client = onFirstUse(() => {
+      attempts += 1;
+      if (attempts === 1) throw new Error("no region");
+      return { region: "eu-west-1" };
+    });
+    // WHEN it is first used THEN that use throws the creator's error
+    expect(() => client.region).toThrow("no region");
+    // AND the next use creates it
+    expect(client.region).toBe("eu-west-1");
   });
 });
