@@ -17,6 +17,8 @@ import { startS3Server, type S3Server } from "../../local/s3-server";
 import { WARM_PARTITION_KEYS, WARM_TABLE_COLUMNS, loadSavedQueries, type SavedQuery } from "../../stacks/telemetry/warm-store-queries";
 import { resourceNames } from "../../stacks/shared/naming";
 import { SAVED_QUERIES_DIR } from "../../stacks/telemetry-stack";
+import { packWarmRecords, warmLine } from "../../functions/telemetry-broadcast/warm-store";
+import type { HotItem } from "../../functions/telemetry-broadcast/stream-records";
 import { scratchDir } from "../support/scratch";
 
 jest.setTimeout(120_000);
@@ -63,16 +65,18 @@ beforeAll(async () => {
   const stream = rules.deliveryStreams.get(names.telemetryDeliveryStream)!;
   s3 = await startS3Server({ directory: path.join(work, "s3"), buckets: [stream.bucketName] });
 
-  // GIVEN the devices' telemetry through the synthesized store rule and the twin's Firehose
+  // GIVEN the devices' telemetry through the synthesized store rule (its hot-table items), then the way
+  // the stream consumer forwards them: its warm lines packed into Firehose records, into the twin's Firehose.
   let clock = 0;
   const firehose = new LocalFirehose({ s3: s3.client, streams: rules.deliveryStreams, flushIntervalMs: 0, now: () => clock });
+  let stored: HotItem[] = [];
   const engine = new RulesEngine({
     rules: rules.rules,
     now: () => clock,
     targets: {
       invokeLambda: () => undefined,
-      putItem: async () => undefined,
-      putRecord: (name, data) => firehose.putRecord(name, data),
+      putItem: async (_table, item) => void stored.push(item as HotItem),
+      putRecord: async () => undefined,
       putLogEvent: async () => undefined,
     },
   });
@@ -83,8 +87,10 @@ beforeAll(async () => {
       const metrics = { co2_ppm: co2Of(d, k), temperature_c: temperatureOf(d, k), humidity_pct: 40, ...(occupancy === undefined ? {} : { occupancy }) };
       await engine.dispatch(`devices/${DEVICES[d]}/telemetry`, Buffer.from(JSON.stringify({ ts: new Date(clock).toISOString(), metrics })));
     }
+    await engine.idle();
+    for (const record of packWarmRecords(stored.map(warmLine))) await firehose.putRecord(names.telemetryDeliveryStream, record.data);
+    stored = [];
   }
-  await engine.idle();
   await firehose.close();
 
   // Local copies of the warm files, keys as in the bucket.
