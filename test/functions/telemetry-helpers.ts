@@ -5,8 +5,6 @@ import type { Jwk, Jwks } from "aws-jwt-verify/jwk";
 
 export const TELEMETRY_TABLES = {
   telemetry: "telemetry",
-  /** Only the old per-reading broadcaster's test writes it (replaced with the stream consumer, branch stream-consumer). */
-  latest: "telemetry-latest",
   rollup: "telemetry-rollup",
   connections: "telemetry-connections",
   connectionsIndex: "by-connection",
@@ -31,7 +29,6 @@ function keyedTable(name: string, keys: { hash: string; range?: string; rangeTyp
 /** The telemetry stack's tables (keys as in stacks/telemetry-stack.ts), on any DynamoDB endpoint. */
 export async function createTelemetryTables(client: DynamoDBClient): Promise<void> {
   await client.send(keyedTable(TELEMETRY_TABLES.telemetry, { hash: "thingName", range: "ts", rangeType: "N" }));
-  await client.send(keyedTable(TELEMETRY_TABLES.latest, { hash: "buildingId", range: "thingName" }));
   await client.send(keyedTable(TELEMETRY_TABLES.rollup, { hash: "thingName", range: "hour", rangeType: "N" }));
   await client.send(
     keyedTable(TELEMETRY_TABLES.connections, { hash: "buildingId", range: "connectionId" }, { name: TELEMETRY_TABLES.connectionsIndex, hash: "connectionId" }),
