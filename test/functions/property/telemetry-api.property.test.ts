@@ -23,7 +23,7 @@ beforeAll(async () => {
   await createTelemetryTables(db.client);
   handler = loadWith<ApiModule>(require.resolve("../../../functions/telemetry-api"), {
     TELEMETRY_TABLE_NAME: TELEMETRY_TABLES.telemetry,
-    TELEMETRY_LATEST_TABLE_NAME: TELEMETRY_TABLES.latest,
+    TELEMETRY_ROLLUP_TABLE_NAME: TELEMETRY_TABLES.rollup,
     REGISTRY_TABLE_NAME: db.registryTableName,
     ENVIRONMENT: "test",
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
@@ -88,7 +88,7 @@ const request = fc
   });
 
 test("answers with JSON, never writes, and shows telemetry only to the device's building", async () => {
-  const tables = [db.registryTableName, TELEMETRY_TABLES.telemetry, TELEMETRY_TABLES.latest];
+  const tables = [db.registryTableName, TELEMETRY_TABLES.telemetry, TELEMETRY_TABLES.rollup];
   const before = await snapshot(db.client, tables);
   await fc.assert(
     fc.asyncProperty(request, async (event) => {
