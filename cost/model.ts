@@ -5,6 +5,7 @@
 import prices from "./prices.eu-west-1.json";
 import { Inventory, TopicRuleInfo } from "./inventory";
 import { rollupJobWork } from "./rollup-job";
+import { bySuffix, functionForSchedule, functionOf, invokeBySuffix, profileOf } from "./function-lookups";
 import { streamConsumerLoad } from "./stream-consumers";
 import { DAYS_PER_MONTH, FleetParameters, FUNCTION_PROFILES, FunctionProfile, HOURS_PER_MONTH, MINUTES_PER_MONTH, validateFleet, WORKLOAD } from "./workload";
 
@@ -376,41 +377,6 @@ function telemetryIngestTopic(inventory: Inventory, thing: string): { topic: str
   const plain = `devices/${thing}/telemetry`;
   const ingestRule = inventory.basicIngestRules.find((rule) => inventory.topicRules.some((r) => r.name === rule));
   return ingestRule ? { topic: `$aws/rules/${ingestRule}/${plain}`, basicIngest: true } : { topic: plain, basicIngest: false };
-}
-
-function functionOf(inventory: Inventory, arnOrName: string): string {
-  const name = arnOrName.split(":").pop()!;
-  const fn = inventory.functions.find((f) => f.name === name);
-  if (fn) return fn.name;
-  const byRef = inventory.functions.find((f) => arnOrName.includes(suffixOf(f.name)));
-  if (!byRef) throw new Error(`topic rule action invokes ${arnOrName}, which is no synthesized function`);
-  return byRef.name;
-}
-
-function functionForSchedule(inventory: Inventory, scheduleName: string): string {
-  const target = scheduleName.includes("health") ? "health-check" : scheduleName.endsWith("-telemetry-rollup") ? "telemetry-rollup" : "offline-detector";
-  const name = bySuffix(inventory, target);
-  if (!name) throw new Error(`schedule ${scheduleName} has no function ${target}`);
-  return name;
-}
-
-function suffixOf(functionName: string): string {
-  return Object.keys(FUNCTION_PROFILES).find((s) => functionName.endsWith(`-${s}`)) ?? functionName;
-}
-
-function bySuffix(inventory: Inventory, suffix: string): string | undefined {
-  return inventory.functions.find((f) => f.name.endsWith(`-${suffix}`))?.name;
-}
-
-function invokeBySuffix(inventory: Inventory, suffix: string, count: number, invoke: (fn: string, count: number) => void): void {
-  const name = bySuffix(inventory, suffix);
-  if (name) invoke(name, count);
-}
-
-function profileOf(profiles: Readonly<Record<string, FunctionProfile>>, functionName: string): FunctionProfile {
-  const profile = profiles[suffixOf(functionName)];
-  if (!profile) throw new Error(`function ${functionName} has no profile in cost/workload.ts FUNCTION_PROFILES: add its duration and DynamoDB work`);
-  return profile;
 }
 
 function hotRetentionDays(inventory: Inventory): number {
