@@ -12,14 +12,24 @@
  */
 import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
-import { buildingIdSchema } from "../shared/building-registry";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
 import { readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
 import { scanBuildingDevices } from "./building-devices";
 import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
-import { authorizedBuildingOf, definedOnly, errorResult, registryRows, thingNameParam, timeParam, timeWindow, type ApiResult, type QueryDeps } from "./queries";
+import {
+  authorizedBuildingOf,
+  buildingParam,
+  definedOnly,
+  errorResult,
+  registryRows,
+  thingNameParam,
+  timeParam,
+  timeWindow,
+  type ApiResult,
+  type QueryDeps,
+} from "./queries";
 
 /** Points (intervals) per answer: 7 days at 15 minutes, or 28 days hourly. */
 export const MAX_POINTS = 672;
@@ -174,7 +184,7 @@ export async function aggregateDeviceTelemetry(
 
 /**
  * `GET /buildings/{buildingId}/telemetry/aggregate`: one series over every device of the building
- * (those with a latest reading there whose registry row still names the building).
+ * (the devices whose registry row names the building).
  */
 export async function aggregateBuildingTelemetry(
   deps: QueryDeps,
@@ -182,26 +192,21 @@ export async function aggregateBuildingTelemetry(
   rawBuildingId: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
-  const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
-  if (!building.success)
-    return errorResult(
-      400,
-      "invalid building id in path",
-      describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
-    );
+  const building = buildingParam(rawBuildingId);
+  if ("statusCode" in building) return building;
   const range = parseRange(deps, rawQuery);
   if ("statusCode" in range) return range;
-  if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
+  if (!callerBuildings.includes(building.buildingId)) return errorResult(403, `you may not read building ${building.buildingId}`);
 
-  const { things: listed, truncated } = await buildingDevices(deps, building.data);
+  const { things: listed, truncated } = await buildingDevices(deps, building.buildingId);
   const registry = await registryRows(deps, listed);
-  const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.data);
+  const devices = listed.filter((thing) => buildingOfItem(registry.get(thing)) === building.buildingId);
   const agg = new Aggregator(range);
   const watermark = await rolledUntil(deps, range);
   for (let i = 0; i < devices.length; i += DEVICE_CONCURRENCY) {
     await Promise.all(devices.slice(i, i + DEVICE_CONCURRENCY).map((thing) => deviceInto(deps, thing, range, watermark, agg)));
   }
-  return answer(range, agg, { buildingId: building.data, deviceCount: devices.length, ...(truncated ? { devicesTruncated: true } : {}) });
+  return answer(range, agg, { buildingId: building.buildingId, deviceCount: devices.length, ...(truncated ? { devicesTruncated: true } : {}) });
 }
 
 /** Thing names the registry places in a building: at most MAX_BUILDING_DEVICES, `truncated` when there are more or the registry read hit its bound. */

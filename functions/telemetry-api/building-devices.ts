@@ -7,9 +7,19 @@
  *   GET /buildings/{buildingId}/devices?limit=&nextToken=   (listBuildingDevices)
  */
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { buildingIdSchema } from "../shared/building-registry";
 import { describeIssues, serialNumberSchema } from "../shared/registry";
-import { decodeToken, definedOnly, devicesQuerySchema, encodeToken, errorResult, MAX_DEVICES_PAGE, type ApiResult, type QueryDeps } from "./queries";
+import {
+  buildingParam,
+  decodeToken,
+  definedOnly,
+  devicesQuerySchema,
+  encodeToken,
+  errorResult,
+  MAX_DEVICES_PAGE,
+  REGISTRY_ROW_PROJECTION,
+  type ApiResult,
+  type QueryDeps,
+} from "./queries";
 
 /** Registry Scan pages (up to 1 MB each) one listing request reads at most: bounds latency and read capacity per call. */
 export const MAX_LISTING_SCAN_PAGES = 10;
@@ -47,17 +57,8 @@ export async function scanBuildingDevices(
         ExclusiveStartKey: startKey,
         Limit: options.pageItems,
         FilterExpression: "#metadata.#building = :building",
-        // Every name through a placeholder: several (e.g. status) are DynamoDB reserved words.
-        ProjectionExpression: "#serial, #type, #status, #connected, #lastSeen, #metadata",
-        ExpressionAttributeNames: {
-          "#serial": "serialNumber",
-          "#type": "deviceType",
-          "#status": "status",
-          "#connected": "connected",
-          "#lastSeen": "lastSeen",
-          "#metadata": "metadata",
-          "#building": "buildingId",
-        },
+        ProjectionExpression: REGISTRY_ROW_PROJECTION.ProjectionExpression,
+        ExpressionAttributeNames: { ...REGISTRY_ROW_PROJECTION.ExpressionAttributeNames, "#building": "buildingId" },
         ExpressionAttributeValues: { ":building": buildingId },
       }),
     );
@@ -121,13 +122,8 @@ export async function listBuildingDevices(
   rawBuildingId: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>>,
 ): Promise<ApiResult> {
-  const building = buildingIdSchema.safeParse(rawBuildingId ?? "");
-  if (!building.success)
-    return errorResult(
-      400,
-      "invalid building id in path",
-      describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
-    );
+  const building = buildingParam(rawBuildingId);
+  if ("statusCode" in building) return building;
   const query = devicesQuerySchema.safeParse(definedOnly(rawQuery));
   if (!query.success) return errorResult(400, "invalid query parameters", describeIssues(query.error));
 
@@ -137,9 +133,9 @@ export async function listBuildingDevices(
     if (!thing.success) return errorResult(400, "invalid query parameters", [{ path: "nextToken", message: "is not a token of this listing" }]);
     startAfter = thing.data;
   }
-  if (!callerBuildings.includes(building.data)) return errorResult(403, `you may not read building ${building.data}`);
+  if (!callerBuildings.includes(building.buildingId)) return errorResult(403, `you may not read building ${building.buildingId}`);
 
-  const scan = await scanBuildingDevices(deps, building.data, {
+  const scan = await scanBuildingDevices(deps, building.buildingId, {
     limit: query.data.limit ?? MAX_DEVICES_PAGE,
     maxPages: MAX_LISTING_SCAN_PAGES,
     startAfter,
@@ -160,6 +156,6 @@ export async function listBuildingDevices(
     }));
   return {
     statusCode: 200,
-    body: { buildingId: building.data, devices, nextToken: scan.next === undefined ? undefined : encodeToken({ thingName: scan.next }) },
+    body: { buildingId: building.buildingId, devices, nextToken: scan.next === undefined ? undefined : encodeToken({ thingName: scan.next }) },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
-import { buildingOfDevice } from "../shared/building-registry";
+import { buildingIdSchema, buildingOfDevice } from "../shared/building-registry";
 import { describeIssues, serialNumberSchema } from "../shared/registry";
 
 export interface ApiResult {
@@ -83,6 +83,30 @@ export function decodeToken(token: string): Record<string, unknown> | undefined 
     return undefined;
   }
 }
+
+/** The `{buildingId}` path parameter, or the 400 that names it. */
+export function buildingParam(raw: string | undefined): { buildingId: string } | ApiResult {
+  const building = buildingIdSchema.safeParse(raw ?? "");
+  if (building.success) return { buildingId: building.data };
+  return errorResult(
+    400,
+    "invalid building id in path",
+    describeIssues(building.error).map((e) => ({ ...e, path: "buildingId" })),
+  );
+}
+
+/** The registry facts a listing shows, every name through a placeholder: several (e.g. status) are DynamoDB reserved words. */
+export const REGISTRY_ROW_PROJECTION = {
+  ProjectionExpression: "#serial, #type, #status, #connected, #lastSeen, #metadata",
+  ExpressionAttributeNames: {
+    "#serial": "serialNumber",
+    "#type": "deviceType",
+    "#status": "status",
+    "#connected": "connected",
+    "#lastSeen": "lastSeen",
+    "#metadata": "metadata",
+  },
+} as const;
 
 const notAllowed = (thingName: string) => errorResult(403, `you may not read device ${thingName}: it is not in one of your buildings`);
 
@@ -192,16 +216,7 @@ export async function registryRows(deps: QueryDeps, serials: readonly string[]):
         RequestItems: {
           [deps.registryTableName]: {
             Keys: keys,
-            // Every name through a placeholder: several (e.g. metrics, status) are DynamoDB reserved words.
-            ProjectionExpression: "#serial, #type, #status, #connected, #lastSeen, #metadata",
-            ExpressionAttributeNames: {
-              "#serial": "serialNumber",
-              "#type": "deviceType",
-              "#status": "status",
-              "#connected": "connected",
-              "#lastSeen": "lastSeen",
-              "#metadata": "metadata",
-            },
+            ...REGISTRY_ROW_PROJECTION,
           },
         },
       }),
