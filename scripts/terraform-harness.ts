@@ -118,12 +118,36 @@ export function terraform(cwd: string, args: readonly string[], cliConfigFile: s
   });
 }
 
-// Terraform's plugin cache is not safe for concurrent `init`s: run them one at a time.
-let initQueue: Promise<unknown> = Promise.resolve();
-function serialized<T>(task: () => Promise<T>): Promise<T> {
-  const run = initQueue.then(task, task);
-  initQueue = run.catch(() => undefined);
-  return run;
+// Terraform's plugin cache is not safe for concurrent `init`s, and an `init` without a lock file
+// installs the provider from the mirror and writes it into the cache again, under the links other
+// stacks' `.terraform/providers` point through: a `validate` or `plan` running meanwhile finds "no
+// package ... cached in .terraform/providers". So an init runs alone (exclusive), and the other
+// commands run together (shared) but never beside an init.
+let exclusiveTail: Promise<unknown> = Promise.resolve();
+const sharedRuns = new Set<Promise<unknown>>();
+
+async function exclusive<T>(task: () => Promise<T>): Promise<T> {
+  const before = exclusiveTail;
+  let release!: () => void;
+  exclusiveTail = new Promise<void>((resolve) => (release = resolve));
+  try {
+    await before.catch(() => undefined);
+    await Promise.allSettled([...sharedRuns]);
+    return await task();
+  } finally {
+    release();
+  }
+}
+
+async function shared<T>(task: () => Promise<T>): Promise<T> {
+  await exclusiveTail.catch(() => undefined);
+  const run = task();
+  sharedRuns.add(run);
+  try {
+    return await run;
+  } finally {
+    sharedRuns.delete(run);
+  }
 }
 
 export interface StackCheck {
@@ -141,13 +165,13 @@ export interface StackCheck {
 
 /** init + validate + plan (saved as plan.tfplan) + show -json, stopping at the first failure. */
 export async function checkStack(stackDir: string, stack: string, cliConfigFile: string): Promise<StackCheck> {
-  const init = await serialized(() => terraform(stackDir, ["init", "-input=false", "-no-color"], cliConfigFile));
+  const init = await exclusive(() => terraform(stackDir, ["init", "-input=false", "-no-color"], cliConfigFile));
   if (!init.ok) return { stack, init, failure: { step: "init", message: errorText(init) } };
-  const validate = await terraform(stackDir, ["validate", "-no-color"], cliConfigFile);
+  const validate = await shared(() => terraform(stackDir, ["validate", "-no-color"], cliConfigFile));
   if (!validate.ok) return { stack, init, validate, failure: { step: "validate", message: errorText(validate) } };
-  const plan = await terraform(stackDir, ["plan", "-input=false", "-lock=false", "-no-color", "-out=plan.tfplan"], cliConfigFile);
+  const plan = await shared(() => terraform(stackDir, ["plan", "-input=false", "-lock=false", "-no-color", "-out=plan.tfplan"], cliConfigFile));
   if (!plan.ok) return { stack, init, validate, plan, failure: { step: "plan", message: errorText(plan) } };
-  const show = await terraform(stackDir, ["show", "-json", "plan.tfplan"], cliConfigFile);
+  const show = await shared(() => terraform(stackDir, ["show", "-json", "plan.tfplan"], cliConfigFile));
   if (!show.ok) return { stack, init, validate, plan, failure: { step: "show", message: errorText(show) } };
   const planJson = JSON.parse(show.stdout) as TerraformShowJson;
   writeFileSync(join(stackDir, "plan.json"), show.stdout);
