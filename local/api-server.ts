@@ -20,6 +20,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { matchDashboardRoute, toDashboardEvent, type DashboardHandler } from "./dashboard-api-event";
+import { BodyTooLargeError, readBody } from "./http-body";
 
 /** API Gateway's request body limit is 10 MB; registrations are tiny, so less is plenty here. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -214,8 +215,13 @@ export class LocalApiServer {
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req);
-    if (body === undefined) return sendJson(res, 413, { message: "Request Too Long" });
+    let body: string;
+    try {
+      body = (await readBody(req, MAX_REQUEST_BYTES)).toString("utf8");
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return sendJson(res, 413, { message: "Request Too Long" });
+      throw error;
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname;
 
@@ -304,15 +310,4 @@ export class LocalApiServer {
       ],
     };
   }
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./http-body";
 
 const MAX_RECORDS = 500;
 const MAX_RECORD_BYTES = 1_000 * 1024;
@@ -117,15 +118,6 @@ export class FirehoseApiServer {
     this.accepted.set(name, (this.accepted.get(name) ?? 0) + data.length);
     return data.map(() => randomBytes(56).toString("base64"));
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

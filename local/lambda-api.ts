@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FunctionName, LocalFunctions } from "./functions";
+import { readBody } from "./http-body";
 
 export interface LambdaApiOptions {
   /** Read per request: the API starts before the functions, which get its endpoint. */
@@ -89,15 +90,6 @@ export class LambdaApiServer {
       send(res, 200, { errorType: e.name, errorMessage: e.message }, undefined, { "x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST" });
     }
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown, errorType?: string, headers: Record<string, string> = {}): void {

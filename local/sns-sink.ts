@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./http-body";
 
 export const SNS_XML_NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";
 /** SNS's limit on a message (bytes of UTF-8). */
@@ -95,7 +96,7 @@ export class SnsSink extends EventEmitter<SnsSinkEvents> {
     const requestId = randomUUID();
     let body: string;
     try {
-      body = await readBody(req, MAX_MESSAGE_BYTES * 2);
+      body = (await readBody(req, MAX_MESSAGE_BYTES * 2)).toString("utf8");
     } catch {
       return sendXml(res, 413, errorXml({ status: 413, type: "Sender", code: "RequestEntityTooLarge", message: "Request is too large" }, requestId));
     }
@@ -145,24 +146,6 @@ export class SnsSink extends EventEmitter<SnsSinkEvents> {
 
 function invalidParameter(detail: string): SnsError {
   return { status: 400, type: "Sender", code: "InvalidParameter", message: `Invalid parameter: ${detail}` };
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error("body too large"));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 function sendXml(res: http.ServerResponse, status: number, xml: string): void {

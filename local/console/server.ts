@@ -27,6 +27,7 @@ import * as path from "node:path";
 import { transformSync } from "esbuild";
 import type { CommandOutcome } from "../api-server";
 import type { EventsHub } from "./events-hub";
+import { readBody } from "../http-body";
 
 export const TOKEN_HEADER = "x-console-token";
 const MAX_BODY_BYTES = 16 * 1024;
@@ -142,7 +143,7 @@ export class ConsoleServer {
     }
     let body: string;
     try {
-      body = await readBody(req, MAX_BODY_BYTES);
+      body = (await readBody(req, MAX_BODY_BYTES)).toString("utf8");
     } catch {
       return sendJson(res, 413, { message: `request body over ${MAX_BODY_BYTES} bytes` });
     }
@@ -191,24 +192,6 @@ export class ConsoleServer {
   private isOwnOrigin(origin: string): boolean {
     return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error("body too large"));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 function send(res: http.ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
