@@ -20,6 +20,7 @@ import {
   type ApiResult,
   type QueryDeps,
 } from "./queries";
+import { forEachLimited } from "../shared/concurrency";
 
 /** Registry Scan pages (up to 1 MB each) one listing request reads at most: bounds latency and read capacity per call. */
 export const MAX_LISTING_SCAN_PAGES = 10;
@@ -87,26 +88,21 @@ export async function newestReadings(
   concurrency = NEWEST_READING_CONCURRENCY,
 ): Promise<Map<string, NewestReading>> {
   const newest = new Map<string, NewestReading>();
-  let next = 0;
-  const worker = async () => {
-    while (next < things.length) {
-      const thingName = things[next++]!;
-      const result = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.telemetryTableName,
-          KeyConditionExpression: "#thing = :thing",
-          ProjectionExpression: "#ts, #deviceTs, #metrics",
-          ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#deviceTs": "deviceTs", "#metrics": "metrics" },
-          ExpressionAttributeValues: { ":thing": thingName },
-          ScanIndexForward: false,
-          Limit: 1,
-        }),
-      );
-      const item = result.Items?.[0];
-      if (item) newest.set(thingName, { ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, things.length) }, worker));
+  await forEachLimited(things, concurrency, async (thingName) => {
+    const result = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.telemetryTableName,
+        KeyConditionExpression: "#thing = :thing",
+        ProjectionExpression: "#ts, #deviceTs, #metrics",
+        ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#deviceTs": "deviceTs", "#metrics": "metrics" },
+        ExpressionAttributeValues: { ":thing": thingName },
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
+    );
+    const item = result.Items?.[0];
+    if (item) newest.set(thingName, { ts: item.ts, deviceTs: item.deviceTs, metrics: item.metrics ?? {} });
+  });
   return newest;
 }
 

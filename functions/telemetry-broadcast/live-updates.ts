@@ -11,6 +11,7 @@ import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from "@aw
 import { BatchGetCommand, DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { buildingOfItem } from "../shared/buildings";
 import type { HotItem } from "./stream-records";
+import { forEachLimited } from "../shared/concurrency";
 
 /** A building with more followers than this gets the readings on the first ones only. */
 export const MAX_CONNECTIONS_PER_BUILDING = 2000;
@@ -229,14 +230,6 @@ async function followers(deps: LiveDeps, buildingId: string, abortSignal: AbortS
     startKey = page.LastEvaluatedKey;
   } while (startKey && ids.length < MAX_CONNECTIONS_PER_BUILDING);
   return ids.slice(0, MAX_CONNECTIONS_PER_BUILDING);
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
 }
 
 function describe(error: unknown): string {

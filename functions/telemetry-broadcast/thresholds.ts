@@ -12,6 +12,7 @@ import * as z from "../shared/schema";
 import { ConfigError } from "../shared/config";
 import { describeIssues } from "../shared/registry";
 import type { InvokeEvent } from "./lambda-invoke";
+import { forEachLimited } from "../shared/concurrency";
 
 const thresholdSchema = z.object({
   // config/types.ts TelemetryThreshold: 1-40 characters [A-Za-z0-9_], starting with a letter.
@@ -117,23 +118,18 @@ export async function raiseThresholdAlerts(
   let invoked = 0;
   let firstFailed: number | undefined;
   let error: string | undefined;
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) {
-      const { index, alert } = work[next++];
-      // Past a failure the readings are retried anyway.
-      if (firstFailed !== undefined && index >= firstFailed) continue;
-      try {
-        await deps.invoke(deps.alertFunctionName, Buffer.from(JSON.stringify(alert), "utf8"));
-        invoked++;
-      } catch (e) {
-        if (firstFailed === undefined || index < firstFailed) {
-          firstFailed = index;
-          error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        }
+  await forEachLimited(work, deps.concurrency ?? 10, async ({ index, alert }) => {
+    // Past a failure the readings are retried anyway.
+    if (firstFailed !== undefined && index >= firstFailed) return;
+    try {
+      await deps.invoke(deps.alertFunctionName, Buffer.from(JSON.stringify(alert), "utf8"));
+      invoked++;
+    } catch (e) {
+      if (firstFailed === undefined || index < firstFailed) {
+        firstFailed = index;
+        error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.concurrency ?? 10), work.length) }, worker));
+  });
   return { invoked, firstFailed, error };
 }
