@@ -62,25 +62,18 @@ export class RuleFailureAlarm extends Construct {
       if (Token.isUnresolved(group)) throw new Error(`RuleFailureAlarm "${id}": log group ${group} has no literal name; name it from stacks/shared/naming.ts`);
     }
     // Construct ids from the group names: adding a group never renames another group's filter.
-    this.filters = groups.map(
-      (group) =>
-        new CloudwatchLogMetricFilter(this, `filter${group.replace(/[^A-Za-z0-9]+/g, "-")}`, {
+    const sources = groups.map((group) => ({ id: `filter${group.replace(/[^A-Za-z0-9]+/g, "-")}`, group, pattern: RULE_ERROR_PATTERN }));
+    if (props.iotCoreLogGroupName !== undefined)
+      sources.push({ id: "filter-iot-core-log", group: props.iotCoreLogGroupName, pattern: RULE_EXECUTION_FAILURE_PATTERN });
+    this.filters = sources.map(
+      ({ id: filterId, group, pattern }) =>
+        new CloudwatchLogMetricFilter(this, filterId, {
           name: props.filterName,
           logGroupName: group,
-          pattern: RULE_ERROR_PATTERN,
+          pattern,
           metricTransformation: { name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" },
         }),
     );
-    if (props.iotCoreLogGroupName !== undefined) {
-      this.filters.push(
-        new CloudwatchLogMetricFilter(this, "filter-iot-core-log", {
-          name: props.filterName,
-          logGroupName: props.iotCoreLogGroupName,
-          pattern: RULE_EXECUTION_FAILURE_PATTERN,
-          metricTransformation: { name: RULE_FAILURE_METRIC.name, namespace: RULE_FAILURE_METRIC.namespace, value: "1", unit: "Count" },
-        }),
-      );
-    }
     const iotCoreNote =
       props.iotCoreLogGroupName === undefined ? "" : `; IoT Core logs it too (${props.iotCoreLogGroupName}, eventType RuleExecution, status Failure)`;
     this.alarm = new CloudwatchMetricAlarm(this, "alarm", {
