@@ -11,7 +11,7 @@
 import type { Context } from "aws-lambda";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as z from "../shared/schema";
-import { createDocumentClient } from "../shared/aws";
+import { clientConfig, createDocumentClient } from "../shared/aws";
 import { ALERT_METRICS, alertMetricFields } from "../shared/alert-metrics";
 import { integerInRange, loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger } from "../shared/log";
@@ -29,7 +29,8 @@ const config = loadConfig(() => ({
 
 const logger = createLogger({ service: "alert-forwarder", environment });
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
-const secrets = new SecretsManagerClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true } });
+// Environment credentials like every other client: the bundle has no default credential chain.
+const secrets = new SecretsManagerClient(clientConfig({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 }));
 
 async function readSecret(secretId: string): Promise<string> {
   const result = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));

@@ -38,32 +38,29 @@ export function requestHandlerOptions(t: ClientTimeouts) {
 /** The credentials every function client uses: Lambda's environment variables, read when first needed. */
 export const environmentCredentials = fromEnv();
 
+/**
+ * The configuration every SDK client of a function is built with: credentials from the environment
+ * (the bundles replace the SDK's default chain with a stub that fails: no-credential-chain.ts), a
+ * bounded number of attempts and request timeouts that throw.
+ */
+export function clientConfig(timeouts: ClientTimeouts = {}) {
+  return { maxAttempts: timeouts.maxAttempts ?? 3, requestHandler: requestHandlerOptions(timeouts), credentials: environmentCredentials };
+}
+
 export function createDocumentClient(timeouts: ClientTimeouts = {}): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    maxAttempts: timeouts.maxAttempts ?? 3,
-    requestHandler: requestHandlerOptions(timeouts),
-    credentials: environmentCredentials,
-  });
+  const client = new DynamoDBClient(clientConfig(timeouts));
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
 }
 
 export function createSnsClient(timeouts: ClientTimeouts = {}): SNSClient {
-  return new SNSClient({
-    maxAttempts: timeouts.maxAttempts ?? 3,
-    requestHandler: requestHandlerOptions(timeouts),
-    credentials: environmentCredentials,
-  });
+  return new SNSClient(clientConfig(timeouts));
 }
 
 /** The IoT control plane (`AWS_ENDPOINT_URL_IOT` points it at the twin's stand-in). */
 export function createIotClient(timeouts: ClientTimeouts = {}): IoTClient {
-  return new IoTClient({
-    maxAttempts: timeouts.maxAttempts ?? 3,
-    requestHandler: requestHandlerOptions(timeouts),
-    credentials: environmentCredentials,
-  });
+  return new IoTClient(clientConfig(timeouts));
 }
 
 /**

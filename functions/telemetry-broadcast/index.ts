@@ -10,7 +10,7 @@
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { FirehoseClient } from "@aws-sdk/client-firehose";
 import type { Context, DynamoDBBatchResponse } from "aws-lambda";
-import { createDocumentClient, environmentCredentials, requestHandlerOptions } from "../shared/aws";
+import { clientConfig, createDocumentClient } from "../shared/aws";
 import { loadConfig, optionalString, requiredString } from "../shared/config";
 import { createLogger, type Logger } from "../shared/log";
 import { TELEMETRY_BROADCAST as C } from "./contract";
@@ -33,20 +33,13 @@ const config = loadConfig(() => {
 });
 
 const logger = createLogger({ service: "telemetry-broadcast", environment: optionalString(process.env, C.env.environment, C.defaults.environment) });
-const clientOptions = {
-  maxAttempts: 3,
-  requestHandler: requestHandlerOptions({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000 }),
-  credentials: environmentCredentials,
-};
 const ddb = createDocumentClient({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000, maxAttempts: 3 });
-const firehose = new FirehoseClient(clientOptions);
+const firehose = new FirehoseClient(clientConfig({ connectionTimeoutMs: 1000, requestTimeoutMs: 5000 }));
 const invoke = createEventInvoker({ maxAttempts: 3, requestTimeoutMs: 5000 });
 const api = config.ok
   ? new ApiGatewayManagementApiClient({
       endpoint: config.value.callbackUrl,
-      maxAttempts: 2,
-      requestHandler: requestHandlerOptions({ connectionTimeoutMs: 1000, requestTimeoutMs: 3000 }),
-      credentials: environmentCredentials,
+      ...clientConfig({ maxAttempts: 2, connectionTimeoutMs: 1000, requestTimeoutMs: 3000 }),
     })
   : undefined;
 /** Buildings of devices, kept by the container for 60 s (one registry read per device per minute, not per reading). */

@@ -8,7 +8,7 @@
  * network errors are retried by the SDK; anything but 202 throws, named after Lambda's error type.
  */
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { environmentCredentials, requestHandlerOptions } from "../shared/aws";
+import { clientConfig, onFirstUse } from "../shared/aws";
 
 export interface EventInvokerOptions {
   /** Attempts per call, the first included. @default 3 */
@@ -20,14 +20,14 @@ export interface EventInvokerOptions {
 export type InvokeEvent = (functionName: string, payload: Uint8Array) => Promise<void>;
 
 export function createEventInvoker(options: EventInvokerOptions = {}): InvokeEvent {
-  let client: LambdaClient | undefined;
+  // Created on first use: most batches cross no threshold.
+  const client = onFirstUse(
+    () =>
+      new LambdaClient(
+        clientConfig({ maxAttempts: Math.max(1, options.maxAttempts ?? 3), connectionTimeoutMs: 1000, requestTimeoutMs: options.requestTimeoutMs ?? 5000 }),
+      ),
+  );
   return async (functionName, payload) => {
-    // Created on first use: most batches cross no threshold.
-    client ??= new LambdaClient({
-      maxAttempts: Math.max(1, options.maxAttempts ?? 3),
-      requestHandler: requestHandlerOptions({ connectionTimeoutMs: 1000, requestTimeoutMs: options.requestTimeoutMs ?? 5000 }),
-      credentials: environmentCredentials,
-    });
     const out = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: payload }));
     if (out.StatusCode !== 202) throw new Error(`Lambda Invoke of ${functionName} answered ${out.StatusCode}, not 202 (Event)`);
   };

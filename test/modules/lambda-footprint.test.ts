@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { bundleHandler, handlerEntry } from "../../modules/bundling/bundle";
@@ -33,6 +33,17 @@ describe.each(handlers)("bundle of %s", (name) => {
         i.includes("@smithy/credential-provider-imds"),
     );
     expect(chain).toEqual([]);
+  });
+
+  test("builds every SDK client with the environment's credentials (clientConfig): the bundle's default chain only throws", () => {
+    // The alert forwarder once built its Secrets Manager client without them: fine in tests, failing on Lambda.
+    const sources = readdirSync(join(functionsDir, name), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const bare = sources.flatMap((file) =>
+      [...readFileSync(join(functionsDir, name, file), "utf8").matchAll(/new (\w+Client)\(([^)]*)/g)]
+        .filter((m) => !m[2]!.includes("clientConfig("))
+        .map((m) => `${file}: new ${m[1]}(${m[2]!.slice(0, 60)}`),
+    );
+    expect(bare).toEqual([]);
   });
 });
 
