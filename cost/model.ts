@@ -3,6 +3,7 @@
  * the fleet does (workload.ts) times eu-west-1 list prices (prices.eu-west-1.json), no free tier.
  */
 import prices from "./prices.eu-west-1.json";
+import { topicMatchesFilter } from "../local/iot-core/mqtt-codes";
 import { Inventory, TopicRuleInfo } from "./inventory";
 import { rollupJobWork } from "./rollup-job";
 import { bySuffix, functionForSchedule, functionOf, invokeBySuffix, profileOf } from "./function-lookups";
@@ -59,16 +60,8 @@ export function unconfirmedPrices(): PriceKey[] {
   return (Object.keys(prices.prices) as PriceKey[]).filter((k) => !prices.prices[k].confirmed);
 }
 
-/** Whether a topic filter (`+`, `#`) matches a topic. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
+/** Whether a topic filter (`+`, `#`) matches a topic: MQTT's rule, as the twin's broker and rules engine apply it. */
+export const topicMatches = topicMatchesFilter;
 
 /** Overrides for what-if designs (cost/what-if.ts): function profiles and workload figures. */
 export interface ModelOptions {
