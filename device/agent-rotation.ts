@@ -46,6 +46,11 @@ export class RotationSession {
     return this.thing.certificateId;
   }
 
+  /** RegisterThing's configuration as of the last rotation (thing.json's). */
+  get deviceConfiguration(): Readonly<Record<string, string>> {
+    return this.thing.deviceConfiguration;
+  }
+
   onConnectionSuccess(): void {
     this.failures = 0;
     if (this.awaitingCommit) {
@@ -111,8 +116,8 @@ export class RotationSession {
   private async run(reason: RotationReason): Promise<string> {
     const { config, log } = this.o;
     log.info("certificate rotation started", { reason, certificateId: this.thing.certificateId });
-    const certificateId = await rotateCertificate({ config, thing: this.thing, exchange: this.o.exchange, log, now: this.o.now });
-    this.thing = { ...this.thing, certificateId };
+    this.thing = await rotateCertificate({ config, thing: this.thing, exchange: this.o.exchange, log, now: this.o.now });
+    const { certificateId } = this.thing;
     this.awaitingCommit = true;
     this.failures = 0;
     const connected = new Promise<boolean>((resolve) => this.waiters.push(resolve));

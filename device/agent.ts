@@ -85,7 +85,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     this.telemetry = new TelemetryPublisher({
       config,
       thingName: this.thingName,
-      topic: telemetryTopic(this.thingName, thing.deviceConfiguration),
+      topic: () => telemetryTopic(this.thingName, this.rotation.deviceConfiguration),
       log: this.log,
       client,
       connected,

@@ -4,8 +4,9 @@
  * Files in `dataDir` (all 0600, each written atomically by writeFileAtomicSync):
  * - `certFile` / `keyFile`: the identity the agent connects with;
  * - `rotation.json`: the rotation in progress `{serialNumber, fromCertificateId, certificateId,
- *   certificatePem, keyPem, certificateOwnershipToken, issuedAt, registered}`; written after
- *   CreateCertificateFromCsr answered (registered=false) and again after RegisterThing accepted (true);
+ *   certificatePem, keyPem, certificateOwnershipToken, issuedAt, registered, deviceConfiguration?}`;
+ *   written after CreateCertificateFromCsr answered (registered=false) and again after RegisterThing
+ *   accepted (true, with the answer's deviceConfiguration);
  * - `device.previous.cert.pem` / `.key.pem`: the identity before the switch, kept until a connection with
  *   the new one succeeded.
  *
@@ -34,6 +35,8 @@ export interface PendingRotation {
   readonly issuedAt: number;
   /** RegisterThing accepted: the registry and AWS IoT hold the new certificate. */
   readonly registered: boolean;
+  /** RegisterThing's `deviceConfiguration` (the rotation template's), merged into thing.json at install. */
+  readonly deviceConfiguration?: Readonly<Record<string, string>>;
 }
 
 export interface IdentityPaths {
@@ -76,7 +79,14 @@ export function loadPendingRotation(c: Pick<DeviceConfig, "dataDir">): PendingRo
     removeFile(rotationPath(c));
     return undefined;
   }
-  return p as PendingRotation;
+  // A malformed configuration must not cost the certificate switch: only the configuration is dropped.
+  const { deviceConfiguration, ...rest } = p as PendingRotation;
+  return isStringMap(deviceConfiguration) ? { ...rest, deviceConfiguration } : rest;
+}
+
+/** A JSON object whose values are all strings (what RegisterThing's `deviceConfiguration` is). */
+export function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string");
 }
 
 /** Does this key belong to this certificate? False for anything unparsable. */
@@ -104,9 +114,11 @@ export function certificateIdOf(certificatePem: string): string {
 
 /**
  * Switch the main identity to the registered rotation: previous pair, key, certificate, thing.json.
- * Idempotent: run again after a crash at any point, it finishes the same switch.
+ * Idempotent: run again after a crash at any point, it finishes the same switch. Returns the thing record
+ * written: the new certificate, and RegisterThing's newer deviceConfiguration keys over the old ones (a key
+ * the rotation template does not name is kept, so an older template never takes a setting away).
  */
-export function installRotatedIdentity(c: Paths, pending: PendingRotation, thing: ThingRecord): void {
+export function installRotatedIdentity(c: Paths, pending: PendingRotation, thing: ThingRecord): ThingRecord {
   const main = readPair(c);
   const previous = previousIdentity(c);
   // Keep the old pair, unless main already is the new one (a repeated install).
@@ -116,7 +128,13 @@ export function installRotatedIdentity(c: Paths, pending: PendingRotation, thing
   }
   writeFileAtomicSync(c.keyFile, pending.keyPem, 0o600);
   writeFileAtomicSync(c.certFile, pending.certificatePem, 0o600);
-  writeFileAtomicSync(c.thingFile, JSON.stringify({ ...thing, certificateId: pending.certificateId }, null, 2) + "\n", 0o600);
+  const rotated: ThingRecord = {
+    ...thing,
+    certificateId: pending.certificateId,
+    deviceConfiguration: { ...thing.deviceConfiguration, ...pending.deviceConfiguration },
+  };
+  writeFileAtomicSync(c.thingFile, JSON.stringify(rotated, null, 2) + "\n", 0o600);
+  return rotated;
 }
 
 /** The new identity connected: the old pair and the rotation record go. */

@@ -8,15 +8,17 @@
  * 3. `$aws/provisioning-templates/<rotationTemplate>/provision/json` `{certificateOwnershipToken,
  *    parameters: {SerialNumber}}`: the rotation hook allows it only for the row's current certificate
  *    (ours), attaches the new certificate to the thing with the device policy and activates it;
- * 4. rotation.json is marked registered and the new pair installed (device/identity-files.ts); the caller
- *    reconnects with it and commits (drops the old pair) only once that connection succeeded.
+ * 4. rotation.json is marked registered (with the answer's `deviceConfiguration`) and the new pair
+ *    installed (device/identity-files.ts), thing.json taking the newer configuration (e.g. the telemetry rule
+ *    of a Pi provisioned before the template named one); the caller reconnects with it and commits (drops
+ *    the old pair) only once that connection succeeded.
  *
  * The cloud revokes the old certificate when the lifecycle event shows the thing connected with the new
  * one. A `/rejected` with a 4xx (the hook denied: not our row's certificate, revoked, ...) is final.
  */
 import { X509Certificate } from "node:crypto";
 import { DeviceConfig } from "./config";
-import { PendingRotation, installRotatedIdentity, loadPendingRotation, pairMatches, rotationPath, savePendingRotation } from "./identity-files";
+import { PendingRotation, installRotatedIdentity, isStringMap, loadPendingRotation, pairMatches, rotationPath, savePendingRotation } from "./identity-files";
 import { Logger } from "./log";
 import { describeRejection } from "./mqtt-exchange";
 import { PENDING_REUSE_MS } from "./pending-certificate";
@@ -51,8 +53,8 @@ export interface RotateOptions {
   readonly afterStep?: (step: "issued" | "registered" | "installed") => void;
 }
 
-/** Rotates and installs the new pair; resolves to the new certificate id. Throws RotationDeniedError or Error. */
-export async function rotateCertificate(o: RotateOptions): Promise<string> {
+/** Rotates and installs the new pair; resolves to the thing record now on disk. Throws RotationDeniedError or Error. */
+export async function rotateCertificate(o: RotateOptions): Promise<ThingRecord> {
   const { config, thing, log } = o;
   const rotationTemplate = config.certificateRotation.templateName;
   if (!rotationTemplate) throw new Error("certificate rotation is not configured (certificateRotation.templateName)");
@@ -82,14 +84,17 @@ export async function rotateCertificate(o: RotateOptions): Promise<string> {
       }
       throw new Error(e.message);
     }
-    pending = { ...pending, registered: true };
+    const { deviceConfiguration } = (answer.body ?? {}) as { deviceConfiguration?: unknown };
+    if (deviceConfiguration !== undefined && !isStringMap(deviceConfiguration))
+      log.warn("RegisterThing (rotation) answered a deviceConfiguration that is not a string map; keeping the current one");
+    pending = { ...pending, registered: true, ...(isStringMap(deviceConfiguration) ? { deviceConfiguration } : {}) };
     savePendingRotation(config, pending);
     o.afterStep?.("registered");
   }
-  installRotatedIdentity(config, pending, thing);
+  const rotated = installRotatedIdentity(config, pending, thing);
   o.afterStep?.("installed");
   log.info("certificate rotated; reconnecting with the new one", { from: pending.fromCertificateId, certificateId: pending.certificateId });
-  return pending.certificateId;
+  return rotated;
 }
 
 async function requestCertificate(o: RotateOptions): Promise<PendingRotation> {

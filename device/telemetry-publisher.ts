@@ -1,7 +1,8 @@
 /**
- * Telemetry on `devices/<thing>/telemetry`: the Pi's own metrics (device/telemetry.ts) plus the readings of
- * the configured sensor modules (device/sensors.ts), at an interval the shadow can change. Telemetry is
- * a snapshot, so it is sent only while connected and never journaled: a lost one is replaced by the next.
+ * Telemetry on `devices/<thing>/telemetry` (through Basic Ingest when the cloud named the rule): the Pi's
+ * own metrics (device/telemetry.ts) plus the readings of the configured sensor modules (device/sensors.ts),
+ * at an interval the shadow can change. Telemetry is a snapshot, so it is sent only while connected and
+ * never journaled: a lost one is replaced by the next.
  */
 import { mqtt5 } from "aws-iot-device-sdk-v2";
 import { DeviceConfig } from "./config";
@@ -14,7 +15,8 @@ const RESERVED_METRICS: ReadonlySet<string> = new Set(PI_METRIC_NAMES);
 export interface TelemetryPublisherOptions {
   readonly config: DeviceConfig;
   readonly thingName: string;
-  readonly topic: string;
+  /** Asked at each publish: a rotation may bring the name of the rule to publish to (device/device-configuration.ts). */
+  readonly topic: () => string;
   readonly log: Logger;
   /** The current MQTT client (it is replaced when the certificate changes). */
   readonly client: () => mqtt5.Mqtt5Client;
@@ -60,7 +62,7 @@ export class TelemetryPublisher {
     const body = { thingName: this.o.thingName, ts: new Date().toISOString(), metrics: { ...readings, ...own } };
     this.o
       .client()
-      .publish({ topicName: this.o.topic, payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce })
+      .publish({ topicName: this.o.topic(), payload: JSON.stringify(body), qos: mqtt5.QoS.AtLeastOnce })
       .catch((err: unknown) => this.o.log.debug("telemetry not sent", { error: errorMessage(err) }));
   }
 }

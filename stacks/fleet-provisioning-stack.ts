@@ -117,7 +117,7 @@ export class FleetProvisioningStack extends FleetStack {
       type: "FLEET_PROVISIONING",
       provisioningRoleArn: props.iotServiceRoles.provisioning.roleArn,
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
-      templateBody: JSON.stringify(rotationTemplateBody(props.devicePolicyName)),
+      templateBody: JSON.stringify(rotationTemplateBody(props.devicePolicyName, names.telemetryStoreRule)),
       dependsOn: [invokeByRotation],
     });
 
@@ -212,8 +212,10 @@ export function provisioningTemplateBody(thingPrefix: string, devicePolicyName: 
  * The rotation template body: the existing thing (named by the serial; the hook allows only a
  * PROVISIONED row whose certificate is the caller's) gets the new certificate attached, activated and
  * given the device policy. The thing's type, groups and attributes are left as they are.
+ * `DeviceConfiguration` is the provisioning template's, so a Pi provisioned before that template named the
+ * telemetry rule learns it at its next rotation (device/rotation.ts merges it into thing.json).
  */
-export function rotationTemplateBody(devicePolicyName: string) {
+export function rotationTemplateBody(devicePolicyName: string, telemetryRuleName: string) {
   return {
     Parameters: {
       SerialNumber: { Type: "String" },
@@ -234,5 +236,6 @@ export function rotationTemplateBody(devicePolicyName: string) {
         Properties: { PolicyName: devicePolicyName },
       },
     },
+    DeviceConfiguration: { [TELEMETRY_RULE_KEY]: telemetryRuleName },
   };
 }

@@ -161,13 +161,29 @@ describe("certificate rotation on the device", () => {
       await waitFor(() => agent.connected, "the agent to see its connection");
     });
 
-    test("after RegisterThing accepted: it rolls forward to the new certificate at the next start", async () => {
-      const { config } = await cutAfter("ROT-CUT-REGIST1", "registered");
+    test("after RegisterThing accepted: it rolls forward to the new certificate at the next start, with the answer's configuration", async () => {
+      const { config, thing } = await cutAfter("ROT-CUT-REGIST1", "registered");
       const registered = loadPendingRotation(config)!;
       expect(registered.registered).toBe(true);
+      expect(registered.deviceConfiguration).toEqual({ TelemetryRuleName: DEV_NAMES.telemetryStoreRule });
+      // As a Pi provisioned before the template named the rule: the roll-forward writes the rule into thing.json.
+      fs.writeFileSync(config.thingFile, JSON.stringify({ ...thing, deviceConfiguration: {} }));
       await start(config);
       expect(mainCertificateId(config)).toBe(registered.certificateId);
+      expect(JSON.parse(fs.readFileSync(config.thingFile, "utf8")).deviceConfiguration).toEqual({ TelemetryRuleName: DEV_NAMES.telemetryStoreRule });
       await waitFor(() => connectedWith("ROT-CUT-REGIST1").includes(registered.certificateId), "a connection with the new certificate");
+    });
+
+    test("with a rotation record whose deviceConfiguration is not a string map: the switch still finishes, the configuration is left as it was", async () => {
+      const { config, thing } = await cutAfter("ROT-CUT-BADCFG1", "registered");
+      const record = JSON.parse(fs.readFileSync(rotationPath(config), "utf8"));
+      fs.writeFileSync(rotationPath(config), JSON.stringify({ ...record, deviceConfiguration: { TelemetryRuleName: ["#"] } }));
+      const loaded = loadPendingRotation(config)!;
+      expect(loaded).toMatchObject({ registered: true, certificateId: record.certificateId });
+      expect(loaded).not.toHaveProperty("deviceConfiguration");
+      await start(config);
+      expect(mainCertificateId(config)).toBe(record.certificateId);
+      expect(JSON.parse(fs.readFileSync(config.thingFile, "utf8")).deviceConfiguration).toEqual(thing.deviceConfiguration);
     });
 
     test("between writing the new key and the new certificate (torn pair): it rolls forward", async () => {
@@ -199,6 +215,26 @@ describe("certificate rotation on the device", () => {
       await start(config);
       expect(connectedWith("ROT-CUT-GARBLE1").at(-1)).toBe(thing.certificateId);
     });
+  });
+
+  test("GIVEN a Pi provisioned before the template named the telemetry rule WHEN it rotates THEN it learns the rule from RegisterThing and its telemetry moves to Basic Ingest", async () => {
+    const serial = "ROT-OLDPI-0001";
+    const { config, thing } = await env.provisionedDevice(serial, {
+      telemetryIntervalSeconds: 1,
+      certificateRotation: { templateName: ROTATION, maxAgeDays: 0 },
+    });
+    current.set(serial, thing.certificateId);
+    fs.writeFileSync(config.thingFile, JSON.stringify({ ...thing, deviceConfiguration: {} }));
+    const agent = await start(config);
+    // Before: the plain topic, which costs a message and reaches subscribers.
+    await env.observer.waitForMessage(`devices/${serial}/telemetry`);
+    expect(env.basicIngest.some((m) => m.clientId === serial)).toBe(false);
+    await agent.rotateCertificate();
+    const stored = JSON.parse(fs.readFileSync(config.thingFile, "utf8")) as ThingRecord;
+    expect(stored.deviceConfiguration).toEqual({ TelemetryRuleName: DEV_NAMES.telemetryStoreRule });
+    // After: Basic Ingest to the store rule, on the same connection's successor, without a restart.
+    const ingested = await waitFor(() => env.basicIngest.find((m) => m.clientId === serial), "telemetry through Basic Ingest");
+    expect(ingested).toMatchObject({ ruleName: DEV_NAMES.telemetryStoreRule, topic: `devices/${serial}/telemetry` });
   });
 
   test("GIVEN a certificate older than maxAgeDays WHEN the device connects THEN it rotates on its own", async () => {

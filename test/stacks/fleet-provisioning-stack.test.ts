@@ -238,7 +238,12 @@ describe("FleetProvisioningStack", () => {
     test("activates the new certificate and attaches the device policy; body is the exported rotationTemplateBody", () => {
       expect(body().Resources.certificate.Properties).toEqual({ CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "Active" });
       expect(body().Resources.policy.Properties).toEqual({ PolicyName: "shf-dev-device" });
-      expect(body()).toEqual(rotationTemplateBody("shf-dev-device"));
+      expect(body()).toEqual(rotationTemplateBody("shf-dev-device", "shf_dev_telemetry_store"));
+    });
+
+    test("tells the device the same DeviceConfiguration as the provisioning template, so a Pi provisioned before it named the store rule learns it when it rotates", () => {
+      expect(body().DeviceConfiguration).toEqual({ TelemetryRuleName: "shf_dev_telemetry_store" });
+      expect(body().DeviceConfiguration).toEqual(provisioningTemplateBody("shf-dev-", "shf-dev-device", "shf_dev_telemetry_store").DeviceConfiguration);
     });
   });
 
