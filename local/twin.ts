@@ -1,23 +1,10 @@
 /**
  * The local twin: the whole device lifecycle on one machine with no AWS account, built around the
- * REAL code (functions/, device/) and the local stand-ins in local/:
- *
- * | AWS | local stand-in |
- * |---|---|
- * | IoT Core endpoint: X.509 auth, policies, fleet provisioning, lifecycle events | {@link TwinIotCore}: the MQTT front end (`iot-core/mqtt-frontend.ts`, mosquitto behind it) over the identity plane (`iot-core/identity-plane.ts`) loaded with the synthesized policies, template and certificates; hook = the real `provisioning-hook` |
- * | IoT control plane (`AWS_ENDPOINT_URL_IOT`) | `iot-core/control-plane.ts` over the same registry |
- * | DynamoDB registry and alert-state tables | dynalite (local/dynamo.ts), same keys as the `iot` stack |
- * | Topic rules (errors, responses, lifecycle, telemetry store, thresholds) | {@link TwinRules}: the synthesized `aws_iot_topic_rule`s, SQL evaluated by `rules/`; Lambda -> the real handler (async, retried), DynamoDB -> dynalite, Firehose -> s3rver in Firehose's layout, CloudWatch Logs -> `<workDir>/logs/` |
- * | EventBridge schedule -> offline sweep | a timer invoking the real `offline-detector` with `{"detail-type": "Scheduled Event"}` |
- * | EventBridge schedule -> hourly rollups | a timer at the schedule's minute of every hour invoking the real `telemetry-rollup` the same way; `POST /telemetry-rollup` runs it now |
- * | SNS alert topic + e-mail | {@link SnsSink}: the SNS query API on localhost, messages printed and recorded |
- * | API Gateway + API key -> register-device | {@link LocalApiServer}: `x-api-key` check, HTTP <-> APIGatewayProxyEvent, real `register-device` |
- * | Dashboard HTTP API (Cognito JWT) -> telemetry-api | the same server: payload-2.0 events for the real `telemetry-api`; building groups from `x-twin-groups` instead of a token |
- * | DynamoDB streams -> event source mappings; Firehose and Lambda APIs; WebSocket `@connections` | `twin-pipeline.ts`: the synthesized mappings on emulated streams (`streams/`), `firehose-api.ts`, `lambda-api.ts`, `connections-sink.ts` |
- * | The controller | {@link CommandChannel}: the controller certificate, as the controller thing |
- * | Device Shadow | {@link ShadowService}: classic shadows on the reserved topics; serves the fleet index's `shadow.*` fields |
- * | IoT Jobs | {@link JobsService} (MQTT Jobs API, twin-service identity) + the Jobs operations of the control-plane stand-in (local/twin-jobs.ts); firmware from s3rver through presigned URLs |
- * | Raspberry Pis | {@link SimulatedPi}: one OS process per Pi running the real device client |
+ * REAL code (functions/, device/) and the synthesized stacks. Which stand-in plays which AWS service,
+ * and how faithfully, is the README's "Local twin" fidelity table; this class starts them in order
+ * (dynalite, the SNS sink, {@link TwinIotCore}, the pipeline endpoints, the real handlers, the emulated
+ * streams, {@link TwinRules}, the MQTT services of twin-device-services.ts, the Pi launcher, the local
+ * API), runs the EventBridge schedules as timers, and stops them in reverse.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -29,13 +16,13 @@ import { CommandOutcome, CommandSender, LocalApiServer } from "./api-server";
 import { startDynalite, type DynaliteServer } from "./dynamo";
 import { SimulatedPi, bundleDeviceClient, type DeviceBundle } from "./fleet";
 import type { LocalFunctions } from "./functions";
-import { CLAIM_IDENTITY, CONTROLLER_IDENTITY, TWIN_SERVICE_IDENTITY } from "./iot-core/stack-identities";
-import { JobsService } from "./jobs-service";
-import { startTwinJobs } from "./twin-jobs";
-import { ShadowService } from "./shadow-service";
+import { CLAIM_IDENTITY } from "./iot-core/stack-identities";
+import type { JobsService } from "./jobs-service";
+import type { ShadowService } from "./shadow-service";
 import { LocalCa } from "./pki";
 import { SnsSink, formatSnsMessage, type SnsMessage } from "./sns-sink";
-import { CommandChannel, withTimeout, type CommandAnswer } from "./twin-commands";
+import { withTimeout, type CommandAnswer, type CommandChannel } from "./twin-commands";
+import { startDeviceServices } from "./twin-device-services";
 import { countedHook, createTwinFunctions, scheduledEvent } from "./twin-functions";
 import { scheduleHourly, type HourlySchedule } from "./hourly-schedule";
 import { ROLLUP_SCHEDULE_EXPRESSION } from "../functions/telemetry-rollup/contract";
@@ -50,10 +37,6 @@ import { newTwinStats, type LocalTwinOptions, type TwinStats } from "./twin-opti
 
 export { withTimeout, type CommandAnswer } from "./twin-commands";
 export type { LocalTwinOptions, TwinStats } from "./twin-options";
-
-/** Client ids of the jobs and shadow stand-ins (twin-service identity; its policy allows `local-twin-service*`). */
-const JOBS_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-jobs`;
-const SHADOW_CLIENT_ID = `${TWIN_SERVICE_IDENTITY}-shadow`;
 
 export class LocalTwin extends EventEmitter implements CommandSender {
   /** Start every service (no Pis yet). */
@@ -236,23 +219,16 @@ export class LocalTwin extends EventEmitter implements CommandSender {
       note,
       streams: this.streams,
     });
-    // A persistent session: answers published while mosquitto restarts behind the front end still arrive.
-    this.controller = await CommandChannel.start({
-      client: await iot.connect(CONTROLLER_IDENTITY, this.names.controllerThing, 3600),
-      counters: this.stats,
-      note: o.printCommands === false ? undefined : (text) => this.note("cmd", text),
-    });
-    this.shadowService = await ShadowService.start(await iot.connect(TWIN_SERVICE_IDENTITY, SHADOW_CLIENT_ID));
-    const shadows = this.shadowService;
-    const jobs = await startTwinJobs({
-      client: await iot.connect(TWIN_SERVICE_IDENTITY, JOBS_CLIENT_ID),
-      registry: iot.plane.registry,
-      controlPlane: iot.controlPlane,
+    const services = await startDeviceServices({
+      iot,
+      names: this.names,
       s3: this.rules.s3,
-      firmwareBucket: this.names.firmwareBucket,
-      fieldValues: (field) => shadows.fieldValues(field),
+      counters: this.stats,
+      noteCommand: o.printCommands === false ? undefined : (text) => this.note("cmd", text),
     });
-    this.jobsService = jobs.service;
+    this.controller = services.controller;
+    this.shadowService = services.shadows;
+    this.jobsService = services.jobs;
 
     this.launcher = new PiLauncher({
       workDir,
