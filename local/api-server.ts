@@ -16,11 +16,11 @@
  * | `GET /` | a short description of these routes (no key needed) |
  */
 import { randomUUID } from "node:crypto";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type * as http from "node:http";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { matchDashboardRoute, toDashboardEvent, type DashboardHandler } from "./dashboard-api-event";
 import { BodyTooLargeError, readBody } from "./http-body";
+import { LocalHttpServer } from "./local-http-server";
 
 /** API Gateway's request body limit is 10 MB; registrations are tiny, so less is plenty here. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -183,20 +183,14 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 export class LocalApiServer {
   static async start(options: LocalApiServerOptions): Promise<LocalApiServer> {
     const api = new LocalApiServer(options);
-    await new Promise<void>((resolve, reject) => {
-      api.server.once("error", reject);
-      api.server.listen(options.port ?? 0, "127.0.0.1", () => {
-        api.server.off("error", reject);
-        resolve();
-      });
-    });
+    await api.server.listen(options.port);
     return api;
   }
 
-  private readonly server: http.Server;
+  private readonly server: LocalHttpServer;
 
   private constructor(private readonly options: LocalApiServerOptions) {
-    this.server = http.createServer((req, res) => {
+    this.server = new LocalHttpServer((req, res) => {
       this.serve(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { message: `local API error: ${err instanceof Error ? err.message : String(err)}` });
         else res.destroy();
@@ -206,12 +200,11 @@ export class LocalApiServer {
 
   /** `http://127.0.0.1:<port>` */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

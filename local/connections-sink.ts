@@ -6,8 +6,7 @@
  * show these posts).
  */
 import { EventEmitter } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { LocalHttpServer } from "./local-http-server";
 
 export interface ConnectionPost {
   readonly connectionId: string;
@@ -17,16 +16,16 @@ export interface ConnectionPost {
 export class ConnectionsSink extends EventEmitter<{ post: [post: ConnectionPost] }> {
   static async start(stage = "twin"): Promise<ConnectionsSink> {
     const sink = new ConnectionsSink(stage);
-    await new Promise<void>((resolve) => sink.server.listen(0, "127.0.0.1", resolve));
+    await sink.server.listen();
     return sink;
   }
 
   readonly posts: ConnectionPost[] = [];
-  private readonly server: Server;
+  private readonly server: LocalHttpServer;
 
   private constructor(private readonly stage: string) {
     super();
-    this.server = createServer((req, res) => {
+    this.server = new LocalHttpServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
@@ -46,11 +45,10 @@ export class ConnectionsSink extends EventEmitter<{ post: [post: ConnectionPost]
 
   /** The callback URL (`https://<api>.execute-api.<region>.amazonaws.com/<stage>` on AWS). */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/${this.stage}`;
+    return `${this.server.url}/${this.stage}`;
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.server.close();
   }
 }

@@ -10,9 +10,9 @@
  * no encryption (`Encrypted: false`).
  */
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "./http-body";
+import { LocalHttpServer } from "./local-http-server";
 
 const MAX_RECORDS = 500;
 const MAX_RECORD_BYTES = 1_000 * 1024;
@@ -38,28 +38,25 @@ class ApiError extends Error {
 export class FirehoseApiServer {
   static async start(sink: FirehoseSink, where: { region: string; accountId: string }): Promise<FirehoseApiServer> {
     const api = new FirehoseApiServer(sink, where);
-    await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
+    await api.server.listen();
     return api;
   }
 
-  private readonly server: Server;
+  private readonly server = new LocalHttpServer((req, res) => void this.handle(req, res));
   /** Records accepted, by stream (what the twin console and tests count). */
   readonly accepted = new Map<string, number>();
 
   private constructor(
     private readonly sink: FirehoseSink,
     private readonly where: { region: string; accountId: string },
-  ) {
-    this.server = createServer((req, res) => void this.handle(req, res));
-  }
+  ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.server.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

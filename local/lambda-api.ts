@@ -13,10 +13,10 @@
  *
  * Not faithful: no signature or IAM check, no payload size limits, no versions or aliases.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FunctionName, LocalFunctions } from "./functions";
 import { readBody } from "./http-body";
+import { LocalHttpServer } from "./local-http-server";
 
 export interface LambdaApiOptions {
   /** Read per request: the API starts before the functions, which get its endpoint. */
@@ -32,23 +32,20 @@ export interface LambdaApiOptions {
 export class LambdaApiServer {
   static async start(options: LambdaApiOptions): Promise<LambdaApiServer> {
     const api = new LambdaApiServer(options);
-    await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
+    await api.server.listen();
     return api;
   }
 
-  private readonly server: Server;
+  private readonly server = new LocalHttpServer((req, res) => void this.handle(req, res));
 
-  private constructor(private readonly options: LambdaApiOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
-  }
+  private constructor(private readonly options: LambdaApiOptions) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.server.close();
   }
 
   /** The handler behind a function name or ARN, if the twin runs it. */

@@ -19,9 +19,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type * as http from "node:http";
 import { readBody } from "./http-body";
+import { LocalHttpServer } from "./local-http-server";
 
 export const SNS_XML_NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";
 /** SNS's limit on a message (bytes of UTF-8). */
@@ -61,35 +61,27 @@ interface SnsError {
 export class SnsSink extends EventEmitter<SnsSinkEvents> {
   static async start(options: SnsSinkOptions = {}): Promise<SnsSink> {
     const sink = new SnsSink(options);
-    await new Promise<void>((resolve, reject) => {
-      sink.server.once("error", reject);
-      sink.server.listen(options.port ?? 0, "127.0.0.1", () => {
-        sink.server.off("error", reject);
-        resolve();
-      });
-    });
+    await sink.server.listen(options.port);
     return sink;
   }
 
   /** Every message published so far, oldest first. */
   readonly messages: SnsMessage[] = [];
-  private readonly server: http.Server;
+  private readonly server = new LocalHttpServer((req, res) => void this.serve(req, res));
   private readonly topics?: ReadonlySet<string>;
 
   private constructor(options: SnsSinkOptions) {
     super();
     this.topics = options.topicArns ? new Set(options.topicArns) : undefined;
-    this.server = http.createServer((req, res) => void this.serve(req, res));
   }
 
   /** `http://127.0.0.1:<port>`, the value for `AWS_ENDPOINT_URL_SNS`. */
   get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -21,13 +21,13 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type * as http from "node:http";
 import * as path from "node:path";
 import { transformSync } from "esbuild";
 import type { CommandOutcome } from "../api-server";
 import type { EventsHub } from "./events-hub";
 import { readBody } from "../http-body";
+import { LocalHttpServer } from "../local-http-server";
 
 export const TOKEN_HEADER = "x-console-token";
 const MAX_BODY_BYTES = 16 * 1024;
@@ -72,23 +72,17 @@ const ASSETS = (() => {
 export class ConsoleServer {
   static async start(options: ConsoleServerOptions): Promise<ConsoleServer> {
     const server = new ConsoleServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.server.once("error", reject);
-      server.server.listen(options.port ?? 0, "127.0.0.1", () => {
-        server.server.off("error", reject);
-        resolve();
-      });
-    });
+    await server.server.listen(options.port);
     return server;
   }
 
   /** Required in `x-console-token` on every POST. */
   readonly token: string;
-  private readonly server: http.Server;
+  private readonly server: LocalHttpServer;
 
   private constructor(private readonly options: ConsoleServerOptions) {
     this.token = options.token ?? randomBytes(32).toString("base64url");
-    this.server = http.createServer((req, res) => {
+    this.server = new LocalHttpServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { message: `console error: ${err instanceof Error ? err.message : String(err)}` });
         else res.destroy();
@@ -97,7 +91,7 @@ export class ConsoleServer {
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.server.port;
   }
 
   /** `http://127.0.0.1:<port>/` */
@@ -107,8 +101,7 @@ export class ConsoleServer {
 
   async close(): Promise<void> {
     this.options.hub.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

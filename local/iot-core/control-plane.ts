@@ -22,9 +22,9 @@
  * await cp.close();
  * ```
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
-import { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { X509Certificate } from "node:crypto";
+import { LocalHttpServer } from "../local-http-server";
 import { IotError } from "./iot-errors";
 import { IotRegistry, StoredThing } from "./registry";
 
@@ -60,24 +60,20 @@ const CERTIFICATE_ID = /^(0x)?[a-fA-F0-9]{64}$/;
 export class IotControlPlane {
   static async start(options: IotControlPlaneOptions): Promise<IotControlPlane> {
     const plane = new IotControlPlane(options.registry);
-    await new Promise<void>((resolve, reject) => {
-      plane.server.once("error", reject);
-      plane.server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-    });
+    await plane.server.listen(options.port);
     return plane;
   }
 
-  private readonly server: Server;
+  private readonly server = new LocalHttpServer((req, res) => void this.handle(req, res));
   private readonly routes: Route[];
 
   private constructor(private readonly registry: IotRegistry) {
     this.routes = this.defineRoutes();
-    this.server = createServer((req, res) => void this.handle(req, res));
   }
 
   /** `http://127.0.0.1:<port>`, for `endpoint` or `AWS_ENDPOINT_URL_IOT`. */
   get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   /** Serve more operations (e.g. the Jobs routes of control-plane-jobs.ts) from now on. */
@@ -85,9 +81,8 @@ export class IotControlPlane {
     this.routes.push(...routes);
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private defineRoutes(): Route[] {
