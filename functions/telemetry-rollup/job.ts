@@ -12,6 +12,7 @@
  * registry is not rolled any more: the dashboard API no longer answers for it either (403, not a building's).
  */
 import { PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { forEachLimited } from "../shared/concurrency";
 import { advanceWatermark, readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, MAX_METRICS_PER_HOUR, addValue, encodeRollupMetrics, hourOf, valueKind, type RollupMetrics } from "../shared/telemetry-rollup";
 
@@ -117,33 +118,21 @@ export async function registeredThings(deps: Pick<RollupJobDeps, "ddb" | "regist
   return things;
 }
 
-/** Every device's item of one hour, `concurrency` at a time; false when the deadline came first. */
-async function rollUpHour(deps: RollupJobDeps, hour: number, things: readonly string[], run: RollupRun): Promise<boolean> {
-  let next = 0;
-  let stopped = false;
-  let failed = false;
-  const worker = async () => {
-    // After one device-hour failed, the others start nothing new; the error is thrown once they have finished theirs.
-    while (next < things.length && !failed) {
-      if (deps.now() >= deps.stopAt) {
-        stopped = true;
-        return;
-      }
-      const thing = things[next++]!;
-      try {
-        const rolled = await rollUpDeviceHour(deps, thing, hour);
-        run.readingsRead += rolled.readings;
-        if (rolled.written) run.itemsWritten++;
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const outcomes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
-  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-  if (failure) throw failure.reason;
-  return !stopped;
+/**
+ * Every device's item of one hour, `concurrency` at a time; false when the deadline came first. After a
+ * device-hour failed the others start nothing new, and its error is thrown once those in flight finished.
+ */
+function rollUpHour(deps: RollupJobDeps, hour: number, things: readonly string[], run: RollupRun): Promise<boolean> {
+  return forEachLimited(
+    things,
+    deps.concurrency ?? DEFAULT_CONCURRENCY,
+    async (thing) => {
+      const rolled = await rollUpDeviceHour(deps, thing, hour);
+      run.readingsRead += rolled.readings;
+      if (rolled.written) run.itemsWritten++;
+    },
+    () => deps.now() >= deps.stopAt,
+  );
 }
 
 /** One device-hour: its readings in, one item out (none when no reading had a number or boolean). */

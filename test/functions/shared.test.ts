@@ -2,6 +2,7 @@ import { onFirstUse } from "../../functions/shared/aws";
 import { formatDuration, toSnsSubject } from "../../functions/shared/alerts";
 import { deviceTypeList, integerInRange, loadConfig, requiredString } from "../../functions/shared/config";
 import { createLogger, safeStringify } from "../../functions/shared/log";
+import { forEachLimited } from "../../functions/shared/concurrency";
 
 describe("configuration", () => {
   test.each<[string, () => unknown, RegExp]>([
@@ -121,5 +122,59 @@ describe("onFirstUse", () => {
     expect(() => client.region).toThrow("no region");
     // AND the next use creates it
     expect(client.region).toBe("eu-west-1");
+  });
+});
+
+describe("forEachLimited", () => {
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  test("runs every item in order, never more than the limit at once", async () => {
+    let running = 0;
+    let peak = 0;
+    const started: number[] = [];
+    const done = await forEachLimited([1, 2, 3, 4, 5, 6, 7], 3, async (item) => {
+      started.push(item);
+      peak = Math.max(peak, ++running);
+      await tick();
+      running--;
+    });
+    expect(done).toBe(true);
+    expect(started).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(peak).toBe(3);
+  });
+
+  test("fails when an item fails: nothing new starts, the items in flight finish, then the first error is thrown", async () => {
+    const started: number[] = [];
+    const finished: number[] = [];
+    const run = forEachLimited([1, 2, 3, 4, 5, 6], 2, async (item) => {
+      started.push(item);
+      await tick();
+      if (item === 1) throw new Error("item 1 failed");
+      if (item === 2) await tick();
+      finished.push(item);
+    });
+    await expect(run).rejects.toThrow("item 1 failed");
+    // Item 2 was in flight when 1 failed: it finished; 3 to 6 never started.
+    expect(started).toEqual([1, 2]);
+    expect(finished).toEqual([2]);
+  });
+
+  test("stops starting items once `until` is true, and says it did not finish", async () => {
+    const started: number[] = [];
+    const done = await forEachLimited(
+      [1, 2, 3, 4],
+      1,
+      async (item) => {
+        started.push(item);
+        await tick();
+      },
+      () => started.length >= 2,
+    );
+    expect(done).toBe(false);
+    expect(started).toEqual([1, 2]);
+  });
+
+  test("an empty list is done at once", async () => {
+    await expect(forEachLimited([], 4, () => Promise.reject(new Error("never called")))).resolves.toBe(true);
   });
 });
