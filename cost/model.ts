@@ -3,7 +3,7 @@
  * the fleet does (workload.ts) times eu-west-1 list prices (prices.eu-west-1.json), no free tier.
  */
 import prices from "./prices.eu-west-1.json";
-import { topicMatchesFilter } from "../local/iot-core/mqtt-codes";
+import { topicMatchesFilter } from "../modules/mqtt-topic-filter";
 import { Inventory, TopicRuleInfo } from "./inventory";
 import { rollupJobWork } from "./rollup-job";
 import { bySuffix, functionForSchedule, functionOf, invokeBySuffix, profileOf } from "./function-lookups";

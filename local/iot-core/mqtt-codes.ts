@@ -65,18 +65,8 @@ export function isValidTopicFilter(filter: string): boolean {
   });
 }
 
-/** Whether `topic` matches the MQTT topic filter (`$`-topics are not matched by a leading wildcard). */
-export function topicMatchesFilter(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  if (topic.startsWith("$") && (f[0] === "+" || f[0] === "#")) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+/** Topic-filter matching: the one matcher, shared with the policy gate and the cost model. */
+export { topicMatchesFilter } from "../../modules/mqtt-topic-filter";
 
 /** The publish properties that travel end to end (not aliases or subscription identifiers). */
 export function forwardableProperties(p: IPublishPacket["properties"]): IPublishPacket["properties"] {

@@ -5,6 +5,7 @@
  */
 import { equivalents, finding, Rule } from "./rule";
 import { Element, Statement, StackView } from "./stack-view";
+import { topicMatchesFilter } from "../mqtt-topic-filter";
 
 const THING = /[$&]\{iot:Connection\.Thing\.ThingName\}/;
 const DATA_PLANE = /^iot:(Publish|RetainPublish|Subscribe|Receive|GetThingShadow|UpdateThingShadow|DeleteThingShadow|GetRetainedMessage)$/i;
@@ -237,22 +238,11 @@ function basicIngestProblem(topic: string, rules: ReadonlyMap<string, string | u
   if (devicePolicy && !levels.some((l) => THING_LEVEL.test(l))) return "not scoped to the thing";
   const filter = rules.get(rule);
   const concrete = levels.map((l) => (THING_LEVEL.test(l) ? "thing" : l)).join("/");
-  if (filter !== undefined && !mqttFilterMatches(filter, concrete)) return `rule ${rule} is not for ${rest} (its FROM is '${filter}')`;
+  if (filter !== undefined && !topicMatchesFilter(filter, concrete)) return `rule ${rule} is not for ${rest} (its FROM is '${filter}')`;
   return undefined;
 }
 
 const THING_LEVEL = /^[$&]\{iot:Connection\.Thing\.ThingName\}$/;
-
-/** MQTT topic-filter matching (`+` one level, `#` the rest). */
-function mqttFilterMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
 
 /** Splits a SELECT list at commas outside parentheses and quotes. */
 function splitTopLevel(text: string): string[] {
