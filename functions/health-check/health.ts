@@ -3,11 +3,12 @@
  * threshold, as ONE SNS message. It is sent every day, also when everything is healthy: a daily
  * "all healthy" message proves the monitoring itself still runs, where silence could mean either.
  */
-import { ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
 import { buildingHeadline, groupByBuilding, groupedLines, type BuildingGroup } from "../shared/building-outages";
 import { DEVICE_STATUSES, type DeviceStatus, type RegistryItem } from "../shared/registry";
+import { scanItems } from "../shared/paged-items";
 
 export type HealthRow = Pick<RegistryItem, "serialNumber" | "deviceType" | "status" | "connected" | "lastSeen" | "provisioningStartedAt" | "metadata"> & {
   lastDisconnectReason?: string;
@@ -61,20 +62,13 @@ export interface HealthDeps {
 
 export async function scanRegistry(deps: Pick<HealthDeps, "ddb" | "tableName" | "scanPageSize">): Promise<HealthRow[]> {
   const rows: HealthRow[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tableName,
-        ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, provisioningStartedAt, metadata, lastDisconnectReason",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExclusiveStartKey: startKey,
-        Limit: deps.scanPageSize,
-      }),
-    );
-    rows.push(...((page.Items ?? []) as HealthRow[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = scanItems<HealthRow>(deps.ddb, {
+    TableName: deps.tableName,
+    ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, provisioningStartedAt, metadata, lastDisconnectReason",
+    ExpressionAttributeNames: { "#status": "status" },
+    Limit: deps.scanPageSize,
+  });
+  for await (const item of items) rows.push(item);
   return rows;
 }
 

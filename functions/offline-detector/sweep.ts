@@ -10,12 +10,13 @@
  * To count each building the sweep reads every row; a filtered scan would cost the same read
  * capacity, since DynamoDB charges a scan for the items it reads before filtering.
  */
-import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { formatDuration, isoOrUnknown, publishAlert, type Alert } from "../shared/alerts";
 import { isConditionalCheckFailed } from "../shared/aws";
 import { buildingHeadline, groupByBuilding, groupedLines, type BuildingGroup, type FleetRow } from "../shared/building-outages";
 import type { RegistryItem } from "../shared/registry";
+import { scanItems } from "../shared/paged-items";
 
 export interface SweepDeps {
   ddb: DynamoDBDocumentClient;
@@ -79,20 +80,13 @@ export async function sweepOfflineDevices(deps: SweepDeps): Promise<SweepResult>
 
 async function scanFleet(deps: SweepDeps): Promise<ScannedRow[]> {
   const found: ScannedRow[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({
-        TableName: deps.tableName,
-        ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, metadata, lastDisconnectReason, offlineAlertedAt",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExclusiveStartKey: startKey,
-        Limit: deps.scanPageSize,
-      }),
-    );
-    found.push(...((page.Items ?? []) as ScannedRow[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = scanItems<ScannedRow>(deps.ddb, {
+    TableName: deps.tableName,
+    ProjectionExpression: "serialNumber, deviceType, #status, connected, lastSeen, metadata, lastDisconnectReason, offlineAlertedAt",
+    ExpressionAttributeNames: { "#status": "status" },
+    Limit: deps.scanPageSize,
+  });
+  for await (const item of items) found.push(item);
   return found;
 }
 

@@ -10,7 +10,6 @@
  * interval of the range is in the answer, with `metrics: {}` when nothing was read in it. Numbers get
  * the chosen stats; booleans get `count` and `trueShare` (share of `true`, 0..1).
  */
-import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import * as z from "../shared/schema";
 import { buildingOfItem } from "../shared/buildings";
 import { describeIssues } from "../shared/registry";
@@ -18,6 +17,7 @@ import { readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, decodeRollupMetrics } from "../shared/telemetry-rollup";
 import { scanBuildingDevices } from "./building-devices";
 import { Aggregator, INTERVALS, STATS, pointCount, type IntervalName, type Range } from "./aggregator";
+import { queryItems } from "../shared/paged-items";
 import {
   authorizedBuildingOf,
   buildingParam,
@@ -108,42 +108,28 @@ async function deviceInto(deps: QueryDeps, thingName: string, range: Range, wate
   await Promise.all(parts);
 }
 
-/** Every item a key-condition query of one device returns, page by page. */
-async function forEachItem(
-  deps: QueryDeps,
-  query: Omit<QueryCommandInput, "ExclusiveStartKey">,
-  onItem: (item: Record<string, unknown>) => void,
-): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(new QueryCommand({ ...query, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) onItem(item);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-}
-
 /** The device's hourly rollup items of hours firstHour..lastHour (their starts), into the aggregator. */
-function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: number, lastHour: number, agg: Aggregator): Promise<void> {
-  const query = {
+async function readRollupsInto(deps: QueryDeps, thingName: string, firstHour: number, lastHour: number, agg: Aggregator): Promise<void> {
+  const items = queryItems(deps.ddb, {
     TableName: deps.rollupTableName,
     KeyConditionExpression: "#thing = :thing AND #hour BETWEEN :first AND :last",
     ProjectionExpression: "#hour, #metrics",
     ExpressionAttributeNames: { "#thing": "thingName", "#hour": "hour", "#metrics": "metrics" },
     ExpressionAttributeValues: { ":thing": thingName, ":first": firstHour, ":last": lastHour },
-  };
-  return forEachItem(deps, query, (item) => agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics)));
+  });
+  for await (const item of items) agg.addRollup(Number(item.hour), decodeRollupMetrics(item.metrics));
 }
 
 /** Every reading of one device in [from, to], into the aggregator. */
-function readInto(deps: QueryDeps, thingName: string, from: number, to: number, agg: Aggregator): Promise<void> {
-  const query = {
+async function readInto(deps: QueryDeps, thingName: string, from: number, to: number, agg: Aggregator): Promise<void> {
+  const items = queryItems(deps.ddb, {
     TableName: deps.telemetryTableName,
     KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
     ProjectionExpression: "#ts, #metrics",
     ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
     ExpressionAttributeValues: { ":thing": thingName, ":from": from, ":to": to },
-  };
-  return forEachItem(deps, query, (item) => agg.add(Number(item.ts), item.metrics as Record<string, unknown> | undefined));
+  });
+  for await (const item of items) agg.add(Number(item.ts), item.metrics as Record<string, unknown> | undefined);
 }
 
 function answer(range: Range, agg: Aggregator, extra: Record<string, unknown>): ApiResult {

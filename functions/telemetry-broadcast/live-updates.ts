@@ -8,10 +8,11 @@
  * to the warm store and the alert handler again.
  */
 import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { BatchGetCommand, DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { buildingOfItem } from "../shared/buildings";
 import type { HotItem } from "./stream-records";
 import { forEachLimited } from "../shared/concurrency";
+import { queryItems } from "../shared/paged-items";
 
 /** A building with more followers than this gets the readings on the first ones only. */
 export const MAX_CONNECTIONS_PER_BUILDING = 2000;
@@ -213,23 +214,22 @@ async function lookUpBuildings(deps: LiveDeps, things: readonly string[], abortS
 
 async function followers(deps: LiveDeps, buildingId: string, abortSignal: AbortSignal): Promise<string[]> {
   const ids: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.connectionsTableName,
-        KeyConditionExpression: "buildingId = :building",
-        ProjectionExpression: "#connection",
-        ExpressionAttributeNames: { "#connection": "connectionId" },
-        ExpressionAttributeValues: { ":building": buildingId },
-        ExclusiveStartKey: startKey,
-      }),
-      { abortSignal },
-    );
-    for (const item of page.Items ?? []) if (typeof item.connectionId === "string") ids.push(item.connectionId);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey && ids.length < MAX_CONNECTIONS_PER_BUILDING);
-  return ids.slice(0, MAX_CONNECTIONS_PER_BUILDING);
+  const items = queryItems(
+    deps.ddb,
+    {
+      TableName: deps.connectionsTableName,
+      KeyConditionExpression: "buildingId = :building",
+      ProjectionExpression: "#connection",
+      ExpressionAttributeNames: { "#connection": "connectionId" },
+      ExpressionAttributeValues: { ":building": buildingId },
+    },
+    abortSignal,
+  );
+  for await (const item of items) {
+    if (typeof item.connectionId === "string") ids.push(item.connectionId);
+    if (ids.length >= MAX_CONNECTIONS_PER_BUILDING) break;
+  }
+  return ids;
 }
 
 function describe(error: unknown): string {

@@ -4,8 +4,9 @@
  * by `connectionId` to find a connection's rows on disconnect). `$disconnect` is best effort on AWS's
  * side, so the TTL and the broadcaster's removal of gone connections clean up what it misses.
  */
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { BUILDING_ID_PATTERN } from "../shared/buildings";
+import { queryItems } from "../shared/paged-items";
 
 export interface ConnectionsDeps {
   ddb: DynamoDBDocumentClient;
@@ -59,20 +60,13 @@ export async function connect(deps: ConnectionsDeps, request: ConnectRequest): P
 export async function disconnect(deps: ConnectionsDeps, connectionId: string): Promise<number> {
   if (!CONNECTION_ID_PATTERN.test(connectionId)) return 0;
   const keys: { buildingId: string; connectionId: string }[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        IndexName: deps.indexName,
-        KeyConditionExpression: "connectionId = :id",
-        ExpressionAttributeValues: { ":id": connectionId },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) keys.push({ buildingId: String(item.buildingId), connectionId });
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = queryItems(deps.ddb, {
+    TableName: deps.tableName,
+    IndexName: deps.indexName,
+    KeyConditionExpression: "connectionId = :id",
+    ExpressionAttributeValues: { ":id": connectionId },
+  });
+  for await (const item of items) keys.push({ buildingId: String(item.buildingId), connectionId });
   await batchWrite(
     deps,
     keys.map((Key) => ({ DeleteRequest: { Key } })),

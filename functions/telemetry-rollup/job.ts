@@ -11,10 +11,11 @@
  * which SETTLE_MS covers (the schedule runs the job minutes after the hour ends). A device removed from the
  * registry is not rolled any more: the dashboard API no longer answers for it either (403, not a building's).
  */
-import { PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { forEachLimited } from "../shared/concurrency";
 import { advanceWatermark, readWatermark } from "../shared/rollup-watermark";
 import { HOUR_MS, MAX_METRICS_PER_HOUR, addValue, encodeRollupMetrics, hourOf, valueKind, type RollupMetrics } from "../shared/telemetry-rollup";
+import { queryItems, scanItems } from "../shared/paged-items";
 
 /** An hour is rolled only once it ended this long ago: the store rule's writes of its last second have landed. */
 export const SETTLE_MS = 5 * 60_000;
@@ -106,15 +107,8 @@ function finish(run: RollupRun, status: RollupStatus): RollupRun {
 /** Every thing name of the registry (its key, `serialNumber`: a device's thing name is its serial). */
 export async function registeredThings(deps: Pick<RollupJobDeps, "ddb" | "registryTableName" | "pageSize" | "signal">): Promise<string[]> {
   const things: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new ScanCommand({ TableName: deps.registryTableName, ProjectionExpression: "serialNumber", ExclusiveStartKey: startKey, Limit: deps.pageSize }),
-      { abortSignal: deps.signal },
-    );
-    for (const item of page.Items ?? []) if (typeof item.serialNumber === "string") things.push(item.serialNumber);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const items = scanItems(deps.ddb, { TableName: deps.registryTableName, ProjectionExpression: "serialNumber", Limit: deps.pageSize }, deps.signal);
+  for await (const item of items) if (typeof item.serialNumber === "string") things.push(item.serialNumber);
   return things;
 }
 
@@ -142,38 +136,34 @@ export async function rollUpDeviceHour(deps: DeviceHourDeps, thingName: string, 
   const metrics: RollupMetrics = {};
   let names = 0;
   let readings = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    // Ascending ts: when an hour has more than MAX_METRICS_PER_HOUR names, the first ones in time are kept, on every run alike.
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.telemetryTableName,
-        KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
-        ProjectionExpression: "#ts, #metrics",
-        ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
-        ExpressionAttributeValues: { ":thing": thingName, ":from": hour, ":to": hour + HOUR_MS - 1 },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-        Limit: deps.pageSize,
-      }),
-      { abortSignal: deps.signal },
-    );
-    for (const item of page.Items ?? []) {
-      readings++;
-      const ts = Number(item.ts);
-      const values = item.metrics;
-      if (typeof values !== "object" || values === null || Array.isArray(values)) continue;
-      for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
-        if (valueKind(value) === undefined) continue;
-        if (!(name in metrics)) {
-          if (names >= MAX_METRICS_PER_HOUR) continue;
-          names++;
-        }
-        addValue((metrics[name] ??= {}), ts, value as number | boolean);
+  // Ascending ts: when an hour has more than MAX_METRICS_PER_HOUR names, the first ones in time are kept, on every run alike.
+  const items = queryItems(
+    deps.ddb,
+    {
+      TableName: deps.telemetryTableName,
+      KeyConditionExpression: "#thing = :thing AND #ts BETWEEN :from AND :to",
+      ProjectionExpression: "#ts, #metrics",
+      ExpressionAttributeNames: { "#thing": "thingName", "#ts": "ts", "#metrics": "metrics" },
+      ExpressionAttributeValues: { ":thing": thingName, ":from": hour, ":to": hour + HOUR_MS - 1 },
+      ConsistentRead: true,
+      Limit: deps.pageSize,
+    },
+    deps.signal,
+  );
+  for await (const item of items) {
+    readings++;
+    const ts = Number(item.ts);
+    const values = item.metrics;
+    if (typeof values !== "object" || values === null || Array.isArray(values)) continue;
+    for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+      if (valueKind(value) === undefined) continue;
+      if (!(name in metrics)) {
+        if (names >= MAX_METRICS_PER_HOUR) continue;
+        names++;
       }
+      addValue((metrics[name] ??= {}), ts, value as number | boolean);
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   if (names === 0) return { readings, written: false };
   await deps.ddb.send(
     new PutCommand({
