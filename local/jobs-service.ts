@@ -197,12 +197,20 @@ export class JobsService extends EventEmitter<JobsServiceEvents> {
     };
   }
 
+  /**
+   * A notification, never awaited by its callers: one that cannot be sent (the service is stopping, the
+   * broker restarts) is dropped, as a device learns its next job from start-next on every connect anyway.
+   */
   private async notifyNext(thingName: string): Promise<void> {
     const next = this.next(thingName);
-    await this.client.publish(`$aws/things/${thingName}/jobs/notify-next`, {
-      timestamp: seconds(),
-      ...(next ? { execution: await this.view(next) } : {}),
-    });
+    try {
+      await this.client.publish(`$aws/things/${thingName}/jobs/notify-next`, {
+        timestamp: seconds(),
+        ...(next ? { execution: await this.view(next) } : {}),
+      });
+    } catch {
+      // Dropped (see above); an unhandled rejection here would crash the twin.
+    }
   }
 
   private async handle(topic: string, text: string): Promise<void> {
